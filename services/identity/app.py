@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from services.identity.handlers import routes
+from services.identity.settings import IdentitySettings
+from shared.service import ServiceSpec
+
+
+def _routes(app: web.Application) -> None:
+    app.router.add_routes(routes)
+
+
+SPEC = ServiceSpec(name="identity", settings_class=IdentitySettings, routes=_routes,
+                   migrations=Path(__file__).parent / "migrations")

@@ -1,0 +1,245 @@
+"""identity's internal HTTP API (reached only through the gateway, with its signed token)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from datetime import datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from services.identity import store
+from services.identity.domain import codes, passwords
+from services.identity.domain.emails import normalise_email
+from services.identity.settings import IdentitySettings
+from shared.bus import add_event
+from shared.contracts import SignInCodeIssued
+from shared.errors import Problem
+from shared.service import POOL, SETTINGS
+from shared.web import CLAIMS, REQUEST_ID, json_model, parse_body
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+class SignInRequest(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    client_address: str = Field(default="unknown", max_length=64)
+
+
+class AttemptResponse(BaseModel):
+    attempt_id: uuid.UUID
+
+
+class VerifyRequest(BaseModel):
+    attempt_id: uuid.UUID
+    code: str = Field(max_length=32)
+    client_address: str = Field(default="unknown", max_length=64)
+
+
+class ResendRequest(BaseModel):
+    attempt_id: uuid.UUID
+    client_address: str = Field(default="unknown", max_length=64)
+
+
+class SessionCreated(BaseModel):
+    session_token: str
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+    idle_expires_at: datetime
+
+
+class TokenRequest(BaseModel):
+    session_token: str = Field(max_length=128)
+
+
+def _settings(request: web.Request) -> IdentitySettings:
+    settings = request.app[SETTINGS]
+    assert isinstance(settings, IdentitySettings)
+    return settings
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _require_service(request: web.Request) -> None:
+    if not request[CLAIMS].is_service:
+        raise Problem(403, "Forbidden", code="forbidden")
+
+
+def _throttled(seconds: int) -> Problem:
+    return Problem(429, "Too many attempts", f"Try again in {seconds} seconds.", code="throttled",
+                   headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds})
+
+
+async def _issue_code(conn, request: web.Request, attempt_id: uuid.UUID, user) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(request)
+    code = codes.new_code()
+    key_id, code_hmac = codes.digest(settings.code_hmac_keys, attempt_id, code)
+    expires_at = await store.store_code(conn, attempt_id, key_id, code_hmac, settings.code_ttl_seconds)
+    await add_event(conn, "identity", SignInCodeIssued(
+        attempt_id=attempt_id, user_id=user["user_id"], email=user["email"], given_name=user["given_name"],
+        code=codes.display(code), expires_at=expires_at), correlation_id=request[REQUEST_ID])
+
+
+@routes.post("/sign-in")
+async def sign_in(request: web.Request) -> web.Response:
+    """Email and password. The answer is the same whether or not they are right: an attempt id.
+
+    Only when both are right is a code issued (and emailed by notify)."""
+    _require_service(request)
+    body = await parse_body(request, SignInRequest)
+    settings = _settings(request)
+    email = normalise_email(body.email)
+    account_key, address_key = f"account:{email}", f"address:{body.client_address}"
+    pool = request.app[POOL]
+    wait = await store.blocked_for(pool, [account_key, address_key])  # type: ignore[arg-type]
+    if wait:
+        raise _throttled(wait)
+    user = await store.user_by_email(pool, email)  # type: ignore[arg-type]
+    ok = await passwords.verify(user["password_hash"] if user else None, body.password)
+    async with pool.acquire() as conn, conn.transaction():
+        attempt_id = await store.create_attempt(conn, user["id"] if ok and user else None)
+        if ok and user:
+            await _issue_code(conn, request, attempt_id, {"user_id": user["id"], "email": user["email"],
+                                                          "given_name": user["given_name"]})
+        else:
+            await store.record_failure(conn, account_key, settings.throttle_free_failures_account,
+                                       settings.throttle_max_delay_seconds)
+            await store.record_failure(conn, address_key, settings.throttle_free_failures_address,
+                                       settings.throttle_max_delay_seconds)
+    log.info("sign-in attempt", extra={"attempt_id": str(attempt_id), "credentials_ok": ok})
+    return json_model(AttemptResponse(attempt_id=attempt_id), status=202)
+
+
+@routes.post("/sign-in/resend")
+async def resend_code(request: web.Request) -> web.Response:
+    """'Send me a new code': the old code stops working. Same answer whatever the attempt was."""
+    _require_service(request)
+    body = await parse_body(request, ResendRequest)
+    settings = _settings(request)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        attempt = await store.attempt_for_update(conn, body.attempt_id)
+        if attempt is not None and attempt["user_id"] and attempt["used_at"] is None:
+            if attempt["codes_sent"] >= settings.codes_per_attempt:
+                raise Problem(429, "Too many codes requested",
+                              "Start again: go back and enter your email address and password.",
+                              code="too_many_codes")
+            await _issue_code(conn, request, body.attempt_id, attempt)
+    return json_model(AttemptResponse(attempt_id=body.attempt_id), status=202)
+
+
+@routes.post("/sign-in/verify")
+async def verify_code(request: web.Request) -> web.Response:
+    _require_service(request)
+    body = await parse_body(request, VerifyRequest)
+    settings = _settings(request)
+    address_key = f"address:{body.client_address}"
+    invalid = Problem(400, "The code is not right", "Check the code in the latest email we sent you, "
+                      "or ask for a new code.", code="code_invalid")
+    async with request.app[POOL].acquire() as conn:
+        wait = await store.blocked_for(conn, [address_key])
+        if wait:
+            raise _throttled(wait)
+        failure: Problem | None = None
+        async with conn.transaction():
+            attempt = await store.attempt_for_update(conn, body.attempt_id)
+            entered = codes.normalise(body.code)
+            account_key = f"account:{attempt['email_normalised']}" if attempt and attempt["user_id"] else None
+            if account_key and (wait := await store.blocked_for(conn, [account_key])):
+                raise _throttled(wait)
+            if attempt is None or attempt["user_id"] is None or attempt["code_hmac"] is None \
+                    or attempt["used_at"] is not None:
+                failure = invalid
+            elif attempt["code_tries"] >= settings.code_max_tries:
+                failure = Problem(400, "Too many wrong codes", "Ask for a new code.", code="code_locked")
+            elif attempt["expired"]:
+                failure = Problem(400, "The code has expired", "Codes work for 10 minutes. Ask for a new code.",
+                                  code="code_expired")
+            elif entered is None or not codes.matches(settings.code_hmac_keys, attempt["id"], entered,
+                                                      attempt["code_key_id"], attempt["code_hmac"]):
+                await store.count_wrong_code(conn, attempt["id"])
+                failure = invalid
+            if failure is None and await store.use_code(conn, attempt["id"]):
+                token = secrets.token_urlsafe(32)
+                session = await store.create_session(conn, attempt["user_id"], _token_hash(token),
+                                                     settings.session_absolute_seconds)
+                await store.clear_failures(conn, [k for k in (account_key, address_key) if k])
+            elif failure is None:
+                failure = invalid
+        if failure is not None:
+            async with conn.transaction():
+                for key, free in ((account_key, settings.throttle_free_failures_account),
+                                  (address_key, settings.throttle_free_failures_address)):
+                    if key:
+                        await store.record_failure(conn, key, free, settings.throttle_max_delay_seconds)
+            raise failure
+    log.info("signed in", extra={"user_id": str(attempt["user_id"]), "session_id": str(session["id"])})
+    return json_model(SessionCreated(
+        session_token=token, session_id=session["id"], user_id=attempt["user_id"], expires_at=session["expires_at"],
+        idle_expires_at=session["last_seen_at"] + _idle(settings)))
+
+
+def _idle(settings: IdentitySettings):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(seconds=settings.session_idle_seconds)
+
+
+@routes.post("/sessions/resolve")
+async def resolve_session(request: web.Request) -> web.Response:
+    """The gateway asks who holds this cookie on every request; this also restarts the idle clock."""
+    _require_service(request)
+    body = await parse_body(request, TokenRequest)
+    settings = _settings(request)
+    async with request.app[POOL].acquire() as conn:
+        session = await store.touch_session(conn, _token_hash(body.session_token), settings.session_idle_seconds)
+        if session is None:
+            raise Problem(401, "Not signed in", "Your session has ended. Sign in again.", code="session_ended")
+        memberships = await store.memberships_of(conn, session["user_id"])
+    return web.json_response({
+        "session_id": str(session["id"]), "user_id": str(session["user_id"]),
+        "expires_at": session["expires_at"].isoformat(), "idle_expires_at": session["idle_expires_at"].isoformat(),
+        "memberships": memberships})
+
+
+@routes.post("/sessions/revoke")
+async def revoke_session(request: web.Request) -> web.Response:
+    _require_service(request)
+    body = await parse_body(request, TokenRequest)
+    async with request.app[POOL].acquire() as conn:
+        await store.revoke_session(conn, _token_hash(body.session_token))
+    return web.Response(status=204)
+
+
+@routes.post("/users/me/sessions/revoke-all")
+async def revoke_all(request: web.Request) -> web.Response:
+    """Sign out everywhere: every session of the user asking."""
+    claims = request[CLAIMS]
+    if claims.is_service:
+        raise Problem(403, "Forbidden", code="forbidden")
+    async with request.app[POOL].acquire() as conn:
+        count = await store.revoke_all_sessions(conn, uuid.UUID(claims.sub))
+    log.info("signed out everywhere", extra={"user_id": claims.sub, "sessions": count})
+    return web.Response(status=204)
+
+
+@routes.get("/users/me")
+async def me(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    if claims.is_service:
+        raise Problem(403, "Forbidden", code="forbidden")
+    async with request.app[POOL].acquire() as conn:
+        user = await store.user_with_memberships(conn, uuid.UUID(claims.sub))
+    if user is None:
+        raise Problem(404, "Not found", code="not_found")
+    return web.json_response({
+        "id": str(user["id"]), "email": user["email"], "given_name": user["given_name"],
+        "family_name": user["family_name"],
+        "memberships": [{**m, "organisation_id": str(m["organisation_id"])} for m in user["memberships"]]})

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+
+from shared.settings import ServiceSettings
+
+DEV_CODE_KEY = "dev-code-hmac-key-not-for-production-0001"
+
+
+class IdentitySettings(ServiceSettings):
+    port: int = 8101
+    # Keys for the one-time-code HMAC: "id:secret" pairs, the first signs new codes, all verify.
+    code_hmac_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(f"k1:{DEV_CODE_KEY}")])
+    code_ttl_seconds: int = 600
+    code_max_tries: int = 5
+    codes_per_attempt: int = 5
+    session_idle_seconds: int = 20 * 60
+    session_absolute_seconds: int = 12 * 60 * 60
+    # Progressive delay: free failures before delays start, then 1 s doubling, capped.
+    throttle_free_failures_account: int = 5
+    throttle_free_failures_address: int = 20
+    throttle_max_delay_seconds: int = 15 * 60
+
+    @model_validator(mode="after")
+    def _keys(self) -> IdentitySettings:
+        for key in self.code_hmac_keys:
+            kid, _, secret = key.get_secret_value().partition(":")
+            if not kid or len(secret) < 16:
+                raise ValueError("EPEP_CODE_HMAC_KEYS entries must be 'id:secret' with a secret of 16+ characters")
+        if self.environment == "production" and any(DEV_CODE_KEY in k.get_secret_value() for k in self.code_hmac_keys):
+            raise ValueError("EPEP_CODE_HMAC_KEYS must be set in production")
+        return self

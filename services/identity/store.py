@@ -1,0 +1,119 @@
+"""SQL for identity's own schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.identity.domain.throttle import delay_after
+
+
+async def user_by_email(conn: asyncpg.Connection, email_normalised: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, email, given_name, family_name, password_hash FROM users "
+        "WHERE email_normalised = $1 AND disabled_at IS NULL", email_normalised)
+
+
+async def user_with_memberships(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any] | None:
+    user = await conn.fetchrow("SELECT id, email, given_name, family_name FROM users "
+                               "WHERE id = $1 AND disabled_at IS NULL", user_id)
+    if user is None:
+        return None
+    rows = await conn.fetch(
+        "SELECT m.organisation_id, o.name AS organisation_name, o.type AS organisation_type, m.role "
+        "FROM memberships m JOIN organisations o ON o.id = m.organisation_id "
+        "WHERE m.user_id = $1 ORDER BY o.name, m.role", user_id)
+    return {**dict(user), "memberships": [dict(r) for r in rows]}
+
+
+async def blocked_for(conn: asyncpg.Connection, keys: list[str]) -> int:
+    """Seconds until every one of these throttle keys allows another try (0: now)."""
+    wait = await conn.fetchval(
+        "SELECT ceil(extract(epoch FROM max(blocked_until) - now())) FROM throttle "
+        "WHERE key = ANY($1::text[]) AND blocked_until > now()", keys)
+    return int(wait or 0)
+
+
+async def record_failure(conn: asyncpg.Connection, key: str, free_failures: int, max_delay: int) -> None:
+    failures = await conn.fetchval(
+        "INSERT INTO throttle (key, failures) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE "
+        "SET failures = throttle.failures + 1, last_failure_at = now() RETURNING failures", key)
+    delay = delay_after(failures, free_failures, max_delay)
+    if delay:
+        await conn.execute("UPDATE throttle SET blocked_until = now() + make_interval(secs => $2) WHERE key = $1",
+                           key, float(delay))
+
+
+async def clear_failures(conn: asyncpg.Connection, keys: list[str]) -> None:
+    await conn.execute("DELETE FROM throttle WHERE key = ANY($1::text[])", keys)
+
+
+async def create_attempt(conn: asyncpg.Connection, user_id: uuid.UUID | None) -> uuid.UUID:
+    attempt_id = uuid.uuid4()
+    await conn.execute("INSERT INTO sign_in_attempts (id, user_id) VALUES ($1, $2)", attempt_id, user_id)
+    return attempt_id
+
+
+async def store_code(conn: asyncpg.Connection, attempt_id: uuid.UUID, key_id: str, code_hmac: bytes,
+                     ttl_seconds: int) -> datetime:
+    """A new code replaces the old one (which stops working) and gets a fresh set of tries."""
+    return await conn.fetchval(
+        "UPDATE sign_in_attempts SET code_hmac = $2, code_key_id = $3, code_tries = 0, "
+        "codes_sent = codes_sent + 1, code_expires_at = now() + make_interval(secs => $4) "
+        "WHERE id = $1 RETURNING code_expires_at", attempt_id, code_hmac, key_id, float(ttl_seconds))
+
+
+async def attempt_for_update(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT a.*, a.code_expires_at <= now() AS expired, u.email_normalised, u.email, u.given_name "
+        "FROM sign_in_attempts a LEFT JOIN users u ON u.id = a.user_id WHERE a.id = $1 FOR UPDATE OF a",
+        attempt_id)
+
+
+async def count_wrong_code(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE sign_in_attempts SET code_tries = code_tries + 1 WHERE id = $1", attempt_id)
+
+
+async def use_code(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> bool:
+    """Atomic: only one request can ever use an attempt's code."""
+    return bool(await conn.fetchval(
+        "UPDATE sign_in_attempts SET used_at = now() WHERE id = $1 AND used_at IS NULL RETURNING 1", attempt_id))
+
+
+async def create_session(conn: asyncpg.Connection, user_id: uuid.UUID, token_hash: bytes,
+                         absolute_seconds: int) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO sessions (id, token_hash, user_id, expires_at) "
+        "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) RETURNING id, created_at, last_seen_at, expires_at",
+        uuid.uuid4(), token_hash, user_id, float(absolute_seconds))
+
+
+async def touch_session(conn: asyncpg.Connection, token_hash: bytes, idle_seconds: int) -> asyncpg.Record | None:
+    """The live session for this token, its idle clock restarted; None if unknown, revoked, idle or expired."""
+    return await conn.fetchrow(
+        "UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1 AND revoked_at IS NULL "
+        "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) "
+        "RETURNING id, user_id, expires_at, last_seen_at + make_interval(secs => $2) AS idle_expires_at",
+        token_hash, float(idle_seconds))
+
+
+async def revoke_session(conn: asyncpg.Connection, token_hash: bytes) -> uuid.UUID | None:
+    return await conn.fetchval(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+        token_hash)
+
+
+async def revoke_all_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    result = await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
+    return int(result.split()[-1])
+
+
+async def memberships_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT m.organisation_id::text, o.type AS organisation_type, m.role FROM memberships m "
+        "JOIN organisations o ON o.id = m.organisation_id WHERE m.user_id = $1", user_id)
+    return [dict(r) for r in rows]

@@ -1,0 +1,1 @@
+"""The project's common library: one way to do each thing across every service."""

@@ -1,0 +1,454 @@
+"""The bus: outbox, relay, consumers with inbox de-duplication, timed retries and dead letters.
+
+Topology (names carry the optional EPEP_BUS_PREFIX):
+- `epep`            durable topic exchange every event is published to, routing key `<service>.<entity>.<verb>.v<N>`;
+                    its alternate exchange `epep.unrouted` keeps events nobody subscribes to yet, so a publish
+                    with `mandatory` never fails only because no queue is bound;
+- `<consumer>`      a quorum queue per consumer, dead-lettering to `epep.dead` with an explicit x-delivery-limit
+                    (RabbitMQ 3.10 has no default) so a message that crashes its consumer cannot loop forever;
+- `<consumer>.dlq`  its dead-letter queue;
+- `<consumer>.retry.<ms>ms`  one queue per retry delay: the message waits there for its TTL, then is
+                    dead-lettered through the default exchange back to the failing consumer's queue only.
+
+A handler that raises gets its message re-published to the next retry queue, then acked; after the last
+delay it is rejected (not nacked) into the dead-letter queue. Delivery is at-least-once: the inbox row,
+written in the same transaction as the handler's effect, turns a redelivery into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from shared import db
+from shared.contracts import Envelope, EventData, event_type_of
+from shared.settings import ServiceSettings
+from shared.telemetry import context_from, current_carrier, tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer("epep.bus")
+ATTEMPT_HEADER = "x-epep-attempt"
+
+
+class PermanentError(Exception):
+    """Raised by a handler when retrying cannot help: the message goes straight to the dead-letter queue."""
+
+
+class AlreadyProcessed(Exception):
+    """The inbox already holds this event for this consumer."""
+
+
+# ---- outbox ---------------------------------------------------------------------------------------
+
+
+async def add_event(
+    conn: asyncpg.Connection,
+    producer: str,
+    data: EventData,
+    *,
+    tenant: str | None = None,
+    correlation_id: str | None = None,
+) -> Envelope:
+    """Write an event to the outbox inside the caller's transaction; the relay publishes it after commit."""
+    event_type, version = event_type_of(type(data))
+    envelope = Envelope(
+        event_type=event_type,
+        version=version,
+        producer=producer,
+        tenant=tenant,
+        correlation_id=correlation_id,
+        data=data.model_dump(mode="json"),
+    )
+    carrier = current_carrier()
+    await conn.execute(
+        "INSERT INTO outbox (event_id, routing_key, envelope, traceparent, tracestate) VALUES ($1, $2, $3, $4, $5)",
+        envelope.event_id,
+        envelope.routing_key,
+        envelope.model_dump(mode="json"),
+        carrier.get("traceparent"),
+        carrier.get("tracestate"),
+    )
+    return envelope
+
+
+# ---- connection and topology ----------------------------------------------------------------------
+
+
+class Bus:
+    """One robust connection per process, a confirming channel for publishing, one for consuming."""
+
+    def __init__(self, settings: ServiceSettings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        p = settings.bus_prefix
+        self.exchange_name = f"{p}epep"
+        self.dead_exchange_name = f"{p}epep.dead"
+        self.unrouted_name = f"{p}epep.unrouted"
+        self.connection: AbstractRobustConnection | None = None
+        self.publish_channel: AbstractChannel | None = None
+        self.consume_channel: AbstractChannel | None = None
+        self.exchange: AbstractExchange | None = None
+
+    async def connect(self) -> None:
+        self.connection = await aio_pika.connect_robust(
+            self.settings.amqp_url.get_secret_value(),
+            client_properties={"connection_name": f"epep-{self.service}"},
+            reconnect_interval=1,
+        )
+        # on_return_raises: an unroutable mandatory publish raises instead of vanishing silently.
+        self.publish_channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        self.exchange = await self._declare_exchanges(self.publish_channel)
+        self.consume_channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await self.consume_channel.set_qos(prefetch_count=self.settings.bus_prefetch)
+
+    async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
+        unrouted = await channel.declare_exchange(self.unrouted_name, aio_pika.ExchangeType.FANOUT, durable=True)
+        unrouted_queue = await channel.declare_queue(
+            self.unrouted_name, durable=True, arguments={"x-queue-type": "quorum", "x-max-length": 100_000}
+        )
+        await unrouted_queue.bind(unrouted)
+        await channel.declare_exchange(self.dead_exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
+        return await channel.declare_exchange(
+            self.exchange_name,
+            aio_pika.ExchangeType.TOPIC,
+            durable=True,
+            arguments={"alternate-exchange": self.unrouted_name},
+        )
+
+    async def publish(self, envelope: dict[str, Any], routing_key: str, headers: dict[str, Any]) -> None:
+        assert self.exchange is not None, "Bus.connect() first"
+        message = aio_pika.Message(
+            body=_json_bytes(envelope),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=str(envelope["event_id"]),
+            type=routing_key,
+            headers=headers,
+        )
+        # Publishes can hang while the connection is down: never wait for a confirm forever.
+        await asyncio.wait_for(
+            self.exchange.publish(message, routing_key=routing_key, mandatory=True),
+            timeout=self.settings.bus_publish_timeout,
+        )
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.connection and not self.connection.is_closed and self.publish_channel
+                    and not self.publish_channel.is_closed)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+
+
+def _json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+# ---- relay ----------------------------------------------------------------------------------------
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows. Replicas cooperate: each claims rows with FOR UPDATE SKIP LOCKED.
+
+    Woken by LISTEN/NOTIFY as soon as a row is committed; polls as a fallback (a lost notification, or the
+    listening connection being down); backs off exponentially while the broker or database is away.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, bus: Bus, settings: ServiceSettings, service: str,
+                 *, batch_size: int = 100, poll_interval: float = 1.0, retention_seconds: int = 3600) -> None:
+        self.pool, self.bus, self.settings, self.service = pool, bus, settings, service
+        self.batch_size, self.poll_interval, self.retention_seconds = batch_size, poll_interval, retention_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._listen_conn: asyncpg.Connection | None = None
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _ensure_listening(self) -> None:
+        if self._listen_conn is not None and not self._listen_conn.is_closed():
+            return
+        try:
+            self._listen_conn = await db.connect(self.settings, self.service)
+            await self._listen_conn.add_listener(f"{self.service}_outbox", self._notified)
+        except (OSError, asyncpg.PostgresError):
+            self._listen_conn = None  # the poll fallback carries on until the database is back
+
+    async def run(self) -> None:
+        backoff = 0.5
+        last_cleanup = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            await self._ensure_listening()
+            self._wake.clear()
+            try:
+                published = await self.publish_batch()
+                backoff = 0.5
+                if loop.time() - last_cleanup > 60:
+                    await self.delete_old_rows()
+                    last_cleanup = loop.time()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: wait, then try again
+                log.warning("outbox relay failed, backing off", extra={"service": self.service,
+                            "error": type(exc).__name__, "backoff_s": backoff})
+                await self._sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if published < self.batch_size:
+                await self._sleep(self.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def publish_batch(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "SELECT id, routing_key, envelope, traceparent, tracestate FROM outbox "
+                "WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            results = await asyncio.gather(*(self._publish_row(r) for r in rows), return_exceptions=True)
+            done = [r["id"] for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+            failed = [(r["id"], type(res).__name__) for r, res in zip(rows, results, strict=True)
+                      if isinstance(res, BaseException)]
+            if done:
+                await conn.execute("UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
+                                   "WHERE id = ANY($1::bigint[])", done)
+            for row_id, error in failed:
+                await conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                                   row_id, error)
+        if failed:
+            raise ConnectionError(f"{len(failed)} of {len(rows)} outbox events not confirmed")
+        return len(done)
+
+    async def _publish_row(self, row: asyncpg.Record) -> None:
+        parent = context_from({"traceparent": row["traceparent"], "tracestate": row["tracestate"]})
+        with _tracer.start_as_current_span(
+            f"{row['routing_key']} publish", context=parent, kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": self.bus.exchange_name,
+                        "messaging.rabbitmq.destination.routing_key": row["routing_key"],
+                        "messaging.message.id": str(row["envelope"]["event_id"])},
+        ):
+            await self.bus.publish(row["envelope"], row["routing_key"], current_carrier())
+
+    async def delete_old_rows(self) -> None:
+        """Published events are kept a while for operators, then deleted (some carry short-lived secrets)."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+                float(self.retention_seconds),
+            )
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def close(self) -> None:
+        self.stop()
+        if self._listen_conn is not None and not self._listen_conn.is_closed():
+            await self._listen_conn.close()
+
+
+# ---- consumers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MessageContext:
+    consumer: str
+    envelope: Envelope
+    attempt: int
+    pool: asyncpg.Pool
+    effect_recorded: bool = False
+
+    @contextlib.asynccontextmanager
+    async def effect(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction that records this event in the inbox along with the handler's effect.
+
+        Raises AlreadyProcessed (the consumer then acks) when another delivery got there first.
+        """
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+                self.consumer, self.envelope.event_id,
+            )
+            if not inserted:
+                raise AlreadyProcessed()
+            yield conn
+        self.effect_recorded = True
+
+
+Handler = Callable[[MessageContext], Awaitable[None]]
+
+
+@dataclass
+class Subscription:
+    """A named consumer: its own queue bound to the routing keys it wants."""
+
+    name: str  # e.g. "notify.sign_in_code"; also the inbox's consumer column
+    routing_keys: list[str]
+    handler: Handler
+    queue: AbstractQueue | None = field(default=None, repr=False)
+    consumer_tag: str | None = None
+
+
+class Consumers:
+    """Runs a service's subscriptions as callback consumers on the bus's consuming channel."""
+
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+        self.bus, self.pool, self.settings = bus, pool, settings
+        self.subscriptions: list[Subscription] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._retry_exchange: AbstractExchange | None = None
+
+    def queue_name(self, sub: Subscription) -> str:
+        return f"{self.settings.bus_prefix}{sub.name}"
+
+    def retry_queue_name(self, sub: Subscription, delay: float) -> str:
+        return f"{self.queue_name(sub)}.retry.{int(delay * 1000)}ms"
+
+    async def declare(self, sub: Subscription) -> AbstractQueue:
+        channel = self.bus.consume_channel
+        assert channel is not None and self.bus.exchange is not None
+        name = self.queue_name(sub)
+        queue = await channel.declare_queue(name, durable=True, arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": self.bus.dead_exchange_name,
+            "x-dead-letter-routing-key": name,
+            "x-delivery-limit": self.settings.bus_delivery_limit,
+        })
+        exchange = await channel.get_exchange(self.bus.exchange_name)
+        for key in sub.routing_keys:
+            await queue.bind(exchange, routing_key=key)
+        dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
+        await dlq.bind(await channel.get_exchange(self.bus.dead_exchange_name), routing_key=name)
+        for delay in self.settings.bus_retry_delays:
+            await channel.declare_queue(self.retry_queue_name(sub, delay), durable=True, arguments={
+                "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": "",  # the default exchange: straight back to `name` only
+                "x-dead-letter-routing-key": name,
+            })
+        return queue
+
+    async def start(self, subscriptions: list[Subscription]) -> None:
+        self._retry_exchange = self.bus.consume_channel.default_exchange  # type: ignore[union-attr]
+        for sub in subscriptions:
+            sub.queue = await self.declare(sub)
+            sub.consumer_tag = await sub.queue.consume(self._callback(sub))
+            self.subscriptions.append(sub)
+
+    def _callback(self, sub: Subscription) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await self._handle(sub, message)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+        return on_message
+
+    async def _handle(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+        except ValidationError:
+            log.error("malformed message dead-lettered", extra={"consumer": sub.name,
+                      "message_id": message.message_id})
+            await message.reject(requeue=False)
+            return
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        parent = context_from(dict(message.headers or {}))
+        with _tracer.start_as_current_span(
+            f"{envelope.routing_key} process", context=parent, kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "rabbitmq", "messaging.consumer.group.name": sub.name,
+                        "messaging.message.id": str(envelope.event_id), "epep.attempt": attempt},
+        ) as span:
+            ctx = MessageContext(sub.name, envelope, attempt, self.pool)
+            try:
+                if await self._seen(sub.name, envelope):
+                    await message.ack()
+                    return
+                await sub.handler(ctx)
+                if not ctx.effect_recorded:
+                    # A handler with no database effect of its own still gets its inbox row.
+                    with contextlib.suppress(AlreadyProcessed):
+                        async with ctx.effect():
+                            pass
+            except AlreadyProcessed:
+                pass
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(trace.StatusCode.ERROR)
+                await self._retry_or_dead_letter(sub, message, envelope, attempt, exc)
+                return
+            await message.ack()
+
+    async def _seen(self, consumer: str, envelope: Envelope) -> bool:
+        return bool(await self.pool.fetchval(
+            "SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2", consumer, envelope.event_id))
+
+    async def _retry_or_dead_letter(self, sub: Subscription, message: AbstractIncomingMessage,
+                                    envelope: Envelope, attempt: int, exc: Exception) -> None:
+        delays = self.settings.bus_retry_delays
+        fields = {"consumer": sub.name, "event_type": envelope.routing_key, "event_id": str(envelope.event_id),
+                  "attempt": attempt, "error": type(exc).__name__}
+        if isinstance(exc, PermanentError) or attempt >= len(delays):
+            log.error("event dead-lettered", extra=fields)
+            await message.reject(requeue=False)
+            return
+        headers = dict(message.headers or {})
+        headers[ATTEMPT_HEADER] = attempt + 1
+        retry = aio_pika.Message(body=message.body, headers=headers, content_type=message.content_type,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 message_id=message.message_id, type=message.type)
+        try:
+            assert self._retry_exchange is not None
+            await asyncio.wait_for(
+                self._retry_exchange.publish(retry, routing_key=self.retry_queue_name(sub, delays[attempt]),
+                                             mandatory=True),
+                timeout=self.settings.bus_publish_timeout)
+        except Exception:
+            # Could not park it for later: give it back (this counts towards x-delivery-limit).
+            log.warning("retry publish failed, requeued", extra=fields)
+            await message.reject(requeue=True)
+            return
+        log.warning("event will be retried", extra={**fields, "delay_s": delays[attempt]})
+        await message.ack()
+
+    @property
+    def consuming(self) -> bool:
+        channel = self.bus.consume_channel
+        return bool(channel and not channel.is_closed and all(s.consumer_tag for s in self.subscriptions))
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking messages, then let the ones in hand finish (unfinished ones are redelivered)."""
+        for sub in self.subscriptions:
+            if sub.queue is not None and sub.consumer_tag is not None:
+                with contextlib.suppress(Exception):
+                    await sub.queue.cancel(sub.consumer_tag)
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=timeout)

@@ -1,0 +1,82 @@
+"""Every event on the bus: a versioned envelope and, per event type and version, its data model.
+
+Changes within a version are additive only; consumers ignore fields they don't know. A breaking change
+is a new version (a new routing key), published alongside the old one until every consumer has moved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_type: str  # "<service>.<entity>.<verb>"
+    version: int
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    producer: str
+    tenant: str | None = None  # the organisation (LA) the event belongs to, where there is one
+    correlation_id: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.event_type}.v{self.version}"
+
+
+class EventData(BaseModel):
+    """Base of every event's data: consumers ignore unknown fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- identity -------------------------------------------------------------------------------------
+
+
+class SignInCodeIssued(EventData):
+    """A one-time sign-in code was issued for an attempt. The code is here because notify must send it;
+    it lives in the outbox row and the message only, and is never logged."""
+
+    attempt_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    given_name: str
+    code: str  # formatted "1234 5678"
+    expires_at: datetime
+
+
+class UserChanged(EventData):
+    """A user was created or their name, email or memberships changed: other services keep a read model."""
+
+    user_id: uuid.UUID
+    email: str
+    given_name: str
+    family_name: str
+    memberships: list[dict[str, str]]  # [{organisation_id, organisation_type, role}]
+    disabled: bool = False
+
+
+EVENTS: dict[tuple[str, int], type[EventData]] = {
+    ("identity.sign_in_code.issued", 1): SignInCodeIssued,
+    ("identity.user.changed", 1): UserChanged,
+}
+
+
+def event_type_of(model: type[EventData]) -> tuple[str, int]:
+    for key, value in EVENTS.items():
+        if value is model:
+            return key
+    raise KeyError(f"{model.__name__} is not a registered event")
+
+
+def parse_data(envelope: Envelope) -> EventData:
+    model = EVENTS.get((envelope.event_type, envelope.version))
+    if model is None:
+        raise KeyError(f"unknown event {envelope.routing_key}")
+    return model.model_validate(envelope.data)

@@ -1,0 +1,122 @@
+"""Numbered SQL migrations per service, run by `python -m services.<name> migrate`.
+
+Runs as the admin login: creates the service's role and schema where it has the rights, then applies
+the shared bus migrations and the service's own, in order, each in a transaction, under an advisory
+lock (so replicas starting together don't race) with a lock timeout (so a stuck lock fails loudly).
+The service role gets data rights on its own schema only; it owns nothing, so it cannot alter tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import asyncpg
+
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def _migration_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.glob("*.sql") if _NAME.match(p.name))
+    numbers = [p.name[:4] for p in files]
+    if len(numbers) != len(set(numbers)):
+        raise RuntimeError(f"duplicate migration numbers in {folder}")
+    return files
+
+
+def _ident(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a safe identifier: {name!r}")
+    return f'"{name}"'
+
+
+async def ensure_database(settings: ServiceSettings) -> None:
+    """Create the database itself if it is missing (local runs and test runs)."""
+    conn = await asyncpg.connect(settings.admin_dsn("postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", settings.pg_database)
+        if not exists:
+            try:
+                await conn.execute(f"CREATE DATABASE {_ident(settings.pg_database)}")
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+
+
+async def migrate(settings: ServiceSettings, service: str, folder: Path) -> list[str]:
+    role, schema = settings.role_name(service), service
+    password = settings.db_password.get_secret_value() or f"{role}-dev"
+    conn = await asyncpg.connect(settings.admin_dsn())
+    applied: list[str] = []
+    try:
+        await conn.execute("SET lock_timeout = '15s'")
+        lock_key = int.from_bytes(hashlib.sha256(f"epep-migrate-{schema}".encode()).digest()[:8], "big", signed=True)
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+        try:
+            can_create_roles = await conn.fetchval(
+                "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
+            )
+            if can_create_roles:
+                # Roles are cluster-wide: two databases (e.g. two test runs) share them.
+                try:
+                    await conn.execute(
+                        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
+                        f"CREATE ROLE {_ident(role)} LOGIN; END IF; END $$"
+                    )
+                except asyncpg.UniqueViolationError:
+                    pass
+                await conn.execute(f"ALTER ROLE {_ident(role)} LOGIN PASSWORD {_literal(password)}")
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
+            await conn.execute(f"REVOKE ALL ON SCHEMA {_ident(schema)} FROM PUBLIC")
+            await conn.execute(f"GRANT USAGE ON SCHEMA {_ident(schema)} TO {_ident(role)}")
+            # No service role may touch the public schema either.
+            await conn.execute(f"REVOKE ALL ON SCHEMA public FROM {_ident(role)}")
+            # Tables the admin creates here give the role data rights (not ownership), so a migration can
+            # still REVOKE later (an append-only audit table) and that revoke sticks.
+            await conn.execute(
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} "
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {_ident(role)}"
+            )
+            await conn.execute(
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} GRANT USAGE, SELECT ON SEQUENCES TO {_ident(role)}"
+            )
+            await conn.execute(f"SET search_path = {_ident(schema)}")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " source text NOT NULL, version text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, version))"
+            )
+            done = {(r["source"], r["version"]): r["checksum"] for r in await conn.fetch("SELECT * FROM schema_migrations")}
+            for source, files in (("shared", _migration_files(SHARED_MIGRATIONS)), (service, _migration_files(folder))):
+                for path in files:
+                    sql = path.read_text()
+                    checksum = hashlib.sha256(sql.encode()).hexdigest()
+                    key = (source, path.name[:4])
+                    if key in done:
+                        if done[key] != checksum:
+                            raise RuntimeError(f"migration {source}/{path.name} changed after it was applied")
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(sql)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (source, version, checksum) VALUES ($1, $2, $3)",
+                            source, path.name[:4], checksum,
+                        )
+                    applied.append(f"{source}/{path.name}")
+                    log.info("migration applied", extra={"service": service, "migration": path.name, "source": source})
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    finally:
+        await conn.close()
+    return applied
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,165 @@
+"""How every service starts: `python -m services.<name> serve | migrate`.
+
+`serve` runs the HTTP API, the outbox relay and the consumers in one process; all three are stateless
+and coordinate through Postgres and RabbitMQ, so an operator can run as many replicas as they like.
+SIGTERM stops consuming, lets in-flight messages and requests finish, then closes the pool and bus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+
+from shared import db
+from shared.bus import Bus, Consumers, OutboxRelay, Subscription
+from shared.logs import setup_logging
+from shared.migrate import ensure_database, migrate
+from shared.settings import ServiceSettings
+from shared.telemetry import setup_tracing, shutdown_tracing
+from shared.web import internal_auth_middleware, problem_middleware, request_id_middleware
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", ServiceSettings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+BUS = web.AppKey("bus", Bus)
+CONSUMERS = web.AppKey("consumers", Consumers)
+
+
+@dataclass
+class ServiceSpec:
+    """What makes a service itself; everything else is shared."""
+
+    name: str
+    settings_class: type[ServiceSettings] = ServiceSettings
+    routes: Callable[[web.Application], None] | None = None
+    subscriptions: Callable[[web.Application], list[Subscription]] | None = None
+    migrations: Path | None = None  # None: no database (gateway, portal)
+    uses_bus: bool = True
+    internal: bool = True  # reached only through the gateway, with its signed token
+    extra_contexts: list[Callable[[web.Application], AsyncIterator[None]]] = field(default_factory=list)
+    middlewares: Callable[[ServiceSettings], list[Any]] | None = None
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
+    middlewares: list[Any] = [request_id_middleware, create_aiohttp_middleware(), problem_middleware]
+    if spec.internal:
+        middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
+    if spec.middlewares:
+        middlewares.extend(spec.middlewares(settings))
+    app = web.Application(middlewares=middlewares, client_max_size=1024**2)
+    app[SETTINGS] = settings
+    if spec.migrations is not None:
+        app.cleanup_ctx.append(_pool_ctx(spec))
+    if spec.uses_bus:
+        app.cleanup_ctx.append(_bus_ctx(spec))
+    for ctx in spec.extra_contexts:
+        app.cleanup_ctx.append(ctx)
+    if spec.migrations is not None and spec.uses_bus:
+        app.cleanup_ctx.append(_relay_ctx(spec))
+    if spec.subscriptions is not None:
+        app.cleanup_ctx.append(_consumers_ctx(spec))
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    if spec.routes:
+        spec.routes(app)
+    return app
+
+
+def _pool_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        app[POOL] = await db.create_pool(app[SETTINGS], spec.name)
+        yield
+        await app[POOL].close()
+    return ctx
+
+
+def _bus_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        app[BUS] = Bus(app[SETTINGS], spec.name)
+        await app[BUS].connect()
+        yield
+        await app[BUS].close()
+    return ctx
+
+
+def _relay_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(app[POOL], app[BUS], app[SETTINGS], spec.name)
+        task = asyncio.create_task(relay.run(), name=f"{spec.name}-outbox-relay")
+        yield
+        relay.stop()
+        # Let the current batch finish its confirms, then go: unpublished rows wait for the next relay.
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=app[SETTINGS].bus_publish_timeout + 1)
+        await relay.close()
+    return ctx
+
+
+def _consumers_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        assert spec.subscriptions is not None
+        consumers = Consumers(app[BUS], app[POOL], app[SETTINGS])
+        app[CONSUMERS] = consumers
+        await consumers.start(spec.subscriptions(app))
+        yield
+        await consumers.stop(timeout=app[SETTINGS].shutdown_timeout)
+    return ctx
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers and the broker connection (and every consumer) is up."""
+    app = request.app
+    checks: dict[str, str] = {}
+    if POOL in app:
+        try:
+            await asyncio.wait_for(app[POOL].fetchval("SELECT 1"), timeout=2)
+            checks["database"] = "ok"
+        except Exception:
+            checks["database"] = "unreachable"
+    if BUS in app:
+        checks["broker"] = "ok" if app[BUS].is_connected else "unreachable"
+    if CONSUMERS in app:
+        checks["consumers"] = "ok" if app[CONSUMERS].consuming else "not consuming"
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{spec.name}")
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    settings = spec.settings_class()
+    setup_logging(spec.name, settings.log_level)
+    if args.command == "migrate":
+        if spec.migrations is None:
+            return
+        asyncio.run(_migrate(spec, settings))
+        return
+    setup_tracing(settings, spec.name)
+    try:
+        web.run_app(create_app(spec, settings), host=settings.host, port=settings.port, print=None,
+                    shutdown_timeout=settings.shutdown_timeout, access_log=None, handle_signals=True)
+    finally:
+        shutdown_tracing()
+
+
+async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    assert spec.migrations is not None
+    await ensure_database(settings)
+    applied = await migrate(settings, spec.name, spec.migrations)
+    log.info("migrations done", extra={"service": spec.name, "applied": len(applied)})

@@ -1,0 +1,72 @@
+"""Settings read from the environment and validated at start.
+
+Every process reads its own environment, so names are the same in each process
+(`EPEP_DB_PASSWORD` is this service's database password, whichever service it is).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_INTERNAL_KEY = "dev-internal-token-key-not-for-production-use-0001"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EPEP_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    # Postgres: the service connects as its own role to its own schema.
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_database: str = "epep"
+    db_password: SecretStr = SecretStr("")
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    # Only the migrate command uses the admin login (to create the schema and role).
+    pg_admin_user: str = "postgres"
+    pg_admin_password: SecretStr = SecretStr("")
+
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Prefixes every exchange and queue name, so test runs never collide on one broker.
+    bus_prefix: str = ""
+    bus_prefetch: int = 16
+    # Seconds before each timed retry; after the last one a message goes to the dead-letter queue.
+    bus_retry_delays: list[float] = Field(default_factory=lambda: [1.0, 10.0, 60.0, 300.0, 300.0])
+    bus_delivery_limit: int = 10
+    bus_publish_timeout: float = 5.0
+
+    # Keys for the short-lived internal tokens the gateway signs; the first signs, all verify.
+    internal_token_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_INTERNAL_KEY)])
+
+    # Trace exporter: none, console, file (JSON lines under trace_dir) or otlp (OTEL_EXPORTER_OTLP_* env).
+    traces_exporter: Literal["none", "console", "file", "otlp"] = "none"
+    trace_dir: str = "var/traces"
+    log_level: str = "INFO"
+    shutdown_timeout: float = 10.0
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> ServiceSettings:
+        if self.environment == "production":
+            if any(k.get_secret_value() == DEV_INTERNAL_KEY for k in self.internal_token_keys):
+                raise ValueError("EPEP_INTERNAL_TOKEN_KEYS must be set in production")
+            if not self.db_password.get_secret_value():
+                raise ValueError("EPEP_DB_PASSWORD must be set in production")
+        return self
+
+    def role_name(self, service: str) -> str:
+        return f"epep_{service}"
+
+    def service_dsn(self, service: str) -> str:
+        pw = self.db_password.get_secret_value() or f"{self.role_name(service)}-dev"
+        return f"postgresql://{self.role_name(service)}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+
+    def admin_dsn(self, database: str | None = None) -> str:
+        pw = self.pg_admin_password.get_secret_value()
+        auth = f"{self.pg_admin_user}:{pw}" if pw else self.pg_admin_user
+        return f"postgresql://{auth}@{self.pg_host}:{self.pg_port}/{database or self.pg_database}"

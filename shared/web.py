@@ -1,0 +1,124 @@
+"""The HTTP side every service shares: middleware, health, request parsing, calls to other services."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from opentelemetry.instrumentation.aiohttp_client import create_trace_config
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from shared import internal_auth
+from shared.errors import Problem, validation_problem
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID = web.RequestKey("request_id", str)
+CLAIMS = web.RequestKey("claims", internal_auth.Claims)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem_response(problem: Problem, request_id: str | None = None) -> web.Response:
+    body = problem.to_dict()
+    if request_id:
+        body["request_id"] = request_id
+    return web.json_response(body, status=problem.status, content_type=PROBLEM_JSON, headers=problem.headers)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-Id", "")
+    rid = incoming if 8 <= len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+    request[REQUEST_ID] = rid
+    response = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.get(REQUEST_ID)
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(problem, rid)
+    except ValidationError as exc:
+        return problem_response(validation_problem(exc), rid)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(Problem(exc.status, exc.reason), rid)
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "request_id": rid})
+        return problem_response(Problem(500, "Something went wrong", "Try again. If it keeps happening, "
+                                        "contact support and quote the request id.", code="internal"), rid)
+
+
+def internal_auth_middleware(audience: str, keys: list[SecretStr]) -> Any:
+    """Every route but health needs the gateway's signed token; the claims go on the request."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in ("/healthz", "/readyz"):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise Problem(401, "Not authenticated", code="internal_token")
+        request[CLAIMS] = internal_auth.verify(header[7:], audience, keys)
+        return await handler(request)
+
+    return middleware
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body as `model`; a clear problem naming the fields when it is not."""
+    if request.content_type != "application/json":
+        raise Problem(415, "Send JSON", "The body must be application/json.", code="unsupported_media_type")
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise Problem(400, "The body is not valid JSON", code="bad_json") from None
+    return model.model_validate(raw)
+
+
+def json_model(model: BaseModel | list[Any] | dict[str, Any], status: int = 200) -> web.Response:
+    if isinstance(model, BaseModel):
+        return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
+    return web.json_response(model, status=status)
+
+
+class ServiceClient:
+    """Calls another service's HTTP API with a signed internal token; its problems are re-raised as ours."""
+
+    def __init__(self, service: str, base_url: str, keys: list[SecretStr], session: aiohttp.ClientSession) -> None:
+        self.service, self.base_url, self.keys, self.session = service, base_url.rstrip("/"), keys, session
+
+    async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
+                   request_id: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+        headers = {"Authorization": f"Bearer {internal_auth.sign(claims, self.service, self.keys)}"}
+        if request_id:
+            headers["X-Request-Id"] = request_id
+        try:
+            async with self.session.request(method, self.base_url + path, json=json_body, headers=headers) as resp:
+                if resp.status in expect:
+                    return None if resp.status == 204 else await resp.json()
+                if resp.content_type == PROBLEM_JSON:
+                    body = await resp.json()
+                    passed_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
+                    raise Problem.from_dict(body, passed_headers)
+                raise Problem(502, "A service answered unexpectedly", code="bad_gateway")
+        except aiohttp.ClientError:
+            log.warning("service unreachable", extra={"target": self.service, "path": path})
+            raise Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
+                          code="unavailable", headers={"Retry-After": "2"}) from None
+
+
+def client_session(timeout: float = 10.0) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                 trace_configs=[create_trace_config()])
