@@ -27,8 +27,10 @@ async def create_pool(settings: ServiceSettings, service: str) -> asyncpg.Pool:
 
 
 async def connect(settings: ServiceSettings, service: str) -> asyncpg.Connection:
-    """A single connection as the service's role (for LISTEN)."""
-    return await asyncpg.connect(
+    """A single connection as the service's role (LISTEN, one-off commands)."""
+    conn = await asyncpg.connect(
         settings.service_dsn(service),
-        server_settings={"search_path": service, "application_name": f"epep-{service}-listen"},
+        server_settings={"search_path": service, "application_name": f"epep-{service}-single"},
     )
+    await _init_connection(conn)
+    return conn

@@ -50,7 +50,8 @@ async def ensure_database(settings: ServiceSettings) -> None:
         await conn.close()
 
 
-async def migrate(settings: ServiceSettings, service: str, folder: Path) -> list[str]:
+async def migrate(settings: ServiceSettings, service: str, folder: Path,
+                  shared_sets: tuple[str, ...] = ("bus",)) -> list[str]:
     role, schema = settings.role_name(service), service
     password = settings.db_password.get_secret_value() or f"{role}-dev"
     conn = await asyncpg.connect(settings.admin_dsn())
@@ -93,8 +94,10 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path) -> list
                 " source text NOT NULL, version text NOT NULL, checksum text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, version))"
             )
+            await conn.execute(f"REVOKE ALL ON schema_migrations FROM {_ident(role)}")
             done = {(r["source"], r["version"]): r["checksum"] for r in await conn.fetch("SELECT * FROM schema_migrations")}
-            for source, files in (("shared", _migration_files(SHARED_MIGRATIONS)), (service, _migration_files(folder))):
+            sources = [(f"shared/{name}", _migration_files(SHARED_MIGRATIONS / name)) for name in shared_sets]
+            for source, files in [*sources, (service, _migration_files(folder))]:
                 for path in files:
                     sql = path.read_text()
                     checksum = hashlib.sha256(sql.encode()).hexdigest()

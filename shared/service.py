@@ -11,14 +11,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import web
-from opentelemetry.instrumentation.aiohttp_server import create_aiohttp_middleware
+from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
 from shared import db
 from shared.bus import Bus, Consumers, OutboxRelay, Subscription
@@ -45,14 +46,20 @@ class ServiceSpec:
     routes: Callable[[web.Application], None] | None = None
     subscriptions: Callable[[web.Application], list[Subscription]] | None = None
     migrations: Path | None = None  # None: no database (gateway, portal)
+    shared_migrations: tuple[str, ...] = ("bus",)  # folders under shared/migrations this service also applies
     uses_bus: bool = True
     internal: bool = True  # reached only through the gateway, with its signed token
     extra_contexts: list[Callable[[web.Application], AsyncIterator[None]]] = field(default_factory=list)
     middlewares: Callable[[ServiceSettings], list[Any]] | None = None
+    # Extra one-off commands, e.g. {"seed-demo": seed}: async functions of the settings.
+    commands: dict[str, Callable[[ServiceSettings], Awaitable[None]]] = field(default_factory=dict)
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
-    middlewares: list[Any] = [request_id_middleware, create_aiohttp_middleware(), problem_middleware]
+    # Probes would flood the traces; the instrumentor reads its exclusions from the environment.
+    os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "healthz,readyz")
+    AioHttpServerInstrumentor().instrument()  # idempotent: adds its tracing middleware to every Application
+    middlewares: list[Any] = [request_id_middleware, problem_middleware]
     if spec.internal:
         middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
     if spec.middlewares:
@@ -141,7 +148,7 @@ async def _readyz(request: web.Request) -> web.Response:
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m services.{spec.name}")
-    parser.add_argument("command", choices=["serve", "migrate"])
+    parser.add_argument("command", choices=["serve", "migrate", *spec.commands])
     args = parser.parse_args(argv)
     settings = spec.settings_class()
     setup_logging(spec.name, settings.log_level)
@@ -149,6 +156,9 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         if spec.migrations is None:
             return
         asyncio.run(_migrate(spec, settings))
+        return
+    if args.command in spec.commands:
+        asyncio.run(spec.commands[args.command](settings))
         return
     setup_tracing(settings, spec.name)
     try:
@@ -161,5 +171,5 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
 async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
     assert spec.migrations is not None
     await ensure_database(settings)
-    applied = await migrate(settings, spec.name, spec.migrations)
+    applied = await migrate(settings, spec.name, spec.migrations, spec.shared_migrations)
     log.info("migrations done", extra={"service": spec.name, "applied": len(applied)})

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.identity import demo
 from services.identity.handlers import routes
 from services.identity.settings import IdentitySettings
 from shared.service import ServiceSpec
@@ -14,4 +15,5 @@ def _routes(app: web.Application) -> None:
 
 
 SPEC = ServiceSpec(name="identity", settings_class=IdentitySettings, routes=_routes,
-                   migrations=Path(__file__).parent / "migrations")
+                   migrations=Path(__file__).parent / "migrations",
+                   commands={"seed-demo": demo.seed})

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    port: int = 8000
+    identity_url: str = "http://127.0.0.1:8101"
+    pep_url: str = "http://127.0.0.1:8102"
+    delegation_url: str = "http://127.0.0.1:8103"
+    notify_url: str = "http://127.0.0.1:8104"
+    qa_url: str = "http://127.0.0.1:8105"
+    session_cookie: str = "epep_session"
+    # X-Forwarded-For is believed only from these peers (the portal, a load balancer).
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment == "production"

@@ -1,0 +1,57 @@
+"""The demo world every service seeds its own part of (`python -m services.<name> seed-demo`).
+
+Fixed ids, so each service can refer to the same organisations and people without asking another.
+Development only: the password is public.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+def _id(name: str) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://epep.invalid/demo/{name}")
+
+
+LA = {"id": _id("la"), "name": "Demo Virtual School"}
+SCHOOLS = [
+    {"id": _id("school/oakfield"), "name": "Oakfield Primary School"},
+    {"id": _id("school/riverside"), "name": "Riverside Academy"},
+]
+OAKFIELD, RIVERSIDE = SCHOOLS[0]["id"], SCHOOLS[1]["id"]
+
+# (key, email, given, family, [(organisation id, role)])
+ACCOUNTS: list[tuple[str, str, str, str, list[tuple[uuid.UUID, str]]]] = [
+    ("admin", "admin@demo.test", "Amira", "Admin", [(LA["id"], "vs_admin")]),
+    ("caseworker", "caseworker@demo.test", "Cal", "Caseworker", [(LA["id"], "vs_caseworker")]),
+    ("approver", "approver@demo.test", "Alex", "Approver", [(LA["id"], "vs_approver")]),
+    ("sw", "sw@demo.test", "Sam", "Social-Worker", [(LA["id"], "social_worker")]),
+    ("iro", "iro@demo.test", "Ira", "Reviewer", [(LA["id"], "iro")]),
+    ("dt", "dt@demo.test", "Dana", "Teacher", [(OAKFIELD, "designated_teacher")]),
+    ("staff", "staff@demo.test", "Sol", "Staff", [(OAKFIELD, "setting_staff")]),
+    ("dt2", "dt2@demo.test", "Rory", "Teacher", [(RIVERSIDE, "designated_teacher")]),
+    ("carer", "carer@demo.test", "Cara", "Carer", [(LA["id"], "carer")]),
+]
+ROLE_WORDS = {"vs_admin": "Virtual School administrator", "vs_caseworker": "Virtual School caseworker",
+              "vs_approver": "Virtual School approver", "social_worker": "Social worker",
+              "iro": "Independent Reviewing Officer", "designated_teacher": "Designated Teacher",
+              "setting_staff": "Setting staff", "carer": "Carer"}
+
+
+def account_id(key: str) -> uuid.UUID:
+    return _id(f"user/{key}")
+
+
+# Children are the LA's (pep keeps them); made-up names.
+CHILDREN = [
+    {"id": _id("child/1"), "given_name": "Jordan", "family_name": "Example", "date_of_birth": "2016-04-12",
+     "setting_id": OAKFIELD, "year_group": "Year 5"},
+    {"id": _id("child/2"), "given_name": "Riley", "family_name": "Sample", "date_of_birth": "2017-09-03",
+     "setting_id": OAKFIELD, "year_group": "Year 4"},
+    {"id": _id("child/3"), "given_name": "Morgan", "family_name": "Placeholder", "date_of_birth": "2011-01-22",
+     "setting_id": RIVERSIDE, "year_group": "Year 10"},
+    {"id": _id("child/4"), "given_name": "Casey", "family_name": "Test", "date_of_birth": "2009-06-30",
+     "setting_id": RIVERSIDE, "year_group": "Year 12"},
+]
