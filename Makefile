@@ -1,0 +1,38 @@
+# `make run` starts the whole system with demo data; `make test` runs every test. Both install what is missing.
+.PHONY: run test lint infra assets clean
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+services/portal/static/dist/.built: node_modules/.installed $(shell find services/portal/assets -type f 2>/dev/null)
+	npm run --silent build:portal
+	touch $@
+
+assets: services/portal/static/dist/.built
+
+infra:
+	bash deploy/local/ensure-infra.sh
+
+run: infra $(VENV)/.installed assets
+	$(PY) -m deploy.local.run
+
+# pytest exits 5 when it collects no tests; that is not a pass here, so it stays a failure.
+test: $(VENV)/.installed assets
+	bash deploy/local/ensure-infra.sh --browser
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check shared services tests deploy
+	$(VENV)/bin/mypy shared services/identity/domain
+
+clean:
+	rm -rf $(VENV) node_modules services/portal/static/dist var/log var/traces

@@ -1,0 +1,186 @@
+"""The shared bus on real Postgres and RabbitMQ: outbox to consumer, de-duplication, retries, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import pytest
+
+from shared import db
+from shared.bus import Bus, Consumers, MessageContext, OutboxRelay, PermanentError, Subscription, add_event
+from shared.contracts import UserChanged
+from shared.migrate import ensure_database, migrate
+from shared.settings import ServiceSettings
+from tests.conftest import PG_HOST, PG_PORT, RUN_ID
+
+SERVICE = "bustest"
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[tuple[ServiceSettings, asyncpg.Pool, Bus]]:
+    (tmp_path / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (event_id uuid NOT NULL, consumer text NOT NULL, at timestamptz DEFAULT now());")
+    prefix = f"bt{secrets.token_hex(3)}."
+    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=f"epep_bus_{RUN_ID}", bus_prefix=prefix,
+                               bus_retry_delays=[0.1, 0.2, 0.3], bus_delivery_limit=3, environment="test")
+    await ensure_database(settings)
+    admin = await asyncpg.connect(settings.admin_dsn())
+    await admin.execute(f"DROP SCHEMA IF EXISTS {SERVICE} CASCADE")
+    await admin.close()
+    await migrate(settings, SERVICE, tmp_path)
+    pool = await db.create_pool(settings, SERVICE)
+    bus = Bus(settings, SERVICE)
+    await bus.connect()
+    yield settings, pool, bus
+    channel = bus.consume_channel
+    assert channel is not None
+    await bus.close()
+    await pool.close()
+    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
+        ch = await conn.channel()
+        for name in _declared:
+            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
+                await ch.queue_delete(f"{prefix}{name}{suffix}")
+        for ex in ("epep", "epep.dead", "epep.unrouted"):
+            await ch.exchange_delete(f"{prefix}{ex}")
+        await ch.queue_delete(f"{prefix}epep.unrouted")
+    _declared.clear()
+
+
+_declared: list[str] = []
+
+
+def user_event(n: int = 0) -> UserChanged:
+    return UserChanged(user_id=uuid.uuid4(), email=f"u{n}@example.test", given_name="U", family_name=str(n),
+                       memberships=[])
+
+
+async def run_consumer(settings: ServiceSettings, pool: asyncpg.Pool, bus: Bus, name: str, handler) -> Consumers:  # type: ignore[no-untyped-def]
+    _declared.append(name)
+    consumers = Consumers(bus, pool, settings)
+    await consumers.start([Subscription(name=name, routing_keys=["identity.user.changed.v1"], handler=handler)])
+    return consumers
+
+
+async def effects(pool: asyncpg.Pool, consumer: str) -> list[uuid.UUID]:
+    return [r["event_id"] for r in await pool.fetch("SELECT event_id FROM effects WHERE consumer = $1", consumer)]
+
+
+async def eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_event_goes_from_the_outbox_to_its_consumer_once(env) -> None:  # type: ignore[no-untyped-def]
+    settings, pool, bus = env
+
+    async def record(ctx: MessageContext) -> None:
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    consumers = await run_consumer(settings, pool, bus, "bustest.once", record)
+    async with pool.acquire() as conn, conn.transaction():
+        envelope = await add_event(conn, SERVICE, user_event())
+    relay = OutboxRelay(pool, bus, settings, SERVICE)
+    assert await relay.publish_batch() == 1
+    await eventually(lambda: _has(pool, "bustest.once", 1))
+    # Redelivery of the very same event (at-least-once): the inbox turns it into a no-op.
+    await bus.publish(envelope.model_dump(mode="json"), envelope.routing_key, {})
+    await asyncio.sleep(0.5)
+    assert await effects(pool, "bustest.once") == [envelope.event_id]
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    await consumers.stop(timeout=5)
+
+
+async def _has(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
+    return len(await effects(pool, consumer)) >= n
+
+
+async def test_a_failing_handler_is_retried_after_a_delay_then_succeeds(env) -> None:  # type: ignore[no-untyped-def]
+    settings, pool, bus = env
+    attempts: list[int] = []
+
+    async def flaky(ctx: MessageContext) -> None:
+        attempts.append(ctx.attempt)
+        if len(attempts) < 3:
+            raise ConnectionError("the thing we call is away")
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    consumers = await run_consumer(settings, pool, bus, "bustest.flaky", flaky)
+    envelope = await _publish_direct(pool, bus)
+    await eventually(lambda: _has(pool, "bustest.flaky", 1))
+    assert attempts == [0, 1, 2]
+    assert await effects(pool, "bustest.flaky") == [envelope]
+    await consumers.stop(timeout=5)
+
+
+async def test_a_message_that_always_fails_is_dead_lettered_and_others_still_flow(env) -> None:  # type: ignore[no-untyped-def]
+    settings, pool, bus = env
+    poison = uuid.uuid4()
+
+    async def handler(ctx: MessageContext) -> None:
+        if ctx.envelope.data["user_id"] == str(poison):
+            raise ValueError("this one never works")
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    consumers = await run_consumer(settings, pool, bus, "bustest.poison", handler)
+    bad = user_event()
+    bad.user_id = poison
+    async with pool.acquire() as conn, conn.transaction():
+        await add_event(conn, SERVICE, bad)
+        for i in range(5):
+            await add_event(conn, SERVICE, user_event(i))
+    await OutboxRelay(pool, bus, settings, SERVICE).publish_batch()
+    await eventually(lambda: _has(pool, "bustest.poison", 5))
+    message = await next_dead_letter(bus, "bustest.poison")
+    assert str(poison) in message.body.decode()
+    assert message.headers["x-death"][0]["reason"] == "rejected"
+    await consumers.stop(timeout=5)
+
+
+async def test_a_permanent_error_skips_the_retries(env) -> None:  # type: ignore[no-untyped-def]
+    settings, pool, bus = env
+    calls: list[int] = []
+
+    async def refuse(ctx: MessageContext) -> None:
+        calls.append(ctx.attempt)
+        raise PermanentError("cannot ever work")
+
+    consumers = await run_consumer(settings, pool, bus, "bustest.permanent", refuse)
+    await _publish_direct(pool, bus)
+    await next_dead_letter(bus, "bustest.permanent")
+    assert calls == [0]
+    await consumers.stop(timeout=5)
+
+
+async def next_dead_letter(bus: Bus, consumer: str, timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+    """The next message in a consumer's dead-letter queue (read, then acked away)."""
+    channel = bus.consume_channel
+    assert channel is not None
+    dlq = await channel.declare_queue(f"{bus.settings.bus_prefix}{consumer}.dlq", passive=True)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (message := await dlq.get(fail=False)) is None:
+        assert asyncio.get_running_loop().time() < deadline, "nothing was dead-lettered"
+        await asyncio.sleep(0.05)
+    await message.ack()
+    return message
+
+
+async def _publish_direct(pool: asyncpg.Pool, bus: Bus) -> uuid.UUID:
+    async with pool.acquire() as conn, conn.transaction():
+        envelope = await add_event(conn, SERVICE, user_event())
+    await OutboxRelay(pool, bus, bus.settings, SERVICE).publish_batch()
+    return envelope.event_id
