@@ -380,7 +380,8 @@ class Consumers:
                       "message_id": message.message_id})
             await message.reject(requeue=False)
             return
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0)
+        raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 0)
+        attempt = raw_attempt if isinstance(raw_attempt, int) else 0
         parent = context_from(dict(message.headers or {}))
         with _tracer.start_as_current_span(
             f"{envelope.routing_key} process", context=parent, kind=trace.SpanKind.CONSUMER,

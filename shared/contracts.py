@@ -7,7 +7,7 @@ is a new version (a new routing key), published alongside the old one until ever
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,7 @@ class Envelope(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     event_type: str  # "<service>.<entity>.<verb>"
     version: int
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     producer: str
     tenant: str | None = None  # the organisation (LA) the event belongs to, where there is one
     correlation_id: str | None = None

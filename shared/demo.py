@@ -15,24 +15,21 @@ def _id(name: str) -> uuid.UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"https://epep.invalid/demo/{name}")
 
 
-LA = {"id": _id("la"), "name": "Demo Virtual School"}
-SCHOOLS = [
-    {"id": _id("school/oakfield"), "name": "Oakfield Primary School"},
-    {"id": _id("school/riverside"), "name": "Riverside Academy"},
-]
-OAKFIELD, RIVERSIDE = SCHOOLS[0]["id"], SCHOOLS[1]["id"]
+LA_ID, OAKFIELD, RIVERSIDE = _id("la"), _id("school/oakfield"), _id("school/riverside")
+LA = {"id": LA_ID, "name": "Demo Virtual School"}
+SCHOOLS = [{"id": OAKFIELD, "name": "Oakfield Primary School"}, {"id": RIVERSIDE, "name": "Riverside Academy"}]
 
 # (key, email, given, family, [(organisation id, role)])
 ACCOUNTS: list[tuple[str, str, str, str, list[tuple[uuid.UUID, str]]]] = [
-    ("admin", "admin@demo.test", "Amira", "Admin", [(LA["id"], "vs_admin")]),
-    ("caseworker", "caseworker@demo.test", "Cal", "Caseworker", [(LA["id"], "vs_caseworker")]),
-    ("approver", "approver@demo.test", "Alex", "Approver", [(LA["id"], "vs_approver")]),
-    ("sw", "sw@demo.test", "Sam", "Social-Worker", [(LA["id"], "social_worker")]),
-    ("iro", "iro@demo.test", "Ira", "Reviewer", [(LA["id"], "iro")]),
+    ("admin", "admin@demo.test", "Amira", "Admin", [(LA_ID, "vs_admin")]),
+    ("caseworker", "caseworker@demo.test", "Cal", "Caseworker", [(LA_ID, "vs_caseworker")]),
+    ("approver", "approver@demo.test", "Alex", "Approver", [(LA_ID, "vs_approver")]),
+    ("sw", "sw@demo.test", "Sam", "Social-Worker", [(LA_ID, "social_worker")]),
+    ("iro", "iro@demo.test", "Ira", "Reviewer", [(LA_ID, "iro")]),
     ("dt", "dt@demo.test", "Dana", "Teacher", [(OAKFIELD, "designated_teacher")]),
     ("staff", "staff@demo.test", "Sol", "Staff", [(OAKFIELD, "setting_staff")]),
     ("dt2", "dt2@demo.test", "Rory", "Teacher", [(RIVERSIDE, "designated_teacher")]),
-    ("carer", "carer@demo.test", "Cara", "Carer", [(LA["id"], "carer")]),
+    ("carer", "carer@demo.test", "Cara", "Carer", [(LA_ID, "carer")]),
 ]
 ROLE_WORDS = {"vs_admin": "Virtual School administrator", "vs_caseworker": "Virtual School caseworker",
               "vs_approver": "Virtual School approver", "social_worker": "Social worker",

@@ -8,6 +8,7 @@ The service role gets data rights on its own schema only; it owns nothing, so it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -42,10 +43,8 @@ async def ensure_database(settings: ServiceSettings) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", settings.pg_database)
         if not exists:
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process won the race
                 await conn.execute(f"CREATE DATABASE {_ident(settings.pg_database)}")
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await conn.close()
 
@@ -58,7 +57,8 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
     applied: list[str] = []
     try:
         await conn.execute("SET lock_timeout = '15s'")
-        lock_key = int.from_bytes(hashlib.sha256(f"epep-migrate-{schema}".encode()).digest()[:8], "big", signed=True)
+        digest = hashlib.sha256(f"epep-migrate-{schema}".encode()).digest()
+        lock_key = int.from_bytes(digest[:8], "big", signed=True)
         await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
         try:
             can_create_roles = await conn.fetchval(
@@ -66,13 +66,11 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
             )
             if can_create_roles:
                 # Roles are cluster-wide: two databases (e.g. two test runs) share them.
-                try:
+                with contextlib.suppress(asyncpg.UniqueViolationError):
                     await conn.execute(
                         f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
                         f"CREATE ROLE {_ident(role)} LOGIN; END IF; END $$"
                     )
-                except asyncpg.UniqueViolationError:
-                    pass
                 await conn.execute(f"ALTER ROLE {_ident(role)} LOGIN PASSWORD {_literal(password)}")
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
             await conn.execute(f"REVOKE ALL ON SCHEMA {_ident(schema)} FROM PUBLIC")
@@ -86,7 +84,8 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
                 f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {_ident(role)}"
             )
             await conn.execute(
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} GRANT USAGE, SELECT ON SEQUENCES TO {_ident(role)}"
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {_ident(schema)} "
+                f"GRANT USAGE, SELECT ON SEQUENCES TO {_ident(role)}"
             )
             await conn.execute(f"SET search_path = {_ident(schema)}")
             await conn.execute(
@@ -95,7 +94,8 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
                 " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, version))"
             )
             await conn.execute(f"REVOKE ALL ON schema_migrations FROM {_ident(role)}")
-            done = {(r["source"], r["version"]): r["checksum"] for r in await conn.fetch("SELECT * FROM schema_migrations")}
+            rows = await conn.fetch("SELECT source, version, checksum FROM schema_migrations")
+            done = {(r["source"], r["version"]): r["checksum"] for r in rows}
             sources = [(f"shared/{name}", _migration_files(SHARED_MIGRATIONS / name)) for name in shared_sets]
             for source, files in [*sources, (service, _migration_files(folder))]:
                 for path in files:

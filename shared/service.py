@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ class ServiceSpec:
     extra_contexts: list[Callable[[web.Application], AsyncIterator[None]]] = field(default_factory=list)
     middlewares: Callable[[ServiceSettings], list[Any]] | None = None
     # Extra one-off commands, e.g. {"seed-demo": seed}: async functions of the settings.
-    commands: dict[str, Callable[[ServiceSettings], Awaitable[None]]] = field(default_factory=dict)
+    commands: dict[str, Callable[[ServiceSettings], Coroutine[Any, Any, None]]] = field(default_factory=dict)
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:

@@ -34,7 +34,7 @@ class MaildirHandler:
 def _messages(maildir: Path) -> list[tuple[str, EmailMessage, float]]:
     box = mailbox.Maildir(maildir, create=True)
     found = []
-    for key in box.keys():
+    for key in box.keys():  # noqa: SIM118 - Maildir keys, not a dict
         path = Path(maildir) / ("new" if (Path(maildir) / "new" / key).exists() else "cur") / key
         if not path.exists():
             continue

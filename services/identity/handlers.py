@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -183,13 +183,7 @@ async def verify_code(request: web.Request) -> web.Response:
     log.info("signed in", extra={"user_id": str(attempt["user_id"]), "session_id": str(session["id"])})
     return json_model(SessionCreated(
         session_token=token, session_id=session["id"], user_id=attempt["user_id"], expires_at=session["expires_at"],
-        idle_expires_at=session["last_seen_at"] + _idle(settings)))
-
-
-def _idle(settings: IdentitySettings):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
-    return timedelta(seconds=settings.session_idle_seconds)
+        idle_expires_at=session["last_seen_at"] + timedelta(seconds=settings.session_idle_seconds)))
 
 
 @routes.post("/sessions/resolve")

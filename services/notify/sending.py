@@ -43,7 +43,7 @@ async def smtp_send(settings: NotifySettings, message: EmailMessage) -> None:
                 message, hostname=settings.smtp_host, port=settings.smtp_port,
                 username=settings.smtp_username or None,
                 password=settings.smtp_password.get_secret_value() or None,
-                use_tls=settings.smtp_tls == "tls", start_tls=True if settings.smtp_tls == "starttls" else False,
+                use_tls=settings.smtp_tls == "tls", start_tls=settings.smtp_tls == "starttls",
                 timeout=settings.smtp_timeout)
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
