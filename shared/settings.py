@@ -6,7 +6,7 @@ Every process reads its own environment, so names are the same in each process
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,9 @@ DEV_INTERNAL_KEY = "dev-internal-token-key-not-for-production-use-0001"
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EPEP_", extra="ignore")
+    # What this kind of process needs, so production checks ask only for its own secrets.
+    uses_database: ClassVar[bool] = True
+    uses_internal_tokens: ClassVar[bool] = True
 
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -53,9 +56,11 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
         if self.environment == "production":
-            if any(k.get_secret_value() == DEV_INTERNAL_KEY for k in self.internal_token_keys):
+            if self.uses_internal_tokens and any(
+                k.get_secret_value() == DEV_INTERNAL_KEY for k in self.internal_token_keys
+            ):
                 raise ValueError("EPEP_INTERNAL_TOKEN_KEYS must be set in production")
-            if not self.db_password.get_secret_value():
+            if self.uses_database and not self.db_password.get_secret_value():
                 raise ValueError("EPEP_DB_PASSWORD must be set in production")
         return self
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from shared.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):
+    uses_database: ClassVar[bool] = False
     port: int = 8000
     identity_url: str = "http://127.0.0.1:8101"
     pep_url: str = "http://127.0.0.1:8102"

@@ -19,9 +19,15 @@ def _verify(stored: str | None, password: str) -> bool:
         return False
 
 
+# Each hash takes 64 MiB: a burst of sign-ins waits its turn instead of exhausting the process's memory.
+_slots = asyncio.Semaphore(2)
+
+
 async def verify(stored: str | None, password: str) -> bool:
-    return await asyncio.to_thread(_verify, stored, password)
+    async with _slots:
+        return await asyncio.to_thread(_verify, stored, password)
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    async with _slots:
+        return await asyncio.to_thread(_hasher.hash, password)
