@@ -96,13 +96,22 @@ def client_address(request: web.Request) -> str:
     """The browser's address: from X-Forwarded-For only when the peer is a trusted proxy (the portal)."""
     peer = request.remote or "unknown"
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if peer in _settings(request).trusted_proxies and forwarded:
+    if forwarded and _trusted(peer, _settings(request)):
+        # The right-most address is the one our own proxy saw; anything left of it the client could forge.
         candidate = forwarded.split(",")[-1].strip()
         try:
             return str(ipaddress.ip_address(candidate))
         except ValueError:
             pass
     return peer
+
+
+def _trusted(peer: str, settings: GatewaySettings) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in settings.trusted_proxies)
 
 
 async def authenticate(request: web.Request) -> Claims:

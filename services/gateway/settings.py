@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from typing import ClassVar
 
 from shared.settings import ServiceSettings
@@ -14,8 +15,9 @@ class GatewaySettings(ServiceSettings):
     notify_url: str = "http://127.0.0.1:8104"
     qa_url: str = "http://127.0.0.1:8105"
     session_cookie: str = "epep_session"
-    # X-Forwarded-For is believed only from these peers (the portal, a load balancer).
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    # X-Forwarded-For is believed only from peers in these networks (the portal, the ingress): in Kubernetes
+    # give the pod network's range, since pods change address.
+    trusted_proxies: list[IPv4Network | IPv6Network] = [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
 
     @property
     def secure_cookies(self) -> bool:
