@@ -1,0 +1,5 @@
+// Progressive enhancement only: every page works without JavaScript.
+// Loaded as a module, so it runs only in browsers GOV.UK Frontend supports.
+import { initAll } from './govuk-frontend.min.js'
+
+initAll()
