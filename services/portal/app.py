@@ -1,0 +1,84 @@
+"""The portal: server-rendered GOV.UK pages that call the gateway. No database, no bus, no business rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from services.portal.errors import error_pages
+from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
+from services.portal.pages import GATEWAY, routes
+from services.portal.security import (
+    BROWSER_SECRET,
+    content_security_policy,
+    csrf_middleware,
+    csrf_token_for,
+    inline_script_hashes,
+    security_headers,
+)
+from services.portal.settings import PortalSettings
+from shared.service import SETTINGS, ServiceSpec
+from shared.settings import ServiceSettings
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC_URL = "/static"
+
+
+def _settings(app: web.Application) -> PortalSettings:
+    settings = app[SETTINGS]
+    assert isinstance(settings, PortalSettings)
+    return settings
+
+
+async def _page_context(request: web.Request) -> dict[str, Any]:
+    """What every template can use (the header's sign-out form needs the CSRF token)."""
+    settings = _settings(request.app)
+    return {
+        "static_url": STATIC_URL,
+        "signed_in": SESSION_COOKIE in request.cookies,
+        "csrf_token": csrf_token_for(request, settings) if BROWSER_SECRET in request else "",
+        "errors": {},
+        "problem": None,
+    }
+
+
+def _setup(app: web.Application) -> None:
+    settings = _settings(app)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader(TEMPLATES),
+            jinja2.PrefixLoader({"govuk_frontend_jinja": jinja2.PackageLoader("govuk_frontend_jinja")}),
+        ]),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+        context_processors=[_page_context],
+        default_helpers=False,
+    )
+    env.trim_blocks = env.lstrip_blocks = True
+    app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
+    app.router.add_routes(routes)
+    if not settings.static_dir.is_dir():
+        raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
+    app.router.add_static("/static/", settings.static_dir)
+
+
+async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = _settings(app)
+    async with gateway_session(settings.gateway_timeout) as session:
+        app[GATEWAY] = GatewayClient(settings.gateway_url, session)
+        yield
+
+
+def _middlewares(settings: ServiceSettings) -> list[Any]:
+    assert isinstance(settings, PortalSettings)
+    return [error_pages, csrf_middleware(settings)]
+
+
+SPEC = ServiceSpec(name="portal", settings_class=PortalSettings, routes=_setup, migrations=None,
+                   uses_bus=False, internal=False, extra_contexts=[_gateway_ctx], middlewares=_middlewares)

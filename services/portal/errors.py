@@ -1,0 +1,79 @@
+"""Whatever goes wrong, a person sees a GOV.UK-style page, never a stack trace or problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from services.portal.gateway_client import SESSION_COOKIE, GatewayUnavailable, NotSignedIn
+from services.portal.security import CsrfFailed, Handler, clear_cookie
+from services.portal.settings import PortalSettings
+from shared.service import SETTINGS
+from shared.web import REQUEST_ID
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = {
+    "heading": "Page not found",
+    "paragraphs": ["If you typed the web address, check it is correct.",
+                   "If you pasted the web address, check you copied the entire address."],
+    "link": {"href": "/", "text": "Go to the start page"},
+}
+PROBLEM = {
+    "heading": "Sorry, there is a problem with the service",
+    "paragraphs": ["Try again later."],
+    "link": {"href": "/", "text": "Go to the start page"},
+}
+UNAVAILABLE = {
+    "heading": "Sorry, the service is unavailable",
+    "paragraphs": ["Try again in a few minutes."],
+    "link": None,
+}
+BAD_REQUEST = {
+    "heading": "Sorry, there is a problem with your request",
+    "paragraphs": ["This can happen if a page was open for a long time, or if your browser blocks cookies.",
+                   "Go back, refresh the page and try again."],
+    "link": {"href": "/", "text": "Go to the start page"},
+}
+
+
+def _page(request: web.Request, page: dict[str, Any], status: int) -> web.Response:
+    from services.portal.pages import render  # pages import this module's neighbours; avoid a cycle
+
+    try:
+        return render(request, "message.html", page, status=status)
+    except Exception:
+        # Even the template failed: plain text, still no trace.
+        log.exception("error page failed", extra={"request_id": request.get(REQUEST_ID)})
+        return web.Response(status=status, text=page["heading"], content_type="text/plain")
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status in (404, 405):
+            return _page(request, NOT_FOUND, exc.status)
+        if exc.status < 500:
+            return _page(request, BAD_REQUEST, exc.status)
+        return _page(request, PROBLEM, exc.status)
+    except CsrfFailed:
+        log.info("form without a valid csrf token", extra={"path": request.path})
+        return _page(request, BAD_REQUEST, 400)
+    except NotSignedIn:
+        settings = request.app[SETTINGS]
+        assert isinstance(settings, PortalSettings)
+        response = web.Response(status=303, headers={"Location": "/sign-in"})
+        clear_cookie(response, settings, SESSION_COOKIE)
+        return response
+    except GatewayUnavailable:
+        return _page(request, UNAVAILABLE, 503)
+    except Exception as exc:
+        log.error("unhandled error", extra={"path": request.path, "error": type(exc).__name__,
+                                            "request_id": request.get(REQUEST_ID)}, exc_info=True)
+        return _page(request, PROBLEM, 500)

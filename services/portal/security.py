@@ -1,0 +1,137 @@
+"""Browser-facing protections: security headers on every response, CSRF on every form, cookie helpers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from http.cookies import Morsel
+
+import jinja2
+from aiohttp import web
+
+from services.portal import tokens
+from services.portal.settings import PortalSettings
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CSRF_COOKIE = "epep_csrf"
+CSRF_FIELD = "csrf_token"
+BROWSER_SECRET = web.RequestKey("browser_secret", str)
+NEW_BROWSER_SECRET = web.RequestKey("new_browser_secret", bool)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BASE_TEMPLATE = "govuk_frontend_jinja/template.html"
+
+
+class CsrfFailed(Exception):
+    """A form arrived without the token this browser was given: shown as a friendly 400 page."""
+
+
+def inline_script_hashes(env: jinja2.Environment) -> list[str]:
+    """CSP hashes of the inline scripts in GOV.UK Frontend's page template.
+
+    Its one inline script marks the body `js-enabled govuk-frontend-supported` before the page paints;
+    allowing exactly that text by hash keeps `script-src` free of 'unsafe-inline' and nonces."""
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, BASE_TEMPLATE)
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", source, flags=re.S)
+    return [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts if s]
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' " + " ".join(script_hashes),
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def security_headers(settings: PortalSettings, csp: str) -> Callable[[web.Request, web.StreamResponse],
+                                                                      Awaitable[None]]:
+    """An on_response_prepare hook, so even error and static responses carry the headers."""
+    headers = {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if settings.session_cookie_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if request.get(NEW_BROWSER_SECRET):
+            # Here rather than in the middleware, so redirects and error pages hand it out too. Headers
+            # are already built when this hook runs, so the cookie goes in as a header of its own.
+            response.headers.add("Set-Cookie", _cookie_header(settings, CSRF_COOKIE, request[BROWSER_SECRET]))
+        if "Cache-Control" not in response.headers:
+            # Static files revalidate (they are not fingerprinted); pages may hold personal data and
+            # must not come back from the cache after signing out.
+            static = request.path.startswith("/static/")
+            response.headers["Cache-Control"] = "no-cache" if static else "no-store"
+
+    return on_prepare
+
+
+def set_cookie(response: web.StreamResponse, settings: PortalSettings, name: str, value: str, *,
+               max_age: int | None = None, path: str = "/") -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="Lax",
+                        secure=bool(settings.session_cookie_secure))
+
+
+def _cookie_header(settings: PortalSettings, name: str, value: str, path: str = "/") -> str:
+    morsel: Morsel[str] = Morsel()
+    morsel.set(name, value, value)
+    morsel["path"], morsel["samesite"] = path, "Lax"
+    morsel["httponly"] = True  # type: ignore[assignment]  # Morsel flags take booleans
+    if settings.session_cookie_secure:
+        morsel["secure"] = True  # type: ignore[assignment]
+    return morsel.OutputString()
+
+
+def clear_cookie(response: web.StreamResponse, settings: PortalSettings, name: str, path: str = "/") -> None:
+    response.del_cookie(name, path=path, httponly=True, samesite="Lax",
+                        secure=bool(settings.session_cookie_secure))
+
+
+def csrf_middleware(settings: PortalSettings) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    key = settings.csrf_key.get_secret_value()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/static/") or request.path in ("/healthz", "/readyz"):
+            return await handler(request)
+        secret = request.cookies.get(CSRF_COOKIE, "")
+        fresh = len(secret) < 32
+        # Set before checking, so even the "problem with your request" page can carry a valid form.
+        request[BROWSER_SECRET] = tokens.new_browser_secret() if fresh else secret
+        request[NEW_BROWSER_SECRET] = fresh
+        if request.method not in SAFE_METHODS:
+            form = await request.post()
+            token = form.get(CSRF_FIELD)
+            if not tokens.csrf_token_ok(key, secret, token if isinstance(token, str) else None):
+                raise CsrfFailed()
+        return await handler(request)
+
+    return middleware
+
+
+def renew_browser_secret(request: web.Request) -> None:
+    """A new CSRF secret (and so new tokens) when someone signs in or out, so no token outlives it."""
+    request[BROWSER_SECRET] = tokens.new_browser_secret()
+    request[NEW_BROWSER_SECRET] = True
+
+
+def csrf_token_for(request: web.Request, settings: PortalSettings) -> str:
+    return tokens.csrf_token(settings.csrf_key.get_secret_value(), request[BROWSER_SECRET])
