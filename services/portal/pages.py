@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 import aiohttp_jinja2
@@ -46,17 +48,26 @@ def _caller(request: web.Request, *, signed_in: bool = False) -> Caller:
                   session_token=request.cookies.get(SESSION_COOKIE) if signed_in else None)
 
 
-def client_address(request: web.Request, trusted_proxies: list[str]) -> str:
+def client_address(request: web.Request, trusted_proxies: Sequence[IPv4Network | IPv6Network]) -> str:
     """The person's address: the peer, or what a trusted load balancer in front of us says it saw."""
     peer = request.remote or "unknown"
     forwarded = request.headers.get("X-Forwarded-For", "")
-    if peer in trusted_proxies and forwarded:
+    if forwarded and _in_networks(peer, trusted_proxies):
+        # The right-most address is the one our balancer saw; anything left of it the client could forge.
         candidate = forwarded.split(",")[-1].strip()
         try:
             return str(ipaddress.ip_address(candidate))
         except ValueError:
             pass
     return peer
+
+
+def _in_networks(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None,

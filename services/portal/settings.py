@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -10,12 +12,16 @@ DEV_CSRF_KEY = "dev-portal-csrf-key-not-for-production-use-0001"
 
 
 class PortalSettings(ServiceSettings):
+    # No database, and it only calls the public gateway: no internal tokens to sign.
+    uses_database: ClassVar[bool] = False
+    uses_internal_tokens: ClassVar[bool] = False
+
     port: int = 8080
     gateway_url: str = "http://127.0.0.1:8000"
     gateway_timeout: float = 10.0
-    # Load balancers in front of the portal whose X-Forwarded-For is believed (the gateway throttles
-    # sign-in per client address, so the portal must pass on the person's, not the balancer's).
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # Networks of the load balancers in front of the portal, whose X-Forwarded-For is believed (the
+    # gateway throttles sign-in per client address: it must get the person's, not the balancer's).
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     # Signs the portal's own cookies: CSRF tokens and the sign-in attempt between its two pages.
     csrf_key: SecretStr = SecretStr(DEV_CSRF_KEY)
     # None: Secure everywhere but local development and tests (plain http on 127.0.0.1).
