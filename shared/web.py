@@ -120,5 +120,6 @@ class ServiceClient:
 
 
 def client_session(timeout: float = 10.0) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+    # No cookie jar: one shared session serves every user's calls, so nothing may be remembered between them.
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), cookie_jar=aiohttp.DummyCookieJar(),
                                  trace_configs=[create_trace_config()])
