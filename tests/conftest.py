@@ -101,12 +101,12 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     finally:
         local.stop_all()
         proxy.close()
-        asyncio.run(_drop_database(f"{admin}/postgres", local.database))
+        asyncio.run(drop_database(f"{admin}/postgres", local.database))
         if vhost:
             _rabbitmqctl("delete_vhost", vhost)
 
 
-async def _drop_database(dsn: str, name: str) -> None:
+async def drop_database(dsn: str, name: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

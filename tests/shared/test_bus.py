@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aio_pika
@@ -17,17 +17,25 @@ from shared.bus import Bus, Consumers, MessageContext, OutboxRelay, PermanentErr
 from shared.contracts import UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, RUN_ID
+from tests.conftest import PG_HOST, PG_PORT, RUN_ID, drop_database
 
 SERVICE = "bustest"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def bus_database() -> Iterator[str]:
+    """One database for this module's tests, dropped afterwards."""
+    name = f"epep_bus_{RUN_ID}"
+    yield name
+    asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+
+
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[ServiceSettings, asyncpg.Pool, Bus]]:
+async def env(tmp_path: Path, bus_database: str) -> AsyncIterator[tuple[ServiceSettings, asyncpg.Pool, Bus]]:
     (tmp_path / "0001_effects.sql").write_text(
         "CREATE TABLE effects (event_id uuid NOT NULL, consumer text NOT NULL, at timestamptz DEFAULT now());")
     prefix = f"bt{secrets.token_hex(3)}."
-    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=f"epep_bus_{RUN_ID}", bus_prefix=prefix,
+    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=bus_database, bus_prefix=prefix,
                                bus_retry_delays=[0.1, 0.2, 0.3], bus_delivery_limit=3, environment="test")
     await ensure_database(settings)
     admin = await asyncpg.connect(settings.admin_dsn())
