@@ -62,9 +62,97 @@ class UserChanged(EventData):
     disabled: bool = False
 
 
+class Organisation(EventData):
+    """Who a message is from: the LA's Virtual School, named with its contact details in every email."""
+
+    name: str
+    contact_email: str | None = None
+    contact_phone: str | None = None
+
+
+class InvitationCreated(EventData):
+    """Someone was invited to an organisation with a role. `token` makes the emailed link (only notify sees it)."""
+
+    invitation_id: uuid.UUID
+    email: str
+    given_name: str
+    family_name: str
+    role: str
+    organisation_id: uuid.UUID
+    organisation_name: str
+    invited_by_name: str
+    token: str
+    expires_at: datetime
+    virtual_school: Organisation | None = None
+
+
+class EmailCodeIssued(EventData):
+    """A one-time code to prove an address: `purpose` is verify_registration, change_email or reset_password."""
+
+    code_id: uuid.UUID
+    purpose: str
+    email: str
+    given_name: str
+    code: str  # formatted "1234 5678"
+    expires_at: datetime
+
+
+class SignedIn(EventData):
+    """A new session began: the user is told, so a sign-in they did not make does not go unnoticed."""
+
+    user_id: uuid.UUID
+    email: str
+    given_name: str
+    session_id: uuid.UUID
+    signed_in_at: datetime
+
+
+class AccountChanged(EventData):
+    """Security notice: `change` is password_changed or email_changed (then sent to both addresses)."""
+
+    user_id: uuid.UUID
+    change: str
+    email: str
+    given_name: str
+    previous_email: str | None = None
+    changed_at: datetime
+
+
+class AuditRecorded(EventData):
+    """An identity action kept in the append-only audit log (no secrets, no codes)."""
+
+    audit_id: int
+    action: str
+    outcome: str
+    actor_id: uuid.UUID | None = None
+    subject_user_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None
+    at: datetime
+
+
+class OrganisationChanged(EventData):
+    """An LA or education setting was created or changed (name, type, its LA, its nominated DT)."""
+
+    organisation_id: uuid.UUID
+    name: str
+    organisation_type: str  # local_authority | setting
+    la_id: uuid.UUID | None = None
+    setting_type: str | None = None
+    urn: str | None = None
+    designated_teacher_id: uuid.UUID | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
+    ("identity.invitation.created", 1): InvitationCreated,
+    ("identity.email_code.issued", 1): EmailCodeIssued,
+    ("identity.session.started", 1): SignedIn,
+    ("identity.account.changed", 1): AccountChanged,
+    ("identity.audit.recorded", 1): AuditRecorded,
+    ("identity.organisation.changed", 1): OrganisationChanged,
 }
 
 
