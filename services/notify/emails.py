@@ -1,34 +1,67 @@
-"""Rendering an email from a template and the event's data: plain text and HTML, never stored."""
+"""Rendering an email from a template and the event's data: plain text and HTML, never stored.
+
+Every template is a pair, `<name>.txt` and `<name>.html`, extending `_layout.txt` / `_layout.html` so all
+emails share one header and footer. SUBJECTS is the registry of templates: a template without a subject
+cannot be sent, and the tests render every one listed here.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), undefined=StrictUndefined,
-                   autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+from services.notify.wording import london_time
+from shared.contracts import Organisation
 
-SUBJECTS = {"sign_in_code": "Your {service_name} sign-in code"}
+# StrictUndefined: a value missing from the event fails the render (and the delivery is retried or
+# dead-lettered) rather than sending an email with a hole in it.
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), undefined=StrictUndefined,
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                   keep_trailing_newline=True)
+_env.filters["london_time"] = london_time
+
+# Subjects are stored in the delivery log and shown on lock screens: no personal data in them, ever.
+SUBJECTS = {
+    "sign_in_code": "Your {service_name} sign-in code",
+    "invitation": "You have been invited to use {service_name}",
+    "verify_registration": "Confirm your email address for {service_name}",
+    "change_email": "Confirm your new email address for {service_name}",
+    "reset_password": "Reset your {service_name} password",
+    "new_sign_in": "New sign-in to your {service_name} account",
+    "password_changed": "Your {service_name} password has been changed",
+    "email_changed": "The email address for your {service_name} account has been changed",
+}
+
+
+@dataclass(frozen=True)
+class Email:
+    """One email an event causes: which template, to whom, with what values, from which Virtual School."""
+
+    template: str
+    recipient: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    virtual_school: Organisation | None = None
 
 
 def subject_for(template: str, service_name: str) -> str:
     return SUBJECTS[template].format(service_name=service_name)
 
 
-def render(template: str, delivery_id: uuid.UUID, sender: str, recipient: str, subject: str,
-           values: dict[str, Any]) -> EmailMessage:
-    context = {**values, "subject": subject}
+def render(email: Email, *, delivery_id: uuid.UUID, sender: str, subject: str, service_name: str) -> EmailMessage:
+    context = {**email.values, "subject": subject, "service_name": service_name,
+               "virtual_school": email.virtual_school}
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, recipient, subject
+    message["From"], message["To"], message["Subject"] = sender, email.recipient, subject
     message["Date"] = formatdate(localtime=False)
     # Stable per delivery, so a resend after a lost acknowledgement is recognisably the same message.
     message["Message-ID"] = make_msgid(idstring=delivery_id.hex, domain="epep.invalid")
     message["X-EPEP-Delivery"] = str(delivery_id)
-    message.set_content(_env.get_template(f"{template}.txt").render(context))
-    message.add_alternative(_env.get_template(f"{template}.html").render(context), subtype="html")
+    message.set_content(_env.get_template(f"{email.template}.txt").render(context))
+    message.add_alternative(_env.get_template(f"{email.template}.html").render(context), subtype="html")
     return message

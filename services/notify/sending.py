@@ -34,6 +34,11 @@ async def claim(pool: asyncpg.Pool, delivery_id: uuid.UUID, lease_seconds: int) 
         delivery_id, float(lease_seconds)))
 
 
+async def in_flight(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> bool:
+    """Whether another worker holds the right to send (its lease not yet run out), outcome still unknown."""
+    return await pool.fetchval("SELECT status = 'sending' FROM deliveries WHERE id = $1", delivery_id) is True
+
+
 async def smtp_send(settings: NotifySettings, message: EmailMessage) -> None:
     with _tracer.start_as_current_span("smtp send", kind=trace.SpanKind.CLIENT,
                                        attributes={"server.address": settings.smtp_host,

@@ -1,0 +1,228 @@
+"""Every template renders from its event into a complete, accessible email, with nothing personal in its subject."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from services.notify import emails, notices
+from services.notify.consumers import subscriptions_for
+from services.notify.emails import Email
+from services.notify.settings import NotifySettings
+from shared.contracts import (
+    AccountChanged,
+    EmailCodeIssued,
+    EventData,
+    InvitationCreated,
+    SignedIn,
+    SignInCodeIssued,
+    UserChanged,
+    event_type_of,
+)
+from tests.notify import samples
+from tests.support.mailbox import CODE
+
+SETTINGS = NotifySettings(portal_url="https://epep.northshire.test/")
+FOOTER = "This email was sent by ePEP on behalf of your Virtual School."
+# What each event type becomes, as the consumers wire it.
+COMPOSE: dict[type[EventData], Callable[[Any, NotifySettings], list[Email]]] = {
+    SignInCodeIssued: notices.sign_in_code,
+    InvitationCreated: notices.invitation,
+    EmailCodeIssued: notices.email_code,
+    SignedIn: notices.new_sign_in,
+    AccountChanged: notices.account_changed,
+}
+
+
+def emails_for(event: EventData) -> list[Email]:
+    return COMPOSE[type(event)](event, SETTINGS)
+
+
+def render(email: Email) -> EmailMessage:
+    return emails.render(email, delivery_id=uuid.uuid4(), sender=SETTINGS.mail_from,
+                         subject=emails.subject_for(email.template, SETTINGS.service_name),
+                         service_name=SETTINGS.service_name)
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content()
+
+
+ALL = [email for event in samples.every_event() for email in emails_for(event)]
+
+
+def test_the_samples_cover_every_template_and_every_consumer() -> None:
+    assert {email.template for email in ALL} == set(emails.SUBJECTS)
+    routing_keys = {f"{t}.v{v}" for t, v in map(event_type_of, [*COMPOSE, UserChanged])}
+    assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
+    assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
+
+
+@pytest.mark.parametrize("email", ALL, ids=lambda e: f"{e.template}-{e.recipient}")
+def test_every_template_renders_completely(email: Email) -> None:
+    message = render(email)
+    text, html = parts(message)
+    subject = str(message["Subject"])
+    assert subject == emails.SUBJECTS[email.template].format(service_name="ePEP")
+    assert message["To"] == email.recipient
+    for body in (text, html):
+        assert "{{" not in body and "{%" not in body and "}}" not in body
+        assert FOOTER in body
+        assert "Hello " in body
+    assert_accessible_html(html, subject)
+
+
+@pytest.mark.parametrize("email", ALL, ids=lambda e: f"{e.template}-{e.recipient}")
+def test_no_subject_says_anything_personal(email: Email) -> None:
+    subject = str(render(email)["Subject"])
+    personal = [v for k, v in email.values.items() if k != "given_name" and isinstance(v, str)]
+    assert all(value not in subject for value in personal), subject
+    assert email.recipient not in subject
+    assert not CODE.search(subject)
+
+
+@pytest.mark.parametrize("email", [e for e in ALL if "code" in e.values], ids=lambda e: e.template)
+def test_a_code_is_in_the_body_where_the_mailbox_finds_it_and_it_says_how_long_it_works(email: Email) -> None:
+    text, html = parts(render(email))
+    code = str(email.values["code"])
+    assert CODE.search(text) and CODE.search(text).group(1) == code  # type: ignore[union-attr]
+    assert code in html
+    assert "10 minutes" in text and "10 minutes" in html
+
+
+def test_the_virtual_schools_name_and_contact_details_are_in_the_footer_when_the_event_names_it() -> None:
+    text, html = parts(render(emails_for(samples.invitation())[0]))
+    for body in (text, html):
+        assert "Northshire Virtual School" in body
+        assert "virtual.school@northshire.test" in body
+        assert "01632 960 001" in body
+    assert 'href="mailto:virtual.school@northshire.test"' in html
+    assert 'href="tel:01632960001"' in html
+    text, _ = parts(render(emails_for(samples.signed_in())[0]))
+    assert text.rstrip().endswith(FOOTER)
+
+
+def test_an_invitation_says_who_invited_whom_as_what_and_until_when() -> None:
+    event = samples.invitation(role="iro")
+    text, html = parts(render(emails_for(event)[0]))
+    link = f"https://epep.northshire.test/invitations/{event.token}"
+    for body in (text, html):
+        assert "Vic Admin has invited you to use ePEP as an Independent Reviewing Officer for Northshire Council." \
+            in body
+        assert link in body
+        assert "expires on Monday 7 December 2026 at 4:30pm" in body
+    assert f'<a href="{link}"' in html
+
+
+def test_each_code_purpose_has_its_own_words() -> None:
+    texts = {p: parts(render(emails_for(samples.email_code(p))[0]))[0]
+             for p in ("verify_registration", "change_email", "reset_password")}
+    assert "Confirm your email address" in str(render(emails_for(samples.email_code("verify_registration"))[0])
+                                                ["Subject"])
+    assert "confirm your email address and finish registering" in texts["verify_registration"]
+    assert "confirm this is your new email address" in texts["change_email"]
+    assert ("If you did not ask to reset your password, you can ignore this email; your password has not changed"
+            in texts["reset_password"])
+
+
+def test_a_new_sign_in_says_when_in_london_time_and_what_to_do_if_it_was_not_you() -> None:
+    text, _ = parts(render(emails_for(samples.signed_in())[0]))
+    assert "You signed in to ePEP on Monday 7 December 2026 at 4:30pm." in text
+    assert "If this was not you, reset your password now and tell your Virtual School." in text
+    assert "https://epep.northshire.test/sign-in" in text
+
+
+def test_a_changed_email_address_is_told_to_both_addresses() -> None:
+    sent = emails_for(samples.email_changed("old.jo@example.test", "new.jo@example.test"))
+    assert [(e.template, e.recipient) for e in sent] == [("email_changed", "old.jo@example.test"),
+                                                         ("email_changed", "new.jo@example.test")]
+    text, _ = parts(render(sent[0]))
+    assert ("changed from old.jo@example.test to new.jo@example.test on Monday 7 December 2026 at 4:30pm"
+            in " ".join(text.split()))
+
+
+def test_an_address_changed_only_in_letter_case_is_told_once() -> None:
+    sent = emails_for(samples.email_changed("Jo@Example.test", "jo@example.test"))
+    assert [e.recipient for e in sent] == ["jo@example.test"]
+
+
+def test_what_notify_cannot_say_yet_is_refused_not_guessed() -> None:
+    with pytest.raises(notices.UnknownNotice):
+        emails_for(samples.email_code("something_new"))
+    event = samples.password_changed()
+    event.change = "something_new"
+    with pytest.raises(notices.UnknownNotice):
+        emails_for(event)
+
+
+def test_values_are_escaped_in_html_but_not_in_text() -> None:
+    event = samples.invitation()
+    event.invited_by_name = "Vic <b>Admin</b> & Co"
+    text, html = parts(render(emails_for(event)[0]))
+    assert "Vic <b>Admin</b> & Co has invited you" in text
+    assert "Vic &lt;b&gt;Admin&lt;/b&gt; &amp; Co has invited you" in html
+
+
+# ---- a basic check of the HTML ----------------------------------------------------------------------------
+
+VOID = {"meta", "br", "hr", "img", "link", "input"}
+
+
+class _Check(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+        self.lang: str | None = None
+        self.title = ""
+        self.in_title = False
+        self.headings = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        if tag == "table" and a.get("role") != "presentation":
+            self.problems.append("a layout table without role=presentation")
+        if tag == "img" and not a.get("alt"):
+            self.problems.append("an image without alt text")
+        if tag == "a" and not (a.get("href") or "").startswith(("https://", "http://", "mailto:", "tel:")):
+            self.problems.append(f"a link to {a.get('href')!r}")
+        if tag == "h1":
+            self.headings += 1
+        self.in_title = tag == "title"
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+        else:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title += data
+
+
+def assert_accessible_html(html: str, subject: str) -> None:
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    check = _Check()
+    check.feed(html)
+    check.close()
+    assert check.problems == [] and check.open == [], (check.problems, check.open)
+    assert check.lang == "en"
+    assert check.title.strip() == subject
+    assert check.headings == 1
+    assert "font-family:Arial" in html
+    assert re.search(r'<meta charset="utf-8">', html)
