@@ -58,7 +58,8 @@ class UserChanged(EventData):
     email: str
     given_name: str
     family_name: str
-    memberships: list[dict[str, str]]  # [{organisation_id, organisation_type, role}]
+    # [{organisation_id, organisation_type, role}]; setting staff also carry `children` and `sections` (None: all)
+    memberships: list[dict[str, Any]]
     disabled: bool = False
 
 

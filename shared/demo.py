@@ -17,7 +17,10 @@ def _id(name: str) -> uuid.UUID:
 
 LA_ID, OAKFIELD, RIVERSIDE = _id("la"), _id("school/oakfield"), _id("school/riverside")
 LA = {"id": LA_ID, "name": "Demo Virtual School"}
-SCHOOLS = [{"id": OAKFIELD, "name": "Oakfield Primary School"}, {"id": RIVERSIDE, "name": "Riverside Academy"}]
+SCHOOLS = [
+    {"id": OAKFIELD, "name": "Oakfield Primary School", "setting_type": "school", "phase": "primary", "urn": "100001"},
+    {"id": RIVERSIDE, "name": "Riverside Academy", "setting_type": "academy", "phase": "secondary", "urn": "100002"},
+]
 
 # (key, email, given, family, [(organisation id, role)])
 ACCOUNTS: list[tuple[str, str, str, str, list[tuple[uuid.UUID, str]]]] = [

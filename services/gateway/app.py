@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from services.gateway import identity_routes
 from services.gateway.handlers import IDENTITY, routes
 from services.gateway.settings import GatewaySettings
 from shared.service import SETTINGS, ServiceSpec
@@ -21,6 +22,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
+    app.router.add_routes(identity_routes.routes)
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.identity import demo
+from services.identity import account, admin, demo
 from services.identity.handlers import routes
 from services.identity.settings import IdentitySettings
 from shared.service import ServiceSpec
@@ -12,6 +12,8 @@ from shared.service import ServiceSpec
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
+    app.router.add_routes(account.routes)
+    app.router.add_routes(admin.routes)
 
 
 SPEC = ServiceSpec(name="identity", settings_class=IdentitySettings, routes=_routes,

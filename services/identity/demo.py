@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from services.identity import accounts
 from services.identity.domain.passwords import hash_password
+from services.identity.membership import nominate
 from shared import db, demo
 from shared.settings import ServiceSettings
 
@@ -11,11 +12,17 @@ async def seed(settings: ServiceSettings) -> None:
     try:
         password_hash = await hash_password(demo.DEMO_PASSWORD)
         async with conn.transaction():
-            await accounts.create_organisation(conn, demo.LA["id"], demo.LA["name"], "local_authority")
+            await accounts.create_organisation(conn, demo.LA_ID, demo.LA["name"], "local_authority",
+                                               contact_email="virtual.school@demo.test", contact_phone="01632 960000")
             for school in demo.SCHOOLS:
-                await accounts.create_organisation(conn, school["id"], school["name"], "setting", demo.LA["id"])
+                await accounts.create_organisation(conn, school["id"], school["name"], "setting", demo.LA_ID,
+                                                   setting_type=school["setting_type"], phase=school["phase"],
+                                                   urn=school["urn"])
             for key, email, given, family, memberships in demo.ACCOUNTS:
-                await accounts.create_user(conn, demo.account_id(key), email, given, family, password_hash,
-                                           memberships)
+                created = await accounts.create_user(conn, demo.account_id(key), email, given, family,
+                                                     password_hash, memberships)
+                for org_id, role in memberships:
+                    if created and role == "designated_teacher":
+                        await nominate(conn, org_id, demo.account_id(key), None)
     finally:
         await conn.close()

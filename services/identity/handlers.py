@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.identity import store
+from services.identity import audit, store
 from services.identity.domain import codes, passwords
 from services.identity.domain.emails import normalise_email
+from services.identity.problems import code_problem, throttled
 from services.identity.settings import IdentitySettings
 from shared.bus import add_event
-from shared.contracts import SignInCodeIssued
+from shared.contracts import SignedIn, SignInCodeIssued
 from shared.errors import Problem
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, REQUEST_ID, json_model, parse_body
@@ -56,6 +57,7 @@ class SessionCreated(BaseModel):
 
 class TokenRequest(BaseModel):
     session_token: str = Field(max_length=128)
+    touch: bool = True  # False: look without restarting the idle clock (the timeout warning asks this way)
 
 
 def _settings(request: web.Request) -> IdentitySettings:
@@ -71,11 +73,6 @@ def _token_hash(token: str) -> bytes:
 def _require_service(request: web.Request) -> None:
     if not request[CLAIMS].is_service:
         raise Problem(403, "Forbidden", code="forbidden")
-
-
-def _throttled(seconds: int) -> Problem:
-    return Problem(429, "Too many attempts", f"Try again in {seconds} seconds.", code="throttled",
-                   headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds})
 
 
 async def _issue_code(conn, request: web.Request, attempt_id: uuid.UUID, user) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +98,7 @@ async def sign_in(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     wait = await store.blocked_for(pool, [account_key, address_key])  # type: ignore[arg-type]
     if wait:
-        raise _throttled(wait)
+        raise throttled(wait)
     user = await store.user_by_email(pool, email)  # type: ignore[arg-type]
     ok = await passwords.verify(user["password_hash"] if user else None, body.password)
     async with pool.acquire() as conn, conn.transaction():
@@ -109,7 +106,12 @@ async def sign_in(request: web.Request) -> web.Response:
         if ok and user:
             await _issue_code(conn, request, attempt_id, {"user_id": user["id"], "email": user["email"],
                                                           "given_name": user["given_name"]})
+            await audit.record(conn, "sign_in_code_issued", subject_user_id=user["id"],
+                               client_address=body.client_address)
         else:
+            if user:
+                await audit.record(conn, "sign_in", "wrong_password", subject_user_id=user["id"],
+                                   client_address=body.client_address)
             await store.record_failure(conn, account_key, settings.throttle_free_failures_account,
                                        settings.throttle_max_delay_seconds)
             await store.record_failure(conn, address_key, settings.throttle_free_failures_address,
@@ -141,45 +143,42 @@ async def verify_code(request: web.Request) -> web.Response:
     body = await parse_body(request, VerifyRequest)
     settings = _settings(request)
     address_key = f"address:{body.client_address}"
-    invalid = Problem(400, "The code is not right", "Check the code in the latest email we sent you, "
-                      "or ask for a new code.", code="code_invalid")
     async with request.app[POOL].acquire() as conn:
-        wait = await store.blocked_for(conn, [address_key])
-        if wait:
-            raise _throttled(wait)
-        failure: Problem | None = None
+        if wait := await store.blocked_for(conn, [address_key]):
+            raise throttled(wait)
         async with conn.transaction():
             attempt = await store.attempt_for_update(conn, body.attempt_id)
-            entered = codes.normalise(body.code)
             account_key = f"account:{attempt['email_normalised']}" if attempt and attempt["user_id"] else None
             if account_key and (wait := await store.blocked_for(conn, [account_key])):
-                raise _throttled(wait)
-            if attempt is None or attempt["user_id"] is None or attempt["code_hmac"] is None \
-                    or attempt["used_at"] is not None:
-                failure = invalid
-            elif attempt["code_tries"] >= settings.code_max_tries:
-                failure = Problem(400, "Too many wrong codes", "Ask for a new code.", code="code_locked")
-            elif attempt["expired"]:
-                failure = Problem(400, "The code has expired", "Codes work for 10 minutes. Ask for a new code.",
-                                  code="code_expired")
-            elif entered is None or not codes.matches(settings.code_hmac_keys, attempt["id"], entered,
-                                                      attempt["code_key_id"], attempt["code_hmac"]):
+                raise throttled(wait)
+            outcome = codes.Outcome.INVALID if attempt is None else codes.judge(
+                settings.code_hmac_keys, attempt["id"], body.code, key_id=attempt["code_key_id"],
+                stored=attempt["code_hmac"], tries=attempt["code_tries"], max_tries=settings.code_max_tries,
+                expired=attempt["expired"], used=attempt["used_at"] is not None, usable=attempt["user_id"] is not None)
+            if outcome is codes.Outcome.INVALID and attempt is not None and attempt["code_hmac"] is not None:
                 await store.count_wrong_code(conn, attempt["id"])
-                failure = invalid
-            if failure is None and await store.use_code(conn, attempt["id"]):
+            if outcome is codes.Outcome.ACCEPTED and await store.use_code(conn, attempt["id"]):
                 token = secrets.token_urlsafe(32)
                 session = await store.create_session(conn, attempt["user_id"], _token_hash(token),
                                                      settings.session_absolute_seconds)
                 await store.clear_failures(conn, [k for k in (account_key, address_key) if k])
-            elif failure is None:
-                failure = invalid
-        if failure is not None:
+                await audit.record(conn, "sign_in", subject_user_id=attempt["user_id"],
+                                   actor_id=attempt["user_id"], client_address=body.client_address)
+                await add_event(conn, "identity", SignedIn(
+                    user_id=attempt["user_id"], email=attempt["email"], given_name=attempt["given_name"],
+                    session_id=session["id"], signed_in_at=session["created_at"]), correlation_id=request[REQUEST_ID])
+            elif outcome is codes.Outcome.ACCEPTED:
+                outcome = codes.Outcome.INVALID  # another request used it a moment ago
+        if outcome is not codes.Outcome.ACCEPTED:
             async with conn.transaction():
                 for key, free in ((account_key, settings.throttle_free_failures_account),
                                   (address_key, settings.throttle_free_failures_address)):
                     if key:
                         await store.record_failure(conn, key, free, settings.throttle_max_delay_seconds)
-            raise failure
+                if attempt is not None and attempt["user_id"] is not None:
+                    await audit.record(conn, "sign_in", f"code_{outcome.value}", subject_user_id=attempt["user_id"],
+                                       client_address=body.client_address)
+            raise code_problem(outcome)
     log.info("signed in", extra={"user_id": str(attempt["user_id"]), "session_id": str(session["id"])})
     return json_model(SessionCreated(
         session_token=token, session_id=session["id"], user_id=attempt["user_id"], expires_at=session["expires_at"],
@@ -193,7 +192,8 @@ async def resolve_session(request: web.Request) -> web.Response:
     body = await parse_body(request, TokenRequest)
     settings = _settings(request)
     async with request.app[POOL].acquire() as conn:
-        session = await store.touch_session(conn, _token_hash(body.session_token), settings.session_idle_seconds)
+        session = await store.resolve_session(conn, _token_hash(body.session_token), settings.session_idle_seconds,
+                                              body.touch)
         if session is None:
             raise Problem(401, "Not signed in", "Your session has ended. Sign in again.", code="session_ended")
         memberships = await store.memberships_of(conn, session["user_id"])

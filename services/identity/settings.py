@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import ServiceSettings
@@ -20,6 +22,11 @@ class IdentitySettings(ServiceSettings):
     throttle_free_failures_account: int = 5
     throttle_free_failures_address: int = 20
     throttle_max_delay_seconds: int = 15 * 60
+    # ncsc (default): length, not common, not your name; kent: Kent's composition rules.
+    password_policy: Literal["ncsc", "kent"] = "ncsc"
+    password_min_length: int = 10
+    password_resets_per_hour: int = 3
+    invitation_days: int = 14
 
     @model_validator(mode="after")
     def _keys(self) -> IdentitySettings:

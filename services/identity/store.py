@@ -91,13 +91,20 @@ async def create_session(conn: asyncpg.Connection, user_id: uuid.UUID, token_has
         uuid.uuid4(), token_hash, user_id, float(absolute_seconds))
 
 
-async def touch_session(conn: asyncpg.Connection, token_hash: bytes, idle_seconds: int) -> asyncpg.Record | None:
-    """The live session for this token, its idle clock restarted; None if unknown, revoked, idle or expired."""
+async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, idle_seconds: int,
+                          touch: bool = True) -> asyncpg.Record | None:
+    """The live session for this token (its idle clock restarted when `touch`); None if unknown, revoked, idle,
+    expired, or its user deactivated."""
+    live = ("token_hash = $1 AND revoked_at IS NULL AND expires_at > now() "
+            "AND last_seen_at > now() - make_interval(secs => $2) "
+            "AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)")
+    if touch:
+        return await conn.fetchrow(
+            f"UPDATE sessions SET last_seen_at = now() WHERE {live} RETURNING id, user_id, expires_at, "
+            "last_seen_at + make_interval(secs => $2) AS idle_expires_at", token_hash, float(idle_seconds))
     return await conn.fetchrow(
-        "UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1 AND revoked_at IS NULL "
-        "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) "
-        "RETURNING id, user_id, expires_at, last_seen_at + make_interval(secs => $2) AS idle_expires_at",
-        token_hash, float(idle_seconds))
+        f"SELECT id, user_id, expires_at, last_seen_at + make_interval(secs => $2) AS idle_expires_at "
+        f"FROM sessions WHERE {live}", token_hash, float(idle_seconds))
 
 
 async def revoke_session(conn: asyncpg.Connection, token_hash: bytes) -> uuid.UUID | None:

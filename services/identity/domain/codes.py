@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import uuid
+from enum import Enum
 
 from pydantic import SecretStr
 
@@ -45,3 +46,25 @@ def matches(keys: list[SecretStr], attempt_id: uuid.UUID, entered: str, key_id: 
     except LookupError:
         return False
     return hmac.compare_digest(candidate, stored)
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    INVALID = "invalid"  # wrong, unknown, already used: one answer, so nothing is revealed
+    LOCKED = "locked"  # too many wrong tries: a new code is needed
+    EXPIRED = "expired"
+
+
+def judge(keys: list[SecretStr], owner_id: uuid.UUID, entered: str, *, key_id: str | None, stored: bytes | None,
+          tries: int, max_tries: int, expired: bool, used: bool, usable: bool = True) -> Outcome:
+    """The one rule for every emailed code (sign-in, registration, new address, password reset)."""
+    if not usable or stored is None or key_id is None or used:
+        return Outcome.INVALID
+    if tries >= max_tries:
+        return Outcome.LOCKED
+    if expired:
+        return Outcome.EXPIRED
+    digits = normalise(entered)
+    if digits is None or not matches(keys, owner_id, digits, key_id, stored):
+        return Outcome.INVALID
+    return Outcome.ACCEPTED

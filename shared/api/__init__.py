@@ -1,0 +1,1 @@
+"""HTTP API contracts between the gateway and the services."""
