@@ -61,7 +61,8 @@ ALL = [email for event in samples.every_event() for email in emails_for(event)]
 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
-    routing_keys = {f"{t}.v{v}" for t, v in map(event_type_of, [*COMPOSE, UserChanged])}
+    models: list[type[EventData]] = [*COMPOSE, UserChanged]
+    routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
 

@@ -1,0 +1,298 @@
+"""notify end to end on real Postgres and RabbitMQ: an event in an outbox becomes exactly one email per person.
+
+The only stand-in is the outside world's mail server: the development mail sink, run in-process on a free
+port and storing what it receives in a Maildir under the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from deploy.local.mailsink import MaildirHandler
+from services.notify.consumers import subscriptions_for
+from services.notify.settings import NotifySettings
+from shared import contracts, db
+from shared.bus import Bus, Consumers, OutboxRelay, add_event
+from shared.migrate import ensure_database, migrate
+from tests.conftest import PG_HOST, PG_PORT, drop_database
+from tests.notify import samples
+from tests.support.mailbox import Mailbox
+
+SERVICE = "notify"
+MIGRATIONS = Path(__file__).parents[2] / "services" / "notify" / "migrations"
+
+
+@pytest.fixture(scope="module")
+def notify_database() -> Iterator[str]:
+    """A fresh database for this module's tests, dropped afterwards."""
+    name = f"epep_notify_{secrets.token_hex(4)}"
+    yield name
+    asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+
+
+class MailSink(MaildirHandler):
+    """The development mail sink, able to say "try again later" to chosen recipients, once each."""
+
+    def __init__(self, maildir: Path) -> None:
+        super().__init__(maildir)
+        self.busy_once: set[str] = set()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        busy = self.busy_once & set(envelope.rcpt_tos)
+        if busy:
+            self.busy_once -= busy
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@dataclass
+class Notify:
+    settings: NotifySettings
+    pool: asyncpg.Pool
+    bus: Bus
+    sink: MailSink
+    mailbox: Mailbox
+
+    async def publish(self, *events: contracts.EventData) -> list[contracts.Envelope]:
+        """As identity does: into the outbox in a transaction, then the relay publishes it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            envelopes = [await add_event(conn, "identity", event, tenant="northshire") for event in events]
+        assert await OutboxRelay(self.pool, self.bus, self.settings, SERVICE).publish_batch() == len(events)
+        return envelopes
+
+    async def redeliver(self, envelope: contracts.Envelope) -> None:
+        """The very same message again, as RabbitMQ does after a lost acknowledgement."""
+        await self.bus.publish(envelope.model_dump(mode="json"), envelope.routing_key, {})
+
+    async def handled(self, consumer: str, envelope: contracts.Envelope, timeout: float = 15.0) -> None:
+        """Wait until the consumer has recorded the event as done (all its emails' outcomes are final)."""
+        await eventually(lambda: self._in_inbox(consumer, envelope), timeout, f"{consumer} to handle the event")
+
+    async def _in_inbox(self, consumer: str, envelope: contracts.Envelope) -> bool:
+        return bool(await self.pool.fetchval("SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2",
+                                             consumer, envelope.event_id))
+
+    def mail(self, to: str) -> list[EmailMessage]:
+        return self.mailbox.messages(to)
+
+    async def deliveries(self, envelope: contracts.Envelope) -> list[tuple[str, str, str, int]]:
+        rows = await self.pool.fetch("SELECT recipient, template, status, attempts FROM deliveries "
+                                     "WHERE event_id = $1 ORDER BY created_at, recipient", envelope.event_id)
+        return [(r["recipient"], r["template"], r["status"], r["attempts"]) for r in rows]
+
+
+@pytest.fixture
+async def notify(tmp_path: Path, notify_database: str) -> AsyncIterator[Notify]:
+    loop = asyncio.get_running_loop()
+    sink = MailSink(tmp_path / "mail")
+    smtp = await loop.create_server(lambda: SMTP(sink, hostname="mailsink.local"), "127.0.0.1", 0)
+    smtp_port = smtp.sockets[0].getsockname()[1]
+    prefix = f"nt{secrets.token_hex(3)}."
+    settings = NotifySettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=notify_database, bus_prefix=prefix,
+                              bus_retry_delays=[0.2, 0.5, 1.0], bus_delivery_limit=5, environment="test",
+                              smtp_port=smtp_port, smtp_timeout=5, portal_url="https://epep.northshire.test")
+    await ensure_database(settings)
+    await migrate(settings, SERVICE, MIGRATIONS, ("bus", "users"))
+    pool = await db.create_pool(settings, SERVICE)
+    bus = Bus(settings, SERVICE)
+    await bus.connect()
+    subscriptions = subscriptions_for(settings)
+    consumers = Consumers(bus, pool, settings)
+    try:
+        await consumers.start(subscriptions)
+        yield Notify(settings, pool, bus, sink, Mailbox(tmp_path / "mail"))
+    finally:
+        await consumers.stop(timeout=5)
+        await bus.close()
+        await pool.close()
+        smtp.close()
+        await smtp.wait_closed()
+        await _delete_topology(settings, [s.name for s in subscriptions])
+
+
+async def _delete_topology(settings: NotifySettings, consumers: list[str]) -> None:
+    prefix = settings.bus_prefix
+    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
+        channel = await conn.channel()
+        for name in consumers:
+            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
+                await channel.queue_delete(f"{prefix}{name}{suffix}")
+        for exchange in ("epep", "epep.dead", "epep.unrouted"):
+            await channel.exchange_delete(f"{prefix}{exchange}")
+        await channel.queue_delete(f"{prefix}epep.unrouted")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "it") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return " ".join(body.get_content().split())
+
+
+def html_of(message: EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert body is not None
+    return body.get_content()
+
+
+FOOTER = "This email was sent by ePEP on behalf of your Virtual School."
+SETTLE = 0.5  # long enough for a redelivered message to be consumed, were it going to send anything
+
+
+# ---- each event type --------------------------------------------------------------------------------------
+
+
+async def test_an_invitation_is_emailed_once_however_often_it_is_delivered(notify: Notify) -> None:
+    event = samples.invitation("sam@example.test", role="vs_caseworker")
+    [envelope] = await notify.publish(event)
+    await notify.handled("notify.invitations", envelope)
+    [message] = notify.mail("sam@example.test")
+    assert message["Subject"] == "You have been invited to use ePEP"
+    text = text_of(message)
+    assert "Vic Admin has invited you to use ePEP as a Virtual School caseworker for Northshire Council." in text
+    assert f"https://epep.northshire.test/invitations/{event.token}" in text
+    assert "expires on Monday 7 December 2026 at 4:30pm" in text
+    assert f"{FOOTER} Northshire Virtual School Email: virtual.school@northshire.test Phone: 01632 960 001" in text
+    assert f'href="https://epep.northshire.test/invitations/{event.token}"' in html_of(message)
+
+    # At-least-once delivery: the same message again is stopped by the inbox...
+    await notify.redeliver(envelope)
+    await asyncio.sleep(SETTLE)
+    assert len(notify.mail("sam@example.test")) == 1
+    # ...and had the first delivery died after sending but before recording the event, the delivery's
+    # status guard still stops a second email.
+    await notify.pool.execute("DELETE FROM inbox WHERE event_id = $1", envelope.event_id)
+    await notify.redeliver(envelope)
+    await notify.handled("notify.invitations", envelope)
+    assert len(notify.mail("sam@example.test")) == 1
+    assert await notify.deliveries(envelope) == [("sam@example.test", "invitation", "sent", 1)]
+
+
+async def test_each_address_code_goes_out_in_its_own_words_with_the_code_only_in_the_body(notify: Notify) -> None:
+    subjects = {"verify_registration": "Confirm your email address for ePEP",
+                "change_email": "Confirm your new email address for ePEP",
+                "reset_password": "Reset your ePEP password"}
+    events = {purpose: samples.email_code(purpose, f"{purpose}@example.test") for purpose in subjects}
+    envelopes = await notify.publish(*events.values())
+    for envelope in envelopes:
+        await notify.handled("notify.email_codes", envelope)
+    for purpose, subject in subjects.items():
+        [message] = notify.mail(f"{purpose}@example.test")
+        assert message["Subject"] == subject
+        assert "8765 4321" in text_of(message) and "8765" not in message["Subject"]
+        assert notify.mailbox.codes(f"{purpose}@example.test") == ["8765 4321"]
+        assert "It works for 10 minutes and only once." in text_of(message)
+    assert ("If you did not ask to reset your password, you can ignore this email; your password has not changed"
+            in text_of(notify.mail("reset_password@example.test")[0]))
+
+
+async def test_a_new_sign_in_is_told_straight_away(notify: Notify) -> None:
+    [envelope] = await notify.publish(samples.signed_in("lee@example.test"))
+    await notify.handled("notify.new_sign_ins", envelope)
+    [message] = notify.mail("lee@example.test")
+    assert message["Subject"] == "New sign-in to your ePEP account"
+    assert ("You signed in to ePEP on Monday 7 December 2026 at 4:30pm. "
+            "If this was not you, reset your password now and tell your Virtual School.") in text_of(message)
+    assert text_of(message).endswith(FOOTER)
+
+
+async def test_a_password_change_is_told_to_the_account_holder(notify: Notify) -> None:
+    [envelope] = await notify.publish(samples.password_changed("ash@example.test"))
+    await notify.handled("notify.account_changes", envelope)
+    [message] = notify.mail("ash@example.test")
+    assert message["Subject"] == "Your ePEP password has been changed"
+    assert "was changed on Monday 7 December 2026 at 4:30pm" in text_of(message)
+
+
+async def test_an_email_change_is_told_to_both_addresses_once_each(notify: Notify) -> None:
+    [envelope] = await notify.publish(samples.email_changed("old.jo@example.test", "new.jo@example.test"))
+    await notify.handled("notify.account_changes", envelope)
+    await notify.redeliver(envelope)
+    await asyncio.sleep(SETTLE)
+    for address in ("old.jo@example.test", "new.jo@example.test"):
+        [message] = notify.mail(address)
+        assert message["Subject"] == "The email address for your ePEP account has been changed"
+        assert ("changed from old.jo@example.test to new.jo@example.test on Monday 7 December 2026 at 4:30pm"
+                in text_of(message))
+    assert sorted(await notify.deliveries(envelope)) == [("new.jo@example.test", "email_changed", "sent", 1),
+                                                         ("old.jo@example.test", "email_changed", "sent", 1)]
+
+
+async def test_the_sign_in_code_still_arrives(notify: Notify) -> None:
+    [envelope] = await notify.publish(samples.sign_in_code("dana@example.test"))
+    await notify.handled("notify.sign_in_code", envelope)
+    [message] = notify.mail("dana@example.test")
+    assert message["Subject"] == "Your ePEP sign-in code"
+    assert notify.mailbox.codes("dana@example.test") == ["1234 5678"]
+
+
+# ---- when things go wrong ---------------------------------------------------------------------------------
+
+
+async def test_an_address_the_mail_server_turns_away_for_now_is_retried_without_resending_the_other(
+        notify: Notify) -> None:
+    notify.sink.busy_once.add("new.max@example.test")
+    [envelope] = await notify.publish(samples.email_changed("old.max@example.test", "new.max@example.test"))
+    await notify.handled("notify.account_changes", envelope)
+    assert len(notify.mail("old.max@example.test")) == 1
+    assert len(notify.mail("new.max@example.test")) == 1
+    assert sorted(await notify.deliveries(envelope)) == [("new.max@example.test", "email_changed", "sent", 2),
+                                                         ("old.max@example.test", "email_changed", "sent", 1)]
+
+
+async def test_an_event_notify_cannot_word_is_dead_lettered_and_sends_nothing(notify: Notify) -> None:
+    [envelope] = await notify.publish(samples.email_code("something_new", "odd@example.test"))
+    message = await next_dead_letter(notify, "notify.email_codes")
+    assert str(envelope.event_id) in message.body.decode()
+    assert notify.mail("odd@example.test") == []
+    assert await notify.deliveries(envelope) == []
+
+
+async def next_dead_letter(notify: Notify, consumer: str, timeout: float = 10.0
+                           ) -> aio_pika.abc.AbstractIncomingMessage:
+    channel = notify.bus.consume_channel
+    assert channel is not None
+    dlq = await channel.declare_queue(f"{notify.settings.bus_prefix}{consumer}.dlq", passive=True)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (message := await dlq.get(fail=False)) is None:
+        assert asyncio.get_running_loop().time() < deadline, "nothing was dead-lettered"
+        await asyncio.sleep(0.05)
+    await message.ack()
+    return message
+
+
+async def test_a_redelivery_racing_a_send_in_progress_waits_for_its_outcome(notify: Notify) -> None:
+    # A delivery another worker has just claimed and is sending: the redelivery must not record the event
+    # as done (that worker may yet fail), so it retries until the outcome is known.
+    event = samples.signed_in("rae@example.test")
+    envelope = contracts.Envelope(event_type="identity.session.started", version=1, producer="identity",
+                                  data=event.model_dump(mode="json"))
+    await notify.pool.execute(
+        "INSERT INTO deliveries (id, event_id, recipient, template, subject, status, attempts, sending_at) "
+        "VALUES ($1, $2, 'rae@example.test', 'new_sign_in', 's', 'sending', 1, now())", uuid.uuid4(),
+        envelope.event_id)
+    await notify.redeliver(envelope)
+    await asyncio.sleep(SETTLE)
+    assert notify.mail("rae@example.test") == []
+    assert not await notify._in_inbox("notify.new_sign_ins", envelope)
+    # The other worker finishes: the retry now sees a final outcome and records the event, sending nothing.
+    await notify.pool.execute("UPDATE deliveries SET status = 'sent' WHERE event_id = $1", envelope.event_id)
+    await notify.handled("notify.new_sign_ins", envelope)
+    assert notify.mail("rae@example.test") == []
