@@ -22,6 +22,10 @@ CODE_TEMPLATES = {
 }
 
 
+# The portal's page for resetting a forgotten password, linked from every security notice.
+RESET_PASSWORD_PATH = "/forgotten-password"
+
+
 class UnknownNotice(ValueError):
     """The event is valid but names a purpose or change notify has no template for."""
 
@@ -55,7 +59,7 @@ def new_sign_in(data: SignedIn, settings: NotifySettings) -> list[Email]:
     return [Email("new_sign_in", data.email, {
         "given_name": data.given_name,
         "signed_in_at": data.signed_in_at,
-        "sign_in_link": f"{_portal(settings)}/sign-in",
+        "reset_link": f"{_portal(settings)}{RESET_PASSWORD_PATH}",
     })]
 
 
@@ -64,7 +68,7 @@ def account_changed(data: AccountChanged, settings: NotifySettings) -> list[Emai
         return [Email("password_changed", data.email, {
             "given_name": data.given_name,
             "changed_at": data.changed_at,
-            "sign_in_link": f"{_portal(settings)}/sign-in",
+            "reset_link": f"{_portal(settings)}{RESET_PASSWORD_PATH}",
         })]
     if data.change == "email_changed":
         values = {"given_name": data.given_name, "changed_at": data.changed_at, "email": data.email,

@@ -219,6 +219,7 @@ async def test_a_password_change_is_told_to_the_account_holder(notify: Notify) -
     [message] = notify.mail("ash@example.test")
     assert message["Subject"] == "Your ePEP password has been changed"
     assert "was changed on Monday 7 December 2026 at 4:30pm" in text_of(message)
+    assert "Reset your password: https://epep.northshire.test/forgotten-password" in text_of(message)
 
 
 async def test_an_email_change_is_told_to_both_addresses_once_each(notify: Notify) -> None:

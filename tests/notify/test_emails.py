@@ -138,7 +138,7 @@ def test_a_new_sign_in_says_when_in_london_time_and_what_to_do_if_it_was_not_you
     text, _ = parts(render(emails_for(samples.signed_in())[0]))
     assert "You signed in to ePEP on Monday 7 December 2026 at 4:30pm." in text
     assert "If this was not you, reset your password now and tell your Virtual School." in text
-    assert "https://epep.northshire.test/sign-in" in text
+    assert "Reset your password: https://epep.northshire.test/forgotten-password" in text
 
 
 def test_a_changed_email_address_is_told_to_both_addresses() -> None:
