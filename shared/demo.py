@@ -17,9 +17,15 @@ def _id(name: str) -> uuid.UUID:
 
 LA_ID, OAKFIELD, RIVERSIDE = _id("la"), _id("school/oakfield"), _id("school/riverside")
 LA = {"id": LA_ID, "name": "Demo Virtual School"}
+# A second council, so every screen can be seen to keep LAs apart.
+OTHER_LA_ID, HILLSIDE = _id("la/northshire"), _id("school/hillside")
+OTHER_LA = {"id": OTHER_LA_ID, "name": "Northshire Virtual School"}
 SCHOOLS = [
     {"id": OAKFIELD, "name": "Oakfield Primary School", "setting_type": "school", "phase": "primary", "urn": "100001"},
     {"id": RIVERSIDE, "name": "Riverside Academy", "setting_type": "academy", "phase": "secondary", "urn": "100002"},
+]
+OTHER_SCHOOLS = [
+    {"id": HILLSIDE, "name": "Hillside School", "setting_type": "school", "phase": "primary", "urn": "200001"},
 ]
 
 # (key, email, given, family, [(organisation id, role)])
@@ -33,6 +39,8 @@ ACCOUNTS: list[tuple[str, str, str, str, list[tuple[uuid.UUID, str]]]] = [
     ("staff", "staff@demo.test", "Sol", "Staff", [(OAKFIELD, "setting_staff")]),
     ("dt2", "dt2@demo.test", "Rory", "Teacher", [(RIVERSIDE, "designated_teacher")]),
     ("carer", "carer@demo.test", "Cara", "Carer", [(LA_ID, "carer")]),
+    ("admin2", "admin@northshire.test", "Nadia", "Northshire", [(OTHER_LA_ID, "vs_admin")]),
+    ("dt3", "dt@hillside.test", "Hugo", "Hillside", [(HILLSIDE, "designated_teacher")]),
 ]
 ROLE_WORDS = {"vs_admin": "Virtual School administrator", "vs_caseworker": "Virtual School caseworker",
               "vs_approver": "Virtual School approver", "social_worker": "Social worker",

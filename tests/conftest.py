@@ -65,6 +65,17 @@ class RunningSystem:
                 await conn.close()
         return asyncio.run(run())
 
+    def sign_in(self, email: str, password: str = "demo-pass-2026") -> str:
+        """Sign in through the API with the emailed code; the session cookie to send back."""
+        since = time.time()
+        status, body, _ = self.api("POST", "/api/v1/auth/sign-in", {"email": email, "password": password})
+        assert status == 202, body
+        code = self.mailbox.wait_for_code(email, since)
+        status, body, headers = self.api("POST", "/api/v1/auth/sign-in/verify",
+                                         {"attempt_id": body["attempt_id"], "code": code})
+        assert status == 200, body
+        return headers["Set-Cookie"].split(";")[0]
+
     def api(self, method: str, path: str, body: Any = None, cookie: str | None = None,
             headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
         data = None if body is None else json.dumps(body).encode()

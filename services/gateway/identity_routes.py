@@ -34,7 +34,8 @@ def forward(method: str, path: str, summary: str, *, body: type[BaseModel] | Non
         claims = GATEWAY if public else await authenticate(request)
         payload = None
         if body is not None:
-            payload = (await parse_body(request, body)).model_dump(mode="json")
+            # Only what the client sent: a PATCH must not turn every field it left out into null.
+            payload = (await parse_body(request, body)).model_dump(mode="json", exclude_unset=True)
             if with_address:
                 payload["client_address"] = client_address(request)
         target = request.path.removeprefix("/api/v1")

@@ -208,7 +208,7 @@ async def accept_with_existing_account(request: web.Request) -> web.Response:
 
 
 
-@routes.post("/password-reset")
+@routes.post("/auth/password-reset")
 async def request_password_reset(request: web.Request) -> web.Response:
     """Same answer whether or not the address has an account; a code is emailed only if it does."""
     require_service(request[CLAIMS])
@@ -233,7 +233,7 @@ async def request_password_reset(request: web.Request) -> web.Response:
     return web.json_response({"attempt_id": str(code_id)}, status=202)
 
 
-@routes.post("/password-reset/complete")
+@routes.post("/auth/password-reset/complete")
 async def complete_password_reset(request: web.Request) -> web.Response:
     require_service(request[CLAIMS])
     body = await parse_body(request, PasswordResetComplete)

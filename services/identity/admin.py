@@ -112,6 +112,9 @@ async def edit_organisation(request: web.Request) -> web.Response:
     changes = body.model_dump(exclude_unset=True)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         org = await authz.managed(conn, claims, _uuid(request, "org_id"), vs_admin_only=True)
+        required = ("name", "setting_type") if org["type"] == "setting" else ("name",)
+        if blanked := [field for field in required if field in changes and changes[field] is None]:
+            raise invalid_fields(*[(field, "This cannot be left empty") for field in blanked])
         if org["type"] == "local_authority" and {"setting_type", "urn", "phase"} & set(changes):
             raise invalid_fields(*[(f, "A local authority does not have this") for f in
                                    sorted({"setting_type", "urn", "phase"} & set(changes))])

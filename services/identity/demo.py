@@ -14,10 +14,13 @@ async def seed(settings: ServiceSettings) -> None:
         async with conn.transaction():
             await accounts.create_organisation(conn, demo.LA_ID, demo.LA["name"], "local_authority",
                                                contact_email="virtual.school@demo.test", contact_phone="01632 960000")
-            for school in demo.SCHOOLS:
-                await accounts.create_organisation(conn, school["id"], school["name"], "setting", demo.LA_ID,
-                                                   setting_type=school["setting_type"], phase=school["phase"],
-                                                   urn=school["urn"])
+            await accounts.create_organisation(conn, demo.OTHER_LA_ID, demo.OTHER_LA["name"], "local_authority",
+                                               contact_email="virtual.school@northshire.test")
+            for la_id, schools in ((demo.LA_ID, demo.SCHOOLS), (demo.OTHER_LA_ID, demo.OTHER_SCHOOLS)):
+                for school in schools:
+                    await accounts.create_organisation(conn, school["id"], school["name"], "setting", la_id,
+                                                       setting_type=school["setting_type"], phase=school["phase"],
+                                                       urn=school["urn"])
             for key, email, given, family, memberships in demo.ACCOUNTS:
                 created = await accounts.create_user(conn, demo.account_id(key), email, given, family,
                                                      password_hash, memberships)

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, Field
 
 SettingType = Literal["school", "academy", "college", "early_years", "alternative_provision"]
 Phase = Literal["early_years", "primary", "secondary", "all_through", "post_16", "special"]
+
+
+def _email(value: str) -> str:
+    # Reserved test domains (.test) are allowed: nobody can receive mail there, and demos and tests use them.
+    try:
+        return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError:
+        raise ValueError("Enter an email address in the correct format, like name@example.com") from None
+
+
+Email = Annotated[str, AfterValidator(_email)]
 
 # ---- requests -------------------------------------------------------------------------------------
 
@@ -19,7 +31,7 @@ class Registration(BaseModel):
     token: str = Field(min_length=20, max_length=100)
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
+    email: Email
     password: str = Field(max_length=1024)
 
 
@@ -52,7 +64,7 @@ class PasswordChange(BaseModel):
 
 
 class EmailChange(BaseModel):
-    new_email: EmailStr
+    new_email: Email
     password: str = Field(max_length=1024)
 
 
@@ -75,14 +87,14 @@ class OrganisationPatch(BaseModel):
     urn: str | None = Field(default=None, pattern=r"^\d{6,7}$")
     phase: Phase | None = None
     address: str | None = Field(default=None, max_length=500)
-    contact_email: EmailStr | None = None
+    contact_email: Email | None = None
     contact_phone: str | None = Field(default=None, max_length=40)
 
 
 class InvitationIn(BaseModel):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
+    email: Email
     role: str = Field(max_length=40)
 
 
