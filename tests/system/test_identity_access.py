@@ -340,3 +340,15 @@ def test_the_audit_log_is_append_only_for_the_service_itself(system: RunningSyst
                 "TRUNCATE identity.audit_log"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             asyncio.run(attempt(sql))
+
+
+def test_a_new_sign_in_is_notified_by_email(system: RunningSystem) -> None:
+    since = time.time()
+    system.sign_in("sw@demo.test")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        subjects = [str(m["Subject"]) for m in system.mailbox.messages("sw@demo.test", since)]
+        if len(subjects) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(subjects) == 2 and any("sign" in s.lower() and "code" not in s.lower() for s in subjects), subjects
