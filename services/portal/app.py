@@ -10,9 +10,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from services.portal import account_pages, accounts, admin_pages, pages, registration_pages
 from services.portal.errors import error_pages
 from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
-from services.portal.pages import GATEWAY, routes
+from services.portal.pagekit import GATEWAY
 from services.portal.security import (
     BROWSER_SECRET,
     content_security_policy,
@@ -61,8 +62,13 @@ def _setup(app: web.Application) -> None:
         default_helpers=False,
     )
     env.trim_blocks = env.lstrip_blocks = True
+    env.filters.update(date_time=accounts.date_time, date_only=accounts.date_only, role_name=accounts.role_name,
+                       action_name=accounts.action_name)
+    env.globals.update(choice_name=accounts.choice_name, access_summary=accounts.access_summary,
+                       setting_types=accounts.SETTING_TYPES, phases=accounts.PHASES)
     app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
-    app.router.add_routes(routes)
+    for module in (pages, registration_pages, account_pages, admin_pages):
+        app.router.add_routes(module.routes)
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.portal.gateway_client import SESSION_COOKIE, GatewayUnavailable, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.security import CsrfFailed, Handler, clear_cookie
 from services.portal.settings import PortalSettings
 from shared.service import SETTINGS
@@ -31,6 +31,11 @@ UNAVAILABLE = {
     "paragraphs": ["Try again in a few minutes."],
     "link": None,
 }
+FORBIDDEN = {
+    "heading": "You cannot use this page",
+    "paragraphs": ["Your account does not allow it. If you think it should, contact your Virtual School."],
+    "link": {"href": "/home", "text": "Go to your home page"},
+}
 BAD_REQUEST = {
     "heading": "Sorry, there is a problem with your request",
     "paragraphs": ["This can happen if a page was open for a long time, or if your browser blocks cookies.",
@@ -40,7 +45,7 @@ BAD_REQUEST = {
 
 
 def _page(request: web.Request, page: dict[str, Any], status: int) -> web.Response:
-    from services.portal.pages import render  # pages import this module's neighbours; avoid a cycle
+    from services.portal.pagekit import render  # pagekit imports this module's neighbours; avoid a cycle
 
     try:
         return render(request, "message.html", page, status=status)
@@ -65,12 +70,27 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except CsrfFailed:
         log.info("form without a valid csrf token", extra={"path": request.path})
         return _page(request, BAD_REQUEST, 400)
-    except NotSignedIn:
+    except NotSignedIn as exc:
         settings = request.app[SETTINGS]
         assert isinstance(settings, PortalSettings)
-        response = web.Response(status=303, headers={"Location": "/sign-in"})
+        # A session they had has ended (idle, too old, or signed out elsewhere): the sign-in page says so.
+        ended = exc.code == "session_ended" and SESSION_COOKIE in request.cookies
+        response = web.Response(status=303, headers={"Location": "/sign-in?reason=session-ended" if ended
+                                                     else "/sign-in"})
         clear_cookie(response, settings, SESSION_COOKIE)
         return response
+    except GatewayProblem as problem:
+        # A page that did not expect this answer. Another organisation's things answer 404 (never 403),
+        # so a link to something the person may not see looks like a page that does not exist.
+        log.info("gateway problem not handled by the page", extra={"path": request.path, "status": problem.status,
+                                                                    "code": problem.code})
+        if problem.status in (404, 410):
+            return _page(request, NOT_FOUND, 404)
+        if problem.status == 403:
+            return _page(request, FORBIDDEN, 403)
+        if problem.status < 500:
+            return _page(request, BAD_REQUEST, 400)
+        return _page(request, PROBLEM, 500)
     except GatewayUnavailable:
         return _page(request, UNAVAILABLE, 503)
     except Exception as exc:

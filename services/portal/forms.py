@@ -6,7 +6,10 @@ Pure functions: each returns the cleaned value and the errors as {field id: mess
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE_LENGTH = 8
@@ -57,3 +60,177 @@ def check_code(entered: str) -> CodeForm:
 def error_summary_items(errors: dict[str, str]) -> list[dict[str, str]]:
     """The error summary's list: each message links to the field it belongs to."""
     return [{"text": message, "href": f"#{field_id}"} for field_id, message in errors.items()]
+
+
+# ---- the other journeys' forms ------------------------------------------------------------------------
+
+MAX_NAME = 100
+MAX_PASSWORD = 1024
+URN_SHAPE = re.compile(r"^\d{6,7}$")
+
+
+@dataclass
+class Form:
+    """What was typed (passwords never kept) and what is wrong with it, {field id: message} in page order."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def merge_gateway_errors(self, field_errors: dict[str, str]) -> bool:
+        """Add the gateway's field errors for fields this form has, in page order; False if none fit."""
+        fitting = {k: v for k, v in field_errors.items() if k in self.values}
+        if not fitting:
+            return False
+        merged = {**self.errors, **fitting}
+        self.errors = {k: merged[k] for k in self.values if k in merged}
+        return True
+
+
+def _clean(data: Any, *names: str) -> dict[str, str]:
+    return {name: str(data.get(name, "")).strip() for name in names}
+
+
+def _email_error(value: str, empty: str) -> str | None:
+    if not value:
+        return empty
+    if len(value) > 320 or not EMAIL_SHAPE.match(value):
+        return "Enter an email address in the correct format, like name@example.com"
+    return None
+
+
+def _name_error(value: str, empty: str, what: str) -> str | None:
+    if not value:
+        return empty
+    if len(value) > MAX_NAME:
+        return f"{what} must be {MAX_NAME} characters or fewer"
+    return None
+
+
+def _password_error(value: str, empty: str) -> str | None:
+    if not value:
+        return empty
+    if len(value) > MAX_PASSWORD:
+        return f"Password must be {MAX_PASSWORD} characters or fewer"
+    return None
+
+
+def _collect(form: Form, checks: dict[str, str | None]) -> Form:
+    form.errors = {name: message for name, message in checks.items() if message}
+    return form
+
+
+def check_registration(data: Any) -> tuple[Form, str]:
+    """Given name, family name, email, password. The password's rules are the gateway's (one policy)."""
+    form = Form(_clean(data, "given_name", "family_name", "email"))
+    form.values["password"] = ""
+    password = str(data.get("password", ""))
+    _collect(form, {
+        "given_name": _name_error(form.values["given_name"], "Enter your given name", "Given name"),
+        "family_name": _name_error(form.values["family_name"], "Enter your family name", "Family name"),
+        "email": _email_error(form.values["email"], "Enter your email address"),
+        "password": _password_error(password, "Enter a password"),
+    })
+    return form, password
+
+
+def check_email(data: Any, name: str = "email", empty: str = "Enter your email address") -> Form:
+    form = Form(_clean(data, name))
+    return _collect(form, {name: _email_error(form.values[name], empty)})
+
+
+def check_reset(data: Any) -> tuple[Form, CodeForm, str]:
+    """The emailed code and the new password, on one page."""
+    code = check_code(str(data.get("code", "")))
+    password = str(data.get("new_password", ""))
+    form = Form({"code": code.entered, "new_password": ""})
+    _collect(form, {"code": code.errors.get("code"),
+                    "new_password": _password_error(password, "Enter a new password")})
+    return form, code, password
+
+
+def check_password_change(data: Any) -> tuple[Form, str, str]:
+    current, new = str(data.get("current_password", "")), str(data.get("new_password", ""))
+    form = Form({"current_password": "", "new_password": ""})
+    _collect(form, {"current_password": _password_error(current, "Enter your current password"),
+                    "new_password": _password_error(new, "Enter a new password")})
+    if not form.errors and current == new:
+        form.errors["new_password"] = "Your new password must be different from your current password"
+    return form, current, new
+
+
+def check_email_change(data: Any, current_email: str) -> tuple[Form, str]:
+    form = Form(_clean(data, "new_email"))
+    form.values["password"] = ""
+    password = str(data.get("password", ""))
+    email_error = _email_error(form.values["new_email"], "Enter your new email address")
+    if not email_error and form.values["new_email"].casefold() == current_email.casefold():
+        email_error = "Enter an email address that is different from your current one"
+    _collect(form, {"new_email": email_error, "password": _password_error(password, "Enter your password")})
+    return form, password
+
+
+def check_invitation(data: Any, allowed_roles: list[str]) -> Form:
+    form = Form(_clean(data, "given_name", "family_name", "email", "role"))
+    role = form.values["role"]
+    _collect(form, {
+        "given_name": _name_error(form.values["given_name"], "Enter their given name", "Given name"),
+        "family_name": _name_error(form.values["family_name"], "Enter their family name", "Family name"),
+        "email": _email_error(form.values["email"], "Enter their email address"),
+        "role": None if role in allowed_roles else "Select a role",
+    })
+    return form
+
+
+SETTING_FIELDS = ("name", "setting_type", "urn", "phase", "address")
+
+
+def check_setting(data: Any, setting_types: Iterable[str], phases: Iterable[str]) -> Form:
+    """An education setting's details. The URN (the DfE's unique reference number) is optional."""
+    form = Form(_clean(data, *SETTING_FIELDS))
+    values = form.values
+    values["urn"] = re.sub(r"\s", "", values["urn"])
+    name = values["name"]
+    _collect(form, {
+        "name": "Enter the name of the setting" if not name else (
+            "The name must be 200 characters or fewer" if len(name) > 200 else None),
+        "setting_type": None if values["setting_type"] in setting_types else "Select the type of setting",
+        "urn": None if not values["urn"] or URN_SHAPE.match(values["urn"]) else "The URN must be 6 or 7 digits",
+        "phase": None if values["phase"] in phases else "Select the phase of education",
+        "address": "The address must be 500 characters or fewer" if len(values["address"]) > 500 else None,
+    })
+    return form
+
+
+def setting_body(form: Form) -> dict[str, str | None]:
+    """The gateway's body for a setting: an empty URN or address is sent as none."""
+    return {name: (form.values[name] or None) for name in SETTING_FIELDS}
+
+
+def check_access(data: Any, section_keys: Iterable[str]) -> tuple[Form, list[str] | None]:
+    """Which PEP sections a member of staff may see: all (None) or the ticked ones."""
+    keys = list(section_keys)
+    scope = str(data.get("sections_scope", "")).strip()
+    getall = getattr(data, "getall", None)
+    ticked_raw = getall("sections", []) if getall else data.get("sections", [])
+    ticked = [k for k in keys if k in {str(t) for t in ticked_raw}]
+    form = Form({"sections_scope": scope, "sections": ",".join(ticked)})
+    if scope == "all":
+        return form, None
+    if scope != "some":
+        form.errors["sections_scope"] = "Select which sections they can see"
+    elif not ticked:
+        form.errors["sections"] = "Select at least one section"
+    return form, ticked
+
+
+def local_path(referer: str, host: str) -> str | None:
+    """The path (and query) of a Referer on this same site, to go back to; None for anywhere else."""
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc != host or not parts.path.startswith("/"):
+        return None
+    if parts.path.startswith("//") or "\\" in parts.path:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")

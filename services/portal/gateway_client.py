@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
 PROBLEM_JSON = "application/problem+json"
+T = TypeVar("T", bound=BaseModel)
 
 
 class GatewayUnavailable(Exception):
@@ -24,7 +27,14 @@ class GatewayUnavailable(Exception):
 
 
 class NotSignedIn(Exception):
-    """The session cookie is missing, ended or unknown (the gateway answered 401)."""
+    """The session cookie is missing, ended or unknown (the gateway answered 401).
+
+    `code` is the gateway's reason: `session_ended` when a session the person had has ended (idle
+    timeout, lifetime, signed out elsewhere), so the sign-in page can say they were signed out."""
+
+    def __init__(self, code: str | None = None) -> None:
+        super().__init__(code or "not_signed_in")
+        self.code = code
 
 
 @dataclass(eq=False)
@@ -48,7 +58,12 @@ class GatewayProblem(Exception):
         return f"{title}. {self.detail}" if self.detail else title
 
     def field_errors(self) -> dict[str, str]:
-        return {e["field"]: e["message"] for e in self.errors if e.get("field") and e.get("message")}
+        """{field: message}, the first message for each field (GOV.UK shows one error per field)."""
+        found: dict[str, str] = {}
+        for e in self.errors:
+            if e.get("field") and e.get("message"):
+                found.setdefault(str(e["field"]), str(e["message"]))
+        return found
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,118 @@ class Me(_Answer):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
+
+
+class SessionTimes(_Answer):
+    """When the current session ends if nothing happens, and how long before that to warn."""
+
+    expires_at: datetime
+    idle_expires_at: datetime
+    warn_seconds_before: int = 120
+
+
+class InvitationSummary(_Answer):
+    organisation_name: str
+    organisation_type: str
+    role: str
+    expires_at: datetime
+
+
+class Registration(_Answer):
+    registration_id: str
+    email: str
+
+
+class SessionSummary(_Answer):
+    id: str
+    created_at: datetime
+    last_seen_at: datetime | None = None
+    current: bool = False
+
+
+class Person(_Answer):
+    user_id: str
+    given_name: str
+    family_name: str
+    email: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class OrganisationDetail(_Answer):
+    id: str
+    name: str
+    organisation_type: str
+    la_id: str | None = None
+    setting_type: str | None = None
+    urn: str | None = None
+    phase: str | None = None
+    address: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    designated_teacher: Person | None = None
+    can_manage: bool = False
+
+
+class SettingSummary(_Answer):
+    id: str
+    name: str
+    setting_type: str | None = None
+    urn: str | None = None
+    phase: str | None = None
+    designated_teacher: Person | None = None
+
+
+class StaffAccess(_Answer):
+    children: list[str] | None = None
+    sections: list[str] | None = None
+
+
+class Member(Person):
+    roles: list[str] = []
+    deactivated: bool = False
+    last_signed_in_at: datetime | None = None
+    access: StaffAccess | None = None
+
+
+class OpenInvitation(_Answer):
+    id: str
+    given_name: str
+    family_name: str
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    invited_by_name: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class Nomination(_Answer):
+    user_id: str
+    given_name: str
+    family_name: str
+    nominated_at: datetime
+    ended_at: datetime | None = None
+    nominated_by_name: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class AuditEntry(_Answer):
+    id: str | int
+    at: datetime
+    action: str
+    outcome: str
+    actor_name: str | None = None
+    subject_name: str | None = None
+    organisation_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,14 +254,146 @@ class GatewayClient:
     async def sign_out(self, caller: Caller) -> None:
         await self._call("POST", "/auth/sign-out", caller)
 
-    async def _call(self, method: str, path: str, caller: Caller,
-                    json_body: Any = None) -> tuple[dict[str, Any], aiohttp.ClientResponse]:
+    async def sign_out_everywhere(self, caller: Caller) -> None:
+        await self._call("POST", "/auth/sign-out-everywhere", caller)
+
+    # ---- the session's clock (for the timeout warning) ----
+
+    async def session_times(self, caller: Caller) -> SessionTimes:
+        """When the session ends if idle; asking does not extend it."""
+        body, _ = await self._call("GET", "/session", caller)
+        return SessionTimes.model_validate(body)
+
+    async def extend_session(self, caller: Caller) -> SessionTimes:
+        body, _ = await self._call("POST", "/session/extend", caller)
+        return SessionTimes.model_validate(body)
+
+    # ---- invitations and registering ----
+
+    async def lookup_invitation(self, caller: Caller, token: str) -> InvitationSummary:
+        body, _ = await self._call("GET", "/invitations/lookup", caller, params={"token": token})
+        return InvitationSummary.model_validate(body)
+
+    async def register(self, caller: Caller, token: str, given_name: str, family_name: str, email: str,
+                       password: str) -> Registration:
+        body, _ = await self._call("POST", "/registrations", caller, {
+            "token": token, "given_name": given_name, "family_name": family_name, "email": email,
+            "password": password})
+        return Registration.model_validate(body)
+
+    async def accept_invitation(self, caller: Caller, token: str) -> None:
+        """Accept with the account the caller is signed in to (the invitation must be to its address)."""
+        await self._call("POST", "/invitations/accept", caller, {"token": token})
+
+    async def verify_registration(self, caller: Caller, registration_id: str, code: str) -> None:
+        await self._call("POST", "/registrations/verify", caller, {"registration_id": registration_id, "code": code})
+
+    async def resend_registration_code(self, caller: Caller, registration_id: str) -> None:
+        await self._call("POST", "/registrations/resend", caller, {"registration_id": registration_id})
+
+    # ---- forgotten password ----
+
+    async def start_password_reset(self, caller: Caller, email: str) -> str:
+        """Always an attempt id, whether or not the address has an account."""
+        body, _ = await self._call("POST", "/auth/password-reset", caller, {"email": email})
+        return str(body["attempt_id"])
+
+    async def complete_password_reset(self, caller: Caller, attempt_id: str, code: str, new_password: str) -> None:
+        await self._call("POST", "/auth/password-reset/complete", caller,
+                         {"attempt_id": attempt_id, "code": code, "new_password": new_password})
+
+    # ---- the signed-in person's own account ----
+
+    async def my_sessions(self, caller: Caller) -> list[SessionSummary]:
+        body, _ = await self._call("GET", "/me/sessions", caller)
+        return _list_of(SessionSummary, body)
+
+    async def end_my_session(self, caller: Caller, session_id: str) -> None:
+        await self._call("DELETE", f"/me/sessions/{_segment(session_id)}", caller)
+
+    async def change_password(self, caller: Caller, current_password: str, new_password: str) -> None:
+        await self._call("POST", "/me/password", caller,
+                         {"current_password": current_password, "new_password": new_password})
+
+    async def start_email_change(self, caller: Caller, new_email: str, password: str) -> str:
+        body, _ = await self._call("POST", "/me/email", caller, {"new_email": new_email, "password": password})
+        return str(body["change_id"])
+
+    async def verify_email_change(self, caller: Caller, change_id: str, code: str) -> None:
+        await self._call("POST", "/me/email/verify", caller, {"change_id": change_id, "code": code})
+
+    # ---- administration (the gateway decides who may; another organisation's things answer 404) ----
+
+    async def organisation(self, caller: Caller, org_id: str) -> OrganisationDetail:
+        body, _ = await self._call("GET", f"/organisations/{_segment(org_id)}", caller)
+        return OrganisationDetail.model_validate(body)
+
+    async def settings_of(self, caller: Caller, la_id: str) -> list[SettingSummary]:
+        body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/settings", caller)
+        return _list_of(SettingSummary, body)
+
+    async def add_setting(self, caller: Caller, la_id: str, fields: dict[str, Any]) -> OrganisationDetail:
+        body, _ = await self._call("POST", f"/organisations/{_segment(la_id)}/settings", caller, fields)
+        return OrganisationDetail.model_validate(body)
+
+    async def update_organisation(self, caller: Caller, org_id: str, fields: dict[str, Any]) -> OrganisationDetail:
+        body, _ = await self._call("PATCH", f"/organisations/{_segment(org_id)}", caller, fields)
+        return OrganisationDetail.model_validate(body)
+
+    async def members(self, caller: Caller, org_id: str) -> list[Member]:
+        body, _ = await self._call("GET", f"/organisations/{_segment(org_id)}/users", caller)
+        return _list_of(Member, body)
+
+    async def open_invitations(self, caller: Caller, org_id: str) -> list[OpenInvitation]:
+        body, _ = await self._call("GET", f"/organisations/{_segment(org_id)}/invitations", caller)
+        return _list_of(OpenInvitation, body)
+
+    async def invite(self, caller: Caller, org_id: str, given_name: str, family_name: str, email: str,
+                     role: str) -> None:
+        await self._call("POST", f"/organisations/{_segment(org_id)}/invitations", caller, {
+            "given_name": given_name, "family_name": family_name, "email": email, "role": role})
+
+    async def withdraw_invitation(self, caller: Caller, invitation_id: str) -> None:
+        await self._call("DELETE", f"/invitations/{_segment(invitation_id)}", caller)
+
+    async def nominate_designated_teacher(self, caller: Caller, setting_id: str, user_id: str) -> None:
+        await self._call("POST", f"/organisations/{_segment(setting_id)}/designated-teacher", caller,
+                         {"user_id": user_id})
+
+    async def designated_teacher_history(self, caller: Caller, setting_id: str) -> list[Nomination]:
+        body, _ = await self._call("GET", f"/organisations/{_segment(setting_id)}/designated-teacher/history",
+                                   caller)
+        return _list_of(Nomination, body)
+
+    async def deactivate_user(self, caller: Caller, user_id: str) -> None:
+        await self._call("POST", f"/users/{_segment(user_id)}/deactivate", caller)
+
+    async def reactivate_user(self, caller: Caller, user_id: str) -> None:
+        await self._call("POST", f"/users/{_segment(user_id)}/reactivate", caller)
+
+    async def end_user_sessions(self, caller: Caller, user_id: str) -> None:
+        await self._call("POST", f"/users/{_segment(user_id)}/sessions/revoke-all", caller)
+
+    async def set_staff_access(self, caller: Caller, setting_id: str, user_id: str,
+                               children: list[str] | None, sections: list[str] | None) -> None:
+        await self._call("PUT", f"/organisations/{_segment(setting_id)}/staff/{_segment(user_id)}/access", caller,
+                         {"children": children, "sections": sections})
+
+    async def audit(self, caller: Caller, la_id: str, action: str = "", user_id: str = "",
+                    limit: int = 50) -> list[AuditEntry]:
+        params = {"limit": str(limit), **({"action": action} if action else {}),
+                  **({"user_id": user_id} if user_id else {})}
+        body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/audit", caller, params=params)
+        return _list_of(AuditEntry, body)
+
+    async def _call(self, method: str, path: str, caller: Caller, json_body: Any = None,
+                    params: dict[str, str] | None = None) -> tuple[Any, aiohttp.ClientResponse]:
         headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id,
                    "Accept": "application/json"}
         if caller.session_token:
             headers["Cookie"] = f"{SESSION_COOKIE}={caller.session_token}"
         try:
-            async with self.session.request(method, self.base_url + path, json=json_body,
+            async with self.session.request(method, self.base_url + path, json=json_body, params=params,
                                             headers=headers) as resp:
                 if resp.status == 204:
                     return {}, resp
@@ -146,7 +405,7 @@ class GatewayClient:
                                                       "request_id": caller.request_id})
             raise GatewayUnavailable(path) from None
         if problem.status == 401:
-            raise NotSignedIn()
+            raise NotSignedIn(problem.code)
         if problem.status in (502, 503, 504):
             log.warning("gateway unavailable", extra={"path": path, "status": problem.status,
                                                       "request_id": caller.request_id})
@@ -154,6 +413,15 @@ class GatewayClient:
         if problem.status >= 500:
             raise RuntimeError(f"gateway answered {problem.status} on {path} ({problem.code})")
         raise problem
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment, whatever it holds (pages check ids are UUIDs; this is the backstop)."""
+    return quote(value, safe="")
+
+
+def _list_of(model: type[T], body: Any) -> list[T]:
+    return TypeAdapter(list[model]).validate_python(body if isinstance(body, list) else [])  # type: ignore[valid-type]
 
 
 async def _problem(resp: aiohttp.ClientResponse) -> GatewayProblem:

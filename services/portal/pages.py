@@ -1,103 +1,59 @@
-"""The pages: each reads a form, asks the gateway, and renders or redirects. No business rules here."""
+"""The pages: each reads a form, asks the gateway, and renders or redirects. No business rules here.
+
+This module: start, signing in with the emailed code, home, signing out and the session's clock.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import time
-from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network
+from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
-from services.portal import accounts, forms, tokens
+from services.portal import accounts, forms
 from services.portal.gateway_client import (
     SESSION_COOKIE,
-    Caller,
-    GatewayClient,
     GatewayProblem,
     GatewayUnavailable,
     NotSignedIn,
+    SessionTimes,
+)
+from services.portal.pagekit import (
+    GATEWAY,
+    Journey,
+    caller,
+    client_address,
+    gateway,
+    portal_settings,
+    redirect,
+    render,
+    render_signed_in,
 )
 from services.portal.security import clear_cookie, renew_browser_secret, set_cookie
-from services.portal.settings import PortalSettings
-from shared.service import SETTINGS
-from shared.web import REQUEST_ID
+
+__all__ = ["GATEWAY", "client_address", "routes"]
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-GATEWAY = web.AppKey("gateway", GatewayClient)
 
 # Between the sign-in page and the code page: the attempt id (and the email, to say where the code
 # went) in a signed, HttpOnly cookie that only the sign-in pages receive.
-SIGN_IN_COOKIE = "epep_sign_in"
-SIGN_IN_PATH = "/sign-in"
-
-
-def _settings(request: web.Request) -> PortalSettings:
-    settings = request.app[SETTINGS]
-    assert isinstance(settings, PortalSettings)
-    return settings
-
-
-def _caller(request: web.Request, *, signed_in: bool = False) -> Caller:
-    return Caller(client_address=client_address(request, _settings(request).trusted_proxies),
-                  request_id=request[REQUEST_ID],
-                  session_token=request.cookies.get(SESSION_COOKIE) if signed_in else None)
-
-
-def client_address(request: web.Request, trusted_proxies: Sequence[IPv4Network | IPv6Network]) -> str:
-    """The person's address: the peer, or what a trusted load balancer in front of us says it saw."""
-    peer = request.remote or "unknown"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and _in_networks(peer, trusted_proxies):
-        # The right-most address is the one our balancer saw; anything left of it the client could forge.
-        candidate = forwarded.split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            pass
-    return peer
-
-
-def _in_networks(address: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
-
-
-def render(request: web.Request, template: str, context: dict[str, Any] | None = None,
-           status: int = 200) -> web.Response:
-    context = dict(context or {})
-    errors: dict[str, str] = context.setdefault("errors", {})
-    context["error_list"] = forms.error_summary_items(errors)
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
-
-
-def redirect(location: str) -> web.Response:
-    """303 See Other: after a POST the browser fetches the next page with GET."""
-    return web.Response(status=303, headers={"Location": location})
+SIGN_IN = Journey(cookie="epep_sign_in", purpose="sign-in", path="/sign-in")
+# Why someone is on the sign-in or signed-out page, when we know.
+SIGNED_OUT_REASONS = ("timeout", "session-ended", "everywhere")
 
 
 def _sign_in_attempt(request: web.Request) -> dict[str, Any] | None:
-    settings = _settings(request)
-    attempt = tokens.unsign(settings.csrf_key.get_secret_value(), "sign-in", request.cookies.get(SIGN_IN_COOKIE),
-                            settings.sign_in_attempt_seconds, time.time())
+    attempt = SIGN_IN.read(request, portal_settings(request).sign_in_attempt_seconds)
     if attempt is None or not isinstance(attempt.get("attempt_id"), str):
         return None
     return attempt
 
 
 def _remember_sign_in_attempt(request: web.Request, response: web.Response, attempt_id: str, email: str) -> None:
-    settings = _settings(request)
-    value = tokens.sign(settings.csrf_key.get_secret_value(), "sign-in",
-                        {"attempt_id": attempt_id, "email": email}, time.time())
-    set_cookie(response, settings, SIGN_IN_COOKIE, value, max_age=settings.sign_in_attempt_seconds,
-               path=SIGN_IN_PATH)
+    SIGN_IN.remember(request, response, {"attempt_id": attempt_id, "email": email},
+                     portal_settings(request).sign_in_attempt_seconds)
 
 
 @routes.get("/")
@@ -112,7 +68,10 @@ async def accessibility(request: web.Request) -> web.Response:
 
 @routes.get("/sign-in")
 async def sign_in_form(request: web.Request) -> web.Response:
-    return render(request, "sign_in.html", {"form": forms.SignInForm()})
+    reason = request.query.get("reason")
+    return render(request, "sign_in.html", {"form": forms.SignInForm(),
+                                            "signed_out_reason": reason if reason in SIGNED_OUT_REASONS else None,
+                                            "idle_minutes": portal_settings(request).idle_timeout_minutes})
 
 
 @routes.post("/sign-in")
@@ -122,7 +81,7 @@ async def sign_in(request: web.Request) -> web.Response:
     problem = None
     if not form.errors:
         try:
-            attempt_id = await request.app[GATEWAY].start_sign_in(_caller(request), form.email, form.password)
+            attempt_id = await gateway(request).start_sign_in(caller(request), form.email, form.password)
         except GatewayProblem as p:
             # Throttling ("Try again in N seconds") or the gateway's own field checks.
             form.errors = {k: v for k, v in p.field_errors().items() if k in ("email", "password")}
@@ -159,14 +118,14 @@ async def check_code(request: web.Request) -> web.Response:
     if form.errors:
         return _code_page(request, attempt, errors=form.errors, entered=form.entered)
     try:
-        signed_in = await request.app[GATEWAY].verify_code(_caller(request), attempt["attempt_id"], form.code)
+        signed_in = await gateway(request).verify_code(caller(request), attempt["attempt_id"], form.code)
     except GatewayProblem as p:
         log.info("code refused", extra={"status": p.status, "code": p.code})
         return _code_page(request, attempt, errors={"code": p.message})
-    settings = _settings(request)
+    settings = portal_settings(request)
     response = redirect("/home")
     set_cookie(response, settings, SESSION_COOKIE, signed_in.session_token)
-    clear_cookie(response, settings, SIGN_IN_COOKIE, path=SIGN_IN_PATH)
+    SIGN_IN.forget(request, response)
     renew_browser_secret(request)
     log.info("signed in", extra={"user_id": signed_in.user_id})
     return response
@@ -178,7 +137,7 @@ async def send_new_code(request: web.Request) -> web.Response:
     if attempt is None:
         return redirect("/sign-in")
     try:
-        attempt_id = await request.app[GATEWAY].send_new_code(_caller(request), attempt["attempt_id"])
+        attempt_id = await gateway(request).send_new_code(caller(request), attempt["attempt_id"])
     except GatewayProblem as p:
         log.info("new code refused", extra={"status": p.status, "code": p.code})
         return _code_page(request, attempt, problem=p.message)
@@ -191,27 +150,82 @@ async def send_new_code(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
         return redirect("/sign-in")
-    me = await request.app[GATEWAY].me(_caller(request, signed_in=True))
+    me = await gateway(request).me(caller(request, signed_in=True))
     groups = accounts.group_memberships(m.model_dump() for m in me.memberships)
-    return render(request, "home.html", {"me": me, "groups": groups, "current_page": "home"})
+    accepted = request.query.get("invitation") == "accepted"
+    return await render_signed_in(request, "home.html", {"me": me, "groups": groups, "current_page": "home",
+                                                         "done": {"heading": "Invitation accepted"} if accepted
+                                                         else None})
 
 
-@routes.post("/sign-out")
-async def sign_out(request: web.Request) -> web.Response:
+async def end_session_here(request: web.Request, location: str) -> web.Response:
+    """Sign this browser out (telling the gateway when it can be told) and go to `location`."""
     if SESSION_COOKIE in request.cookies:
         try:
-            await request.app[GATEWAY].sign_out(_caller(request, signed_in=True))
+            await gateway(request).sign_out(caller(request, signed_in=True))
         except NotSignedIn:
             pass
         except GatewayUnavailable:
             # The browser forgets the token anyway; the session ends at its idle timeout.
             log.warning("sign-out not recorded by the gateway")
-    response = redirect("/signed-out")
-    clear_cookie(response, _settings(request), SESSION_COOKIE)
+    response = redirect(location)
+    clear_cookie(response, portal_settings(request), SESSION_COOKIE)
     renew_browser_secret(request)
     return response
 
 
+@routes.post("/sign-out")
+async def sign_out(request: web.Request) -> web.Response:
+    data = await request.post()
+    # The timeout warning's script signs out with reason=timeout when the time is up.
+    timed_out = data.get("reason") == "timeout"
+    return await end_session_here(request, "/signed-out?reason=timeout" if timed_out else "/signed-out")
+
+
 @routes.get("/signed-out")
 async def signed_out(request: web.Request) -> web.Response:
-    return render(request, "signed_out.html")
+    reason = request.query.get("reason")
+    return render(request, "signed_out.html", {"reason": reason if reason in SIGNED_OUT_REASONS else None,
+                                               "idle_minutes": portal_settings(request).idle_timeout_minutes})
+
+
+# ---- the session's clock, for the timeout warning's script ----------------------------------------
+
+
+def _clock_json(times: SessionTimes) -> web.Response:
+    return web.json_response({"idle_expires_at": times.idle_expires_at.isoformat(),
+                              "warn_seconds": times.warn_seconds_before,
+                              "server_time": _now_iso()})
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@routes.get("/session")
+async def session_clock(request: web.Request) -> web.Response:
+    """When the session ends if idle (asking does not extend it): JSON for the timeout warning."""
+    if SESSION_COOKIE not in request.cookies:
+        return web.json_response({"signed_in": False}, status=401)
+    try:
+        times = await gateway(request).session_times(caller(request, signed_in=True))
+    except NotSignedIn:
+        return web.json_response({"signed_in": False}, status=401)
+    return _clock_json(times)
+
+
+@routes.post("/session/extend")
+async def extend_session(request: web.Request) -> web.Response:
+    """"Stay signed in": JSON for the script; a plain form post goes back to the page it came from."""
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    try:
+        if SESSION_COOKIE not in request.cookies:
+            raise NotSignedIn()
+        times = await gateway(request).extend_session(caller(request, signed_in=True))
+    except NotSignedIn as exc:
+        if wants_json:
+            return web.json_response({"signed_in": False}, status=401)
+        raise exc
+    if wants_json:
+        return _clock_json(times)
+    return redirect(forms.local_path(request.headers.get("Referer", ""), request.host) or "/home")

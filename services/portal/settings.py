@@ -31,6 +31,11 @@ class PortalSettings(ServiceSettings):
     # How long the gap between the sign-in page and the code page may be (codes last 10 minutes,
     # and a new one can be asked for).
     sign_in_attempt_seconds: int = 30 * 60
+    # How long the other journeys' pages stay linked (registering, resetting a password, changing an email).
+    journey_seconds: int = 60 * 60
+    # Only for words on the signed-out pages ("you did not do anything for 20 minutes"): identity owns the
+    # real idle timeout, and the timeout warning's timing comes from the gateway. Keep the two in step.
+    idle_timeout_minutes: int = 20
 
     @model_validator(mode="after")
     def _portal_secrets(self) -> PortalSettings:
