@@ -1,7 +1,7 @@
 // Builds the portal's front-end assets into services/portal/static/dist/ (git-ignored):
 // GOV.UK Frontend's Sass compiled with Arial (a council service: no GDS Transport font, no crown),
-// GOV.UK Frontend's ES module, our own module that initialises it, and images. Run: npm run build:portal
-import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+// GOV.UK Frontend's ES module, our own modules (one initialises it), and images. Run: npm run build:portal
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -25,7 +25,10 @@ writeFileSync(join(dist, 'portal.css'), css.css)
 for (const file of ['govuk-frontend.min.js', 'govuk-frontend.min.js.map']) {
   copyFileSync(join(govuk, file), join(dist, file))
 }
-copyFileSync(join(here, 'js', 'portal.js'), join(dist, 'portal.js'))
+// Our own modules (portal.js imports the others), served as they are.
+for (const file of readdirSync(join(here, 'js')).filter((name) => name.endsWith('.js'))) {
+  copyFileSync(join(here, 'js', file), join(dist, file))
+}
 // GOV.UK Frontend's images, then ours (our favicon is not the crown). Its fonts are not copied.
 cpSync(join(govuk, 'assets', 'images'), join(dist, 'images'), { recursive: true })
 cpSync(join(here, 'images'), join(dist, 'images'), { recursive: true })
