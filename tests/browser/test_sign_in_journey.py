@@ -6,53 +6,20 @@ Every page on the way is checked with axe-core against WCAG 2.2 AA; no page may 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.browser.axe import assert_accessible, assert_accessible_without_javascript
+from tests.browser.helpers import emailed_code, new_page, submit_sign_in
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DT_EMAIL, DT_PASSWORD = "dt@demo.test", "demo-pass-2026"
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-async def _page(browser: Browser, **options: Any) -> tuple[BrowserContext, Page, list[str]]:
-    context = await browser.new_context(**options)
-    page = await context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    return context, page, problems
-
-
-async def _emailed_code(system: Any, email: str, since: float) -> str:
-    # The mailbox polls the sink's Maildir with time.sleep: keep it off the event loop Playwright needs.
-    return await asyncio.to_thread(system.mailbox.wait_for_code, email, since)
-
-
-async def _submit_sign_in(page: Page, email: str, password: str) -> None:
-    await page.get_by_label("Email address").fill(email)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.get_by_role("button", name="Continue").click()
-
-
 async def test_a_designated_teacher_signs_in_with_an_emailed_code_and_signs_out(system: Any, browser: Browser) -> None:
-    context, page, problems = await _page(browser)
+    context, page, problems = await new_page(browser)
 
     await page.goto(system.portal_url + "/")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Personal Education Plans")
@@ -64,7 +31,7 @@ async def test_a_designated_teacher_signs_in_with_an_emailed_code_and_signs_out(
     await assert_accessible(page)
 
     since = time.time() - 0.5
-    await _submit_sign_in(page, DT_EMAIL, DT_PASSWORD)
+    await submit_sign_in(page, DT_EMAIL, DT_PASSWORD)
     await expect(page).to_have_url(re.compile(r"/sign-in/code$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     await expect(page.get_by_text(f"we’ve sent a code to {DT_EMAIL}")).to_be_visible()
@@ -73,7 +40,7 @@ async def test_a_designated_teacher_signs_in_with_an_emailed_code_and_signs_out(
     await expect(code_box).to_have_attribute("autocomplete", "one-time-code")
     await assert_accessible(page)
 
-    code = await _emailed_code(system, DT_EMAIL, since)
+    code = await emailed_code(system, DT_EMAIL, since)
     await code_box.fill(code)  # as emailed, "1234 5678", with its space
     await page.get_by_role("button", name="Continue").click()
 
@@ -102,12 +69,12 @@ async def test_a_designated_teacher_signs_in_with_an_emailed_code_and_signs_out(
 
 
 async def test_a_wrong_code_is_shown_in_an_error_summary_linked_to_the_field(system: Any, browser: Browser) -> None:
-    context, page, problems = await _page(browser)
+    context, page, problems = await new_page(browser)
     await page.goto(system.portal_url + "/sign-in")
     since = time.time() - 0.5
-    await _submit_sign_in(page, DT_EMAIL, DT_PASSWORD)
+    await submit_sign_in(page, DT_EMAIL, DT_PASSWORD)
     await expect(page).to_have_url(re.compile(r"/sign-in/code$"))
-    right = await _emailed_code(system, DT_EMAIL, since)
+    right = await emailed_code(system, DT_EMAIL, since)
     wrong = f"{(int(right.replace(' ', '')) + 1) % 10**8:08d}"
 
     await page.get_by_label("Code").fill(wrong)
@@ -135,7 +102,7 @@ async def test_a_wrong_code_is_shown_in_an_error_summary_linked_to_the_field(sys
 
 
 async def test_signing_in_works_without_javascript(system: Any, browser: Browser) -> None:
-    context, page, _ = await _page(browser, java_script_enabled=False)
+    context, page, _ = await new_page(browser, java_script_enabled=False)
     await page.goto(system.portal_url + "/sign-in")
 
     await page.get_by_role("button", name="Continue").click()
@@ -152,7 +119,7 @@ async def test_signing_in_works_without_javascript(system: Any, browser: Browser
     await expect(page.get_by_label("Password", exact=True)).to_have_value("")
 
     # An unknown account gets the same answer as a real one: the code page, worded "if".
-    await _submit_sign_in(page, "nobody@demo.test", "not-the-password")
+    await submit_sign_in(page, "nobody@demo.test", "not-the-password")
     await expect(page).to_have_url(re.compile(r"/sign-in/code$"))
     await expect(page.get_by_text("If your email address and password are right")).to_be_visible()
     await assert_accessible_without_javascript(page)
