@@ -324,6 +324,7 @@ async def _access_page(request: web.Request, setting: OrganisationDetail, member
     ticked = set(filter(None, form.values.get("sections", "").split(",")))
     return await render_signed_in(request, "staff_access.html", {
         "org": setting, "member": member, "form": form, "errors": form.errors, "problem": problem,
+        "all_sections": forms.ALL_SECTIONS in ticked,
         "section_items": [{"value": k, "text": f"Section {k}: {v}", "checked": k in ticked}
                           for k, v in accounts.SECTIONS.items()]})
 
@@ -332,7 +333,7 @@ async def _access_page(request: web.Request, setting: OrganisationDetail, member
 async def staff_access_form(request: web.Request) -> web.Response:
     setting, member = await _staff_member(request)
     sections = member.access.sections if member.access else None
-    form = forms.Form({"sections_scope": "all" if sections is None else "some", "sections": ",".join(sections or [])})
+    form = forms.Form({"sections": forms.ALL_SECTIONS if sections is None else ",".join(sections)})
     return await _access_page(request, setting, member, form)
 
 

@@ -206,20 +206,21 @@ def setting_body(form: Form) -> dict[str, str | None]:
     return {name: (form.values[name] or None) for name in SETTING_FIELDS}
 
 
+ALL_SECTIONS = "all"
+
+
 def check_access(data: Any, section_keys: Iterable[str]) -> tuple[Form, list[str] | None]:
-    """Which PEP sections a member of staff may see: all (None) or the ticked ones."""
+    """Which PEP sections a member of staff may see: the ticked ones, or all (None), which also covers sections
+    added later. "All" wins if someone (without JavaScript) ticks it and some sections too."""
     keys = list(section_keys)
-    scope = str(data.get("sections_scope", "")).strip()
     getall = getattr(data, "getall", None)
-    ticked_raw = getall("sections", []) if getall else data.get("sections", [])
-    ticked = [k for k in keys if k in {str(t) for t in ticked_raw}]
-    form = Form({"sections_scope": scope, "sections": ",".join(ticked)})
-    if scope == "all":
-        return form, None
-    if scope != "some":
-        form.errors["sections_scope"] = "Select which sections they can see"
-    elif not ticked:
-        form.errors["sections"] = "Select at least one section"
+    ticked_raw = {str(t) for t in (getall("sections", []) if getall else data.get("sections", []))}
+    ticked = [k for k in keys if k in ticked_raw]
+    if ALL_SECTIONS in ticked_raw:
+        return Form({"sections": ALL_SECTIONS}), None
+    form = Form({"sections": ",".join(ticked)})
+    if not ticked:
+        form.errors["sections"] = "Select the sections they can see, or all sections"
     return form, ticked
 
 
