@@ -8,10 +8,11 @@
 
 const TICK_MS = 1000
 
+// Whole minutes, rounded down (never promising more time than there is), then seconds in the last minute.
 export function minutesAndSeconds (ms) {
   const total = Math.max(0, Math.ceil(ms / 1000))
   if (total >= 60) {
-    const minutes = Math.ceil(total / 60)
+    const minutes = Math.floor(total / 60)
     return minutes === 1 ? '1 minute' : `${minutes} minutes`
   }
   return total === 1 ? '1 second' : `${total} seconds`
