@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from typing import Any
 
@@ -58,3 +59,62 @@ async def sign_in(system: Any, page: Page, email: str, password: str) -> None:
     await page.get_by_label("Code").fill(await emailed_code(system, email, since))
     await page.get_by_role("button", name="Continue").click()
     await expect(page).to_have_url(re.compile(r"/home$"))
+
+
+# ---- people made for a test through the gateway's API, so tests do not change the demo accounts ----------
+
+
+def api_sign_in(system: Any, email: str, password: str) -> str:
+    """The session cookie ("epep_session=...") of a new session for this account."""
+    since = time.time() - 0.5
+    status, body, _ = system.api("POST", "/api/v1/auth/sign-in", {"email": email, "password": password})
+    assert status == 202, body
+    code = system.mailbox.wait_for_code(email, since)
+    status, body, headers = system.api("POST", "/api/v1/auth/sign-in/verify",
+                                       {"attempt_id": body["attempt_id"], "code": code})
+    assert status == 200, body
+    cookie = re.search(r"epep_session=([^;]+)", headers.get("Set-Cookie", ""))
+    assert cookie, headers
+    return f"epep_session={cookie.group(1)}"
+
+
+def _invitation_token_now(system: Any, email: str, since: float, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for msg in reversed(system.mailbox.messages(email, since)):
+            body = msg.get_body(preferencelist=("plain",))
+            match = INVITATION_LINK.search(body.get_content() if body else "")
+            if match:
+                return match.group(1)
+        time.sleep(0.05)
+    raise TimeoutError(f"no invitation for {email} within {timeout}s")
+
+
+def create_account(system: Any, inviter: tuple[str, str], organisation_id: str, role: str, given: str,
+                   family: str, email: str, password: str) -> None:
+    """Invite someone as `inviter` (email, password) and register them from the emailed link."""
+    cookie = api_sign_in(system, *inviter)
+    since = time.time() - 0.5
+    status, body, _ = system.api("POST", f"/api/v1/organisations/{organisation_id}/invitations",
+                                 {"given_name": given, "family_name": family, "email": email, "role": role},
+                                 cookie=cookie)
+    assert status == 201, body
+    token = _invitation_token_now(system, email, since)
+    since = time.time() - 0.5
+    status, body, _ = system.api("POST", "/api/v1/registrations", {"token": token, "given_name": given,
+                                                                   "family_name": family, "email": email,
+                                                                   "password": password})
+    assert status == 202, body
+    code = system.mailbox.wait_for_code(email, since)
+    status, body, _ = system.api("POST", "/api/v1/registrations/verify",
+                                 {"registration_id": body["registration_id"], "code": code})
+    assert status == 204, body
+    system.api("POST", "/api/v1/auth/sign-out", cookie=cookie)
+
+
+async def new_account(system: Any, organisation_id: str, role: str, given: str, family: str,
+                      password: str, inviter: tuple[str, str] = ("admin@demo.test", "demo-pass-2026")) -> str:
+    """A fresh account (its email address is returned), made off the event loop Playwright needs."""
+    email = f"{given.lower()}.{secrets.token_hex(4)}@demo.test"
+    await asyncio.to_thread(create_account, system, inviter, organisation_id, role, given, family, email, password)
+    return email
