@@ -49,7 +49,7 @@ export class TimeoutWarning {
       event.preventDefault()
       this.staySignedIn()
     })
-    this.timer = window.setInterval(() => this.tick(), TICK_MS)
+    this.timer = setInterval(() => this.tick(), TICK_MS)
     this.tick()
   }
 
@@ -168,7 +168,7 @@ export class TimeoutWarning {
     } catch (error) {
       // Cannot tell: sign out, to be safe.
     }
-    window.clearInterval(this.timer)
+    clearInterval(this.timer)
     this.signOut()
   }
 
