@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import yarl
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -221,7 +222,12 @@ def gateway_session(timeout: float) -> aiohttp.ClientSession:
     cookie the gateway sets for one person must never be sent on another person's call."""
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
                                  cookie_jar=aiohttp.DummyCookieJar(),
-                                 trace_configs=[create_trace_config()])
+                                 trace_configs=[create_trace_config(url_filter=traced_url)])
+
+
+def traced_url(url: yarl.URL) -> str:
+    """The URL as traces record it: without its query, which can carry an emailed invitation token."""
+    return str(url.with_query(None).with_fragment(None))
 
 
 class GatewayClient:

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 from multidict import MultiDict
+from yarl import URL
 
 from services.portal import accounts, forms
-from services.portal.gateway_client import GatewayProblem, NotSignedIn
+from services.portal.gateway_client import GatewayProblem, NotSignedIn, traced_url
 
 LA, OAKFIELD, RIVERSIDE = "la-1", "school-1", "school-2"
 
@@ -185,3 +186,8 @@ def test_going_back_after_stay_signed_in_only_goes_to_this_site(referer: str, ex
 def test_a_401_keeps_the_gateways_reason() -> None:
     assert NotSignedIn("session_ended").code == "session_ended"
     assert NotSignedIn().code is None
+
+
+def test_traces_of_gateway_calls_leave_out_query_strings() -> None:
+    url = URL("http://gateway.test/api/v1/invitations/lookup?token=secret-token-value")
+    assert traced_url(url) == "http://gateway.test/api/v1/invitations/lookup"
