@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 DONE = {
-    "invited": ("Invitation sent", "We’ve emailed them a link to create their account. It works for 7 days."),
+    "invited": ("Invitation sent", "We’ve emailed them a link to create their account."),
     "withdrawn": ("Invitation withdrawn", "The link in the email no longer works."),
     "deactivated": ("{name}’s account has been deactivated", "They have been signed out and cannot sign in."),
     "reactivated": ("{name}’s account has been reactivated", "They can sign in again."),
@@ -291,6 +291,9 @@ async def nominate_designated_teacher(request: web.Request) -> web.Response:
     if not user_id:
         return await _designated_teacher_page(request, setting, "",
                                               errors={"user_id": "Select who is the Designated Teacher"})
+    if setting.designated_teacher and setting.designated_teacher.user_id == user_id:
+        # Saved without a change: nothing to record.
+        return redirect(f"/organisations/{setting.id}")
     try:
         await gateway(request).nominate_designated_teacher(caller(request, signed_in=True), setting.id, user_id)
     except GatewayProblem as p:

@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import forms, tokens
-from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayUnavailable
 from services.portal.security import clear_cookie, set_cookie
 from services.portal.settings import PortalSettings
 from shared.service import SETTINGS
@@ -78,14 +78,19 @@ async def render_signed_in(request: web.Request, template: str, context: dict[st
     """A page for a signed-in person, carrying the session's clock for the timeout warning.
 
     Asked last, after the page's own calls (which count as activity), so the idle deadline is current.
-    Raises NotSignedIn (to the sign-in page) when the session has ended."""
-    times = await gateway(request).session_times(caller(request, signed_in=True))
+    Raises NotSignedIn (to the sign-in page) when the session has ended; if only the clock cannot be had,
+    the page is shown without the warning rather than not at all."""
     context = dict(context or {})
-    context["session_clock"] = {
-        "idle_expires_at": times.idle_expires_at.astimezone(UTC).isoformat(),
-        "warn_seconds": max(times.warn_seconds_before, 0),
-        "server_time": datetime.now(UTC).isoformat(),
-    }
+    try:
+        times = await gateway(request).session_times(caller(request, signed_in=True))
+    except GatewayUnavailable:
+        log.warning("page shown without the timeout warning: no session clock")
+    else:
+        context["session_clock"] = {
+            "idle_expires_at": times.idle_expires_at.astimezone(UTC).isoformat(),
+            "warn_seconds": max(times.warn_seconds_before, 0),
+            "server_time": datetime.now(UTC).isoformat(),
+        }
     return render(request, template, context, status)
 
 

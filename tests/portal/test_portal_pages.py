@@ -289,3 +289,30 @@ async def test_a_reset_password_ends_this_browsers_session_too(portal: TestClien
     assert 'epep_session=""' in ",".join(resp.headers.getall("Set-Cookie"))
     assert fake.asked("POST", "/auth/password-reset/complete")[-1] == {
         "attempt_id": "a-1", "code": "12345678", "new_password": "kettle-orbit-tangerine"}
+
+
+async def test_a_page_is_shown_without_the_warning_when_only_the_clock_is_missing(
+        portal: TestClient, fake: FakeGateway) -> None:
+    _signed_in(portal, fake)
+    fake.answer("GET", "/session", *problem(503, "Unavailable"))
+    resp = await portal.get("/home")
+    html = await resp.text()
+    assert resp.status == 200 and "Signed in as Amira Admin" in html
+    assert "data-idle-expires-at" not in html and "timeout-warning" not in html
+
+
+async def test_saving_the_current_designated_teacher_again_records_nothing(portal: TestClient,
+                                                                        fake: FakeGateway) -> None:
+    _signed_in(portal, fake)
+    dt = {"user_id": "0b8c4c5e-2a5b-4c4f-9d0e-7a3d2c1b0a99", "given_name": "Rory", "family_name": "Teacher",
+          "email": "dt2@demo.test"}
+    fake.answer("GET", f"/organisations/{RIVERSIDE}", 200, {
+        **LA_ORG, "id": RIVERSIDE, "name": "Riverside Academy", "organisation_type": "setting", "la_id": LA,
+        "designated_teacher": dt})
+    fake.answer("GET", f"/organisations/{RIVERSIDE}/users", 200, [])
+    fake.answer("GET", f"/organisations/{RIVERSIDE}/designated-teacher/history", 200, [])
+    token = await _csrf(portal, f"/organisations/{RIVERSIDE}/designated-teacher")
+    resp = await portal.post(f"/organisations/{RIVERSIDE}/designated-teacher",
+                             data={"csrf_token": token, "user_id": dt["user_id"]}, allow_redirects=False)
+    assert resp.headers["Location"] == f"/organisations/{RIVERSIDE}"
+    assert not fake.asked("POST", f"/organisations/{RIVERSIDE}/designated-teacher")
