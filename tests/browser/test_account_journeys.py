@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from playwright.async_api import Browser, Page, Route, expect
 
 from shared.demo import LA_ID, OAKFIELD
 from tests.browser.axe import assert_accessible
-from tests.browser.helpers import emailed_code, new_account, new_page, sign_in, submit_sign_in
+from tests.browser.helpers import NextCode, new_account, new_page, sign_in, submit_sign_in
 
 FIRST_PASSWORD = "lantern-meadow-copper-41"
 SECOND_PASSWORD = "harbour-velvet-quartz-73"
@@ -39,13 +38,13 @@ async def test_a_forgotten_password_is_reset_with_an_emailed_code(system: Any, b
     await expect(page.locator("#email-error")).to_contain_text("Enter your email address")
     await assert_accessible(page)
 
-    since = time.time() - 0.5
+    reset_code = NextCode(system, email)
     await page.get_by_label("Email address").fill(email)
     await page.get_by_role("button", name="Continue").click()
     await expect(page).to_have_url(re.compile(r"/forgotten-password/code$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     await assert_accessible(page)
-    code = await emailed_code(system, email, since)
+    code = await reset_code.wait_async()
 
     # The password policy's answer is shown against the new password, and the code is kept.
     await page.get_by_label("Code").fill(code)
@@ -61,9 +60,9 @@ async def test_a_forgotten_password_is_reset_with_an_emailed_code(system: Any, b
     await assert_accessible(page)
 
     await page.get_by_role("button", name="Sign in").click()
-    since = time.time() - 0.5
+    sign_in_code = NextCode(system, email)
     await submit_sign_in(page, email, SECOND_PASSWORD)
-    await page.get_by_label("Code").fill(await emailed_code(system, email, since))
+    await page.get_by_label("Code").fill(await sign_in_code.wait_async())
     await page.get_by_role("button", name="Continue").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Signed in as Farah Forgetful")
 
@@ -149,14 +148,14 @@ async def test_an_email_address_is_changed_after_a_code_sent_to_it(system: Any, 
     await page.get_by_role("link", name="Change email address").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Change your email address")
     await assert_accessible(page)
-    since = time.time() - 0.5
+    address_code = NextCode(system, new_email)
     await page.get_by_label("New email address").fill(new_email)
     await page.get_by_label("Your password").fill(FIRST_PASSWORD)
     await page.get_by_role("button", name="Continue").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     await expect(page.locator("main")).to_contain_text(new_email)
     await assert_accessible(page)
-    await page.get_by_label("Code").fill(await emailed_code(system, new_email, since))
+    await page.get_by_label("Code").fill(await address_code.wait_async())
     await page.get_by_role("button", name="Confirm email address").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Your email address has been changed")
     await expect(page.locator("main .govuk-summary-list__row", has_text="Email address")).to_contain_text(new_email)

@@ -124,6 +124,20 @@ async def test_a_virtual_school_admin_adds_a_setting_manages_accounts_and_reads_
     await expect(page.locator("main")).to_contain_text(f"Nobody has an account at {name} yet")
     await assert_accessible(page)
 
+    # Once someone has an account there, they can be nominated; the change is kept in the history.
+    setting_id = page.url.split("/organisations/")[1].split("/")[0]
+    await new_account(system, setting_id, "setting_staff", "Wren", "Willow", "pebble-saffron-anchor-62")
+    await page.reload()
+    await page.get_by_label("Wren Willow").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Wren Willow is now the nominated Designated Teacher")
+    await expect(page.locator("main")).to_contain_text("Wren Willow")
+    await page.get_by_role("link", name="Change designated teacher").click()
+    await expect(page.get_by_label("Wren Willow")).to_be_checked()
+    await expect(page.locator("main tbody tr", has_text="Wren Willow")).to_contain_text("Now")
+    await assert_accessible(page)
+
     # Riverside's nominated DT and who held the role before.
     await page.goto(f"{system.portal_url}/organisations/{RIVERSIDE}/designated-teacher")
     await expect(page.get_by_role("group", name="Who is the Designated Teacher?")).to_be_visible()
@@ -136,11 +150,11 @@ async def test_a_virtual_school_admin_adds_a_setting_manages_accounts_and_reads_
     await expect(page.locator(".govuk-notification-banner")).to_contain_text(
         "Dev Deactivated’s account has been deactivated")
     row = page.locator("main tbody tr", has_text=worker)
-    await expect(row).to_contain_text("Deactivated")
+    await expect(row.locator(".govuk-tag")).to_have_text("Deactivated")
     await assert_accessible(page)
     await page.get_by_role("button", name=re.compile("^Reactivate +Dev Deactivated$")).click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("can sign in again")
-    await expect(row).to_contain_text("Active")
+    await expect(row.locator(".govuk-tag")).to_have_text("Active")
     await page.get_by_role("button", name=re.compile("^Sign out of all sessions +for Dev Deactivated$")).click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Dev Deactivated has been signed out")
 
