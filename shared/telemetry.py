@@ -9,17 +9,55 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 
 from shared.settings import ServiceSettings
 
 _provider: TracerProvider | None = None
+# Emailed links carry secrets in their paths and queries (invitation tokens): never in a trace.
+_SECRETS = [(re.compile(r"(/invitations/)(?!lookup\b|accept\b)[A-Za-z0-9_%-]{16,}"), r"\1[redacted]"),
+            (re.compile(r"([?&](?:token|code)=)[^&\s]*"), r"\1[redacted]")]
+
+
+def redact(value: object) -> object:
+    if isinstance(value, str):
+        for pattern, replacement in _SECRETS:
+            value = pattern.sub(replacement, value)
+    return value
+
+
+class RedactingExporter(SpanExporter):
+    """Passes spans on with secrets taken out of their names and attributes, whatever the exporter."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([ReadableSpan(
+            name=str(redact(s.name)), context=s.context, parent=s.parent, resource=s.resource,
+            attributes={k: redact(v) for k, v in (s.attributes or {}).items()},  # type: ignore[misc]
+            events=s.events, links=s.links, kind=s.kind, status=s.status, start_time=s.start_time,
+            end_time=s.end_time, instrumentation_scope=s.instrumentation_scope) for s in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 def _span_line(span: ReadableSpan) -> str:
@@ -32,16 +70,17 @@ def setup_tracing(settings: ServiceSettings, service: str) -> TracerProvider:
         return _provider
     provider = TracerProvider(resource=Resource.create({"service.name": f"epep-{service}"}))
     if settings.traces_exporter == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(RedactingExporter(ConsoleSpanExporter())))
     elif settings.traces_exporter == "file":
         os.makedirs(settings.trace_dir, exist_ok=True)
         out = open(os.path.join(settings.trace_dir, f"{service}.jsonl"), "a", buffering=1)  # noqa: SIM115
         # Simple (synchronous) processor: the file is local and tests read spans as soon as they end.
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=_span_line)))
+        provider.add_span_processor(SimpleSpanProcessor(
+            RedactingExporter(ConsoleSpanExporter(out=out, formatter=_span_line))))
     elif settings.traces_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(RedactingExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _provider = provider
     return provider

@@ -117,7 +117,7 @@ async def register(request: web.Request) -> web.Response:
         inv = await open_invitation(conn, body.token)
         errors = []
         if not _same_name(body.given_name, inv["given_name"]):
-            errors.append(("given_name", "The first name does not match the invitation"))
+            errors.append(("given_name", "The given name does not match the invitation"))
         if not _same_name(body.family_name, inv["family_name"]):
             errors.append(("family_name", "The family name does not match the invitation"))
         if normalise_email(body.email) != inv["email_normalised"]:

@@ -200,6 +200,7 @@ async def resolve_session(request: web.Request) -> web.Response:
     return web.json_response({
         "session_id": str(session["id"]), "user_id": str(session["user_id"]),
         "expires_at": session["expires_at"].isoformat(), "idle_expires_at": session["idle_expires_at"].isoformat(),
+        "idle_timeout_seconds": settings.session_idle_seconds,
         "memberships": memberships})
 
 

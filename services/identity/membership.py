@@ -21,6 +21,10 @@ async def add_membership(conn: asyncpg.Connection, user_id: uuid.UUID, org_id: u
 async def nominate(conn: asyncpg.Connection, setting_id: uuid.UUID, user_id: uuid.UUID,
                    by: uuid.UUID | None) -> uuid.UUID | None:
     """Make this person the setting's one nominated DT; the previous DT stays on as staff. Returns the previous."""
+    current = await conn.fetchval("SELECT user_id FROM designated_teacher_nominations WHERE setting_id = $1 "
+                                  "AND ended_at IS NULL", setting_id)
+    if current == user_id:
+        return current  # already the DT: nothing changes, so no new line in the history
     previous = await conn.fetchval(
         "UPDATE designated_teacher_nominations SET ended_at = now() WHERE setting_id = $1 AND ended_at IS NULL "
         "RETURNING user_id", setting_id)

@@ -114,6 +114,7 @@ class SessionInfo(BaseModel):
     expires_at: datetime
     idle_expires_at: datetime
     warn_seconds_before: int = Field(description="Show the timeout warning this long before idle_expires_at")
+    idle_timeout_seconds: int = Field(description="How long without activity ends a session")
 
 
 class InvitationPreview(BaseModel):
