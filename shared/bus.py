@@ -453,3 +453,18 @@ class Consumers:
                     await sub.queue.cancel(sub.consumer_tag)
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
+
+
+async def delete_topology(settings: ServiceSettings, consumers: list[str], *, exchanges: bool = True) -> None:
+    """Remove consumers' queues (their dead-letter and retry queues too) and, with `exchanges`, the shared
+    exchanges: for a retired consumer, or a test run's own prefixed names. Messages in them are lost."""
+    prefix = settings.bus_prefix
+    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
+        channel = await conn.channel()
+        for name in consumers:
+            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
+                await channel.queue_delete(f"{prefix}{name}{suffix}")
+        if exchanges:
+            for exchange in ("epep", "epep.dead", "epep.unrouted"):
+                await channel.exchange_delete(f"{prefix}{exchange}")
+            await channel.queue_delete(f"{prefix}epep.unrouted")

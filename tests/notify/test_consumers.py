@@ -23,7 +23,7 @@ from deploy.local.mailsink import MaildirHandler
 from services.notify.consumers import subscriptions_for
 from services.notify.settings import NotifySettings
 from shared import contracts, db
-from shared.bus import Bus, Consumers, OutboxRelay, add_event
+from shared.bus import Bus, Consumers, OutboxRelay, add_event, delete_topology
 from shared.migrate import ensure_database, migrate
 from tests.conftest import PG_HOST, PG_PORT, drop_database
 from tests.notify import samples
@@ -118,19 +118,7 @@ async def notify(tmp_path: Path, notify_database: str) -> AsyncIterator[Notify]:
         await pool.close()
         smtp.close()
         await smtp.wait_closed()
-        await _delete_topology(settings, [s.name for s in subscriptions])
-
-
-async def _delete_topology(settings: NotifySettings, consumers: list[str]) -> None:
-    prefix = settings.bus_prefix
-    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
-        channel = await conn.channel()
-        for name in consumers:
-            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
-                await channel.queue_delete(f"{prefix}{name}{suffix}")
-        for exchange in ("epep", "epep.dead", "epep.unrouted"):
-            await channel.exchange_delete(f"{prefix}{exchange}")
-        await channel.queue_delete(f"{prefix}epep.unrouted")
+        await delete_topology(settings, [s.name for s in subscriptions])
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "it") -> None:

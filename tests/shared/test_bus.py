@@ -13,7 +13,16 @@ import asyncpg
 import pytest
 
 from shared import db
-from shared.bus import Bus, Consumers, MessageContext, OutboxRelay, PermanentError, Subscription, add_event
+from shared.bus import (
+    Bus,
+    Consumers,
+    MessageContext,
+    OutboxRelay,
+    PermanentError,
+    Subscription,
+    add_event,
+    delete_topology,
+)
 from shared.contracts import UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
@@ -50,14 +59,7 @@ async def env(tmp_path: Path, bus_database: str) -> AsyncIterator[tuple[ServiceS
     assert channel is not None
     await bus.close()
     await pool.close()
-    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
-        ch = await conn.channel()
-        for name in _declared:
-            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
-                await ch.queue_delete(f"{prefix}{name}{suffix}")
-        for ex in ("epep", "epep.dead", "epep.unrouted"):
-            await ch.exchange_delete(f"{prefix}{ex}")
-        await ch.queue_delete(f"{prefix}epep.unrouted")
+    await delete_topology(settings, _declared)
     _declared.clear()
 
 
