@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.gateway import identity_routes
-from services.gateway.handlers import IDENTITY, routes
+from services.gateway import forwarding, identity_routes
+from services.gateway.handlers import CLIENTS, IDENTITY, routes
 from services.gateway.settings import GatewaySettings
 from shared.service import SETTINGS, ServiceSpec
 from shared.web import ServiceClient, client_session
@@ -15,14 +15,21 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert isinstance(settings, GatewaySettings)
     session = client_session()
-    app[IDENTITY] = ServiceClient("identity", settings.identity_url, settings.internal_token_keys, session)
+    urls = {"identity": settings.identity_url, "pep": settings.pep_url, "delegation": settings.delegation_url,
+            "notify": settings.notify_url, "qa": settings.qa_url}
+    app[CLIENTS] = {name: ServiceClient(name, url, settings.internal_token_keys, session) for name, url in urls.items()}
+    app[IDENTITY] = app[CLIENTS]["identity"]
     yield
     await session.close()
 
 
+# Each of these declares its operations through forwarding.forward() when imported.
+FORWARDED = (identity_routes,)
+
+
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
-    app.router.add_routes(identity_routes.routes)
+    app.router.add_routes(forwarding.routes)
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,

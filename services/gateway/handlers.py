@@ -18,6 +18,7 @@ from shared.service import SETTINGS
 from shared.web import REQUEST_ID, ServiceClient, json_model, parse_body
 
 IDENTITY = web.AppKey("identity_client", ServiceClient)
+CLIENTS = web.AppKey("service_clients", dict[str, ServiceClient])
 GATEWAY = Claims(sub="service:gateway")
 routes = web.RouteTableDef()
 
