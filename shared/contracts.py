@@ -145,6 +145,24 @@ class OrganisationChanged(EventData):
     contact_phone: str | None = None
 
 
+class ChildChanged(EventData):
+    """A child's core data was created or changed (pep owns it). Other services keep what they need to route
+    work and show dashboards; `version` rises with every change, so an older event never overwrites a newer."""
+
+    child_id: uuid.UUID
+    version: int
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    social_worker_id: uuid.UUID | None = None
+    iro_id: uuid.UUID | None = None
+    carer_ids: list[uuid.UUID] = []
+    given_name: str
+    family_name: str
+    year_group: str | None = None
+    sen_status: str | None = None
+    in_care: bool = True
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -154,6 +172,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.account.changed", 1): AccountChanged,
     ("identity.audit.recorded", 1): AuditRecorded,
     ("identity.organisation.changed", 1): OrganisationChanged,
+    ("pep.child.changed", 1): ChildChanged,
 }
 
 

@@ -22,6 +22,9 @@ class Membership(BaseModel):
     organisation_id: str
     organisation_type: str
     role: str
+    # Setting staff only: what their DT lets them see (None: everything).
+    children: list[str] | None = None
+    sections: list[str] | None = None
 
 
 class Claims(BaseModel):

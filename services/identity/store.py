@@ -121,6 +121,8 @@ async def revoke_all_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> i
 
 async def memberships_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT m.organisation_id::text, o.type AS organisation_type, m.role FROM memberships m "
-        "JOIN organisations o ON o.id = m.organisation_id WHERE m.user_id = $1", user_id)
-    return [dict(r) for r in rows]
+        "SELECT m.organisation_id::text, o.type AS organisation_type, m.role, a.children::text[], a.sections "
+        "FROM memberships m JOIN organisations o ON o.id = m.organisation_id "
+        "LEFT JOIN staff_access a ON a.setting_id = m.organisation_id AND a.user_id = m.user_id "
+        "AND m.role = 'setting_staff' WHERE m.user_id = $1", user_id)
+    return [{k: v for k, v in dict(r).items() if v is not None or k not in ("children", "sections")} for r in rows]
