@@ -53,6 +53,8 @@ class TemplateField(BaseModel):
     fields: list[TemplateField] | None = Field(default=None, description="the fields of each row of a group")
     min_rows: int = 0
     max_rows: int | None = None
+    # Sign-off needs this exact answer ("I confirm the meeting took place" must be yes, not just answered).
+    must_be: str | bool | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> TemplateField:
@@ -258,6 +260,9 @@ def missing(fields: list[TemplateField], answers: dict[str, Any], mandatory: set
         required = f.mandatory or (mandatory is not None and name in mandatory)
         if required and value in (None, "", []):
             found.append(AnswerError(field=name, message=f"Answer ‘{f.label}’"))
+        elif f.must_be is not None and value is not None and value != f.must_be:
+            answer = {True: "yes", False: "no"}.get(f.must_be, f.must_be) if isinstance(f.must_be, bool) else f.must_be
+            found.append(AnswerError(field=name, message=f"‘{f.label}’ must be {answer} before sign-off"))
         elif required and f.type == "group" and len(value or []) < max(f.min_rows, 1):
             found.append(AnswerError(field=name, message=f"Add at least {max(f.min_rows, 1)} to ‘{f.label}’"))
         if f.type == "group" and isinstance(value, list):

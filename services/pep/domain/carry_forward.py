@@ -1,0 +1,76 @@
+"""Starting a PEP: what it takes from the child's last PEP and from their core data.
+
+About 70% of a PEP stays the same term to term; it is copied so nobody retypes it, and listed as "to check"
+so somebody reads it again. Last term's current targets become this term's previous targets, waiting for
+their review. The caller passes only this child's previous answers: nothing can come from another child.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.pep.domain.templates import Template, TemplateField
+
+CURRENT_TARGETS, PREVIOUS_TARGETS = "current_targets", "previous_targets"
+TEXT = ("text", "long_text")
+
+
+def start_answers(template: Template, previous: dict[str, dict[str, Any]] | None,
+                  core: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """(answers per section, keys per section to check) for a new PEP."""
+    answers: dict[str, dict[str, Any]] = {}
+    to_check: dict[str, list[str]] = {}
+    previous = previous or {}
+    for section in template.sections:
+        before = previous.get(section.key, {})
+        mine: dict[str, Any] = {}
+        check: list[str] = []
+        for field in section.fields:
+            if field.carry_forward and before.get(field.key) not in (None, "", []):
+                mine[field.key] = before[field.key]
+                check.append(field.key)
+            elif field.prefill and core.get(field.prefill) not in (None, ""):
+                mine[field.key] = core[field.prefill]
+                check.append(field.key)
+        previous_group = section.field(PREVIOUS_TARGETS)
+        if previous_group is not None and previous_group.type == "group":
+            carried = _targets_to_review(previous_group, _find_current_targets(previous))
+            if carried:
+                mine[PREVIOUS_TARGETS] = carried
+                check += [f"{PREVIOUS_TARGETS}.{i}" for i in range(1, len(carried) + 1)]
+        if mine:
+            answers[section.key] = mine
+            to_check[section.key] = check
+    return answers, to_check
+
+
+def _find_current_targets(previous: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    for section_answers in previous.values():
+        rows = section_answers.get(CURRENT_TARGETS)
+        if isinstance(rows, list):
+            return [r for r in rows if isinstance(r, dict)]
+    return []
+
+
+def _targets_to_review(group: TemplateField, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each of last term's targets, as a row to review: its words in the review's first text column."""
+    columns = group.fields or []
+    text_column = next((f.key for f in columns if f.type in TEXT), None)
+    if text_column is None:
+        return []
+    reviewed = []
+    for row in rows[: group.max_rows or len(rows)]:
+        words = row.get("target") or row.get("what") or next(
+            (v for v in row.values() if isinstance(v, str) and v.strip()), None)
+        if words:
+            reviewed.append({text_column: words})
+    return reviewed
+
+
+def core_values(child: dict[str, Any], setting_name: str | None = None) -> dict[str, Any]:
+    """Core data under the names templates use in `prefill` (child.<field>)."""
+    values = {f"child.{k}": (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in child.items()
+              if isinstance(v, str | int | float | bool) or hasattr(v, "isoformat")}
+    if setting_name:
+        values["child.setting_name"] = setting_name
+    return values

@@ -1,0 +1,51 @@
+"""What a new PEP takes from the child's last one and from core data."""
+
+from __future__ import annotations
+
+from services.pep.domain.carry_forward import core_values, start_answers
+from services.pep.domain.templates import Template
+
+TEMPLATE = Template.model_validate({
+    "key": "t", "name": "T", "phase": "school_age", "version": 1, "sections": [
+        {"key": "personal", "title": "Personal", "owner": "social_worker", "fields": [
+            {"key": "name", "label": "Name", "type": "text", "prefill": "child.given_name"},
+            {"key": "contacts", "label": "Contacts", "type": "long_text", "carry_forward": True},
+            {"key": "this_term_only", "label": "Notes", "type": "long_text"}]},
+        {"key": "targets", "title": "Targets", "owner": "designated_teacher", "fields": [
+            {"key": "previous_targets", "label": "Previous targets", "type": "group", "max_rows": 5, "fields": [
+                {"key": "target", "label": "Target", "type": "long_text"},
+                {"key": "outcome", "label": "Outcome", "type": "single_choice",
+                 "options": [{"value": "achieved", "label": "Achieved"}]}]},
+            {"key": "current_targets", "label": "Targets", "type": "group", "max_rows": 5, "fields": [
+                {"key": "what", "label": "What", "type": "long_text"},
+                {"key": "by_when", "label": "By when", "type": "date"}]}]}]})
+
+
+def test_a_first_pep_starts_from_core_data_only() -> None:
+    answers, to_check = start_answers(TEMPLATE, None, core_values({"given_name": "Jordan"}))
+    assert answers == {"personal": {"name": "Jordan"}}
+    assert to_check == {"personal": ["name"]}
+
+
+def test_the_next_pep_carries_forward_and_turns_current_targets_into_targets_to_review() -> None:
+    previous = {"personal": {"name": "Old", "contacts": "Nan: 01632 960001", "this_term_only": "x"},
+                "targets": {"current_targets": [{"what": "Read 20 minutes a day", "by_when": "2026-12-01"},
+                                                {"what": "Times tables to 12"}],
+                            "previous_targets": [{"target": "Something from last year"}]}}
+    answers, to_check = start_answers(TEMPLATE, previous, core_values({"given_name": "Jordan"}))
+    assert answers["personal"] == {"name": "Jordan", "contacts": "Nan: 01632 960001"}
+    assert answers["targets"] == {"previous_targets": [{"target": "Read 20 minutes a day"},
+                                                       {"target": "Times tables to 12"}]}
+    assert "current_targets" not in answers["targets"]  # this term's targets are written afresh
+    assert to_check["targets"] == ["previous_targets.1", "previous_targets.2"]
+
+
+def test_a_confirmation_must_be_yes_not_just_answered() -> None:
+    from services.pep.domain.templates import Section, missing
+
+    section = Section.model_validate({"key": "meeting", "title": "Meeting", "owner": "designated_teacher", "fields": [
+        {"key": "took_place", "label": "I confirm this PEP meeting took place", "type": "yes_no", "mandatory": True,
+         "must_be": True}]})
+    assert [g.message for g in missing(section.fields, {"took_place": False})] == [
+        "‘I confirm this PEP meeting took place’ must be yes before sign-off"]
+    assert missing(section.fields, {"took_place": True}) == []

@@ -1,0 +1,53 @@
+"""Who may do what in each state: the table in services/pep/domain/lifecycle.py, row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.pep.domain.lifecycle import allowed_actions, may_edit_section, transition
+
+VS, SW, DT, STAFF, IRO, CARER = "virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer"
+
+
+@pytest.mark.parametrize("state,via,actions", [
+    ("created", DT, ["submit"]),
+    ("in_progress", SW, ["submit"]),
+    ("in_progress", VS, ["submit", "cancel"]),
+    ("submitted", VS, ["return", "approve", "cancel"]),
+    ("submitted", DT, []),
+    ("returned", DT, ["submit"]),
+    ("approved", SW, ["finalise"]),
+    ("approved", VS, ["return", "finalise", "cancel"]),
+    ("finalised", VS, []),
+    ("cancelled", VS, []),
+    ("in_progress", IRO, []),
+    ("in_progress", CARER, []),
+    ("in_progress", STAFF, []),
+])
+def test_allowed_actions(state: str, via: str, actions: list[str]) -> None:
+    assert allowed_actions(state, via) == actions
+
+
+def test_a_transition_says_where_it_goes_and_whether_it_needs_a_reason() -> None:
+    back = transition("return", "submitted", VS)
+    assert back and back.to_state == "returned" and back.needs_reason
+    assert transition("approve", "in_progress", VS) is None
+    assert transition("finalise", "approved", DT) is None
+
+
+@pytest.mark.parametrize("owner,state,via,may", [
+    ("designated_teacher", "in_progress", DT, True),
+    ("designated_teacher", "in_progress", STAFF, True),
+    ("designated_teacher", "in_progress", SW, False),
+    ("social_worker", "in_progress", SW, True),
+    ("social_worker", "in_progress", DT, False),
+    ("young_person", "in_progress", DT, True),
+    ("virtual_school", "in_progress", DT, False),
+    ("designated_teacher", "returned", DT, True),
+    ("designated_teacher", "submitted", DT, False),
+    ("virtual_school", "submitted", VS, True),
+    ("virtual_school", "finalised", VS, False),
+    ("designated_teacher", "finalised", VS, False),
+])
+def test_who_writes_which_section_when(owner: str, state: str, via: str, may: bool) -> None:
+    assert may_edit_section(owner, state, via) is may
