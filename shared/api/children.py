@@ -1,0 +1,261 @@
+"""Children's core data as the gateway exposes it: request and response models shared by the gateway and pep.
+
+The models check shape (types, lengths, the lists of values); pep adds what needs its rules or its data
+(UPN and ULN check characters, dates that must make sense together, people who must hold a role in the LA).
+Additive changes only within /api/v1.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.api.identity import Email
+
+Gender = Literal["female", "male", "other", "not_known"]
+# Interim care orders are made under s38 of the Children Act 1989, full care orders under s31; placement
+# orders under s21 of the Adoption and Children Act 2002.
+LegalStatus = Literal["s20", "interim_care_order", "full_care_order", "placement_order", "remand", "other"]
+PlacementType = Literal["foster_care", "kinship_care", "residential", "secure", "semi_independent",
+                        "placed_with_parents", "placed_for_adoption", "other"]
+YearGroup = Literal["Nursery", "Reception", "Year 1", "Year 2", "Year 3", "Year 4", "Year 5", "Year 6", "Year 7",
+                    "Year 8", "Year 9", "Year 10", "Year 11", "Year 12", "Year 13"]
+SenStatus = Literal["none", "sen_support", "ehcp"]
+KeyStage = Literal["EYFS", "KS1", "KS2", "KS3", "KS4", "KS5"]
+Phase = Literal["early_years", "school_age", "post_16"]  # the PEP template a child's year group calls for
+AccessVia = Literal["virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer"]
+
+GENDERS, LEGAL_STATUSES, PLACEMENT_TYPES = get_args(Gender), get_args(LegalStatus), get_args(PlacementType)
+YEAR_GROUPS, SEN_STATUSES = get_args(YearGroup), get_args(SenStatus)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+
+
+class Contact(BaseModel):
+    """Someone to know about: a parent, a relative, a previous carer, a professional."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    relationship: ShortText | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Email | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+
+
+class CarerDetails(BaseModel):
+    """The carer(s) in the current placement, as the LA records them (whether or not they have an account)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    email: Email | None = None
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class CoreData(BaseModel):
+    """Every core data field, all optional: what a change may carry. null clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+    given_name: Name | None = None
+    family_name: Name | None = None
+    date_of_birth: date | None = None
+    gender: Gender | None = None
+    ethnicity: ShortText | None = None
+    first_language: ShortText | None = None
+    upn: str | None = Field(default=None, max_length=20, description="Unique Pupil Number: 13 characters with "
+                            "the DfE check letter first")
+    uln: str | None = Field(default=None, max_length=20, description="Unique Learner Number (post-16): 10 digits")
+    social_care_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = \
+        Field(default=None, description="The child's id in the LA's social care system; unique within the LA")
+    date_entered_care: date | None = None
+    legal_status: LegalStatus | None = None
+    placement_type: PlacementType | None = None
+    carer: CarerDetails | None = None
+    setting_id: uuid.UUID | None = Field(default=None, description="The education setting the child attends")
+    year_group: YearGroup | None = None
+    sen_status: SenStatus | None = None
+    health_notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    contacts: list[Contact] | None = Field(default=None, max_length=30)
+    social_worker_id: uuid.UUID | None = Field(default=None, description="The allocated social worker")
+    iro_id: uuid.UUID | None = Field(default=None, description="The Independent Reviewing Officer")
+    carer_ids: list[uuid.UUID] | None = Field(default=None, max_length=10, description="Carers with an account")
+    in_care: bool | None = None
+
+
+# Fields a change may not blank out: the record would no longer say who the child is.
+REQUIRED = ("given_name", "family_name", "date_of_birth")
+NOT_NULL = (*REQUIRED, "contacts", "carer_ids", "in_care")
+
+
+class ChildIn(CoreData):
+    la_id: uuid.UUID = Field(description="The LA whose child this is: one where you work for the Virtual School")
+    given_name: Name
+    family_name: Name
+    date_of_birth: date
+
+
+class ChildPatch(CoreData):
+    version: int = Field(ge=1, description="The version you started from: a change made since answers 409")
+
+
+class AttendanceIn(BaseModel):
+    """Sessions (half days) in a period. Recording the same period again replaces it."""
+
+    model_config = ConfigDict(extra="forbid")
+    period_start: date
+    period_end: date
+    possible_sessions: int = Field(ge=0, le=1000)
+    attended_sessions: int = Field(ge=0, le=1000)
+    authorised_absences: int = Field(default=0, ge=0, le=1000)
+    unauthorised_absences: int = Field(default=0, ge=0, le=1000)
+
+
+class CsvImport(BaseModel):
+    la_id: uuid.UUID
+    csv: str = Field(min_length=1, max_length=900_000, description="UTF-8 CSV text with a header row")
+
+
+class SiblingLink(BaseModel):
+    sibling_id: uuid.UUID
+
+
+class ChildQuery(BaseModel):
+    """GET /children's query string."""
+
+    setting_id: uuid.UUID | None = Field(default=None, description="Only children at this setting")
+    q: str | None = Field(default=None, max_length=100, description="Part of a name")
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+# ---- responses ------------------------------------------------------------------------------------
+
+
+class ChildSummary(BaseModel):
+    id: uuid.UUID
+    la_id: uuid.UUID
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    setting_id: uuid.UUID | None
+    year_group: str | None
+    key_stage: KeyStage | None
+    sen_status: SenStatus | None
+    in_care: bool
+    version: int
+
+
+class ChildList(BaseModel):
+    items: list[ChildSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Person(BaseModel):
+    user_id: uuid.UUID
+    given_name: str
+    family_name: str
+    email: str
+    via: AccessVia = Field(description="How they reach the child")
+
+
+class Change(BaseModel):
+    what: str
+    from_value: Any
+    to_value: Any
+    version: int
+    changed_at: datetime
+    changed_by: uuid.UUID | None
+    changed_by_name: str | None
+
+
+class Indicators(BaseModel):
+    last_pep_date: date | None
+    next_pep_due: date | None
+    year_group: str | None
+    key_stage: KeyStage | None
+    attendance_percent: float | None = Field(description="Attended of possible sessions this academic year")
+
+
+class Sibling(BaseModel):
+    id: uuid.UUID
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    setting_id: uuid.UUID | None
+    year_group: str | None
+
+
+class ChildProfile(BaseModel):
+    id: uuid.UUID
+    la_id: uuid.UUID
+    version: int
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: str | None
+    ethnicity: str | None
+    first_language: str | None
+    upn: str | None
+    uln: str | None
+    social_care_id: str | None
+    date_entered_care: date | None
+    legal_status: str | None
+    placement_type: str | None
+    carer: CarerDetails | None
+    setting_id: uuid.UUID | None
+    year_group: str | None
+    key_stage: KeyStage | None
+    phase: Phase | None
+    sen_status: str | None
+    health_notes: str | None
+    contacts: list[Contact]
+    social_worker_id: uuid.UUID | None
+    iro_id: uuid.UUID | None
+    carer_ids: list[uuid.UUID]
+    in_care: bool
+    created_at: datetime
+    updated_at: datetime
+    updated_by: uuid.UUID | None
+    indicators: Indicators
+    people: list[Person] = Field(description="Everyone who can see this child's record, and how")
+    siblings: list[Sibling] = Field(description="Linked siblings you can see")
+    placement_history: list[Change]
+    setting_history: list[Change]
+    access: AccessVia = Field(description="How you reach this child")
+    can_edit: bool = Field(description="Whether you may change the core data")
+
+
+class Attendance(BaseModel):
+    id: uuid.UUID
+    period_start: date
+    period_end: date
+    possible_sessions: int
+    attended_sessions: int
+    authorised_absences: int
+    unauthorised_absences: int
+    attendance_percent: float | None
+    source: str
+    recorded_at: datetime
+
+
+class AttendanceList(BaseModel):
+    items: list[Attendance]
+    attendance_percent_this_year: float | None
+    academic_year: str
+
+
+class ImportResult(BaseModel):
+    created: int
+    updated: int
+    unchanged: int
+
+
+class AttendanceImportResult(BaseModel):
+    recorded: int
