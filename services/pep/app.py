@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.pep import demo
+from aiohttp import web
+
+from services.pep import children, demo
 from shared.readmodels import users_only
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
@@ -12,6 +14,10 @@ class Settings(ServiceSettings):
     port: int = 8102
 
 
-SPEC = ServiceSpec(name="pep", settings_class=Settings, subscriptions=users_only("pep"),
+def _routes(app: web.Application) -> None:
+    app.router.add_routes(children.routes)
+
+
+SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=users_only("pep"),
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
                    commands={"seed-demo": demo.seed})

@@ -1,0 +1,439 @@
+"""Children's core data over HTTP: list, create, profile, edit (optimistic concurrency), CSV import, siblings,
+attendance. Who reaches a child is `child_access`; a child the caller does not reach answers 404."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.pep import children_store as store
+from services.pep.child_access import (
+    CORE_DATA_EDITORS,
+    as_uuid,
+    child_or_404,
+    editable_child_or_404,
+    may_edit_core_data,
+    ref_of,
+)
+from services.pep.domain import core_data
+from services.pep.domain.access import Access, access_to, visible_children_filter
+from services.pep.domain.child_import import (
+    ATTENDANCE_COLUMNS,
+    CHILD_COLUMNS,
+    Column,
+    RowError,
+    parse_attendance,
+    parse_children,
+)
+from shared.api.children import NOT_NULL, AttendanceIn, ChildIn, ChildPatch, ChildQuery, CsvImport, SiblingLink
+from shared.authz import not_found, require_user, roles_at
+from shared.errors import FieldError, Problem
+from shared.internal_auth import Claims, Membership
+from shared.service import POOL
+from shared.web import CLAIMS, REQUEST_ID, parse_body
+
+routes = web.RouteTableDef()
+# Who is meant by an id in each of these fields: they must hold this role in the child's LA.
+PEOPLE_ROLES = {"social_worker_id": ("social_worker", "a social worker"), "iro_id": ("iro", "an IRO"),
+                "carer_ids": ("carer", "a carer")}
+
+
+def invalid(errors: list[FieldError]) -> Problem:
+    return Problem(422, "The request has invalid fields", "Check these fields: " + ", ".join(e.field for e in errors),
+                   code="validation", errors=errors)
+
+
+def _user(request: web.Request) -> tuple[Claims, uuid.UUID]:
+    claims = request[CLAIMS]
+    return claims, uuid.UUID(require_user(claims))
+
+
+def _may_create_in(claims: Claims, la_id: uuid.UUID) -> bool:
+    return bool(roles_at(claims, str(la_id)) & CORE_DATA_EDITORS)
+
+
+def _holds_role(user: asyncpg.Record | None, la_id: uuid.UUID, role: str) -> bool:
+    return user is not None and any(m.get("organisation_id") == str(la_id) and m.get("role") == role
+                                    for m in user["memberships"])
+
+
+async def _people_problems(conn: asyncpg.Connection, la_id: uuid.UUID, values: dict[str, Any],
+                           fields: Iterable[str]) -> list[FieldError]:
+    """Ids of people must be of people who hold the matching role in the child's LA (pep's users read model)."""
+    wanted = {f: [values[f]] if f != "carer_ids" else list(values[f] or []) for f in fields
+              if f in PEOPLE_ROLES and values.get(f) is not None}
+    found = await store.users(conn, {i for ids in wanted.values() for i in ids})
+    errors = []
+    for name, ids in wanted.items():
+        role, words = PEOPLE_ROLES[name]
+        if any(not _holds_role(found.get(i), la_id, role) for i in ids):
+            errors.append(FieldError(field=name, message=f"Choose {words} with an account in this local authority"))
+    return errors
+
+
+# ---- the child's record as the API shows it -------------------------------------------------------
+
+
+def _summary(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(row["id"]), "la_id": str(row["la_id"]), "given_name": row["given_name"],
+            "family_name": row["family_name"], "date_of_birth": row["date_of_birth"].isoformat(),
+            "setting_id": str(row["setting_id"]) if row["setting_id"] else None, "year_group": row["year_group"],
+            "key_stage": core_data.key_stage(row["year_group"]), "sen_status": row["sen_status"],
+            "in_care": row["in_care"], "version": row["version"]}
+
+
+def _sibling(row: asyncpg.Record) -> dict[str, Any]:
+    return {k: v for k, v in _summary(row).items() if k in ("id", "given_name", "family_name", "date_of_birth",
+                                                             "setting_id", "year_group")}
+
+
+def _changes(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    return [{"what": r["what"], "from_value": r["from_value"], "to_value": r["to_value"], "version": r["version"],
+             "changed_at": r["changed_at"].isoformat(), "changed_by": str(r["changed_by"]) if r["changed_by"] else None,
+             "changed_by_name": r["changed_by_name"]} for r in rows]
+
+
+def _claims_of(user: asyncpg.Record) -> Claims:
+    return Claims(sub=str(user["id"]), memberships=[Membership.model_validate(m) for m in user["memberships"]])
+
+
+async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record, access: Access) -> dict[str, Any]:
+    """Core data, key indicators, who can see the child, siblings the caller can see, and the histories."""
+    start, end = core_data.academic_year_of(date.today())
+    attended, possible = await store.attendance_between(conn, row["id"], start, end)
+    ref = ref_of(row)
+    people = []
+    for user in await store.people_near(conn, [o for o in (row["la_id"], row["setting_id"]) if o is not None]):
+        reach = access_to(_claims_of(user), ref)
+        if reach is not None:
+            people.append({"user_id": str(user["id"]), "given_name": user["given_name"],
+                           "family_name": user["family_name"], "email": user["email"], "via": reach.via})
+    siblings = [_sibling(s) for s in await store.siblings(conn, row["id"]) if access_to(claims, ref_of(s))]
+    out = {name: store.to_json(row[name]) for name in store.CORE_FIELDS}
+    out.update(_summary(row))
+    out.update({
+        "phase": core_data.phase(row["year_group"]), "carer_ids": [str(c) for c in row["carer_ids"]],
+        "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
+        "updated_by": str(row["updated_by"]) if row["updated_by"] else None,
+        # PEP dates arrive with the PEP documents.
+        "indicators": {"last_pep_date": None, "next_pep_due": None, "year_group": row["year_group"],
+                       "key_stage": core_data.key_stage(row["year_group"]),
+                       "attendance_percent": core_data.attendance_percent(attended, possible)},
+        "people": people, "siblings": siblings,
+        "placement_history": _changes(await store.history(conn, "placement_history", row["id"])),
+        "setting_history": _changes(await store.history(conn, "setting_history", row["id"])),
+        "access": access.via, "can_edit": may_edit_core_data(claims, row),
+    })
+    return out
+
+
+# ---- list and create ------------------------------------------------------------------------------
+
+
+@routes.get("/children")
+async def list_children(request: web.Request) -> web.Response:
+    """The caller's children: their LA's for the Virtual School, their allocated ones for a social worker,
+    their setting's for a DT (and for staff, those their DT granted)."""
+    claims = request[CLAIMS]
+    query = ChildQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
+    scope = visible_children_filter(claims)
+    async with request.app[POOL].acquire() as conn:
+        rows = await store.candidates(conn, [as_uuid(i) for i in scope["la_ids"]],
+                                      [as_uuid(i) for i in scope["setting_ids"]], setting_id=query.setting_id,
+                                      q=query.q)
+    mine = [r for r in rows if access_to(claims, ref_of(r)) is not None]
+    page = mine[query.offset:query.offset + query.limit]
+    return web.json_response({"items": [_summary(r) for r in page], "total": len(mine), "limit": query.limit,
+                              "offset": query.offset})
+
+
+@routes.post("/children")
+async def create_child(request: web.Request) -> web.Response:
+    claims, user = _user(request)
+    body = await parse_body(request, ChildIn)
+    if not _may_create_in(claims, body.la_id):
+        raise invalid([FieldError(field="la_id", message="Choose a local authority where you work for the "
+                                                         "Virtual School")])
+    values = core_data.normalise(body.model_dump(exclude={"la_id"}))
+    values["contacts"] = values["contacts"] or []
+    values["carer_ids"] = values["carer_ids"] or []
+    values["in_care"] = True if values["in_care"] is None else values["in_care"]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        errors = core_data.problems(values, date.today())
+        errors += await _people_problems(conn, body.la_id, values, PEOPLE_ROLES)
+        if errors:
+            raise invalid(errors)
+        try:
+            row = await store.insert_child(conn, uuid.uuid4(), body.la_id, values, user)
+        except asyncpg.UniqueViolationError:
+            raise invalid([_duplicate_social_care_id()]) from None
+        await store.publish_changed(conn, row, request[REQUEST_ID])
+        access = access_to(claims, ref_of(row))
+        assert access is not None
+        return web.json_response(await profile(conn, claims, row, access), status=201)
+
+
+def _duplicate_social_care_id() -> FieldError:
+    return FieldError(field="social_care_id", message="Another child in this local authority has this social care id")
+
+
+# ---- one child ------------------------------------------------------------------------------------
+
+
+@routes.get("/children/{child_id}")
+async def get_child(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    async with request.app[POOL].acquire() as conn:
+        row, access = await child_or_404(conn, claims, request.match_info["child_id"])
+        return web.json_response(await profile(conn, claims, row, access))
+
+
+@routes.patch("/children/{child_id}")
+async def edit_child(request: web.Request) -> web.Response:
+    """Change some fields. The body names the version it started from: if the record changed since, 409
+    with the current record, so the person can see what changed and make their change again."""
+    claims, user = _user(request)
+    body = await parse_body(request, ChildPatch)
+    sent = body.model_dump(include=body.model_fields_set - {"version"})
+    if blanked := [f for f in NOT_NULL if f in sent and sent[f] is None]:
+        raise invalid([FieldError(field=f, message="This cannot be left empty") for f in blanked])
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, access = await editable_child_or_404(conn, claims, request.match_info["child_id"])
+        if row["version"] != body.version:
+            raise Problem(409, "Someone else changed this record", f"It is now at version {row['version']}; you "
+                          f"started from version {body.version}. Check the current record and make your change "
+                          "again.", code="stale_version", extra={"current": await profile(conn, claims, row, access)})
+        proposed = core_data.normalise(sent)
+        changed = core_data.changes(dict(row), proposed)
+        errors = core_data.problems({**dict(row), **proposed}, date.today(), set(changed))
+        errors += await _people_problems(conn, row["la_id"], proposed, changed)
+        if errors:
+            raise invalid(errors)
+        if changed:
+            try:
+                row = await store.update_child(conn, row, changed, user)
+            except asyncpg.UniqueViolationError:
+                raise invalid([_duplicate_social_care_id()]) from None
+            await store.publish_changed(conn, row, request[REQUEST_ID])
+        return web.json_response(await profile(conn, claims, row, access))
+
+
+# ---- siblings -------------------------------------------------------------------------------------
+
+
+@routes.get("/children/{child_id}/siblings")
+async def list_siblings(request: web.Request) -> web.Response:
+    """Linked siblings the caller can see themselves; the others are not shown, not even by name."""
+    claims = request[CLAIMS]
+    async with request.app[POOL].acquire() as conn:
+        row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
+        rows = await store.siblings(conn, row["id"])
+    return web.json_response([_sibling(s) for s in rows if access_to(claims, ref_of(s))])
+
+
+@routes.post("/children/{child_id}/siblings")
+async def link_sibling(request: web.Request) -> web.Response:
+    """Link two children of the same LA as siblings. Only a link: nothing is copied from one record to the other."""
+    claims, user = _user(request)
+    body = await parse_body(request, SiblingLink)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, _ = await editable_child_or_404(conn, claims, request.match_info["child_id"], lock=False)
+        sibling = await store.child(conn, body.sibling_id)
+        # Another LA's child, or one the caller cannot change, looks the same as one that does not exist.
+        if sibling is None or sibling["id"] == row["id"] or sibling["la_id"] != row["la_id"] \
+                or not may_edit_core_data(claims, sibling):
+            raise invalid([FieldError(field="sibling_id", message="Choose another child of the same local authority "
+                                                                  "whose record you can change")])
+        await store.link_siblings(conn, row["la_id"], row["id"], sibling["id"], user)
+        rows = await store.siblings(conn, row["id"])
+    return web.json_response([_sibling(s) for s in rows if access_to(claims, ref_of(s))], status=201)
+
+
+@routes.delete("/children/{child_id}/siblings/{sibling_id}")
+async def unlink_sibling(request: web.Request) -> web.Response:
+    claims, _ = _user(request)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, _ = await editable_child_or_404(conn, claims, request.match_info["child_id"], lock=False)
+        if not await store.unlink_siblings(conn, row["id"], as_uuid(request.match_info["sibling_id"], "sibling")):
+            raise not_found("sibling")
+    return web.Response(status=204)
+
+
+# ---- attendance -----------------------------------------------------------------------------------
+
+
+def _attendance(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(row["id"]), "period_start": row["period_start"].isoformat(),
+            "period_end": row["period_end"].isoformat(), "possible_sessions": row["possible_sessions"],
+            "attended_sessions": row["attended_sessions"], "authorised_absences": row["authorised_absences"],
+            "unauthorised_absences": row["unauthorised_absences"],
+            "attendance_percent": core_data.attendance_percent(row["attended_sessions"], row["possible_sessions"]),
+            "source": row["source"], "recorded_at": row["recorded_at"].isoformat()}
+
+
+@routes.get("/children/{child_id}/attendance")
+async def list_attendance(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    today = date.today()
+    start, end = core_data.academic_year_of(today)
+    async with request.app[POOL].acquire() as conn:
+        row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
+        rows = await store.attendance(conn, row["id"])
+        attended, possible = await store.attendance_between(conn, row["id"], start, end)
+    return web.json_response({"items": [_attendance(r) for r in rows],
+                              "attendance_percent_this_year": core_data.attendance_percent(attended, possible),
+                              "academic_year": core_data.academic_year_label(today)})
+
+
+@routes.post("/children/{child_id}/attendance")
+async def record_attendance(request: web.Request) -> web.Response:
+    """Record a period's attendance: the Virtual School, the allocated social worker or the child's DT (the school
+    keeps the register). Recording the same period again replaces it; a period overlapping another is refused."""
+    claims, user = _user(request)
+    body = await parse_body(request, AttendanceIn)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, access = await child_or_404(conn, claims, request.match_info["child_id"], lock=True)
+        if not (may_edit_core_data(claims, row) or access.via == "designated_teacher"):
+            raise Problem(403, "You cannot record this child's attendance", code="forbidden")
+        errors = core_data.attendance_problems(body)
+        overlap = await store.overlapping_period(conn, row["id"], body.period_start, body.period_end)
+        if overlap is not None:
+            errors.append(FieldError(field="period_start", message=_overlap_message(overlap)))
+        if errors:
+            raise invalid(errors)
+        recorded = await store.record_attendance(conn, row["id"], body, "api", user)
+    return web.json_response(_attendance(recorded), status=201)
+
+
+def _overlap_message(other: asyncpg.Record) -> str:
+    return (f"This period overlaps one already recorded, {other['period_start'].isoformat()} to "
+            f"{other['period_end'].isoformat()}")
+
+
+# ---- CSV imports ----------------------------------------------------------------------------------
+
+
+def _import_refused(errors: list[RowError], columns: tuple[Column, ...]) -> Problem:
+    rows = len({e.row for e in errors})
+    return Problem(422, "The file has problems, so nothing was imported",
+                   f"{len(errors)} {'problem' if len(errors) == 1 else 'problems'} in {rows} "
+                   f"{'row' if rows == 1 else 'rows'}. Fix them and import the whole file again.",
+                   code="import_invalid",
+                   errors=[FieldError(field="csv", message=f"Row {e.row}, {e.field}: {e.message}")
+                           for e in errors[:50]],
+                   extra={"report": [e.to_dict() for e in errors], "columns": [c.to_dict() for c in columns]})
+
+
+@routes.post("/children/import")
+async def import_children(request: web.Request) -> web.Response:
+    """Create or update the LA's children from a CSV file, matched by social_care_id. All or nothing: a file with
+    any bad row imports nothing and answers with every problem, row by row."""
+    claims, user = _user(request)
+    body = await parse_body(request, CsvImport)
+    if not _may_create_in(claims, body.la_id):
+        raise invalid([FieldError(field="la_id", message="Choose a local authority where you work for the "
+                                                         "Virtual School")])
+    today = date.today()
+    parsed = parse_children(body.csv, today)
+    if parsed.errors:
+        raise _import_refused(parsed.errors, CHILD_COLUMNS)
+    created = updated = unchanged = 0
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        people = await store.users_by_email(conn, {e for r in parsed.rows for e in r.emails.values() if e})
+        existing = await store.by_social_care_ids(conn, body.la_id, [r.social_care_id for r in parsed.rows],
+                                                  lock=True)
+        errors: list[RowError] = []
+        plans: list[tuple[Any, asyncpg.Record | None, dict[str, Any], dict[str, tuple[Any, Any]]]] = []
+        for r in parsed.rows:
+            values = {**r.values, "social_care_id": r.social_care_id}
+            for column, (field, (role, words)) in (("social_worker_email", ("social_worker_id",
+                                                                             PEOPLE_ROLES["social_worker_id"])),
+                                                   ("iro_email", ("iro_id", PEOPLE_ROLES["iro_id"]))):
+                if column not in r.emails:
+                    continue
+                email = r.emails[column]
+                person = people.get(email) if email else None
+                if email and not _holds_role(person, body.la_id, role):
+                    errors.append(RowError(r.row, column, f"Give the email of {words} with an account in this "
+                                                          "local authority"))
+                values[field] = person["id"] if person else None
+            current = existing.get(r.social_care_id)
+            if current is None:
+                values.setdefault("in_care", True)
+                plans.append((r, None, values, {}))
+            else:
+                changed = core_data.changes(dict(current), values)
+                errors.extend(RowError(r.row, e.field, e.message) for e in
+                              core_data.problems({**dict(current), **values}, today, set(changed)))
+                plans.append((r, current, values, changed))
+        if errors:
+            raise _import_refused(sorted(errors, key=lambda e: e.row), CHILD_COLUMNS)
+        try:
+            for _, current, values, changed in plans:
+                if current is None:
+                    row = await store.insert_child(conn, uuid.uuid4(), body.la_id, values, user)
+                    created += 1
+                elif changed:
+                    row = await store.update_child(conn, current, changed, user)
+                    updated += 1
+                else:
+                    unchanged += 1
+                    continue
+                await store.publish_changed(conn, row, request[REQUEST_ID])
+        except asyncpg.UniqueViolationError:
+            raise Problem(409, "The children changed while the file was being imported", "Import the file again.",
+                          code="conflict") from None
+    return web.json_response({"created": created, "updated": updated, "unchanged": unchanged})
+
+
+@routes.post("/children/attendance/import")
+async def import_attendance(request: web.Request) -> web.Response:
+    """Attendance for the LA's children from a CSV file, each row matched by social_care_id or UPN. All or nothing."""
+    claims, user = _user(request)
+    body = await parse_body(request, CsvImport)
+    if not _may_create_in(claims, body.la_id):
+        raise invalid([FieldError(field="la_id", message="Choose a local authority where you work for the "
+                                                         "Virtual School")])
+    parsed = parse_attendance(body.csv)
+    if parsed.errors:
+        raise _import_refused(parsed.errors, ATTENDANCE_COLUMNS)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        by_id = await store.by_social_care_ids(conn, body.la_id, {r.social_care_id for r in parsed.rows
+                                                                  if r.social_care_id}, lock=True)
+        by_upn = await store.by_upns(conn, body.la_id, {r.upn for r in parsed.rows if r.upn and not r.social_care_id})
+        errors: list[RowError] = []
+        periods: dict[uuid.UUID, list[tuple[date, date, int]]] = {}
+        matched = []
+        for r in parsed.rows:
+            if r.social_care_id:
+                child = by_id.get(r.social_care_id)
+                field, words = "social_care_id", "social care id"
+            else:
+                found = by_upn.get(r.upn, [])
+                child = found[0] if len(found) == 1 else None
+                field, words = "upn", "UPN"
+            if child is None:
+                errors.append(RowError(r.row, field, f"No child in this local authority has this {words}"
+                                       if field == "social_care_id" or not by_upn.get(r.upn) else
+                                       f"More than one child in this local authority has this {words}"))
+                continue
+            start, end = r.record.period_start, r.record.period_end
+            for other_start, other_end, other_row in periods.get(child["id"], []):
+                if other_start <= end and other_end >= start:
+                    errors.append(RowError(r.row, "period_start", f"This period overlaps row {other_row} for the same "
+                                                                  "child"))
+            periods.setdefault(child["id"], []).append((start, end, r.row))
+            overlap = await store.overlapping_period(conn, child["id"], start, end)
+            if overlap is not None:
+                errors.append(RowError(r.row, "period_start", _overlap_message(overlap)))
+            matched.append((child, r))
+        if errors:
+            raise _import_refused(sorted(errors, key=lambda e: e.row), ATTENDANCE_COLUMNS)
+        for child, r in matched:
+            await store.record_attendance(conn, child["id"], r.record, "csv", user)
+    return web.json_response({"recorded": len(matched)})
