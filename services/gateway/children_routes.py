@@ -1,0 +1,31 @@
+"""Children's core data through the gateway: pep decides who may see and change each child."""
+
+from __future__ import annotations
+
+from services.gateway.forwarding import forward
+from shared.api import children as api
+
+tags = ("children",)
+forward("get", "/children", "My children (query: setting_id, q for a name, limit, offset)", response=api.ChildList,
+        service="pep", tags=tags)
+forward("post", "/children", "Add a child to an LA where I work for the Virtual School", body=api.ChildIn,
+        response=api.ChildProfile, status=201, service="pep", tags=tags)
+forward("post", "/children/import", "Create or update an LA's children from CSV, matched by social_care_id; a file "
+        "with any bad row imports nothing (422 with a report row by row and the columns)", body=api.CsvImport,
+        response=api.ImportResult, service="pep", tags=tags)
+forward("post", "/children/attendance/import", "Record attendance for an LA's children from CSV; all or nothing",
+        body=api.CsvImport, response=api.AttendanceImportResult, service="pep", tags=tags)
+forward("get", "/children/{child_id}", "A child's profile: core data, key indicators, who can see it, history",
+        response=api.ChildProfile, service="pep", tags=tags)
+forward("patch", "/children/{child_id}", "Change a child's core data (409 with the current record if it changed "
+        "since your version)", body=api.ChildPatch, response=api.ChildProfile, service="pep", tags=tags)
+forward("get", "/children/{child_id}/attendance", "A child's attendance, and this academic year's percentage",
+        response=api.AttendanceList, service="pep", tags=tags)
+forward("post", "/children/{child_id}/attendance", "Record a period's attendance (the same period again replaces "
+        "it)", body=api.AttendanceIn, response=api.Attendance, status=201, service="pep", tags=tags)
+forward("get", "/children/{child_id}/siblings", "A child's siblings that I can see", response=api.Sibling,
+        many=True, service="pep", tags=tags)
+forward("post", "/children/{child_id}/siblings", "Link a sibling of the same LA (a link: nothing is copied)",
+        body=api.SiblingLink, response=api.Sibling, many=True, status=201, service="pep", tags=tags)
+forward("delete", "/children/{child_id}/siblings/{sibling_id}", "Remove a sibling link", status=204, service="pep",
+        tags=tags)
