@@ -7,7 +7,7 @@ is a new version (a new routing key), published alongside the old one until ever
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -163,6 +163,25 @@ class ChildChanged(EventData):
     in_care: bool = True
 
 
+class PepStatusChanged(EventData):
+    """A PEP was started or moved on (submitted, returned, approved, finalised, cancelled)."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    kind: str
+    term: str
+    academic_year: str
+    from_status: str
+    status: str
+    action: str
+    reason: str | None = None
+    by_user: uuid.UUID | None = None
+    version: int
+    meeting_date: date | None = None
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -173,6 +192,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.audit.recorded", 1): AuditRecorded,
     ("identity.organisation.changed", 1): OrganisationChanged,
     ("pep.child.changed", 1): ChildChanged,
+    ("pep.pep.status_changed", 1): PepStatusChanged,
 }
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import children, demo
+from services.pep import children, demo, peps
 from shared.readmodels import users_only
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
@@ -16,6 +16,7 @@ class Settings(ServiceSettings):
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
+    app.router.add_routes(peps.routes)
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=users_only("pep"),

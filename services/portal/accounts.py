@@ -51,7 +51,10 @@ SETTING_TYPES = {"school": "School", "academy": "Academy", "college": "College",
 PHASES = {"early_years": "Early years", "primary": "Primary", "secondary": "Secondary",
           "all_through": "All-through", "post_16": "Post-16", "special": "Special"}
 # The PEP's sections a DT can open to setting staff (keys are free strings until the PEP template lands).
-SECTIONS = {"A": "Personal and care information", "B": "Education", "C": "Child's views", "D": "Sign-off"}
+# The default templates' section keys (services/pep/templates), which staff access grants name.
+SECTIONS = {"personal": "Personal, care and health information", "education": "Education",
+            "attainment": "Attainment and progress", "views": "The child's views", "targets": "Targets and funding",
+            "meeting": "The PEP meeting", "signoff": "Virtual School sign-off"}
 UK = ZoneInfo("Europe/London")
 # What identity records in its audit log, offered as the audit page's filter (others it adds later still
 # appear in the list once they happen).
@@ -173,7 +176,7 @@ def access_summary(access: dict[str, Any] | None) -> str:
     elif not sections:
         what = "no sections"
     else:
-        what = "sections " + ", ".join(f"{s} ({SECTIONS[s]})" if s in SECTIONS else s for s in sections)
+        what = "sections: " + ", ".join(SECTIONS.get(s, s) for s in sections)
     return f"{who}, {what}"
 
 

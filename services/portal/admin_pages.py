@@ -328,7 +328,7 @@ async def _access_page(request: web.Request, setting: OrganisationDetail, member
     return await render_signed_in(request, "staff_access.html", {
         "org": setting, "member": member, "form": form, "errors": form.errors, "problem": problem,
         "all_sections": forms.ALL_SECTIONS in ticked,
-        "section_items": [{"value": k, "text": f"Section {k}: {v}", "checked": k in ticked}
+        "section_items": [{"value": k, "text": v, "checked": k in ticked}
                           for k, v in accounts.SECTIONS.items()]})
 
 

@@ -16,7 +16,8 @@ TEMPLATE = Template.model_validate({
                 {"key": "target", "label": "Target", "type": "long_text"},
                 {"key": "outcome", "label": "Outcome", "type": "single_choice",
                  "options": [{"value": "achieved", "label": "Achieved"}]}]},
-            {"key": "current_targets", "label": "Targets", "type": "group", "max_rows": 5, "fields": [
+            {"key": "current_targets", "label": "Targets", "type": "group", "max_rows": 5, "carry_forward": True,
+             "fields": [
                 {"key": "what", "label": "What", "type": "long_text"},
                 {"key": "by_when", "label": "By when", "type": "date"}]}]}]})
 

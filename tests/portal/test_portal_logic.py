@@ -72,10 +72,10 @@ def test_dates_are_in_uk_time_in_gov_uk_style() -> None:
 
 def test_staff_access_reads_as_words() -> None:
     assert accounts.access_summary(None) == "All children, all sections"
-    assert accounts.access_summary({"children": None, "sections": ["B", "D"]}) == \
-        "All children, sections B (Education), D (Sign-off)"
+    assert accounts.access_summary({"children": None, "sections": ["education", "signoff"]}) == \
+        "All children, sections: Education, Virtual School sign-off"
     assert accounts.access_summary({"children": ["c1"], "sections": []}) == "1 child, no sections"
-    assert accounts.access_summary({"children": ["c1", "c2"], "sections": ["X"]}) == "2 children, sections X"
+    assert accounts.access_summary({"children": ["c1", "c2"], "sections": ["X"]}) == "2 children, sections: X"
 
 
 def test_audit_actions_and_choices_read_as_words() -> None:
@@ -143,9 +143,11 @@ def test_a_setting_needs_a_name_type_and_phase_and_sends_blanks_as_none() -> Non
 
 
 def test_staff_access_is_some_sections_or_all_and_all_wins() -> None:
-    form, sections = forms.check_access(MultiDict([("sections", "D"), ("sections", "B")]), accounts.SECTIONS)
-    assert form.errors == {} and sections == ["B", "D"]  # in the template's order
-    form, sections = forms.check_access(MultiDict([("sections", "B"), ("sections", "all")]), accounts.SECTIONS)
+    form, sections = forms.check_access(MultiDict([("sections", "signoff"), ("sections", "education")]),
+                                        accounts.SECTIONS)
+    assert form.errors == {} and sections == ["education", "signoff"]  # in the template's order
+    form, sections = forms.check_access(MultiDict([("sections", "education"), ("sections", "all")]),
+                                        accounts.SECTIONS)
     assert form.errors == {} and sections is None
     form, sections = forms.check_access(MultiDict([("sections", "Z")]), accounts.SECTIONS)
     assert form.errors == {"sections": "Select the sections they can see, or all sections"}

@@ -25,7 +25,10 @@ def start_answers(template: Template, previous: dict[str, dict[str, Any]] | None
         before = previous.get(section.key, {})
         mine: dict[str, Any] = {}
         check: list[str] = []
+        moves_targets = section.field(PREVIOUS_TARGETS) is not None
         for field in section.fields:
+            if field.key == CURRENT_TARGETS and moves_targets:
+                continue  # moved into previous targets below, not copied: this term's are written afresh
             if field.carry_forward and before.get(field.key) not in (None, "", []):
                 mine[field.key] = before[field.key]
                 check.append(field.key)

@@ -1,0 +1,99 @@
+"""SQL for PEP documents, their sections, history and templates (pep's own schema only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.pep.domain.templates import Phase, Template
+from services.pep.template_library import default_for_phase
+
+
+def phase_for(year_group: str | None) -> Phase:
+    """Which template a child's year group calls for: Early Years, Statutory School Age or Post-16."""
+    group = (year_group or "").strip().lower()
+    if group in ("nursery", "early years", "pre-school", "preschool"):
+        return "early_years"
+    if group.startswith("year "):
+        try:
+            return "post_16" if int(group.split()[1]) >= 12 else "school_age"
+        except ValueError:
+            pass
+    return "school_age"
+
+
+async def template_for(conn: asyncpg.Connection, la_id: uuid.UUID, phase: Phase) -> tuple[uuid.UUID, Template]:
+    """The LA's own latest template for this phase, else the national default (stored on first use)."""
+    row = await conn.fetchrow(
+        "SELECT id, body FROM templates WHERE phase = $1 AND (la_id = $2 OR la_id IS NULL) "
+        "ORDER BY la_id IS NULL, version DESC LIMIT 1", phase, la_id)
+    default = default_for_phase(phase)
+    if row is None or (row["body"]["key"] == default.key and row["body"]["version"] < default.version):
+        template_id = await conn.fetchval(
+            "INSERT INTO templates (id, key, version, la_id, phase, body) VALUES ($1, $2, $3, NULL, $4, $5) "
+            "ON CONFLICT DO NOTHING RETURNING id", uuid.uuid4(), default.key, default.version, phase,
+            default.model_dump(mode="json"))
+        if template_id is None:  # another request stored it first
+            template_id = await conn.fetchval("SELECT id FROM templates WHERE key = $1 AND version = $2 "
+                                              "AND la_id IS NULL", default.key, default.version)
+        return template_id, default
+    return row["id"], Template.model_validate(row["body"])
+
+
+async def template_by_id(conn: asyncpg.Connection, template_id: uuid.UUID) -> Template:
+    return Template.model_validate(await conn.fetchval("SELECT body FROM templates WHERE id = $1", template_id))
+
+
+async def pep(conn: asyncpg.Connection, pep_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM peps WHERE id = $1" + (" FOR UPDATE" if lock else ""), pep_id)
+
+
+async def sections(conn: asyncpg.Connection, pep_id: uuid.UUID) -> dict[str, asyncpg.Record]:
+    rows = await conn.fetch("SELECT s.*, u.given_name || ' ' || u.family_name AS updated_by_name "
+                            "FROM pep_sections s LEFT JOIN users u ON u.id = s.updated_by WHERE s.pep_id = $1",
+                            pep_id)
+    return {r["section_key"]: r for r in rows}
+
+
+async def previous_answers(conn: asyncpg.Connection, child_id: uuid.UUID) -> tuple[uuid.UUID | None,
+                                                                                     dict[str, dict[str, Any]]]:
+    """This child's last finalised PEP's answers (or their last PEP's, if none was finalised)."""
+    last = await conn.fetchval(
+        "SELECT id FROM peps WHERE child_id = $1 AND status <> 'cancelled' "
+        "ORDER BY (status = 'finalised') DESC, created_at DESC LIMIT 1", child_id)
+    if last is None:
+        return None, {}
+    rows = await conn.fetch("SELECT section_key, answers FROM pep_sections WHERE pep_id = $1", last)
+    return last, {r["section_key"]: r["answers"] for r in rows}
+
+
+async def save_section(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],
+                       expected_version: int, user_id: uuid.UUID) -> asyncpg.Record | None:
+    """Merge these answers in, if nobody saved since `expected_version`; None if somebody did."""
+    row = await conn.fetchrow(
+        "UPDATE pep_sections SET answers = answers || $3::jsonb, version = version + 1, updated_by = $5, "
+        "updated_at = now(), status = CASE WHEN status = 'complete' THEN 'in_progress' "
+        "WHEN status = 'not_started' THEN 'in_progress' ELSE status END, "
+        "to_check = array(SELECT k FROM unnest(to_check) k WHERE split_part(k, '.', 1) <> ALL($6::text[])) "
+        "WHERE pep_id = $1 AND section_key = $2 AND version = $4 RETURNING *",
+        pep_id, key, changes, expected_version, user_id, list(changes))
+    if row is not None:
+        await conn.execute(
+            "INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
+            "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, key, row["version"], sorted(changes), row["answers"], user_id)
+    return row
+
+
+async def history(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT h.version, h.changed, h.saved_at, u.given_name || ' ' || u.family_name AS saved_by_name "
+        "FROM section_history h LEFT JOIN users u ON u.id = h.saved_by "
+        "WHERE h.pep_id = $1 AND h.section_key = $2 ORDER BY h.version DESC", pep_id, key)
+
+
+async def answers_at(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, version: int) -> dict[str, Any] | None:
+    """The section as it stood after save `version` (0: as the PEP started)."""
+    return await conn.fetchval("SELECT answers FROM section_history WHERE pep_id = $1 AND section_key = $2 "
+                               "AND version = $3", pep_id, key, version)

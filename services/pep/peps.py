@@ -1,0 +1,298 @@
+"""PEP documents: start one, read and save its sections, see what is missing, move it through its lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.pep import pep_store as store
+from services.pep.child_access import child_or_404
+from services.pep.domain import lifecycle
+from services.pep.domain.access import Access
+from services.pep.domain.carry_forward import core_values, start_answers
+from services.pep.domain.templates import Section, Template, clean_answers, missing, progress
+from shared.api.peps import PepAction, PepStart, SectionSave
+from shared.authz import not_found
+from shared.bus import add_event
+from shared.contracts import PepStatusChanged
+from shared.errors import FieldError, Problem
+from shared.internal_auth import Claims
+from shared.service import POOL
+from shared.web import CLAIMS, REQUEST_ID, parse_body
+
+routes = web.RouteTableDef()
+
+
+def _uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise not_found() from None
+
+
+async def _pep_or_404(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUID, *,
+                      lock: bool = False) -> tuple[asyncpg.Record, Access, Template]:
+    pep = await store.pep(conn, pep_id, lock=lock)
+    if pep is None:
+        raise not_found("PEP")
+    _, access = await child_or_404(conn, claims, pep["child_id"])
+    return pep, access, await store.template_by_id(conn, pep["template_id"])
+
+
+def _section_or_404(template: Template, access: Access, key: str) -> Section:
+    section = template.section(key)
+    if section is None or not access.may_see_section(key):
+        raise not_found("section")
+    return section
+
+
+def _summary(pep: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(pep["id"]), "child_id": str(pep["child_id"]), "kind": pep["kind"], "term": pep["term"],
+            "academic_year": pep["academic_year"], "status": pep["status"],
+            "meeting_date": pep["meeting_date"].isoformat() if pep["meeting_date"] else None,
+            "created_at": pep["created_at"].isoformat(), "updated_at": pep["updated_at"].isoformat()}
+
+
+@routes.get("/children/{child_id}/peps")
+async def list_peps(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        child, _ = await child_or_404(conn, request[CLAIMS], _uuid(request, "child_id"))
+        rows = await conn.fetch("SELECT * FROM peps WHERE child_id = $1 ORDER BY created_at DESC", child["id"])
+    return web.json_response([_summary(r) for r in rows])
+
+
+@routes.post("/children/{child_id}/peps")
+async def start_pep(request: web.Request) -> web.Response:
+    """A new PEP from the right template for the child's phase, carried forward from their last one."""
+    claims = request[CLAIMS]
+    body = await parse_body(request, PepStart)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        child, access = await child_or_404(conn, claims, _uuid(request, "child_id"))
+        if access.via not in ("virtual_school", "social_worker"):
+            raise Problem(403, "Only the Virtual School or the child's social worker can start a PEP",
+                          code="forbidden")
+        # Serialise starts for this child, so two clicks cannot make two PEPs.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(child["id"]))
+        if await conn.fetchval("SELECT 1 FROM peps WHERE child_id = $1 AND status NOT IN ('finalised', 'cancelled')",
+                               child["id"]):
+            raise Problem(409, "This child already has a PEP in progress",
+                          "Finish or cancel it before starting another.", code="pep_in_progress")
+        template_id, template = await store.template_for(conn, child["la_id"], store.phase_for(child["year_group"]))
+        previous_id, previous = await store.previous_answers(conn, child["id"])
+        answers, to_check = start_answers(template, previous, core_values(dict(child)))
+        pep_id = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO peps (id, child_id, la_id, setting_id, template_id, kind, term, academic_year, meeting_date, "
+            "previous_pep_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            pep_id, child["id"], child["la_id"], child["setting_id"], template_id, body.kind, body.term,
+            body.academic_year, body.meeting_date, previous_id, uuid.UUID(claims.sub))
+        for section in template.sections:
+            start = answers.get(section.key, {})
+            await conn.execute(
+                "INSERT INTO pep_sections (pep_id, section_key, answers, to_check, status) VALUES ($1, $2, $3, $4, $5)",
+                pep_id, section.key, start, to_check.get(section.key, []), "in_progress" if start else "not_started")
+            await conn.execute("INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
+                               "VALUES ($1, $2, 0, $3, $4, $5)", pep_id, section.key, sorted(start), start,
+                               uuid.UUID(claims.sub))
+        await _record_transition(conn, pep_id, child["la_id"], "created", "created", "start", None, claims)
+        pep = await store.pep(conn, pep_id)
+        assert pep is not None
+    return web.json_response(_summary(pep), status=201)
+
+
+@routes.get("/peps/{pep_id}")
+async def overview(request: web.Request) -> web.Response:
+    """The task list: each section with its owner, status, progress and whether the caller may edit it."""
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        saved = await store.sections(conn, pep["id"])
+    sections = []
+    for section in template.sections:
+        if not access.may_see_section(section.key):
+            continue
+        row = saved[section.key]
+        answered, shown = progress(section, row["answers"])
+        sections.append({"key": section.key, "title": section.title, "owner": section.owner,
+                         "status": row["status"], "answered": answered, "questions": shown,
+                         "to_check": len(row["to_check"]),
+                         "can_edit": access.can_edit and lifecycle.may_edit_section(section.owner, pep["status"],
+                                                                                   access.via)})
+    return web.json_response({**_summary(pep), "template": {"key": template.key, "name": template.name,
+                                                            "version": template.version},
+                              "sections": sections,
+                              "actions": lifecycle.allowed_actions(pep["status"], access.via)
+                              if access.can_edit else []})
+
+
+@routes.get("/peps/{pep_id}/sections/{key}")
+async def read_section(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        section = _section_or_404(template, access, request.match_info["key"])
+        row = (await store.sections(conn, pep["id"]))[section.key]
+    return web.json_response(_section_out(pep, access, section, row))
+
+
+def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record) -> dict[str, Any]:
+    return {"pep_id": str(pep["id"]), "key": section.key, "definition": section.model_dump(mode="json"),
+            "answers": row["answers"], "version": row["version"], "status": row["status"],
+            "to_check": row["to_check"], "updated_at": row["updated_at"].isoformat(),
+            "updated_by_name": row.get("updated_by_name"),
+            "missing": [e.model_dump() for e in missing(section.fields, row["answers"])],
+            "can_edit": access.can_edit and lifecycle.may_edit_section(section.owner, pep["status"], access.via)}
+
+
+@routes.put("/peps/{pep_id}/sections/{key}")
+async def save_section(request: web.Request) -> web.Response:
+    """A partial save: only the answers sent change. A bad answer is refused by name and nothing is saved;
+    a save started from an older version gets 409 with what is there now and who saved it."""
+    claims = request[CLAIMS]
+    body = await parse_body(request, SectionSave)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        section = _section_or_404(template, access, request.match_info["key"])
+        _require_edit(pep, access, section)
+        clean, errors = clean_answers(section.fields, body.answers)
+        if errors:
+            raise Problem(422, "Some answers need changing", "Check these answers: " +
+                          ", ".join(e.field for e in errors), code="validation",
+                          errors=[FieldError(field=f"answers.{e.field}", message=e.message) for e in errors])
+        saved = await store.save_section(conn, pep["id"], section.key, clean, body.version, uuid.UUID(claims.sub))
+        if saved is None:
+            current = (await store.sections(conn, pep["id"]))[section.key]
+            raise Problem(409, "Someone else saved this section", f"{current['updated_by_name'] or 'Someone'} "
+                          "saved it after you opened it. Your answers have not been saved: compare them with theirs.",
+                          code="conflict", extra={"current": {
+                              "answers": current["answers"], "version": current["version"],
+                              "updated_by_name": current["updated_by_name"],
+                              "updated_at": current["updated_at"].isoformat()}})
+        if pep["status"] == "created":
+            await conn.execute("UPDATE peps SET status = 'in_progress', updated_at = now() WHERE id = $1", pep["id"])
+        else:
+            await conn.execute("UPDATE peps SET updated_at = now() WHERE id = $1", pep["id"])
+        row = (await store.sections(conn, pep["id"]))[section.key]
+        pep = await store.pep(conn, pep["id"])
+        assert pep is not None
+    return web.json_response(_section_out(pep, access, section, row))
+
+
+def _require_edit(pep: asyncpg.Record, access: Access, section: Section) -> None:
+    if not access.can_edit or not lifecycle.may_edit_section(section.owner, pep["status"], access.via):
+        raise Problem(403, "You cannot change this section now", code="read_only",
+                      detail=f"This PEP is {pep['status'].replace('_', ' ')}." if pep["status"] not in
+                      lifecycle.EDITABLE else "Another role writes this section.")
+
+
+@routes.post("/peps/{pep_id}/sections/{key}/complete")
+async def mark_section_complete(request: web.Request) -> web.Response:
+    """The section's writer says it is done: only when every mandatory answer shown is there."""
+    claims = request[CLAIMS]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        section = _section_or_404(template, access, request.match_info["key"])
+        _require_edit(pep, access, section)
+        row = (await store.sections(conn, pep["id"]))[section.key]
+        if gaps := missing(section.fields, row["answers"]):
+            raise Problem(422, "Some answers are missing", f"{len(gaps)} mandatory answers are missing.",
+                          code="incomplete", errors=[FieldError(field=f"answers.{e.field}", message=e.message)
+                                                     for e in gaps])
+        await conn.execute("UPDATE pep_sections SET status = 'complete', to_check = '{}', completed_by = $3, "
+                           "completed_at = now() WHERE pep_id = $1 AND section_key = $2", pep["id"], section.key,
+                           uuid.UUID(claims.sub))
+        row = (await store.sections(conn, pep["id"]))[section.key]
+    return web.json_response(_section_out(pep, access, section, row))
+
+
+@routes.get("/peps/{pep_id}/missing")
+async def what_is_missing(request: web.Request) -> web.Response:
+    """Everything that stops sign-off, section by section."""
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        saved = await store.sections(conn, pep["id"])
+    return web.json_response(_missing(template, saved, access))
+
+
+def _missing(template: Template, saved: dict[str, asyncpg.Record], access: Access | None) -> list[dict[str, Any]]:
+    found = []
+    for section in template.sections:
+        if section.owner == "virtual_school" or (access is not None and not access.may_see_section(section.key)):
+            continue  # the Virtual School's own sign-off comes after submission
+        for gap in missing(section.fields, saved[section.key]["answers"]):
+            found.append({"section": section.key, "section_title": section.title, "field": gap.field,
+                          "message": gap.message})
+    return found
+
+
+@routes.get("/peps/{pep_id}/sections/{key}/history")
+async def section_history(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        section = _section_or_404(template, access, request.match_info["key"])
+        rows = await store.history(conn, pep["id"], section.key)
+    return web.json_response([{"version": r["version"], "changed": r["changed"], "saved_at": r["saved_at"].isoformat(),
+                               "saved_by_name": r["saved_by_name"]} for r in rows])
+
+
+@routes.get("/peps/{pep_id}/sections/{key}/compare")
+async def compare_versions(request: web.Request) -> web.Response:
+    """Any two saved versions of a section, question by question."""
+    try:
+        before, after = int(request.query["from"]), int(request.query["to"])
+    except (KeyError, ValueError):
+        raise Problem(422, "Say which versions to compare", code="validation", errors=[
+            FieldError(field="from", message="Enter a version number"),
+            FieldError(field="to", message="Enter a version number")]) from None
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        section = _section_or_404(template, access, request.match_info["key"])
+        old = await store.answers_at(conn, pep["id"], section.key, before)
+        new = await store.answers_at(conn, pep["id"], section.key, after)
+    if old is None or new is None:
+        raise not_found("version")
+    return web.json_response([{"field": f.key, "label": f.label, "before": old.get(f.key), "after": new.get(f.key),
+                               "changed": old.get(f.key) != new.get(f.key)} for f in section.fields])
+
+
+@routes.post("/peps/{pep_id}/actions/{action}")
+async def take_action(request: web.Request) -> web.Response:
+    """submit, return (with a reason), approve, finalise, cancel (with a reason): one table says who may."""
+    claims = request[CLAIMS]
+    action = request.match_info["action"]
+    body = await parse_body(request, PepAction) if request.can_read_body else PepAction()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        move = lifecycle.transition(action, pep["status"], access.via) if access.can_edit else None
+        if move is None:
+            raise Problem(409, "You cannot do that now", f"This PEP is {pep['status'].replace('_', ' ')}.",
+                          code="not_allowed", extra={"allowed": lifecycle.allowed_actions(pep["status"], access.via)})
+        if move.needs_reason and not (body.reason or "").strip():
+            raise Problem(422, "Give a reason", code="validation",
+                          errors=[FieldError(field="reason", message="Enter the reason")])
+        if action == "submit" and (gaps := _missing(template, await store.sections(conn, pep["id"]), None)):
+            raise Problem(422, "The PEP is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
+                          code="incomplete", extra={"missing": gaps})
+        await conn.execute("UPDATE peps SET status = $2, version = version + 1, updated_at = now() WHERE id = $1",
+                           pep["id"], move.to_state)
+        await _record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action, body.reason,
+                                 claims, request[REQUEST_ID])
+        pep = await store.pep(conn, pep["id"])
+        assert pep is not None
+    return web.json_response(_summary(pep))
+
+
+async def _record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: uuid.UUID, from_status: str,
+                             to_status: str, action: str, reason: str | None, claims: Claims,
+                             correlation_id: str | None = None) -> None:
+    await conn.execute("INSERT INTO pep_transitions (pep_id, from_status, to_status, action, reason, by_user) "
+                       "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, from_status, to_status, action, reason,
+                       uuid.UUID(claims.sub))
+    pep = await store.pep(conn, pep_id)
+    assert pep is not None
+    await add_event(conn, "pep", PepStatusChanged(
+        pep_id=pep_id, child_id=pep["child_id"], la_id=la_id, setting_id=pep["setting_id"], kind=pep["kind"],
+        term=pep["term"], academic_year=pep["academic_year"], from_status=from_status, status=to_status,
+        action=action, reason=reason, by_user=uuid.UUID(claims.sub), version=pep["version"],
+        meeting_date=pep["meeting_date"]), tenant=str(la_id), correlation_id=correlation_id)

@@ -1,0 +1,188 @@
+"""A PEP's life through the gateway: start, save, conflict, complete, submit, approve, finalise, carry forward,
+and nobody else's child."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared import demo
+from tests.conftest import RunningSystem
+
+CHILD = str(demo.CHILDREN[0]["id"])  # Jordan, Year 5 at Oakfield; Sam is the allocated social worker
+
+
+@pytest.fixture(scope="module")
+def sw(system: RunningSystem) -> str:
+    return system.sign_in("sw@demo.test")
+
+
+@pytest.fixture(scope="module")
+def dt(system: RunningSystem) -> str:
+    return system.sign_in("dt@demo.test")
+
+
+@pytest.fixture(scope="module")
+def caseworker(system: RunningSystem) -> str:
+    return system.sign_in("caseworker@demo.test")
+
+
+def sample(field: dict[str, Any]) -> Any:
+    """A valid answer for any question, whatever the template asks."""
+    kind = field["type"]
+    if kind in ("text", "long_text"):
+        return "An answer written for the test"
+    if kind == "date":
+        return "2026-12-01"
+    if kind == "time":
+        return "15:30"
+    if kind == "yes_no":
+        return True
+    if kind == "single_choice":
+        return field["options"][0]["value"]
+    if kind == "multiple_choice":
+        return [field["options"][0]["value"]]
+    if kind in ("number", "score"):
+        return int(field.get("minimum") or 0) + 1
+    if kind == "money":
+        return "25.00"
+    row = {f["key"]: sample(f) for f in field["fields"] if f.get("mandatory")}
+    return [dict(row) for _ in range(max(field.get("min_rows") or 0, 1))]
+
+
+def answer_what_is_missing(system: RunningSystem, cookie: str, pep_id: str, sections: set[str]) -> None:
+    """Give every missing mandatory answer in these sections, as its writer would, top-down."""
+    for _ in range(12):
+        gaps = [g for g in system.api("GET", f"/api/v1/peps/{pep_id}/missing", cookie=cookie)[1]
+                if g["section"] in sections]
+        if not gaps:
+            return
+        key = gaps[0]["section"]
+        section = system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}", cookie=cookie)[1]
+        fields = {f["key"]: f for f in section["definition"]["fields"]}
+        changes: dict[str, Any] = {}
+        for gap in (g for g in gaps if g["section"] == key):
+            top, *rest = gap["field"].split(".")
+            if not rest:
+                changes[top] = sample(fields[top])
+            else:  # a missing answer inside row N of a group
+                rows = changes.get(top) or list(section["answers"].get(top) or [])
+                column = next(f for f in fields[top]["fields"] if f["key"] == rest[1])
+                rows[int(rest[0]) - 1] = {**rows[int(rest[0]) - 1], rest[1]: sample(column)}
+                changes[top] = rows
+        status, body, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}",
+                                     {"answers": changes, "version": section["version"]}, cookie=cookie)
+        assert status == 200, body
+    raise AssertionError(f"the missing answers never ran out: {gaps}")
+
+
+def owners(system: RunningSystem, cookie: str, pep_id: str) -> dict[str, set[str]]:
+    overview = system.api("GET", f"/api/v1/peps/{pep_id}", cookie=cookie)[1]
+    by_owner: dict[str, set[str]] = {}
+    for s in overview["sections"]:
+        by_owner.setdefault(s["owner"], set()).add(s["key"])
+    return by_owner
+
+
+def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
+        system: RunningSystem, sw: str, dt: str, caseworker: str) -> None:
+    status, pep, _ = system.api("POST", f"/api/v1/children/{CHILD}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": "2026/27", "meeting_date": "2026-12-01"}, cookie=sw)
+    assert status == 201, pep
+    pep_id = pep["id"]
+    again = system.api("POST", f"/api/v1/children/{CHILD}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": "2026/27"}, cookie=sw)
+    assert (again[0], again[1]["code"]) == (409, "pep_in_progress")
+
+    overview = system.api("GET", f"/api/v1/peps/{pep_id}", cookie=dt)[1]
+    assert overview["status"] == "created" and overview["template"]["key"] == "school-age"
+    dt_sections = {s["key"] for s in overview["sections"] if s["can_edit"]}
+    assert dt_sections and all(s["owner"] != "social_worker" for s in overview["sections"]
+                               if s["key"] in dt_sections)
+
+    # A bad answer is refused by name and nothing is lost; a good one survives a reload.
+    key = next(s["key"] for s in overview["sections"] if s["owner"] == "designated_teacher")
+    section = system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}", cookie=dt)[1]
+    date_field = _first(section, "date")
+    text_field = _first(section, "long_text") or _first(section, "text")
+    assert text_field, "the section has no text question"
+    bad = {text_field: "Kept?", **({date_field: "31/02/2026"} if date_field else {"no_such_question": 1})}
+    status, body, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}",
+                                 {"answers": bad, "version": section["version"]}, cookie=dt)
+    assert status == 422
+    assert [e["field"] for e in body["errors"]] == [f"answers.{date_field or 'no_such_question'}"]
+    assert system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}", cookie=dt)[1]["version"] == section["version"]
+    status, saved, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}",
+                                  {"answers": {text_field: "Reading well"}, "version": section["version"]}, cookie=dt)
+    assert status == 200 and saved["version"] == section["version"] + 1
+    assert system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}", cookie=dt)[1]["answers"][text_field] == \
+        "Reading well"
+
+    # Two people editing from the same version: the second gets a conflict, not a silent overwrite.
+    # (Sol may write this section: the DT grants it, whatever an earlier test left.)
+    assert system.api("PUT", f"/api/v1/organisations/{demo.OAKFIELD}/staff/{demo.account_id('staff')}/access",
+                      {"children": None, "sections": None}, cookie=dt)[0] == 204
+    staff = system.sign_in("staff@demo.test")
+    first = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}",
+                       {"answers": {text_field: "Dana's words"}, "version": saved["version"]}, cookie=dt)
+    second = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}",
+                        {"answers": {text_field: "Sol's words"}, "version": saved["version"]}, cookie=staff)
+    assert first[0] == 200 and second[0] == 409
+    assert second[1]["current"]["answers"][text_field] == "Dana's words"
+    assert second[1]["current"]["updated_by_name"] == "Dana Teacher"
+
+    # History and comparison.
+    versions = system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}/history", cookie=dt)[1]
+    assert [v["version"] for v in versions][:3] == [saved["version"] + 1, saved["version"], section["version"]]
+    diff = system.api("GET", f"/api/v1/peps/{pep_id}/sections/{key}/compare?from={saved['version']}"
+                             f"&to={saved['version'] + 1}", cookie=dt)[1]
+    assert [(d["field"], d["before"], d["after"]) for d in diff if d["changed"]] == \
+        [(text_field, "Reading well", "Dana's words")]
+
+    # Sign-off lists what is missing, then succeeds once it is all there.
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
+    assert status == 422 and body["code"] == "incomplete" and body["missing"]
+    by_owner = owners(system, dt, pep_id)
+    answer_what_is_missing(system, sw, pep_id, by_owner.get("social_worker", set()))
+    answer_what_is_missing(system, dt, pep_id, by_owner.get("designated_teacher", set()) |
+                           by_owner.get("young_person", set()) | by_owner.get("carer", set()))
+    assert system.api("GET", f"/api/v1/peps/{pep_id}/missing", cookie=dt)[1] == []
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
+    assert status == 200 and body["status"] == "submitted"
+    # Submitted: the school can no longer change it; returning needs a reason.
+    locked = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}", {"answers": {}, "version": 0}, cookie=dt)
+    assert locked[0] == 403
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/return", {}, cookie=caseworker)[0] == 422
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/approve", {}, cookie=dt)[0] == 409
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/approve", {}, cookie=caseworker)[1]["status"] == \
+        "approved"
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/finalise", {}, cookie=sw)[1]["status"] == "finalised"
+
+    # The next termly PEP starts pre-filled, with last term's targets waiting for review.
+    targets = system.api("GET", f"/api/v1/peps/{pep_id}/sections/targets", cookie=dt)[1]["answers"]
+    status, nxt, _ = system.api("POST", f"/api/v1/children/{CHILD}/peps", {
+        "kind": "termly_review", "term": "spring", "academic_year": "2026/27"}, cookie=sw)
+    assert status == 201
+    carried = system.api("GET", f"/api/v1/peps/{nxt['id']}/sections/targets", cookie=dt)[1]
+    assert len(carried["answers"].get("previous_targets", [])) == len(targets.get("current_targets", [])) >= 1
+    assert all(k.startswith("previous_targets.") for k in carried["to_check"] if "targets" in k)
+    overview = system.api("GET", f"/api/v1/peps/{nxt['id']}", cookie=dt)[1]
+    assert sum(s["to_check"] for s in overview["sections"]) > 0
+    # Cancelled, so the demo child is free for other tests.
+    assert system.api("POST", f"/api/v1/peps/{nxt['id']}/actions/cancel", {"reason": "test"},
+                      cookie=caseworker)[0] == 200
+
+    # Nobody from another LA or setting can reach any of it.
+    for email in ("admin@northshire.test", "dt2@demo.test", "dt@hillside.test"):
+        other = system.sign_in(email)
+        for path in (f"/api/v1/peps/{pep_id}", f"/api/v1/peps/{pep_id}/sections/{key}",
+                     f"/api/v1/peps/{pep_id}/missing", f"/api/v1/children/{CHILD}/peps",
+                     f"/api/v1/peps/{pep_id}/sections/{key}/history"):
+            assert system.api("GET", path, cookie=other)[0] == 404, (email, path)
+        assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/cancel", {"reason": "x"}, cookie=other)[0] == 404
+
+
+def _first(section: dict[str, Any], kind: str) -> str | None:
+    return next((f["key"] for f in section["definition"]["fields"] if f["type"] == kind and not f.get("show_when")),
+                None)
