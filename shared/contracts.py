@@ -182,6 +182,21 @@ class PepStatusChanged(EventData):
     meeting_date: date | None = None
 
 
+class PepMeetingChanged(EventData):
+    """A PEP meeting was scheduled or moved (date, time or place). `sequence` rises with every change, so a
+    calendar invitation can be updated (iCalendar SEQUENCE) and an older event never wins."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    change: str  # scheduled | moved
+    meeting_date: date
+    meeting_time: str | None = None
+    location: str | None = None
+    sequence: int
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -193,6 +208,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.organisation.changed", 1): OrganisationChanged,
     ("pep.child.changed", 1): ChildChanged,
     ("pep.pep.status_changed", 1): PepStatusChanged,
+    ("pep.meeting.changed", 1): PepMeetingChanged,
 }
 
 

@@ -12,6 +12,7 @@ import asyncpg
 from aiohttp import web
 
 from services.pep import children_store as store
+from services.pep import pep_store
 from services.pep.child_access import (
     CORE_DATA_EDITORS,
     as_uuid,
@@ -106,6 +107,7 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
     """Core data, key indicators, who can see the child, siblings the caller can see, and the histories."""
     start, end = core_data.academic_year_of(date.today())
     attended, possible = await store.attendance_between(conn, row["id"], start, end)
+    last_pep, next_pep = await pep_store.pep_dates(conn, row["id"], date.today())
     ref = ref_of(row)
     people = []
     for user in await store.people_near(conn, [o for o in (row["la_id"], row["setting_id"]) if o is not None]):
@@ -120,8 +122,8 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
         "phase": core_data.phase(row["year_group"]), "carer_ids": [str(c) for c in row["carer_ids"]],
         "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
         "updated_by": str(row["updated_by"]) if row["updated_by"] else None,
-        # PEP dates arrive with the PEP documents.
-        "indicators": {"last_pep_date": None, "next_pep_due": None, "year_group": row["year_group"],
+        "indicators": {"last_pep_date": last_pep.isoformat() if last_pep else None,
+                       "next_pep_due": next_pep.isoformat() if next_pep else None, "year_group": row["year_group"],
                        "key_stage": core_data.key_stage(row["year_group"]),
                        "attendance_percent": core_data.attendance_percent(attended, possible)},
         "people": people, "siblings": siblings,
@@ -285,6 +287,7 @@ async def list_attendance(request: web.Request) -> web.Response:
         row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
         rows = await store.attendance(conn, row["id"])
         attended, possible = await store.attendance_between(conn, row["id"], start, end)
+    last_pep, next_pep = await pep_store.pep_dates(conn, row["id"], date.today())
     return web.json_response({"items": [_attendance(r) for r in rows],
                               "attendance_percent_this_year": core_data.attendance_percent(attended, possible),
                               "academic_year": core_data.academic_year_label(today)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -97,3 +98,21 @@ async def answers_at(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, vers
     """The section as it stood after save `version` (0: as the PEP started)."""
     return await conn.fetchval("SELECT answers FROM section_history WHERE pep_id = $1 AND section_key = $2 "
                                "AND version = $3", pep_id, key, version)
+
+
+async def pep_dates(conn: asyncpg.Connection, child_id: uuid.UUID, today: date) -> tuple[date | None, date | None]:
+    """(last PEP meeting held, next PEP due) for a child's profile and the caseload trackers."""
+    last = await conn.fetchval("SELECT max(meeting_date) FROM peps WHERE child_id = $1 AND status <> 'cancelled' "
+                               "AND meeting_date <= $2", child_id, today)
+    upcoming = await conn.fetchval("SELECT meeting_date FROM peps WHERE child_id = $1 AND status NOT IN "
+                                   "('finalised', 'cancelled') AND meeting_date > $2", child_id, today)
+    if upcoming is not None:
+        return last, upcoming
+    planned = await conn.fetchval(
+        "SELECT s.answers->>'next_meeting_date' FROM peps p JOIN pep_sections s ON s.pep_id = p.id "
+        "AND s.section_key = 'meeting' WHERE p.child_id = $1 AND p.status <> 'cancelled' "
+        "ORDER BY p.created_at DESC LIMIT 1", child_id)
+    try:
+        return last, date.fromisoformat(planned) if planned else None
+    except ValueError:
+        return last, None

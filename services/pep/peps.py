@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ from services.pep.domain.templates import Section, Template, clean_answers, miss
 from shared.api.peps import PepAction, PepStart, SectionSave
 from shared.authz import not_found
 from shared.bus import add_event
-from shared.contracts import PepStatusChanged
+from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -173,6 +174,8 @@ async def save_section(request: web.Request) -> web.Response:
             await conn.execute("UPDATE peps SET status = 'in_progress', updated_at = now() WHERE id = $1", pep["id"])
         else:
             await conn.execute("UPDATE peps SET updated_at = now() WHERE id = $1", pep["id"])
+        if section.key == MEETING and MEETING_KEYS & set(clean):
+            await _meeting_changed(conn, pep, saved["answers"], request[REQUEST_ID])
         row = (await store.sections(conn, pep["id"]))[section.key]
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
@@ -281,6 +284,25 @@ async def take_action(request: web.Request) -> web.Response:
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
     return web.json_response(_summary(pep))
+
+
+MEETING, MEETING_KEYS = "meeting", {"meeting_date", "meeting_time", "location"}
+
+
+async def _meeting_changed(conn: asyncpg.Connection, pep: asyncpg.Record, answers: dict[str, Any],
+                           correlation_id: str) -> None:
+    """Keep the PEP's meeting date in step with its meeting section, and tell others (calendar invitations)."""
+    when = answers.get("meeting_date")
+    if not when:
+        return
+    meeting_date = date.fromisoformat(when)
+    sequence = await conn.fetchval("UPDATE peps SET meeting_date = $2, meeting_sequence = meeting_sequence + 1 "
+                                   "WHERE id = $1 RETURNING meeting_sequence - 1", pep["id"], meeting_date)
+    await add_event(conn, "pep", PepMeetingChanged(
+        pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
+        change="moved" if pep["meeting_date"] is not None else "scheduled", meeting_date=meeting_date,
+        meeting_time=answers.get("meeting_time"), location=answers.get("location"), sequence=int(sequence)),
+        tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 async def _record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: uuid.UUID, from_status: str,

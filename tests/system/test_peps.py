@@ -186,3 +186,26 @@ def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
 def _first(section: dict[str, Any], kind: str) -> str | None:
     return next((f["key"] for f in section["definition"]["fields"] if f["type"] == kind and not f.get("show_when")),
                 None)
+
+
+def test_the_meeting_date_is_kept_in_step_and_announced(system: RunningSystem, caseworker: str) -> None:
+    child = str(demo.CHILDREN[2]["id"])  # Morgan, at Riverside
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child}/peps", {
+        "kind": "termly_review", "term": "spring", "academic_year": "2026/27"}, cookie=caseworker)
+    assert status == 201, pep
+    try:
+        for when in ("2027-02-01", "2027-02-08"):
+            section = system.api("GET", f"/api/v1/peps/{pep['id']}/sections/meeting", cookie=caseworker)[1]
+            assert system.api("PUT", f"/api/v1/peps/{pep['id']}/sections/meeting", {
+                "answers": {"meeting_date": when, "meeting_time": "15:30"}, "version": section["version"]},
+                cookie=caseworker)[0] == 200
+        assert system.api("GET", f"/api/v1/peps/{pep['id']}", cookie=caseworker)[1]["meeting_date"] == "2027-02-08"
+        events = system.admin_sql(
+            "SELECT envelope->'data'->>'change' AS change, (envelope->'data'->>'sequence')::int AS seq "
+            "FROM pep.outbox WHERE routing_key = 'pep.meeting.changed.v1' AND envelope->'data'->>'pep_id' = $1 "
+            "ORDER BY id", pep["id"])
+        assert [(e["change"], e["seq"]) for e in events] == [("scheduled", 0), ("moved", 1)]
+        profile = system.api("GET", f"/api/v1/children/{child}", cookie=caseworker)[1]
+        assert profile["indicators"]["next_pep_due"] == "2027-02-08"
+    finally:
+        system.api("POST", f"/api/v1/peps/{pep['id']}/actions/cancel", {"reason": "test"}, cookie=caseworker)
