@@ -28,3 +28,12 @@ for action, words in (("submit", "Submit (all mandatory answers given)"), ("retu
                       ("approve", "Approve"), ("finalise", "Finalise: sign the PEP off"), ("cancel", "Cancel")):
     forward("post", f"/peps/{{pep_id}}/actions/{action}", words, body=api.PepAction, response=api.PepSummary,
             service="pep", tags=tags)
+
+forward("get", "/templates", "PEP templates: the national defaults and my LAs' own", response=api.TemplateSummary,
+        many=True, service="pep", tags=("templates",))
+forward("get", "/templates/{template_id}", "A template version in full", response=api.TemplateOut, service="pep",
+        tags=("templates",))
+forward("post", "/organisations/{la_id}/templates", "Copy a template to an LA (VS admin)", body=api.TemplateCopy,
+        response=api.TemplateOut, status=201, service="pep", tags=("templates",))
+forward("put", "/templates/{template_id}", "Edit an LA's template: saved as its next version", body=api.TemplateEdit,
+        response=api.TemplateOut, service="pep", tags=("templates",))

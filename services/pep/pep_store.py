@@ -28,10 +28,11 @@ def phase_for(year_group: str | None) -> Phase:
 async def template_for(conn: asyncpg.Connection, la_id: uuid.UUID, phase: Phase) -> tuple[uuid.UUID, Template]:
     """The LA's own latest template for this phase, else the national default (stored on first use)."""
     row = await conn.fetchrow(
-        "SELECT id, body FROM templates WHERE phase = $1 AND (la_id = $2 OR la_id IS NULL) "
+        "SELECT id, la_id, body FROM templates WHERE phase = $1 AND (la_id = $2 OR la_id IS NULL) "
         "ORDER BY la_id IS NULL, version DESC LIMIT 1", phase, la_id)
     default = default_for_phase(phase)
-    if row is None or (row["body"]["key"] == default.key and row["body"]["version"] < default.version):
+    stale_default = row is not None and row["la_id"] is None and row["body"]["version"] < default.version
+    if row is None or stale_default:
         template_id = await conn.fetchval(
             "INSERT INTO templates (id, key, version, la_id, phase, body) VALUES ($1, $2, $3, NULL, $4, $5) "
             "ON CONFLICT DO NOTHING RETURNING id", uuid.uuid4(), default.key, default.version, phase,

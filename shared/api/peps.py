@@ -102,3 +102,25 @@ class Difference(BaseModel):
     before: Any
     after: Any
     changed: bool
+
+
+class TemplateSummary(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    phase: str
+    version: int
+    la_id: uuid.UUID | None = Field(description="null: the national default")
+
+
+class TemplateCopy(BaseModel):
+    from_template_id: uuid.UUID
+
+
+class TemplateEdit(BaseModel):
+    body: dict[str, Any] = Field(description="The whole template (services/pep/domain/templates.py); saved as a "
+                                             "new version, so PEPs already started keep theirs")
+
+
+class TemplateOut(TemplateSummary):
+    body: dict[str, Any]

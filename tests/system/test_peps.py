@@ -209,3 +209,39 @@ def test_the_meeting_date_is_kept_in_step_and_announced(system: RunningSystem, c
         assert profile["indicators"]["next_pep_due"] == "2027-02-08"
     finally:
         system.api("POST", f"/api/v1/peps/{pep['id']}/actions/cancel", {"reason": "test"}, cookie=caseworker)
+
+
+def test_an_la_copies_a_template_and_makes_more_answers_mandatory(system: RunningSystem) -> None:
+    admin = system.sign_in("admin@northshire.test")
+    templates = system.api("GET", "/api/v1/templates", cookie=admin)[1]
+    default = next(t for t in templates if t["key"] == "school-age" and t["la_id"] is None)
+    status, copy, _ = system.api("POST", f"/api/v1/organisations/{demo.OTHER_LA_ID}/templates",
+                                 {"from_template_id": default["id"]}, cookie=admin)
+    assert status == 201 and copy["la_id"] == str(demo.OTHER_LA_ID)
+    body = copy["body"]
+    education = next(s for s in body["sections"] if s["key"] == "education")
+    optional = next(f for f in education["fields"] if not f["mandatory"] and not f.get("show_when")
+                    and f["type"] in ("text", "long_text"))
+    optional["mandatory"] = True
+    status, edited, _ = system.api("PUT", f"/api/v1/templates/{copy['id']}", {"body": body}, cookie=admin)
+    assert status == 200 and edited["version"] == copy["version"] + 1
+    broken = {**body, "sections": []}
+    assert system.api("PUT", f"/api/v1/templates/{copy['id']}", {"body": broken}, cookie=admin)[0] == 422
+    # Another LA neither sees nor edits it; nobody edits the national default.
+    demo_admin = system.sign_in("admin@demo.test")
+    assert system.api("GET", f"/api/v1/templates/{copy['id']}", cookie=demo_admin)[0] == 404
+    assert system.api("PUT", f"/api/v1/templates/{copy['id']}", {"body": body}, cookie=demo_admin)[0] == 404
+    assert system.api("PUT", f"/api/v1/templates/{default['id']}", {"body": body}, cookie=admin)[0] == 403
+    # The LA's next PEP uses its own version, with the extra mandatory answer.
+    avery = str(demo._id("child/5"))  # Avery, at Hillside in Northshire (services/pep/demo.py)
+    status, pep, _ = system.api("POST", f"/api/v1/children/{avery}/peps", {
+        "kind": "termly_review", "term": "spring", "academic_year": "2026/27"}, cookie=admin)
+    assert status == 201, pep
+    try:
+        overview = system.api("GET", f"/api/v1/peps/{pep['id']}", cookie=admin)[1]
+        assert overview["template"]["version"] == edited["version"]
+        gaps = system.api("GET", f"/api/v1/peps/{pep['id']}/missing", cookie=admin)[1]
+        assert {"section": "education", "field": optional["key"]} in [
+            {"section": g["section"], "field": g["field"]} for g in gaps]
+    finally:
+        system.api("POST", f"/api/v1/peps/{pep['id']}/actions/cancel", {"reason": "test"}, cookie=admin)
