@@ -197,6 +197,24 @@ class PepMeetingChanged(EventData):
     sequence: int
 
 
+class FundingRequested(EventData):
+    """A submitted PEP's target asks for funding: qa decides (approve, possibly less; refuse; ask for more).
+    One event per target per submission; `target` is its 1-based row among the PEP's current targets."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    target: int
+    description: str
+    funding_type: str | None = None
+    amount: str | None = None  # pounds and pence, "250.00"
+    area_of_focus: str | None = None
+    intervention_type: str | None = None
+    academic_year: str
+    term: str
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -209,6 +227,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.child.changed", 1): ChildChanged,
     ("pep.pep.status_changed", 1): PepStatusChanged,
     ("pep.meeting.changed", 1): PepMeetingChanged,
+    ("pep.funding.requested", 1): FundingRequested,
 }
 
 

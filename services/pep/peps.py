@@ -13,12 +13,12 @@ from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
-from services.pep.domain.carry_forward import core_values, start_answers
+from services.pep.domain.carry_forward import core_values, funding_requests, start_answers
 from services.pep.domain.templates import Section, Template, clean_answers, missing, progress
 from shared.api.peps import PepAction, PepStart, SectionSave
 from shared.authz import not_found
 from shared.bus import add_event
-from shared.contracts import PepMeetingChanged, PepStatusChanged
+from shared.contracts import FundingRequested, PepMeetingChanged, PepStatusChanged
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -279,11 +279,24 @@ async def take_action(request: web.Request) -> web.Response:
                           code="incomplete", extra={"missing": gaps})
         await conn.execute("UPDATE peps SET status = $2, version = version + 1, updated_at = now() WHERE id = $1",
                            pep["id"], move.to_state)
+        if move.to_state == "submitted":
+            await _request_funding(conn, pep, request[REQUEST_ID])
         await _record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action, body.reason,
                                  claims, request[REQUEST_ID])
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
     return web.json_response(_summary(pep))
+
+
+async def _request_funding(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:
+    saved = await store.sections(conn, pep["id"])
+    for row_number, target in funding_requests({k: r["answers"] for k, r in saved.items()}):
+        await add_event(conn, "pep", FundingRequested(
+            pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
+            target=row_number, description=str(target.get("what") or ""), funding_type=target.get("funding_type"),
+            amount=target.get("amount"), area_of_focus=target.get("area_of_focus"),
+            intervention_type=target.get("intervention_type"), academic_year=pep["academic_year"],
+            term=pep["term"]), tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 MEETING, MEETING_KEYS = "meeting", {"meeting_date", "meeting_time", "location"}

@@ -150,6 +150,11 @@ def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
     assert system.api("GET", f"/api/v1/peps/{pep_id}/missing", cookie=dt)[1] == []
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
     assert status == 200 and body["status"] == "submitted"
+    # Targets that need funding went to qa as requests (the test's answers say every target needs funding).
+    requests = system.admin_sql(
+        "SELECT envelope->'data'->>'amount' AS amount FROM pep.outbox WHERE routing_key = 'pep.funding.requested.v1' "
+        "AND envelope->'data'->>'pep_id' = $1", pep_id)
+    assert requests and all(r["amount"] == "25.00" for r in requests)
     # Submitted: the school can no longer change it; returning needs a reason.
     locked = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}", {"answers": {}, "version": 0}, cookie=dt)
     assert locked[0] == 403

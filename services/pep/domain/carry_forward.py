@@ -70,6 +70,16 @@ def _targets_to_review(group: TemplateField, rows: list[dict[str, Any]]) -> list
     return reviewed
 
 
+def funding_requests(answers: dict[str, dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The current targets that need funding, with their row numbers: what a submitted PEP asks qa to decide."""
+    for section_answers in answers.values():
+        rows = section_answers.get(CURRENT_TARGETS)
+        if isinstance(rows, list):
+            return [(i, row) for i, row in enumerate(rows, start=1) if isinstance(row, dict)
+                    and row.get("needs_funding") is True]
+    return []
+
+
 def core_values(child: dict[str, Any], setting_name: str | None = None) -> dict[str, Any]:
     """Core data under the names templates use in `prefill` (child.<field>)."""
     values = {f"child.{k}": (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in child.items()
