@@ -22,7 +22,8 @@ forward("get", "/peps/{pep_id}/missing", "What stops sign-off", response=api.Mis
         tags=tags)
 forward("get", "/peps/{pep_id}/sections/{key}/history", "Every save of a section", response=api.SavedVersion,
         many=True, service="pep", tags=tags)
-forward("get", "/peps/{pep_id}/sections/{key}/compare", "Two versions side by side (query: from, to)",
+forward("get", "/peps/{pep_id}/sections/{key}/compare", "Two versions side by side (query: from, to), or two "
+        "terms (query: with_pep, another PEP of the same child)",
         response=api.Difference, many=True, service="pep", tags=tags)
 for action, words in (("submit", "Submit (all mandatory answers given)"), ("return", "Return for amendment"),
                       ("approve", "Approve"), ("finalise", "Finalise: sign the PEP off"), ("cancel", "Cancel")):

@@ -241,7 +241,10 @@ async def section_history(request: web.Request) -> web.Response:
 
 @routes.get("/peps/{pep_id}/sections/{key}/compare")
 async def compare_versions(request: web.Request) -> web.Response:
-    """Any two saved versions of a section, question by question."""
+    """Any two saved versions of a section (`from`, `to`), or this PEP's section beside the same section of
+    another PEP of the same child (`with_pep`: term against term), question by question."""
+    if "with_pep" in request.query:
+        return await _compare_terms(request)
     try:
         before, after = int(request.query["from"]), int(request.query["to"])
     except (KeyError, ValueError):
@@ -257,6 +260,26 @@ async def compare_versions(request: web.Request) -> web.Response:
         raise not_found("version")
     return web.json_response([{"field": f.key, "label": f.label, "before": old.get(f.key), "after": new.get(f.key),
                                "changed": old.get(f.key) != new.get(f.key)} for f in section.fields])
+
+
+async def _compare_terms(request: web.Request) -> web.Response:
+    try:
+        other_id = uuid.UUID(request.query["with_pep"])
+    except ValueError:
+        raise not_found("PEP") from None
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        section = _section_or_404(template, access, request.match_info["key"])
+        other = await store.pep(conn, other_id)
+        if other is None or other["child_id"] != pep["child_id"]:
+            raise not_found("PEP")  # only ever this child's own PEPs
+        mine = (await store.sections(conn, pep["id"]))[section.key]["answers"]
+        theirs_row = (await store.sections(conn, other["id"])).get(section.key)
+    theirs = theirs_row["answers"] if theirs_row else {}
+    earlier, later = (theirs, mine) if other["created_at"] <= pep["created_at"] else (mine, theirs)
+    return web.json_response([{"field": f.key, "label": f.label, "before": earlier.get(f.key),
+                               "after": later.get(f.key), "changed": earlier.get(f.key) != later.get(f.key)}
+                              for f in section.fields])
 
 
 @routes.post("/peps/{pep_id}/actions/{action}")

@@ -174,6 +174,22 @@ def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
     assert all(k.startswith("previous_targets.") for k in carried["to_check"] if "targets" in k)
     overview = system.api("GET", f"/api/v1/peps/{nxt['id']}", cookie=dt)[1]
     assert sum(s["to_check"] for s in overview["sections"]) > 0
+    # Term against term: last term's targets beside this term's.
+    terms = system.api("GET", f"/api/v1/peps/{nxt['id']}/sections/targets/compare?with_pep={pep_id}", cookie=dt)[1]
+    by_field = {d["field"]: d for d in terms}
+    assert by_field["current_targets"]["before"] == targets["current_targets"]
+    assert by_field["previous_targets"]["after"] == carried["answers"]["previous_targets"]
+    riley = str(demo.CHILDREN[1]["id"])  # another child at the same school, whom Dana can see too
+    status, other, _ = system.api("POST", f"/api/v1/children/{riley}/peps", {
+        "kind": "termly_review", "term": "spring", "academic_year": "2026/27"}, cookie=caseworker)
+    if status == 409:
+        other = next(p for p in system.api("GET", f"/api/v1/children/{riley}/peps", cookie=caseworker)[1]
+                     if p["status"] not in ("finalised", "cancelled"))
+    assert system.api("GET", f"/api/v1/peps/{other['id']}", cookie=dt)[0] == 200
+    assert system.api("GET", f"/api/v1/peps/{nxt['id']}/sections/targets/compare?with_pep={other['id']}",
+                      cookie=dt)[0] == 404  # never compared with another child's PEP
+    if status == 201:
+        system.api("POST", f"/api/v1/peps/{other['id']}/actions/cancel", {"reason": "test"}, cookie=caseworker)
     # Cancelled, so the demo child is free for other tests.
     assert system.api("POST", f"/api/v1/peps/{nxt['id']}/actions/cancel", {"reason": "test"},
                       cookie=caseworker)[0] == 200
