@@ -315,6 +315,40 @@ class Subscription:
     consumer_tag: str | None = None
 
 
+def queue_name(settings: ServiceSettings, sub: Subscription) -> str:
+    return f"{settings.bus_prefix}{sub.name}"
+
+
+def retry_queue_name(settings: ServiceSettings, sub: Subscription, delay: float) -> str:
+    return f"{queue_name(settings, sub)}.retry.{int(delay * 1000)}ms"
+
+
+async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
+    """A consumer's queue, bindings, dead-letter queue and retry queues. Idempotent: run at deploy time (so no
+    event is published before its queue exists) and again when the consumer starts."""
+    channel, settings = bus.consume_channel, bus.settings
+    assert channel is not None and bus.exchange is not None, "Bus.connect() first"
+    name = queue_name(settings, sub)
+    queue = await channel.declare_queue(name, durable=True, arguments={
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": bus.dead_exchange_name,
+        "x-dead-letter-routing-key": name,
+        "x-delivery-limit": settings.bus_delivery_limit,
+    })
+    exchange = await channel.get_exchange(bus.exchange_name)
+    for key in sub.routing_keys:
+        await queue.bind(exchange, routing_key=key)
+    dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
+    await dlq.bind(await channel.get_exchange(bus.dead_exchange_name), routing_key=name)
+    for delay in settings.bus_retry_delays:
+        await channel.declare_queue(retry_queue_name(settings, sub, delay), durable=True, arguments={
+            "x-message-ttl": int(delay * 1000),
+            "x-dead-letter-exchange": "",  # the default exchange: straight back to `name` only
+            "x-dead-letter-routing-key": name,
+        })
+    return queue
+
+
 class Consumers:
     """Runs a service's subscriptions as callback consumers on the bus's consuming channel."""
 
@@ -324,34 +358,8 @@ class Consumers:
         self._inflight: set[asyncio.Task[None]] = set()
         self._retry_exchange: AbstractExchange | None = None
 
-    def queue_name(self, sub: Subscription) -> str:
-        return f"{self.settings.bus_prefix}{sub.name}"
-
-    def retry_queue_name(self, sub: Subscription, delay: float) -> str:
-        return f"{self.queue_name(sub)}.retry.{int(delay * 1000)}ms"
-
     async def declare(self, sub: Subscription) -> AbstractQueue:
-        channel = self.bus.consume_channel
-        assert channel is not None and self.bus.exchange is not None
-        name = self.queue_name(sub)
-        queue = await channel.declare_queue(name, durable=True, arguments={
-            "x-queue-type": "quorum",
-            "x-dead-letter-exchange": self.bus.dead_exchange_name,
-            "x-dead-letter-routing-key": name,
-            "x-delivery-limit": self.settings.bus_delivery_limit,
-        })
-        exchange = await channel.get_exchange(self.bus.exchange_name)
-        for key in sub.routing_keys:
-            await queue.bind(exchange, routing_key=key)
-        dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
-        await dlq.bind(await channel.get_exchange(self.bus.dead_exchange_name), routing_key=name)
-        for delay in self.settings.bus_retry_delays:
-            await channel.declare_queue(self.retry_queue_name(sub, delay), durable=True, arguments={
-                "x-message-ttl": int(delay * 1000),
-                "x-dead-letter-exchange": "",  # the default exchange: straight back to `name` only
-                "x-dead-letter-routing-key": name,
-            })
-        return queue
+        return await declare_subscription(self.bus, sub)
 
     async def start(self, subscriptions: list[Subscription]) -> None:
         self._retry_exchange = self.bus.consume_channel.default_exchange  # type: ignore[union-attr]
@@ -429,7 +437,7 @@ class Consumers:
         try:
             assert self._retry_exchange is not None
             await asyncio.wait_for(
-                self._retry_exchange.publish(retry, routing_key=self.retry_queue_name(sub, delays[attempt]),
+                self._retry_exchange.publish(retry, routing_key=retry_queue_name(self.settings, sub, delays[attempt]),
                                              mandatory=True),
                 timeout=self.settings.bus_publish_timeout)
         except Exception:

@@ -22,7 +22,7 @@ from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
 from shared import db
-from shared.bus import Bus, Consumers, OutboxRelay, Subscription
+from shared.bus import Bus, Consumers, OutboxRelay, Subscription, declare_subscription
 from shared.logs import setup_logging
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
@@ -173,3 +173,20 @@ async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> None:
     await ensure_database(settings)
     applied = await migrate(settings, spec.name, spec.migrations, spec.shared_migrations)
     log.info("migrations done", extra={"service": spec.name, "applied": len(applied)})
+    if spec.uses_bus and spec.subscriptions is not None:
+        await _declare_topology(spec, settings)
+
+
+async def _declare_topology(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    """Declare the service's queues and bindings at deploy time, before anything is served: an event published
+    before its consumer's queue exists would otherwise miss it (it would wait in epep.unrouted)."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    bus = Bus(settings, spec.name)
+    await bus.connect()
+    try:
+        assert spec.subscriptions is not None
+        for sub in spec.subscriptions(app):
+            await declare_subscription(bus, sub)
+    finally:
+        await bus.close()

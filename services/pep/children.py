@@ -287,7 +287,6 @@ async def list_attendance(request: web.Request) -> web.Response:
         row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
         rows = await store.attendance(conn, row["id"])
         attended, possible = await store.attendance_between(conn, row["id"], start, end)
-    last_pep, next_pep = await pep_store.pep_dates(conn, row["id"], date.today())
     return web.json_response({"items": [_attendance(r) for r in rows],
                               "attendance_percent_this_year": core_data.attendance_percent(attended, possible),
                               "academic_year": core_data.academic_year_label(today)})
