@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -99,24 +100,53 @@ class ServiceClient:
     def __init__(self, service: str, base_url: str, keys: list[SecretStr], session: aiohttp.ClientSession) -> None:
         self.service, self.base_url, self.keys, self.session = service, base_url.rstrip("/"), keys, session
 
-    async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
-                   request_id: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+    def _headers(self, claims: internal_auth.Claims, request_id: str | None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {internal_auth.sign(claims, self.service, self.keys)}"}
         if request_id:
             headers["X-Request-Id"] = request_id
+        return headers
+
+    async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
+                   request_id: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+        headers = self._headers(claims, request_id)
         try:
             async with self.session.request(method, self.base_url + path, json=json_body, headers=headers) as resp:
                 if resp.status in expect:
                     return None if resp.status == 204 else await resp.json()
-                if resp.content_type == PROBLEM_JSON:
-                    body = await resp.json()
-                    passed_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
-                    raise Problem.from_dict(body, passed_headers)
-                raise Problem(502, "A service answered unexpectedly", code="bad_gateway")
+                raise await _problem_of(resp)
         except aiohttp.ClientError:
-            log.warning("service unreachable", extra={"target": self.service, "path": path})
-            raise Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
-                          code="unavailable", headers={"Retry-After": "2"}) from None
+            raise self._unavailable(path) from None
+
+    @contextlib.asynccontextmanager
+    async def raw(self, method: str, path: str, claims: internal_auth.Claims, *, data: bytes | None = None,
+                  headers: dict[str, str] | None = None, request_id: str | None = None,
+                  timeout: float | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """As `call`, for bodies that are not JSON (file uploads, downloads): the open response, to stream from.
+        A 4xx or 5xx is raised as the service's problem before anything is yielded."""
+        sent = {**(headers or {}), **self._headers(claims, request_id)}
+        options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout else {}
+        try:
+            async with self.session.request(method, self.base_url + path, data=data, headers=sent,
+                                            **options) as resp:
+                if resp.status >= 400:
+                    raise await _problem_of(resp)
+                yield resp
+        except aiohttp.ClientError:
+            raise self._unavailable(path) from None
+
+    def _unavailable(self, path: str) -> Problem:
+        log.warning("service unreachable", extra={"target": self.service, "path": path})
+        return Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
+                       code="unavailable", headers={"Retry-After": "2"})
+
+
+async def _problem_of(resp: aiohttp.ClientResponse) -> Problem:
+    """The problem a service answered with, to pass on as ours; 502 if it answered with something else."""
+    if resp.content_type == PROBLEM_JSON:
+        body = await resp.json()
+        passed_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
+        return Problem.from_dict(body, passed_headers)
+    return Problem(502, "A service answered unexpectedly", code="bad_gateway")
 
 
 def client_session(timeout: float = 10.0) -> aiohttp.ClientSession:
