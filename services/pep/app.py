@@ -4,7 +4,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import children, demo, peps, templates_api
+from services.pep import attachments, children, demo, peps, templates_api
+from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.readmodels import users_only
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
@@ -12,12 +13,14 @@ from shared.settings import ServiceSettings
 
 class Settings(ServiceSettings):
     port: int = 8102
+    attachment_max_bytes: int = ATTACHMENT_MAX_BYTES  # EPEP_ATTACHMENT_MAX_BYTES
 
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
+    app.router.add_routes(attachments.routes)
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=users_only("pep"),
