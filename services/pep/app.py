@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import attachments, children, demo, peps, templates_api
+from services.pep import attachments, children, demo, exports, peps, templates_api
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.readmodels import users_only
 from shared.service import ServiceSpec
@@ -21,6 +21,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
+    app.router.add_routes(exports.routes)
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=users_only("pep"),

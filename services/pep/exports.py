@@ -1,0 +1,132 @@
+"""A PEP to keep or send on: the Full PEP and the Termly PEP as PDF, the PEP as JSON, and blank forms.
+
+The Full PEP carries the Virtual School's quality assurance when there is some, so only those who may see QA
+get it (404 for anyone else, as for a PEP they cannot reach); the Termly PEP is for everyone who can read the
+PEP, carers included. Each shows only the sections the caller may see. Rendering is blocking work: a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiohttp import web
+
+from services.pep import children_store, pdf
+from services.pep import pep_store as store
+from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
+from services.pep.domain.access import Access
+from services.pep.domain.templates import Template
+from services.pep.peps import _pep_or_404, _summary, _uuid
+from services.pep.template_library import load_default_templates
+from shared.authz import not_found
+from shared.errors import FieldError, Problem
+from shared.service import POOL
+from shared.web import CLAIMS
+
+routes = web.RouteTableDef()
+LONDON = ZoneInfo("Europe/London")
+VARIANTS = {"full": "Full PEP", "termly": "Termly PEP"}
+KIND_WORDS = {"initial": "Initial PEP", "termly_review": "Termly review", "change_of_placement": "Change of placement",
+              "change_of_setting": "Change of setting", "emergency": "Emergency PEP"}
+# Blank forms depend only on the template version: render each once per process.
+_blank_forms: dict[tuple[str, int], bytes] = {}
+
+
+def _download(body: bytes, content_type: str, filename: str) -> web.Response:
+    return web.Response(body=body, content_type=content_type, headers={
+        **DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(filename)})
+
+
+def _file_stem(pep: asyncpg.Record) -> str:
+    # No names in file names: they end up in download folders, mail attachments and proxies' logs.
+    return f"pep-{pep['academic_year'].replace('/', '-')}-{pep['term']}"
+
+
+async def _gather(request: web.Request) -> tuple[asyncpg.Record, Access, Template, asyncpg.Record,
+                                                 dict[str, asyncpg.Record]]:
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        child = await children_store.child(conn, pep["child_id"])
+        saved = await store.sections(conn, pep["id"])
+    assert child is not None  # _pep_or_404 found it
+    return pep, access, template, child, saved
+
+
+@routes.get("/peps/{pep_id}/export.pdf")
+async def export_pdf(request: web.Request) -> web.Response:
+    """`?variant=termly` (the default) or `full`."""
+    variant = request.query.get("variant", "termly")
+    if variant not in VARIANTS:
+        raise Problem(422, "Choose full or termly", code="validation",
+                      errors=[FieldError(field="variant", message="Choose full or termly")])
+    pep, access, template, child, saved = await _gather(request)
+    if variant == "full" and not access.sees_qa:
+        raise not_found("PEP")
+    document = pep_document(VARIANTS[variant], pep, template, child, saved, access,
+                            printed_at=datetime.now(LONDON))
+    body = await asyncio.to_thread(pdf.render_pep, document)
+    return _download(body, "application/pdf", f"{_file_stem(pep)}-{variant}.pdf")
+
+
+def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: Template,
+                 child: asyncpg.Record | dict[str, Any], saved: dict[str, Any], access: Access,
+                 printed_at: datetime | None = None) -> pdf.PepDocument:
+    """What the reader's PDF holds: the cover, then each section they may see, in the template's order.
+
+    Quality assurance is kept by the qa service; until PEP exports ask it, there is none to print, and the
+    Full PEP prints no QA section rather than an empty one."""
+    personal = saved.get("personal")
+    setting = (personal["answers"].get("setting_name") if personal is not None else None) or ""
+    name = f"{child['given_name']} {child['family_name']}"
+    born: date = child["date_of_birth"]
+    cover = [("Child", name), ("Date of birth", f"{born.day} {born:%B %Y}"), ("Setting", setting),
+             ("Year group", child["year_group"] or ""), ("PEP", KIND_WORDS.get(pep["kind"], pep["kind"])),
+             ("Term", pep["term"].capitalize()), ("Academic year", pep["academic_year"]),
+             ("Meeting date", f"{pep['meeting_date'].day} {pep['meeting_date']:%B %Y}" if pep["meeting_date"] else ""),
+             ("Status", pep["status"].replace("_", " ").capitalize()),
+             ("Template", f"{template.name}, version {template.version}")]
+    sections = [pdf.FilledSection(s, saved[s.key]["answers"], saved[s.key]["status"]) for s in template.sections
+                if access.may_see_section(s.key) and s.key in saved]
+    return pdf.PepDocument(title=f"{heading}: {name}, {pep['term']} term {pep['academic_year']}", heading=heading,
+                           cover=cover, sections=sections, printed_at=printed_at)
+
+
+@routes.get("/peps/{pep_id}/export.json")
+async def export_json(request: web.Request) -> web.Response:
+    """The PEP, the template version it was written on and the answers of every section the caller may see."""
+    pep, access, template, child, saved = await _gather(request)
+    visible = [s for s in template.sections if access.may_see_section(s.key)]
+    body = {
+        "export": {"format": "epep.pep", "version": 1, "exported_at": datetime.now(UTC).isoformat()},
+        "pep": _summary(pep),
+        "child": {"id": str(child["id"]), "given_name": child["given_name"], "family_name": child["family_name"],
+                  "date_of_birth": child["date_of_birth"].isoformat(), "year_group": child["year_group"]},
+        "template": {**template.model_dump(mode="json"), "sections": [s.model_dump(mode="json") for s in visible]},
+        "sections": [_section_export(s.key, s.title, saved[s.key]) for s in visible if s.key in saved],
+    }
+    text = json.dumps(body, ensure_ascii=False, indent=2)
+    return _download(text.encode(), "application/json", f"{_file_stem(pep)}.json")
+
+
+def _section_export(key: str, title: str, row: asyncpg.Record) -> dict[str, Any]:
+    return {"key": key, "title": title, "status": row["status"], "version": row["version"],
+            "answers": row["answers"], "to_check": row["to_check"], "updated_at": row["updated_at"].isoformat(),
+            "updated_by_name": row["updated_by_name"],
+            "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None}
+
+
+@routes.get("/templates/{key}/blank.pdf")
+async def blank_form(request: web.Request) -> web.Response:
+    """A national default template as a printable form: every question with space to answer it."""
+    template = load_default_templates().get(request.match_info["key"])
+    if template is None:
+        raise not_found("template")
+    cache_key = (template.key, template.version)
+    if cache_key not in _blank_forms:
+        _blank_forms[cache_key] = await asyncio.to_thread(pdf.render_blank, template)
+    return _download(_blank_forms[cache_key], "application/pdf", f"{template.key}-v{template.version}-blank.pdf")
