@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.gateway import children_routes, forwarding, identity_routes, pep_routes
+from services.gateway import children_routes, forwarding, identity_routes, pep_files, pep_routes
 from services.gateway.handlers import CLIENTS, IDENTITY, routes
 from services.gateway.settings import GatewaySettings
 from shared.service import SETTINGS, ServiceSpec
@@ -24,12 +24,13 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 
 # Each of these declares its operations through forwarding.forward() when imported.
-FORWARDED = (identity_routes, children_routes, pep_routes)
+FORWARDED = (identity_routes, children_routes, pep_routes, pep_files)
 
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
     app.router.add_routes(forwarding.routes)
+    app.router.add_routes(pep_files.routes)
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from ipaddress import IPv4Network, IPv6Network
 from typing import ClassVar
 
+from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.settings import ServiceSettings
 
 
@@ -15,6 +16,7 @@ class GatewaySettings(ServiceSettings):
     notify_url: str = "http://127.0.0.1:8104"
     qa_url: str = "http://127.0.0.1:8105"
     session_cookie: str = "epep_session"
+    attachment_max_bytes: int = ATTACHMENT_MAX_BYTES  # EPEP_ATTACHMENT_MAX_BYTES, as pep reads it
     # X-Forwarded-For is believed only from peers in these networks (the portal, the ingress): in Kubernetes
     # give the pod network's range, since pods change address.
     trusted_proxies: list[IPv4Network | IPv6Network] = [IPv4Network("127.0.0.1/32"), IPv6Network("::1/128")]
