@@ -26,6 +26,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     EPEP_ENVIRONMENT=production \
     EPEP_HOST=0.0.0.0 \
     EPEP_PORT=8102
+# PDF exports embed Liberation Sans when present, so every name prints as written (ł, ğ, ő...).
+RUN apt-get update && apt-get install --yes --no-install-recommends fonts-liberation \
+ && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without looking the name up.
 RUN groupadd --system --gid 10001 epep \
  && useradd --system --uid 10001 --gid epep --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin epep

@@ -67,7 +67,7 @@ async def export_pdf(request: web.Request) -> web.Response:
     pep, access, template, child, saved = await _gather(request)
     if variant == "full" and not access.sees_qa:
         raise not_found("PEP")
-    document = pep_document(VARIANTS[variant], pep, template, child, saved, access,
+    document = pep_document(VARIANTS[variant], pep, template, child, saved, access, with_review=variant == "full",
                             printed_at=datetime.now(LONDON))
     body = await asyncio.to_thread(pdf.render_pep, document)
     return _download(body, "application/pdf", f"{_file_stem(pep)}-{variant}.pdf")
@@ -75,7 +75,7 @@ async def export_pdf(request: web.Request) -> web.Response:
 
 def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: Template,
                  child: asyncpg.Record | dict[str, Any], saved: dict[str, Any], access: Access,
-                 printed_at: datetime | None = None) -> pdf.PepDocument:
+                 printed_at: datetime | None = None, with_review: bool = True) -> pdf.PepDocument:
     """What the reader's PDF holds: the cover, then each section they may see, in the template's order.
 
     Quality assurance is kept by the qa service; until PEP exports ask it, there is none to print, and the
@@ -90,8 +90,10 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
              ("Meeting date", f"{pep['meeting_date'].day} {pep['meeting_date']:%B %Y}" if pep["meeting_date"] else ""),
              ("Status", pep["status"].replace("_", " ").capitalize()),
              ("Template", f"{template.name}, version {template.version}")]
+    # The Termly PEP is shared with carers: the Virtual School's review (its sign-off checklist and comments)
+    # stays in the Full PEP.
     sections = [pdf.FilledSection(s, saved[s.key]["answers"], saved[s.key]["status"]) for s in template.sections
-                if access.may_see_section(s.key) and s.key in saved]
+                if access.may_see_section(s.key) and s.key in saved and (with_review or s.owner != "virtual_school")]
     return pdf.PepDocument(title=f"{heading}: {name}, {pep['term']} term {pep['academic_year']}", heading=heading,
                            cover=cover, sections=sections, printed_at=printed_at)
 
