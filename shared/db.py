@@ -19,6 +19,7 @@ async def create_pool(settings: ServiceSettings, service: str) -> asyncpg.Pool:
         settings.service_dsn(service),
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
+        max_inactive_connection_lifetime=settings.db_pool_idle_seconds,
         init=_init_connection,
         server_settings={"search_path": service, "application_name": f"epep-{service}"},
     )

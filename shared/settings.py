@@ -31,6 +31,8 @@ class ServiceSettings(BaseSettings):
     db_password: SecretStr = SecretStr("")
     db_pool_min: int = 1
     db_pool_max: int = 10
+    # Idle connections close after this, so a burst (a backlog of events) does not hold connections for long.
+    db_pool_idle_seconds: float = 60.0
     # Only the migrate command uses the admin login (to create the schema and role).
     pg_admin_user: str = "postgres"
     pg_admin_password: SecretStr = SecretStr("")

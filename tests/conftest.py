@@ -102,6 +102,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     local = LocalSystem(
         var=var, ports={name: free_port() for name in DEFAULT_PORTS}, database=f"epep_test_{RUN_ID}",
         pg_host=PG_HOST, pg_port=PG_PORT, amqp_url=amqp_url, bus_prefix=prefix, environment="test",
+        # Small pools: a test run shares Postgres's connections with anything else on the machine.
+        extra_env={"EPEP_DB_POOL_MAX": "4"},
         service_env={"notify": {"EPEP_BUS_RETRY_DELAYS": FAST_RETRIES}})
     admin = f"postgresql://{local.pg_admin_user}@{PG_HOST}:{PG_PORT}"
     try:
