@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -48,6 +48,8 @@ class GatewayProblem(Exception):
     code: str | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
     retry_after: int | None = None
+    # The rest of the problem's body: e.g. `current` on a 409 conflict, `missing` when a PEP cannot be submitted.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(self.code or self.status)
@@ -209,6 +211,194 @@ class AuditEntry(_Answer):
     actor_name: str | None = None
     subject_name: str | None = None
     organisation_name: str | None = None
+
+
+# ---- children and PEPs (shapes from shared/api/children.py and shared/api/peps.py; extra fields ignored) ----
+
+
+class ChildSummary(_Answer):
+    id: str
+    la_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    setting_id: str | None = None
+    year_group: str | None = None
+    key_stage: str | None = None
+    sen_status: str | None = None
+    in_care: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class ChildList(_Answer):
+    items: list[ChildSummary] = []
+    total: int = 0
+    limit: int = 50
+    offset: int = 0
+
+
+class CarerDetails(_Answer):
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class Contact(_Answer):
+    name: str
+    relationship: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    notes: str | None = None
+
+
+class Indicators(_Answer):
+    last_pep_date: date | None = None
+    next_pep_due: date | None = None
+    year_group: str | None = None
+    key_stage: str | None = None
+    attendance_percent: float | None = None
+
+
+class ChildPerson(_Answer):
+    user_id: str
+    given_name: str
+    family_name: str
+    email: str | None = None
+    via: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class Sibling(_Answer):
+    id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    setting_id: str | None = None
+    year_group: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class ChildProfile(_Answer):
+    id: str
+    la_id: str
+    version: int
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    gender: str | None = None
+    ethnicity: str | None = None
+    first_language: str | None = None
+    upn: str | None = None
+    uln: str | None = None
+    social_care_id: str | None = None
+    date_entered_care: date | None = None
+    legal_status: str | None = None
+    placement_type: str | None = None
+    carer: CarerDetails | None = None
+    setting_id: str | None = None
+    year_group: str | None = None
+    key_stage: str | None = None
+    phase: str | None = None
+    sen_status: str | None = None
+    health_notes: str | None = None
+    contacts: list[Contact] = []
+    in_care: bool = True
+    indicators: Indicators = Indicators()
+    people: list[ChildPerson] = []
+    siblings: list[Sibling] = []
+    access: str = ""
+    can_edit: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class PepSummary(_Answer):
+    id: str
+    child_id: str
+    kind: str
+    term: str
+    academic_year: str
+    status: str
+    meeting_date: date | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SectionState(_Answer):
+    key: str
+    title: str
+    owner: str
+    status: str
+    answered: int = 0
+    questions: int = 0
+    to_check: int = 0
+    can_edit: bool = False
+
+
+class TemplateRef(_Answer):
+    key: str
+    name: str
+    version: int
+
+
+class PepOverview(PepSummary):
+    template: TemplateRef
+    sections: list[SectionState] = []
+    actions: list[str] = []
+
+
+class Gap(_Answer):
+    field: str
+    message: str
+
+
+class SectionOut(_Answer):
+    pep_id: str
+    key: str
+    definition: dict[str, Any]
+    answers: dict[str, Any] = {}
+    version: int
+    status: str
+    to_check: list[str] = []
+    updated_at: datetime
+    updated_by_name: str | None = None
+    missing: list[Gap] = []
+    can_edit: bool = False
+
+
+class Missing(_Answer):
+    section: str
+    section_title: str
+    field: str
+    message: str
+
+
+class SavedVersion(_Answer):
+    version: int
+    changed: list[str] = []
+    saved_at: datetime
+    saved_by_name: str | None = None
+
+
+class Difference(_Answer):
+    field: str
+    label: str
+    before: Any = None
+    after: Any = None
+    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -392,6 +582,66 @@ class GatewayClient:
         body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/audit", caller, params=params)
         return _list_of(AuditEntry, body)
 
+    # ---- children (pep decides who sees which child: another's answers 404) ----
+
+    async def children(self, caller: Caller, q: str = "", setting_id: str = "", limit: int = 25,
+                       offset: int = 0) -> ChildList:
+        params = {"limit": str(limit), "offset": str(offset), **({"q": q} if q else {}),
+                  **({"setting_id": setting_id} if setting_id else {})}
+        body, _ = await self._call("GET", "/children", caller, params=params)
+        return ChildList.model_validate(body)
+
+    async def child(self, caller: Caller, child_id: str) -> ChildProfile:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}", caller)
+        return ChildProfile.model_validate(body)
+
+    # ---- PEPs ----
+
+    async def peps_of(self, caller: Caller, child_id: str) -> list[PepSummary]:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/peps", caller)
+        return _list_of(PepSummary, body)
+
+    async def start_pep(self, caller: Caller, child_id: str, fields: dict[str, Any]) -> PepSummary:
+        body, _ = await self._call("POST", f"/children/{_segment(child_id)}/peps", caller, fields)
+        return PepSummary.model_validate(body)
+
+    async def pep(self, caller: Caller, pep_id: str) -> PepOverview:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}", caller)
+        return PepOverview.model_validate(body)
+
+    async def section(self, caller: Caller, pep_id: str, key: str) -> SectionOut:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/sections/{_segment(key)}", caller)
+        return SectionOut.model_validate(body)
+
+    async def save_section(self, caller: Caller, pep_id: str, key: str, answers: dict[str, Any],
+                           version: int) -> SectionOut:
+        """Only the answers that changed (None clears one), from `version`: 409 `conflict` if someone saved since."""
+        body, _ = await self._call("PUT", f"/peps/{_segment(pep_id)}/sections/{_segment(key)}", caller,
+                                   {"answers": answers, "version": version})
+        return SectionOut.model_validate(body)
+
+    async def complete_section(self, caller: Caller, pep_id: str, key: str) -> SectionOut:
+        body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/sections/{_segment(key)}/complete", caller)
+        return SectionOut.model_validate(body)
+
+    async def missing(self, caller: Caller, pep_id: str) -> list[Missing]:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/missing", caller)
+        return _list_of(Missing, body)
+
+    async def section_history(self, caller: Caller, pep_id: str, key: str) -> list[SavedVersion]:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/sections/{_segment(key)}/history", caller)
+        return _list_of(SavedVersion, body)
+
+    async def compare(self, caller: Caller, pep_id: str, key: str, before: int, after: int) -> list[Difference]:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/sections/{_segment(key)}/compare", caller,
+                                   params={"from": str(before), "to": str(after)})
+        return _list_of(Difference, body)
+
+    async def pep_action(self, caller: Caller, pep_id: str, action: str, reason: str | None = None) -> PepSummary:
+        body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/actions/{_segment(action)}", caller,
+                                   {"reason": reason} if reason else {})
+        return PepSummary.model_validate(body)
+
     async def _call(self, method: str, path: str, caller: Caller, json_body: Any = None,
                     params: dict[str, str] | None = None) -> tuple[Any, aiohttp.ClientResponse]:
         headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id,
@@ -444,5 +694,8 @@ async def _problem(resp: aiohttp.ClientResponse) -> GatewayProblem:
     except (TypeError, ValueError):
         retry = None
     errors = [e for e in body.get("errors", []) if isinstance(e, dict)]
+    extra = {k: v for k, v in body.items()
+             if k not in ("type", "title", "status", "detail", "code", "errors", "retry_after", "instance")}
     return GatewayProblem(status=resp.status, title=str(body.get("title") or resp.reason or "Error"),
-                          detail=body.get("detail"), code=body.get("code"), errors=errors, retry_after=retry)
+                          detail=body.get("detail"), code=body.get("code"), errors=errors, retry_after=retry,
+                          extra=extra)

@@ -69,7 +69,8 @@ def render(request: web.Request, template: str, context: dict[str, Any] | None =
            status: int = 200) -> web.Response:
     context = dict(context or {})
     errors: dict[str, str] = context.setdefault("errors", {})
-    context["error_list"] = forms.error_summary_items(errors)
+    if "error_list" not in context:  # a page may link its errors elsewhere (another page's questions)
+        context["error_list"] = forms.error_summary_items(errors)
     return aiohttp_jinja2.render_template(template, request, context, status=status)
 
 

@@ -18,6 +18,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 CSRF_COOKIE = "epep_csrf"
 CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
 BROWSER_SECRET = web.RequestKey("browser_secret", str)
 NEW_BROWSER_SECRET = web.RequestKey("new_browser_secret", bool)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -119,7 +120,8 @@ def csrf_middleware(settings: PortalSettings) -> Callable[[web.Request, Handler]
         request[NEW_BROWSER_SECRET] = fresh
         if request.method not in SAFE_METHODS:
             form = await request.post()
-            token = form.get(CSRF_FIELD)
+            # Forms send the token as a field; scripts may send it as a header instead.
+            token = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
             if not tokens.csrf_token_ok(key, secret, token if isinstance(token, str) else None):
                 raise CsrfFailed()
         return await handler(request)
