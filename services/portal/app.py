@@ -10,7 +10,17 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from services.portal import account_pages, accounts, admin_pages, pages, registration_pages
+from services.portal import (
+    account_pages,
+    accounts,
+    admin_pages,
+    children_pages,
+    pages,
+    pep_forms,
+    pep_pages,
+    pep_words,
+    registration_pages,
+)
 from services.portal.errors import error_pages
 from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
 from services.portal.pagekit import GATEWAY
@@ -66,8 +76,12 @@ def _setup(app: web.Application) -> None:
                        action_name=accounts.action_name)
     env.globals.update(choice_name=accounts.choice_name, access_summary=accounts.access_summary,
                        setting_types=accounts.SETTING_TYPES, phases=accounts.PHASES)
+    env.filters.update(long_date=pep_forms.long_date)
+    env.globals.update(pep_title=pep_words.pep_title, pep_status=pep_words.pep_status,
+                       sen_words=lambda key: pep_words.words(pep_words.SEN_STATUSES, key),
+                       access_words=lambda key: pep_words.words(pep_words.ACCESS_VIA, key))
     app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
-    for module in (pages, registration_pages, account_pages, admin_pages):
+    for module in (pages, registration_pages, account_pages, admin_pages, children_pages, pep_pages):
         app.router.add_routes(module.routes)
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")

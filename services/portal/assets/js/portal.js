@@ -2,6 +2,8 @@
 // Loaded as a module, so it runs only in browsers GOV.UK Frontend supports.
 import { initAll } from './govuk-frontend.min.js'
 import { startTimeoutWarning } from './timeout-warning.js'
+import { startPepSection } from './pep-section.js'
 
 initAll()
 startTimeoutWarning()
+startPepSection()

@@ -1,0 +1,214 @@
+"""Children: the list someone may see, a child's profile with their PEPs, and starting a PEP.
+
+pep decides who sees which child (another's child is "Page not found") and who may start a PEP; the
+"Start a PEP" button is offered to those it would allow, and whatever it says when it refuses is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from services.portal import pep_words
+from services.portal.gateway_client import (
+    SESSION_COOKIE,
+    Caller,
+    ChildProfile,
+    GatewayProblem,
+    GatewayUnavailable,
+    NotSignedIn,
+    PepSummary,
+)
+from services.portal.pagekit import caller, gateway, optional_uuid, redirect, render_signed_in, require_uuid
+from services.portal.pep_forms import long_date
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+PAGE_SIZE = 25
+
+
+def ensure_signed_in(request: web.Request) -> Caller:
+    if SESSION_COOKIE not in request.cookies:
+        raise NotSignedIn()
+    return caller(request, signed_in=True)
+
+
+async def setting_names(request: web.Request, who: Caller) -> dict[str, str]:
+    """Names of the settings this person can know of: their own, and those in the LAs they work for."""
+    me = await gateway(request).me(who)
+    names = {m.organisation_id: m.organisation_name for m in me.memberships if m.organisation_type == "setting"}
+    las = sorted({m.organisation_id for m in me.memberships if m.organisation_type == "local_authority"})
+    found = await asyncio.gather(*(gateway(request).settings_of(who, la) for la in las), return_exceptions=True)
+    for result in found:
+        if isinstance(result, GatewayProblem | GatewayUnavailable):
+            continue  # the names are a nicety: the page works without them
+        if isinstance(result, BaseException):
+            raise result
+        names.update({s.id: s.name for s in result})
+    return names
+
+
+def _page_number(text: str) -> int:
+    return max(1, min(int(text), 10_000)) if text.isdigit() else 1
+
+
+def pagination(page: int, total: int, size: int, query: dict[str, str]) -> dict[str, Any] | None:
+    """A govukPagination's params, keeping the search; None when everything fits on one page."""
+    pages = max(1, -(-total // size))
+    if pages <= 1:
+        return None
+
+    def href(n: int) -> str:
+        return "/children?" + urlencode({**{k: v for k, v in query.items() if v}, "page": str(n)})
+
+    shown = sorted({1, pages, *range(max(1, page - 1), min(pages, page + 1) + 1)})
+    items: list[dict[str, Any]] = []
+    for before, n in zip([0, *shown], shown, strict=False):
+        if before and n - before > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": n, "href": href(n), "current": n == page})
+    params: dict[str, Any] = {"items": items, "landmarkLabel": "Pages of children"}
+    if page > 1:
+        params["previous"] = {"href": href(page - 1)}
+    if page < pages:
+        params["next"] = {"href": href(page + 1)}
+    return params
+
+
+@routes.get("/children")
+async def children(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    q = request.query.get("q", "").strip()[:100]
+    setting_id = optional_uuid(request.query.get("setting", ""))
+    page = _page_number(request.query.get("page", "1"))
+    found, names = await asyncio.gather(
+        gateway(request).children(who, q, setting_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
+        setting_names(request, who))
+    first = (page - 1) * PAGE_SIZE + 1
+    return await render_signed_in(request, "children.html", {
+        "current_page": "children", "children": found.items, "total": found.total, "q": q, "names": names,
+        "first": first, "last": first + len(found.items) - 1,
+        "setting_items": [{"value": "", "text": "All settings"}] + [
+            {"value": k, "text": v, "selected": k == setting_id}
+            for k, v in sorted(names.items(), key=lambda kv: kv[1].casefold())],
+        "pagination": pagination(page, found.total, PAGE_SIZE, {"q": q, "setting": setting_id})})
+
+
+def profile_rows(child: ChildProfile, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The child's core data as a summary list's rows, saying "Not recorded" for what is missing."""
+    def row(key: str, value: str | None) -> dict[str, Any]:
+        return {"key": {"text": key}, "value": {"text": value or "Not recorded"}}
+
+    carer = child.carer
+    carer_text = ", ".join(x for x in (carer.name, carer.phone, carer.email) if x) if carer else None
+    setting = names.get(child.setting_id or "", "An education setting" if child.setting_id else None)
+    return [
+        row("Name", child.full_name),
+        row("Date of birth", long_date(child.date_of_birth.isoformat())),
+        row("Gender", pep_words.words(pep_words.GENDERS, child.gender)),
+        row("Ethnicity", child.ethnicity),
+        row("First language", child.first_language),
+        row("Unique Pupil Number (UPN)", child.upn),
+        *([row("Unique Learner Number (ULN)", child.uln)] if child.uln else []),
+        row("Social care ID", child.social_care_id),
+        row("Date entered care", long_date(child.date_entered_care.isoformat()) if child.date_entered_care else None),
+        row("Legal status", pep_words.words(pep_words.LEGAL_STATUSES, child.legal_status)),
+        row("Placement", pep_words.words(pep_words.PLACEMENT_TYPES, child.placement_type)),
+        row("Carer", carer_text),
+        row("Education setting", setting),
+        row("Year group", child.year_group),
+        row("Special educational needs", pep_words.words(pep_words.SEN_STATUSES, child.sen_status)),
+        row("Health", child.health_notes),
+    ]
+
+
+def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:
+    i = child.indicators
+    return [
+        {"key": {"text": "Key stage"}, "value": {"text": i.key_stage or child.key_stage or "Not recorded"}},
+        {"key": {"text": "Attendance this academic year"}, "value": {"text": pep_words.percent(i.attendance_percent)}},
+        {"key": {"text": "Last PEP meeting"},
+         "value": {"text": long_date(i.last_pep_date.isoformat()) if i.last_pep_date else "None yet"}},
+        {"key": {"text": "Next PEP due"},
+         "value": {"text": long_date(i.next_pep_due.isoformat()) if i.next_pep_due else "No date set"}},
+    ]
+
+
+async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple[ChildProfile, list[PepSummary],
+                                                                                   dict[str, str]]:
+    child, peps, names = await asyncio.gather(gateway(request).child(who, child_id),
+                                              gateway(request).peps_of(who, child_id), setting_names(request, who))
+    return child, peps, names
+
+
+@routes.get("/children/{child_id}")
+async def child_profile(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    child, peps, names = await _child_page(request, require_uuid(request, "child_id"), who)
+    done = request.query.get("done")
+    return await render_signed_in(request, "child.html", {
+        "current_page": "children", "child": child, "peps": peps, "names": names,
+        "profile_rows": profile_rows(child, names), "indicator_rows": indicator_rows(child),
+        "people": sorted(child.people, key=lambda p: (p.family_name.casefold(), p.given_name.casefold())),
+        "can_start": child.access in pep_words.STARTERS,
+        "done": {"heading": pep_words.ACTION_DONE[done], "body": ""} if done in pep_words.ACTION_DONE else None})
+
+
+# ---- starting a PEP ----------------------------------------------------------------------------------------
+
+
+def _start_items(values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "kind_items": [{"value": k, "text": v, "hint": {"text": pep_words.KIND_HINTS[k]},
+                        "checked": values.get("kind") == k} for k, v in pep_words.KINDS.items()],
+        "term_items": [{"value": k, "text": v, "checked": values.get("term") == k}
+                       for k, v in pep_words.TERMS.items()],
+    }
+
+
+async def _start_page(request: web.Request, child: ChildProfile, values: dict[str, str],
+                      errors: dict[str, str] | None = None, problem: str | None = None,
+                      in_progress: PepSummary | None = None) -> web.Response:
+    errors = errors or {}
+    return await render_signed_in(request, "pep_start.html", {
+        "current_page": "children", "child": child, "values": values, "errors": errors, "problem": problem,
+        "in_progress": in_progress, **_start_items(values)})
+
+
+@routes.get("/children/{child_id}/peps/new")
+async def start_pep_form(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    today = date.today()
+    values = {"kind": "", "term": pep_words.term_of(today), "academic_year": pep_words.academic_year(today),
+              "meeting_date.day": "", "meeting_date.month": "", "meeting_date.year": ""}
+    return await _start_page(request, child, values)
+
+
+@routes.post("/children/{child_id}/peps/new")
+async def start_pep(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    child_id = require_uuid(request, "child_id")
+    form = pep_words.check_start(await request.post())
+    child = await gateway(request).child(who, child_id)
+    if form.errors:
+        return await _start_page(request, child, form.values, form.errors)
+    try:
+        pep = await gateway(request).start_pep(who, child_id, form.body)
+    except GatewayProblem as p:
+        if p.status == 404:
+            raise
+        log.info("PEP start refused", extra={"status": p.status, "code": p.code})
+        errors = {k: v for k, v in p.field_errors().items() if k in pep_words.START_FIELDS}
+        in_progress = None
+        if p.code == "pep_in_progress":
+            peps = await gateway(request).peps_of(who, child_id)
+            in_progress = next((x for x in peps if x.status in pep_words.OPEN_STATUSES), None)
+        return await _start_page(request, child, form.values, errors, None if errors else p.message, in_progress)
+    return redirect(f"/peps/{pep.id}")
+
