@@ -190,7 +190,7 @@ class PepMeetingChanged(EventData):
     child_id: uuid.UUID
     la_id: uuid.UUID
     setting_id: uuid.UUID | None = None
-    change: str  # scheduled | moved
+    change: str  # scheduled | moved | cancelled
     meeting_date: date
     meeting_time: str | None = None
     location: str | None = None

@@ -304,6 +304,8 @@ async def take_action(request: web.Request) -> web.Response:
                            pep["id"], move.to_state)
         if move.to_state == "submitted":
             await _request_funding(conn, pep, request[REQUEST_ID])
+        if move.to_state == "cancelled" and pep["meeting_date"] is not None:
+            await _meeting_cancelled(conn, pep, request[REQUEST_ID])
         await _record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action, body.reason,
                                  claims, request[REQUEST_ID])
         pep = await store.pep(conn, pep["id"])
@@ -339,6 +341,19 @@ async def _meeting_changed(conn: asyncpg.Connection, pep: asyncpg.Record, answer
         change="moved" if pep["meeting_date"] is not None else "scheduled", meeting_date=meeting_date,
         meeting_time=answers.get("meeting_time"), location=answers.get("location"), sequence=int(sequence)),
         tenant=str(pep["la_id"]), correlation_id=correlation_id)
+
+
+async def _meeting_cancelled(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:
+    """A cancelled PEP's meeting is cancelled too (invitations are withdrawn: iCalendar METHOD:CANCEL)."""
+    meeting = (await store.sections(conn, pep["id"])).get(MEETING)
+    answers = meeting["answers"] if meeting is not None else {}
+    sequence = await conn.fetchval("UPDATE peps SET meeting_sequence = meeting_sequence + 1 WHERE id = $1 "
+                                   "RETURNING meeting_sequence - 1", pep["id"])
+    await add_event(conn, "pep", PepMeetingChanged(
+        pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
+        change="cancelled", meeting_date=pep["meeting_date"], meeting_time=answers.get("meeting_time"),
+        location=answers.get("location"), sequence=int(sequence)), tenant=str(pep["la_id"]),
+        correlation_id=correlation_id)
 
 
 async def _record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: uuid.UUID, from_status: str,

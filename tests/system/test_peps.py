@@ -230,6 +230,11 @@ def test_the_meeting_date_is_kept_in_step_and_announced(system: RunningSystem, c
         assert profile["indicators"]["next_pep_due"] == "2027-02-08"
     finally:
         system.api("POST", f"/api/v1/peps/{pep['id']}/actions/cancel", {"reason": "test"}, cookie=caseworker)
+    last = system.admin_sql(
+        "SELECT envelope->'data'->>'change' AS change, (envelope->'data'->>'sequence')::int AS seq FROM pep.outbox "
+        "WHERE routing_key = 'pep.meeting.changed.v1' AND envelope->'data'->>'pep_id' = $1 ORDER BY id DESC LIMIT 1",
+        pep["id"])
+    assert (last[0]["change"], last[0]["seq"]) == ("cancelled", 2)
 
 
 def test_an_la_copies_a_template_and_makes_more_answers_mandatory(system: RunningSystem) -> None:
