@@ -77,6 +77,14 @@ def internal_auth_middleware(audience: str, keys: list[SecretStr]) -> Any:
     return middleware
 
 
+def path_uuid(request: web.Request, name: str) -> uuid.UUID:
+    """An id from the path; one that is not a UUID names nothing, so it answers 404 like an unknown one."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise Problem(404, "Not found", "We could not find that page.", code="not_found") from None
+
+
 async def parse_body(request: web.Request, model: type[M]) -> M:
     """The request's JSON body as `model`; a clear problem naming the fields when it is not."""
     if request.content_type != "application/json":

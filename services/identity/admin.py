@@ -25,16 +25,9 @@ from shared.contracts import Organisation as VirtualSchool
 from shared.errors import Problem
 from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, parse_body
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
 
 routes = web.RouteTableDef()
-
-
-def _uuid(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise not_found() from None
 
 
 def _person(row: asyncpg.Record | None, prefix: str = "") -> dict[str, Any] | None:
@@ -61,7 +54,7 @@ async def _organisation_out(conn: asyncpg.Connection, claims: Claims, org: async
 async def get_organisation(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
-        org = await authz.visible(conn, claims, _uuid(request, "org_id"))
+        org = await authz.visible(conn, claims, path_uuid(request, "org_id"))
         return web.json_response(await _organisation_out(conn, claims, org))
 
 
@@ -69,7 +62,7 @@ async def get_organisation(request: web.Request) -> web.Response:
 async def list_settings(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
-        la = await authz.visible(conn, claims, _uuid(request, "la_id"))
+        la = await authz.visible(conn, claims, path_uuid(request, "la_id"))
         if la["type"] != "local_authority":
             raise not_found()
         rows = await conn.fetch(
@@ -90,7 +83,7 @@ async def add_setting(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     body = await parse_body(request, SettingIn)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        la = await authz.managed(conn, claims, _uuid(request, "la_id"), vs_admin_only=True)
+        la = await authz.managed(conn, claims, path_uuid(request, "la_id"), vs_admin_only=True)
         if la["type"] != "local_authority":
             raise not_found()
         setting_id = uuid.uuid4()
@@ -111,7 +104,7 @@ async def edit_organisation(request: web.Request) -> web.Response:
     body = await parse_body(request, OrganisationPatch)
     changes = body.model_dump(exclude_unset=True)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        org = await authz.managed(conn, claims, _uuid(request, "org_id"), vs_admin_only=True)
+        org = await authz.managed(conn, claims, path_uuid(request, "org_id"), vs_admin_only=True)
         required = ("name", "setting_type") if org["type"] == "setting" else ("name",)
         if blanked := [field for field in required if field in changes and changes[field] is None]:
             raise invalid_fields(*[(field, "This cannot be left empty") for field in blanked])
@@ -137,7 +130,7 @@ async def edit_organisation(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
-        org = await authz.managed(conn, claims, _uuid(request, "org_id"))
+        org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         rows = await conn.fetch(
             "SELECT u.id, u.given_name, u.family_name, u.email, u.disabled_at, array_agg(m.role ORDER BY m.role) "
             "AS roles, (SELECT max(created_at) FROM sessions s WHERE s.user_id = u.id) AS last_signed_in_at, "
@@ -160,7 +153,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def list_invitations(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
-        org = await authz.managed(conn, claims, _uuid(request, "org_id"))
+        org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         rows = await conn.fetch(
             "SELECT i.*, u.given_name || ' ' || u.family_name AS invited_by_name FROM invitations i "
             "LEFT JOIN users u ON u.id = i.invited_by WHERE i.organisation_id = $1 AND i.accepted_at IS NULL "
@@ -179,7 +172,7 @@ async def invite(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     assert isinstance(settings, IdentitySettings)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        org = await authz.managed(conn, claims, _uuid(request, "org_id"))
+        org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         if body.role not in authz.invitable_roles(claims, org):
             raise invalid_fields(("role", "Choose a role you can invite"))
         email = str(body.email).strip()
@@ -214,7 +207,7 @@ async def withdraw_invitation(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         inv = await conn.fetchrow("SELECT * FROM invitations WHERE id = $1 AND accepted_at IS NULL "
-                                  "AND revoked_at IS NULL FOR UPDATE", _uuid(request, "invitation_id"))
+                                  "AND revoked_at IS NULL FOR UPDATE", path_uuid(request, "invitation_id"))
         org = inv and await authz.organisation(conn, inv["organisation_id"])
         if not inv or not org or inv["role"] not in authz.invitable_roles(claims, org):
             raise not_found("invitation")
@@ -231,7 +224,7 @@ async def change_designated_teacher(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     body = await parse_body(request, Nomination)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        org = await authz.managed(conn, claims, _uuid(request, "setting_id"), vs_admin_only=True)
+        org = await authz.managed(conn, claims, path_uuid(request, "setting_id"), vs_admin_only=True)
         if org["type"] != "setting":
             raise not_found()
         member = await conn.fetchval("SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id "
@@ -250,7 +243,7 @@ async def change_designated_teacher(request: web.Request) -> web.Response:
 async def designated_teacher_history(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
-        org = await authz.managed(conn, claims, _uuid(request, "setting_id"))
+        org = await authz.managed(conn, claims, path_uuid(request, "setting_id"))
         rows = await conn.fetch(
             "SELECT n.*, u.given_name, u.family_name, b.given_name || ' ' || b.family_name AS nominated_by_name "
             "FROM designated_teacher_nominations n JOIN users u ON u.id = n.user_id "
@@ -264,7 +257,7 @@ async def designated_teacher_history(request: web.Request) -> web.Response:
 
 
 async def _administered_user(conn: asyncpg.Connection, claims: Claims, request: web.Request) -> uuid.UUID:
-    user_id = _uuid(request, "user_id")
+    user_id = path_uuid(request, "user_id")
     if not await authz.administers_user(conn, claims, user_id):
         raise not_found("person")
     return user_id
@@ -315,10 +308,10 @@ async def set_staff_access(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     body = await parse_body(request, StaffAccess)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        org = await authz.visible(conn, claims, _uuid(request, "setting_id"))
+        org = await authz.visible(conn, claims, path_uuid(request, "setting_id"))
         if not authz.is_dt_of(claims, org):
             raise Problem(403, "Only the setting's Designated Teacher can change staff access", code="forbidden")
-        user_id = _uuid(request, "user_id")
+        user_id = path_uuid(request, "user_id")
         if not await conn.fetchval("SELECT 1 FROM memberships WHERE user_id = $1 AND organisation_id = $2 "
                                    "AND role = 'setting_staff'", user_id, org["id"]):
             raise not_found("member of staff")
@@ -344,7 +337,7 @@ async def audit_trail(request: web.Request) -> web.Response:
         raise invalid_fields(("limit", "Enter a number from 1 to 500")) from None
     action = request.query.get("action") or None
     async with request.app[POOL].acquire() as conn:
-        la = await authz.managed(conn, claims, _uuid(request, "la_id"), vs_admin_only=True)
+        la = await authz.managed(conn, claims, path_uuid(request, "la_id"), vs_admin_only=True)
         if la["type"] != "local_authority":
             raise not_found()
         rows = await conn.fetch(

@@ -21,12 +21,12 @@ from services.pep import pep_store as store
 from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
 from services.pep.domain.templates import Template
-from services.pep.peps import _pep_or_404, _summary, _uuid
+from services.pep.peps import _pep_or_404, _summary
 from services.pep.template_library import load_default_templates
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL
-from shared.web import CLAIMS
+from shared.web import CLAIMS, path_uuid
 
 routes = web.RouteTableDef()
 LONDON = ZoneInfo("Europe/London")
@@ -50,7 +50,7 @@ def _file_stem(pep: asyncpg.Record) -> str:
 async def _gather(request: web.Request) -> tuple[asyncpg.Record, Access, Template, asyncpg.Record,
                                                  dict[str, asyncpg.Record]]:
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         child = await children_store.child(conn, pep["child_id"])
         saved = await store.sections(conn, pep["id"])
     assert child is not None  # _pep_or_404 found it

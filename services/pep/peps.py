@@ -22,16 +22,9 @@ from shared.contracts import FundingRequested, PepMeetingChanged, PepStatusChang
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, REQUEST_ID, parse_body
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
 
 routes = web.RouteTableDef()
-
-
-def _uuid(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise not_found() from None
 
 
 async def _pep_or_404(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUID, *,
@@ -60,7 +53,7 @@ def _summary(pep: asyncpg.Record) -> dict[str, Any]:
 @routes.get("/children/{child_id}/peps")
 async def list_peps(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        child, _ = await child_or_404(conn, request[CLAIMS], _uuid(request, "child_id"))
+        child, _ = await child_or_404(conn, request[CLAIMS], path_uuid(request, "child_id"))
         rows = await conn.fetch("SELECT * FROM peps WHERE child_id = $1 ORDER BY created_at DESC", child["id"])
     return web.json_response([_summary(r) for r in rows])
 
@@ -71,7 +64,7 @@ async def start_pep(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     body = await parse_body(request, PepStart)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        child, access = await child_or_404(conn, claims, _uuid(request, "child_id"))
+        child, access = await child_or_404(conn, claims, path_uuid(request, "child_id"))
         if access.via not in ("virtual_school", "social_worker"):
             raise Problem(403, "Only the Virtual School or the child's social worker can start a PEP",
                           code="forbidden")
@@ -108,7 +101,7 @@ async def start_pep(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     """The task list: each section with its owner, status, progress and whether the caller may edit it."""
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
     sections = []
     for section in template.sections:
@@ -131,7 +124,7 @@ async def overview(request: web.Request) -> web.Response:
 @routes.get("/peps/{pep_id}/sections/{key}")
 async def read_section(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         row = (await store.sections(conn, pep["id"]))[section.key]
     return web.json_response(_section_out(pep, access, section, row))
@@ -153,7 +146,7 @@ async def save_section(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     body = await parse_body(request, SectionSave)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         _require_edit(pep, access, section)
         clean, errors = clean_answers(section.fields, body.answers)
@@ -194,7 +187,7 @@ async def mark_section_complete(request: web.Request) -> web.Response:
     """The section's writer says it is done: only when every mandatory answer shown is there."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         _require_edit(pep, access, section)
         row = (await store.sections(conn, pep["id"]))[section.key]
@@ -213,7 +206,7 @@ async def mark_section_complete(request: web.Request) -> web.Response:
 async def what_is_missing(request: web.Request) -> web.Response:
     """Everything that stops sign-off, section by section."""
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
     return web.json_response(_missing(template, saved, access))
 
@@ -232,7 +225,7 @@ def _missing(template: Template, saved: dict[str, asyncpg.Record], access: Acces
 @routes.get("/peps/{pep_id}/sections/{key}/history")
 async def section_history(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         rows = await store.history(conn, pep["id"], section.key)
     return web.json_response([{"version": r["version"], "changed": r["changed"], "saved_at": r["saved_at"].isoformat(),
@@ -252,7 +245,7 @@ async def compare_versions(request: web.Request) -> web.Response:
             FieldError(field="from", message="Enter a version number"),
             FieldError(field="to", message="Enter a version number")]) from None
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         old = await store.answers_at(conn, pep["id"], section.key, before)
         new = await store.answers_at(conn, pep["id"], section.key, after)
@@ -268,7 +261,7 @@ async def _compare_terms(request: web.Request) -> web.Response:
     except ValueError:
         raise not_found("PEP") from None
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], _uuid(request, "pep_id"))
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         other = await store.pep(conn, other_id)
         if other is None or other["child_id"] != pep["child_id"]:
@@ -289,7 +282,7 @@ async def take_action(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     body = await parse_body(request, PepAction) if request.can_read_body else PepAction()
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        pep, access, template = await _pep_or_404(conn, claims, _uuid(request, "pep_id"), lock=True)
+        pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         move = lifecycle.transition(action, pep["status"], access.via) if access.can_edit else None
         if move is None:
             raise Problem(409, "You cannot do that now", f"This PEP is {pep['status'].replace('_', ' ')}.",
