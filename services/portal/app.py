@@ -14,7 +14,9 @@ from services.portal import (
     account_pages,
     accounts,
     admin_pages,
+    child_admin_pages,
     children_pages,
+    file_pages,
     pages,
     pep_forms,
     pep_pages,
@@ -33,11 +35,13 @@ from services.portal.security import (
     security_headers,
 )
 from services.portal.settings import PortalSettings
+from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.service import SETTINGS, ServiceSpec
 from shared.settings import ServiceSettings
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC_URL = "/static"
+FORM_ROOM = 1024 * 1024  # the multipart framing and the fields around a file
 
 
 def _settings(app: web.Application) -> PortalSettings:
@@ -80,8 +84,12 @@ def _setup(app: web.Application) -> None:
     env.globals.update(pep_title=pep_words.pep_title, pep_status=pep_words.pep_status,
                        sen_words=lambda key: pep_words.words(pep_words.SEN_STATUSES, key),
                        access_words=lambda key: pep_words.words(pep_words.ACCESS_VIA, key))
+    # A form may carry an attachment (pep and the gateway decide its limit): the body is read once, by the CSRF check.
+    app._client_max_size = ATTACHMENT_MAX_BYTES + FORM_ROOM
     app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
-    for module in (pages, registration_pages, account_pages, admin_pages, children_pages, pep_pages):
+    # child_admin_pages before children_pages: its /children/add and /children/import come before /children/{child_id}
+    for module in (pages, registration_pages, account_pages, admin_pages, child_admin_pages, children_pages,
+                   file_pages, pep_pages):
         app.router.add_routes(module.routes)
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")

@@ -17,6 +17,7 @@ from aiohttp import web
 from services.portal import pep_words
 from services.portal.gateway_client import (
     SESSION_COOKIE,
+    Attachment,
     Caller,
     ChildProfile,
     GatewayProblem,
@@ -30,6 +31,9 @@ from services.portal.pep_forms import long_date
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 PAGE_SIZE = 25
+CHILD_EDITORS = ("vs_admin", "vs_caseworker")  # who may add and import children (pep decides)
+PROFILE_DONE = {**pep_words.ACTION_DONE, "uploaded": "File uploaded", "deleted": "File deleted",
+                "added": "Child added", "changed": "Details saved", "attendance": "Attendance recorded"}
 
 
 def ensure_signed_in(request: web.Request) -> Caller:
@@ -86,12 +90,13 @@ async def children(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()[:100]
     setting_id = optional_uuid(request.query.get("setting", ""))
     page = _page_number(request.query.get("page", "1"))
-    found, names = await asyncio.gather(
+    found, names, me = await asyncio.gather(
         gateway(request).children(who, q, setting_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
-        setting_names(request, who))
+        setting_names(request, who), gateway(request).me(who))
     first = (page - 1) * PAGE_SIZE + 1
     return await render_signed_in(request, "children.html", {
         "current_page": "children", "children": found.items, "total": found.total, "q": q, "names": names,
+        "can_add": any(m.organisation_type == "local_authority" and m.role in CHILD_EDITORS for m in me.memberships),
         "first": first, "last": first + len(found.items) - 1,
         "setting_items": [{"value": "", "text": "All settings"}] + [
             {"value": k, "text": v, "selected": k == setting_id}
@@ -139,6 +144,21 @@ def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:
     ]
 
 
+def attachment_rows(files: list[Attachment]) -> list[dict[str, Any]]:
+    return [{"id": f.id, "filename": f.filename, "kind": pep_words.words(pep_words.ATTACHMENT_KINDS, f.kind),
+             "size": pep_words.file_size(f.size_bytes), "by": f.uploaded_by_name or "Someone", "at": f.uploaded_at,
+             "can_delete": f.can_delete} for f in files if f.deleted_at is None]
+
+
+async def child_attachments(request: web.Request, child_id: str) -> list[dict[str, Any]] | None:
+    try:
+        return attachment_rows(await gateway(request).attachments(ensure_signed_in(request), child_id))
+    except GatewayProblem as p:
+        if p.status in (403, 404):
+            return None  # this person may not see the child's files
+        raise
+
+
 async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple[ChildProfile, list[PepSummary],
                                                                                    dict[str, str]]:
     child, peps, names = await asyncio.gather(gateway(request).child(who, child_id),
@@ -150,13 +170,15 @@ async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple
 async def child_profile(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     child, peps, names = await _child_page(request, require_uuid(request, "child_id"), who)
-    done = request.query.get("done")
+    done = request.query.get("done", "")
+    files = await child_attachments(request, child.id)
     return await render_signed_in(request, "child.html", {
+        "files": files, "can_edit": child.can_edit,
         "current_page": "children", "child": child, "peps": peps, "names": names,
         "profile_rows": profile_rows(child, names), "indicator_rows": indicator_rows(child),
         "people": sorted(child.people, key=lambda p: (p.family_name.casefold(), p.given_name.casefold())),
         "can_start": child.access in pep_words.STARTERS,
-        "done": {"heading": pep_words.ACTION_DONE[done], "body": ""} if done in pep_words.ACTION_DONE else None})
+        "done": {"heading": PROFILE_DONE[done], "body": ""} if done in PROFILE_DONE else None})
 
 
 # ---- starting a PEP ----------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ turned into three exceptions the pages understand. Nothing here logs an email, p
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
 PROBLEM_JSON = "application/problem+json"
+DOWNLOAD_TIMEOUT = 120.0  # a long PEP's PDF or a 20 MB file takes longer than a JSON call
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -360,6 +363,26 @@ class PepOverview(PepSummary):
     actions: list[str] = []
 
 
+class Attachment(_Answer):
+    id: str
+    child_id: str
+    pep_id: str | None = None
+    kind: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    uploaded_by_name: str | None = None
+    uploaded_at: datetime
+    deleted_at: datetime | None = None
+    can_delete: bool = False
+
+
+class ImportResult(_Answer):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
 class Gap(_Answer):
     field: str
     message: str
@@ -642,24 +665,65 @@ class GatewayClient:
                                    {"reason": reason} if reason else {})
         return PepSummary.model_validate(body)
 
-    async def _call(self, method: str, path: str, caller: Caller, json_body: Any = None,
-                    params: dict[str, str] | None = None) -> tuple[Any, aiohttp.ClientResponse]:
-        headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id,
-                   "Accept": "application/json"}
-        if caller.session_token:
-            headers["Cookie"] = f"{SESSION_COOKIE}={caller.session_token}"
+    # ---- children's core data, attendance and files ----
+
+    async def add_child(self, caller: Caller, fields: dict[str, Any]) -> ChildProfile:
+        body, _ = await self._call("POST", "/children", caller, fields)
+        return ChildProfile.model_validate(body)
+
+    async def change_child(self, caller: Caller, child_id: str, fields: dict[str, Any], version: int) -> ChildProfile:
+        """409 `stale_version` (with `current`) if someone changed the record since `version`."""
+        body, _ = await self._call("PATCH", f"/children/{_segment(child_id)}", caller, {**fields, "version": version})
+        return ChildProfile.model_validate(body)
+
+    async def import_children(self, caller: Caller, la_id: str, csv: str) -> ImportResult:
+        """422 `import_invalid` with `report` (row, field, message) when any row is bad: nothing is saved."""
+        body, _ = await self._call("POST", "/children/import", caller, {"la_id": la_id, "csv": csv})
+        return ImportResult.model_validate(body)
+
+    async def record_attendance(self, caller: Caller, child_id: str, fields: dict[str, Any]) -> None:
+        await self._call("POST", f"/children/{_segment(child_id)}/attendance", caller, fields)
+
+    async def attachments(self, caller: Caller, child_id: str) -> list[Attachment]:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/attachments", caller)
+        return _list_of(Attachment, body)
+
+    async def attachment(self, caller: Caller, attachment_id: str) -> Attachment:
+        body, _ = await self._call("GET", f"/attachments/{_segment(attachment_id)}", caller)
+        return Attachment.model_validate(body)
+
+    async def delete_attachment(self, caller: Caller, attachment_id: str) -> None:
+        await self._call("DELETE", f"/attachments/{_segment(attachment_id)}", caller)
+
+    async def upload(self, caller: Caller, child_id: str, form: aiohttp.FormData) -> Attachment:
+        """A multipart upload as the gateway takes it: 413 too big, 415 or 422 naming `file` when refused."""
+        body, _ = await self._call("POST", f"/children/{_segment(child_id)}/attachments", caller, data=form)
+        return Attachment.model_validate(body)
+
+    @asynccontextmanager
+    async def download(self, caller: Caller, path: str,
+                       params: dict[str, str] | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The gateway's open response for a file (an export, a blank form, an attachment), to stream from.
+        A refusal is raised as for any call, before anything is yielded."""
         try:
-            async with self.session.request(method, self.base_url + path, json=json_body, params=params,
-                                            headers=headers) as resp:
-                if resp.status == 204:
-                    return {}, resp
-                if 200 <= resp.status < 300:
-                    return await resp.json(content_type=None) or {}, resp
-                problem = await _problem(resp)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            async with self.session.request("GET", self.base_url + path, params=params,
+                                            headers=self._headers(caller, "*/*"),
+                                            timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT)) as resp:
+                if resp.status >= 400:
+                    self._raise(await _problem(resp), path, caller)
+                yield resp
+        except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__,
                                                       "request_id": caller.request_id})
             raise GatewayUnavailable(path) from None
+
+    def _headers(self, caller: Caller, accept: str = "application/json") -> dict[str, str]:
+        headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id, "Accept": accept}
+        if caller.session_token:
+            headers["Cookie"] = f"{SESSION_COOKIE}={caller.session_token}"
+        return headers
+
+    def _raise(self, problem: GatewayProblem, path: str, caller: Caller) -> None:
         if problem.status == 401:
             raise NotSignedIn(problem.code)
         if problem.status in (502, 503, 504):
@@ -669,6 +733,24 @@ class GatewayClient:
         if problem.status >= 500:
             raise RuntimeError(f"gateway answered {problem.status} on {path} ({problem.code})")
         raise problem
+
+    async def _call(self, method: str, path: str, caller: Caller, json_body: Any = None,
+                    params: dict[str, str] | None = None, data: Any = None) -> tuple[Any, aiohttp.ClientResponse]:
+        headers = self._headers(caller)
+        try:
+            async with self.session.request(method, self.base_url + path, json=json_body, params=params,
+                                            data=data, headers=headers) as resp:
+                if resp.status == 204:
+                    return {}, resp
+                if 200 <= resp.status < 300:
+                    return await resp.json(content_type=None) or {}, resp
+                problem = await _problem(resp)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__,
+                                                      "request_id": caller.request_id})
+            raise GatewayUnavailable(path) from None
+        self._raise(problem, path, caller)
+        raise problem  # not reached: _raise always raises
 
 
 def _segment(value: str) -> str:

@@ -53,6 +53,8 @@ SEN_STATUSES = {"none": "None", "sen_support": "SEN support", "ehcp": "Education
 ACCESS_VIA = {"virtual_school": "Virtual School", "social_worker": "Social worker",
               "designated_teacher": "Designated Teacher", "setting_staff": "Setting staff",
               "iro": "Independent Reviewing Officer", "carer": "Carer"}
+ATTACHMENT_KINDS = {"ehcp": "EHCP", "support_plan": "Support plan", "sdq": "SDQ form", "photo": "Photo",
+                    "award": "Award", "other": "Other"}
 # Who may start a PEP (pep decides; the button is offered only to them, and any refusal is shown).
 STARTERS = ("virtual_school", "social_worker")
 
@@ -61,6 +63,14 @@ def words(choices: dict[str, str], key: str | None) -> str:
     if not key:
         return ""
     return choices.get(key, key.replace("_", " ").capitalize())
+
+
+def file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def pep_status(status: str) -> dict[str, str]:
