@@ -114,7 +114,7 @@ async def upload(request: web.Request) -> web.Response:
     if values["kind"] not in KINDS:
         errors["kind"] = "Select what kind of file this is"
     if not errors and isinstance(chosen, web.FileField):
-        form = aiohttp.FormData()
+        form = aiohttp.FormData(quote_fields=False)  # the filename as chosen, not percent-encoded
         form.add_field("file", chosen.file.read(), filename=chosen.filename,
                        content_type=chosen.content_type or "application/octet-stream")
         form.add_field("kind", values["kind"])
