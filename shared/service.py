@@ -51,6 +51,8 @@ class ServiceSpec:
     internal: bool = True  # reached only through the gateway, with its signed token
     extra_contexts: list[Callable[[web.Application], AsyncIterator[None]]] = field(default_factory=list)
     middlewares: Callable[[ServiceSettings], list[Any]] | None = None
+    # The largest request body the service reads (uploads need more than the 1 MiB default).
+    client_max_size: int = 1024**2
     # Extra one-off commands, e.g. {"seed-demo": seed}: async functions of the settings.
     commands: dict[str, Callable[[ServiceSettings], Coroutine[Any, Any, None]]] = field(default_factory=dict)
 
@@ -64,7 +66,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
         middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
     if spec.middlewares:
         middlewares.extend(spec.middlewares(settings))
-    app = web.Application(middlewares=middlewares, client_max_size=1024**2)
+    app = web.Application(middlewares=middlewares, client_max_size=spec.client_max_size)
     app[SETTINGS] = settings
     if spec.migrations is not None:
         app.cleanup_ctx.append(_pool_ctx(spec))

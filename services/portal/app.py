@@ -84,8 +84,6 @@ def _setup(app: web.Application) -> None:
     env.globals.update(pep_title=pep_words.pep_title, pep_status=pep_words.pep_status,
                        sen_words=lambda key: pep_words.words(pep_words.SEN_STATUSES, key),
                        access_words=lambda key: pep_words.words(pep_words.ACCESS_VIA, key))
-    # A form may carry an attachment (pep and the gateway decide its limit): the body is read once, by the CSRF check.
-    app._client_max_size = ATTACHMENT_MAX_BYTES + FORM_ROOM
     app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
     # child_admin_pages before children_pages: its /children/add and /children/import come before /children/{child_id}
     for module in (pages, registration_pages, account_pages, admin_pages, child_admin_pages, children_pages,
@@ -109,4 +107,6 @@ def _middlewares(settings: ServiceSettings) -> list[Any]:
 
 
 SPEC = ServiceSpec(name="portal", settings_class=PortalSettings, routes=_setup, migrations=None,
-                   uses_bus=False, internal=False, extra_contexts=[_gateway_ctx], middlewares=_middlewares)
+                   uses_bus=False, internal=False, extra_contexts=[_gateway_ctx], middlewares=_middlewares,
+                   # A form may carry an attachment (pep and the gateway decide its limit).
+                   client_max_size=ATTACHMENT_MAX_BYTES + FORM_ROOM)
