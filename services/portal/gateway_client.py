@@ -85,6 +85,17 @@ class _Answer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class _Named(_Answer):
+    """An answer about a person: their name as one string."""
+
+    given_name: str
+    family_name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
 class Membership(_Answer):
     organisation_id: str
     organisation_name: str
@@ -92,16 +103,12 @@ class Membership(_Answer):
     role: str
 
 
-class Me(_Answer):
+class Me(_Named):
     id: str
     email: str
     given_name: str
     family_name: str
     memberships: list[Membership] = []
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
 
 class SessionTimes(_Answer):
@@ -131,15 +138,11 @@ class SessionSummary(_Answer):
     current: bool = False
 
 
-class Person(_Answer):
+class Person(_Named):
     user_id: str
     given_name: str
     family_name: str
     email: str | None = None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
 
 class OrganisationDetail(_Answer):
@@ -178,7 +181,7 @@ class Member(Person):
     access: StaffAccess | None = None
 
 
-class OpenInvitation(_Answer):
+class OpenInvitation(_Named):
     id: str
     given_name: str
     family_name: str
@@ -188,22 +191,14 @@ class OpenInvitation(_Answer):
     expires_at: datetime
     invited_by_name: str | None = None
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
-
-class Nomination(_Answer):
+class Nomination(_Named):
     user_id: str
     given_name: str
     family_name: str
     nominated_at: datetime
     ended_at: datetime | None = None
     nominated_by_name: str | None = None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
 
 class AuditEntry(_Answer):
@@ -219,7 +214,7 @@ class AuditEntry(_Answer):
 # ---- children and PEPs (shapes from shared/api/children.py and shared/api/peps.py; extra fields ignored) ----
 
 
-class ChildSummary(_Answer):
+class ChildSummary(_Named):
     id: str
     la_id: str
     given_name: str
@@ -230,10 +225,6 @@ class ChildSummary(_Answer):
     key_stage: str | None = None
     sen_status: str | None = None
     in_care: bool = True
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
 
 class ChildList(_Answer):
@@ -267,19 +258,15 @@ class Indicators(_Answer):
     attendance_percent: float | None = None
 
 
-class ChildPerson(_Answer):
+class ChildPerson(_Named):
     user_id: str
     given_name: str
     family_name: str
     email: str | None = None
     via: str
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
-
-class Sibling(_Answer):
+class Sibling(_Named):
     id: str
     given_name: str
     family_name: str
@@ -287,12 +274,8 @@ class Sibling(_Answer):
     setting_id: str | None = None
     year_group: str | None = None
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
-
-class ChildProfile(_Answer):
+class ChildProfile(_Named):
     id: str
     la_id: str
     version: int
@@ -322,10 +305,6 @@ class ChildProfile(_Answer):
     siblings: list[Sibling] = []
     access: str = ""
     can_edit: bool = False
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
 
 
 class PepSummary(_Answer):
