@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -215,6 +215,20 @@ class FundingRequested(EventData):
     term: str
 
 
+class FundingDecided(EventData):
+    """qa decided a funding request (a PEP target's): approved (`amount` may be less than asked), refused, or
+    more information wanted. A later decision on the same (pep_id, target) replaces an earlier one."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    target: int = Field(ge=1)
+    decision: Literal["approved", "refused", "more_information"]
+    amount: str | None = Field(default=None, pattern=r"^\d{1,8}\.\d{2}$")  # pounds and pence approved
+    academic_year: str
+    reason: str | None = None
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -228,6 +242,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.pep.status_changed", 1): PepStatusChanged,
     ("pep.meeting.changed", 1): PepMeetingChanged,
     ("pep.funding.requested", 1): FundingRequested,
+    ("qa.funding.decided", 1): FundingDecided,
 }
 
 

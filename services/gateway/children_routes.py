@@ -29,3 +29,10 @@ forward("post", "/children/{child_id}/siblings", "Link a sibling of the same LA 
         body=api.SiblingLink, response=api.Sibling, many=True, status=201, service="pep", tags=tags)
 forward("delete", "/children/{child_id}/siblings/{sibling_id}", "Remove a sibling link", status=204, service="pep",
         tags=tags)
+forward("get", "/children/{child_id}/notes", "A child's case notes, newest first (professionals only; carers 403)",
+        response=api.Note, many=True, service="pep", tags=tags)
+forward("post", "/children/{child_id}/notes", "Add a case note (kept as written: a correction is a new note)",
+        body=api.NoteIn, response=api.Note, status=201, service="pep", tags=tags)
+forward("get", "/children/{child_id}/activity", "What happened on a child's record that I may know of, newest "
+        "first (query: before, limit); says what and who, never the content", response=api.ActivityList,
+        service="pep", tags=tags)

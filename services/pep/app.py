@@ -4,9 +4,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import attachments, children, demo, exports, peps, templates_api
+from services.pep import attachments, child_record, children, demo, exports, peps, templates_api
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
-from shared.readmodels import users_only
+from shared.bus import Subscription
+from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
 
@@ -18,12 +19,17 @@ class Settings(ServiceSettings):
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
+    app.router.add_routes(child_record.routes)
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(exports.routes)
 
 
-SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=users_only("pep"),
+def _subscriptions(app: web.Application) -> list[Subscription]:
+    return [users_subscription("pep"), child_record.funding_subscription()]
+
+
+SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
                    commands={"seed-demo": demo.seed})

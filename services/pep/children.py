@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.pep import child_record, pep_store
 from services.pep import children_store as store
-from services.pep import pep_store
 from services.pep.child_access import (
     CORE_DATA_EDITORS,
     as_uuid,
@@ -108,6 +108,9 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
     start, end = core_data.academic_year_of(date.today())
     attended, possible = await store.attendance_between(conn, row["id"], start, end)
     last_pep, next_pep = await pep_store.pep_dates(conn, row["id"], date.today())
+    # Funding decisions are QA's: shown to those who see QA, as the PEP's own funding answers are.
+    agreed, requests = await child_record.pp_plus_agreed(conn, row["id"], date.today()) if access.sees_qa \
+        else (None, None)
     ref = ref_of(row)
     people = []
     for user in await store.people_near(conn, [o for o in (row["la_id"], row["setting_id"]) if o is not None]):
@@ -125,7 +128,9 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
         "indicators": {"last_pep_date": last_pep.isoformat() if last_pep else None,
                        "next_pep_due": next_pep.isoformat() if next_pep else None, "year_group": row["year_group"],
                        "key_stage": core_data.key_stage(row["year_group"]),
-                       "attendance_percent": core_data.attendance_percent(attended, possible)},
+                       "attendance_percent": core_data.attendance_percent(attended, possible),
+                       "pp_plus_agreed": f"{agreed:.2f}" if agreed is not None else None,
+                       "pp_plus_requests": requests},
         "people": people, "siblings": siblings,
         "placement_history": _changes(await store.history(conn, "placement_history", row["id"])),
         "setting_history": _changes(await store.history(conn, "setting_history", row["id"])),

@@ -181,6 +181,9 @@ class Indicators(BaseModel):
     year_group: str | None
     key_stage: KeyStage | None
     attendance_percent: float | None = Field(description="Attended of possible sessions this academic year")
+    pp_plus_agreed: str | None = Field(default=None, description="Pupil Premium Plus approved this academic year, "
+                                       "pounds and pence (null for those who do not see funding decisions)")
+    pp_plus_requests: int | None = Field(default=None, description="How many approved requests that is")
 
 
 class Sibling(BaseModel):
@@ -259,3 +262,42 @@ class ImportResult(BaseModel):
 
 class AttendanceImportResult(BaseModel):
     recorded: int
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)] = Field(
+        description="The note. Notes are kept as written: a correction is a new note")
+
+
+class Note(BaseModel):
+    id: uuid.UUID
+    body: str
+    written_at: datetime
+    written_by: uuid.UUID
+    written_by_name: str | None
+
+
+class ActivityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    before: datetime | None = Field(default=None, description="Only what happened before this time (the next page)")
+    limit: int = Field(default=30, ge=1, le=100)
+
+
+class ActivityItem(BaseModel):
+    at: datetime
+    kind: Literal["pep", "section", "file", "note", "attendance", "placement", "setting"]
+    action: str = Field(description="For a PEP the lifecycle action (start, submit, return...); otherwise saved, "
+                        "uploaded, deleted, added, recorded or changed")
+    by: uuid.UUID | None
+    by_name: str | None
+    pep_id: uuid.UUID | None
+    section_key: str | None
+    section_title: str | None
+    times: int = Field(description="Saves of a section by one person on one day are one item; fields changed at once")
+    detail: str | None = Field(description="A PEP's new status, a file's name, an attendance period, or the fields "
+                               "changed; never answers or note text")
+
+
+class ActivityList(BaseModel):
+    items: list[ActivityItem]

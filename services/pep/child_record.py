@@ -1,0 +1,197 @@
+"""The rest of a child's profile: case notes, what has happened on the record, and the Pupil Premium Plus agreed.
+
+- Notes are written by the professionals who reach the child (not carers, who never see them). They are
+  appended, never edited or deleted: a correction is a new note.
+- Activity is read from what the record already keeps (PEP moves, section saves, files, notes, attendance,
+  placement and setting changes), so nothing can happen without showing here. It says what happened and who
+  did it, never the content: no answers, no QA feedback, no note text.
+- PP+ agreed: qa publishes its funding decisions (qa.funding.decided); pep keeps the latest per PEP target
+  and adds up the approved amounts of the academic year for the profile's key indicators.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.pep.child_access import child_or_404
+from services.pep.domain import core_data
+from services.pep.domain.access import Access
+from shared.api.children import ActivityQuery, NoteIn
+from shared.bus import MessageContext, Subscription
+from shared.contracts import FundingDecided, event_type_of, parse_data
+from shared.errors import Problem
+from shared.service import POOL
+from shared.web import CLAIMS, parse_body
+
+routes = web.RouteTableDef()
+NOTE_READERS = frozenset({"virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro"})
+
+
+def _may_read_notes(access: Access) -> bool:
+    return access.via in NOTE_READERS
+
+
+def _name(given: str | None, family: str | None) -> str | None:
+    return f"{given} {family}" if given else None
+
+
+def _note(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(row["id"]), "body": row["body"], "written_at": row["written_at"].isoformat(),
+            "written_by": str(row["written_by"]), "written_by_name": _name(row["given_name"], row["family_name"])}
+
+
+NOTES_SQL = ("SELECT n.*, u.given_name, u.family_name FROM child_notes n LEFT JOIN users u ON u.id = n.written_by "
+             "WHERE n.child_id = $1 ORDER BY n.written_at DESC, n.id LIMIT $2")
+
+
+@routes.get("/children/{child_id}/notes")
+async def list_notes(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        row, access = await child_or_404(conn, request[CLAIMS], request.match_info["child_id"])
+        if not _may_read_notes(access):
+            raise Problem(403, "Case notes are for the professionals working with the child", code="forbidden")
+        rows = await conn.fetch(NOTES_SQL, row["id"], 200)
+    return web.json_response([_note(r) for r in rows])
+
+
+@routes.post("/children/{child_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    body = await parse_body(request, NoteIn)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, access = await child_or_404(conn, claims, request.match_info["child_id"])
+        if not _may_read_notes(access):
+            raise Problem(403, "Case notes are for the professionals working with the child", code="forbidden")
+        note_id = uuid.uuid4()
+        await conn.execute("INSERT INTO child_notes (id, child_id, la_id, body, written_by) "
+                           "VALUES ($1, $2, $3, $4, $5)",
+                           note_id, row["id"], row["la_id"], body.body, uuid.UUID(claims.sub))
+        saved = await conn.fetchrow("SELECT n.*, u.given_name, u.family_name FROM child_notes n "
+                                    "LEFT JOIN users u ON u.id = n.written_by WHERE n.id = $1", note_id)
+    return web.json_response(_note(saved), status=201)
+
+
+# ---- activity -------------------------------------------------------------------------------------------
+
+# One row per thing that happened: (at, kind, action, by, pep_id, section_key, section_title, times, detail).
+# Section saves are counted per person, section and day, since autosave writes many versions of one sitting.
+ACTIVITY_SQL = """
+WITH child_peps AS (SELECT p.id, p.template_id FROM peps p WHERE p.child_id = $1)
+SELECT * FROM (
+    SELECT t.at, 'pep' AS kind, t.action, t.by_user AS by_user, t.pep_id, NULL::text AS section_key, 1 AS times,
+           t.to_status AS detail
+    FROM pep_transitions t JOIN child_peps p ON p.id = t.pep_id
+  UNION ALL
+    SELECT max(h.saved_at), 'section', 'saved', h.saved_by, h.pep_id, h.section_key, count(*)::int, NULL
+    FROM section_history h JOIN child_peps p ON p.id = h.pep_id
+    WHERE h.version > 0  -- version 0 is what the PEP started with: part of its 'start'
+    GROUP BY h.pep_id, h.section_key, h.saved_by, (h.saved_at AT TIME ZONE 'Europe/London')::date
+  UNION ALL
+    SELECT a.at, 'file', a.action, a.by_user, f.pep_id, NULL, 1, f.filename
+    FROM attachment_audit a JOIN attachments f ON f.id = a.attachment_id
+    WHERE a.child_id = $1 AND a.action IN ('uploaded', 'deleted')
+  UNION ALL
+    SELECT n.written_at, 'note', 'added', n.written_by, NULL, NULL, 1, NULL
+    FROM child_notes n WHERE n.child_id = $1 AND $3
+  UNION ALL
+    SELECT r.recorded_at, 'attendance', 'recorded', r.recorded_by, NULL, NULL, 1,
+           to_char(r.period_start, 'YYYY-MM-DD') || '/' || to_char(r.period_end, 'YYYY-MM-DD')
+    FROM attendance r WHERE r.child_id = $1
+  UNION ALL
+    SELECT max(h.changed_at), 'placement', 'changed', h.changed_by, NULL, NULL, count(*)::int,
+           string_agg(h.what, ',' ORDER BY h.what)
+    FROM placement_history h WHERE h.child_id = $1 GROUP BY h.version, h.changed_by
+  UNION ALL
+    SELECT max(h.changed_at), 'setting', 'changed', h.changed_by, NULL, NULL, count(*)::int,
+           string_agg(h.what, ',' ORDER BY h.what)
+    FROM setting_history h WHERE h.child_id = $1 GROUP BY h.version, h.changed_by
+) activity
+WHERE $2::timestamptz IS NULL OR at < $2
+ORDER BY at DESC
+LIMIT $4
+"""
+
+
+async def _section_titles(conn: asyncpg.Connection, pep_ids: set[uuid.UUID]) -> dict[tuple[uuid.UUID, str], str]:
+    rows = await conn.fetch(
+        "SELECT p.id, s->>'key' AS key, s->>'title' AS title FROM peps p JOIN templates t ON t.id = p.template_id, "
+        "jsonb_array_elements(t.body->'sections') s WHERE p.id = ANY($1::uuid[])", list(pep_ids))
+    return {(r["id"], r["key"]): r["title"] for r in rows}
+
+
+async def activity(conn: asyncpg.Connection, child_id: uuid.UUID, access: Access, before: datetime | None,
+                   limit: int) -> list[dict[str, Any]]:
+    """What happened on the child's record that this caller may know of, newest first."""
+    items: list[dict[str, Any]] = []
+    fetch = limit
+    while True:
+        rows = await conn.fetch(ACTIVITY_SQL, child_id, before, _may_read_notes(access), fetch)
+        # A setting's staff may be granted only some sections: saves of the others are not theirs to see.
+        seen = [r for r in rows if r["section_key"] is None or access.may_see_section(r["section_key"])]
+        if len(seen) >= limit or len(rows) < fetch:
+            break
+        fetch *= 4
+    seen = seen[:limit]
+    names = {r["id"]: _name(r["given_name"], r["family_name"]) for r in await conn.fetch(
+        "SELECT id, given_name, family_name FROM users WHERE id = ANY($1::uuid[])",
+        list({r["by_user"] for r in seen if r["by_user"] is not None}))}
+    titles = await _section_titles(conn, {r["pep_id"] for r in seen if r["section_key"] is not None})
+    for r in seen:
+        items.append({"at": r["at"].isoformat(), "kind": r["kind"], "action": r["action"],
+                      "by": str(r["by_user"]) if r["by_user"] else None, "by_name": names.get(r["by_user"]),
+                      "pep_id": str(r["pep_id"]) if r["pep_id"] else None, "section_key": r["section_key"],
+                      "section_title": titles.get((r["pep_id"], r["section_key"])) if r["section_key"] else None,
+                      "times": r["times"], "detail": r["detail"]})
+    return items
+
+
+@routes.get("/children/{child_id}/activity")
+async def list_activity(request: web.Request) -> web.Response:
+    query = ActivityQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
+    async with request.app[POOL].acquire() as conn:
+        row, access = await child_or_404(conn, request[CLAIMS], request.match_info["child_id"])
+        items = await activity(conn, row["id"], access, query.before, query.limit)
+    return web.json_response({"items": items})
+
+
+# ---- PP+ agreed --------------------------------------------------------------------------------------------
+
+
+async def pp_plus_agreed(conn: asyncpg.Connection, child_id: uuid.UUID, today: date) -> tuple[Decimal, int]:
+    """The PP+ approved for this child in the academic year `today` falls in, and how many requests it was."""
+    row = await conn.fetchrow(
+        "SELECT coalesce(sum(amount), 0) AS total, count(*) AS requests FROM funding_decisions "
+        "WHERE child_id = $1 AND academic_year = $2 AND decision = 'approved'",
+        child_id, core_data.academic_year_label(today))
+    assert row is not None
+    return Decimal(row["total"]), int(row["requests"])
+
+
+async def _on_funding_decided(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, FundingDecided)
+    async with ctx.effect() as conn:
+        # A decision about a child pep does not know (yet, or any more) cannot be shown: recorded as seen.
+        if await conn.fetchval("SELECT 1 FROM children WHERE id = $1 AND la_id = $2", data.child_id,
+                               data.la_id) is None:
+            return
+        await conn.execute(
+            "INSERT INTO funding_decisions (pep_id, target, child_id, la_id, academic_year, decision, amount, "
+            "decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pep_id, target) DO UPDATE SET "
+            "decision = $6, amount = $7, academic_year = $5, decided_at = $8 "
+            "WHERE funding_decisions.decided_at <= $8",
+            data.pep_id, data.target, data.child_id, data.la_id, data.academic_year, data.decision,
+            Decimal(data.amount) if data.amount is not None and data.decision == "approved" else None,
+            ctx.envelope.occurred_at)
+
+
+def funding_subscription() -> Subscription:
+    event_type, version = event_type_of(FundingDecided)
+    return Subscription(name="pep.funding_decisions", routing_keys=[f"{event_type}.v{version}"],
+                        handler=_on_funding_decided)

@@ -1,0 +1,186 @@
+"""A child's profile beyond core data, on the whole system: case notes (professionals only, kept as written),
+the activity on the record (what and who, never the content), and the PP+ agreed this year from qa's funding
+decisions as they arrive over the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+
+from services.pep.domain.core_data import academic_year_label, academic_year_of
+from shared import demo
+from shared.bus import add_event
+from shared.contracts import FundingDecided
+from tests.conftest import RunningSystem
+from tests.system.test_children import CARER, IRO, LA, SW, new_child
+
+TERM_START = academic_year_of(date.today())[0]
+THIS_YEAR = academic_year_label(date.today())
+
+
+@pytest.fixture(scope="module")
+def cookies(system: RunningSystem) -> dict[str, str]:
+    emails = {"caseworker": "caseworker@demo.test", "sw": "sw@demo.test", "dt": "dt@demo.test",
+              "dt2": "dt2@demo.test", "carer": "carer@demo.test", "iro": "iro@demo.test",
+              "admin2": "admin@northshire.test"}
+    return {key: system.sign_in(email) for key, email in emails.items()}
+
+
+@pytest.fixture(scope="module")
+def child(system: RunningSystem, cookies: dict[str, str]) -> dict[str, Any]:
+    """A child at Oakfield with Sam as social worker, Ira as IRO and Casey as carer."""
+    deadline = time.monotonic() + 30
+    while not system.admin_sql("SELECT 1 FROM pep.users WHERE id = $1", demo.account_id("carer")):
+        assert time.monotonic() < deadline, "pep never heard of the demo accounts"
+        time.sleep(0.2)
+    return new_child(system, cookies["caseworker"], social_worker_id=SW, iro_id=IRO, carer_ids=[CARER])
+
+
+def test_notes_are_for_the_professionals_and_kept_as_written(system: RunningSystem, cookies: dict[str, str],
+                                                              child: dict[str, Any]) -> None:
+    notes = f"/api/v1/children/{child['id']}/notes"
+    status, note, _ = system.api("POST", notes, {"body": "  Spoke to carer about the school trip.  "},
+                                 cookie=cookies["caseworker"])
+    assert status == 201, note
+    assert note["body"] == "Spoke to carer about the school trip." and note["written_by_name"] == "Cal Caseworker"
+    status, body, _ = system.api("POST", notes, {"body": "Year 5 reading group starts Monday."}, cookie=cookies["dt"])
+    assert status == 201, body
+
+    # Everyone working with the child reads them, newest first.
+    for who in ("sw", "dt", "iro", "caseworker"):
+        status, listed, _ = system.api("GET", notes, cookie=cookies[who])
+        assert status == 200, (who, listed)
+        assert [n["body"] for n in listed] == ["Year 5 reading group starts Monday.",
+                                              "Spoke to carer about the school trip."]
+    # The carer reaches the child but not the professionals' notes; other LAs and settings not even the child.
+    assert system.api("GET", notes, cookie=cookies["carer"])[0] == 403
+    assert system.api("POST", notes, {"body": "x"}, cookie=cookies["carer"])[0] == 403
+    for who in ("dt2", "admin2"):
+        assert system.api("GET", notes, cookie=cookies[who])[0] == 404
+        assert system.api("POST", notes, {"body": "x"}, cookie=cookies[who])[0] == 404
+
+    # An empty note is refused by name; nothing is saved.
+    status, body, _ = system.api("POST", notes, {"body": "   "}, cookie=cookies["sw"])
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["body"]
+    assert len(system.api("GET", notes, cookie=cookies["sw"])[1]) == 2
+    # Kept as written: the service's own role cannot change or delete a note.
+    asyncio.run(_refused_to_pep(system.admin_dsn, "UPDATE pep.child_notes SET body = 'x'",
+                                "DELETE FROM pep.child_notes"))
+
+
+async def _refused_to_pep(dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SET ROLE epep_pep")
+        for sql in statements:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_activity_says_what_happened_and_who_but_not_the_content(system: RunningSystem, cookies: dict[str, str],
+                                                                  child: dict[str, Any]) -> None:
+    child_id = child["id"]
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child_id}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": THIS_YEAR}, cookie=cookies["sw"])
+    assert status == 201, pep
+    overview = system.api("GET", f"/api/v1/peps/{pep['id']}", cookie=cookies["dt"])[1]
+    section = next(s for s in overview["sections"] if s["can_edit"] and s["owner"] == "designated_teacher")
+    path = f"/api/v1/peps/{pep['id']}/sections/{section['key']}"
+    current = system.api("GET", path, cookie=cookies["dt"])[1]
+    text = next(f["key"] for f in current["definition"]["fields"] if f["type"] in ("long_text", "text"))
+    version = current["version"]
+    for words in ("First thoughts", "Second thoughts"):  # two autosaves of one sitting are one item
+        status, saved, _ = system.api("PUT", path,
+                                      {"answers": {text: words}, "version": version}, cookie=cookies["dt"])
+        assert status == 200, saved
+        version = saved["version"]
+    assert system.api("POST", f"/api/v1/children/{child_id}/attendance", {
+        "period_start": TERM_START.isoformat(), "period_end": TERM_START.replace(day=30).isoformat(),
+        "possible_sessions": 40, "attended_sessions": 36}, cookie=cookies["dt"])[0] == 201
+    assert system.api("POST", f"/api/v1/children/{child_id}/notes", {"body": "Private words"},
+                      cookie=cookies["sw"])[0] == 201
+
+    status, body, _ = system.api("GET", f"/api/v1/children/{child_id}/activity", cookie=cookies["caseworker"])
+    assert status == 200, body
+    items = body["items"]
+    kinds = [(i["kind"], i["action"]) for i in items]
+    assert kinds[:4] == [("note", "added"), ("attendance", "recorded"), ("section", "saved"), ("pep", "start")], kinds
+    saves = items[2]
+    assert (saves["times"], saves["by_name"], saves["section_title"]) == (2, "Dana Teacher", section["title"])
+    assert items[3]["by_name"] == "Sam Social-Worker" and items[3]["pep_id"] == pep["id"]
+    assert items[1]["detail"] == f"{TERM_START.isoformat()}/{TERM_START.replace(day=30).isoformat()}"
+    dumped = json.dumps(body)
+    assert "Private words" not in dumped and "thoughts" not in dumped
+
+    # Paging: what came before the newest item.
+    status, older, _ = system.api("GET", f"/api/v1/children/{child_id}/activity?limit=2&before={items[1]['at']}",
+                                  cookie=cookies["caseworker"])
+    assert status == 200 and [(i["kind"], i["action"]) for i in older["items"]] == kinds[2:4]
+
+    # The carer's feed has no notes; other LAs and settings get 404; a bad query names the field.
+    carer_kinds = [i["kind"] for i in system.api("GET", f"/api/v1/children/{child_id}/activity",
+                                                 cookie=cookies["carer"])[1]["items"]]
+    assert "note" not in carer_kinds and "section" in carer_kinds
+    assert system.api("GET", f"/api/v1/children/{child_id}/activity", cookie=cookies["admin2"])[0] == 404
+    assert system.api("GET", f"/api/v1/children/{child_id}/activity", cookie=cookies["dt2"])[0] == 404
+    status, body, _ = system.api("GET", f"/api/v1/children/{child_id}/activity?limit=0", cookie=cookies["sw"])
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["limit"]
+
+
+async def _qa_decides(dsn: str, *decisions: FundingDecided) -> None:
+    """Publish decisions as qa does: into qa's outbox, which its relay sends over the bus."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": "qa"})
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        async with conn.transaction():
+            for d in decisions:
+                await add_event(conn, "qa", d, tenant=str(d.la_id))
+    finally:
+        await conn.close()
+
+
+def _pp_plus(system: RunningSystem, cookie: str, child_id: str, expect: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        indicators = system.api("GET", f"/api/v1/children/{child_id}", cookie=cookie)[1]["indicators"]
+        if indicators["pp_plus_agreed"] == expect or time.monotonic() > deadline:
+            return dict(indicators)
+        time.sleep(0.2)
+
+
+def test_pp_plus_agreed_this_year_follows_qas_decisions(system: RunningSystem, cookies: dict[str, str],
+                                                        child: dict[str, Any]) -> None:
+    child_id = child["id"]
+    assert system.api("GET", f"/api/v1/children/{child_id}", cookie=cookies["dt"])[1]["indicators"][
+        "pp_plus_agreed"] == "0.00"
+    pep_id, last_year = uuid.uuid4(), f"{TERM_START.year - 1}/{TERM_START.year % 100:02d}"
+
+    def decided(target: int, decision: str, amount: str | None, year: str = THIS_YEAR) -> FundingDecided:
+        return FundingDecided(pep_id=pep_id, child_id=child_id, la_id=LA, target=target, decision=decision,
+                              amount=amount, academic_year=year)
+
+    asyncio.run(_qa_decides(system.admin_dsn, decided(1, "approved", "250.00"), decided(2, "approved", "99.50"),
+                            decided(3, "refused", None), decided(4, "approved", "1000.00", last_year)))
+    indicators = _pp_plus(system, cookies["dt"], child_id, "349.50")
+    assert (indicators["pp_plus_agreed"], indicators["pp_plus_requests"]) == ("349.50", 2)
+
+    # A later decision on the same target replaces the earlier one.
+    asyncio.run(_qa_decides(system.admin_dsn, decided(2, "more_information", None)))
+    assert _pp_plus(system, cookies["caseworker"], child_id, "250.00")["pp_plus_requests"] == 1
+    # Funding decisions are QA's: the carer does not see them.
+    assert system.api("GET", f"/api/v1/children/{child_id}", cookie=cookies["carer"])[1]["indicators"][
+        "pp_plus_agreed"] is None
+    # A decision for another LA's child is not taken as this one's.
+    asyncio.run(_qa_decides(system.admin_dsn, FundingDecided(
+        pep_id=pep_id, child_id=child_id, la_id=demo.OTHER_LA_ID, target=5, decision="approved", amount="5.00",
+        academic_year=THIS_YEAR), decided(6, "approved", "0.50")))
+    assert _pp_plus(system, cookies["dt"], child_id, "250.50")["pp_plus_requests"] == 2
