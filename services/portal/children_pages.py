@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal import pep_words
+from services.portal.child_record_pages import activity_rows, attendance_chart, note_problem, record_parts
 from services.portal.gateway_client import (
     SESSION_COOKIE,
     Attachment,
@@ -22,6 +24,7 @@ from services.portal.gateway_client import (
     ChildProfile,
     GatewayProblem,
     GatewayUnavailable,
+    Indicators,
     NotSignedIn,
     PepSummary,
 )
@@ -33,7 +36,8 @@ routes = web.RouteTableDef()
 PAGE_SIZE = 25
 CHILD_EDITORS = ("vs_admin", "vs_caseworker")  # who may add and import children (pep decides)
 PROFILE_DONE = {**pep_words.ACTION_DONE, "uploaded": "File uploaded", "deleted": "File deleted",
-                "added": "Child added", "changed": "Details saved", "attendance": "Attendance recorded"}
+                "added": "Child added", "changed": "Details saved", "attendance": "Attendance recorded",
+                "note": "Note added"}
 
 
 def ensure_signed_in(request: web.Request) -> Caller:
@@ -141,7 +145,14 @@ def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:
          "value": {"text": long_date(i.last_pep_date.isoformat()) if i.last_pep_date else "None yet"}},
         {"key": {"text": "Next PEP due"},
          "value": {"text": long_date(i.next_pep_due.isoformat()) if i.next_pep_due else "No date set"}},
-    ]
+    ] + ([{"key": {"text": "PP+ agreed this academic year"}, "value": {"text": pp_plus_words(i)}}]
+         if i.pp_plus_agreed is not None else [])
+
+
+def pp_plus_words(i: Indicators) -> str:
+    requests = i.pp_plus_requests or 0
+    return f"£{Decimal(i.pp_plus_agreed or 0):,.2f}" + (
+        f" ({requests} {'request' if requests == 1 else 'requests'})" if requests else "")
 
 
 def attachment_rows(files: list[Attachment]) -> list[dict[str, Any]]:
@@ -168,17 +179,44 @@ async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple
 
 @routes.get("/children/{child_id}")
 async def child_profile(request: web.Request) -> web.Response:
-    who = ensure_signed_in(request)
-    child, peps, names = await _child_page(request, require_uuid(request, "child_id"), who)
+    return await _profile(request, ensure_signed_in(request), require_uuid(request, "child_id"))
+
+
+async def _profile(request: web.Request, who: Caller, child_id: str, note: str = "",
+                   note_error: str | None = None) -> web.Response:
+    child, peps, names = await _child_page(request, child_id, who)
     done = request.query.get("done", "")
     files = await child_attachments(request, child.id)
+    notes, activity, attendance = await record_parts(gateway(request), who, child.id)
     return await render_signed_in(request, "child.html", {
+        "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
+        "activity": activity_rows(activity), "chart": attendance_chart(attendance),
         "files": files, "can_edit": child.can_edit,
         "current_page": "children", "child": child, "peps": peps, "names": names,
         "profile_rows": profile_rows(child, names), "indicator_rows": indicator_rows(child),
         "people": sorted(child.people, key=lambda p: (p.family_name.casefold(), p.given_name.casefold())),
         "can_start": child.access in pep_words.STARTERS,
         "done": {"heading": PROFILE_DONE[done], "body": ""} if done in PROFILE_DONE else None})
+
+
+@routes.post("/children/{child_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    """Add a case note. A note that cannot be saved comes back in the box with the reason, never lost."""
+    who = ensure_signed_in(request)
+    child_id = require_uuid(request, "child_id")
+    text = str((await request.post()).get("note", ""))
+    problem = note_problem(text)
+    if problem is None:
+        try:
+            await gateway(request).add_note(who, child_id, text.strip())
+        except GatewayProblem as p:
+            if p.status == 404:
+                raise
+            log.info("note not added", extra={"status": p.status, "code": p.code})
+            problem = p.field_errors().get("body") or p.message
+        else:
+            return redirect(f"/children/{child_id}?done=note#notes")
+    return await _profile(request, who, child_id, text, problem)
 
 
 # ---- starting a PEP ----------------------------------------------------------------------------------------

@@ -256,6 +256,34 @@ class Indicators(_Answer):
     year_group: str | None = None
     key_stage: str | None = None
     attendance_percent: float | None = None
+    pp_plus_agreed: str | None = None
+    pp_plus_requests: int | None = None
+
+
+class Note(_Answer):
+    id: str
+    body: str
+    written_at: datetime
+    written_by_name: str | None = None
+
+
+class ActivityItem(_Answer):
+    at: datetime
+    kind: str
+    action: str
+    by_name: str | None = None
+    pep_id: str | None = None
+    section_title: str | None = None
+    times: int = 1
+    detail: str | None = None
+
+
+class AttendanceRecord(_Answer):
+    period_start: date
+    period_end: date
+    possible_sessions: int
+    attended_sessions: int
+    attendance_percent: float | None = None
 
 
 class ChildPerson(_Named):
@@ -662,6 +690,22 @@ class GatewayClient:
 
     async def record_attendance(self, caller: Caller, child_id: str, fields: dict[str, Any]) -> None:
         await self._call("POST", f"/children/{_segment(child_id)}/attendance", caller, fields)
+
+    async def attendance_of(self, caller: Caller, child_id: str) -> list[AttendanceRecord]:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/attendance", caller)
+        return _list_of(AttendanceRecord, body.get("items") if isinstance(body, dict) else None)
+
+    async def notes(self, caller: Caller, child_id: str) -> list[Note]:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/notes", caller)
+        return _list_of(Note, body)
+
+    async def add_note(self, caller: Caller, child_id: str, text: str) -> None:
+        await self._call("POST", f"/children/{_segment(child_id)}/notes", caller, {"body": text})
+
+    async def activity(self, caller: Caller, child_id: str, limit: int = 20) -> list[ActivityItem]:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/activity", caller,
+                                   params={"limit": str(limit)})
+        return _list_of(ActivityItem, body.get("items") if isinstance(body, dict) else None)
 
     async def attachments(self, caller: Caller, child_id: str) -> list[Attachment]:
         body, _ = await self._call("GET", f"/children/{_segment(child_id)}/attachments", caller)
