@@ -182,6 +182,15 @@ class PepStatusChanged(EventData):
     meeting_date: date | None = None
 
 
+class MeetingInvitee(EventData):
+    """Someone the meeting section lists as invited. `email` is given for people without an account (carers,
+    parents) so they can be sent the calendar invitation; it may be missing or not a valid address."""
+
+    name: str
+    email: str | None = None
+    role: str | None = None
+
+
 class PepMeetingChanged(EventData):
     """A PEP meeting was scheduled or moved (date, time or place). `sequence` rises with every change, so a
     calendar invitation can be updated (iCalendar SEQUENCE) and an older event never wins."""
@@ -195,6 +204,7 @@ class PepMeetingChanged(EventData):
     meeting_time: str | None = None
     location: str | None = None
     sequence: int
+    invitees: list[MeetingInvitee] = []  # from the meeting section's attendees (added within v1)
 
 
 class FundingRequested(EventData):

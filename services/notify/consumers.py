@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from services.notify import emails, notices, sending
+from services.notify import directory, emails, notices, pep_notices, sending
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.bus import MessageContext, PermanentError, Subscription
@@ -24,6 +25,8 @@ from shared.contracts import (
     EmailCodeIssued,
     EventData,
     InvitationCreated,
+    PepMeetingChanged,
+    PepStatusChanged,
     SignedIn,
     SignInCodeIssued,
     event_type_of,
@@ -58,34 +61,44 @@ async def deliver(ctx: MessageContext, settings: NotifySettings, outgoing: Seque
 
 
 async def _send_once(ctx: MessageContext, settings: NotifySettings, email: Email) -> None:
-    subject = emails.subject_for(email.template, settings.service_name)
+    subject = emails.subject_for(email.template, settings.service_name, email.values)
     delivery_id: uuid.UUID = await ctx.pool.fetchval(
-        "INSERT INTO deliveries (id, event_id, recipient, template, subject, tenant) VALUES ($1, $2, $3, $4, $5, $6) "
+        "INSERT INTO deliveries (id, event_id, recipient, template, subject, tenant, payload) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (event_id, recipient, template) DO UPDATE SET updated_at = deliveries.updated_at "
         "RETURNING id", uuid.uuid4(), ctx.envelope.event_id, email.recipient, email.template, subject,
-        ctx.envelope.tenant)
-    fields = {"delivery_id": str(delivery_id), "template": email.template, "event_id": str(ctx.envelope.event_id)}
+        ctx.envelope.tenant, emails.payload_of(email))
+    outcome = await send_delivery(ctx.pool, settings, delivery_id, email, subject,
+                                  {"event_id": str(ctx.envelope.event_id), "attempt": ctx.attempt})
+    if outcome == "in_flight":
+        # A redelivery racing the first delivery, which is sending it right now. Its outcome is not
+        # known yet (it may fail and need a retry), so come back later rather than record the event.
+        raise sending.TemporaryFailure("being sent by another worker")
+
+
+async def send_delivery(pool: asyncpg.Pool, settings: NotifySettings, delivery_id: uuid.UUID, email: Email,
+                        subject: str, log_fields: dict[str, object]) -> str:
+    """Send one delivery row's email behind its status guard. Returns the outcome: sent, permanent_failure,
+    done (sent or refused earlier), or in_flight (another worker holds it); raises TemporaryFailure."""
+    fields = {"delivery_id": str(delivery_id), "template": email.template, **log_fields}
     # Rendered before claiming, so a template error cannot leave the row marked as being sent.
     message = emails.render(email, delivery_id=delivery_id, sender=settings.mail_from, subject=subject,
                             service_name=settings.service_name)
-    if not await sending.claim(ctx.pool, delivery_id, settings.sending_lease_seconds):
-        if await sending.in_flight(ctx.pool, delivery_id):
-            # A redelivery racing the first delivery, which is sending it right now. Its outcome is not
-            # known yet (it may fail and need a retry), so come back later rather than record the event.
-            raise sending.TemporaryFailure("being sent by another worker")
-        return  # sent, or refused for good, by an earlier delivery of this event
+    if not await sending.claim(pool, delivery_id, settings.sending_lease_seconds):
+        return "in_flight" if await sending.in_flight(pool, delivery_id) else "done"
     try:
         await sending.smtp_send(settings, message)
     except sending.TemporaryFailure as exc:
-        await sending.mark(ctx.pool, delivery_id, "temporary_failure", str(exc))
-        log.warning("email not sent yet", extra={**fields, "error": str(exc), "attempt": ctx.attempt})
+        await sending.mark(pool, delivery_id, "temporary_failure", str(exc))
+        log.warning("email not sent yet", extra={**fields, "error": str(exc)})
         raise
     except sending.PermanentFailure as exc:
-        await sending.mark(ctx.pool, delivery_id, "permanent_failure", str(exc))
+        await sending.mark(pool, delivery_id, "permanent_failure", str(exc))
         log.error("email refused", extra={**fields, "error": str(exc)})
-    else:
-        await sending.mark(ctx.pool, delivery_id, "sent")
-        log.info("email sent", extra=fields)
+        return "permanent_failure"
+    await sending.mark(pool, delivery_id, "sent")
+    log.info("email sent", extra=fields)
+    return "sent"
 
 
 def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], list[Email]],
@@ -111,6 +124,70 @@ def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], 
     return Subscription(name=name, routing_keys=[f"{event_type}.v{version}"], handler=handle)
 
 
+# ---- PEP events: addressed from notify's read models ---------------------------------------------------------
+
+
+def _pep_handler(compose: Callable[[MessageContext, Any, NotifySettings], Awaitable[list[Email]]],
+                 settings: NotifySettings) -> Callable[[MessageContext], Awaitable[None]]:
+    async def handle(ctx: MessageContext) -> None:
+        try:
+            data = parse_data(ctx.envelope)
+        except ValidationError as exc:
+            log.error("event cannot become an email", extra={"consumer": ctx.consumer, "reason": "ValidationError",
+                                                             "event_id": str(ctx.envelope.event_id)})
+            raise PermanentError("ValidationError") from exc
+        # directory.ChildNotKnownYet propagates: the event is retried after the bus's delays, by when the
+        # child's own event (on another queue) has normally arrived.
+        await deliver(ctx, settings, await compose(ctx, data, settings))
+    return handle
+
+
+async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
+    assert isinstance(data, PepMeetingChanged)
+    pool = ctx.pool
+    child = await directory.child(pool, data.child_id)
+    versions = [pep_notices.MeetingVersion(r["sequence"], r["meeting_date"], r["meeting_time"], r["location"],
+                                           frozenset(r["invited"]))
+                for r in await pool.fetch("SELECT * FROM meeting_versions WHERE pep_id = $1 ORDER BY sequence",
+                                          data.pep_id)]
+    if any(v.sequence > data.sequence for v in versions):
+        log.info("older meeting change skipped", extra={"event_id": str(ctx.envelope.event_id)})
+        return []
+    earlier = [v for v in versions if v.sequence < data.sequence]
+    setting_id = data.setting_id or child.setting_id
+    people = [p for p in [await directory.person(pool, child.social_worker_id)] if p is not None]
+    people += await directory.people_with_role(pool, setting_id, "designated_teacher")
+    recipients = pep_notices.meeting_recipients(data.invitees, people)
+    # Recorded before sending, and never changed after: a retry of this event decides exactly as this did.
+    await pool.execute(
+        "INSERT INTO meeting_versions (pep_id, sequence, meeting_date, meeting_time, location, invited) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", data.pep_id, data.sequence, data.meeting_date,
+        data.meeting_time, data.location, sorted({r.key for r in recipients}))
+    return pep_notices.meeting_emails(
+        data, child=child, recipients=recipients, previous=earlier[-1] if earlier else None,
+        ever_invited=frozenset().union(*(v.invited for v in earlier)),
+        virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings,
+        stamp=ctx.envelope.occurred_at)
+
+
+async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
+    assert isinstance(data, PepStatusChanged)
+    if data.status not in pep_notices.STATUS_TEMPLATES:
+        return []
+    pool = ctx.pool
+    child = await directory.child(pool, data.child_id)
+    recipients = pep_notices.status_recipients(
+        data, social_worker=await directory.person(pool, child.social_worker_id),
+        designated_teachers=await directory.people_with_role(pool, data.setting_id or child.setting_id,
+                                                             "designated_teacher"),
+        virtual_school_staff=await directory.people_with_role(pool, data.la_id, "vs_caseworker", "vs_admin"))
+    by = await directory.person(pool, data.by_user)
+    return pep_notices.status_emails(data, child=child, recipients=recipients,
+                                     by_name=f"{by.given_name} {by.family_name}" if by else "",
+                                     virtual_school=await directory.virtual_school(pool, data.la_id),
+                                     settings=settings)
+
+
 def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
     """Every consumer notify runs. Queue names start with `notify.`; renaming one orphans its queue."""
     return [
@@ -119,7 +196,12 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
         _consumer("notify.email_codes", EmailCodeIssued, notices.email_code, settings),
         _consumer("notify.new_sign_ins", SignedIn, notices.new_sign_in, settings),
         _consumer("notify.account_changes", AccountChanged, notices.account_changed, settings),
+        Subscription(name="notify.pep_meetings", routing_keys=["pep.meeting.changed.v1"],
+                     handler=_pep_handler(_meeting_emails, settings)),
+        Subscription(name="notify.pep_workflow", routing_keys=["pep.pep.status_changed.v1"],
+                     handler=_pep_handler(_status_emails, settings)),
         users_subscription("notify"),
+        *directory.subscriptions(),
     ]
 
 

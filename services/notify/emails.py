@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -26,7 +27,8 @@ _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                    keep_trailing_newline=True)
 _env.filters["london_time"] = london_time
 
-# Subjects are stored in the delivery log and shown on lock screens: no personal data in them, ever.
+# Subjects are stored in the delivery log and shown on lock screens: no personal data in them beyond a child's
+# first name and family-name initial ({child}, "Jordan E."), which is how the guides say to refer to a child.
 SUBJECTS = {
     "sign_in_code": "Your {service_name} sign-in code",
     "invitation": "You have been invited to use {service_name}",
@@ -36,7 +38,27 @@ SUBJECTS = {
     "new_sign_in": "New sign-in to your {service_name} account",
     "password_changed": "Your {service_name} password has been changed",
     "email_changed": "The email address for your {service_name} account has been changed",
+    "meeting_invitation": "Invitation: PEP meeting for {child}",
+    "meeting_update": "Updated: PEP meeting for {child}",
+    "meeting_cancelled": "Cancelled: PEP meeting for {child}",
+    "pep_submitted": "PEP submitted for {child}",
+    "pep_returned": "PEP returned for amendment: {child}",
+    "pep_approved": "PEP approved for {child}",
+    "pep_finalised": "PEP signed off for {child}",
 }
+
+# Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
+# kept with the delivery (`payload`). The others cannot be resent: the person asks for a new code instead.
+RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "pep_submitted",
+                        "pep_returned", "pep_approved", "pep_finalised"})
+
+
+@dataclass(frozen=True)
+class CalendarFile:
+    """An iCalendar attachment: `method` is REQUEST or CANCEL, `ics` the file itself."""
+
+    method: str
+    ics: bytes
 
 
 @dataclass(frozen=True)
@@ -47,10 +69,28 @@ class Email:
     recipient: str
     values: Mapping[str, object] = field(default_factory=dict)
     virtual_school: Organisation | None = None
+    calendar: CalendarFile | None = None
 
 
-def subject_for(template: str, service_name: str) -> str:
-    return SUBJECTS[template].format(service_name=service_name)
+def subject_for(template: str, service_name: str, values: Mapping[str, object] | None = None) -> str:
+    return SUBJECTS[template].format_map({**(values or {}), "service_name": service_name})
+
+
+def payload_of(email: Email) -> dict[str, object] | None:
+    """What the delivery log keeps to resend an email: nothing for one holding a code or link token."""
+    if email.template not in RESENDABLE:
+        return None
+    return {"values": dict(email.values),
+            "virtual_school": email.virtual_school.model_dump() if email.virtual_school else None,
+            "calendar": {"method": email.calendar.method, "ics": email.calendar.ics.decode()}
+            if email.calendar else None}
+
+
+def from_payload(template: str, recipient: str, payload: Mapping[str, Any]) -> Email:
+    school, calendar = payload.get("virtual_school"), payload.get("calendar")
+    return Email(template, recipient, payload.get("values") or {},
+                 virtual_school=Organisation.model_validate(school) if school else None,
+                 calendar=CalendarFile(calendar["method"], calendar["ics"].encode()) if calendar else None)
 
 
 def render(email: Email, *, delivery_id: uuid.UUID, sender: str, subject: str, service_name: str) -> EmailMessage:
@@ -64,4 +104,8 @@ def render(email: Email, *, delivery_id: uuid.UUID, sender: str, subject: str, s
     message["X-EPEP-Delivery"] = str(delivery_id)
     message.set_content(_env.get_template(f"{email.template}.txt").render(context))
     message.add_alternative(_env.get_template(f"{email.template}.html").render(context), subtype="html")
+    if email.calendar is not None:
+        # As bytes, so the file's CRLF line ends arrive as RFC 5545 wants them.
+        message.add_attachment(email.calendar.ics, maintype="text", subtype="calendar", filename="invite.ics",
+                               params={"method": email.calendar.method, "charset": "UTF-8"})
     return message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -55,3 +55,8 @@ def role_in_words(role: str) -> str:
     words = ROLES.get(role, role.replace("_", " "))
     article = "an" if words[:1].lower() in ("a", "e", "i", "o", "u") else "a"
     return f"{article} {words}"
+
+
+def day_in_words(day: date) -> str:
+    """A date GOV.UK style: "Tuesday 1 December 2026"."""
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"

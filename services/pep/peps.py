@@ -18,7 +18,7 @@ from services.pep.domain.templates import Section, Template, clean_answers, miss
 from shared.api.peps import PepAction, PepStart, SectionSave
 from shared.authz import not_found
 from shared.bus import add_event
-from shared.contracts import FundingRequested, PepMeetingChanged, PepStatusChanged
+from shared.contracts import FundingRequested, MeetingInvitee, PepMeetingChanged, PepStatusChanged
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -332,7 +332,10 @@ async def _meeting_changed(conn: asyncpg.Connection, pep: asyncpg.Record, answer
     await add_event(conn, "pep", PepMeetingChanged(
         pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
         change="moved" if pep["meeting_date"] is not None else "scheduled", meeting_date=meeting_date,
-        meeting_time=answers.get("meeting_time"), location=answers.get("location"), sequence=int(sequence)),
+        meeting_time=answers.get("meeting_time"), location=answers.get("location"), sequence=int(sequence),
+        # Everyone listed as invited; notify sends the calendar invitation to those with an email address.
+        invitees=[MeetingInvitee(name=str(a["name"]), email=a.get("email") or None, role=a.get("role"))
+                  for a in answers.get("attendees") or [] if isinstance(a, dict) and a.get("name")]),
         tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
@@ -345,8 +348,10 @@ async def _meeting_cancelled(conn: asyncpg.Connection, pep: asyncpg.Record, corr
     await add_event(conn, "pep", PepMeetingChanged(
         pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
         change="cancelled", meeting_date=pep["meeting_date"], meeting_time=answers.get("meeting_time"),
-        location=answers.get("location"), sequence=int(sequence)), tenant=str(pep["la_id"]),
-        correlation_id=correlation_id)
+        location=answers.get("location"), sequence=int(sequence),
+        invitees=[MeetingInvitee(name=str(a["name"]), email=a.get("email") or None, role=a.get("role"))
+                  for a in answers.get("attendees") or [] if isinstance(a, dict) and a.get("name")]),
+        tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 async def _record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: uuid.UUID, from_status: str,

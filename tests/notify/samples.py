@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from services.notify import pep_notices
+from services.notify.directory import Child, Person
+from services.notify.emails import Email
+from services.notify.settings import NotifySettings
 from shared.contracts import (
     AccountChanged,
     EmailCodeIssued,
     EventData,
     InvitationCreated,
+    MeetingInvitee,
     Organisation,
+    PepMeetingChanged,
+    PepStatusChanged,
     SignedIn,
     SignInCodeIssued,
 )
@@ -54,3 +61,51 @@ def email_changed(previous: str = "old.jo@example.test", new: str = "new.jo@exam
 def every_event() -> list[EventData]:
     return [sign_in_code(), invitation(), email_code("verify_registration"), email_code("change_email"),
             email_code("reset_password"), signed_in(), password_changed(), email_changed()]
+
+
+# ---- PEPs: their events become emails through notify's read models; these are the pure halves --------------
+
+CHILD_ID, PEP_ID, LA_ID, SETTING_ID = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+CHILD = Child("Jordan", "Example", LA_ID, SETTING_ID, social_worker_id=None)
+DT = Person(uuid.uuid4(), "dana@example.test", "Dana", "Teacher")
+SW = Person(uuid.uuid4(), "sam@example.test", "Sam", "Worker")
+CASEWORKER = Person(uuid.uuid4(), "cal@example.test", "Cal", "Caseworker")
+
+
+def meeting_changed(change: str = "scheduled", *, sequence: int = 0, on: date = date(2026, 12, 1),
+                    at: str | None = "15:30", where: str | None = "Oakfield Primary School, Room 4",
+                    invitees: list[MeetingInvitee] | None = None) -> PepMeetingChanged:
+    return PepMeetingChanged(pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID, change=change,
+                             meeting_date=on, meeting_time=at, location=where, sequence=sequence,
+                             invitees=invitees if invitees is not None else [
+                                 MeetingInvitee(name="Pat Carer", email="pat.carer@example.test", role="carer")])
+
+
+def status_changed(status: str, action: str, reason: str | None = None,
+                   by: Person | None = None) -> PepStatusChanged:
+    return PepStatusChanged(pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID, kind="review",
+                            term="autumn", academic_year="2026/27", from_status="in_progress", status=status,
+                            action=action, reason=reason, by_user=by.user_id if by else None, version=2)
+
+
+def pep_emails(settings: NotifySettings) -> list[Email]:
+    """One email of every PEP template."""
+    data = meeting_changed()
+    recipients = pep_notices.meeting_recipients(data.invitees, [DT])
+    out = pep_notices.meeting_emails(data, child=CHILD, recipients=recipients, previous=None,
+                                     ever_invited=frozenset(), virtual_school=VIRTUAL_SCHOOL, settings=settings,
+                                     stamp=WHEN)
+    before = pep_notices.MeetingVersion(0, date(2026, 11, 30), "10:00", None, frozenset(r.key for r in recipients))
+    moved = meeting_changed("moved", sequence=1)
+    out += pep_notices.meeting_emails(moved, child=CHILD, recipients=recipients[:1], previous=before,
+                                      ever_invited=before.invited, virtual_school=VIRTUAL_SCHOOL,
+                                      settings=settings, stamp=WHEN)
+    out += pep_notices.meeting_emails(meeting_changed("cancelled", sequence=2), child=CHILD, recipients=[],
+                                      previous=before, ever_invited=frozenset({"pat.carer@example.test"}),
+                                      virtual_school=VIRTUAL_SCHOOL, settings=settings, stamp=WHEN)
+    for status, action, people in (("submitted", "submit", [CASEWORKER]), ("returned", "return", [DT]),
+                                   ("approved", "approve", [SW]), ("finalised", "finalise", [SW])):
+        event = status_changed(status, action, reason="Targets 2 and 3 need a date" if action == "return" else None)
+        out += pep_notices.status_emails(event, child=CHILD, recipients=people, by_name="Cal Caseworker",
+                                         virtual_school=VIRTUAL_SCHOOL, settings=settings)
+    return out

@@ -17,9 +17,13 @@ from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.contracts import (
     AccountChanged,
+    ChildChanged,
     EmailCodeIssued,
     EventData,
     InvitationCreated,
+    OrganisationChanged,
+    PepMeetingChanged,
+    PepStatusChanged,
     SignedIn,
     SignInCodeIssued,
     UserChanged,
@@ -46,7 +50,7 @@ def emails_for(event: EventData) -> list[Email]:
 
 def render(email: Email) -> EmailMessage:
     return emails.render(email, delivery_id=uuid.uuid4(), sender=SETTINGS.mail_from,
-                         subject=emails.subject_for(email.template, SETTINGS.service_name),
+                         subject=emails.subject_for(email.template, SETTINGS.service_name, email.values),
                          service_name=SETTINGS.service_name)
 
 
@@ -56,12 +60,13 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     return text.get_content(), html.get_content()
 
 
-ALL = [email for event in samples.every_event() for email in emails_for(event)]
+ALL = [email for event in samples.every_event() for email in emails_for(event)] + samples.pep_emails(SETTINGS)
 
 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
-    models: list[type[EventData]] = [*COMPOSE, UserChanged]
+    models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
+                                     OrganisationChanged]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
@@ -72,20 +77,22 @@ def test_every_template_renders_completely(email: Email) -> None:
     message = render(email)
     text, html = parts(message)
     subject = str(message["Subject"])
-    assert subject == emails.SUBJECTS[email.template].format(service_name="ePEP")
+    assert subject == emails.SUBJECTS[email.template].format_map({"service_name": "ePEP", **email.values})
     assert message["To"] == email.recipient
     for body in (text, html):
         assert "{{" not in body and "{%" not in body and "}}" not in body
         assert FOOTER in body
-        assert "Hello " in body
+        assert re.search(r"Hello( \w|,)", body)  # "Hello," for someone known only by address
     assert_accessible_html(html, subject)
 
 
 @pytest.mark.parametrize("email", ALL, ids=lambda e: f"{e.template}-{e.recipient}")
 def test_no_subject_says_anything_personal(email: Email) -> None:
     subject = str(render(email)["Subject"])
-    personal = [v for k, v in email.values.items() if k != "given_name" and isinstance(v, str)]
+    # A child is named by first name and family-name initial only ("Jordan E."), never more.
+    personal = [v for k, v in email.values.items() if k not in ("given_name", "child") and isinstance(v, str) and v]
     assert all(value not in subject for value in personal), subject
+    assert samples.CHILD.family_name not in subject
     assert email.recipient not in subject
     assert not CODE.search(subject)
 

@@ -1,0 +1,120 @@
+"""Who to write to about a child's PEP, from notify's own read models (never another service's schema).
+
+- `users`: identity's people with their memberships (the shared read model), for the setting's Designated
+  Teachers, the child's social worker and the LA's Virtual School staff;
+- `children`: pep's children (pep.child.changed), for the name in a subject and who the social worker is;
+- `organisations`: identity's LAs and settings (identity.organisation.changed), for the Virtual School's
+  name and contact details in every email.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.bus import MessageContext, Subscription
+from shared.contracts import ChildChanged, Organisation, OrganisationChanged, parse_data
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: uuid.UUID | None
+    email: str
+    given_name: str
+    family_name: str = ""
+
+
+@dataclass(frozen=True)
+class Child:
+    given_name: str
+    family_name: str
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None
+    social_worker_id: uuid.UUID | None
+
+    @property
+    def short_name(self) -> str:
+        """First name and family-name initial: all a subject line may say about a child."""
+        initial = self.family_name.strip()[:1].upper()
+        return f"{self.given_name.strip()} {initial}." if initial else self.given_name.strip()
+
+
+class ChildNotKnownYet(Exception):
+    """A PEP event arrived before the child's own event: retried (the bus's delays) until it has."""
+
+
+# ---- keeping the read models --------------------------------------------------------------------------------
+
+
+async def _on_child_changed(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, ChildChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO children (id, version, la_id, setting_id, social_worker_id, given_name, family_name) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET version = $2, la_id = $3, "
+            "setting_id = $4, social_worker_id = $5, given_name = $6, family_name = $7 "
+            "WHERE children.version < $2",  # out of order: an older event never overwrites a newer one
+            data.child_id, data.version, data.la_id, data.setting_id, data.social_worker_id, data.given_name,
+            data.family_name)
+
+
+async def _on_organisation_changed(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, OrganisationChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO organisations (id, name, organisation_type, la_id, contact_email, contact_phone, changed_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET name = $2, organisation_type = $3, "
+            "la_id = $4, contact_email = $5, contact_phone = $6, changed_at = $7 "
+            "WHERE organisations.changed_at <= $7",
+            data.organisation_id, data.name, data.organisation_type, data.la_id, data.contact_email,
+            data.contact_phone, ctx.envelope.occurred_at)
+
+
+def subscriptions() -> list[Subscription]:
+    return [Subscription(name="notify.children", routing_keys=["pep.child.changed.v1"], handler=_on_child_changed),
+            Subscription(name="notify.organisations", routing_keys=["identity.organisation.changed.v1"],
+                         handler=_on_organisation_changed)]
+
+
+# ---- reading them ----------------------------------------------------------------------------------------------
+
+
+async def child(pool: asyncpg.Pool, child_id: uuid.UUID) -> Child:
+    row = await pool.fetchrow("SELECT * FROM children WHERE id = $1", child_id)
+    if row is None:
+        raise ChildNotKnownYet(str(child_id))
+    return Child(row["given_name"], row["family_name"], row["la_id"], row["setting_id"], row["social_worker_id"])
+
+
+async def virtual_school(pool: asyncpg.Pool, la_id: uuid.UUID) -> Organisation | None:
+    row = await pool.fetchrow("SELECT name, contact_email, contact_phone FROM organisations WHERE id = $1", la_id)
+    return Organisation(name=row["name"], contact_email=row["contact_email"], contact_phone=row["contact_phone"]) \
+        if row else None
+
+
+async def person(pool: asyncpg.Pool, user_id: uuid.UUID | None) -> Person | None:
+    if user_id is None:
+        return None
+    row = await pool.fetchrow("SELECT id, email, given_name, family_name FROM users WHERE id = $1 AND NOT disabled",
+                              user_id)
+    return _person(row) if row else None
+
+
+async def people_with_role(pool: asyncpg.Pool, organisation_id: uuid.UUID | None, *roles: str) -> list[Person]:
+    """Active accounts holding one of these roles at this organisation (a setting's DTs, an LA's VS staff)."""
+    if organisation_id is None:
+        return []
+    rows = await pool.fetch(
+        "SELECT id, email, given_name, family_name FROM users u WHERE NOT disabled AND EXISTS ("
+        "SELECT 1 FROM jsonb_array_elements(u.memberships) m "
+        "WHERE m->>'organisation_id' = $1 AND m->>'role' = ANY($2::text[])) ORDER BY email",
+        str(organisation_id), list(roles))
+    return [_person(r) for r in rows]
+
+
+def _person(row: asyncpg.Record) -> Person:
+    return Person(row["id"], row["email"], row["given_name"], row["family_name"])

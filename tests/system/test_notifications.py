@@ -1,0 +1,197 @@
+"""PEP emails through the whole system: a meeting's calendar invitations (read back with the icalendar library
+as a calendar program would), its reschedule and cancellation, and the workflow emails, each to the right
+people and nobody else, read from the mail sink's Maildir."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+
+from shared import demo
+from tests.conftest import RunningSystem
+from tests.system.test_peps import answer_what_is_missing, owners
+
+LONDON = ZoneInfo("Europe/London")
+LA, OAKFIELD = str(demo.LA_ID), str(demo.OAKFIELD)
+SW = str(demo.account_id("sw"))
+DT_EMAIL, SW_EMAIL = "dt@demo.test", "sw@demo.test"
+
+
+@pytest.fixture(scope="module")
+def people(system: RunningSystem) -> dict[str, str]:
+    return {who: system.sign_in(f"{who}@demo.test") for who in ("sw", "dt", "caseworker", "admin")}
+
+
+def wait_for_mail(system: RunningSystem, to: str, since: float, match: str, count: int = 1,
+                  timeout: float = 30.0) -> list[EmailMessage]:
+    """Messages to `to` since `since` whose raw text holds `match`, once `count` have arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in system.mailbox.messages(to, since) if match in searchable(m)]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def searchable(message: EmailMessage) -> str:
+    """The subject and every text part, decoded (the .ics is base64 on the wire)."""
+    parts = [str(message["Subject"])]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            raw = part.get_payload(decode=True)
+            parts.append(raw.decode() if isinstance(raw, bytes) else str(raw))
+    return "\n".join(parts)
+
+
+def calendar_of(message: EmailMessage) -> tuple[icalendar.Calendar, icalendar.Event]:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert part.get_filename() == "invite.ics"
+    cal = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+    [event] = cal.walk("VEVENT")
+    return cal, event
+
+
+def body_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return " ".join(body.get_content().split())
+
+
+def new_child_with_a_pep(system: RunningSystem, people: dict[str, str]) -> tuple[str, str, str]:
+    family = "Q" + secrets.token_hex(3)
+    status, child, _ = system.api("POST", "/api/v1/children", {
+        "la_id": LA, "given_name": "Alex", "family_name": family, "date_of_birth": "2016-05-01",
+        "setting_id": OAKFIELD, "year_group": "Year 4", "social_worker_id": SW}, cookie=people["caseworker"])
+    assert status == 201, child
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": "2026/27"}, cookie=people["sw"])
+    assert status == 201, pep
+    return child["id"], pep["id"], family
+
+
+def save_meeting(system: RunningSystem, cookie: str, pep_id: str, answers: dict[str, Any]) -> None:
+    section = system.api("GET", f"/api/v1/peps/{pep_id}/sections/meeting", cookie=cookie)[1]
+    status, body, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/meeting",
+                                 {"answers": answers, "version": section["version"]}, cookie=cookie)
+    assert status == 200, body
+
+
+def test_a_meeting_invitation_its_reschedule_and_its_cancellation(system: RunningSystem,
+                                                                  people: dict[str, str]) -> None:
+    _, pep_id, family = new_child_with_a_pep(system, people)
+    uid = f"pep-{pep_id}@epep"
+    carer = f"pat.{secrets.token_hex(3)}@example.test"
+    attendees = [{"name": "Pat Carer", "role": "carer", "email": carer},
+                 {"name": "Dr Lee", "role": "health", "email": "not an email address"},
+                 {"name": "Sam Social-Worker", "role": "social_worker"}]
+    since = time.time()
+    save_meeting(system, people["dt"], pep_id, {"meeting_date": "2026-12-01", "meeting_time": "15:30",
+                                                "location": "Oakfield Primary School, Room 4",
+                                                "attendees": attendees})
+
+    # The carer (no account, an address in the list), the social worker and the setting's DT: one each.
+    first: dict[str, EmailMessage] = {}
+    for to in (carer, SW_EMAIL, DT_EMAIL):
+        [message] = wait_for_mail(system, to, since, uid)
+        first[to] = message
+        assert message["Subject"] == f"Invitation: PEP meeting for Alex {family[0]}."
+        assert family not in message["Subject"]
+        cal, event = calendar_of(message)
+        assert str(cal["METHOD"]) == "REQUEST" and str(event["UID"]) == uid and event.decoded("SEQUENCE") == 0
+        assert event.decoded("DTSTART") == datetime(2026, 12, 1, 15, 30, tzinfo=LONDON)
+        assert event["DTSTART"].params["TZID"] == "Europe/London"
+        assert str(event["ATTENDEE"]).lower() == f"mailto:{to}"  # nobody else's address
+        text = body_of(message)
+        assert "When: Tuesday 1 December 2026 at 3:30pm Where: Oakfield Primary School, Room 4" in text
+        assert "Demo Virtual School Email: virtual.school@demo.test Phone: 01632 960000" in text
+    assert f"/peps/{pep_id}" in body_of(first[DT_EMAIL]) and f"/peps/{pep_id}" not in body_of(first[carer])
+    # Nobody else: not the Virtual School, not another school's DT.
+    for other in ("caseworker@demo.test", "admin@demo.test", "dt2@demo.test"):
+        assert wait_for_mail(system, other, since, uid, timeout=0) == []
+    rows = system.admin_sql("SELECT recipient, template, status, tenant FROM notify.deliveries "
+                            "WHERE template = 'meeting_invitation' AND recipient = ANY($1) AND created_at > "
+                            "to_timestamp($2)", [carer, SW_EMAIL, DT_EMAIL], since)
+    assert sorted((r["recipient"], r["status"], r["tenant"]) for r in rows) == sorted(
+        (to, "sent", LA) for to in (carer, SW_EMAIL, DT_EMAIL))
+
+    # Saved again with nothing about the meeting changed: nobody is sent anything.
+    resaved = time.time()
+    save_meeting(system, people["dt"], pep_id, {"meeting_date": "2026-12-01", "location":
+                                                "Oakfield Primary School, Room 4"})
+    # Moved to a summer date (British Summer Time): the same event, a higher SEQUENCE, for everyone.
+    save_meeting(system, people["dt"], pep_id, {"meeting_date": "2027-06-08", "meeting_time": "09:15"})
+    for to in (carer, SW_EMAIL, DT_EMAIL):
+        [update] = wait_for_mail(system, to, resaved, uid)
+        assert update["Subject"] == f"Updated: PEP meeting for Alex {family[0]}."
+        cal, event = calendar_of(update)
+        assert str(cal["METHOD"]) == "REQUEST" and str(event["UID"]) == uid and event.decoded("SEQUENCE") == 2
+        start = event.decoded("DTSTART")
+        assert start == datetime(2027, 6, 8, 9, 15, tzinfo=LONDON) and start.utcoffset().total_seconds() == 3600
+        assert "It was Tuesday 1 December 2026 at 3:30pm" in body_of(update)
+
+    # The PEP is cancelled, so is its meeting.
+    cancelled = time.time()
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/cancel", {"reason": "Moved LA"},
+                                 cookie=people["caseworker"])
+    assert status == 200, body
+    for to in (carer, SW_EMAIL, DT_EMAIL):
+        [cancel] = wait_for_mail(system, to, cancelled, uid)
+        assert cancel["Subject"] == f"Cancelled: PEP meeting for Alex {family[0]}."
+        cal, event = calendar_of(cancel)
+        assert str(cal["METHOD"]) == "CANCEL" and str(event["STATUS"]) == "CANCELLED"
+        assert str(event["UID"]) == uid and event.decoded("SEQUENCE") == 3
+    time.sleep(1)  # room for a duplicate to show up, were there one
+    for to in (carer, SW_EMAIL, DT_EMAIL):
+        assert len(wait_for_mail(system, to, since, uid, timeout=0)) == 3
+
+
+def test_submit_return_approve_and_sign_off_each_tell_the_right_people(system: RunningSystem,
+                                                                        people: dict[str, str]) -> None:
+    _, pep_id, family = new_child_with_a_pep(system, people)
+    link = f"/peps/{pep_id}"
+    by_owner = owners(system, people["dt"], pep_id)
+    answer_what_is_missing(system, people["sw"], pep_id, by_owner.get("social_worker", set()))
+    answer_what_is_missing(system, people["dt"], pep_id, by_owner.get("designated_teacher", set()) |
+                           by_owner.get("young_person", set()) | by_owner.get("carer", set()))
+
+    def act(action: str, who: str, reason: str | None = None) -> float:
+        since = time.time()
+        status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/{action}",
+                                     {"reason": reason} if reason else {}, cookie=people[who])
+        assert status == 200, body
+        return since
+
+    since = act("submit", "dt")
+    for to in ("caseworker@demo.test", "admin@demo.test"):
+        [message] = wait_for_mail(system, to, since, link)
+        assert message["Subject"] == f"PEP submitted for Alex {family[0]}."
+        assert "The autumn term 2026/27 PEP for Alex" in body_of(message) and "by Dana Teacher" in body_of(message)
+    since_return = act("return", "caseworker", reason="Target 2 needs a date to be met by")
+    [returned] = wait_for_mail(system, DT_EMAIL, since_return, link)
+    assert returned["Subject"] == f"PEP returned for amendment: Alex {family[0]}."
+    assert "What needs changing: Target 2 needs a date to be met by" in body_of(returned)
+    since_approval = act("submit", "dt")
+    wait_for_mail(system, "caseworker@demo.test", since_approval, link)
+    act("approve", "caseworker")
+    since_final = act("finalise", "sw")
+    [approved_sw] = wait_for_mail(system, SW_EMAIL, since_approval, "PEP approved")
+    assert link in body_of(approved_sw)
+    [final_dt] = wait_for_mail(system, DT_EMAIL, since_final, "PEP signed off")
+    assert link in body_of(final_dt)
+    time.sleep(1)
+    # Nobody hears of their own action, and nobody outside the child's circle hears anything.
+    assert wait_for_mail(system, SW_EMAIL, since_final, "PEP signed off", timeout=0) == []
+    assert [m["Subject"] for m in wait_for_mail(system, DT_EMAIL, since, link, timeout=0)
+            if m["Subject"].startswith("PEP")] == [f"PEP returned for amendment: Alex {family[0]}.",
+                                                   f"PEP approved for Alex {family[0]}.",
+                                                   f"PEP signed off for Alex {family[0]}."]
+    for outsider in ("dt2@demo.test", "admin@northshire.test", "staff@demo.test", "iro@demo.test"):
+        assert wait_for_mail(system, outsider, since, link, timeout=0) == []
+    assert len(wait_for_mail(system, "caseworker@demo.test", since, link, timeout=0)) == 2  # two submissions
