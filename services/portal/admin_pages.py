@@ -16,6 +16,7 @@ from aiohttp import web
 from services.portal import accounts, forms
 from services.portal.gateway_client import (
     SESSION_COOKIE,
+    ChildSummary,
     GatewayProblem,
     Me,
     Member,
@@ -322,12 +323,26 @@ async def _staff_member(request: web.Request) -> tuple[OrganisationDetail, Membe
     return setting, member
 
 
+async def _setting_children(request: web.Request, setting: OrganisationDetail) -> list[ChildSummary]:
+    """The setting's children the DT can see (all of them): the ones staff access can be narrowed to."""
+    who, found, offset = caller(request, signed_in=True), [], 0
+    while True:
+        page = await gateway(request).children(who, setting_id=setting.id, limit=200, offset=offset)
+        found += page.items
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return sorted(found, key=lambda c: (c.family_name.casefold(), c.given_name.casefold()))
+
+
 async def _access_page(request: web.Request, setting: OrganisationDetail, member: Member, form: forms.Form,
-                       problem: str | None = None) -> web.Response:
+                       children: list[ChildSummary], problem: str | None = None) -> web.Response:
     ticked = set(filter(None, form.values.get("sections", "").split(",")))
+    chosen = set(filter(None, form.values.get("children", "").split(",")))
     return await render_signed_in(request, "staff_access.html", {
         "org": setting, "member": member, "form": form, "errors": form.errors, "problem": problem,
-        "all_sections": forms.ALL_SECTIONS in ticked,
+        "all_sections": forms.ALL_SECTIONS in ticked, "all_children": forms.ALL_CHILDREN in chosen,
+        "child_items": [{"value": c.id, "text": c.full_name, "hint": {"text": c.year_group} if c.year_group else None,
+                         "checked": c.id in chosen} for c in children],
         "section_items": [{"value": k, "text": v, "checked": k in ticked}
                           for k, v in accounts.SECTIONS.items()]})
 
@@ -336,25 +351,31 @@ async def _access_page(request: web.Request, setting: OrganisationDetail, member
 async def staff_access_form(request: web.Request) -> web.Response:
     setting, member = await _staff_member(request)
     sections = member.access.sections if member.access else None
-    form = forms.Form({"sections": forms.ALL_SECTIONS if sections is None else ",".join(sections)})
-    return await _access_page(request, setting, member, form)
+    children = member.access.children if member.access else None
+    form = forms.Form({"sections": forms.ALL_SECTIONS if sections is None else ",".join(sections),
+                       "children": forms.ALL_CHILDREN if children is None else ",".join(children)})
+    return await _access_page(request, setting, member, form, await _setting_children(request, setting))
 
 
 @routes.post("/organisations/{org_id}/staff/{user_id}/access")
 async def change_staff_access(request: web.Request) -> web.Response:
     setting, member = await _staff_member(request)
-    form, sections = forms.check_access(await request.post(), accounts.SECTIONS)
+    data = await request.post()
+    setting_children = await _setting_children(request, setting)
+    form, sections = forms.check_access(data, accounts.SECTIONS)
+    children_form, children = forms.check_children(data, [c.id for c in setting_children])
+    form.values.update(children_form.values)
+    form.errors = {**children_form.errors, **form.errors}  # in page order: children, then sections
     if form.errors:
-        return await _access_page(request, setting, member, form)
-    # Children: all of them until PEPs (and so the setting's children) arrive.
+        return await _access_page(request, setting, member, form, setting_children)
     try:
         await gateway(request).set_staff_access(caller(request, signed_in=True), setting.id, member.user_id,
-                                                None, sections)
+                                                children, sections)
     except GatewayProblem as p:
         if p.status == 404:
             raise
         log.info("staff access refused", extra={"status": p.status, "code": p.code})
-        return await _access_page(request, setting, member, form, problem=p.message)
+        return await _access_page(request, setting, member, form, setting_children, problem=p.message)
     return redirect(f"/organisations/{setting.id}?done=access&user={member.user_id}")
 
 

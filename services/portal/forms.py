@@ -209,6 +209,9 @@ def setting_body(form: Form) -> dict[str, str | None]:
 ALL_SECTIONS = "all"
 
 
+ALL_CHILDREN = "all"
+
+
 def check_access(data: Any, section_keys: Iterable[str]) -> tuple[Form, list[str] | None]:
     """Which PEP sections a member of staff may see: the ticked ones, or all (None), which also covers sections
     added later. "All" wins if someone (without JavaScript) ticks it and some sections too."""
@@ -221,6 +224,20 @@ def check_access(data: Any, section_keys: Iterable[str]) -> tuple[Form, list[str
     form = Form({"sections": ",".join(ticked)})
     if not ticked:
         form.errors["sections"] = "Select the sections they can see, or all sections"
+    return form, ticked
+
+
+def check_children(data: Any, child_ids: Iterable[str]) -> tuple[Form, list[str] | None]:
+    """Which of the setting's children a member of staff may see: all (None), which also covers children who
+    join later, or the ticked ones. Ids that are not the setting's children are ignored; "all" wins."""
+    getall = getattr(data, "getall", None)
+    ticked_raw = {str(t) for t in (getall("children", []) if getall else data.get("children", []))}
+    if ALL_CHILDREN in ticked_raw:
+        return Form({"children": ALL_CHILDREN}), None
+    ticked = [c for c in child_ids if c in ticked_raw]
+    form = Form({"children": ",".join(ticked)})
+    if not ticked:
+        form.errors["children"] = "Select the children they can see, or all children"
     return form, ticked
 
 

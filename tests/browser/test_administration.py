@@ -56,11 +56,26 @@ async def test_a_designated_teacher_manages_their_staff_and_cannot_see_another_s
         "link", name="Select the sections they can see, or all sections")).to_have_attribute("href", "#sections")
     await assert_accessible(page)
     await page.get_by_label("Education", exact=True).check()
+    # Only some children: choosing none is named; the sections ticked are kept.
+    await expect(page.get_by_label(re.compile("All children at Oakfield"))).to_be_checked()
+    await page.get_by_label(re.compile("All children at Oakfield")).uncheck()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator(".govuk-error-summary").get_by_role(
+        "link", name="Select the children they can see, or all children")).to_have_attribute("href", "#children")
+    await expect(page.get_by_label("Education", exact=True)).to_be_checked()
+    await assert_accessible(page)
+    await page.get_by_label("Jordan Example").check()
     await page.get_by_role("button", name="Save").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Sol Staff’s access has been changed")
     sol = page.locator("main tbody tr", has_text="Sol Staff")
-    await expect(sol).to_contain_text("All children, sections: Education")
+    await expect(sol).to_contain_text("1 child, sections: Education")
     await assert_accessible(page)
+    await page.get_by_role("link", name="Change access for Sol Staff").click()
+    await expect(page.get_by_label("Jordan Example")).to_be_checked()
+    await page.get_by_label(re.compile("All children at Oakfield")).check()  # unticks Jordan (exclusive)
+    await expect(page.get_by_label("Jordan Example")).not_to_be_checked()
+    await page.get_by_role("button", name="Save").click()
+    await expect(sol).to_contain_text("All children, sections: Education")
 
     # Back to everything, as the demo had it.
     await page.get_by_role("link", name="Change access for Sol Staff").click()

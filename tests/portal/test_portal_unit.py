@@ -255,3 +255,16 @@ def test_the_client_address_is_the_peer_unless_a_trusted_proxy_says_otherwise() 
     assert client_address(_request_from("10.0.0.5", "192.0.2.1, 198.51.100.1"), lb) == "198.51.100.1"
     assert client_address(_request_from("10.0.0.5", "not-an-address"), lb) == "10.0.0.5"
     assert client_address(_request_from("10.0.0.5"), lb) == "10.0.0.5"
+
+
+def test_staff_access_to_children_is_all_or_the_ticked_ones_of_the_setting() -> None:
+    from multidict import MultiDict
+
+    from services.portal.forms import check_children
+    ours = ["c1", "c2", "c3"]
+    form, children = check_children(MultiDict([("children", "c2"), ("children", "elsewhere")]), ours)
+    assert (children, form.errors) == (["c2"], {})  # another setting's child is not taken
+    form, children = check_children(MultiDict([("children", "c1"), ("children", "all")]), ours)
+    assert children is None and form.values["children"] == "all"  # "all" wins over ticks (without JavaScript)
+    form, children = check_children(MultiDict([("children", "elsewhere")]), ours)
+    assert form.errors == {"children": "Select the children they can see, or all children"}
