@@ -32,7 +32,7 @@ test: $(VENV)/.installed assets
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check shared services tests deploy
-	$(VENV)/bin/mypy shared services/identity/domain
+	$(VENV)/bin/mypy shared services/identity/domain services/delegation/domain
 
 clean:
 	rm -rf $(VENV) node_modules services/portal/static/dist var/log var/traces
