@@ -220,7 +220,8 @@ def _answers(pdf: _Pdf, fields: list[TemplateField], answers: dict[str, Any], le
         elif printable.as_table(f):
             columns = f.fields or []
             pdf.table_of([c.label for c in columns],
-                         [[printable.answer_text(c, r.get(c.key)) if visible(c, r) else "" for c in columns]
+                         [[printable.answer_text(c, r.get(c.key)) if visible(c, r, columns) else ""
+                           for c in columns]
                           for r in rows])
         else:
             for i, row in enumerate(rows, start=1):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -498,13 +498,17 @@ def decode_changes(text: str, questions: Iterable[Question]) -> dict[str, Any]:
 # ---- which questions show --------------------------------------------------------------------------------------
 
 
-def visible(question: Question, answers: Mapping[str, Any]) -> bool:
-    """As pep decides: shown unless an earlier answer in the same section (or row) says otherwise."""
+def visible(question: Question, answers: Mapping[str, Any], siblings: Sequence[Question] = ()) -> bool:
+    """As pep decides: shown unless an earlier answer in the same section (or row) says otherwise, or the
+    question whose answer reveals it is itself hidden (given its `siblings`)."""
     if question.show_when is None:
         return True
     value = answers.get(question.show_when.field)
     values = value if isinstance(value, list) else [value]
-    return any(v in question.show_when.equals for v in values)
+    if not any(v in question.show_when.equals for v in values):
+        return False
+    controller = next((q for q in siblings if q.key == question.show_when.field), None)
+    return controller is None or visible(controller, answers, siblings)
 
 
 def condition_text(question: Question, siblings: Iterable[Question]) -> str | None:
@@ -640,7 +644,7 @@ def read_only_rows(section: SectionDefinition, answers: Mapping[str, Any],
     """Each question shown by the answers so far, with its answer in words, for a summary list."""
     rows = []
     for q in section.fields:
-        if not visible(q, answers):
+        if not visible(q, answers, section.fields):
             continue
         rows.append({"key": q.key, "label": q.label, "lines": in_words(q, answers.get(q.key)),
                      "id": element_id(q.key), "mandatory": q.mandatory,

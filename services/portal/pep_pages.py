@@ -648,7 +648,8 @@ def compare_rows(definition: SectionDefinition, before: dict[str, Any], after: d
     for q in definition.fields:
         old_q = (previous.question(q.key) if previous else None) or q
         old, new = before.get(q.key), after.get(q.key)
-        if pep_forms.normal(old) is None and pep_forms.normal(new) is None and not pep_forms.visible(q, after):
+        unanswered = pep_forms.normal(old) is None and pep_forms.normal(new) is None
+        if unanswered and not pep_forms.visible(q, after, definition.fields):
             continue
         rows.append({"key": q.key, "label": q.label, "before": pep_forms.in_words(old_q, old),
                      "after": pep_forms.in_words(q, new), "changed": not pep_forms.same(old, new)})

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.pep.domain.templates import Section, Template, TemplateField, clean_answers, missing
+from services.pep.domain.templates import Section, Template, TemplateField, clean_answers, missing, progress
 from services.pep.template_library import TEMPLATES_DIR, default_for_phase, load_default_templates
 
 KEYS = {"early-years": "early_years", "school-age": "school_age", "post-16": "post_16"}
@@ -476,3 +476,19 @@ def test_views_shared_asked_only_when_the_child_was_not_there() -> None:
     meeting = section("school-age", "meeting").fields
     assert "views_shared" not in missing_names(meeting, {"child_attended": "all"})
     assert "views_shared" in missing_names(meeting, {"child_attended": "no"})
+
+
+def test_hiding_a_question_hides_what_it_reveals_though_its_old_answer_is_kept() -> None:
+    # A reveals B when "yes"; B reveals C when "other". C is mandatory only while both are shown.
+    fields = [TemplateField.model_validate(f) for f in (
+        {"key": "a", "label": "A", "type": "yes_no"},
+        {"key": "b", "label": "B", "type": "single_choice", "show_when": {"field": "a", "equals": [True]},
+         "options": [{"value": "other", "label": "Other"}, {"value": "none", "label": "None"}]},
+        {"key": "c", "label": "C", "type": "text", "mandatory": True, "show_when": {"field": "b", "equals": ["other"]}},
+    )]
+    assert [e.field for e in missing(fields, {"a": True, "b": "other"})] == ["c"]
+    # A changed to no: B's answer stays saved, but B is hidden, so C is hidden and not missing.
+    assert missing(fields, {"a": False, "b": "other"}) == []
+    section = Section(key="s", title="S", owner="designated_teacher", fields=fields)
+    assert progress(section, {"a": False, "b": "other"}) == (1, 1)  # only A is shown
+    assert progress(section, {"a": True, "b": "other"}) == (2, 3)

@@ -58,7 +58,7 @@ def _label(field: TemplateField, value: Any) -> str:
 
 def shown(fields: list[TemplateField], answers: dict[str, Any]) -> list[TemplateField]:
     """The questions a reader of these answers is shown: those no earlier answer hides."""
-    return [f for f in fields if visible(f, answers)]
+    return [f for f in fields if visible(f, answers, fields)]
 
 
 def as_table(group: TemplateField) -> bool:

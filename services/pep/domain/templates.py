@@ -8,6 +8,7 @@ next PEP. Repeating groups (attainment rows, targets 1–5) hold their own field
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -133,12 +134,18 @@ class AnswerError(BaseModel):
     message: str
 
 
-def visible(field: TemplateField, answers: dict[str, Any]) -> bool:
+def visible(field: TemplateField, answers: dict[str, Any], siblings: Sequence[TemplateField] = ()) -> bool:
+    """Whether a question is shown by the answers so far. Given the question's `siblings` (its section's or
+    row's fields), a condition on a question that is itself hidden is false: hiding B hides what B reveals,
+    however B was answered before it was hidden (the answer is kept, never deleted, but does not count)."""
     if field.show_when is None:
         return True
     value = answers.get(field.show_when.field)
     values = value if isinstance(value, list) else [value]
-    return any(v in field.show_when.equals for v in values)
+    if not any(v in field.show_when.equals for v in values):
+        return False
+    controller = next((f for f in siblings if f.key == field.show_when.field), None)
+    return controller is None or visible(controller, answers, siblings)
 
 
 def clean_answers(fields: list[TemplateField], answers: dict[str, Any], prefix: str = "") -> tuple[
@@ -254,7 +261,7 @@ def missing(fields: list[TemplateField], answers: dict[str, Any], mandatory: set
     found = []
     for f in fields:
         name = f"{prefix}{f.key}"
-        if not visible(f, answers):
+        if not visible(f, answers, fields):
             continue
         value = answers.get(f.key)
         required = f.mandatory or (mandatory is not None and name in mandatory)
@@ -273,6 +280,6 @@ def missing(fields: list[TemplateField], answers: dict[str, Any], mandatory: set
 
 def progress(section: Section, answers: dict[str, Any]) -> tuple[int, int]:
     """(answered, shown) top-level questions: what the task list shows."""
-    shown = [f for f in section.fields if visible(f, answers)]
+    shown = [f for f in section.fields if visible(f, answers, section.fields)]
     answered = [f for f in shown if answers.get(f.key) not in (None, "", [])]
     return len(answered), len(shown)
