@@ -2,14 +2,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.readmodels import users_only
+from aiohttp import web
+
+from services.delegation import tasks, timescales
+from shared.bus import Subscription
+from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     port: int = 8103
+    pep_url: str = "http://127.0.0.1:8102"  # EPEP_PEP_URL: delegation asks pep whether the caller may see a PEP
 
 
-SPEC = ServiceSpec(name="delegation", settings_class=Settings, subscriptions=users_only("delegation"),
-                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"))
+def _routes(app: web.Application) -> None:
+    app.router.add_routes(timescales.routes)
+    app.router.add_routes(tasks.routes)
+
+
+def _subscriptions(app: web.Application) -> list[Subscription]:
+    return [users_subscription("delegation"), *tasks.subscriptions()]
+
+
+SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
+                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
+                   extra_contexts=[tasks.pep_client])

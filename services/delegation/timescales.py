@@ -1,0 +1,133 @@
+"""An LA's timescales over HTTP: read by its Virtual School, changed by its VS admin (each change a new version,
+kept with who, when, what and why), and a preview of the deadlines they give for a meeting or a date entered
+care. Anyone outside the LA's Virtual School gets 404: another LA's configuration is not theirs to know of."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import asyncpg
+from aiohttp import web
+
+from services.delegation import timescale_store as store
+from services.delegation.domain.timescales import (
+    LABELS,
+    RULES,
+    Rule,
+    TermlyDeadline,
+    TermPeriod,
+    Timescales,
+    changes,
+    deadlines,
+    next_version,
+)
+from shared.api import timescales as api
+from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
+from shared.errors import FieldError, Problem
+from shared.internal_auth import Claims
+from shared.service import POOL
+from shared.web import CLAIMS, json_model, parse_body, path_uuid
+
+routes = web.RouteTableDef()
+
+
+def _virtual_school_roles(claims: Claims, la_id: uuid.UUID) -> set[str]:
+    roles = roles_at(claims, str(la_id)) & VIRTUAL_SCHOOL_ROLES
+    if not roles:
+        raise not_found()
+    return roles
+
+
+def _out(la_id: uuid.UUID, config: Timescales, row: asyncpg.Record | None) -> api.TimescalesOut:
+    rules = {name: api.TimescaleRuleOut(amount=r.amount, unit=r.unit, version=r.version, label=LABELS[name])
+             for name in RULES for r in [config.rule(name)]}
+    return api.TimescalesOut(
+        la_id=la_id, version=config.version, changed_at=row["changed_at"] if row else None,
+        changed_by=row["changed_by_name"] if row else None, rules=api.TimescaleRulesOut(**rules),
+        term_periods=[api.TermPeriod(term=p.term, start=p.start, end=p.end) for p in config.term_periods],
+        inset_days=sorted(config.inset_days),
+        termly_deadlines=[api.TermlyDeadline(term=d.term, due=d.due) for d in config.termly_deadlines],
+        term_dates_version=config.term_dates_version, termly_deadlines_version=config.termly_deadlines_version)
+
+
+def _edited(body: api.TimescalesIn) -> Timescales:
+    return Timescales(
+        rules={name: Rule(rule.amount, rule.unit) for name, rule in body.rules},
+        term_periods=tuple(TermPeriod(p.term, p.start, p.end) for p in body.term_periods),
+        inset_days=frozenset(body.inset_days),
+        termly_deadlines=tuple(TermlyDeadline(d.term, d.due) for d in body.termly_deadlines))
+
+
+@routes.get("/organisations/{la_id}/timescales")
+async def get_timescales(request: web.Request) -> web.Response:
+    la_id = path_uuid(request, "la_id")
+    _virtual_school_roles(request[CLAIMS], la_id)
+    async with request.app[POOL].acquire() as conn:
+        config, row = await store.current(conn, la_id)
+    return json_model(_out(la_id, config, row))
+
+
+@routes.put("/organisations/{la_id}/timescales")
+async def change_timescales(request: web.Request) -> web.Response:
+    """Saves the LA's next version. Rules left as they were keep the version that set them; a save that changes
+    nothing makes no version."""
+    claims = request[CLAIMS]
+    la_id = path_uuid(request, "la_id")
+    if "vs_admin" not in _virtual_school_roles(claims, la_id):
+        raise Problem(403, "Only a Virtual School administrator can change the timescales", code="forbidden")
+    user_id = uuid.UUID(require_user(claims))
+    body = await parse_body(request, api.TimescalesIn)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        config, row = await store.current(conn, la_id)
+        if body.based_on_version != config.version:
+            raise _conflict(config.version)
+        saved = next_version(config, _edited(body))
+        what = changes(config, saved)
+        if not what:
+            return json_model(_out(la_id, config, row))
+        try:
+            await store.save(conn, la_id, saved, what, user_id, body.note)
+        except store.VersionConflict:
+            raise _conflict(config.version + 1) from None
+        config, row = await store.current(conn, la_id)
+    return json_model(_out(la_id, config, row))
+
+
+def _conflict(version: int) -> Problem:
+    return Problem(409, "The timescales have changed since you started", "Someone saved a newer version. Look at "
+                   "it and make your changes again.", code="conflict", extra={"current_version": version})
+
+
+@routes.get("/organisations/{la_id}/timescales/history")
+async def timescales_history(request: web.Request) -> web.Response:
+    la_id = path_uuid(request, "la_id")
+    _virtual_school_roles(request[CLAIMS], la_id)
+    async with request.app[POOL].acquire() as conn:
+        rows = await store.history(conn, la_id)
+    versions = [api.TimescalesVersion(version=r["version"], changed_at=r["changed_at"], changed_by_id=r["changed_by"],
+                                      changed_by=r["changed_by_name"], note=r["note"],
+                                      changes=[api.TimescaleChange(**c) for c in r["changes"]]) for r in rows]
+    return json_model([v.model_dump(mode="json") for v in versions])
+
+
+@routes.post("/organisations/{la_id}/timescales/preview")
+async def preview_deadlines(request: web.Request) -> web.Response:
+    la_id = path_uuid(request, "la_id")
+    _virtual_school_roles(request[CLAIMS], la_id)
+    body = await parse_body(request, api.DeadlinePreviewIn)
+    if body.meeting_date is None and body.date_entered_care is None:
+        message = "Enter a meeting date, a date entered care, or both"
+        raise Problem(422, "Give a date to work from", message, code="validation",
+                      errors=[FieldError(field="meeting_date", message=message)])
+    async with request.app[POOL].acquire() as conn:
+        config, _ = await store.current(conn, la_id)
+    return json_model(_preview(config, body.meeting_date, body.date_entered_care, body.placement))
+
+
+def _preview(config: Timescales, meeting: date | None, entered_care: date | None,
+             placement: api.Placement) -> api.DeadlinePreview:
+    found = deadlines(config, meeting=meeting, entered_care=entered_care, placement=placement)
+    return api.DeadlinePreview(version=config.version, deadlines=[
+        api.DeadlineOut(key=d.key, label=d.label, due=d.due, rule=d.rule, rule_version=d.rule_version,
+                        explanation=d.explanation) for d in found.values()])
