@@ -239,6 +239,27 @@ class FundingDecided(EventData):
     reason: str | None = None
 
 
+class TaskChanged(EventData):
+    """A delegation task was created or moved on (assigned, submitted, retracted, returned, completed,
+    cancelled). `version` rises with every change of the task, so an older event never overwrites a newer.
+    pep follows it to let only the delegate write the delegated sections; notify emails the people involved."""
+
+    task_id: uuid.UUID
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    kind: str  # complete_sections | amend | finalise
+    sections: list[str] = []
+    status: str
+    action: str
+    assignee_user_id: uuid.UUID | None = None
+    originator_id: uuid.UUID | None = None
+    due_date: date | None = None
+    by_user: uuid.UUID | None = None
+    version: int
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -253,6 +274,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.meeting.changed", 1): PepMeetingChanged,
     ("pep.funding.requested", 1): FundingRequested,
     ("qa.funding.decided", 1): FundingDecided,
+    ("delegation.task.changed", 1): TaskChanged,
 }
 
 

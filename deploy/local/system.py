@@ -72,6 +72,8 @@ class LocalSystem:
             env["EPEP_PORT"] = str(self.ports[service])
         if service == "gateway":
             env.update({f"EPEP_{s.upper()}_URL": self.url(s) for s in DB_SERVICES})
+        if service == "delegation":
+            env["EPEP_PEP_URL"] = self.url("pep")
         if service == "portal":
             env["EPEP_GATEWAY_URL"] = self.url("gateway")
         if service == "notify":

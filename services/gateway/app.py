@@ -4,7 +4,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from services.gateway import children_routes, forwarding, identity_routes, pep_files, pep_routes, timescale_routes
+from services.gateway import (
+    children_routes,
+    forwarding,
+    identity_routes,
+    pep_files,
+    pep_routes,
+    task_routes,
+    timescale_routes,
+)
 from services.gateway.handlers import CLIENTS, IDENTITY, routes
 from services.gateway.settings import GatewaySettings
 from shared.service import SETTINGS, ServiceSpec
@@ -24,7 +32,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 
 # Each of these declares its operations through forwarding.forward() when imported.
-FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, timescale_routes)
+FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, timescale_routes, task_routes)
 
 
 def _routes(app: web.Application) -> None:

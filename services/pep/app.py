@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import attachments, child_record, children, demo, exports, peps, templates_api
+from services.pep import attachments, child_record, children, delegations, demo, exports, peps, templates_api
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
@@ -27,7 +27,7 @@ def _routes(app: web.Application) -> None:
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("pep"), child_record.funding_subscription()]
+    return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription()]
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
+from services.pep.delegations import delegated_sections, held_by_delegate
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
 from services.pep.domain.carry_forward import core_values, funding_requests, start_answers
@@ -103,6 +104,7 @@ async def overview(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
+        delegated = await delegated_sections(conn, pep["id"])
     sections = []
     for section in template.sections:
         if not access.may_see_section(section.key):
@@ -111,9 +113,8 @@ async def overview(request: web.Request) -> web.Response:
         answered, shown = progress(section, row["answers"])
         sections.append({"key": section.key, "title": section.title, "owner": section.owner,
                          "status": row["status"], "answered": answered, "questions": shown,
-                         "to_check": len(row["to_check"]),
-                         "can_edit": access.can_edit and lifecycle.may_edit_section(section.owner, pep["status"],
-                                                                                   access.via)})
+                         "to_check": len(row["to_check"]), "delegated": section.key in delegated,
+                         "can_edit": _may_edit(pep, access, section, delegated)})
     return web.json_response({**_summary(pep), "template": {"key": template.key, "name": template.name,
                                                             "version": template.version},
                               "sections": sections,
@@ -127,16 +128,18 @@ async def read_section(request: web.Request) -> web.Response:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         row = (await store.sections(conn, pep["id"]))[section.key]
-    return web.json_response(_section_out(pep, access, section, row))
+        delegated = await delegated_sections(conn, pep["id"])
+    return web.json_response(_section_out(pep, access, section, row, delegated))
 
 
-def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record) -> dict[str, Any]:
+def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
+                 delegated: frozenset[str]) -> dict[str, Any]:
     return {"pep_id": str(pep["id"]), "key": section.key, "definition": section.model_dump(mode="json"),
             "answers": row["answers"], "version": row["version"], "status": row["status"],
             "to_check": row["to_check"], "updated_at": row["updated_at"].isoformat(),
             "updated_by_name": row.get("updated_by_name"),
             "missing": [e.model_dump() for e in missing(section.fields, row["answers"])],
-            "can_edit": access.can_edit and lifecycle.may_edit_section(section.owner, pep["status"], access.via)}
+            "delegated": section.key in delegated, "can_edit": _may_edit(pep, access, section, delegated)}
 
 
 @routes.put("/peps/{pep_id}/sections/{key}")
@@ -148,7 +151,8 @@ async def save_section(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
-        _require_edit(pep, access, section)
+        delegated = await delegated_sections(conn, pep["id"])
+        _require_edit(pep, access, section, delegated)
         clean, errors = clean_answers(section.fields, body.answers)
         if errors:
             raise Problem(422, "Some answers need changing", "Check these answers: " +
@@ -172,11 +176,24 @@ async def save_section(request: web.Request) -> web.Response:
         row = (await store.sections(conn, pep["id"]))[section.key]
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
-    return web.json_response(_section_out(pep, access, section, row))
+    return web.json_response(_section_out(pep, access, section, row, delegated))
 
 
-def _require_edit(pep: asyncpg.Record, access: Access, section: Section) -> None:
-    if not access.can_edit or not lifecycle.may_edit_section(section.owner, pep["status"], access.via):
+def _may_edit(pep: asyncpg.Record, access: Access, section: Section, delegated: frozenset[str]) -> bool:
+    """The section's writers may edit it while the PEP is open; a delegated section, only the delegate (whatever
+    role usually writes it: delegating is how the Virtual School hands a section to the school)."""
+    if not access.can_edit:
+        return False
+    if section.key in delegated:
+        return pep["status"] in lifecycle.EDITABLE and not held_by_delegate(section.key, access.via, delegated)
+    return lifecycle.may_edit_section(section.owner, pep["status"], access.via)
+
+
+def _require_edit(pep: asyncpg.Record, access: Access, section: Section, delegated: frozenset[str]) -> None:
+    if held_by_delegate(section.key, access.via, delegated) and access.can_edit:
+        raise Problem(403, "This section is with the school", "It is delegated to the Designated Teacher until they "
+                      "submit their contribution or the task is retracted.", code="delegated")
+    if not _may_edit(pep, access, section, delegated):
         raise Problem(403, "You cannot change this section now", code="read_only",
                       detail=f"This PEP is {pep['status'].replace('_', ' ')}." if pep["status"] not in
                       lifecycle.EDITABLE else "Another role writes this section.")
@@ -189,7 +206,8 @@ async def mark_section_complete(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
-        _require_edit(pep, access, section)
+        delegated = await delegated_sections(conn, pep["id"])
+        _require_edit(pep, access, section, delegated)
         row = (await store.sections(conn, pep["id"]))[section.key]
         if gaps := missing(section.fields, row["answers"]):
             raise Problem(422, "Some answers are missing", f"{len(gaps)} mandatory answers are missing.",
@@ -199,7 +217,7 @@ async def mark_section_complete(request: web.Request) -> web.Response:
                            "completed_at = now() WHERE pep_id = $1 AND section_key = $2", pep["id"], section.key,
                            uuid.UUID(claims.sub))
         row = (await store.sections(conn, pep["id"]))[section.key]
-    return web.json_response(_section_out(pep, access, section, row))
+    return web.json_response(_section_out(pep, access, section, row, delegated))
 
 
 @routes.get("/peps/{pep_id}/missing")

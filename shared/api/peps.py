@@ -49,6 +49,7 @@ class SectionState(BaseModel):
     questions: int
     to_check: int
     can_edit: bool
+    delegated: bool = Field(default=False, description="With the school's DT by an open task: only they write it")
 
 
 class TemplateRef(BaseModel):
@@ -80,6 +81,7 @@ class SectionOut(BaseModel):
     updated_by_name: str | None
     missing: list[Gap]
     can_edit: bool
+    delegated: bool = False
 
 
 class Missing(BaseModel):

@@ -1,0 +1,79 @@
+"""Delegation tasks as the gateway exposes them: request and response models shared by the gateway and
+delegation. A task asks a person, or an education setting's Designated Teacher and permitted staff, to do
+something on a PEP by a date. Additive changes only within /api/v1."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+TaskKind = Literal["complete_sections", "amend", "finalise"]
+TaskStatus = Literal["assigned", "in_progress", "submitted", "retracted", "returned", "completed", "cancelled"]
+Tray = Literal["current", "retracted", "submitted", "sent"]
+OPEN_STATUSES = ("assigned", "in_progress", "returned")
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class DelegationIn(BaseModel):
+    """Delegate sections of a PEP to the Designated Teacher of the child's current setting."""
+
+    model_config = ConfigDict(extra="forbid")
+    sections: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]] = Field(
+        min_length=1, max_length=30, description="Keys of the PEP's sections the delegate is to complete")
+    due_date: date = Field(description="When the delegate is to submit their contribution")
+    note: Note | None = Field(default=None, description="A note to the delegate, shown with the task")
+
+
+class RetractIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class TaskQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tray: Tray = "current"
+    sort: Literal["due", "-due", "updated"] = "due"
+    pep_id: uuid.UUID | None = None
+
+
+class TaskEvent(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    by_user: uuid.UUID | None
+    by_name: str | None
+    at: datetime
+
+
+class Task(BaseModel):
+    id: uuid.UUID
+    kind: TaskKind
+    status: TaskStatus
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    child_name: str | None = Field(description="First name and family name, for those the task is for")
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None
+    sections: list[str]
+    assignee_user_id: uuid.UUID | None = Field(description="A person (finalise); null when it is for the setting")
+    originator_id: uuid.UUID | None
+    originator_name: str | None
+    due_date: date | None
+    overdue: bool
+    note: str | None
+    feedback: str | None = Field(description="What QA asked to be changed (an amend task)")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    can_retract: bool
+    history: list[TaskEvent] | None = None
+
+
+class TaskList(BaseModel):
+    items: list[Task]
+    counts: dict[str, int] = Field(description="How many tasks each tray holds")
