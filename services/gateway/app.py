@@ -8,6 +8,7 @@ from services.gateway import (
     children_routes,
     forwarding,
     identity_routes,
+    notify_routes,
     pep_files,
     pep_routes,
     task_routes,
@@ -32,7 +33,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 
 # Each of these declares its operations through forwarding.forward() when imported.
-FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, timescale_routes, task_routes)
+FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, notify_routes, timescale_routes, task_routes)
 
 
 def _routes(app: web.Application) -> None:

@@ -77,7 +77,8 @@ def new_child_with_a_pep(system: RunningSystem, people: dict[str, str]) -> tuple
 
 
 def save_meeting(system: RunningSystem, cookie: str, pep_id: str, answers: dict[str, Any]) -> None:
-    section = system.api("GET", f"/api/v1/peps/{pep_id}/sections/meeting", cookie=cookie)[1]
+    status, section, _ = system.api("GET", f"/api/v1/peps/{pep_id}/sections/meeting", cookie=cookie)
+    assert status == 200, section
     status, body, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/meeting",
                                  {"answers": answers, "version": section["version"]}, cookie=cookie)
     assert status == 200, body
@@ -195,3 +196,67 @@ def test_submit_return_approve_and_sign_off_each_tell_the_right_people(system: R
     for outsider in ("dt2@demo.test", "admin@northshire.test", "staff@demo.test", "iro@demo.test"):
         assert wait_for_mail(system, outsider, since, link, timeout=0) == []
     assert len(wait_for_mail(system, "caseworker@demo.test", since, link, timeout=0)) == 2  # two submissions
+
+
+# ---- the delivery log -------------------------------------------------------------------------------------
+
+
+def test_an_las_admins_search_its_delivery_log_and_resend_a_failed_email(system: RunningSystem,
+                                                                         people: dict[str, str]) -> None:
+    _, pep_id, _ = new_child_with_a_pep(system, people)
+    carer = f"kim.{secrets.token_hex(3)}@example.test"
+    since = time.time()
+    save_meeting(system, people["dt"], pep_id, {"meeting_date": "2026-12-02", "meeting_time": "10:00",
+                                                "attendees": [{"name": "Kim Carer", "role": "carer", "email": carer}]})
+    [first] = wait_for_mail(system, carer, since, f"pep-{pep_id}@epep")
+    log = f"/api/v1/organisations/{LA}/deliveries"
+
+    status, page, _ = system.api("GET", f"{log}?recipient={carer[:9]}", cookie=people["admin"])
+    assert status == 200, page
+    [entry] = page["items"]
+    assert (entry["recipient"], entry["template"], entry["template_name"], entry["status"], entry["attempts"]) == \
+        (carer, "meeting_invitation", "PEP meeting invitation", "sent", 1)
+    assert entry["sent_at"] and entry["can_resend"] is False
+    assert not {"subject", "payload", "body", "values"} & set(entry)  # what it said is not shown
+    # Filters narrow, newest first, 25 a page.
+    invitations = system.api("GET", f"{log}?template=meeting_invitation&status=sent", cookie=people["admin"])[1]
+    assert any(i["id"] == entry["id"] for i in invitations["items"])
+    assert {i["template"] for i in invitations["items"]} == {"meeting_invitation"}
+    everything = system.api("GET", log, cookie=people["admin"])[1]
+    assert everything["total"] >= 3 and len(everything["items"]) == min(25, everything["total"])
+    created = [i["created_at"] for i in everything["items"]]
+    assert created == sorted(created, reverse=True)
+    assert system.api("GET", f"{log}?status=lost", cookie=people["admin"])[0] == 422
+
+    # Nobody else reads it: another LA's admin, a Designated Teacher, a caseworker.
+    for who in ("admin@northshire.test", "dt@demo.test", "caseworker@demo.test"):
+        cookie = people.get(who.split("@")[0]) if who.endswith("@demo.test") else system.sign_in(who)
+        assert system.api("GET", log, cookie=cookie)[0] == 404, who
+        assert system.api("POST", f"{log}/{entry['id']}/resend", cookie=cookie)[0] == 404, who
+    assert system.api("GET", log)[0] == 401
+
+    # A sent email is not sent again; one the mail server refused for good can be, once.
+    assert system.api("POST", f"{log}/{entry['id']}/resend", cookie=people["admin"])[0] == 409
+    system.admin_sql("UPDATE notify.deliveries SET status = 'permanent_failure', last_error = 'SMTP 550' "
+                     "WHERE id = $1", entry["id"])  # as if the carer's mail server had refused it
+    refused = system.api("GET", f"{log}?recipient={carer}&status=permanent_failure", cookie=people["admin"])[1]
+    assert [(i["id"], i["error"], i["can_resend"]) for i in refused["items"]] == [(entry["id"], "SMTP 550", True)]
+    resent_at = time.time()
+    status, again, _ = system.api("POST", f"{log}/{entry['id']}/resend", cookie=people["admin"])
+    assert status == 200, again
+    assert (again["status"], again["attempts"], again["resent_at"] is not None) == ("sent", 2, True)
+    [copy] = wait_for_mail(system, carer, resent_at, f"pep-{pep_id}@epep")
+    assert copy["Subject"] == first["Subject"]
+    assert calendar_of(copy)[1].decoded("DTSTART") == calendar_of(first)[1].decoded("DTSTART")
+    assert system.api("POST", f"{log}/{entry['id']}/resend", cookie=people["admin"])[0] == 409
+
+    # An invitation to register held a link token: it is in the log but cannot be resent.
+    invited = f"new.{secrets.token_hex(3)}@example.test"
+    assert system.api("POST", f"/api/v1/organisations/{LA}/invitations", {
+        "given_name": "New", "family_name": "Person", "email": invited, "role": "vs_caseworker"},
+        cookie=people["admin"])[0] == 201
+    wait_for_mail(system, invited, since, "invited")
+    [invitation] = system.api("GET", f"{log}?recipient={invited}", cookie=people["admin"])[1]["items"]
+    system.admin_sql("UPDATE notify.deliveries SET status = 'permanent_failure' WHERE id = $1", invitation["id"])
+    status, body, _ = system.api("POST", f"{log}/{invitation['id']}/resend", cookie=people["admin"])
+    assert (status, body["code"]) == (409, "not_resendable")

@@ -1,0 +1,45 @@
+"""The delivery log through the gateway: notify decides who may see an LA's emails (its VS admins only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from services.gateway.forwarding import forward
+
+
+class Delivery(BaseModel):
+    """One email: what kind, to whom, how it went. Never its words, a code or a link."""
+
+    id: str
+    template: str
+    template_name: str
+    recipient: str
+    status: str  # created | sending | sent | temporary_failure | permanent_failure
+    attempts: int
+    error: str | None = None  # the mail server's answer ("SMTP 550") or why it could not be reached
+    created_at: str
+    sent_at: str | None = None
+    updated_at: str
+    resent_at: str | None = None
+    can_resend: bool
+
+
+class TemplateChoice(BaseModel):
+    value: str
+    name: str
+
+
+class DeliveryPage(BaseModel):
+    items: list[Delivery]
+    page: int
+    pages: int
+    total: int
+    templates: list[TemplateChoice]
+    statuses: list[str]
+
+
+tags = ("notifications",)
+forward("get", "/organisations/{la_id}/deliveries", "An LA's emails, newest first (VS admin; query: recipient, "
+        "template, status, page)", response=DeliveryPage, service="notify", tags=tags)
+forward("post", "/organisations/{la_id}/deliveries/{delivery_id}/resend", "Send a failed email again (VS admin)",
+        response=Delivery, service="notify", tags=tags)
