@@ -23,6 +23,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.delegation import timescale_store
+from services.delegation.domain.timescales import TermDatesMissing, deadlines
 from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, TaskQuery
 from shared.authz import not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event
@@ -104,7 +106,7 @@ def _task(row: asyncpg.Record, claims: Claims, today: date) -> dict[str, Any]:
         "assignee_user_id": str(row["assignee_user_id"]) if row["assignee_user_id"] else None,
         "originator_id": str(row["originator_id"]) if row["originator_id"] else None,
         "originator_name": _name(row["o_given"], row["o_family"]),
-        "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+        "due_date": row["due_date"].isoformat() if row["due_date"] else None, "due_rule": row["due_rule"],
         "overdue": row["due_date"] is not None and row["due_date"] < today and row["status"] in OPEN_STATUSES,
         "note": row["note"], "feedback": row["feedback"], "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(), "version": row["version"],
@@ -135,15 +137,15 @@ async def _announce(conn: asyncpg.Connection, task: asyncpg.Record, action: str,
 async def create_task(conn: asyncpg.Connection, *, kind: str, pep_id: uuid.UUID, child_id: uuid.UUID,
                       la_id: uuid.UUID, setting_id: uuid.UUID | None, sections: list[str],
                       assignee_user_id: uuid.UUID | None, originator_id: uuid.UUID | None, due_date: date | None,
-                      note: str | None, feedback: str | None, by: uuid.UUID | None,
+                      due_rule: str | None, note: str | None, feedback: str | None, by: uuid.UUID | None,
                       correlation_id: str | None) -> asyncpg.Record | None:
     """A new assigned task, kept and announced; None if the PEP already has an open task of this kind."""
     row = await conn.fetchrow(
         "INSERT INTO tasks (id, kind, status, pep_id, child_id, la_id, setting_id, sections, assignee_user_id, "
-        "originator_id, due_date, note, feedback) VALUES ($1, $2, 'assigned', $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-        "$12) ON CONFLICT (pep_id, kind) WHERE status IN ('assigned', 'in_progress', 'returned') DO NOTHING "
-        "RETURNING *", uuid.uuid4(), kind, pep_id, child_id, la_id, setting_id, sections, assignee_user_id,
-        originator_id, due_date, note, feedback)
+        "originator_id, due_date, due_rule, note, feedback) VALUES ($1, $2, 'assigned', $3, $4, $5, $6, $7, $8, $9, "
+        "$10, $11, $12, $13) ON CONFLICT (pep_id, kind) WHERE status IN ('assigned', 'in_progress', 'returned') "
+        "DO NOTHING RETURNING *", uuid.uuid4(), kind, pep_id, child_id, la_id, setting_id, sections,
+        assignee_user_id, originator_id, due_date, due_rule, note, feedback)
     if row is None:
         return None
     await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "
@@ -161,6 +163,23 @@ async def move_task(conn: asyncpg.Connection, task: asyncpg.Record, action: str,
                        "VALUES ($1, $2, $3, $4, $5, $6)", task["id"], action, task["status"], to_status, reason, by)
     await _announce(conn, row, action, by, correlation_id)
     return row
+
+
+# ---- due dates from the LA's timescales ------------------------------------------------------------------
+
+
+async def due_by_rule(conn: asyncpg.Connection, la_id: uuid.UUID, meeting: date | None,
+                      rule: str) -> tuple[date | None, str | None]:
+    """The due date the LA's rule gives from the meeting date, with the rule in words; (None, None) without a
+    meeting date or when the LA's term dates do not reach far enough."""
+    if meeting is None:
+        return None, None
+    config, _ = await timescale_store.current(conn, la_id)
+    try:
+        deadline = deadlines(config, meeting=meeting)[rule]
+    except TermDatesMissing:
+        return None, None
+    return deadline.due, deadline.explanation if deadline.due else None
 
 
 # ---- delegating, retracting ----------------------------------------------------------------------------
@@ -193,13 +212,20 @@ async def delegate(request: web.Request) -> web.Response:
     if child["setting_id"] is None:
         raise _invalid("sections", "The child has no current school or setting to delegate to: add it to their "
                                    "record first")
-    if body.due_date < date.today():
+    if body.due_date is not None and body.due_date < date.today():
         raise _invalid("due_date", "The due date must be today or in the future")
     sections = [k for k in keys if k in body.sections]  # in the PEP's order, each once
+    la_id = uuid.UUID(child["la_id"])
+    meeting = date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        due, rule = (body.due_date, "Chosen when the PEP was delegated") if body.due_date else \
+            await due_by_rule(conn, la_id, meeting, "dt_return")
+        if due is None:
+            raise _invalid("due_date", "Enter the due date: the PEP has no meeting date for the LA's timescales to "
+                                       "work from")
         row = await create_task(conn, kind="complete_sections", pep_id=pep_id, child_id=uuid.UUID(pep["child_id"]),
-                                la_id=uuid.UUID(child["la_id"]), setting_id=uuid.UUID(child["setting_id"]),
-                                sections=sections, assignee_user_id=None, originator_id=me, due_date=body.due_date,
+                                la_id=la_id, setting_id=uuid.UUID(child["setting_id"]), sections=sections,
+                                assignee_user_id=None, originator_id=me, due_date=due, due_rule=rule,
                                 note=body.note, feedback=None, by=me, correlation_id=rid)
         if row is None:
             raise Problem(409, "This PEP is already delegated", "Retract the open task first to delegate other "
@@ -344,20 +370,24 @@ async def _on_pep_status(ctx: MessageContext) -> None:
                                        "'amend') ORDER BY created_at DESC LIMIT 1", data.pep_id)
             child = await conn.fetchrow("SELECT * FROM children WHERE id = $1", data.child_id)
             setting = data.setting_id or (child["setting_id"] if child else None)
+            due, rule = await due_by_rule(conn, data.la_id, data.meeting_date, "dt_return")
+            if due is not None and due < date.today():  # the return date has passed: the amendment is due now
+                due, rule = date.today(), "The Designated Teacher's return date had passed when QA returned it"
             if setting is not None:
                 await create_task(conn, kind="amend", pep_id=data.pep_id, child_id=data.child_id, la_id=data.la_id,
                                   setting_id=setting, sections=list(last["sections"]) if last else [],
                                   assignee_user_id=None, originator_id=data.by_user,
-                                  due_date=last["due_date"] if last and last["due_date"] and
-                                  last["due_date"] >= date.today() else None,
-                                  note=None, feedback=data.reason, by=data.by_user, correlation_id=rid)
+                                  due_date=due, due_rule=rule, note=None, feedback=data.reason, by=data.by_user,
+                                  correlation_id=rid)
         elif data.action == "approve":
             child = await conn.fetchrow("SELECT * FROM children WHERE id = $1", data.child_id)
             if child is not None and child["social_worker_id"] is not None:
+                due, rule = await due_by_rule(conn, data.la_id, data.meeting_date, "finalise")
                 await create_task(conn, kind="finalise", pep_id=data.pep_id, child_id=data.child_id,
                                   la_id=data.la_id, setting_id=None, sections=[],
                                   assignee_user_id=child["social_worker_id"], originator_id=data.by_user,
-                                  due_date=None, note=None, feedback=None, by=data.by_user, correlation_id=rid)
+                                  due_date=due, due_rule=rule, note=None, feedback=None, by=data.by_user,
+                                  correlation_id=rid)
         elif data.action == "finalise":
             for t in open_tasks:
                 await move_task(conn, t, "finalise", "completed", None, data.by_user, rid)

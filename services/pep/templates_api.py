@@ -24,7 +24,8 @@ routes = web.RouteTableDef()
 
 def _summary(row: asyncpg.Record, with_body: bool = False) -> dict[str, Any]:
     out = {"id": str(row["id"]), "key": row["key"], "name": row["body"]["name"], "phase": row["phase"],
-           "version": row["version"], "la_id": str(row["la_id"]) if row["la_id"] else None}
+           "version": row["version"], "la_id": str(row["la_id"]) if row["la_id"] else None,
+           "changed_at": row["created_at"].isoformat()}
     return {**out, "body": row["body"]} if with_body else out
 
 

@@ -16,13 +16,13 @@ from services.portal import (
     admin_pages,
     child_admin_pages,
     children_pages,
-    delivery_pages,
     file_pages,
     pages,
     pep_forms,
     pep_pages,
     pep_words,
     registration_pages,
+    timescale_pages,
 )
 from services.portal.errors import error_pages
 from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
@@ -90,7 +90,7 @@ def _setup(app: web.Application) -> None:
     for module in (pages, registration_pages, account_pages, admin_pages, child_admin_pages, children_pages,
                    file_pages, pep_pages):
         app.router.add_routes(module.routes)
-    app.router.add_routes(delivery_pages.routes)  # the delivery log, for VS admins
+    app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

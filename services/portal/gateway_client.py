@@ -431,6 +431,22 @@ class Difference(_Answer):
     changed: bool = False
 
 
+class TemplateSummary(_Answer):
+    """One version of a PEP template: a national default (no `la_id`) or an LA's own."""
+
+    id: str
+    key: str
+    name: str
+    phase: str
+    version: int
+    la_id: str | None = None
+    changed_at: datetime | None = None
+
+
+class TemplateOut(TemplateSummary):
+    body: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class SignedIn:
     session_token: str
@@ -671,6 +687,29 @@ class GatewayClient:
         body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/actions/{_segment(action)}", caller,
                                    {"reason": reason} if reason else {})
         return PepSummary.model_validate(body)
+
+    # ---- PEP templates (each version is kept: a PEP keeps the one it started with) ----
+
+    async def templates(self, caller: Caller) -> list[TemplateSummary]:
+        """Every version of the national defaults and of the caller's LAs' own templates."""
+        body, _ = await self._call("GET", "/templates", caller)
+        return _list_of(TemplateSummary, body)
+
+    async def template(self, caller: Caller, template_id: str) -> TemplateOut:
+        body, _ = await self._call("GET", f"/templates/{_segment(template_id)}", caller)
+        return TemplateOut.model_validate(body)
+
+    async def copy_template(self, caller: Caller, la_id: str, from_template_id: str) -> TemplateOut:
+        """The copy is the LA's next version of that template (VS admin only; another LA answers 404)."""
+        body, _ = await self._call("POST", f"/organisations/{_segment(la_id)}/templates", caller,
+                                   {"from_template_id": from_template_id})
+        return TemplateOut.model_validate(body)
+
+    async def save_template(self, caller: Caller, template_id: str, body: dict[str, Any]) -> TemplateOut:
+        """The whole edited template, saved as the LA's next version; 422 names what does not validate
+        (e.g. `sections.1.fields.3.label`), 403 for a national default."""
+        answer, _ = await self._call("PUT", f"/templates/{_segment(template_id)}", caller, {"body": body})
+        return TemplateOut.model_validate(answer)
 
     # ---- children's core data, attendance and files ----
 

@@ -113,6 +113,7 @@ class TemplateSummary(BaseModel):
     phase: str
     version: int
     la_id: uuid.UUID | None = Field(description="null: the national default")
+    changed_at: datetime | None = Field(default=None, description="when this version was saved")
 
 
 class TemplateCopy(BaseModel):

@@ -24,7 +24,8 @@ class DelegationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sections: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]] = Field(
         min_length=1, max_length=30, description="Keys of the PEP's sections the delegate is to complete")
-    due_date: date = Field(description="When the delegate is to submit their contribution")
+    due_date: date | None = Field(default=None, description="When the delegate is to submit their contribution; "
+                                  "left out, the LA's timescale for the DT's return from the meeting date sets it")
     note: Note | None = Field(default=None, description="A note to the delegate, shown with the task")
 
 
@@ -64,6 +65,7 @@ class Task(BaseModel):
     originator_id: uuid.UUID | None
     originator_name: str | None
     due_date: date | None
+    due_rule: str | None = Field(default=None, description="What set the due date, in words")
     overdue: bool
     note: str | None
     feedback: str | None = Field(description="What QA asked to be changed (an amend task)")

@@ -171,3 +171,31 @@ def test_a_pep_that_is_not_being_written_cannot_be_delegated(system: RunningSyst
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations",
                                  {"sections": ["education"], "due_date": DUE}, cookie=cw)
     assert (status, body["code"]) == (409, "pep_not_open")
+
+
+def test_without_a_date_the_las_timescale_sets_it_and_says_how(system: RunningSystem,
+                                                               cookies: dict[str, str]) -> None:
+    cw = cookies["caseworker"]
+    child = new_child(system, cw, social_worker_id=SW)
+    meeting = (date.today() + timedelta(days=30)).isoformat()
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today()),
+        "meeting_date": meeting}, cookie=cw)
+    assert status == 201, pep
+    status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {"sections": ["education"]},
+                                 cookie=cw)
+    assert status == 201, task
+    # The same date and words the LA's timescales page previews for this meeting.
+    preview = system.api("POST", f"/api/v1/organisations/{child['la_id']}/timescales/preview",
+                         {"meeting_date": meeting}, cookie=cw)[1]
+    dt_return = next(d for d in preview["deadlines"] if d["key"] == "dt_return")
+    assert (task["due_date"], task["due_rule"]) == (dt_return["due"], dt_return["explanation"])
+    assert task["due_date"] > meeting and "after the meeting on" in task["due_rule"]
+
+    # Without a meeting date there is nothing to count from: the date must be given.
+    child = new_child(system, cw, social_worker_id=SW)
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today())}, cookie=cw)
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {"sections": ["education"]},
+                                 cookie=cw)
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["due_date"]
