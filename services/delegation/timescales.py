@@ -12,7 +12,6 @@ from aiohttp import web
 
 from services.delegation import timescale_store as store
 from services.delegation.domain.timescales import (
-    LABELS,
     RULES,
     Rule,
     TermlyDeadline,
@@ -40,8 +39,11 @@ def _virtual_school_roles(claims: Claims, la_id: uuid.UUID) -> set[str]:
 
 
 def _out(la_id: uuid.UUID, config: Timescales, row: asyncpg.Record | None) -> api.TimescalesOut:
-    rules = {name: api.TimescaleRuleOut(amount=r.amount, unit=r.unit, version=r.version, label=LABELS[name])
-             for name in RULES for r in [config.rule(name)]}
+    rules = {}
+    for name, spec in RULES.items():
+        rule = config.rule(name)
+        rules[name] = api.TimescaleRuleOut(amount=rule.amount, unit=rule.unit, version=rule.version,
+                                           label=spec.label, counts=spec.counts)
     return api.TimescalesOut(
         la_id=la_id, version=config.version, changed_at=row["changed_at"] if row else None,
         changed_by=row["changed_by_name"] if row else None, rules=api.TimescaleRulesOut(**rules),

@@ -137,6 +137,7 @@ class TimescalesIn(BaseModel):
 
 class TimescaleRuleOut(TimescaleRule):
     label: str
+    counts: str = Field(description="What it counts from: 'before the meeting', 'after entering care'")
     version: int = Field(description="The configuration version that set this rule (0: the default)")
 
 

@@ -63,7 +63,8 @@ def test_an_admin_changes_the_timescales_and_the_deadlines_follow(system: Runnin
     version = before["version"] + 1
     assert saved["version"] == version and saved["term_dates_version"] == version
     assert saved["rules"]["delegate"] == {"amount": 7, "unit": "school_days", "version": version,
-                                          "label": "Delegate sections to the Designated Teacher"}
+                                          "label": "Delegate sections to the Designated Teacher",
+                                          "counts": "before the meeting"}
     assert saved["rules"]["dt_return"]["version"] == before["rules"]["dt_return"]["version"]  # unchanged
     assert saved["changed_at"]
     assert system.api("GET", LA, cookie=admin)[1] == saved

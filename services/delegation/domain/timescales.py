@@ -48,6 +48,11 @@ class RuleSpec:
     event: Literal["meeting", "entered_care"]
     default: Rule
 
+    @property
+    def counts(self) -> str:
+        """What the rule counts from, in words: 'before the meeting', 'after entering care'."""
+        return f"{'before' if self.before else 'after'} {'the meeting' if self.event == 'meeting' else 'entering care'}"
+
 
 # The order here is the order deadlines are shown in.
 RULES: dict[str, RuleSpec] = {
@@ -216,8 +221,7 @@ def _source(rule: str, version: int) -> str:
 
 def _offset_deadline(config: Timescales, calendar: Calendar, name: str, event_day: date) -> Deadline:
     spec, rule = RULES[name], config.rule(name)
-    event = "the meeting" if spec.event == "meeting" else "entering care"
-    when = f"{rule.words()} {'before' if spec.before else 'after'} {event} on {long_date(event_day)}"
+    when = f"{rule.words()} {spec.counts} on {long_date(event_day)}"
     source = _source(name, rule.version)
     try:
         due = calendar.add(event_day, -rule.amount if spec.before else rule.amount, rule.unit)
