@@ -22,6 +22,7 @@ from services.portal import (
     pep_pages,
     pep_words,
     registration_pages,
+    task_pages,
     timescale_pages,
 )
 from services.portal.errors import error_pages
@@ -91,6 +92,7 @@ def _setup(app: web.Application) -> None:
                    file_pages, pep_pages):
         app.router.add_routes(module.routes)
     app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
+    app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

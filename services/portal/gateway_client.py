@@ -356,6 +356,7 @@ class SectionState(_Answer):
     questions: int = 0
     to_check: int = 0
     can_edit: bool = False
+    delegated: bool = False
 
 
 class TemplateRef(_Answer):
@@ -445,6 +446,40 @@ class TemplateSummary(_Answer):
 
 class TemplateOut(TemplateSummary):
     body: dict[str, Any]
+
+
+class TaskEvent(_Answer):
+    action: str
+    to_status: str
+    reason: str | None = None
+    by_name: str | None = None
+    at: datetime
+
+
+class Task(_Answer):
+    id: str
+    kind: str
+    status: str
+    pep_id: str
+    child_id: str
+    child_name: str | None = None
+    setting_id: str | None = None
+    sections: list[str] = []
+    assignee_user_id: str | None = None
+    originator_name: str | None = None
+    due_date: date | None = None
+    due_rule: str | None = None
+    overdue: bool = False
+    note: str | None = None
+    feedback: str | None = None
+    updated_at: datetime
+    can_retract: bool = False
+    history: list[TaskEvent] | None = None
+
+
+class TaskList(_Answer):
+    items: list[Task]
+    counts: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -650,6 +685,27 @@ class GatewayClient:
     async def start_pep(self, caller: Caller, child_id: str, fields: dict[str, Any]) -> PepSummary:
         body, _ = await self._call("POST", f"/children/{_segment(child_id)}/peps", caller, fields)
         return PepSummary.model_validate(body)
+
+    # ---- tasks ----
+
+    async def tasks(self, caller: Caller, tray: str, sort: str = "due") -> TaskList:
+        body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
+        return TaskList.model_validate(body)
+
+    async def task(self, caller: Caller, task_id: str) -> Task:
+        body, _ = await self._call("GET", f"/tasks/{_segment(task_id)}", caller)
+        return Task.model_validate(body)
+
+    async def pep_tasks(self, caller: Caller, pep_id: str) -> list[Task]:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/tasks", caller)
+        return _list_of(Task, body)
+
+    async def delegate(self, caller: Caller, pep_id: str, fields: dict[str, Any]) -> Task:
+        body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/delegations", caller, fields)
+        return Task.model_validate(body)
+
+    async def retract(self, caller: Caller, task_id: str, reason: str) -> None:
+        await self._call("POST", f"/tasks/{_segment(task_id)}/retract", caller, {"reason": reason})
 
     async def pep(self, caller: Caller, pep_id: str) -> PepOverview:
         body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}", caller)

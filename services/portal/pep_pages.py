@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from services.portal import accounts, pep_forms, pep_words
+from services.portal import accounts, pep_forms, pep_words, task_pages
 from services.portal.children_pages import ensure_signed_in
 from services.portal.gateway_client import (
     Caller,
@@ -40,6 +40,7 @@ SAVED_NOTICES = {
     "saved": "Your answers have been saved",
     "merged": "Your answers have been saved with theirs",
     "kept": "Their answers have been kept",
+    "delegated": "Sections delegated to the school",
 }
 
 
@@ -88,6 +89,7 @@ def task_items(pep: PepOverview) -> list[dict[str, Any]]:
         progress = f"{s.answered} of {s.questions} questions answered" if s.questions else ""
         items.append({"key": s.key, "title": s.title, "href": href if s.can_edit else None, "view_href": href,
                       "owner": pep_forms.owner_name(s.owner), "progress": progress, "can_edit": s.can_edit,
+                      "delegated": s.delegated,
                       "status": pep_words.section_status(s.status, s.to_check)})
     return items
 
@@ -105,8 +107,9 @@ async def overview(request: web.Request) -> web.Response:
         banner = {"heading": "Section marked as complete", "body": ""}
     elif done in SAVED_NOTICES:
         banner = {"heading": SAVED_NOTICES[done], "body": ""}
+    delegation = await task_pages.pep_delegation(request, who, pep, child)
     return await render_signed_in(request, "pep_overview.html", _common(
-        pep, child, items=task_items(pep), previous=previous_pep(peps, pep), done=banner,
+        pep, child, items=task_items(pep), previous=previous_pep(peps, pep), done=banner, delegation=delegation,
         status_tag=pep_words.pep_status(pep.status),
         actions=[a for a in pep.actions if a in pep_words.ACTIONS], action_names=pep_words.ACTIONS))
 

@@ -1,0 +1,197 @@
+"""Tasks: the trays (currently assigned, recently retracted, recently submitted, and what I delegated), one task,
+delegating a PEP's sections to the school, and retracting. delegation decides who sees what; a task someone
+may not see is "Page not found", as anywhere else."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from services.portal import pep_words
+from services.portal.children_pages import ensure_signed_in
+from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem, PepOverview, Task
+from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
+from services.portal.pep_forms import long_date, parse_date
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+TRAYS = {"current": "Currently assigned", "retracted": "Recently retracted", "submitted": "Recently submitted",
+         "sent": "Delegated by you"}
+TRAY_HINTS = {"current": "Work to do, soonest due first.",
+              "retracted": "Tasks taken back in the last 30 days, and why.",
+              "submitted": "Work you submitted or finished in the last 30 days.",
+              "sent": "PEP sections you delegated that are open, or changed in the last 30 days."}
+SORTS = {"due": "Due soonest", "-due": "Due latest", "updated": "Recently changed"}
+KINDS = {"complete_sections": "Complete sections", "amend": "Amend after QA", "finalise": "Finalise the PEP"}
+STATUSES = {"assigned": ("Assigned", "govuk-tag--blue"), "in_progress": ("In progress", "govuk-tag--light-blue"),
+            "submitted": ("Submitted", "govuk-tag--green"), "retracted": ("Retracted", "govuk-tag--grey"),
+            "returned": ("Returned", "govuk-tag--orange"), "completed": ("Completed", "govuk-tag--green"),
+            "cancelled": ("Cancelled", "govuk-tag--grey")}
+ACTIONS = {"assign": "Assigned", "submit": "Submitted", "retract": "Retracted", "finalise": "Completed",
+           "cancel": "Cancelled"}
+DELEGATORS = ("virtual_school", "social_worker")
+PEP_OPEN = ("created", "in_progress", "returned")
+
+
+def status_tag(status: str) -> dict[str, str]:
+    text, classes = STATUSES.get(status, (status.replace("_", " ").capitalize(), "govuk-tag--grey"))
+    return {"text": text, "classes": classes}
+
+
+def task_row(t: Task, titles: dict[str, str] | None = None) -> dict[str, Any]:
+    titles = titles or {}
+    what = KINDS.get(t.kind, t.kind)
+    if t.sections:
+        what += ": " + ", ".join(titles.get(k, pep_words.words({}, k)) for k in t.sections)
+    return {"id": t.id, "child": t.child_name or "A child", "pep_href": f"/peps/{t.pep_id}", "href": f"/tasks/{t.id}",
+            "what": what, "due": long_date(t.due_date.isoformat()) if t.due_date else "No date",
+            "overdue": t.overdue, "from": t.originator_name or "", "status": status_tag(t.status)}
+
+
+@routes.get("/tasks")
+async def trays(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    tray = request.query.get("tray", "current")
+    tray = tray if tray in TRAYS else "current"
+    sort = request.query.get("sort", "due")
+    sort = sort if sort in SORTS else "due"
+    found = await gateway(request).tasks(who, tray, sort)
+    return await render_signed_in(request, "tasks.html", {
+        "current_page": "tasks", "tray": tray, "trays": TRAYS, "hint": TRAY_HINTS[tray], "counts": found.counts,
+        "sort": sort, "sorts": SORTS, "rows": [task_row(t) for t in found.items]})
+
+
+@routes.get("/tasks/{task_id}")
+async def task_page(request: web.Request) -> web.Response:
+    """One task: what, for whom, by when and why; the way to the PEP; its history. Emailed links land here."""
+    who = ensure_signed_in(request)
+    task = await gateway(request).task(who, require_uuid(request, "task_id"))
+    pep = await gateway(request).pep(who, task.pep_id)
+    titles = {s.key: s.title for s in pep.sections}
+    history = [{"what": ACTIONS.get(h.action, h.action.capitalize()), "by": h.by_name or "Someone", "at": h.at,
+                "reason": h.reason} for h in task.history or []]
+    return await render_signed_in(request, "task.html", {
+        "current_page": "tasks", "task": task, "row": task_row(task, titles), "history": history,
+        "pep_name": pep_words.pep_title(pep.kind, pep.term, pep.academic_year),
+        "sections": [titles.get(k, k) for k in task.sections],
+        "done": {"heading": "Task retracted", "body": ""} if request.query.get("done") == "retracted" else None})
+
+
+# ---- the PEP page's part: who has which sections ---------------------------------------------------------------
+
+
+async def pep_delegation(request: web.Request, who: Caller, pep: PepOverview, child: ChildProfile) -> dict[str, Any]:
+    """The open delegation of a PEP (if any) and whether this person may delegate it now."""
+    try:
+        tasks = await gateway(request).pep_tasks(who, pep.id)
+    except GatewayProblem as p:
+        if p.status in (403, 404, 503):
+            tasks = []  # the page still works without the delegation panel
+        else:
+            raise
+    open_tasks = [t for t in tasks if t.status in ("assigned", "in_progress", "returned")]
+    delegated = next((t for t in open_tasks if t.kind == "complete_sections"), None)
+    titles = {s.key: s.title for s in pep.sections}
+    return {"open_tasks": [task_row(t, titles) | {"can_retract": t.can_retract, "feedback": t.feedback}
+                           for t in open_tasks],
+            "can_delegate": child.access in DELEGATORS and pep.status in PEP_OPEN and delegated is None
+            and child.setting_id is not None}
+
+
+def _delegable(pep: PepOverview) -> list[tuple[str, str]]:
+    return [(s.key, s.title) for s in pep.sections if s.owner != "virtual_school"]
+
+
+async def _delegate_page(request: web.Request, pep: PepOverview, child: ChildProfile, values: dict[str, Any],
+                         errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
+    chosen = set(values.get("sections", []))
+    return await render_signed_in(request, "task_delegate.html", {
+        "current_page": "children", "pep": pep, "child": child, "values": values, "errors": errors or {},
+        "problem": problem, "pep_name": pep_words.pep_title(pep.kind, pep.term, pep.academic_year),
+        "section_items": [{"value": k, "text": t, "checked": k in chosen} for k, t in _delegable(pep)]})
+
+
+async def _pep_for_delegation(request: web.Request, who: Caller) -> tuple[PepOverview, ChildProfile]:
+    pep = await gateway(request).pep(who, require_uuid(request, "pep_id"))
+    child = await gateway(request).child(who, pep.child_id)
+    return pep, child
+
+
+@routes.get("/peps/{pep_id}/delegate")
+async def delegate_form(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    pep, child = await _pep_for_delegation(request, who)
+    # The school's own sections are the usual ones to send.
+    usual = [s.key for s in pep.sections if s.owner == "designated_teacher"]
+    return await _delegate_page(request, pep, child, {"sections": usual})
+
+
+@routes.post("/peps/{pep_id}/delegate")
+async def delegate(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    pep, child = await _pep_for_delegation(request, who)
+    data = await request.post()
+    keys = {k for k, _ in _delegable(pep)}
+    values: dict[str, Any] = {"sections": [str(v) for v in data.getall("sections", []) if str(v) in keys],
+                              "note": str(data.get("note", "")).strip()}
+    for part in ("day", "month", "year"):
+        values[f"due.{part}"] = str(data.get(f"due.{part}", "")).strip()
+    errors: dict[str, str] = {}
+    if not values["sections"]:
+        errors["sections"] = "Select the sections the school is to complete"
+    due, error = parse_date(values["due.day"], values["due.month"], values["due.year"], "The due date")
+    if error:
+        errors["due"] = error
+    elif due and date.fromisoformat(due) < date.today():
+        errors["due"] = "The due date must be today or in the future"
+    if len(values["note"]) > 2000:
+        errors["note"] = "The note must be 2000 characters or fewer"
+    if errors:
+        return await _delegate_page(request, pep, child, values, errors)
+    fields = {"sections": values["sections"], **({"due_date": due} if due else {}),
+              **({"note": values["note"]} if values["note"] else {})}
+    try:
+        await gateway(request).delegate(who, pep.id, fields)
+    except GatewayProblem as p:
+        if p.status == 404:
+            raise
+        log.info("delegation refused", extra={"status": p.status, "code": p.code})
+        found = {("due" if k == "due_date" else k): v for k, v in p.field_errors().items()
+                 if k in ("sections", "due_date", "note")}
+        return await _delegate_page(request, pep, child, values, found, None if found else p.message)
+    return redirect(f"/peps/{pep.id}?done=delegated")
+
+
+@routes.get("/tasks/{task_id}/retract")
+async def retract_form(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    task = await gateway(request).task(who, require_uuid(request, "task_id"))
+    return await render_signed_in(request, "task_retract.html", {"current_page": "tasks", "task": task,
+                                                                 "values": {}, "errors": {}})
+
+
+@routes.post("/tasks/{task_id}/retract")
+async def retract(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    task = await gateway(request).task(who, require_uuid(request, "task_id"))
+    reason = str((await request.post()).get("reason", "")).strip()
+    errors = {"reason": "Enter why you are taking the task back"} if not reason else (
+        {"reason": "The reason must be 2000 characters or fewer"} if len(reason) > 2000 else {})
+    problem = None
+    if not errors:
+        try:
+            await gateway(request).retract(who, task.id, reason)
+        except GatewayProblem as p:
+            if p.status == 404:
+                raise
+            log.info("retract refused", extra={"status": p.status, "code": p.code})
+            problem = p.message
+        else:
+            return redirect(f"/tasks/{task.id}?done=retracted")
+    return await render_signed_in(request, "task_retract.html", {"current_page": "tasks", "task": task,
+                                                                 "values": {"reason": reason}, "errors": errors,
+                                                                 "problem": problem})
