@@ -23,6 +23,7 @@ from services.portal import (
     pep_words,
     registration_pages,
     task_pages,
+    template_pages,
     timescale_pages,
 )
 from services.portal.errors import error_pages
@@ -89,7 +90,7 @@ def _setup(app: web.Application) -> None:
     app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
     # child_admin_pages before children_pages: its /children/add and /children/import come before /children/{child_id}
     for module in (pages, registration_pages, account_pages, admin_pages, child_admin_pages, children_pages,
-                   file_pages, pep_pages):
+                   file_pages, pep_pages, template_pages):
         app.router.add_routes(module.routes)
     app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
