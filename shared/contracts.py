@@ -260,6 +260,23 @@ class TaskChanged(EventData):
     version: int
 
 
+class TaskReminder(EventData):
+    """An open task is due soon, due today, overdue, or escalated to the Virtual School: sent once per task,
+    rule and occurrence (the day it fell due), whatever the number of delegation replicas."""
+
+    task_id: uuid.UUID
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    assignee_user_id: uuid.UUID | None = None
+    originator_id: uuid.UUID | None = None
+    kind: str
+    rule: str  # due_soon | due_today | overdue | escalated
+    occurrence: date
+    due_date: date
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -275,6 +292,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.funding.requested", 1): FundingRequested,
     ("qa.funding.decided", 1): FundingDecided,
     ("delegation.task.changed", 1): TaskChanged,
+    ("delegation.task.reminder", 1): TaskReminder,
 }
 
 

@@ -108,6 +108,15 @@ class LocalSystem:
     def start(self, service: str) -> None:
         self._spawn(service, [sys.executable, "-m", f"services.{service}", "serve"], self.env_for(service))
 
+    def start_replica(self, service: str, name: str, env: dict[str, str] | None = None) -> int:
+        """Another process of a service, on a port of its own, under `name`: as an operator scales out.
+        Returns its port; stop it with stop(name)."""
+        port = free_port()
+        self._spawn(name, [sys.executable, "-m", f"services.{service}", "serve"],
+                    {**self.env_for(service), "EPEP_PORT": str(port), **(env or {})})
+        self._wait_port(port, name, timeout=30)
+        return port
+
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         (self.var / "log").mkdir(parents=True, exist_ok=True)
         log = open(self.var / "log" / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it

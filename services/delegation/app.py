@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field, model_validator
 
-from services.delegation import tasks, timescales
+from services.delegation import reminders, tasks, timescales
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
@@ -14,6 +15,14 @@ from shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     port: int = 8103
     pep_url: str = "http://127.0.0.1:8102"  # EPEP_PEP_URL: delegation asks pep whether the caller may see a PEP
+    reminder_interval_seconds: float = Field(default=60.0, gt=0)  # how often each replica looks for reminders
+    clock_file: Path | None = None  # EPEP_CLOCK_FILE: an ISO date-time to use as "now" (tests, rehearsals)
+
+    @model_validator(mode="after")
+    def _real_time_in_production(self) -> Settings:
+        if self.environment == "production" and self.clock_file is not None:
+            raise ValueError("EPEP_CLOCK_FILE is for tests and rehearsals: production runs on real time")
+        return self
 
 
 def _routes(app: web.Application) -> None:
@@ -27,4 +36,4 @@ def _subscriptions(app: web.Application) -> list[Subscription]:
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
-                   extra_contexts=[tasks.pep_client])
+                   extra_contexts=[tasks.pep_client, reminders.scheduler])

@@ -1,0 +1,106 @@
+"""The reminder scheduler: every replica of delegation runs it; each reminder still goes out once.
+
+Each tick takes the open tasks with a due date near enough, asks the domain which reminders each is owed
+today (Europe/London), and for each inserts its (task, rule, occurrence) row and its event in one
+transaction. The primary key makes every other attempt (another replica, a restart, the next tick) do
+nothing. Reminders go out from 07:00 UK time, not at midnight.
+
+The clock is the system's, unless EPEP_CLOCK_FILE names a file holding an ISO date-time: the way tests (and
+an operator rehearsing a term) move time for a running system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiohttp import web
+
+from services.delegation import timescale_store
+from services.delegation.domain.reminders import owed
+from services.delegation.domain.timescales import Calendar
+from shared.bus import add_event
+from shared.contracts import TaskReminder
+from shared.service import POOL, SETTINGS
+
+log = logging.getLogger(__name__)
+UK = ZoneInfo("Europe/London")
+SEND_FROM_HOUR = 7
+LOOK_AHEAD_DAYS = 7  # due soon is at most a few working days ahead, even across Christmas
+
+
+def now(clock_file: Path | None) -> datetime:
+    if clock_file is not None:
+        with contextlib.suppress(OSError, ValueError):
+            moment = datetime.fromisoformat(clock_file.read_text().strip())
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
+    """Send what is owed at `moment`; the number of reminders this call sent."""
+    local = moment.astimezone(UK)
+    if local.hour < SEND_FROM_HOUR:
+        return 0
+    today = local.date()
+    async with pool.acquire() as conn:
+        tasks = await conn.fetch(
+            "SELECT * FROM tasks WHERE status IN ('assigned', 'in_progress', 'returned') AND due_date IS NOT NULL "
+            "AND due_date <= $1 ORDER BY due_date", today + timedelta(days=LOOK_AHEAD_DAYS))
+    calendars: dict[uuid.UUID, Calendar] = {}
+    sent = 0
+    for task in tasks:
+        if task["la_id"] not in calendars:
+            async with pool.acquire() as conn:
+                config, _ = await timescale_store.current(conn, task["la_id"])
+            calendars[task["la_id"]] = Calendar.of(config)
+        for reminder in owed(task["due_date"], today, calendars[task["la_id"]]):
+            sent += await _send_once(pool, task, reminder.rule, reminder.occurrence)
+    return sent
+
+
+async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurrence: date) -> int:
+    async with pool.acquire() as conn, conn.transaction():
+        # Still open? (It may have been submitted since the list was read.)
+        if await conn.fetchval("SELECT status FROM tasks WHERE id = $1", task["id"]) not in (
+                "assigned", "in_progress", "returned"):
+            return 0
+        inserted = await conn.fetchval(
+            "INSERT INTO reminders (task_id, rule, occurrence) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
+            "RETURNING 1", task["id"], rule, occurrence)
+        if inserted is None:
+            return 0
+        await add_event(conn, "delegation", TaskReminder(
+            task_id=task["id"], pep_id=task["pep_id"], child_id=task["child_id"], la_id=task["la_id"],
+            setting_id=task["setting_id"], assignee_user_id=task["assignee_user_id"],
+            originator_id=task["originator_id"], kind=task["kind"], rule=rule, occurrence=occurrence,
+            due_date=task["due_date"]), tenant=str(task["la_id"]))
+    log.info("reminder sent", extra={"task_id": str(task["id"]), "rule": rule, "occurrence": occurrence.isoformat()})
+    return 1
+
+
+async def scheduler(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    interval: float = settings.reminder_interval_seconds  # type: ignore[attr-defined]
+    clock_file: Path | None = settings.clock_file  # type: ignore[attr-defined]
+
+    async def loop() -> None:
+        while True:
+            try:
+                await tick(app[POOL], now(clock_file))
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("reminder tick failed; trying again next tick", extra={"error": type(exc).__name__})
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop(), name="reminders")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

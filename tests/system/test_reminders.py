@@ -1,0 +1,110 @@
+"""Reminders with a controllable clock and two more replicas of delegation running (three schedulers in all):
+each reminder is sent once, not zero times and not twice, and a restart sends nothing again. The clock is the
+one thing replaced: the replicas read "now" from a file the test writes."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.delegation.domain.reminders import owed
+from services.delegation.domain.timescales import Calendar
+from services.pep.domain.core_data import academic_year_label
+from tests.conftest import RunningSystem
+from tests.system.test_children import SW, new_child
+
+UK = ZoneInfo("Europe/London")
+REPLICAS = ("delegation-r1", "delegation-r2")
+
+
+@pytest.fixture
+def clock(system: RunningSystem, tmp_path: Path) -> Iterator[Path]:
+    """Two replicas of delegation whose clock is a file; stopped afterwards."""
+    clock_file = tmp_path / "now"
+    clock_file.write_text("2000-01-01T00:00:00+00:00")  # before any task: nothing owed
+    env = {"EPEP_CLOCK_FILE": str(clock_file), "EPEP_REMINDER_INTERVAL_SECONDS": "0.2"}
+    try:
+        for name in REPLICAS:
+            system.local.start_replica("delegation", name, env)
+        yield clock_file
+    finally:
+        for name in REPLICAS:
+            system.local.stop(name)
+
+
+def set_clock(clock_file: Path, day: date, hour: int = 9) -> None:
+    clock_file.write_text(datetime(day.year, day.month, day.day, hour, tzinfo=UK).isoformat())
+
+
+def sent(system: RunningSystem, task_id: str) -> Counter[tuple[str, str]]:
+    rows = system.admin_sql(
+        "SELECT envelope->'data'->>'rule' AS rule, envelope->'data'->>'occurrence' AS occurrence "
+        "FROM delegation.outbox WHERE routing_key = 'delegation.task.reminder.v1' "
+        "AND envelope->'data'->>'task_id' = $1", task_id)
+    return Counter((r["rule"], r["occurrence"]) for r in rows)
+
+
+def settle(system: RunningSystem, task_id: str, expected: set[tuple[str, str]], timeout: float = 20) -> None:
+    """Wait until every expected reminder was sent, then long enough for every scheduler to tick many times."""
+    deadline = time.monotonic() + timeout
+    while not expected <= set(sent(system, task_id)):
+        assert time.monotonic() < deadline, f"not sent: {expected - set(sent(system, task_id))}"
+        time.sleep(0.2)
+    time.sleep(1.5)  # about 7 ticks of each replica
+
+
+def test_each_reminder_is_sent_once_by_three_schedulers_and_across_a_restart(
+        system: RunningSystem, clock: Path) -> None:
+    cw = system.sign_in("caseworker@demo.test")
+    child = new_child(system, cw, social_worker_id=SW)
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today())}, cookie=cw)
+    assert status == 201, pep
+    # Due well beyond the real clock's reach, so only the replicas' clock makes anything owed.
+    due = date.today() + timedelta(days=90)
+    status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations",
+                                 {"sections": ["education"], "due_date": due.isoformat()}, cookie=cw)
+    assert status == 201, task
+    calendar = Calendar()  # reminders count working days: weekends and bank holidays
+    expected: set[tuple[str, str]] = set()
+
+    def move_to(day: date, hour: int = 9) -> None:
+        set_clock(clock, day, hour)
+        expected.update((r.rule, r.occurrence.isoformat()) for r in owed(due, day, calendar))
+        settle(system, task["id"], expected)
+        counts = sent(system, task["id"])
+        assert set(counts) == expected and all(n == 1 for n in counts.values()), counts
+
+    soon = calendar.add(due, -2, "working_days")
+    set_clock(clock, soon, hour=6)  # before 07:00 UK time nothing goes out
+    time.sleep(1.0)
+    assert sent(system, task["id"]) == Counter()
+    move_to(soon)
+    move_to(due)
+    escalation = calendar.add(due, 5, "working_days")
+    move_to(escalation)
+    assert {rule for rule, _ in expected} == {"due_soon", "due_today", "overdue", "escalated"}
+
+    # A replica restarted on the same day sends nothing again.
+    system.local.stop(REPLICAS[0])
+    system.local.start_replica("delegation", REPLICAS[0], {"EPEP_CLOCK_FILE": str(clock),
+                                                           "EPEP_REMINDER_INTERVAL_SECONDS": "0.2"})
+    move_to(escalation)
+    # A week later: the overdue reminder again (a new occurrence); the escalation is not repeated.
+    move_to(escalation + timedelta(days=7))
+    assert Counter(rule for rule, _ in expected)["overdue"] >= 2 and \
+        Counter(rule for rule, _ in expected)["escalated"] == 1
+
+    # Once the task is retracted, nothing more is owed.
+    assert system.api("POST", f"/api/v1/tasks/{task['id']}/retract", {"reason": "Done elsewhere"},
+                      cookie=cw)[0] == 200
+    before = sent(system, task["id"])
+    set_clock(clock, escalation + timedelta(days=14))
+    time.sleep(1.5)
+    assert sent(system, task["id"]) == before
