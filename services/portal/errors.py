@@ -8,7 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, GatewayUnavailable, NotSignedIn
-from services.portal.security import CsrfFailed, Handler, clear_cookie
+from services.portal.security import (
+    RETURN_COOKIE,
+    RETURN_SECONDS,
+    CsrfFailed,
+    Handler,
+    clear_cookie,
+    is_return_path,
+    set_cookie,
+)
 from services.portal.settings import PortalSettings
 from shared.service import SETTINGS
 from shared.web import REQUEST_ID
@@ -78,6 +86,9 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         response = web.Response(status=303, headers={"Location": "/sign-in?reason=session-ended" if ended
                                                      else "/sign-in"})
         clear_cookie(response, settings, SESSION_COOKIE)
+        if request.method == "GET" and is_return_path(request.path_qs):
+            # An emailed link (a task) or a bookmark: back there after signing in, never around sign-in.
+            set_cookie(response, settings, RETURN_COOKIE, request.path_qs, max_age=RETURN_SECONDS)
         return response
     except GatewayProblem as problem:
         # A page that did not expect this answer. Another organisation's things answer 404 (never 403),

@@ -30,7 +30,7 @@ from services.portal.pagekit import (
     render,
     render_signed_in,
 )
-from services.portal.security import clear_cookie, renew_browser_secret, set_cookie
+from services.portal.security import RETURN_COOKIE, clear_cookie, is_return_path, renew_browser_secret, set_cookie
 
 __all__ = ["GATEWAY", "client_address", "routes"]
 
@@ -123,7 +123,9 @@ async def check_code(request: web.Request) -> web.Response:
         log.info("code refused", extra={"status": p.status, "code": p.code})
         return _code_page(request, attempt, errors={"code": p.message})
     settings = portal_settings(request)
-    response = redirect("/home")
+    back_to = request.cookies.get(RETURN_COOKIE, "")
+    response = redirect(back_to if is_return_path(back_to) else "/home")
+    clear_cookie(response, settings, RETURN_COOKIE)
     set_cookie(response, settings, SESSION_COOKIE, signed_in.session_token)
     SIGN_IN.forget(request, response)
     renew_browser_secret(request)

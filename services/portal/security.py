@@ -101,6 +101,18 @@ def _cookie_header(settings: PortalSettings, name: str, value: str, path: str = 
     return morsel.OutputString()
 
 
+RETURN_COOKIE, RETURN_SECONDS = "epep_return", 15 * 60
+_NOT_RETURNED_TO = ("/sign-in", "/sign-out", "/static/", "/register", "/invitations/", "/reset-password")
+
+
+def is_return_path(path: str) -> bool:
+    """A page of this portal someone may be sent back to after signing in: a local path (no scheme, host, or
+    '//' that a browser would read as one), not a sign-in or registration page, and not absurdly long."""
+    return (path.startswith("/") and not path.startswith("//") and "\\" not in path and len(path) <= 500
+            and path not in ("/", "/home") and not path.startswith(_NOT_RETURNED_TO)
+            and all(ord(c) > 32 for c in path))
+
+
 def clear_cookie(response: web.StreamResponse, settings: PortalSettings, name: str, path: str = "/") -> None:
     response.del_cookie(name, path=path, httponly=True, samesite="Lax",
                         secure=bool(settings.session_cookie_secure))

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, expect
 from services.pep.domain.core_data import academic_year_label
 from shared import demo
 from tests.browser.axe import assert_accessible
-from tests.browser.helpers import new_page, sign_in
+from tests.browser.helpers import NextCode, new_page, sign_in, submit_sign_in
 
 PASSWORD = "demo-pass-2026"
 
@@ -66,10 +66,21 @@ async def test_a_caseworker_delegates_to_the_school_and_takes_it_back(system: An
     await expect(cw.get_by_role("button", name="Delegate to the school")).to_have_count(0)  # one open at a time
     await assert_accessible(cw)
 
-    # The DT's tray has it; the task page says what, by when and which rule set the date.
+    # The emailed link to the task leads there after signing in, not around it.
+    task_href = await panel.get_by_role("link").first.get_attribute("href")
+    assert task_href and re.fullmatch(r"/tasks/[0-9a-f-]{36}", task_href), task_href
     dt_context, dt, dt_problems = await new_page(browser)
-    await sign_in(system, dt, "dt@demo.test", PASSWORD)
-    await dt.get_by_role("link", name="Tasks").click()
+    await dt.goto(system.portal_url + task_href)
+    await expect(dt).to_have_url(re.compile(r"/sign-in$"))
+    code = NextCode(system, "dt@demo.test")
+    await submit_sign_in(dt, "dt@demo.test", PASSWORD)
+    await dt.get_by_label("Code").fill(await code.wait_async())
+    await dt.get_by_role("button", name="Continue").click()
+    await expect(dt).to_have_url(re.compile(re.escape(task_href) + "$"))
+    await expect(dt.get_by_role("heading", level=1)).to_have_text("Complete sections")
+
+    # The DT's tray has it; the task page says what, by when and which rule set the date.
+    await dt.get_by_role("link", name="Tasks", exact=True).click()
     await expect(dt.get_by_role("heading", level=1)).to_have_text("Your tasks")
     row = dt.locator("#tasks-table tbody tr", has_text=name)
     await expect(row).to_contain_text("Cal Caseworker")

@@ -268,3 +268,12 @@ def test_staff_access_to_children_is_all_or_the_ticked_ones_of_the_setting() -> 
     assert children is None and form.values["children"] == "all"  # "all" wins over ticks (without JavaScript)
     form, children = check_children(MultiDict([("children", "elsewhere")]), ours)
     assert form.errors == {"children": "Select the children they can see, or all children"}
+
+
+def test_only_local_pages_are_returned_to_after_signing_in() -> None:
+    from services.portal.security import is_return_path
+    assert is_return_path("/tasks/7d0c6f1e-3f6e-4c59-9d36-0f1e2d3c4b5a")
+    assert is_return_path("/children?q=sam")
+    for path in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/sign-in", "/sign-in/code",
+                 "/home", "/", "/static/app.js", "/invitations/abc", "/" + "x" * 600, "/a b", "tasks"):
+        assert not is_return_path(path), path
