@@ -36,7 +36,7 @@ async def test_an_admin_changes_the_timescales_and_works_out_deadlines(system: A
     await assert_accessible(page)
 
     # ---- change: a bad line is named, what was typed is kept ----------------------------------------------
-    await page.get_by_role("link", name="Change timescales").click()
+    await page.get_by_role("button", name="Change timescales").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Change timescales")
     await assert_accessible(page)
     rule = page.get_by_role("group", name=re.compile("^Designated Teacher returns the PEP"))

@@ -93,6 +93,16 @@ def test_weeks_that_land_on_easter_monday_move_to_the_next_working_day() -> None
                                "holiday, so the next working day (default rule 'vs_review')")
 
 
+def test_weeks_before_a_meeting_that_land_on_a_bank_holiday_move_earlier() -> None:
+    # Delegating 2 weeks before a meeting on Mon 17 May 2027 lands on Mon 3 May, the early May bank holiday; the
+    # DT must not get less time, so the working day before: Fri 30 Apr 2027.
+    config = with_rule(Timescales(version=4), "delegate", Rule(2, "weeks", version=4))
+    due = deadlines(config, meeting=date(2027, 5, 17))["delegate"]
+    assert due.due == date(2027, 4, 30)
+    assert due.explanation == ("2 weeks before the meeting on 17 May 2027 is 3 May 2027, May Day, a bank holiday, "
+                               "so the working day before (LA rule 'delegate', version 4)")
+
+
 def test_approval_and_finalising_by_weeks_after_the_meeting() -> None:
     # Meeting Wed 3 Mar 2027: + 4 weeks Wed 31 Mar; + 6 weeks Wed 14 Apr; + 8 weeks Wed 28 Apr; none a holiday.
     due = deadlines(Timescales(), meeting=date(2027, 3, 3))

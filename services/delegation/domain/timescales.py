@@ -163,11 +163,12 @@ class Calendar:
 
     def add(self, start: date, amount: int, unit: Unit) -> date:
         """`amount` units after `start` (before it when negative); the start day itself is not counted.
-        Weeks are calendar weeks, moved forward to the next working day when they land on another day."""
+        Weeks are calendar weeks; one that lands on another day moves to the next working day, or for a deadline
+        before the event to the working day before, so it never gives less time than the rule says."""
         if unit == "weeks":
             day = start + timedelta(weeks=amount)
             while not self.is_working_day(day):
-                day += timedelta(days=1)
+                day += timedelta(days=1 if amount >= 0 else -1)
             return day
         counts = self.is_working_day if unit == "working_days" else self._checked_school_day
         step = timedelta(days=1 if amount >= 0 else -1)
@@ -231,7 +232,7 @@ def _offset_deadline(config: Timescales, calendar: Calendar, name: str, event_da
         landed = event_day + timedelta(weeks=-rule.amount if spec.before else rule.amount)
         if landed != due:
             when += (f" is {long_date(landed)}, {calendar.why_not_working(landed)}, "
-                     f"so the next working day")
+                     f"so the {'working day before' if spec.before else 'next working day'}")
     return Deadline(name, spec.label, due, name, rule.version, f"{when} ({source})")
 
 
