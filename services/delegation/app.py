@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import Field, model_validator
 
-from services.delegation import reminders, tasks, timescales
+from services.delegation import caseload, reminders, tasks, timescales
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
@@ -28,10 +28,11 @@ class Settings(ServiceSettings):
 def _routes(app: web.Application) -> None:
     app.router.add_routes(timescales.routes)
     app.router.add_routes(tasks.routes)
+    app.router.add_routes(caseload.routes)
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("delegation"), *tasks.subscriptions()]
+    return [users_subscription("delegation"), *tasks.subscriptions(), *caseload.subscriptions()]
 
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -344,11 +344,12 @@ async def _on_child_changed(ctx: MessageContext) -> None:
     assert isinstance(data, ChildChanged)
     async with ctx.effect() as conn:
         await conn.execute(
-            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, version) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET la_id = $2, setting_id = $3, "
-            "social_worker_id = $4, given_name = $5, family_name = $6, version = $7 WHERE children.version < $7",
+            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, version, "
+            "in_care) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET la_id = $2, "
+            "setting_id = $3, social_worker_id = $4, given_name = $5, family_name = $6, version = $7, in_care = $8 "
+            "WHERE children.version < $7",
             data.child_id, data.la_id, data.setting_id, data.social_worker_id, data.given_name, data.family_name,
-            data.version)
+            data.version, data.in_care)
 
 
 async def _on_pep_status(ctx: MessageContext) -> None:

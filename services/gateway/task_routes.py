@@ -4,6 +4,7 @@ whether the caller may see the PEP."""
 from __future__ import annotations
 
 from services.gateway.forwarding import forward
+from shared.api import caseload
 from shared.api import tasks as api
 
 tags = ("tasks",)
@@ -17,3 +18,6 @@ forward("get", "/tasks", "My tray (query: tray = current | retracted | submitted
 forward("get", "/tasks/{task_id}", "A task with its history", response=api.Task, service="delegation", tags=tags)
 forward("post", "/tasks/{task_id}/retract", "Take a delegated task back, saying why", body=api.RetractIn,
         response=api.Task, service="delegation", tags=tags)
+forward("get", "/caseload", "My caseload trackers: Overdue, No PEP date, Upcoming, with counts, the children in one "
+        "(query: category, la_id, setting_id, social_worker_id) and, for the Virtual School, counts by setting and by "
+        "social worker", response=caseload.Caseload, service="delegation", tags=tags)

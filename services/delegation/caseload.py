@@ -1,0 +1,239 @@
+"""Caseload trackers: for each child someone works with, whether their PEP is overdue, has no date, or has a
+meeting coming up; counted, listed, and for the Virtual School broken down by setting and by social worker.
+
+A child is
+- overdue when a task on their PEP is past its due date; when the PEP's meeting has passed and the LA's
+  "DT returns" deadline with it without the PEP being submitted; or when they have no PEP under way and the
+  next one was due (the LA's "next PEP" rule from the last finalised meeting; an LA without term dates: 17
+  weeks, about a term with its holidays);
+- without a PEP date when no PEP under way has a meeting date (or none is under way);
+- upcoming when the PEP under way meets within the next 4 weeks.
+Who sees which children: the Virtual School its LA's; a social worker their allocated children; a DT their
+setting's; setting staff those their DT lets them see. The data are delegation's read models of pep's events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.delegation import timescale_store
+from services.delegation.domain.timescales import TermDatesMissing, Timescales, deadlines, long_date
+from shared.api.caseload import CaseloadQuery
+from shared.authz import require_user
+from shared.bus import MessageContext, Subscription
+from shared.contracts import PepMeetingChanged, PepStatusChanged, event_type_of, parse_data
+from shared.internal_auth import Claims
+from shared.service import POOL
+from shared.web import CLAIMS
+
+routes = web.RouteTableDef()
+VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
+UNDER_WAY = ("created", "in_progress", "returned", "submitted", "approved")
+WRITING = ("created", "in_progress", "returned")
+UPCOMING_DAYS = 28
+NO_TERM_DATES_WEEKS = 17
+CATEGORIES = ("overdue", "no_pep_date", "upcoming")
+
+
+@dataclass
+class Entry:
+    child: asyncpg.Record
+    pep: asyncpg.Record | None = None
+    categories: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _scope_sql(claims: Claims) -> tuple[str, list[Any]]:
+    """The children this caller works with, as a WHERE clause on `c` (before staff grants narrow it)."""
+    me = uuid.UUID(require_user(claims))
+    las = [uuid.UUID(m.organisation_id) for m in claims.memberships if m.role in VIRTUAL_SCHOOL]
+    sw_las = [uuid.UUID(m.organisation_id) for m in claims.memberships if m.role == "social_worker"]
+    settings = [uuid.UUID(m.organisation_id) for m in claims.memberships
+                if m.role in ("designated_teacher", "setting_staff")]
+    return ("(c.la_id = ANY($1::uuid[]) OR (c.social_worker_id = $2 AND c.la_id = ANY($3::uuid[])) "
+            "OR c.setting_id = ANY($4::uuid[]))", [las, me, sw_las, settings])
+
+
+def _staff_may_not_see(claims: Claims, child: asyncpg.Record) -> bool:
+    """Setting staff whose DT limited them to some children, and no other way to this child."""
+    ways = []
+    for m in claims.memberships:
+        if m.organisation_id == str(child["la_id"]) and m.role in VIRTUAL_SCHOOL:
+            return False
+        if m.role == "social_worker" and child["social_worker_id"] is not None \
+                and str(child["social_worker_id"]) == claims.sub and m.organisation_id == str(child["la_id"]):
+            return False
+        if child["setting_id"] is not None and m.organisation_id == str(child["setting_id"]):
+            if m.role == "designated_teacher" or m.children is None or str(child["id"]) in m.children:
+                return False
+            ways.append(m)
+    return bool(ways)
+
+
+def _next_due(config: Timescales, last_meeting: date) -> tuple[date, str]:
+    try:
+        deadline = deadlines(config, meeting=last_meeting)["next_pep"]
+        if deadline.due is not None:
+            return deadline.due, deadline.explanation
+    except TermDatesMissing:
+        pass
+    due = last_meeting + timedelta(weeks=NO_TERM_DATES_WEEKS)
+    return due, (f"{NO_TERM_DATES_WEEKS} weeks after the last meeting on {long_date(last_meeting)} (the LA has no "
+                 "term dates for the next-PEP rule)")
+
+
+def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[asyncpg.Record], config: Timescales,
+             today: date) -> None:
+    under_way = [p for p in peps if p["status"] in UNDER_WAY]
+    current = max(under_way, key=lambda p: p["started_at"], default=None)
+    entry.pep = current
+    finished = [p["meeting_date"] for p in peps if p["status"] == "finalised" and p["meeting_date"] is not None]
+    for t in overdue_tasks:
+        entry.reasons.append(f"A task was due on {long_date(t['due_date'])}")
+    meeting = current["meeting_date"] if current is not None else None
+    if meeting is None:
+        entry.categories.append("no_pep_date")
+        if current is None and finished:
+            due, why = _next_due(config, max(finished))
+            if due < today:
+                entry.reasons.append(f"The next PEP was due by {long_date(due)}: {why}")
+    else:
+        if today <= meeting <= today + timedelta(days=UPCOMING_DAYS):
+            entry.categories.append("upcoming")
+        if meeting < today and current is not None and current["status"] in WRITING:
+            try:
+                back = deadlines(config, meeting=meeting)["dt_return"]
+            except TermDatesMissing:
+                back = None
+            if back is not None and back.due is not None and back.due < today:
+                entry.reasons.append(f"Not submitted by {long_date(back.due)}: {back.explanation}")
+    if entry.reasons:
+        entry.categories.insert(0, "overdue")
+
+
+async def caseload(conn: asyncpg.Connection, claims: Claims, query: CaseloadQuery, today: date) -> list[Entry]:
+    where, args = _scope_sql(claims)
+    filters, n = [], len(args)
+    for column, value in (("la_id", query.la_id), ("setting_id", query.setting_id),
+                          ("social_worker_id", query.social_worker_id)):
+        if value is not None:
+            n += 1
+            filters.append(f"c.{column} = ${n}")
+            args.append(value)
+    children = await conn.fetch(
+        f"SELECT c.*, u.given_name AS sw_given, u.family_name AS sw_family FROM children c "
+        f"LEFT JOIN users u ON u.id = c.social_worker_id WHERE c.in_care AND {where}"
+        + "".join(f" AND {f}" for f in filters) + " ORDER BY c.family_name, c.given_name", *args)
+    children = [c for c in children if not _staff_may_not_see(claims, c)]
+    ids = [c["id"] for c in children]
+    peps: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for p in await conn.fetch("SELECT * FROM peps WHERE child_id = ANY($1::uuid[])", ids):
+        peps.setdefault(p["child_id"], []).append(p)
+    late: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for t in await conn.fetch("SELECT * FROM tasks WHERE child_id = ANY($1::uuid[]) AND due_date < $2 AND status IN "
+                              "('assigned', 'in_progress', 'returned')", ids, today):
+        late.setdefault(t["child_id"], []).append(t)
+    configs: dict[uuid.UUID, Timescales] = {}
+    out = []
+    for c in children:
+        if c["la_id"] not in configs:
+            configs[c["la_id"]], _ = await timescale_store.current(conn, c["la_id"])
+        entry = Entry(c)
+        classify(entry, peps.get(c["id"], []), late.get(c["id"], []), configs[c["la_id"]], today)
+        out.append(entry)
+    return out
+
+
+def _item(e: Entry) -> dict[str, Any]:
+    c, p = e.child, e.pep
+    return {"child_id": str(c["id"]), "child_name": f"{c['given_name']} {c['family_name']}",
+            "la_id": str(c["la_id"]), "setting_id": str(c["setting_id"]) if c["setting_id"] else None,
+            "social_worker_id": str(c["social_worker_id"]) if c["social_worker_id"] else None,
+            "social_worker_name": f"{c['sw_given']} {c['sw_family']}" if c["sw_given"] else None,
+            "pep_id": str(p["id"]) if p else None, "pep_status": p["status"] if p else None,
+            "meeting_date": p["meeting_date"].isoformat() if p and p["meeting_date"] else None,
+            "categories": e.categories, "reasons": e.reasons}
+
+
+def _counts(entries: list[Entry]) -> dict[str, int]:
+    counted = Counter(cat for e in entries for cat in e.categories)
+    return {cat: counted.get(cat, 0) for cat in CATEGORIES} | {"children": len(entries)}
+
+
+def _breakdown(entries: list[Entry], key: str) -> list[dict[str, Any]]:
+    groups: dict[str | None, list[Entry]] = {}
+    for e in entries:
+        value = e.child[key]
+        groups.setdefault(str(value) if value else None, []).append(e)
+    rows = []
+    for value, members in groups.items():
+        row: dict[str, Any] = {"id": value, "counts": _counts(members)}
+        if key == "social_worker_id":
+            first = members[0].child
+            row["name"] = f"{first['sw_given']} {first['sw_family']}" if first["sw_given"] else None
+        rows.append(row)
+    return sorted(rows, key=lambda r: (-r["counts"]["overdue"], -r["counts"]["no_pep_date"], str(r.get("name") or "")))
+
+
+@routes.get("/caseload")
+async def get_caseload(request: web.Request) -> web.Response:
+    """Counts of each tracker, the children in the one asked for (or all), and for the Virtual School the same
+    counts by setting and by social worker."""
+    claims = request[CLAIMS]
+    query = CaseloadQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
+    today = date.today()
+    async with request.app[POOL].acquire() as conn:
+        entries = await caseload(conn, claims, query, today)
+    chosen = [e for e in entries if query.category is None or query.category in e.categories]
+    is_vs = any(m.role in VIRTUAL_SCHOOL for m in claims.memberships)
+    return web.json_response({
+        "today": today.isoformat(), "counts": _counts(entries), "items": [_item(e) for e in chosen],
+        "by_setting": _breakdown(entries, "setting_id") if is_vs else None,
+        "by_social_worker": _breakdown(entries, "social_worker_id") if is_vs else None})
+
+
+# ---- the PEPs read model ---------------------------------------------------------------------------------------
+
+
+async def _on_status(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepStatusChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO peps (id, child_id, la_id, status, kind, term, academic_year, meeting_date, status_version, "
+            "started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET "
+            "status = $4, kind = $5, term = $6, academic_year = $7, status_version = $9, "
+            "meeting_date = CASE WHEN peps.meeting_sequence < 0 THEN $8 "
+            "ELSE peps.meeting_date END WHERE peps.status_version < $9",
+            data.pep_id, data.child_id, data.la_id, data.status, data.kind, data.term, data.academic_year,
+            data.meeting_date, data.version, ctx.envelope.occurred_at)
+
+
+async def _on_meeting(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepMeetingChanged)
+    async with ctx.effect() as conn:
+        date_now = None if data.change == "cancelled" else data.meeting_date
+        # A meeting event may arrive before the PEP's start: keep it, and the start fills in the rest.
+        await conn.execute(
+            "INSERT INTO peps (id, child_id, la_id, status, kind, term, academic_year, meeting_date, "
+            "meeting_sequence, started_at) VALUES ($1, $2, $3, 'created', '', '', '', $4, $5, $6) "
+            "ON CONFLICT (id) DO UPDATE SET meeting_date = $4, meeting_sequence = $5 "
+            "WHERE peps.meeting_sequence < $5",
+            data.pep_id, data.child_id, data.la_id, date_now, data.sequence, ctx.envelope.occurred_at)
+
+
+def subscriptions() -> list[Subscription]:
+    status_type, status_version = event_type_of(PepStatusChanged)
+    meeting_type, meeting_version = event_type_of(PepMeetingChanged)
+    return [Subscription(name="delegation.caseload_peps", routing_keys=[f"{status_type}.v{status_version}"],
+                         handler=_on_status),
+            Subscription(name="delegation.caseload_meetings", routing_keys=[f"{meeting_type}.v{meeting_version}"],
+                         handler=_on_meeting)]
