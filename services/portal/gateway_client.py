@@ -482,6 +482,37 @@ class TaskList(_Answer):
     counts: dict[str, int]
 
 
+class CaseloadCounts(_Answer):
+    overdue: int = 0
+    no_pep_date: int = 0
+    upcoming: int = 0
+    children: int = 0
+
+
+class CaseloadItem(_Answer):
+    child_id: str
+    child_name: str
+    setting_id: str | None = None
+    social_worker_name: str | None = None
+    pep_id: str | None = None
+    meeting_date: date | None = None
+    categories: list[str] = []
+    reasons: list[str] = []
+
+
+class CaseloadGroup(_Answer):
+    id: str | None = None
+    name: str | None = None
+    counts: CaseloadCounts
+
+
+class Caseload(_Answer):
+    counts: CaseloadCounts
+    items: list[CaseloadItem]
+    by_setting: list[CaseloadGroup] | None = None
+    by_social_worker: list[CaseloadGroup] | None = None
+
+
 @dataclass(frozen=True)
 class SignedIn:
     session_token: str
@@ -691,6 +722,13 @@ class GatewayClient:
     async def tasks(self, caller: Caller, tray: str, sort: str = "due") -> TaskList:
         body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
         return TaskList.model_validate(body)
+
+    async def caseload(self, caller: Caller, category: str = "", setting_id: str = "",
+                       social_worker_id: str = "") -> Caseload:
+        params = {k: v for k, v in (("category", category), ("setting_id", setting_id),
+                                    ("social_worker_id", social_worker_id)) if v}
+        body, _ = await self._call("GET", "/caseload", caller, params=params)
+        return Caseload.model_validate(body)
 
     async def task(self, caller: Caller, task_id: str) -> Task:
         body, _ = await self._call("GET", f"/tasks/{_segment(task_id)}", caller)

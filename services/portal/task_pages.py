@@ -4,6 +4,7 @@ may not see is "Page not found", as anywhere else."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 from typing import Any
@@ -11,9 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import pep_words
-from services.portal.children_pages import ensure_signed_in
+from services.portal.children_pages import ensure_signed_in, setting_names
 from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem, PepOverview, Task
-from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
+from services.portal.pagekit import gateway, optional_uuid, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date, parse_date
 
 log = logging.getLogger(__name__)
@@ -195,3 +196,36 @@ async def retract(request: web.Request) -> web.Response:
     return await render_signed_in(request, "task_retract.html", {"current_page": "tasks", "task": task,
                                                                  "values": {"reason": reason}, "errors": errors,
                                                                  "problem": problem})
+
+
+# ---- caseload trackers -----------------------------------------------------------------------------------------
+
+TRACKERS = {"overdue": "Overdue", "no_pep_date": "No PEP date", "upcoming": "Upcoming"}
+TRACKER_HINTS = {"overdue": "A task is late, a PEP was not submitted in time, or the next PEP was due.",
+                 "no_pep_date": "No PEP under way has a meeting date.",
+                 "upcoming": "A PEP meeting in the next 4 weeks."}
+
+
+@routes.get("/caseload")
+async def caseload(request: web.Request) -> web.Response:
+    """The trackers: counts of each, the children in the one chosen, and for the Virtual School the counts by
+    setting and by social worker (each a link narrowing the list)."""
+    who = ensure_signed_in(request)
+    category = request.query.get("category", "overdue")
+    category = category if category in TRACKERS else "overdue"
+    setting_id = optional_uuid(request.query.get("setting_id", "")) or ""
+    social_worker_id = optional_uuid(request.query.get("social_worker_id", "")) or ""
+    found, names = await asyncio.gather(
+        gateway(request).caseload(who, category, setting_id, social_worker_id), setting_names(request, who))
+    narrowed_to = names.get(setting_id, "") if setting_id else ""
+    if social_worker_id:
+        narrowed_to = next((g.name or "" for g in found.by_social_worker or [] if g.id == social_worker_id),
+                           "the social worker")
+    return await render_signed_in(request, "caseload.html", {
+        "current_page": "caseload", "category": category, "trackers": TRACKERS, "hint": TRACKER_HINTS[category],
+        "found": found, "names": names, "setting_id": setting_id, "social_worker_id": social_worker_id,
+        "narrowed_to": narrowed_to,
+        "rows": [{"child": i.child_name, "href": f"/peps/{i.pep_id}" if i.pep_id else f"/children/{i.child_id}",
+                  "setting": names.get(i.setting_id or "", ""), "social_worker": i.social_worker_name or "",
+                  "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "None",
+                  "reasons": i.reasons} for i in found.items]})

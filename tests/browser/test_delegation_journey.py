@@ -117,3 +117,26 @@ async def test_a_caseworker_delegates_to_the_school_and_takes_it_back(system: An
     assert cw_problems == [] and dt_problems == []
     await cw_context.close()
     await dt_context.close()
+
+
+async def test_the_virtual_school_reads_its_caseload_by_school_and_social_worker(system: Any,
+                                                                                 browser: Browser) -> None:
+    pep_id, name = await asyncio.to_thread(_pep_for_a_new_child, system)  # a meeting in 3 weeks: upcoming
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "caseworker@demo.test", PASSWORD)
+    await page.get_by_role("link", name="Caseload", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Caseload")
+    await expect(page.get_by_role("link", name=re.compile(r"\d+ Overdue"))).to_have_attribute("aria-current", "page")
+    await assert_accessible(page)
+    await page.get_by_role("link", name=re.compile(r"\d+ Upcoming")).click()
+    await expect(page.locator("#caseload-table tbody tr", has_text=name)).to_contain_text("Oakfield Primary School")
+    # Narrowed to one school from the breakdown, and back.
+    by_setting = page.locator("table", has=page.get_by_role("columnheader", name="School or setting")).last
+    await by_setting.get_by_role("link", name="Oakfield Primary School").click()
+    await expect(page.get_by_role("heading", level=2).first).to_have_text("Upcoming: Oakfield Primary School")
+    await expect(page.locator("#caseload-table tbody tr", has_text=name)).to_be_visible()
+    await assert_accessible(page)
+    await page.locator("#caseload-table").get_by_role("link", name=name).click()
+    await expect(page).to_have_url(re.compile(f"/peps/{pep_id}$"))
+    assert problems == []
+    await context.close()
