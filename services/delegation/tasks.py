@@ -28,7 +28,7 @@ from services.delegation.domain.timescales import TermDatesMissing, deadlines
 from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, TaskQuery
 from shared.authz import not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event
-from shared.contracts import ChildChanged, PepStatusChanged, TaskChanged, event_type_of, parse_data
+from shared.contracts import ChildChanged, PepMeetingChanged, PepStatusChanged, TaskChanged, event_type_of, parse_data
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
@@ -41,6 +41,8 @@ VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
 DELEGATORS = ("virtual_school", "social_worker")  # how the caller reaches the child (pep's word)
 PEP_OPEN = ("created", "in_progress", "returned")
 TRAY_DAYS = 30  # how long retracted and submitted tasks stay in those trays
+RULE_OF_KIND = {"complete_sections": "dt_return", "amend": "dt_return", "finalise": "finalise"}
+CHOSEN = "Chosen when the PEP was delegated"  # a due date a person chose does not follow the meeting
 
 
 async def pep_client(app: web.Application) -> AsyncIterator[None]:
@@ -218,7 +220,7 @@ async def delegate(request: web.Request) -> web.Response:
     la_id = uuid.UUID(child["la_id"])
     meeting = date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        due, rule = (body.due_date, "Chosen when the PEP was delegated") if body.due_date else \
+        due, rule = (body.due_date, CHOSEN) if body.due_date else \
             await due_by_rule(conn, la_id, meeting, "dt_return")
         if due is None:
             raise _invalid("due_date", "Enter the due date: the PEP has no meeting date for the LA's timescales to "
@@ -336,7 +338,59 @@ async def trays(request: web.Request) -> web.Response:
     return web.json_response({"items": [_task(r, claims, today) for r in chosen], "counts": counts})
 
 
+@routes.get("/peps/{pep_id}/deadlines")
+async def pep_deadlines(request: web.Request) -> web.Response:
+    """Every deadline of a PEP by the LA's timescales, each with the rule that set it: from its meeting date, or
+    without one, when the next meeting is due from the child's last finalised one."""
+    claims = request[CLAIMS]
+    pep_id = path_uuid(request, "pep_id")
+    pep = await request.app[PEP].call("GET", f"/peps/{pep_id}", claims, request_id=request[REQUEST_ID])
+    async with request.app[POOL].acquire() as conn:
+        la_id = await conn.fetchval("SELECT la_id FROM children WHERE id = $1", uuid.UUID(pep["child_id"]))
+        if la_id is None:  # not heard of yet: ask pep
+            child = await request.app[PEP].call("GET", f"/children/{pep['child_id']}", claims,
+                                                request_id=request[REQUEST_ID])
+            la_id = uuid.UUID(child["la_id"])
+        config, _ = await timescale_store.current(conn, la_id)
+        meeting = date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None
+        based_on, found = None, {}
+        try:
+            if meeting is not None:
+                based_on, found = "meeting", deadlines(config, meeting=meeting)
+            else:
+                last = await conn.fetchval("SELECT max(meeting_date) FROM peps WHERE child_id = $1 AND status = "
+                                           "'finalised' AND id <> $2", uuid.UUID(pep["child_id"]), pep_id)
+                if last is not None:
+                    based_on, found = "last_meeting", {"next_pep": deadlines(config, meeting=last)["next_pep"]}
+        except TermDatesMissing:
+            based_on, found = None, {}
+    return web.json_response({
+        "meeting_date": meeting.isoformat() if meeting else None, "based_on": based_on,
+        "deadlines": [{"key": d.key, "label": d.label, "due": d.due.isoformat() if d.due else None, "rule": d.rule,
+                       "rule_version": d.rule_version, "explanation": d.explanation} for d in found.values()]})
+
+
 # ---- following pep --------------------------------------------------------------------------------------------
+
+
+async def _on_meeting_moved(ctx: MessageContext) -> None:
+    """The meeting moved: open tasks whose date came from the LA's rules follow it (a date someone chose stays)."""
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepMeetingChanged)
+    if data.change == "cancelled":
+        return
+    async with ctx.effect() as conn:
+        for task in await conn.fetch("SELECT * FROM tasks WHERE pep_id = $1 AND status = ANY($2::text[]) "
+                                     "AND (due_rule IS NULL OR due_rule <> $3) FOR UPDATE",
+                                     data.pep_id, list(OPEN_STATUSES), CHOSEN):
+            due, rule = await due_by_rule(conn, task["la_id"], data.meeting_date, RULE_OF_KIND[task["kind"]])
+            if due is None or (due, rule) == (task["due_date"], task["due_rule"]):
+                continue
+            row = await conn.fetchrow("UPDATE tasks SET due_date = $2, due_rule = $3, version = version + 1, "
+                                      "updated_at = now() WHERE id = $1 RETURNING *", task["id"], due, rule)
+            await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "
+                               "VALUES ($1, 'reschedule', $2, $2, $3, NULL)", task["id"], task["status"], rule)
+            await _announce(conn, row, "reschedule", None, ctx.envelope.correlation_id)
 
 
 async def _on_child_changed(ctx: MessageContext) -> None:
@@ -403,7 +457,10 @@ async def _on_pep_status(ctx: MessageContext) -> None:
 def subscriptions() -> list[Subscription]:
     child_type, child_version = event_type_of(ChildChanged)
     pep_type, pep_version = event_type_of(PepStatusChanged)
+    meeting_type, meeting_version = event_type_of(PepMeetingChanged)
     return [Subscription(name="delegation.children", routing_keys=[f"{child_type}.v{child_version}"],
                          handler=_on_child_changed),
+            Subscription(name="delegation.task_dates", routing_keys=[f"{meeting_type}.v{meeting_version}"],
+                         handler=_on_meeting_moved),
             Subscription(name="delegation.pep_status", routing_keys=[f"{pep_type}.v{pep_version}"],
                          handler=_on_pep_status)]

@@ -13,6 +13,8 @@ forward("post", "/peps/{pep_id}/delegations", "Delegate sections of a PEP to the
         status=201, service="delegation", tags=tags)
 forward("get", "/peps/{pep_id}/tasks", "A PEP's tasks, newest first", response=api.Task, many=True,
         service="delegation", tags=tags)
+forward("get", "/peps/{pep_id}/deadlines", "A PEP's deadlines by the LA's timescales, each with the rule that set "
+        "it", response=api.PepDeadlines, service="delegation", tags=tags)
 forward("get", "/tasks", "My tray (query: tray = current | retracted | submitted | sent; sort = due | -due | "
         "updated) with the counts of every tray", response=api.TaskList, service="delegation", tags=tags)
 forward("get", "/tasks/{task_id}", "A task with its history", response=api.Task, service="delegation", tags=tags)

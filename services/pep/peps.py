@@ -9,12 +9,14 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.pep import children_store
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections, held_by_delegate
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
 from services.pep.domain.carry_forward import core_values, funding_requests, start_answers
+from services.pep.domain.lifecycle import next_term
 from services.pep.domain.templates import Section, Template, clean_answers, missing, progress
 from shared.api.peps import PepAction, PepStart, SectionSave
 from shared.authz import not_found
@@ -75,26 +77,7 @@ async def start_pep(request: web.Request) -> web.Response:
                                child["id"]):
             raise Problem(409, "This child already has a PEP in progress",
                           "Finish or cancel it before starting another.", code="pep_in_progress")
-        template_id, template = await store.template_for(conn, child["la_id"], store.phase_for(child["year_group"]))
-        previous_id, previous = await store.previous_answers(conn, child["id"])
-        answers, to_check = start_answers(template, previous, core_values(dict(child)))
-        pep_id = uuid.uuid4()
-        await conn.execute(
-            "INSERT INTO peps (id, child_id, la_id, setting_id, template_id, kind, term, academic_year, meeting_date, "
-            "previous_pep_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            pep_id, child["id"], child["la_id"], child["setting_id"], template_id, body.kind, body.term,
-            body.academic_year, body.meeting_date, previous_id, uuid.UUID(claims.sub))
-        for section in template.sections:
-            start = answers.get(section.key, {})
-            await conn.execute(
-                "INSERT INTO pep_sections (pep_id, section_key, answers, to_check, status) VALUES ($1, $2, $3, $4, $5)",
-                pep_id, section.key, start, to_check.get(section.key, []), "in_progress" if start else "not_started")
-            await conn.execute("INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
-                               "VALUES ($1, $2, 0, $3, $4, $5)", pep_id, section.key, sorted(start), start,
-                               uuid.UUID(claims.sub))
-        await _record_transition(conn, pep_id, child["la_id"], "created", "created", "start", None, claims)
-        pep = await store.pep(conn, pep_id)
-        assert pep is not None
+        pep = await _create_pep(conn, child, body.kind, body.term, body.academic_year, body.meeting_date, claims)
     return web.json_response(_summary(pep), status=201)
 
 
@@ -293,6 +276,46 @@ async def _compare_terms(request: web.Request) -> web.Response:
                               for f in section.fields])
 
 
+async def _create_pep(conn: asyncpg.Connection, child: asyncpg.Record, kind: str, term: str, academic_year: str,
+                      meeting_date: date | None, claims: Claims, correlation_id: str | None = None) -> asyncpg.Record:
+    """A new PEP from the right template for the child's phase, carried forward from their last one."""
+    template_id, template = await store.template_for(conn, child["la_id"], store.phase_for(child["year_group"]))
+    previous_id, previous = await store.previous_answers(conn, child["id"])
+    answers, to_check = start_answers(template, previous, core_values(dict(child)))
+    pep_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO peps (id, child_id, la_id, setting_id, template_id, kind, term, academic_year, meeting_date, "
+        "previous_pep_id, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        pep_id, child["id"], child["la_id"], child["setting_id"], template_id, kind, term, academic_year,
+        meeting_date, previous_id, uuid.UUID(claims.sub))
+    for section in template.sections:
+        start = answers.get(section.key, {})
+        await conn.execute(
+            "INSERT INTO pep_sections (pep_id, section_key, answers, to_check, status) VALUES ($1, $2, $3, $4, $5)",
+            pep_id, section.key, start, to_check.get(section.key, []), "in_progress" if start else "not_started")
+        await conn.execute("INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
+                           "VALUES ($1, $2, 0, $3, $4, $5)", pep_id, section.key, sorted(start), start,
+                           uuid.UUID(claims.sub))
+    await _record_transition(conn, pep_id, child["la_id"], "created", "created", "start", None, claims,
+                             correlation_id)
+    pep = await store.pep(conn, pep_id)
+    assert pep is not None
+    return pep
+
+
+async def _start_next_termly(conn: asyncpg.Connection, finalised: asyncpg.Record, claims: Claims,
+                             correlation_id: str) -> None:
+    """Signing a PEP off starts the next termly review, carried forward, for a child still in care: nobody has
+    to remember to. Its meeting date is for whoever arranges the meeting; the LA's timescales say by when."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", str(finalised["child_id"]))
+    child = await children_store.child(conn, finalised["child_id"])
+    if child is None or not child["in_care"] or await conn.fetchval(
+            "SELECT 1 FROM peps WHERE child_id = $1 AND status NOT IN ('finalised', 'cancelled')", child["id"]):
+        return
+    term, academic_year = next_term(finalised["term"], finalised["academic_year"])
+    await _create_pep(conn, child, "termly_review", term, academic_year, None, claims, correlation_id)
+
+
 @routes.post("/peps/{pep_id}/actions/{action}")
 async def take_action(request: web.Request) -> web.Response:
     """submit, return (with a reason), approve, finalise, cancel (with a reason): one table says who may."""
@@ -319,6 +342,8 @@ async def take_action(request: web.Request) -> web.Response:
             await _meeting_cancelled(conn, pep, request[REQUEST_ID])
         await _record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action, body.reason,
                                  claims, request[REQUEST_ID])
+        if move.to_state == "finalised":
+            await _start_next_termly(conn, pep, claims, request[REQUEST_ID])
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
     return web.json_response(_summary(pep))

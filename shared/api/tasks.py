@@ -79,3 +79,20 @@ class Task(BaseModel):
 class TaskList(BaseModel):
     items: list[Task]
     counts: dict[str, int] = Field(description="How many tasks each tray holds")
+
+
+class Deadline(BaseModel):
+    key: str
+    label: str
+    due: date | None = Field(description="null when it cannot be worked out; the explanation says why")
+    rule: str
+    rule_version: int
+    explanation: str
+
+
+class PepDeadlines(BaseModel):
+    meeting_date: date | None
+    based_on: Literal["meeting", "last_meeting"] | None = Field(
+        description="meeting: every step from the PEP's meeting; last_meeting: when the next meeting is due, from "
+                    "the child's last finalised PEP; null: nothing to count from")
+    deadlines: list[Deadline]

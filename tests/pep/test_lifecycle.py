@@ -51,3 +51,11 @@ def test_a_transition_says_where_it_goes_and_whether_it_needs_a_reason() -> None
 ])
 def test_who_writes_which_section_when(owner: str, state: str, via: str, may: bool) -> None:
     assert may_edit_section(owner, state, via) is may
+
+
+def test_the_term_after() -> None:
+    from services.pep.domain.lifecycle import next_term
+    assert next_term("autumn", "2026/27") == ("spring", "2026/27")
+    assert next_term("spring", "2026/27") == ("summer", "2026/27")
+    assert next_term("summer", "2026/27") == ("autumn", "2027/28")
+    assert next_term("summer", "2099/00") == ("autumn", "2100/01")

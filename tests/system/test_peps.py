@@ -164,11 +164,14 @@ def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
         "approved"
     assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/finalise", {}, cookie=sw)[1]["status"] == "finalised"
 
-    # The next termly PEP starts pre-filled, with last term's targets waiting for review.
+    # Signing off started the next termly PEP, pre-filled, with last term's targets waiting for review.
     targets = system.api("GET", f"/api/v1/peps/{pep_id}/sections/targets", cookie=dt)[1]["answers"]
-    status, nxt, _ = system.api("POST", f"/api/v1/children/{CHILD}/peps", {
+    nxt = system.api("GET", f"/api/v1/children/{CHILD}/peps", cookie=sw)[1][0]
+    assert (nxt["kind"], nxt["term"], nxt["academic_year"], nxt["status"], nxt["meeting_date"]) == \
+        ("termly_review", "spring", "2026/27", "created", None)
+    again = system.api("POST", f"/api/v1/children/{CHILD}/peps", {
         "kind": "termly_review", "term": "spring", "academic_year": "2026/27"}, cookie=sw)
-    assert status == 201
+    assert (again[0], again[1]["code"]) == (409, "pep_in_progress")  # one is already under way
     carried = system.api("GET", f"/api/v1/peps/{nxt['id']}/sections/targets", cookie=dt)[1]
     assert len(carried["answers"].get("previous_targets", [])) == len(targets.get("current_targets", [])) >= 1
     assert all(k.startswith("previous_targets.") for k in carried["to_check"] if "targets" in k)

@@ -158,6 +158,14 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
     everything = system.api("GET", f"/api/v1/peps/{pep_id}/tasks", cookie=cw)[1]
     assert sorted(t["status"] for t in everything) == ["completed", "completed", "completed", "retracted"]
 
+    # The next PEP appears, with when its meeting is due from this one's.
+    nxt = system.api("GET", f"/api/v1/children/{child['id']}/peps", cookie=sw)[1][0]
+    assert nxt["id"] != pep_id and nxt["kind"] == "termly_review" and nxt["status"] == "created"
+    dates = eventually(lambda: system.api("GET", f"/api/v1/peps/{nxt['id']}/deadlines", cookie=cw)[1]["based_on"]
+                       and system.api("GET", f"/api/v1/peps/{nxt['id']}/deadlines", cookie=cw)[1],
+                       "delegation hears the PEP was finalised")
+    assert dates["based_on"] == "last_meeting" and [d["key"] for d in dates["deadlines"]] == ["next_pep"]
+
 
 def test_a_pep_that_is_not_being_written_cannot_be_delegated(system: RunningSystem,
                                                              cookies: dict[str, str]) -> None:
@@ -191,6 +199,20 @@ def test_without_a_date_the_las_timescale_sets_it_and_says_how(system: RunningSy
     dt_return = next(d for d in preview["deadlines"] if d["key"] == "dt_return")
     assert (task["due_date"], task["due_rule"]) == (dt_return["due"], dt_return["explanation"])
     assert task["due_date"] > meeting and "after the meeting on" in task["due_rule"]
+    dates = system.api("GET", f"/api/v1/peps/{pep['id']}/deadlines", cookie=cookies["dt"])[1]
+    assert dates["based_on"] == "meeting" and \
+        next(d for d in dates["deadlines"] if d["key"] == "dt_return")["due"] == task["due_date"]
+
+    # The meeting moves a week: the task's date follows, and its history says so.
+    moved = (date.fromisoformat(meeting) + timedelta(days=7)).isoformat()
+    status, body = save(system, cw, pep["id"], "meeting", {"meeting_date": moved})
+    assert status == 200, body
+    later = next(d for d in system.api("POST", f"/api/v1/organisations/{child['la_id']}/timescales/preview",
+                                        {"meeting_date": moved}, cookie=cw)[1]["deadlines"] if d["key"] == "dt_return")
+    rescheduled = eventually(lambda: (t := system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=cw)[1])[
+        "due_date"] == later["due"] and t, "the task follows the meeting")
+    assert rescheduled["due_rule"] == later["explanation"]
+    assert [h["action"] for h in rescheduled["history"]] == ["assign", "reschedule"]
 
     # Without a meeting date there is nothing to count from: the date must be given.
     child = new_child(system, cw, social_worker_id=SW)

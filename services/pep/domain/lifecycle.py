@@ -62,3 +62,15 @@ def may_edit_section(owner: str, state: str, via: str) -> bool:
         return via in SECTION_WRITERS[owner]
     # Once submitted, only the Virtual School's own sign-off section is still written, until finalised.
     return state in ("submitted", "approved") and owner == "virtual_school" and via == "virtual_school"
+
+
+TERMS = ("autumn", "spring", "summer")
+
+
+def next_term(term: str, academic_year: str) -> tuple[str, str]:
+    """The term after this one, and its academic year: summer 2026/27 is followed by autumn 2027/28."""
+    i = TERMS.index(term)
+    if i < len(TERMS) - 1:
+        return TERMS[i + 1], academic_year
+    start = int(academic_year[:4]) + 1
+    return TERMS[0], f"{start}/{(start + 1) % 100:02d}"
