@@ -482,6 +482,19 @@ class TaskList(_Answer):
     counts: dict[str, int]
 
 
+class DeadlineOut(_Answer):
+    key: str
+    label: str
+    due: date | None = None
+    explanation: str
+
+
+class PepDeadlines(_Answer):
+    meeting_date: date | None = None
+    based_on: str | None = None
+    deadlines: list[DeadlineOut] = []
+
+
 class CaseloadCounts(_Answer):
     overdue: int = 0
     no_pep_date: int = 0
@@ -722,6 +735,10 @@ class GatewayClient:
     async def tasks(self, caller: Caller, tray: str, sort: str = "due") -> TaskList:
         body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
         return TaskList.model_validate(body)
+
+    async def pep_deadlines(self, caller: Caller, pep_id: str) -> PepDeadlines:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/deadlines", caller)
+        return PepDeadlines.model_validate(body)
 
     async def caseload(self, caller: Caller, category: str = "", setting_id: str = "",
                        social_worker_id: str = "") -> Caseload:

@@ -94,11 +94,22 @@ async def pep_delegation(request: web.Request, who: Caller, pep: PepOverview, ch
             tasks = []  # the page still works without the delegation panel
         else:
             raise
+    try:
+        dates = await gateway(request).pep_deadlines(who, pep.id)
+    except GatewayProblem as p:
+        if p.status in (403, 404, 503):
+            dates = None
+        else:
+            raise
     open_tasks = [t for t in tasks if t.status in ("assigned", "in_progress", "returned")]
     delegated = next((t for t in open_tasks if t.kind == "complete_sections"), None)
     titles = {s.key: s.title for s in pep.sections}
+    today = date.today()
     return {"open_tasks": [task_row(t, titles) | {"can_retract": t.can_retract, "feedback": t.feedback}
                            for t in open_tasks],
+            "dates": [{"label": d.label, "due": long_date(d.due.isoformat()) if d.due else "Cannot be worked out",
+                       "past": d.due is not None and d.due < today, "explanation": d.explanation}
+                      for d in (dates.deadlines if dates else [])],
             "can_delegate": child.access in DELEGATORS and pep.status in PEP_OPEN and delegated is None
             and child.setting_id is not None}
 

@@ -64,6 +64,8 @@ async def test_a_caseworker_delegates_to_the_school_and_takes_it_back(system: An
     await expect(panel).to_contain_text("Complete sections: Education, Attainment and progress")
     await expect(panel).to_contain_text("from Cal Caseworker")
     await expect(cw.get_by_role("button", name="Delegate to the school")).to_have_count(0)  # one open at a time
+    dates = cw.locator(".govuk-summary-list", has=cw.get_by_text("Designated Teacher returns the PEP"))
+    await expect(dates).to_contain_text("after the meeting on")  # each date with the rule that set it
     await assert_accessible(cw)
 
     # The emailed link to the task leads there after signing in, not around it.
