@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +17,7 @@ import icalendar
 import pytest
 
 from shared import demo
+from shared.contracts import Envelope, SignedIn
 from tests.conftest import RunningSystem
 from tests.system.test_peps import answer_what_is_missing, owners
 
@@ -189,10 +192,11 @@ def test_submit_return_approve_and_sign_off_each_tell_the_right_people(system: R
     time.sleep(1)
     # Nobody hears of their own action, and nobody outside the child's circle hears anything.
     assert wait_for_mail(system, SW_EMAIL, since_final, "PEP signed off", timeout=0) == []
-    assert [m["Subject"] for m in wait_for_mail(system, DT_EMAIL, since, link, timeout=0)
-            if m["Subject"].startswith("PEP")] == [f"PEP returned for amendment: Alex {family[0]}.",
-                                                   f"PEP approved for Alex {family[0]}.",
-                                                   f"PEP signed off for Alex {family[0]}."]
+    # (Approval and sign-off follow each other closely and are sent concurrently: their order may vary.)
+    assert sorted(m["Subject"] for m in wait_for_mail(system, DT_EMAIL, since, link, timeout=0)
+                  if m["Subject"].startswith("PEP")) == [f"PEP approved for Alex {family[0]}.",
+                                                         f"PEP returned for amendment: Alex {family[0]}.",
+                                                         f"PEP signed off for Alex {family[0]}."]
     for outsider in ("dt2@demo.test", "admin@northshire.test", "staff@demo.test", "iro@demo.test"):
         assert wait_for_mail(system, outsider, since, link, timeout=0) == []
     assert len(wait_for_mail(system, "caseworker@demo.test", since, link, timeout=0)) == 2  # two submissions
@@ -260,3 +264,66 @@ def test_an_las_admins_search_its_delivery_log_and_resend_a_failed_email(system:
     system.admin_sql("UPDATE notify.deliveries SET status = 'permanent_failure' WHERE id = $1", invitation["id"])
     status, body, _ = system.api("POST", f"{log}/{invitation['id']}/resend", cookie=people["admin"])
     assert (status, body["code"]) == (409, "not_resendable")
+
+
+# ---- the mail server away during a burst ------------------------------------------------------------------
+
+BURST, OUTAGE_SECONDS = 200, 60
+# Retries spread over longer than the outage (the test system's usual ones give up after about 30 s).
+PATIENT_RETRIES = "[1, 2, 5, 10, 15, 15, 15, 15, 15, 15]"
+
+
+def _notify_with_retries(system: RunningSystem, delays: str) -> None:
+    system.local.service_env.setdefault("notify", {})["EPEP_BUS_RETRY_DELAYS"] = delays
+    system.local.stop("notify")
+    system.local.start("notify")
+    system.local.wait_ready(["notify"])
+
+
+def test_a_burst_while_the_mail_server_is_away_for_a_minute_arrives_exactly_once(system: RunningSystem) -> None:
+    run = secrets.token_hex(3)
+    addresses = [f"burst.{run}.{n}@example.test" for n in range(BURST)]
+    envelopes = [Envelope(event_type="identity.session.started", version=1, producer="identity",
+                          data=SignedIn(user_id=uuid.uuid4(), email=address, given_name="Bo", session_id=uuid.uuid4(),
+                                        signed_in_at=datetime.now(UTC)).model_dump(mode="json"))
+                 for address in addresses]
+    fast = system.local.service_env["notify"]["EPEP_BUS_RETRY_DELAYS"]
+    _notify_with_retries(system, PATIENT_RETRIES)
+    try:
+        system.local.stop("mailsink")
+        since = time.time()
+        try:
+            # Into identity's outbox in one statement, as a burst of sign-ins would put them: its relay publishes.
+            system.admin_sql(
+                "INSERT INTO identity.outbox (event_id, routing_key, envelope) "
+                "SELECT e, 'identity.session.started.v1', j::jsonb FROM unnest($1::uuid[], $2::text[]) AS t(e, j)",
+                [e.event_id for e in envelopes], [e.model_dump_json() for e in envelopes])
+            # Every one tried and turned away (a row may be mid-retry, "sending", at any moment), none sent.
+            _wait(lambda: _tally(system, run)["tried"] == BURST, 45, "every email to be tried")
+            time.sleep(max(0.0, since + OUTAGE_SECONDS - time.time()))
+            assert _tally(system, run)["sent"] == 0
+        finally:
+            system.local.start_mailsink()
+        _wait(lambda: _tally(system, run)["sent"] == BURST, 90, "every email to be sent")
+        time.sleep(2)  # room for a duplicate to show up, were there one
+        arrived = Counter(str(m["To"]) for m in system.mailbox.messages(since=since)
+                          if str(m["To"]).startswith(f"burst.{run}."))
+        assert len(arrived) == BURST and set(arrived.values()) == {1}, arrived.most_common(3)
+        assert _tally(system, run)["least_attempts"] >= 2
+    finally:
+        _notify_with_retries(system, fast)
+
+
+def _tally(system: RunningSystem, run: str) -> dict[str, int]:
+    [row] = system.admin_sql(
+        "SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE attempts >= 1 AND status IN "
+        "('temporary_failure', 'sending')) AS tried, coalesce(min(attempts), 0) AS least_attempts "
+        "FROM notify.deliveries WHERE recipient LIKE $1", f"burst.{run}.%")
+    return {k: int(row[k]) for k in ("sent", "tried", "least_attempts")}
+
+
+def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
