@@ -16,6 +16,7 @@ from services.portal import (
     admin_pages,
     child_admin_pages,
     children_pages,
+    delivery_pages,
     file_pages,
     pages,
     pep_forms,
@@ -93,6 +94,7 @@ def _setup(app: web.Application) -> None:
                    file_pages, pep_pages, template_pages):
         app.router.add_routes(module.routes)
     app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
+    app.router.add_routes(delivery_pages.routes)  # the delivery log, for VS admins
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
