@@ -258,6 +258,7 @@ class TaskChanged(EventData):
     due_date: date | None = None
     by_user: uuid.UUID | None = None
     version: int
+    reason: str | None = None  # why it was retracted or cancelled, or the rule a new due date follows
 
 
 class TaskReminder(EventData):

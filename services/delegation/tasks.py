@@ -127,12 +127,12 @@ async def _history(conn: asyncpg.Connection, task_id: uuid.UUID) -> list[dict[st
 
 
 async def _announce(conn: asyncpg.Connection, task: asyncpg.Record, action: str, by: uuid.UUID | None,
-                    correlation_id: str | None) -> None:
+                    correlation_id: str | None, reason: str | None = None) -> None:
     await add_event(conn, "delegation", TaskChanged(
         task_id=task["id"], pep_id=task["pep_id"], child_id=task["child_id"], la_id=task["la_id"],
         setting_id=task["setting_id"], kind=task["kind"], sections=list(task["sections"]), status=task["status"],
         action=action, assignee_user_id=task["assignee_user_id"], originator_id=task["originator_id"],
-        due_date=task["due_date"], by_user=by, version=task["version"]),
+        due_date=task["due_date"], by_user=by, version=task["version"], reason=reason),
         tenant=str(task["la_id"]), correlation_id=correlation_id)
 
 
@@ -163,7 +163,7 @@ async def move_task(conn: asyncpg.Connection, task: asyncpg.Record, action: str,
     assert row is not None
     await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "
                        "VALUES ($1, $2, $3, $4, $5, $6)", task["id"], action, task["status"], to_status, reason, by)
-    await _announce(conn, row, action, by, correlation_id)
+    await _announce(conn, row, action, by, correlation_id, reason)
     return row
 
 
@@ -390,7 +390,7 @@ async def _on_meeting_moved(ctx: MessageContext) -> None:
                                       "updated_at = now() WHERE id = $1 RETURNING *", task["id"], due, rule)
             await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "
                                "VALUES ($1, 'reschedule', $2, $2, $3, NULL)", task["id"], task["status"], rule)
-            await _announce(conn, row, "reschedule", None, ctx.envelope.correlation_id)
+            await _announce(conn, row, "reschedule", None, ctx.envelope.correlation_id, rule)
 
 
 async def _on_child_changed(ctx: MessageContext) -> None:

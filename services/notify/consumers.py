@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from services.notify import directory, emails, notices, pep_notices, sending
+from services.notify import directory, emails, notices, pep_notices, sending, task_notices
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.bus import MessageContext, PermanentError, Subscription
@@ -200,6 +200,10 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(_meeting_emails, settings)),
         Subscription(name="notify.pep_workflow", routing_keys=["pep.pep.status_changed.v1"],
                      handler=_pep_handler(_status_emails, settings)),
+        Subscription(name="notify.tasks", routing_keys=["delegation.task.changed.v1"],
+                     handler=_pep_handler(task_notices.task_changed, settings)),
+        Subscription(name="notify.task_reminders", routing_keys=["delegation.task.reminder.v1"],
+                     handler=_pep_handler(task_notices.task_reminder, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
     ]

@@ -45,12 +45,20 @@ SUBJECTS = {
     "pep_returned": "PEP returned for amendment: {child}",
     "pep_approved": "PEP approved for {child}",
     "pep_finalised": "PEP signed off for {child}",
+    "task_assigned": "A PEP task for you: {child}",
+    "task_retracted": "Task taken back: PEP for {child}",
+    "task_rescheduled": "New due date: PEP task for {child}",
+    "task_due_soon": "Due soon: PEP task for {child}",
+    "task_due_today": "Due today: PEP task for {child}",
+    "task_overdue": "Overdue: PEP task for {child}",
+    "task_escalated": "Overdue PEP task for {child}",
 }
 
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
 # kept with the delivery (`payload`). The others cannot be resent: the person asks for a new code instead.
 RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "pep_submitted",
-                        "pep_returned", "pep_approved", "pep_finalised"})
+                        "pep_returned", "pep_approved", "pep_finalised", "task_assigned", "task_retracted",
+                        "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue", "task_escalated"})
 
 
 @dataclass(frozen=True)

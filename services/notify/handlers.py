@@ -44,6 +44,13 @@ TEMPLATE_NAMES = {
     "pep_returned": "PEP returned for amendment",
     "pep_approved": "PEP approved",
     "pep_finalised": "PEP signed off",
+    "task_assigned": "Task assigned",
+    "task_retracted": "Task taken back",
+    "task_rescheduled": "Task due date changed",
+    "task_due_soon": "Task due soon",
+    "task_due_today": "Task due today",
+    "task_overdue": "Task overdue",
+    "task_escalated": "Overdue task escalated",
 }
 
 

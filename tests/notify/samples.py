@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify import pep_notices
+from services.notify import pep_notices, task_notices
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -20,6 +20,8 @@ from shared.contracts import (
     PepStatusChanged,
     SignedIn,
     SignInCodeIssued,
+    TaskChanged,
+    TaskReminder,
 )
 
 WHEN = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # "Monday 7 December 2026 at 4:30pm"
@@ -108,4 +110,33 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
         event = status_changed(status, action, reason="Targets 2 and 3 need a date" if action == "return" else None)
         out += pep_notices.status_emails(event, child=CHILD, recipients=people, by_name="Cal Caseworker",
                                          virtual_school=VIRTUAL_SCHOOL, settings=settings)
+    return out + task_emails(settings)
+
+
+TASK_ID = uuid.uuid4()
+
+
+def task_changed(action: str, reason: str | None = None, kind: str = "complete_sections") -> TaskChanged:
+    return TaskChanged(task_id=TASK_ID, pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID,
+                       kind=kind, sections=["education", "targets"], status="assigned", action=action,
+                       originator_id=CASEWORKER.user_id, due_date=date(2026, 12, 15), by_user=CASEWORKER.user_id,
+                       version=1, reason=reason)
+
+
+def task_reminder(rule: str) -> TaskReminder:
+    return TaskReminder(task_id=TASK_ID, pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID,
+                        originator_id=CASEWORKER.user_id, kind="complete_sections", rule=rule,
+                        occurrence=date(2026, 12, 16), due_date=date(2026, 12, 15))
+
+
+def task_emails(settings: NotifySettings) -> list[Email]:
+    """One email of every task template."""
+    out: list[Email] = []
+    for action, reason in (("assign", None), ("retract", "The meeting moved to next term"), ("reschedule", None)):
+        out += task_notices.change_emails(task_changed(action, reason), child=CHILD, recipients=[DT],
+                                          reason=reason or "", virtual_school=VIRTUAL_SCHOOL, settings=settings)
+    for rule in ("due_soon", "due_today", "overdue", "escalated"):
+        out += task_notices.reminder_emails(task_reminder(rule), child=CHILD,
+                                            recipients=[CASEWORKER if rule == "escalated" else DT],
+                                            virtual_school=VIRTUAL_SCHOOL, settings=settings)
     return out

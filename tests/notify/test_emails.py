@@ -27,6 +27,8 @@ from shared.contracts import (
     PepStatusChanged,
     SignedIn,
     SignInCodeIssued,
+    TaskChanged,
+    TaskReminder,
     UserChanged,
     event_type_of,
 )
@@ -67,7 +69,7 @@ ALL = [email for event in samples.every_event() for email in emails_for(event)] 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
-                                     OrganisationChanged]
+                                     OrganisationChanged, TaskChanged, TaskReminder]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))

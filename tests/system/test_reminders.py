@@ -61,6 +61,7 @@ def settle(system: RunningSystem, task_id: str, expected: set[tuple[str, str]], 
 
 def test_each_reminder_is_sent_once_by_three_schedulers_and_across_a_restart(
         system: RunningSystem, clock: Path) -> None:
+    started = time.time() - 1
     cw = system.sign_in("caseworker@demo.test")
     child = new_child(system, cw, social_worker_id=SW)
     status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
@@ -100,6 +101,20 @@ def test_each_reminder_is_sent_once_by_three_schedulers_and_across_a_restart(
     move_to(escalation + timedelta(days=7))
     assert Counter(rule for rule, _ in expected)["overdue"] >= 2 and \
         Counter(rule for rule, _ in expected)["escalated"] == 1
+
+    # Each reminder was one email (after the one saying the task was assigned): the school's DT for due soon, due today and each overdue; the Virtual
+    # School's caseworker (who also delegated it) for the escalation.
+    short = f"{child['given_name']} {child['family_name'][0]}."
+    def subjects(to: str) -> Counter[str]:
+        return Counter(str(m["Subject"]) for m in system.mailbox.messages(to, started)
+                       if f"/tasks/{task['id']}" in (m.get_body(preferencelist=("plain",)) or m).get_content())
+    expected_mail = Counter({f"A PEP task for you: {short}": 1, f"Due soon: PEP task for {short}": 1, f"Due today: PEP task for {short}": 1,
+                             f"Overdue: PEP task for {short}": Counter(r for r, _ in expected)["overdue"]})
+    deadline = time.monotonic() + 20
+    while subjects("dt@demo.test") != expected_mail and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert subjects("dt@demo.test") == expected_mail
+    assert subjects("caseworker@demo.test") == Counter({f"Overdue PEP task for {short}": 1})
 
     # Once the task is retracted, nothing more is owed.
     assert system.api("POST", f"/api/v1/tasks/{task['id']}/retract", {"reason": "Done elsewhere"},

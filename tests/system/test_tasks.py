@@ -39,6 +39,22 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = 20.0) -> An
         time.sleep(0.2)
 
 
+def emails_about(system: RunningSystem, to: str, task_id: str, since: float, subject: str,
+                 timeout: float = 20) -> list[str]:
+    """The plain-text bodies of emails to `to` with this subject that link to this task, once they arrive."""
+    def found() -> list[str]:
+        out = []
+        for msg in system.mailbox.messages(to, since):
+            body = msg.get_body(preferencelist=("plain",))
+            text = body.get_content() if body else ""
+            if str(msg["Subject"]) == subject and f"/tasks/{task_id}" in text:
+                out.append(text)
+        return out
+    eventually(found, f"an email '{subject}' to {to}", timeout)
+    time.sleep(0.5)  # and no second one
+    return found()
+
+
 def tray(system: RunningSystem, cookie: str, name: str, pep_id: str) -> list[dict[str, Any]]:
     status, body, _ = system.api("GET", f"/api/v1/tasks?tray={name}&pep_id={pep_id}", cookie=cookie)
     assert status == 200, body
@@ -79,6 +95,7 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
                           cookie=cookies[outsider])[0] == 404
 
     # The caseworker delegates three sections, one of them the social worker's, with a note.
+    since = time.time() - 1
     status, task, _ = system.api("POST", delegations, {
         "sections": ["targets", "personal", "education"], "due_date": DUE, "note": "Meeting on the 3rd"}, cookie=cw)
     assert status == 201, task
@@ -87,6 +104,11 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
     assert task["originator_name"] == "Cal Caseworker" and task["can_retract"]
     again = system.api("POST", delegations, {"sections": ["meeting"], "due_date": DUE}, cookie=cw)
     assert (again[0], again[1]["code"]) == (409, "already_delegated")
+
+    # The DT is told by email, with a link to the task (no token in it: it opens after signing in).
+    short = f"{child['given_name']} {child['family_name'][0]}."
+    assigned = emails_about(system, "dt@demo.test", task["id"], since, f"A PEP task for you: {short}")
+    assert len(assigned) == 1 and "by " in assigned[0]
 
     # The DT finds it in their tray; another school's DT and another LA cannot see it at all.
     current = tray(system, dt, "current", pep_id)
@@ -113,6 +135,8 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
     status, body, _ = system.api("POST", f"/api/v1/tasks/{task['id']}/retract", {"reason": "Wrong sections"},
                                  cookie=cw)
     assert status == 200 and body["status"] == "retracted"
+    retracted = emails_about(system, "dt@demo.test", task["id"], since, f"Task taken back: PEP for {short}")
+    assert len(retracted) == 1 and "Wrong sections" in retracted[0]
     assert [t["id"] for t in tray(system, dt, "retracted", pep_id)] == [task["id"]]
     assert tray(system, dt, "current", pep_id) == []
     history = system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=dt)[1]["history"]
