@@ -72,7 +72,7 @@ class LocalSystem:
             env["EPEP_PORT"] = str(self.ports[service])
         if service == "gateway":
             env.update({f"EPEP_{s.upper()}_URL": self.url(s) for s in DB_SERVICES})
-        if service == "delegation":
+        if service in ("delegation", "qa"):
             env["EPEP_PEP_URL"] = self.url("pep")
         if service == "portal":
             env["EPEP_GATEWAY_URL"] = self.url("gateway")

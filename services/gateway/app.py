@@ -11,6 +11,7 @@ from services.gateway import (
     notify_routes,
     pep_files,
     pep_routes,
+    qa_routes,
     task_routes,
     timescale_routes,
 )
@@ -33,13 +34,15 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 
 # Each of these declares its operations through forwarding.forward() when imported.
-FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, notify_routes, timescale_routes, task_routes)
+FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, notify_routes, timescale_routes, task_routes,
+             qa_routes)
 
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
     app.router.add_routes(forwarding.routes)
     app.router.add_routes(pep_files.routes)
+    app.router.add_routes(qa_routes.routes)  # the PP+ CSV for finance
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,

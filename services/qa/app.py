@@ -2,14 +2,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.readmodels import users_only
+from aiohttp import web
+
+from services.qa import funding, readmodels, reviews
+from services.qa.pep_client import pep_client
+from shared.bus import Subscription
+from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
     port: int = 8105
+    # EPEP_PEP_URL: qa asks pep, with the caller's own claims, whether they may see a PEP, and takes its actions
+    pep_url: str = "http://127.0.0.1:8102"
 
 
-SPEC = ServiceSpec(name="qa", settings_class=Settings, subscriptions=users_only("qa"),
-                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"))
+def _routes(app: web.Application) -> None:
+    app.router.add_routes(reviews.routes)
+    app.router.add_routes(funding.routes)
+
+
+def _subscriptions(app: web.Application) -> list[Subscription]:
+    return [users_subscription("qa"), *readmodels.subscriptions(), funding.subscription()]
+
+
+SPEC = ServiceSpec(name="qa", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
+                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
+                   extra_contexts=[pep_client])

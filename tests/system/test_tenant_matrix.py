@@ -84,10 +84,17 @@ def northshire(system: RunningSystem) -> dict[str, list[str]]:
     deliveries = system.admin_sql("SELECT id::text FROM notify.deliveries WHERE tenant = $1 LIMIT 1",
                                   str(demo.OTHER_LA_ID))
     assert deliveries, "Northshire has no delivery to try: its invitation should have made one"
+    # A PP+ request as qa keeps it from pep's event (a submitted PEP's target that needs funding).
+    funding = system.admin_sql(
+        "INSERT INTO qa.funding_requests (id, pep_id, target, child_id, la_id, description, amount_requested, "
+        "academic_year, term, requested_at) VALUES (gen_random_uuid(), $1, 1, $2, $3, 'Tutoring', 100, $4, "
+        "'autumn', now()) ON CONFLICT (pep_id, target) DO UPDATE SET term = 'autumn' RETURNING id::text",
+        uuid.UUID(pep["id"]), uuid.UUID(AVERY), demo.OTHER_LA_ID, academic_year_label(date.today()))
     return {
         "child_id": [AVERY], "sibling_id": [AVERY], "pep_id": [pep["id"]], "task_id": [task["id"]],
         "attachment_id": [file["id"]], "invitation_id": [invitation["id"]], "template_id": [template["id"]],
         "session_id": [sessions[0]["id"]], "delivery_id": [deliveries[0]["id"]],
+        "request_id": [funding[0]["id"]],
         "la_id": [str(demo.OTHER_LA_ID)], "setting_id": [str(demo.HILLSIDE)],
         "org_id": [str(demo.OTHER_LA_ID), str(demo.HILLSIDE)],
         "user_id": [str(demo.account_id("admin2")), str(demo.account_id("dt3"))],

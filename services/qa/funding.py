@@ -1,0 +1,258 @@
+"""PP+ funding: the requests a submitted PEP's targets make (pep.funding.requested), the Virtual School's queue,
+decisions (approve, possibly less than asked; refuse with a reason; ask for more information with a reason) by an
+approver or the VS admin, each published as qa.funding.decided for pep's child profile, running totals per child
+per financial year (1 April to 31 March) against the LA's per-child allocation, and a CSV for finance.
+Another LA's requests answer 404."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.qa.domain.reviews import Invalid
+from services.qa.pep_client import child_seen_with_qa
+from services.qa.reviews import invalid
+from shared.api.qa import AllocationIn, FundingDecideIn
+from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
+from shared.bus import MessageContext, Subscription, add_event
+from shared.contracts import FundingDecided, FundingRequested, event_type_of, parse_data
+from shared.errors import Problem
+from shared.internal_auth import Claims
+from shared.service import POOL
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
+from shared.workdays import uk_date
+
+routes = web.RouteTableDef()
+DECIDERS = frozenset({"vs_approver", "vs_admin"})
+DEFAULT_ALLOCATION = Decimal("2630.00")
+STATUSES = ("pending", "more_information", "approved", "refused")
+DECIDED = {"approve": "approved", "refuse": "refused", "more_information": "more_information"}
+
+
+def financial_year(day: date) -> str:
+    """1 April to 31 March: 2026-27 runs from 1 April 2026."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def money(amount: Decimal | None) -> str | None:
+    return None if amount is None else f"{amount:.2f}"
+
+
+# ---- requests arrive ---------------------------------------------------------------------------------------------
+
+
+async def _on_requested(ctx: MessageContext) -> None:
+    """One request per PEP target; a resubmission asks again, which reopens a request waiting for more information
+    (or not yet decided) with its new words and amount. A decided request stays decided."""
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, FundingRequested)
+    try:
+        amount = Decimal(data.amount) if data.amount else None
+    except ArithmeticError:
+        amount = None
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO funding_requests (id, pep_id, target, child_id, la_id, setting_id, description, funding_type, "
+            "area_of_focus, intervention_type, amount_requested, academic_year, term, requested_at) VALUES ($1, $2, "
+            "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (pep_id, target) DO UPDATE SET "
+            "setting_id = $6, description = $7, funding_type = $8, area_of_focus = $9, intervention_type = $10, "
+            "amount_requested = $11, academic_year = $12, term = $13, requested_at = $14, status = 'pending' "
+            "WHERE funding_requests.status IN ('pending', 'more_information') AND funding_requests.requested_at < $14",
+            uuid.uuid4(), data.pep_id, data.target, data.child_id, data.la_id, data.setting_id, data.description,
+            data.funding_type, data.area_of_focus, data.intervention_type, amount, data.academic_year, data.term,
+            ctx.envelope.occurred_at)
+
+
+def subscription() -> Subscription:
+    event_type, version = event_type_of(FundingRequested)
+    return Subscription(name="qa.funding_requests", routing_keys=[f"{event_type}.v{version}"], handler=_on_requested)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+
+REQUEST_SQL = ("SELECT f.*, c.given_name, c.family_name, u.given_name AS d_given, u.family_name AS d_family "
+               "FROM funding_requests f LEFT JOIN children c ON c.id = f.child_id "
+               "LEFT JOIN users u ON u.id = f.decided_by ")
+
+
+def _request(row: asyncpg.Record, claims: Claims) -> dict[str, Any]:
+    return {"id": str(row["id"]), "pep_id": str(row["pep_id"]), "target": row["target"],
+            "child_id": str(row["child_id"]),
+            "child_name": f"{row['given_name']} {row['family_name']}" if row["given_name"] else None,
+            "la_id": str(row["la_id"]), "setting_id": str(row["setting_id"]) if row["setting_id"] else None,
+            "description": row["description"], "funding_type": row["funding_type"],
+            "area_of_focus": row["area_of_focus"], "intervention_type": row["intervention_type"],
+            "amount_requested": money(row["amount_requested"]), "status": row["status"],
+            "amount_approved": money(row["amount_approved"]), "reason": row["reason"],
+            "academic_year": row["academic_year"], "term": row["term"],
+            "requested_at": row["requested_at"].isoformat(),
+            "decided_at": row["decided_at"].isoformat() if row["decided_at"] else None,
+            "decided_by_name": f"{row['d_given']} {row['d_family']}" if row["d_given"] else None,
+            "financial_year": row["financial_year"],
+            "can_decide": bool(roles_at(claims, str(row["la_id"])) & DECIDERS)}
+
+
+def _la_of_vs(claims: Claims, raw: str) -> uuid.UUID:
+    """The LA in the query, where the caller works for the Virtual School; 404 otherwise."""
+    try:
+        la_id = uuid.UUID(raw.strip())
+    except ValueError:
+        raise invalid([Invalid("la_id", "Give the local authority's id")]) from None
+    if not roles_at(claims, str(la_id)) & VIRTUAL_SCHOOL_ROLES:
+        raise not_found("organisation")
+    return la_id
+
+
+@routes.get("/funding")
+async def funding_queue(request: web.Request) -> web.Response:
+    """An LA's PP+ requests (query: la_id, status; default pending), oldest first, with the count of each status."""
+    claims = request[CLAIMS]
+    la_id = _la_of_vs(claims, request.query.get("la_id", ""))
+    status = request.query.get("status", "pending").strip() or "pending"
+    if status not in (*STATUSES, "all"):
+        raise invalid([Invalid("status", "Choose one of: " + ", ".join((*STATUSES, "all")))])
+    async with request.app[POOL].acquire() as conn:
+        rows = await conn.fetch(REQUEST_SQL + "WHERE f.la_id = $1 AND ($2 = 'all' OR f.status = $2) "
+                                "ORDER BY f.requested_at, f.target", la_id, status)
+        counts = {r["status"]: r["n"] for r in await conn.fetch(
+            "SELECT status, count(*) AS n FROM funding_requests WHERE la_id = $1 GROUP BY status", la_id)}
+    return web.json_response({"items": [_request(r, claims) for r in rows],
+                              "counts": {s: int(counts.get(s, 0)) for s in STATUSES}})
+
+
+async def allocation_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> Decimal:
+    found = await conn.fetchval("SELECT allocation FROM la_settings WHERE la_id = $1", la_id)
+    return Decimal(found) if found is not None else DEFAULT_ALLOCATION
+
+
+@routes.get("/children/{child_id}/funding")
+async def child_funding(request: web.Request) -> web.Response:
+    """A child's PP+ requests and the running totals per financial year against the LA's allocation; for those
+    who see QA (never carers or setting staff)."""
+    claims = request[CLAIMS]
+    child_id = path_uuid(request, "child_id")
+    child = await child_seen_with_qa(request, claims, str(child_id), "child")
+    la_id = uuid.UUID(child["la_id"])
+    async with request.app[POOL].acquire() as conn:
+        allocation = await allocation_of(conn, la_id)
+        rows = await conn.fetch(REQUEST_SQL + "WHERE f.child_id = $1 AND f.la_id = $2 ORDER BY f.requested_at DESC, "
+                                "f.target", child_id, la_id)
+    this_year = financial_year(date.today())
+    approved: dict[str, Decimal] = {this_year: Decimal(0)}
+    for r in rows:
+        if r["status"] == "approved" and r["financial_year"]:
+            approved[r["financial_year"]] = approved.get(r["financial_year"], Decimal(0)) + r["amount_approved"]
+    years = [{"financial_year": y, "allocation": money(allocation), "approved": money(v),
+              "remaining": money(allocation - v)} for y, v in sorted(approved.items(), reverse=True)]
+    return web.json_response({"child_id": str(child_id), "la_id": str(la_id), "financial_year": this_year,
+                              "allocation": money(allocation), "approved": money(approved[this_year]),
+                              "remaining": money(allocation - approved[this_year]), "years": years,
+                              "requests": [_request(r, claims) for r in rows]})
+
+
+# ---- deciding ----------------------------------------------------------------------------------------------
+
+
+@routes.post("/funding/{request_id}/decide")
+async def decide(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    me = uuid.UUID(require_user(claims))
+    request_id = path_uuid(request, "request_id")
+    body = await parse_body(request, FundingDecideIn)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row = await conn.fetchrow("SELECT * FROM funding_requests WHERE id = $1 FOR UPDATE", request_id)
+        if row is None or not roles_at(claims, str(row["la_id"])) & VIRTUAL_SCHOOL_ROLES:
+            raise not_found("funding request")
+        if not roles_at(claims, str(row["la_id"])) & DECIDERS:
+            raise Problem(403, "A Virtual School approver or administrator decides PP+ funding", code="forbidden")
+        amount: Decimal | None = None
+        if body.decision == "approve":
+            amount = Decimal(body.amount) if body.amount else row["amount_requested"]
+            if amount is None:
+                raise invalid([Invalid("amount", "Enter the amount approved")])
+            if amount <= 0 or (row["amount_requested"] is not None and amount > row["amount_requested"]):
+                raise invalid([Invalid("amount", f"The amount must be more than £0 and at most the £"
+                                                 f"{money(row['amount_requested'])} asked for")])
+        elif not body.reason:
+            raise invalid([Invalid("reason", "Say why the request is refused" if body.decision == "refuse"
+                                   else "Say what more information is needed")])
+        status = DECIDED[body.decision]
+        now = datetime.now().astimezone()
+        year = financial_year(uk_date(now))
+        await conn.execute("UPDATE funding_requests SET status = $2, amount_approved = $3, reason = $4, "
+                           "decided_by = $5, decided_at = $6, financial_year = $7 WHERE id = $1",
+                           request_id, status, amount, body.reason, me, now, year)
+        await conn.execute("INSERT INTO funding_decisions (request_id, decision, amount, reason, by_user) "
+                           "VALUES ($1, $2, $3, $4, $5)", request_id, status, amount, body.reason, me)
+        await add_event(conn, "qa", FundingDecided(
+            pep_id=row["pep_id"], child_id=row["child_id"], la_id=row["la_id"], target=row["target"],
+            decision=status, amount=money(amount), academic_year=row["academic_year"], reason=body.reason),
+            tenant=str(row["la_id"]), correlation_id=request[REQUEST_ID])
+        out = await conn.fetchrow(REQUEST_SQL + "WHERE f.id = $1", request_id)
+    return web.json_response(_request(out, claims))
+
+
+# ---- the LA's allocation and the export for finance --------------------------------------------------------------
+
+
+@routes.get("/organisations/{la_id}/pp-plus-allocation")
+async def get_allocation(request: web.Request) -> web.Response:
+    la_id = _la_of_vs(request[CLAIMS], request.match_info["la_id"])
+    async with request.app[POOL].acquire() as conn:
+        return web.json_response({"la_id": str(la_id), "amount": money(await allocation_of(conn, la_id))})
+
+
+@routes.put("/organisations/{la_id}/pp-plus-allocation")
+async def set_allocation(request: web.Request) -> web.Response:
+    claims = request[CLAIMS]
+    la_id = _la_of_vs(claims, request.match_info["la_id"])
+    if "vs_admin" not in roles_at(claims, str(la_id)):
+        raise Problem(403, "Only the Virtual School's administrator sets the PP+ allocation", code="forbidden")
+    body = await parse_body(request, AllocationIn)
+    async with request.app[POOL].acquire() as conn:
+        await conn.execute("INSERT INTO la_settings (la_id, allocation, changed_by) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (la_id) DO UPDATE SET allocation = $2, changed_by = $3, changed_at = now()",
+                           la_id, Decimal(body.amount), uuid.UUID(require_user(claims)))
+    return await get_allocation(request)
+
+
+CSV_COLUMNS = ("request_id", "child_id", "child_name", "setting_id", "pep_id", "target", "academic_year", "term",
+               "description", "area_of_focus", "intervention_type", "funding_type", "amount_requested", "status",
+               "amount_approved", "reason", "decided_at", "decided_by", "financial_year")
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting like a formula: finance opens this in one.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@routes.get("/funding.csv")
+async def export(request: web.Request) -> web.Response:
+    """Every PP+ request of an LA with its decision, for finance (query: la_id)."""
+    claims = request[CLAIMS]
+    la_id = _la_of_vs(claims, request.query.get("la_id", ""))
+    async with request.app[POOL].acquire() as conn:
+        rows = await conn.fetch(REQUEST_SQL + "WHERE f.la_id = $1 ORDER BY f.requested_at, f.target", la_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        d = _request(r, claims)
+        writer.writerow([_cell(v) for v in (d["id"], d["child_id"], d["child_name"], d["setting_id"], d["pep_id"],
+                                            d["target"], d["academic_year"], d["term"], d["description"],
+                                            d["area_of_focus"], d["intervention_type"], d["funding_type"],
+                                            d["amount_requested"], d["status"], d["amount_approved"], d["reason"],
+                                            d["decided_at"], d["decided_by_name"], d["financial_year"])])
+    return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="pp-plus-{la_id}.csv"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})

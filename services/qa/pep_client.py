@@ -1,0 +1,39 @@
+"""qa asks pep, with the caller's own claims, whether they may see a PEP or child and how they reach it (pep's
+`access`), and takes the PEP's approve and return actions through pep, so pep's lifecycle stays the one truth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from shared.authz import not_found
+from shared.internal_auth import Claims
+from shared.service import SETTINGS
+from shared.web import REQUEST_ID, ServiceClient, client_session
+
+PEP = web.AppKey("pep", ServiceClient)
+# How a caller reaches a child (pep's word) when they may see QA: never carers or setting staff.
+SEES_QA = frozenset({"virtual_school", "social_worker", "designated_teacher", "iro"})
+
+
+async def pep_client(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pep_url: str = settings.pep_url  # type: ignore[attr-defined]  # qa's Settings has it
+    session = client_session()
+    app[PEP] = ServiceClient("pep", pep_url, settings.internal_token_keys, session)
+    yield
+    await session.close()
+
+
+async def ask(request: web.Request, method: str, path: str, claims: Claims, body: Any = None) -> Any:
+    return await request.app[PEP].call(method, path, claims, json_body=body, request_id=request[REQUEST_ID])
+
+
+async def child_seen_with_qa(request: web.Request, claims: Claims, child_id: str, what: str) -> dict[str, Any]:
+    """pep's view of the child for this caller; 404 (pep's, or ours) unless they are someone who sees QA."""
+    child = await ask(request, "GET", f"/children/{child_id}", claims)
+    if child.get("access") not in SEES_QA:
+        raise not_found(what)
+    return dict(child)

@@ -1,0 +1,47 @@
+"""qa's read models of pep's events: children (names, LA) and PEPs (status, meeting date and the real time of
+the latest submission, which Gold is counted from). Rebuildable by replaying the events: each carries a version,
+so an older event never overwrites a newer one, whatever order they arrive in."""
+
+from __future__ import annotations
+
+from shared.bus import MessageContext, Subscription
+from shared.contracts import ChildChanged, PepStatusChanged, event_type_of, parse_data
+
+
+async def _on_child_changed(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, ChildChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, year_group, "
+            "version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET la_id = $2, "
+            "setting_id = $3, social_worker_id = $4, given_name = $5, family_name = $6, year_group = $7, "
+            "version = $8 WHERE children.version < $8",
+            data.child_id, data.la_id, data.setting_id, data.social_worker_id, data.given_name, data.family_name,
+            data.year_group, data.version)
+
+
+async def _on_pep_status(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepStatusChanged)
+    submitted_at = ctx.envelope.occurred_at if data.action == "submit" else None
+    async with ctx.effect() as conn:
+        # The submission time survives later events (a return, an approval); a newer submission replaces it.
+        await conn.execute(
+            "INSERT INTO peps (id, child_id, la_id, setting_id, status, kind, term, academic_year, meeting_date, "
+            "submitted_at, status_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+            "ON CONFLICT (id) DO UPDATE SET setting_id = $4, status = $5, kind = $6, term = $7, academic_year = $8, "
+            "meeting_date = $9, status_version = $11 WHERE peps.status_version < $11",
+            data.pep_id, data.child_id, data.la_id, data.setting_id, data.status, data.kind, data.term,
+            data.academic_year, data.meeting_date, submitted_at, data.version)
+        if submitted_at is not None:
+            await conn.execute("UPDATE peps SET submitted_at = $2 WHERE id = $1 AND (submitted_at IS NULL OR "
+                               "submitted_at < $2)", data.pep_id, submitted_at)
+
+
+def subscriptions() -> list[Subscription]:
+    child_type, child_version = event_type_of(ChildChanged)
+    pep_type, pep_version = event_type_of(PepStatusChanged)
+    return [Subscription(name="qa.children", routing_keys=[f"{child_type}.v{child_version}"],
+                         handler=_on_child_changed),
+            Subscription(name="qa.peps", routing_keys=[f"{pep_type}.v{pep_version}"], handler=_on_pep_status)]

@@ -1,0 +1,311 @@
+"""Reviews: a Virtual School caseworker rates a submitted PEP's areas and overall by the LA's framework, then
+approves it or returns it with a reason; a second level (approver or admin) confirms or changes the overall grade.
+
+Deciding goes through pep (`POST /peps/{id}/actions/approve|return` with the caller's own claims), so pep's
+lifecycle stays the one truth: if pep refuses, nothing is recorded here. A return's words become the Designated
+Teacher's amend task (delegation follows pep's event). Every save, decision and confirmation is a new row of an
+append-only table. Who sees a review: whoever pep lets see the child and its QA (the Virtual School, the social
+worker, the DT, the IRO); never carers or setting staff, who get 404 as if there were none.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.qa.domain import reviews as rules
+from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework
+from services.qa.pep_client import ask, child_seen_with_qa
+from shared.api.qa import ConfirmIn, DecideIn, FrameworkChoiceIn, ReviewDraftIn
+from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
+from shared.errors import FieldError, Problem
+from shared.internal_auth import Claims
+from shared.service import POOL
+from shared.web import CLAIMS, parse_body, path_uuid
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+SECOND_LEVEL = frozenset({"vs_approver", "vs_admin"})
+
+
+def invalid(problems: list[rules.Invalid]) -> Problem:
+    names = ", ".join(p.field for p in problems)
+    return Problem(422, "The request has invalid fields", f"Check these fields: {names}", code="validation",
+                   errors=[FieldError(field=p.field, message=p.message) for p in problems])
+
+
+# ---- frameworks --------------------------------------------------------------------------------------------------
+
+
+def framework_out(f: Framework) -> dict[str, Any]:
+    out = f.model_dump(mode="json", exclude={"gold"})
+    out["gold_within_working_days"] = f.gold.within_working_days if f.gold else None
+    return out
+
+
+async def la_framework(conn: asyncpg.Connection, la_id: uuid.UUID) -> Framework:
+    key = await conn.fetchval("SELECT framework_key FROM la_settings WHERE la_id = $1", la_id)
+    return FRAMEWORKS.get(key or DEFAULT_FRAMEWORK, FRAMEWORKS[DEFAULT_FRAMEWORK])
+
+
+def _la_or_404(claims: Claims, raw: str, roles: frozenset[str] = VIRTUAL_SCHOOL_ROLES) -> uuid.UUID:
+    """An LA where the caller has one of these roles; any other answers 404."""
+    try:
+        la_id = uuid.UUID(raw)
+    except ValueError:
+        raise not_found("organisation") from None
+    if not roles_at(claims, str(la_id)) & roles:
+        raise not_found("organisation")
+    return la_id
+
+
+@routes.get("/organisations/{la_id}/qa-framework")
+async def get_framework(request: web.Request) -> web.Response:
+    la_id = _la_or_404(request[CLAIMS], request.match_info["la_id"])
+    async with request.app[POOL].acquire() as conn:
+        framework = await la_framework(conn, la_id)
+        changed_at = await conn.fetchval("SELECT changed_at FROM la_settings WHERE la_id = $1", la_id)
+    return web.json_response({"la_id": str(la_id), "framework": framework_out(framework),
+                              "available": [{"key": f.key, "name": f.name} for f in FRAMEWORKS.values()],
+                              "changed_at": changed_at.isoformat() if changed_at else None})
+
+
+@routes.put("/organisations/{la_id}/qa-framework")
+async def choose_framework(request: web.Request) -> web.Response:
+    """The LA's VS admin chooses its framework; reviews already written keep the one they were written with."""
+    claims = request[CLAIMS]
+    la_id = _la_or_404(claims, request.match_info["la_id"])
+    if "vs_admin" not in roles_at(claims, str(la_id)):
+        raise Problem(403, "Only the Virtual School's administrator chooses its QA framework", code="forbidden")
+    body = await parse_body(request, FrameworkChoiceIn)
+    if body.framework not in FRAMEWORKS:
+        raise invalid([rules.Invalid("framework", "Choose one of: " + ", ".join(FRAMEWORKS))])
+    async with request.app[POOL].acquire() as conn:
+        await conn.execute("INSERT INTO la_settings (la_id, framework_key, changed_by) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (la_id) DO UPDATE SET framework_key = $2, changed_by = $3, changed_at = now()",
+                           la_id, body.framework, uuid.UUID(require_user(claims)))
+    return await get_framework(request)
+
+
+# ---- the queue ---------------------------------------------------------------------------------------------------
+
+
+def _name(given: str | None, family: str | None) -> str | None:
+    return f"{given} {family}" if given else None
+
+
+@routes.get("/qa/queue")
+async def queue(request: web.Request) -> web.Response:
+    """PEPs of the caller's LAs awaiting review (submitted), oldest submission first: the Virtual School's only."""
+    claims = request[CLAIMS]
+    las = {m.organisation_id for m in claims.memberships if m.role in VIRTUAL_SCHOOL_ROLES}
+    if raw := request.query.get("la_id", "").strip():
+        las = {str(_la_or_404(claims, raw))}
+    if not las:
+        raise Problem(403, "The QA queue is the Virtual School's", code="forbidden")
+    async with request.app[POOL].acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT p.*, c.given_name, c.family_name, r.overall_grade AS draft_grade, r.framework_key "
+            "FROM peps p LEFT JOIN children c ON c.id = p.child_id "
+            "LEFT JOIN LATERAL (SELECT overall_grade, framework_key FROM reviews WHERE pep_id = p.id "
+            "AND submitted_at = p.submitted_at ORDER BY id DESC LIMIT 1) r ON true "
+            "WHERE p.la_id = ANY($1::uuid[]) AND p.status = 'submitted' AND p.submitted_at IS NOT NULL "
+            "ORDER BY p.submitted_at, p.id", [uuid.UUID(la) for la in las])
+    items = []
+    for r in rows:
+        framework = FRAMEWORKS.get(r["framework_key"] or "", FRAMEWORKS[DEFAULT_FRAMEWORK])
+        items.append({"pep_id": str(r["id"]), "child_id": str(r["child_id"]),
+                      "child_name": _name(r["given_name"], r["family_name"]), "la_id": str(r["la_id"]),
+                      "setting_id": str(r["setting_id"]) if r["setting_id"] else None, "kind": r["kind"],
+                      "term": r["term"], "academic_year": r["academic_year"],
+                      "meeting_date": r["meeting_date"].isoformat() if r["meeting_date"] else None,
+                      "submitted_at": r["submitted_at"].isoformat(), "draft_grade": r["draft_grade"],
+                      "draft_label": framework.label(r["draft_grade"])})
+    return web.json_response({"items": items})
+
+
+# ---- a PEP's review ----------------------------------------------------------------------------------------------
+
+
+def _review(row: asyncpg.Record, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+    framework = FRAMEWORKS.get(row["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+    areas = row["areas"] or {}
+    return {
+        "id": row["id"], "stage": row["stage"], "framework_key": framework.key,
+        "areas": [{"key": a.key, "title": a.title, "grade": (areas.get(a.key) or {}).get("grade"),
+                   "grade_label": framework.label((areas.get(a.key) or {}).get("grade")),
+                   "feedback": (areas.get(a.key) or {}).get("feedback")} for a in framework.areas],
+        "overall_grade": row["overall_grade"], "overall_label": framework.label(row["overall_grade"]),
+        "awarded_grade": row["awarded_grade"], "awarded_label": framework.label(row["awarded_grade"]),
+        "overall_feedback": row["overall_feedback"], "outcome": row["outcome"], "reason": row["reason"],
+        "note": row["note"], "meeting_date": row["meeting_date"].isoformat() if row["meeting_date"] else None,
+        "submitted_at": row["submitted_at"].isoformat(),
+        "by_user": str(row["by_user"]) if row["by_user"] else None, "by_name": names.get(row["by_user"]),
+        "at": row["at"].isoformat()}
+
+
+async def _names(conn: asyncpg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await conn.fetch("SELECT id, given_name, family_name FROM users WHERE id = ANY($1::uuid[])", list(ids))
+    return {r["id"]: f"{r['given_name']} {r['family_name']}" for r in rows}
+
+
+async def _latest(conn: asyncpg.Connection, pep_id: uuid.UUID, submitted_at: datetime | None) -> asyncpg.Record | None:
+    if submitted_at is None:
+        return None
+    return await conn.fetchrow("SELECT * FROM reviews WHERE pep_id = $1 AND submitted_at = $2 ORDER BY id DESC "
+                               "LIMIT 1", pep_id, submitted_at)
+
+
+async def _seen(request: web.Request, claims: Claims, pep_id: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
+    """pep's view of the PEP and its child for this caller: 404 unless they see QA."""
+    pep = await ask(request, "GET", f"/peps/{pep_id}", claims)
+    child = await child_seen_with_qa(request, claims, pep["child_id"], "PEP")
+    return pep, child
+
+
+@routes.get("/peps/{pep_id}/review")
+async def get_review(request: web.Request) -> web.Response:
+    """The review of the PEP's latest submission, and every earlier one (the last word on each), newest first."""
+    claims = request[CLAIMS]
+    pep_id = path_uuid(request, "pep_id")
+    pep, child = await _seen(request, claims, pep_id)
+    roles = roles_at(claims, child["la_id"])
+    async with request.app[POOL].acquire() as conn:
+        known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+        submitted_at = known["submitted_at"] if known else None
+        rows = await conn.fetch("SELECT DISTINCT ON (submitted_at) * FROM reviews WHERE pep_id = $1 "
+                                "ORDER BY submitted_at DESC, id DESC", pep_id)
+        names = await _names(conn, {r["by_user"] for r in rows if r["by_user"]})
+        framework = await la_framework(conn, uuid.UUID(child["la_id"]))
+    current = next((r for r in rows if r["submitted_at"] == submitted_at), None)
+    if current is not None:
+        framework = FRAMEWORKS.get(current["framework_key"], framework)
+    vs = bool(roles & VIRTUAL_SCHOOL_ROLES) and child["access"] == "virtual_school"
+    stage = current["stage"] if current else None
+    return web.json_response({
+        "pep_id": str(pep_id), "child_id": pep["child_id"],
+        "child_name": _name(child.get("given_name"), child.get("family_name")), "status": pep["status"],
+        "meeting_date": pep.get("meeting_date"),
+        "submitted_at": submitted_at.isoformat() if submitted_at else None,
+        "framework": framework_out(framework),
+        "current": _review(current, names) if current else None,
+        "earlier": [_review(r, names) for r in rows if r is not current],
+        "can_review": vs and pep["status"] == "submitted" and submitted_at is not None and stage in (None, "draft"),
+        "can_decide": vs and pep["status"] == "submitted" and stage == "draft",
+        "can_confirm": bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed")})
+
+
+async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, conn: asyncpg.Connection
+                      ) -> tuple[dict[str, Any], asyncpg.Record]:
+    """A submitted PEP the caller reviews for the Virtual School, with qa's record of its submission."""
+    pep, child = await _seen(request, claims, pep_id)
+    if child["access"] != "virtual_school" or not roles_at(claims, child["la_id"]) & VIRTUAL_SCHOOL_ROLES:
+        raise Problem(403, "Only the Virtual School reviews a PEP", code="forbidden")
+    if pep["status"] != "submitted":
+        raise Problem(409, "This PEP is not waiting for review", f"It is {pep['status'].replace('_', ' ')}.",
+                      code="not_submitted")
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
+    known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+    if known is None or known["status"] != "submitted" or known["submitted_at"] is None:
+        raise Problem(409, "This PEP's submission has not reached QA yet", "Try again in a moment.",
+                      code="not_yet_known", headers={"Retry-After": "1"})
+    return child, known
+
+
+async def _insert(conn: asyncpg.Connection, known: asyncpg.Record, stage: str, framework: Framework,
+                  areas: dict[str, Any], overall: str | None, feedback: str | None, by: str, *,
+                  outcome: str | None = None, reason: str | None = None, note: str | None = None) -> asyncpg.Record:
+    awarded = framework.awarded_grade(overall, known["meeting_date"], known["submitted_at"])
+    row = await conn.fetchrow(
+        "INSERT INTO reviews (pep_id, child_id, la_id, submitted_at, meeting_date, stage, framework_key, areas, "
+        "overall_grade, awarded_grade, overall_feedback, outcome, reason, note, by_user) VALUES ($1, $2, $3, $4, $5, "
+        "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *",
+        known["id"], known["child_id"], known["la_id"], known["submitted_at"], known["meeting_date"], stage,
+        framework.key, areas, overall, awarded, feedback, outcome, reason, note, uuid.UUID(by))
+    assert row is not None
+    return row
+
+
+@routes.put("/peps/{pep_id}/review")
+async def save_draft(request: web.Request) -> web.Response:
+    """A caseworker's ratings so far (each save kept): per area a grade and feedback, overall a grade and feedback."""
+    claims = request[CLAIMS]
+    me = require_user(claims)
+    pep_id = path_uuid(request, "pep_id")
+    body = await parse_body(request, ReviewDraftIn)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        child, known = await _reviewable(request, claims, pep_id, conn)
+        latest = await _latest(conn, pep_id, known["submitted_at"])
+        if latest is not None and latest["stage"] != "draft":
+            raise Problem(409, "This submission has been decided", "The review can change when the PEP is "
+                          "submitted again.", code="decided")
+        framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK]) if latest \
+            else await la_framework(conn, known["la_id"])
+        areas = {k: v.model_dump(exclude_none=True) for k, v in body.areas.items() if v.grade or v.feedback}
+        if problems := rules.check_draft(framework, areas, body.overall_grade):
+            raise invalid(problems)
+        overall = rules.overall_by_rule(framework, areas, body.overall_grade)
+        await _insert(conn, known, "draft", framework, areas, overall, body.overall_feedback or None, me)
+    return await get_review(request)
+
+
+@routes.post("/peps/{pep_id}/review/decide")
+async def decide(request: web.Request) -> web.Response:
+    """Approve, or return with a reason: recorded here only if pep takes the action for the caller."""
+    claims = request[CLAIMS]
+    me = require_user(claims)
+    pep_id = path_uuid(request, "pep_id")
+    body = await parse_body(request, DecideIn)
+    if body.outcome == "return" and not body.reason:
+        raise invalid([rules.Invalid("reason", "Say what the school needs to change")])
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        _, known = await _reviewable(request, claims, pep_id, conn)
+        latest = await _latest(conn, pep_id, known["submitted_at"])
+        if latest is None or latest["stage"] != "draft":
+            raise Problem(409, "Rate the PEP first" if latest is None else "This submission has been decided",
+                          code="no_review" if latest is None else "decided")
+        framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+        areas, overall = latest["areas"] or {}, latest["overall_grade"]
+        if body.outcome == "approve" and (missing := rules.missing_for_approval(framework, areas, overall)):
+            raise invalid(missing)
+        row = await _insert(conn, known, "decided", framework, areas, overall, latest["overall_feedback"], me,
+                            outcome=body.outcome, reason=body.reason)
+        words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
+            if body.outcome == "return" else None
+        # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
+        await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
+                  {"reason": words} if words else {})
+        log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
+    return await get_review(request)
+
+
+@routes.post("/peps/{pep_id}/review/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    """The second level (an approver or the VS admin) confirms the overall grade of a decided review, or changes it."""
+    claims = request[CLAIMS]
+    me = require_user(claims)
+    pep_id = path_uuid(request, "pep_id")
+    body = await parse_body(request, ConfirmIn)
+    pep, child = await _seen(request, claims, pep_id)
+    if child["access"] != "virtual_school" or not roles_at(claims, child["la_id"]) & SECOND_LEVEL:
+        raise Problem(403, "A Virtual School approver or administrator confirms the rating", code="forbidden")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
+        known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+        latest = await _latest(conn, pep_id, known["submitted_at"] if known else None)
+        if known is None or latest is None or latest["stage"] == "draft":
+            raise Problem(409, "There is no decided review to confirm", code="not_decided")
+        framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+        if body.overall_grade not in framework.grade_keys:
+            raise invalid([rules.Invalid("overall_grade", "Choose one of: " + ", ".join(
+                str(framework.label(k)) for k in framework.grade_keys))])
+        await _insert(conn, known, "confirmed", framework, latest["areas"] or {}, body.overall_grade,
+                      latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
+                      note=body.note)
+    return await get_review(request)
+

@@ -1,0 +1,230 @@
+"""Quality assurance and PP+ funding as the gateway exposes them: request and response models shared by the
+gateway, qa and the portal. Additive changes only within /api/v1."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+Feedback = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Money = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,8}(\.\d{1,2})?$")]
+FundingStatus = Literal["pending", "approved", "refused", "more_information"]
+
+
+# ---- frameworks ------------------------------------------------------------------------------------------------
+
+
+class GradeOut(BaseModel):
+    key: str
+    label: str
+    description: str | None = None
+    awarded_only: bool = False
+
+
+class AreaOut(BaseModel):
+    key: str
+    title: str
+    descriptors: dict[str, str]
+
+
+class OverallOut(BaseModel):
+    kind: str
+    description: str = ""
+    descriptors: dict[str, str] = {}
+
+
+class FrameworkOut(BaseModel):
+    key: str
+    name: str
+    source: str = ""
+    scale: list[GradeOut]
+    area_scale: list[GradeOut] | None = None
+    not_applicable: bool = False
+    overall: OverallOut
+    areas: list[AreaOut]
+    gold_within_working_days: int | None = Field(default=None, description="Gold: Green and submitted within this "
+                                                 "many working days of the meeting (None: the framework has no Gold)")
+
+
+class FrameworkChoice(BaseModel):
+    key: str
+    name: str
+
+
+class LaQaFramework(BaseModel):
+    la_id: uuid.UUID
+    framework: FrameworkOut
+    available: list[FrameworkChoice]
+    changed_at: datetime | None = None
+
+
+class FrameworkChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    framework: Key = Field(description="The key of one of the available frameworks")
+
+
+# ---- reviews ---------------------------------------------------------------------------------------------------
+
+
+class AreaRatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    grade: Key | None = None
+    feedback: Feedback | None = None
+
+
+class ReviewDraftIn(BaseModel):
+    """A caseworker's ratings so far: a grade and feedback per area (by key), then overall."""
+
+    model_config = ConfigDict(extra="forbid")
+    areas: dict[Key, AreaRatingIn] = Field(default_factory=dict, max_length=60)
+    overall_grade: Key | None = None
+    overall_feedback: Feedback | None = None
+
+
+class DecideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["approve", "return"]
+    reason: Feedback | None = Field(default=None, description="Why it goes back to the school (needed to return)")
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    overall_grade: Key = Field(description="The overall grade confirmed, or changed to")
+    note: Feedback | None = None
+
+
+class AreaRatingOut(BaseModel):
+    key: str
+    title: str
+    grade: str | None = None
+    grade_label: str | None = None
+    feedback: str | None = None
+
+
+class ReviewOut(BaseModel):
+    id: int
+    stage: Literal["draft", "decided", "confirmed"]
+    framework_key: str
+    areas: list[AreaRatingOut]
+    overall_grade: str | None = None
+    overall_label: str | None = None
+    awarded_grade: str | None = Field(default=None, description="What the PEP shows: Gold for a Green PEP "
+                                      "submitted within the framework's working days of its meeting")
+    awarded_label: str | None = None
+    overall_feedback: str | None = None
+    outcome: Literal["approve", "return"] | None = None
+    reason: str | None = None
+    note: str | None = None
+    meeting_date: date | None = None
+    submitted_at: datetime | None = None
+    by_user: uuid.UUID | None = None
+    by_name: str | None = None
+    at: datetime
+
+
+class PepReview(BaseModel):
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    child_name: str | None = None
+    status: str
+    meeting_date: date | None = None
+    submitted_at: datetime | None = None
+    framework: FrameworkOut
+    current: ReviewOut | None = Field(default=None, description="The review of the latest submission")
+    earlier: list[ReviewOut] = Field(default_factory=list, description="Every earlier review, newest first")
+    can_review: bool = False
+    can_decide: bool = False
+    can_confirm: bool = False
+
+
+class QueueItem(BaseModel):
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    child_name: str | None = None
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    kind: str
+    term: str
+    academic_year: str
+    meeting_date: date | None = None
+    submitted_at: datetime
+    draft_grade: str | None = None
+    draft_label: str | None = None
+
+
+class Queue(BaseModel):
+    items: list[QueueItem]
+
+
+# ---- PP+ funding -----------------------------------------------------------------------------------------------
+
+
+class FundingDecideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["approve", "refuse", "more_information"]
+    amount: Money | None = Field(default=None, description="Pounds and pence approved, at most what was asked "
+                                 "(approve; left out: what was asked)")
+    reason: Feedback | None = Field(default=None, description="Why (needed to refuse or ask for more)")
+
+
+class FundingRequestOut(BaseModel):
+    id: uuid.UUID
+    pep_id: uuid.UUID
+    target: int
+    child_id: uuid.UUID
+    child_name: str | None = None
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    description: str
+    funding_type: str | None = None
+    area_of_focus: str | None = None
+    intervention_type: str | None = None
+    amount_requested: str | None = None
+    status: FundingStatus
+    amount_approved: str | None = None
+    reason: str | None = None
+    academic_year: str
+    term: str
+    requested_at: datetime
+    decided_at: datetime | None = None
+    decided_by_name: str | None = None
+    financial_year: str | None = Field(default=None, description="Of the decision: 1 April to 31 March")
+    can_decide: bool = False
+
+
+class FundingList(BaseModel):
+    items: list[FundingRequestOut]
+    counts: dict[str, int]
+
+
+class FundingYear(BaseModel):
+    financial_year: str
+    allocation: str
+    approved: str
+    remaining: str
+
+
+class ChildFunding(BaseModel):
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    financial_year: str
+    allocation: str
+    approved: str
+    remaining: str
+    years: list[FundingYear]
+    requests: list[FundingRequestOut]
+
+
+class AllocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Money = Field(description="PP+ per child per financial year, pounds and pence")
+
+
+class Allocation(BaseModel):
+    la_id: uuid.UUID
+    amount: str
