@@ -33,6 +33,7 @@ class Claims(BaseModel):
     sub: str
     session_id: str | None = None
     memberships: list[Membership] = []
+    address: str | None = None  # the browser's address, as the gateway saw it: for the services' access logs
 
     @property
     def is_service(self) -> bool:

@@ -36,3 +36,6 @@ forward("post", "/children/{child_id}/notes", "Add a case note (kept as written:
 forward("get", "/children/{child_id}/activity", "What happened on a child's record that I may know of, newest "
         "first (query: before, limit); says what and who, never the content", response=api.ActivityList,
         service="pep", tags=tags)
+forward("get", "/children/{child_id}/access-log", "Who reached this child's record and PEPs, newest first (the "
+        "Virtual School only; query: since, until as YYYY-MM-DD, default this month; pep_id; reads_only=true)",
+        response=api.AccessLog, service="pep", tags=tags)

@@ -123,7 +123,7 @@ async def authenticate(request: web.Request) -> Claims:
     session = await request.app[IDENTITY].call("POST", "/sessions/resolve", GATEWAY,
                                                json_body={"session_token": token}, request_id=request[REQUEST_ID])
     return Claims(sub=session["user_id"], session_id=session["session_id"],
-                  memberships=[Membership(**m) for m in session["memberships"]])
+                  memberships=[Membership(**m) for m in session["memberships"]], address=client_address(request))
 
 
 def _set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

@@ -4,7 +4,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.pep import attachments, child_record, children, delegations, demo, exports, peps, templates_api
+from services.pep import (
+    access_log,
+    attachments,
+    child_record,
+    children,
+    delegations,
+    demo,
+    exports,
+    peps,
+    reached,
+    templates_api,
+)
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
@@ -20,6 +31,7 @@ class Settings(ServiceSettings):
 def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
     app.router.add_routes(child_record.routes)
+    app.router.add_routes(access_log.routes)
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
@@ -31,5 +43,6 @@ def _subscriptions(app: web.Application) -> list[Subscription]:
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
+                   middlewares=lambda settings: [reached.middleware],
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
                    commands={"seed-demo": demo.seed})

@@ -12,7 +12,7 @@ import uuid
 
 import asyncpg
 
-from services.pep import children_store
+from services.pep import children_store, reached
 from services.pep.domain.access import Access, ChildRef, access_to
 from shared.authz import not_found, roles_at
 from shared.errors import Problem
@@ -46,6 +46,7 @@ async def child_or_404(conn: asyncpg.Connection, claims: Claims, child_id: uuid.
     access = access_to(claims, ref_of(row)) if row is not None else None
     if row is None or access is None:
         raise not_found("child")
+    reached.note(row, access.via)
     return row, access
 
 

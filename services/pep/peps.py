@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.pep import children_store
+from services.pep import children_store, reached
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections, held_by_delegate
@@ -35,7 +35,8 @@ async def _pep_or_404(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUI
     pep = await store.pep(conn, pep_id, lock=lock)
     if pep is None:
         raise not_found("PEP")
-    _, access = await child_or_404(conn, claims, pep["child_id"])
+    child, access = await child_or_404(conn, claims, pep["child_id"])
+    reached.note(child, access.via, pep["id"])
     return pep, access, await store.template_by_id(conn, pep["template_id"])
 
 

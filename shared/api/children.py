@@ -301,3 +301,22 @@ class ActivityItem(BaseModel):
 
 class ActivityList(BaseModel):
     items: list[ActivityItem]
+
+
+class AccessEntry(BaseModel):
+    at: datetime
+    user_id: uuid.UUID
+    name: str | None
+    via: AccessVia = Field(description="How they reach the child")
+    what: str = Field(description="What they did, in words")
+    method: str
+    endpoint: str
+    pep_id: uuid.UUID | None
+    address: str | None = Field(description="The browser's address, as the gateway saw it")
+    request_id: str | None
+
+
+class AccessLog(BaseModel):
+    since: date
+    until: date
+    entries: list[AccessEntry]

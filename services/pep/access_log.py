@@ -1,0 +1,56 @@
+"""The access log as the Virtual School reads it: who reached a child's record and PEPs (see `reached`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from services.pep.child_access import child_or_404
+from services.pep.reached import WORDS
+from shared.errors import Problem
+from shared.service import POOL
+from shared.web import CLAIMS
+
+
+def _entry(r: asyncpg.Record) -> dict[str, Any]:
+    words = WORDS.get((r["method"], r["endpoint"]), f"{r['method']} {r['endpoint']}")
+    return {"at": r["at"].isoformat(), "user_id": str(r["user_id"]),
+            "name": f"{r['given_name']} {r['family_name']}" if r["given_name"] else None, "via": r["via"],
+            "what": words + (f" ({r['section_key']})" if r["section_key"] else ""), "method": r["method"],
+            "endpoint": r["endpoint"], "pep_id": str(r["pep_id"]) if r["pep_id"] else None,
+            "address": r["address"], "request_id": r["request_id"]}
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/children/{child_id}/access-log")
+async def access_log(request: web.Request) -> web.Response:
+    """Who reached this child's record and PEPs in a period (default: this month), newest first; the Virtual
+    School only. Query: since, until (dates), pep_id, reads_only."""
+    claims = request[CLAIMS]
+    today = date.today()
+    try:
+        since = date.fromisoformat(request.query.get("since") or today.replace(day=1).isoformat())
+        until = date.fromisoformat(request.query.get("until") or today.isoformat())
+        pep_id = uuid.UUID(request.query["pep_id"]) if request.query.get("pep_id") else None
+    except ValueError:
+        raise Problem(422, "Give dates as YYYY-MM-DD and a PEP's id", code="validation") from None
+    async with request.app[POOL].acquire() as conn:
+        child, access = await child_or_404(conn, claims, request.match_info["child_id"])
+        if access.via != "virtual_school":
+            raise Problem(403, "The access log is the Virtual School's", code="forbidden")
+        start = datetime.combine(since, time.min, tzinfo=UTC)
+        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+        rows = await conn.fetch(
+            "SELECT a.*, u.given_name, u.family_name FROM access_log a LEFT JOIN users u ON u.id = a.user_id "
+            "WHERE a.child_id = $1 AND a.at >= $2 AND a.at < $3 AND ($4::uuid IS NULL OR a.pep_id = $4) "
+            "AND (NOT $5 OR a.method = 'GET') AND NOT (a.endpoint = '/children/{child_id}/access-log') "
+            "ORDER BY a.at DESC, a.id DESC LIMIT 1000",
+            child["id"], start, end, pep_id, request.query.get("reads_only") == "true")
+    return web.json_response({"since": since.isoformat(), "until": until.isoformat(),
+                              "entries": [_entry(r) for r in rows]})
