@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from services.portal import pep_words
@@ -142,3 +142,17 @@ def note_problem(text: str) -> str | None:
     if len(text.strip()) > NOTE_MAX:
         return f"The note must be {NOTE_MAX} characters or fewer"
     return None
+
+
+# ---- the access log (the Virtual School's) ---------------------------------------------------------------------
+
+
+def months_back(today: date, count: int = 12) -> list[tuple[str, str, str]]:
+    """(value, first day, last day) for this month and the `count` - 1 before it, newest first."""
+    out = []
+    first = today.replace(day=1)
+    for _ in range(count):
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        out.append((first.strftime("%Y-%m"), first.isoformat(), min(last, today).isoformat()))
+        first = (first - timedelta(days=1)).replace(day=1)
+    return out

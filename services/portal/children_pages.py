@@ -16,7 +16,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from services.portal import pep_words
-from services.portal.child_record_pages import activity_rows, attendance_chart, note_problem, record_parts
+from services.portal.child_record_pages import (
+    activity_rows,
+    attendance_chart,
+    months_back,
+    note_problem,
+    record_parts,
+)
 from services.portal.gateway_client import (
     SESSION_COOKIE,
     Attachment,
@@ -217,6 +223,26 @@ async def add_note(request: web.Request) -> web.Response:
         else:
             return redirect(f"/children/{child_id}?done=note#notes")
     return await _profile(request, who, child_id, text, problem)
+
+
+@routes.get("/children/{child_id}/access-log")
+async def access_log_page(request: web.Request) -> web.Response:
+    """Who has looked at or changed this child's record and PEPs, month by month: the Virtual School's page."""
+    who = ensure_signed_in(request)
+    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    if child.access != "virtual_school":
+        raise web.HTTPNotFound()
+    months = months_back(date.today())
+    month = next((m for m in months if m[0] == request.query.get("month")), months[0])
+    reads_only = request.query.get("reads_only") == "true"
+    found = await gateway(request).access_log(who, child.id, month[1], month[2], reads_only)
+    return await render_signed_in(request, "child_access_log.html", {
+        "current_page": "children", "child": child, "month": month[0], "reads_only": reads_only,
+        "month_items": [{"value": m[0], "text": date.fromisoformat(m[1]).strftime("%B %Y"),
+                         "selected": m[0] == month[0]} for m in months],
+        "entries": [{"at": e.at, "name": e.name or "Someone", "via": pep_words.words(pep_words.ACCESS_VIA, e.via),
+                     "what": e.what, "pep_href": f"/peps/{e.pep_id}" if e.pep_id else None,
+                     "address": e.address or ""} for e in found.entries]})
 
 
 # ---- starting a PEP ----------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import yarl
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from shared.api import qa as qa_api
+
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
 PROBLEM_JSON = "application/problem+json"
@@ -495,6 +497,21 @@ class PepDeadlines(_Answer):
     deadlines: list[DeadlineOut] = []
 
 
+class AccessEntry(_Answer):
+    at: datetime
+    name: str | None = None
+    via: str
+    what: str
+    pep_id: str | None = None
+    address: str | None = None
+
+
+class AccessLog(_Answer):
+    since: date
+    until: date
+    entries: list[AccessEntry]
+
+
 class CaseloadCounts(_Answer):
     overdue: int = 0
     no_pep_date: int = 0
@@ -736,6 +753,12 @@ class GatewayClient:
         body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
         return TaskList.model_validate(body)
 
+    async def access_log(self, caller: Caller, child_id: str, since: str, until: str,
+                         reads_only: bool) -> AccessLog:
+        params = {"since": since, "until": until, **({"reads_only": "true"} if reads_only else {})}
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/access-log", caller, params=params)
+        return AccessLog.model_validate(body)
+
     async def pep_deadlines(self, caller: Caller, pep_id: str) -> PepDeadlines:
         body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/deadlines", caller)
         return PepDeadlines.model_validate(body)
@@ -924,6 +947,38 @@ class GatewayClient:
             raise GatewayUnavailable(path) from None
         self._raise(problem, path, caller)
         raise problem  # not reached: _raise always raises
+
+    # ---- quality assurance and PP+ funding (models in shared/api/qa.py) ----
+
+    async def qa_queue(self, caller: Caller) -> qa_api.Queue:
+        body, _ = await self._call("GET", "/qa/queue", caller)
+        return qa_api.Queue.model_validate(body)
+
+    async def pep_review(self, caller: Caller, pep_id: str) -> qa_api.PepReview:
+        body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/review", caller)
+        return qa_api.PepReview.model_validate(body)
+
+    async def save_review(self, caller: Caller, pep_id: str, fields: dict[str, Any]) -> qa_api.PepReview:
+        body, _ = await self._call("PUT", f"/peps/{_segment(pep_id)}/review", caller, fields)
+        return qa_api.PepReview.model_validate(body)
+
+    async def decide_review(self, caller: Caller, pep_id: str, outcome: str, reason: str | None) -> qa_api.PepReview:
+        body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/review/decide", caller,
+                                   {"outcome": outcome, **({"reason": reason} if reason else {})})
+        return qa_api.PepReview.model_validate(body)
+
+    async def confirm_review(self, caller: Caller, pep_id: str, grade: str, note: str | None) -> qa_api.PepReview:
+        body, _ = await self._call("POST", f"/peps/{_segment(pep_id)}/review/confirm", caller,
+                                   {"overall_grade": grade, **({"note": note} if note else {})})
+        return qa_api.PepReview.model_validate(body)
+
+    async def funding_requests(self, caller: Caller, la_id: str, status: str) -> qa_api.FundingList:
+        body, _ = await self._call("GET", "/funding", caller, params={"la_id": la_id, "status": status})
+        return qa_api.FundingList.model_validate(body)
+
+    async def decide_funding(self, caller: Caller, request_id: str, fields: dict[str, Any]) -> qa_api.FundingRequestOut:
+        body, _ = await self._call("POST", f"/funding/{_segment(request_id)}/decide", caller, fields)
+        return qa_api.FundingRequestOut.model_validate(body)
 
 
 def _segment(value: str) -> str:

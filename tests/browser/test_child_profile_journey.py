@@ -99,3 +99,33 @@ async def test_a_teacher_reads_attendance_and_keeps_a_note_the_carer_does_not_se
     await assert_accessible(page)
     assert problems == []
     await context.close()
+
+
+async def test_a_virtual_school_admin_sees_who_looked_at_a_record_this_month(system: Any, browser: Browser) -> None:
+    child_id, name = await asyncio.to_thread(_child_with_attendance, system)
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "dt@demo.test", PASSWORD)
+    await page.goto(f"{system.portal_url}/children/{child_id}")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    await expect(page.get_by_role("link", name="Who has looked at this record")).to_have_count(0)  # VS only
+    assert (await page.goto(f"{system.portal_url}/children/{child_id}/access-log")).status == 404
+    await context.close()
+
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "admin@demo.test", PASSWORD)
+    await page.goto(f"{system.portal_url}/children/{child_id}")
+    await page.get_by_role("link", name="Who has looked at this record").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Who has looked at this record")
+    rows = page.locator("#access-table tbody tr")
+    dana = rows.filter(has_text="Dana Teacher")
+    await expect(dana.filter(has_text="Viewed the child's record").first).to_be_visible()
+    await expect(rows.filter(has_text="Dana Teacher").first).to_contain_text("Designated Teacher")
+    await expect(rows.filter(has_text="Recorded attendance").first).to_contain_text("Cal Caseworker")
+    await assert_accessible(page)
+    await page.get_by_label("Only what was looked at, not changed").check()
+    await page.get_by_role("button", name="Show").click()
+    await expect(rows.filter(has_text="Recorded attendance")).to_have_count(0)
+    await expect(rows.filter(has_text="Dana Teacher").first).to_be_visible()
+    await assert_accessible(page)
+    assert [p for p in problems if "404 (Not Found)" not in p] == []
+    await context.close()

@@ -102,13 +102,15 @@ def test_each_reminder_is_sent_once_by_three_schedulers_and_across_a_restart(
     assert Counter(rule for rule, _ in expected)["overdue"] >= 2 and \
         Counter(rule for rule, _ in expected)["escalated"] == 1
 
-    # Each reminder was one email (after the one saying the task was assigned): the school's DT for due soon, due today and each overdue; the Virtual
-    # School's caseworker (who also delegated it) for the escalation.
+    # Each reminder was one email (after the one saying the task was assigned): the school's DT for due soon,
+    # due today and each overdue; the Virtual School's caseworker (who also delegated it) for the escalation.
     short = f"{child['given_name']} {child['family_name'][0]}."
+
     def subjects(to: str) -> Counter[str]:
         return Counter(str(m["Subject"]) for m in system.mailbox.messages(to, started)
                        if f"/tasks/{task['id']}" in (m.get_body(preferencelist=("plain",)) or m).get_content())
-    expected_mail = Counter({f"A PEP task for you: {short}": 1, f"Due soon: PEP task for {short}": 1, f"Due today: PEP task for {short}": 1,
+    expected_mail = Counter({f"A PEP task for you: {short}": 1, f"Due soon: PEP task for {short}": 1,
+                             f"Due today: PEP task for {short}": 1,
                              f"Overdue: PEP task for {short}": Counter(r for r, _ in expected)["overdue"]})
     deadline = time.monotonic() + 20
     while subjects("dt@demo.test") != expected_mail and time.monotonic() < deadline:
