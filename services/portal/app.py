@@ -22,6 +22,7 @@ from services.portal import (
     pep_forms,
     pep_pages,
     pep_words,
+    qa_pages,
     registration_pages,
     task_pages,
     template_pages,
@@ -96,6 +97,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
     app.router.add_routes(delivery_pages.routes)  # the delivery log, for VS admins
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
+    app.router.add_routes(qa_pages.routes)  # the QA queue, reviews, PP+ funding decisions
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

@@ -1,0 +1,96 @@
+"""Quality assurance in the browser: a caseworker finds a submitted PEP in the QA queue from their home page, rates
+it by the LA's framework (each area with its descriptors), is told a return needs a reason, and returns it to the
+school; the DT reads the ratings beside the PEP; an approver approves part of a PP+ request. Every page is checked
+with axe-core against WCAG 2.2 AA."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from typing import Any
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.axe import assert_accessible
+from tests.browser.helpers import api_sign_in, new_page, sign_in
+from tests.system.test_qa import last_working_day_before, submitted_pep
+
+PASSWORD = "demo-pass-2026"
+
+
+def _submitted(system: Any) -> tuple[str, str]:
+    cookies = {key: api_sign_in(system, f"{key}@demo.test", PASSWORD) for key in ("caseworker", "sw", "dt")}
+    child, pep_id = submitted_pep(system, cookies, last_working_day_before(date.today()))
+    return pep_id, f"{child['given_name']} {child['family_name']}"
+
+
+async def test_a_caseworker_rates_and_returns_a_pep_and_an_approver_decides_its_funding(system: Any,
+                                                                                      browser: Browser) -> None:
+    pep_id, name = await asyncio.to_thread(_submitted, system)
+    cw_context, cw, cw_problems = await new_page(browser)
+    await sign_in(system, cw, "caseworker@demo.test", PASSWORD)
+    await cw.get_by_role("link", name="PEPs awaiting quality assurance").click()
+    await expect(cw.get_by_role("heading", level=1)).to_have_text("PEPs awaiting quality assurance")
+    row = cw.locator("tbody tr", has_text=name)
+    await expect(row).to_contain_text("Not started", timeout=20_000)  # once qa hears of the submission
+    await assert_accessible(cw)
+    await row.get_by_role("link").click()
+    await expect(cw.get_by_role("heading", level=1)).to_have_text("Quality assurance")
+    targets = cw.get_by_role("group", name="Setting SMART targets")
+    await expect(targets).to_contain_text("All targets are SMART")  # each grade with its descriptor
+    await assert_accessible(cw)
+
+    await targets.get_by_label("Amber", exact=True).check()
+    await cw.get_by_label("Feedback on Setting SMART targets (optional)").fill("Make target 1 measurable")
+    await cw.get_by_role("group", name="Overall rating").get_by_label("Amber", exact=True).check()
+    await cw.get_by_role("button", name="Save ratings").click()
+    await expect(cw.locator(".govuk-notification-banner")).to_contain_text("Ratings saved")
+    targets = cw.get_by_role("group", name="Setting SMART targets")
+    await expect(targets.get_by_label("Amber", exact=True)).to_be_checked()
+    await assert_accessible(cw)
+    # A return needs a reason; the error links to its box.
+    await cw.get_by_role("button", name="Return to the school").click()
+    await expect(cw.locator(".govuk-error-summary").get_by_role(
+        "link", name="Say what the school needs to change")).to_have_attribute("href", "#reason")
+    await assert_accessible(cw)
+    await cw.get_by_label("What does the school need to change?").fill("Please make the targets measurable")
+    await cw.get_by_role("button", name="Return to the school").click()
+    await expect(cw.locator(".govuk-notification-banner")).to_contain_text("PEP returned to the school")
+    await expect(cw.locator("main")).to_contain_text("Returned to the school")
+    await assert_accessible(cw)
+
+    # The DT reaches the review from the PEP page and reads the ratings and feedback.
+    dt_context, dt, dt_problems = await new_page(browser)
+    await sign_in(system, dt, "dt@demo.test", PASSWORD)
+    await dt.goto(f"{system.portal_url}/peps/{pep_id}")
+    await dt.get_by_role("link", name="See the Virtual School’s review").click()
+    await expect(dt.locator("main")).to_contain_text("Make target 1 measurable")
+    await expect(dt.get_by_role("button", name="Save ratings")).to_have_count(0)
+    await assert_accessible(dt)
+
+    # An approver approves part of the PEP's PP+ request.
+    ap_context, ap, ap_problems = await new_page(browser)
+    await sign_in(system, ap, "approver@demo.test", PASSWORD)
+    await ap.get_by_role("link", name="PP+ funding requests").click()
+    await expect(ap.get_by_role("heading", level=1)).to_have_text("PP+ funding requests")
+    form = ap.locator("form", has=ap.get_by_role("group", name=re.compile(f"^Decision on {re.escape(name)}"))).first
+    await expect(form).to_be_visible(timeout=20_000)
+    await assert_accessible(ap)
+    await form.get_by_label("Approve", exact=True).check()
+    await form.get_by_label("Amount approved").fill("99.00")
+    await form.get_by_role("button", name="Record the decision").click()
+    await expect(ap.locator(".govuk-error-summary")).to_contain_text("at most")  # more than was asked
+    await assert_accessible(ap)
+    form = ap.locator("form", has=ap.get_by_role("group", name=re.compile(f"^Decision on {re.escape(name)}"))).first
+    await form.get_by_label("Approve", exact=True).check()
+    await form.get_by_label("Amount approved").fill("15.00")
+    await form.get_by_role("button", name="Record the decision").click()
+    await expect(ap.locator(".govuk-notification-banner")).to_contain_text("Decision recorded")
+    await ap.get_by_role("link", name=re.compile("^Approved")).click()
+    await expect(ap.locator("main")).to_contain_text("£15.00")
+    await assert_accessible(ap)
+
+    assert cw_problems == [] and dt_problems == [] and ap_problems == []
+    for context in (cw_context, dt_context, ap_context):
+        await context.close()
