@@ -278,6 +278,13 @@ class TaskReminder(EventData):
     due_date: date
 
 
+class DigestDue(EventData):
+    """notify's own: a person's daily digest of reminders is due (one per person per day); notify sends it."""
+
+    user_id: uuid.UUID
+    digest_date: date
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -294,6 +301,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("qa.funding.decided", 1): FundingDecided,
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
+    ("notify.digest.due", 1): DigestDue,
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from services.gateway.forwarding import forward
 
@@ -43,3 +45,14 @@ forward("get", "/organisations/{la_id}/deliveries", "An LA's emails, newest firs
         "template, status, page)", response=DeliveryPage, service="notify", tags=tags)
 forward("post", "/organisations/{la_id}/deliveries/{delivery_id}/resend", "Send a failed email again (VS admin)",
         response=Delivery, service="notify", tags=tags)
+
+
+class NotificationPreferences(BaseModel):
+    reminders: Literal["immediate", "daily"] = Field(description="Reminders (due soon, due today, overdue, "
+                                                                 "escalated) as they happen, or in one email a day")
+
+
+forward("get", "/me/notification-preferences", "How I get reminders", response=NotificationPreferences,
+        service="notify", tags=tags)
+forward("put", "/me/notification-preferences", "Choose how I get reminders (codes and security notices always come "
+        "at once)", body=NotificationPreferences, response=NotificationPreferences, service="notify", tags=tags)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from services.notify import digest
 from services.notify.consumers import subscriptions
 from services.notify.handlers import routes
 from services.notify.settings import NotifySettings
@@ -12,7 +13,9 @@ from shared.service import ServiceSpec
 
 def _routes(app: web.Application) -> None:
     app.router.add_routes(routes)
+    app.router.add_routes(digest.routes)
 
 
 SPEC = ServiceSpec(name="notify", settings_class=NotifySettings, routes=_routes, subscriptions=subscriptions,
-                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"))
+                   migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
+                   extra_contexts=[digest.scheduler])

@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from services.notify import directory, emails, notices, pep_notices, sending, task_notices
+from services.notify import digest, directory, emails, notices, pep_notices, sending, task_notices
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.bus import MessageContext, PermanentError, Subscription
@@ -204,6 +204,8 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(task_notices.task_changed, settings)),
         Subscription(name="notify.task_reminders", routing_keys=["delegation.task.reminder.v1"],
                      handler=_pep_handler(task_notices.task_reminder, settings)),
+        Subscription(name="notify.digests", routing_keys=["notify.digest.due.v1"],
+                     handler=_pep_handler(digest.digest_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
     ]

@@ -52,13 +52,15 @@ SUBJECTS = {
     "task_due_today": "Due today: PEP task for {child}",
     "task_overdue": "Overdue: PEP task for {child}",
     "task_escalated": "Overdue PEP task for {child}",
+    "daily_digest": "Your {service_name} reminders for today",
 }
 
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
 # kept with the delivery (`payload`). The others cannot be resent: the person asks for a new code instead.
 RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "pep_submitted",
                         "pep_returned", "pep_approved", "pep_finalised", "task_assigned", "task_retracted",
-                        "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue", "task_escalated"})
+                        "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue", "task_escalated",
+                        "daily_digest"})
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ TEMPLATE_NAMES = {
     "task_due_today": "Task due today",
     "task_overdue": "Task overdue",
     "task_escalated": "Overdue task escalated",
+    "daily_digest": "Daily digest of reminders",
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from services.notify import directory
+from services.notify import digest, directory
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -103,5 +103,7 @@ async def task_reminder(ctx: MessageContext, data: Any, settings: NotifySettings
         people += [p for p in [await directory.person(pool, data.originator_id)] if p is not None]
     else:
         people = await _doers(pool, data)
-    return reminder_emails(data, child=child, recipients=_unique(people, None),
-                           virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings)
+    recipients = _unique(people, None)
+    outgoing = reminder_emails(data, child=child, recipients=recipients,
+                               virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings)
+    return await digest.hold_for_digest(ctx, recipients, outgoing, data.la_id)

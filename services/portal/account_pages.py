@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import accounts, forms
-from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, Me, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, GatewayUnavailable, Me, NotSignedIn
 from services.portal.pagekit import (
     Journey,
     caller,
@@ -32,7 +32,9 @@ SUCCESS = {
                  "body": "We have signed you out on your other devices and browsers."},
     "email": {"heading": "Your email address has been changed",
               "body": "Use your new email address next time you sign in."},
+    "reminders": {"heading": "Your choice of reminders has been saved", "body": ""},
 }
+REMINDERS = {"immediate": "As they happen", "daily": "In one email a day, from 7am"}
 
 
 # ---- forgotten password (signed out) ----------------------------------------------------------------
@@ -127,9 +129,37 @@ async def _me(request: web.Request) -> Me:
 async def account(request: web.Request) -> web.Response:
     me = await _me(request)
     groups = accounts.group_memberships(m.model_dump() for m in me.memberships)
+    try:
+        chosen = await gateway(request).reminder_preference(caller(request, signed_in=True))
+        reminders = REMINDERS.get(chosen, chosen)
+    except (GatewayProblem, GatewayUnavailable):
+        reminders = "Not available just now"  # the page is still the person's account without it
     return await render_signed_in(request, "account.html", {
-        "me": me, "groups": groups, "current_page": "account",
+        "me": me, "groups": groups, "current_page": "account", "reminders": reminders,
         "success": SUCCESS.get(request.query.get("changed", ""))})
+
+
+@routes.get("/account/reminders")
+async def reminders_form(request: web.Request) -> web.Response:
+    who = caller(request, signed_in=True)
+    await _me(request)
+    chosen = await gateway(request).reminder_preference(who)
+    return await render_signed_in(request, "account_reminders.html", {
+        "current_page": "account", "items": [{"value": k, "text": v, "checked": k == chosen}
+                                             for k, v in REMINDERS.items()], "errors": {}})
+
+
+@routes.post("/account/reminders")
+async def change_reminders(request: web.Request) -> web.Response:
+    who = caller(request, signed_in=True)
+    await _me(request)
+    chosen = str((await request.post()).get("reminders", ""))
+    if chosen not in REMINDERS:
+        return await render_signed_in(request, "account_reminders.html", {
+            "current_page": "account", "items": [{"value": k, "text": v} for k, v in REMINDERS.items()],
+            "errors": {"reminders": "Select how you want to get reminders"}})
+    await gateway(request).set_reminder_preference(who, chosen)
+    return redirect("/account?changed=reminders")
 
 
 @routes.get("/account/password")

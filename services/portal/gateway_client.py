@@ -759,6 +759,13 @@ class GatewayClient:
         body, _ = await self._call("GET", f"/children/{_segment(child_id)}/access-log", caller, params=params)
         return AccessLog.model_validate(body)
 
+    async def reminder_preference(self, caller: Caller) -> str:
+        body, _ = await self._call("GET", "/me/notification-preferences", caller)
+        return str(body.get("reminders", "immediate")) if isinstance(body, dict) else "immediate"
+
+    async def set_reminder_preference(self, caller: Caller, reminders: str) -> None:
+        await self._call("PUT", "/me/notification-preferences", caller, {"reminders": reminders})
+
     async def pep_deadlines(self, caller: Caller, pep_id: str) -> PepDeadlines:
         body, _ = await self._call("GET", f"/peps/{_segment(pep_id)}/deadlines", caller)
         return PepDeadlines.model_validate(body)

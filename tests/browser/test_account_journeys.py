@@ -208,3 +208,22 @@ async def test_the_timeout_warning_keeps_people_signed_in_or_signs_them_out(syst
     # The browser logs the 401 we made /session answer; nothing else.
     assert [p for p in problems if "401 (Unauthorized)" not in p] == []
     await context.close()
+
+
+async def test_someone_chooses_their_reminders_once_a_day(system: Any, browser: Browser) -> None:
+    email = await new_account(system, str(OAKFIELD), "setting_staff", "Dee", "Digest", FIRST_PASSWORD)
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, email, FIRST_PASSWORD)
+    await page.goto(f"{system.portal_url}/account")
+    row = page.locator(".govuk-summary-list__row", has_text="Reminders by email")
+    await expect(row).to_contain_text("As they happen")
+    await row.get_by_role("link", name=re.compile("Change")).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("How do you want reminders about your tasks?")
+    await assert_accessible(page)
+    await page.get_by_label("In one email a day, from 7am").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Your choice of reminders has been saved")
+    await expect(row).to_contain_text("In one email a day, from 7am")
+    await assert_accessible(page)
+    assert problems == []
+    await context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify import pep_notices, task_notices
+from services.notify import digest, pep_notices, task_notices
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -139,4 +139,6 @@ def task_emails(settings: NotifySettings) -> list[Email]:
         out += task_notices.reminder_emails(task_reminder(rule), child=CHILD,
                                             recipients=[CASEWORKER if rule == "escalated" else DT],
                                             virtual_school=VIRTUAL_SCHOOL, settings=settings)
+    items = [{"template": e.template, "values": dict(e.values)} for e in out if e.template in digest.DIGESTIBLE]
+    out.append(digest.digest_email(DT, date(2026, 12, 16), items, VIRTUAL_SCHOOL))
     return out

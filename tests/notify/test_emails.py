@@ -19,6 +19,7 @@ from services.notify.settings import NotifySettings
 from shared.contracts import (
     AccountChanged,
     ChildChanged,
+    DigestDue,
     EmailCodeIssued,
     EventData,
     InvitationCreated,
@@ -69,7 +70,7 @@ ALL = [email for event in samples.every_event() for email in emails_for(event)] 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
-                                     OrganisationChanged, TaskChanged, TaskReminder]
+                                     OrganisationChanged, TaskChanged, TaskReminder, DigestDue]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
