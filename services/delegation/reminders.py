@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
-from services.delegation import timescale_store
+from services.delegation import scheduled, timescale_store
 from services.delegation.domain.reminders import owed
 from services.delegation.domain.timescales import Calendar
 from shared.bus import add_event
@@ -94,7 +94,9 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                await tick(app[POOL], now(clock_file))
+                moment = now(clock_file)
+                await tick(app[POOL], moment)
+                await scheduled.delegate_due(app[POOL], moment.astimezone(UK).date())
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("reminder tick failed; trying again next tick", extra={"error": type(exc).__name__})
             await asyncio.sleep(interval)

@@ -245,3 +245,35 @@ def test_without_a_date_the_las_timescale_sets_it_and_says_how(system: RunningSy
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {"sections": ["education"]},
                                  cookie=cw)
     assert status == 422 and [e["field"] for e in body["errors"]] == ["due_date"]
+
+
+def test_the_next_termly_pep_is_delegated_on_schedule_once(system: RunningSystem, cookies: dict[str, str]) -> None:
+    cw = cookies["caseworker"]
+    child = new_child(system, cw, social_worker_id=SW)
+    year = academic_year_label(date.today())
+    status, first, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": year}, cookie=cw)
+    assert status == 201, first
+    status, task, _ = system.api("POST", f"/api/v1/peps/{first['id']}/delegations", {
+        "sections": ["targets", "education"], "due_date": DUE}, cookie=cw)
+    assert status == 201, task
+    assert system.api("POST", f"/api/v1/peps/{first['id']}/actions/cancel", {"reason": "Moved school"},
+                      cookie=cw)[0] == 200
+    # The next termly PEP meets in 10 days: its delegate date (10 working days before) has come.
+    meeting = (date.today() + timedelta(days=10)).isoformat()
+    status, nxt, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "termly_review", "term": "spring", "academic_year": year, "meeting_date": meeting}, cookie=cw)
+    assert status == 201, nxt
+    # Two schedulers at once (this one ticks every 0.2 s; the system's own every minute).
+    try:
+        system.local.start_replica("delegation", "delegation-sched", {"EPEP_REMINDER_INTERVAL_SECONDS": "0.2"})
+        made = eventually(lambda: system.api("GET", f"/api/v1/peps/{nxt['id']}/tasks", cookie=cw)[1],
+                          "the PEP delegated on schedule")
+        time.sleep(1.5)
+    finally:
+        system.local.stop("delegation-sched")
+    made = system.api("GET", f"/api/v1/peps/{nxt['id']}/tasks", cookie=cw)[1]
+    assert len(made) == 1, made
+    assert (made[0]["kind"], made[0]["sections"], made[0]["originator_name"], made[0]["status"]) == \
+        ("complete_sections", ["education", "targets"], "Cal Caseworker", "assigned")
+    assert made[0]["note"].startswith("Delegated on schedule") and "after the meeting on" in made[0]["due_rule"]
