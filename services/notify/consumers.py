@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from services.notify import digest, directory, emails, notices, pep_notices, sending, task_notices
+from services.notify import digest, directory, emails, funding_notices, notices, pep_notices, sending, task_notices
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.bus import MessageContext, PermanentError, Subscription
@@ -206,6 +206,8 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(task_notices.task_reminder, settings)),
         Subscription(name="notify.digests", routing_keys=["notify.digest.due.v1"],
                      handler=_pep_handler(digest.digest_emails, settings)),
+        Subscription(name="notify.funding_decisions", routing_keys=["qa.funding.decided.v1"],
+                     handler=_pep_handler(funding_notices.funding_decided, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
     ]

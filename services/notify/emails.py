@@ -53,6 +53,9 @@ SUBJECTS = {
     "task_overdue": "Overdue: PEP task for {child}",
     "task_escalated": "Overdue PEP task for {child}",
     "daily_digest": "Your {service_name} reminders for today",
+    "funding_approved": "PP+ funding approved for {child}",
+    "funding_refused": "PP+ funding refused for {child}",
+    "funding_more_information": "More information needed: PP+ funding for {child}",
 }
 
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
@@ -60,7 +63,7 @@ SUBJECTS = {
 RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "pep_submitted",
                         "pep_returned", "pep_approved", "pep_finalised", "task_assigned", "task_retracted",
                         "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue", "task_escalated",
-                        "daily_digest"})
+                        "daily_digest", "funding_approved", "funding_refused", "funding_more_information"})
 
 
 @dataclass(frozen=True)

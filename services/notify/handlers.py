@@ -52,6 +52,9 @@ TEMPLATE_NAMES = {
     "task_overdue": "Task overdue",
     "task_escalated": "Overdue task escalated",
     "daily_digest": "Daily digest of reminders",
+    "funding_approved": "PP+ funding approved",
+    "funding_refused": "PP+ funding refused",
+    "funding_more_information": "PP+ funding: more information needed",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify import digest, pep_notices, task_notices
+from services.notify import digest, funding_notices, pep_notices, task_notices
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -13,6 +13,7 @@ from shared.contracts import (
     AccountChanged,
     EmailCodeIssued,
     EventData,
+    FundingDecided,
     InvitationCreated,
     MeetingInvitee,
     Organisation,
@@ -110,7 +111,23 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
         event = status_changed(status, action, reason="Targets 2 and 3 need a date" if action == "return" else None)
         out += pep_notices.status_emails(event, child=CHILD, recipients=people, by_name="Cal Caseworker",
                                          virtual_school=VIRTUAL_SCHOOL, settings=settings)
-    return out + task_emails(settings)
+    return out + task_emails(settings) + funding_emails(settings)
+
+
+def funding_decided(decision: str, amount: str | None = None, reason: str | None = None) -> FundingDecided:
+    return FundingDecided(pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, target=2, decision=decision, amount=amount,
+                          academic_year="2026/27", reason=reason)
+
+
+def funding_emails(settings: NotifySettings) -> list[Email]:
+    """One email of every funding decision template."""
+    out: list[Email] = []
+    for event in (funding_decided("approved", amount="1250.00"),
+                  funding_decided("refused", reason="The tutoring is already funded by the school"),
+                  funding_decided("more_information", reason="Which tutor, and for how many sessions?")):
+        out += funding_notices.funding_emails(event, child=CHILD, recipients=[DT, SW], virtual_school=VIRTUAL_SCHOOL,
+                                              settings=settings)
+    return out
 
 
 TASK_ID = uuid.uuid4()

@@ -22,6 +22,7 @@ from shared.contracts import (
     DigestDue,
     EmailCodeIssued,
     EventData,
+    FundingDecided,
     InvitationCreated,
     OrganisationChanged,
     PepMeetingChanged,
@@ -70,7 +71,8 @@ ALL = [email for event in samples.every_event() for email in emails_for(event)] 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
-                                     OrganisationChanged, TaskChanged, TaskReminder, DigestDue]
+                                     OrganisationChanged, TaskChanged, TaskReminder, DigestDue,
+                                     FundingDecided]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
@@ -252,3 +254,29 @@ def test_the_delivery_log_names_every_kind_of_email_and_only_safe_ones_can_be_re
             again = emails.from_payload(email.template, email.recipient, json.loads(json.dumps(payload)))
             assert parts(render(again)) == parts(render(email))
             assert (again.calendar == email.calendar) and again.virtual_school == email.virtual_school
+
+
+def test_a_funding_decision_says_the_amount_the_reason_or_what_is_needed_and_links_to_the_pep() -> None:
+    sent = samples.funding_emails(SETTINGS)
+    assert [(e.template, e.recipient) for e in sent] == [
+        (template, who.email) for template in ("funding_approved", "funding_refused", "funding_more_information")
+        for who in (samples.DT, samples.SW)]
+    texts = {e.template: " ".join(parts(render(e))[0].split()) for e in sent}
+    link = f"https://epep.northshire.test/peps/{samples.PEP_ID}"
+    assert "approved Pupil Premium Plus (PP+) funding for target 2 of the 2026/27 PEP for Jordan E." in \
+        texts["funding_approved"]
+    assert "Amount approved: £1,250.00" in texts["funding_approved"]
+    assert "Why: The tutoring is already funded by the school" in texts["funding_refused"]
+    assert "What is needed: Which tutor, and for how many sessions?" in texts["funding_more_information"]
+    assert all(link in text for text in texts.values())
+    assert str(render(sent[0])["Subject"]) == "PP+ funding approved for Jordan E."
+
+
+def test_funding_goes_to_the_settings_dts_and_the_social_worker_once_each() -> None:
+    from services.notify.funding_notices import funding_recipients, pounds
+
+    twice = samples.Person(samples.DT.user_id, "DANA@example.test", "Dana")
+    assert funding_recipients(social_worker=samples.SW, designated_teachers=[samples.DT, twice]) == [
+        samples.DT, samples.SW]
+    assert funding_recipients(social_worker=None, designated_teachers=[]) == []
+    assert (pounds("20.00"), pounds("1234567.5"), pounds(None), pounds("x")) == ("£20.00", "£1,234,567.50", "", "")
