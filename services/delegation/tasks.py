@@ -25,7 +25,7 @@ from aiohttp import web
 
 from services.delegation import timescale_store
 from services.delegation.domain.timescales import TermDatesMissing, deadlines
-from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, TaskQuery
+from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, TaskQuery, TraySettings
 from shared.authz import not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event
 from shared.contracts import ChildChanged, PepMeetingChanged, PepStatusChanged, TaskChanged, event_type_of, parse_data
@@ -40,7 +40,8 @@ PEP = web.AppKey("pep", ServiceClient)
 VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
 DELEGATORS = ("virtual_school", "social_worker")  # how the caller reaches the child (pep's word)
 PEP_OPEN = ("created", "in_progress", "returned")
-TRAY_DAYS = 30  # how long retracted and submitted tasks stay in those trays
+TRAY_DAYS = 30  # how long retracted and submitted tasks stay in those trays, unless the LA says otherwise
+MAX_TRAY_DAYS = 365
 RULE_OF_KIND = {"complete_sections": "dt_return", "amend": "dt_return", "finalise": "finalise"}
 CHOSEN = "Chosen when the PEP was delegated"  # a due date a person chose does not follow the meeting
 
@@ -292,7 +293,8 @@ async def pep_tasks(request: web.Request) -> web.Response:
     return web.json_response([_task(r, claims, date.today()) for r in rows])
 
 
-def _tray_of(row: asyncpg.Record, how: str | None, me: str, since: datetime) -> str | None:
+def _tray_of(row: asyncpg.Record, how: str | None, me: str, now: datetime, days: dict[uuid.UUID, int]) -> str | None:
+    since = now - timedelta(days=days.get(row["la_id"], TRAY_DAYS))
     if how == "delegate":
         if row["status"] in OPEN_STATUSES:
             return "current"
@@ -308,14 +310,16 @@ def _tray_of(row: asyncpg.Record, how: str | None, me: str, since: datetime) -> 
 @routes.get("/tasks")
 async def trays(request: web.Request) -> web.Response:
     """The caller's tray (current, retracted, submitted: theirs to do; sent: what they delegated) and the counts
-    of all four. Retracted and submitted tasks stay for 30 days."""
+    of all four. Retracted and submitted tasks stay for the LA's number of days (30 unless it set another)."""
     claims = request[CLAIMS]
     me = require_user(claims)
     query = TaskQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
     settings = [uuid.UUID(m.organisation_id) for m in claims.memberships
                 if m.role in ("designated_teacher", "setting_staff")]
-    since = datetime.now(UTC) - timedelta(days=TRAY_DAYS)
+    now = datetime.now(UTC)
+    since = now - timedelta(days=MAX_TRAY_DAYS)
     async with request.app[POOL].acquire() as conn:
+        days = {r["la_id"]: r["tray_days"] for r in await conn.fetch("SELECT la_id, tray_days FROM tray_settings")}
         rows = await conn.fetch(
             TASK_SQL + "WHERE (t.assignee_user_id = $1 OR t.originator_id = $1 "
             "OR (t.assignee_user_id IS NULL AND t.setting_id = ANY($2::uuid[]))) "
@@ -325,7 +329,7 @@ async def trays(request: web.Request) -> web.Response:
     counts = {"current": 0, "retracted": 0, "submitted": 0, "sent": 0}
     chosen = []
     for r in rows:
-        tray = _tray_of(r, reach(claims, r), me, since)
+        tray = _tray_of(r, reach(claims, r), me, now, days)
         if tray is None:
             continue
         counts[tray] += 1
@@ -368,6 +372,38 @@ async def pep_deadlines(request: web.Request) -> web.Response:
         "meeting_date": meeting.isoformat() if meeting else None, "based_on": based_on,
         "deadlines": [{"key": d.key, "label": d.label, "due": d.due.isoformat() if d.due else None, "rule": d.rule,
                        "rule_version": d.rule_version, "explanation": d.explanation} for d in found.values()]})
+
+
+@routes.get("/organisations/{la_id}/tray-settings")
+async def get_tray_settings(request: web.Request) -> web.Response:
+    la_id = _virtual_school_la(request, ("vs_admin", "vs_caseworker", "vs_approver"))
+    async with request.app[POOL].acquire() as conn:
+        days = await conn.fetchval("SELECT tray_days FROM tray_settings WHERE la_id = $1", la_id)
+    return web.json_response({"tray_days": days or TRAY_DAYS})
+
+
+@routes.put("/organisations/{la_id}/tray-settings")
+async def put_tray_settings(request: web.Request) -> web.Response:
+    """How long retracted and submitted tasks stay in the LA's people's trays (its VS admin decides)."""
+    la_id = _virtual_school_la(request, ("vs_admin",))
+    body = await parse_body(request, TraySettings)
+    async with request.app[POOL].acquire() as conn:
+        await conn.execute("INSERT INTO tray_settings (la_id, tray_days, changed_by) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (la_id) DO UPDATE SET tray_days = $2, changed_by = $3, changed_at = now()",
+                           la_id, body.tray_days, uuid.UUID(request[CLAIMS].sub))
+    return web.json_response({"tray_days": body.tray_days})
+
+
+def _virtual_school_la(request: web.Request, roles: tuple[str, ...]) -> uuid.UUID:
+    """The LA in the path, if the caller holds one of these roles there; 404 otherwise (403 for other VS roles)."""
+    claims = request[CLAIMS]
+    la_id = path_uuid(request, "la_id")
+    held = roles_at(claims, str(la_id))
+    if not held & VIRTUAL_SCHOOL:
+        raise not_found("organisation")
+    if not held & set(roles):
+        raise Problem(403, "Only the Virtual School's administrators can change this", code="forbidden")
+    return la_id
 
 
 # ---- following pep --------------------------------------------------------------------------------------------

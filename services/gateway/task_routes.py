@@ -23,3 +23,7 @@ forward("post", "/tasks/{task_id}/retract", "Take a delegated task back, saying 
 forward("get", "/caseload", "My caseload trackers: Overdue, No PEP date, Upcoming, with counts, the children in one "
         "(query: category, la_id, setting_id, social_worker_id) and, for the Virtual School, counts by setting and by "
         "social worker", response=caseload.Caseload, service="delegation", tags=tags)
+forward("get", "/organisations/{la_id}/tray-settings", "How long retracted and submitted tasks stay in the trays "
+        "(the LA's Virtual School)", response=api.TraySettings, service="delegation", tags=tags)
+forward("put", "/organisations/{la_id}/tray-settings", "Change it (the LA's VS admin; 1 to 365 days)",
+        body=api.TraySettings, response=api.TraySettings, service="delegation", tags=tags)

@@ -96,3 +96,8 @@ class PepDeadlines(BaseModel):
         description="meeting: every step from the PEP's meeting; last_meeting: when the next meeting is due, from "
                     "the child's last finalised PEP; null: nothing to count from")
     deadlines: list[Deadline]
+
+
+class TraySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tray_days: int = Field(ge=1, le=365, description="Days retracted and submitted tasks stay in the trays")

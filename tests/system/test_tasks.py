@@ -6,6 +6,7 @@ task; finalising completes it. Nobody else sees or acts on the tasks."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -277,3 +278,32 @@ def test_the_next_termly_pep_is_delegated_on_schedule_once(system: RunningSystem
     assert (made[0]["kind"], made[0]["sections"], made[0]["originator_name"], made[0]["status"]) == \
         ("complete_sections", ["education", "targets"], "Cal Caseworker", "assigned")
     assert made[0]["note"].startswith("Delegated on schedule") and "after the meeting on" in made[0]["due_rule"]
+
+
+def test_an_la_decides_how_long_finished_tasks_stay_in_the_trays(system: RunningSystem,
+                                                                  cookies: dict[str, str]) -> None:
+    cw, dt, admin = cookies["caseworker"], cookies["dt"], system.sign_in("admin@demo.test")
+    child = new_child(system, cw, social_worker_id=SW)
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today())}, cookie=cw)
+    status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations",
+                                 {"sections": ["education"], "due_date": DUE}, cookie=cw)
+    assert status == 201, task
+    assert system.api("POST", f"/api/v1/tasks/{task['id']}/retract", {"reason": "Not needed"}, cookie=cw)[0] == 200
+    # Retracted 3 days ago, as far as the trays can tell.
+    system.admin_sql("UPDATE delegation.tasks SET updated_at = now() - interval '3 days' WHERE id = $1",
+                     uuid.UUID(task["id"]))
+    settings = f"/api/v1/organisations/{child['la_id']}/tray-settings"
+    assert system.api("GET", settings, cookie=cw)[1] == {"tray_days": 30}
+    assert [t["id"] for t in tray(system, dt, "retracted", pep["id"])] == [task["id"]]
+    try:
+        assert system.api("PUT", settings, {"tray_days": 2}, cookie=cw)[0] == 403  # the VS admin's decision
+        status, body, _ = system.api("PUT", settings, {"tray_days": 0}, cookie=admin)
+        assert status == 422 and [e["field"] for e in body["errors"]] == ["tray_days"]
+        assert system.api("PUT", settings, {"tray_days": 2}, cookie=admin)[1] == {"tray_days": 2}
+        assert tray(system, dt, "retracted", pep["id"]) == []
+        for outsider in ("admin2", "dt"):
+            assert system.api("GET", settings, cookie=cookies[outsider])[0] == 404
+            assert system.api("PUT", settings, {"tray_days": 9}, cookie=cookies[outsider])[0] == 404
+    finally:
+        assert system.api("PUT", settings, {"tray_days": 30}, cookie=admin)[0] == 200
