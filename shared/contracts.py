@@ -285,6 +285,15 @@ class DigestDue(EventData):
     digest_date: date
 
 
+class MeetingReminderDue(EventData):
+    """notify's own: the reminder of a PEP meeting's version is due for these addresses (each claimed once per
+    (pep_id, sequence, address)); notify sends it, unless the meeting has since moved or been cancelled."""
+
+    pep_id: uuid.UUID
+    sequence: int
+    recipients: list[str]
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -302,6 +311,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
     ("notify.digest.due", 1): DigestDue,
+    ("notify.meeting_reminder.due", 1): MeetingReminderDue,
 }
 
 

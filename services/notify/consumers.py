@@ -16,7 +16,17 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from services.notify import digest, directory, emails, funding_notices, notices, pep_notices, sending, task_notices
+from services.notify import (
+    digest,
+    directory,
+    emails,
+    funding_notices,
+    meeting_reminders,
+    notices,
+    pep_notices,
+    sending,
+    task_notices,
+)
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
 from shared.bus import MessageContext, PermanentError, Subscription
@@ -160,9 +170,10 @@ async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettin
     recipients = pep_notices.meeting_recipients(data.invitees, people)
     # Recorded before sending, and never changed after: a retry of this event decides exactly as this did.
     await pool.execute(
-        "INSERT INTO meeting_versions (pep_id, sequence, meeting_date, meeting_time, location, invited) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING", data.pep_id, data.sequence, data.meeting_date,
-        data.meeting_time, data.location, sorted({r.key for r in recipients}))
+        "INSERT INTO meeting_versions (pep_id, sequence, meeting_date, meeting_time, location, invited, cancelled, "
+        "child_id, la_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING", data.pep_id,
+        data.sequence, data.meeting_date, data.meeting_time, data.location, sorted({r.key for r in recipients}),
+        data.change == "cancelled", data.child_id, data.la_id)
     return pep_notices.meeting_emails(
         data, child=child, recipients=recipients, previous=earlier[-1] if earlier else None,
         ever_invited=frozenset().union(*(v.invited for v in earlier)),
@@ -208,6 +219,8 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(digest.digest_emails, settings)),
         Subscription(name="notify.funding_decisions", routing_keys=["qa.funding.decided.v1"],
                      handler=_pep_handler(funding_notices.funding_decided, settings)),
+        Subscription(name="notify.meeting_reminders", routing_keys=["notify.meeting_reminder.due.v1"],
+                     handler=_pep_handler(meeting_reminders.reminder_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
     ]

@@ -124,12 +124,17 @@ async def scheduler(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     assert isinstance(settings, NotifySettings)
 
+    from services.notify import meeting_reminders  # (it imports this module)
+
     async def loop() -> None:
         while True:
             try:
-                await tick(app[POOL], now(settings.clock_file))
+                moment = now(settings.clock_file)
+                await tick(app[POOL], moment)
+                await meeting_reminders.tick(app[POOL], moment, settings.meeting_reminder_days)
             except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("digest tick failed; trying again next tick", extra={"error": type(exc).__name__})
+                log.warning("digest or meeting reminder tick failed; trying again next tick",
+                            extra={"error": type(exc).__name__})
             await asyncio.sleep(settings.digest_interval_seconds)
 
     task = asyncio.create_task(loop(), name="digests")

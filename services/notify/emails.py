@@ -41,6 +41,7 @@ SUBJECTS = {
     "meeting_invitation": "Invitation: PEP meeting for {child}",
     "meeting_update": "Updated: PEP meeting for {child}",
     "meeting_cancelled": "Cancelled: PEP meeting for {child}",
+    "meeting_reminder": "Reminder: PEP meeting for {child}",
     "pep_submitted": "PEP submitted for {child}",
     "pep_returned": "PEP returned for amendment: {child}",
     "pep_approved": "PEP approved for {child}",
@@ -60,10 +61,11 @@ SUBJECTS = {
 
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
 # kept with the delivery (`payload`). The others cannot be resent: the person asks for a new code instead.
-RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "pep_submitted",
-                        "pep_returned", "pep_approved", "pep_finalised", "task_assigned", "task_retracted",
-                        "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue", "task_escalated",
-                        "daily_digest", "funding_approved", "funding_refused", "funding_more_information"})
+RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "meeting_reminder",
+                        "pep_submitted", "pep_returned", "pep_approved", "pep_finalised", "task_assigned",
+                        "task_retracted", "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue",
+                        "task_escalated", "daily_digest", "funding_approved", "funding_refused",
+                        "funding_more_information"})
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ TEMPLATE_NAMES = {
     "meeting_invitation": "PEP meeting invitation",
     "meeting_update": "PEP meeting update",
     "meeting_cancelled": "PEP meeting cancellation",
+    "meeting_reminder": "PEP meeting reminder",
     "pep_submitted": "PEP submitted",
     "pep_returned": "PEP returned for amendment",
     "pep_approved": "PEP approved",

@@ -25,6 +25,8 @@ class NotifySettings(ServiceSettings):
     # file holding an ISO date-time to use as "now".
     digest_interval_seconds: float = Field(default=60.0, gt=0)
     clock_file: Path | None = None
+    # A PEP meeting's reminder goes this many days before it (from 07:00 UK time), to everyone invited.
+    meeting_reminder_days: int = Field(default=2, ge=0, le=28)
 
     @model_validator(mode="after")
     def _real_time_in_production(self) -> NotifySettings:

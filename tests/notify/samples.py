@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from services.notify import digest, funding_notices, pep_notices, task_notices
+from services.notify import digest, funding_notices, meeting_reminders, pep_notices, task_notices
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -106,6 +106,10 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
     out += pep_notices.meeting_emails(meeting_changed("cancelled", sequence=2), child=CHILD, recipients=[],
                                       previous=before, ever_invited=frozenset({"pat.carer@example.test"}),
                                       virtual_school=VIRTUAL_SCHOOL, settings=settings, stamp=WHEN)
+    for who, link in ((DT, f"{settings.portal_url.rstrip('/')}/peps/{PEP_ID}"), (None, "")):
+        out.append(meeting_reminders.reminder_email(
+            who.email if who else "pat.carer@example.test", who.given_name if who else "", CHILD.short_name,
+            "Tuesday 1 December 2026 at 3:30pm", "Oakfield Primary School, Room 4", link, VIRTUAL_SCHOOL))
     for status, action, people in (("submitted", "submit", [CASEWORKER]), ("returned", "return", [DT]),
                                    ("approved", "approve", [SW]), ("finalised", "finalise", [SW])):
         event = status_changed(status, action, reason="Targets 2 and 3 need a date" if action == "return" else None)

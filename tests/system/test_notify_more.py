@@ -1,22 +1,30 @@
-"""More of notify through the whole system: PP+ funding decisions, each to the child's setting's Designated
-Teachers and social worker and never to a carer, read from the mail sink's Maildir."""
+"""More of notify through the whole system, read from the mail sink's Maildir: PP+ funding decisions, each to the
+child's setting's Designated Teachers and social worker and never to a carer; and meeting reminders two days
+before, exactly once per person with two notify replicas on a clock file, for the new date of a moved meeting
+and never for a cancelled one."""
+# ruff: noqa: F811  (the `clock` fixture is test_digest's, named as a parameter)
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 import uuid
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
+from services.pep.domain.core_data import academic_year_label
 from shared.bus import add_event
 from shared.contracts import EventData, FundingDecided
 from tests.conftest import RunningSystem
 from tests.system.test_children import SW, new_child
-from tests.system.test_notifications import body_of, wait_for_mail
+from tests.system.test_digest import UK, clock  # noqa: F401
+from tests.system.test_notifications import body_of, save_meeting, wait_for_mail
 
 DT_EMAIL, SW_EMAIL = "dt@demo.test", "sw@demo.test"
 
@@ -81,3 +89,66 @@ def test_each_funding_decision_tells_the_dt_and_social_worker_but_never_a_carer(
                             "template LIKE 'funding_%' AND created_at > to_timestamp($2)", DT_EMAIL, since)
     assert sorted(r["template"] for r in rows if r["tenant"] == child["la_id"]) == [
         "funding_approved", "funding_more_information", "funding_refused"]
+
+
+def _pep_with_a_meeting(system: RunningSystem, caseworker: str, dt: str, carer: str,
+                        answers: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    child = new_child(system, caseworker, social_worker_id=SW)
+    status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+        "kind": "initial", "term": "spring", "academic_year": academic_year_label(date.today())}, cookie=caseworker)
+    assert status == 201, pep
+    since = time.time() - 0.5
+    save_meeting(system, dt, pep["id"], {**answers, "attendees": [
+        {"name": "Pat Carer", "role": "carer", "email": carer}]})
+    wait_for_mail(system, carer, since, f"pep-{pep['id']}@epep")  # invited: notify has recorded the meeting
+    return child, pep["id"]
+
+
+def test_a_meeting_is_reminded_two_days_before_once_each_for_its_latest_date(system: RunningSystem, caseworker: str,
+                                                                           clock: Path) -> None:
+    dt = system.sign_in(DT_EMAIL)
+    carer, gone = (f"{who}.{secrets.token_hex(3)}@example.test" for who in ("pat", "lou"))
+    child, pep_id = _pep_with_a_meeting(system, caseworker, dt, carer, {
+        "meeting_date": "2030-03-12", "meeting_time": "15:30", "location": "Oakfield Primary School, Room 4"})
+    subject = f"Reminder: PEP meeting for {child['given_name']} {child['family_name'][0]}."
+    _, cancelled = _pep_with_a_meeting(system, caseworker, dt, gone, {"meeting_date": "2030-03-12"})
+    status, body, _ = system.api("POST", f"/api/v1/peps/{cancelled}/actions/cancel", {"reason": "Moved away"},
+                                 cookie=caseworker)
+    assert status == 200, body
+    wait_for_mail(system, gone, 0, "Cancelled: PEP meeting")
+    since = time.time() - 0.5
+
+    def reminders(to: str) -> list[str]:
+        return [body_of(m) for m in system.mailbox.messages(to, since) if str(m["Subject"]) == subject]
+
+    # Two days before, from 07:00 UK time: one each, however often the two replicas' schedulers look.
+    clock.write_text(datetime(2030, 3, 10, 6, 50, tzinfo=UK).isoformat())
+    time.sleep(1)
+    assert reminders(carer) == []
+    clock.write_text(datetime(2030, 3, 10, 7, 30, tzinfo=UK).isoformat())
+    for to in (carer, DT_EMAIL, SW_EMAIL):
+        [text] = wait_for_mail(system, to, since, subject)
+        assert "When: Tuesday 12 March 2030 at 3:30pm Where: Oakfield Primary School, Room 4" in body_of(text)
+    time.sleep(1.5)  # many more ticks of both replicas
+    assert [len(reminders(to)) for to in (carer, DT_EMAIL, SW_EMAIL)] == [1, 1, 1]
+    assert f"/peps/{pep_id}" in reminders(DT_EMAIL)[0] and "/peps/" not in reminders(carer)[0]
+    assert "Hello Dana," in reminders(DT_EMAIL)[0]
+    assert not [m for m in system.mailbox.messages(gone, since) if str(m["Subject"]).startswith("Reminder")]
+
+    # Moved to the 13th: reminded again, for the new date, from two days before it.
+    save_meeting(system, dt, pep_id, {"meeting_date": "2030-03-13", "meeting_time": "10:00",
+                                      "location": "Oakfield Primary School, Room 4",
+                                      "attendees": [{"name": "Pat Carer", "role": "carer", "email": carer}]})
+    wait_for_mail(system, carer, since, "Updated: PEP meeting")
+    time.sleep(1)
+    assert len(reminders(carer)) == 1  # the 13th is three days away
+    clock.write_text(datetime(2030, 3, 11, 7, 1, tzinfo=UK).isoformat())
+    for to in (carer, DT_EMAIL, SW_EMAIL):
+        assert len(wait_for_mail(system, to, since, subject, count=2)) == 2
+    time.sleep(1.5)
+    assert [len(reminders(to)) for to in (carer, DT_EMAIL, SW_EMAIL)] == [2, 2, 2]
+    assert any("When: Wednesday 13 March 2030 at 10am" in text for text in reminders(carer))
+    rows = system.admin_sql("SELECT sequence, count(*) AS n FROM notify.meeting_reminders WHERE pep_id = $1 "
+                            "GROUP BY sequence ORDER BY sequence", pep_id)
+    assert [r["n"] for r in rows] == [3, 3]
+    assert not system.admin_sql("SELECT 1 FROM notify.meeting_reminders WHERE pep_id = $1", cancelled)
