@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 import uuid
+import weakref
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -44,18 +48,91 @@ async def smtp_send(settings: NotifySettings, message: EmailMessage) -> None:
                                        attributes={"server.address": settings.smtp_host,
                                                    "server.port": settings.smtp_port}):
         try:
-            await aiosmtplib.send(
-                message, hostname=settings.smtp_host, port=settings.smtp_port,
-                username=settings.smtp_username or None,
-                password=settings.smtp_password.get_secret_value() or None,
-                use_tls=settings.smtp_tls == "tls", start_tls=settings.smtp_tls == "starttls",
-                timeout=settings.smtp_timeout)
+            await _connections(settings).send(message)
         except aiosmtplib.SMTPResponseException as exc:
             if 500 <= exc.code < 600:
                 raise PermanentFailure(f"SMTP {exc.code}") from None
             raise TemporaryFailure(f"SMTP {exc.code}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TemporaryFailure(type(exc).__name__) from None
+
+
+class Connections:
+    """SMTP connections kept open between emails, a few per process, so a burst does not pay a TCP (and TLS and
+    login) handshake per email.
+
+    A connection idle longer than `idle_seconds` is closed rather than reused (servers drop idle clients). One
+    the server has dropped anyway fails on its first command, before anything is sent, so the email is tried
+    once more on a new connection; any other failure closes the connection and is the caller's to handle.
+    """
+
+    def __init__(self, settings: NotifySettings, size: int, idle_seconds: float) -> None:
+        self.settings, self.idle_seconds = settings, idle_seconds
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        async with self._slots:
+            client = self._take_idle()
+            if client is not None:
+                try:
+                    await client.send_message(message)
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    _close(client)  # dropped while idle: nothing was sent on it
+                except BaseException:
+                    _close(client)
+                    raise
+                else:
+                    self._idle.append((time.monotonic(), client))
+                    return
+            client = await self._open()
+            try:
+                await client.send_message(message)
+            except BaseException:
+                _close(client)
+                raise
+            self._idle.append((time.monotonic(), client))
+
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        now = time.monotonic()
+        while self._idle:
+            since, client = self._idle.pop()
+            if client.is_connected and now - since < self.idle_seconds:
+                return client
+            _close(client)
+        return None
+
+    async def _open(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username or None,
+                                 password=s.smtp_password.get_secret_value() or None, use_tls=s.smtp_tls == "tls",
+                                 start_tls=s.smtp_tls == "starttls", timeout=s.smtp_timeout)
+        await client.connect()
+        return client
+
+    def close(self) -> None:
+        while self._idle:
+            _close(self._idle.pop()[1])
+
+
+def _close(client: aiosmtplib.SMTP) -> None:
+    # Not QUIT: the connection may be broken, and nothing waits on a polite goodbye.
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+# One set of connections per event loop (a test may run several loops in one process); they matter for speed only.
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Connections] = weakref.WeakKeyDictionary()
+
+
+def _connections(settings: NotifySettings) -> Connections:
+    loop = asyncio.get_running_loop()
+    found = _by_loop.get(loop)
+    if found is None or found.settings is not settings:
+        if found is not None:
+            found.close()
+        found = _by_loop[loop] = Connections(settings, settings.smtp_connections, settings.smtp_idle_seconds)
+    return found
 
 
 async def mark(pool: asyncpg.Pool, delivery_id: uuid.UUID, status: str, error: str | None = None) -> None:

@@ -16,6 +16,9 @@ class NotifySettings(ServiceSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_timeout: float = 10.0
+    # Connections kept open between emails, per process, and how long one may sit idle before it is closed.
+    smtp_connections: int = 4
+    smtp_idle_seconds: float = 30.0
     mail_from: str = "ePEP <no-reply@epep.invalid>"
     service_name: str = "ePEP"
     portal_url: str = "http://127.0.0.1:8080"
