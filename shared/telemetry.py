@@ -28,9 +28,10 @@ from opentelemetry.sdk.trace.export import (
 from shared.settings import ServiceSettings
 
 _provider: TracerProvider | None = None
-# Emailed links carry secrets in their paths and queries (invitation tokens): never in a trace.
+# Emailed links carry secrets in their paths (invitation tokens), and a query string can hold anything a person
+# typed (a child's name searched for, an email address, a token): never in a trace. Parameter names stay.
 _SECRETS = [(re.compile(r"(/invitations/)(?!lookup\b|accept\b)[A-Za-z0-9_%-]{16,}"), r"\1[redacted]"),
-            (re.compile(r"([?&](?:token|code)=)[^&\s]*"), r"\1[redacted]")]
+            (re.compile(r"([?&][^=&\s#]+=)[^&\s#]*"), r"\1[redacted]")]
 
 
 def redact(value: object) -> object:

@@ -25,7 +25,10 @@ def test_invitation_tokens_and_codes_are_redacted_from_paths_and_queries() -> No
     assert redact(f"/invitations/{TOKEN}") == "/invitations/[redacted]"
     assert redact(f"/invitations/{TOKEN}/accept") == "/invitations/[redacted]/accept"
     assert redact(f"http://gw/api/v1/invitations/lookup?token={TOKEN}&x=1") == \
-        "http://gw/api/v1/invitations/lookup?token=[redacted]&x=1"
+        "http://gw/api/v1/invitations/lookup?token=[redacted]&x=[redacted]"
+    # Whatever a query holds (a child's name searched for, an address) stays out; its parameter names stay in.
+    assert redact("/children?q=Jordan%20Example&limit=25") == "/children?q=[redacted]&limit=[redacted]"
+    assert redact("/deliveries?recipient=dana@example.test") == "/deliveries?recipient=[redacted]"
     assert redact("/invitations/lookup") == "/invitations/lookup"
     assert redact("/api/v1/organisations/abc/invitations") == "/api/v1/organisations/abc/invitations"
 
