@@ -361,7 +361,7 @@ async def _request_funding(conn: asyncpg.Connection, pep: asyncpg.Record, correl
             term=pep["term"]), tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
-MEETING, MEETING_KEYS = "meeting", {"meeting_date", "meeting_time", "location"}
+MEETING, MEETING_KEYS = "meeting", {"meeting_date", "meeting_time", "location", "attendees"}
 
 
 async def _meeting_changed(conn: asyncpg.Connection, pep: asyncpg.Record, answers: dict[str, Any],

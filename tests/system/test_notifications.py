@@ -327,3 +327,23 @@ def _wait(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
+
+
+def test_someone_added_to_the_meeting_later_is_invited_and_nobody_else_again(system: RunningSystem,
+                                                                             people: dict[str, str]) -> None:
+    _, pep_id, _ = new_child_with_a_pep(system, people)
+    uid = f"pep-{pep_id}@epep"
+    first, later = (f"{who}.{secrets.token_hex(3)}@example.test" for who in ("pat", "robin"))
+    since = time.time()
+    save_meeting(system, people["dt"], pep_id, {"meeting_date": "2026-12-01", "meeting_time": "15:30",
+                                                "attendees": [{"name": "Pat Carer", "role": "carer", "email": first}]})
+    assert len(wait_for_mail(system, first, since, uid)) == 1
+    # Only the list changes (autosave sends just that): the newcomer is invited, nobody else is written to.
+    save_meeting(system, people["dt"], pep_id, {"attendees": [
+        {"name": "Pat Carer", "role": "carer", "email": first},
+        {"name": "Robin Parent", "role": "parent", "email": later}]})
+    [message] = wait_for_mail(system, later, since, uid)
+    assert message["Subject"].startswith("Invitation: PEP meeting for")
+    time.sleep(1.5)
+    assert len(wait_for_mail(system, first, since, uid, timeout=0)) == 1
+    assert len(wait_for_mail(system, DT_EMAIL, since, uid, timeout=0)) == 1
