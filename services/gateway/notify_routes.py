@@ -56,3 +56,22 @@ forward("get", "/me/notification-preferences", "How I get reminders", response=N
         service="notify", tags=tags)
 forward("put", "/me/notification-preferences", "Choose how I get reminders (codes and security notices always come "
         "at once)", body=NotificationPreferences, response=NotificationPreferences, service="notify", tags=tags)
+
+
+class EmailPreview(BaseModel):
+    """One kind of email as its recipient gets it, made from sample values (no one's real data)."""
+
+    template: str
+    name: str
+    subject: str
+    text: str
+    html: str
+    calendar: bool = Field(description="Whether it carries a calendar invitation (invite.ics)")
+
+
+class EmailPreviews(BaseModel):
+    items: list[EmailPreview]
+
+
+forward("get", "/email-previews", "Every kind of email, with sample values: subject, text and HTML (VS admin)",
+        response=EmailPreviews, service="notify", tags=tags)

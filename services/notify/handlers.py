@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.notify import emails, sending
+from services.notify import directory, emails, previews, sending
 from services.notify.consumers import send_delivery
 from services.notify.settings import NotifySettings
-from shared.authz import not_found, roles_at
+from shared.authz import not_found, organisations_where, roles_at
 from shared.errors import FieldError, Problem
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, path_uuid
@@ -155,3 +155,19 @@ def _entry(row: asyncpg.Record) -> dict[str, Any]:
             "error": row["last_error"], "created_at": when("created_at"), "sent_at": when("sent_at"),
             "updated_at": when("updated_at"), "resent_at": when("resent_at"),
             "can_resend": row["status"] in FAILED and row["payload"] is not None}
+
+
+@routes.get("/email-previews")
+async def email_previews(request: web.Request) -> web.Response:
+    """Every kind of email notify sends, rendered from built-in sample values (never anyone's real data): its
+    subject, plain text and HTML. For Virtual School admins, with their LA's contact details in the footer;
+    anyone else gets 404."""
+    claims = request[CLAIMS]
+    las = organisations_where(claims, "vs_admin")
+    if claims.is_service or not las:
+        raise not_found()
+    settings = request.app[SETTINGS]
+    assert isinstance(settings, NotifySettings)
+    school = await directory.virtual_school(request.app[POOL], uuid.UUID(sorted(las)[0]))
+    return web.json_response({"items": [{**previews.rendered(email, settings), "name": TEMPLATE_NAMES[email.template]}
+                                        for email in previews.one_of_each(settings, school)]})

@@ -17,6 +17,7 @@ from services.portal import (
     child_admin_pages,
     children_pages,
     delivery_pages,
+    email_preview_pages,
     file_pages,
     pages,
     pep_forms,
@@ -96,6 +97,7 @@ def _setup(app: web.Application) -> None:
         app.router.add_routes(module.routes)
     app.router.add_routes(timescale_pages.routes)  # an LA's timescales, for its Virtual School
     app.router.add_routes(delivery_pages.routes)  # the delivery log, for VS admins
+    app.router.add_routes(email_preview_pages.routes)  # every kind of email with sample values, for VS admins
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
     app.router.add_routes(qa_pages.routes)  # the QA queue, reviews, PP+ funding decisions
     if not settings.static_dir.is_dir():

@@ -152,3 +152,20 @@ def test_a_meeting_is_reminded_two_days_before_once_each_for_its_latest_date(sys
                             "GROUP BY sequence ORDER BY sequence", pep_id)
     assert [r["n"] for r in rows] == [3, 3]
     assert not system.admin_sql("SELECT 1 FROM notify.meeting_reminders WHERE pep_id = $1", cancelled)
+
+
+def test_every_kind_of_email_can_be_previewed_by_a_vs_admin_only(system: RunningSystem, caseworker: str) -> None:
+    from services.notify.emails import SUBJECTS
+
+    admin = system.sign_in("admin@demo.test")
+    status, body, _ = system.api("GET", "/api/v1/email-previews", cookie=admin)
+    assert status == 200, body
+    assert [i["template"] for i in body["items"]] == list(SUBJECTS)
+    reminder = next(i for i in body["items"] if i["template"] == "meeting_reminder")
+    assert (reminder["name"], reminder["subject"]) == ("PEP meeting reminder", "Reminder: PEP meeting for Jordan E.")
+    assert "Demo Virtual School" in reminder["text"] and reminder["html"].startswith("<!DOCTYPE html>")
+    other = system.api("GET", "/api/v1/email-previews", cookie=system.sign_in("admin@northshire.test"))[1]
+    assert "Demo Virtual School" not in other["items"][0]["text"]  # each admin sees their own LA's footer
+    for who in (caseworker, system.sign_in(DT_EMAIL)):
+        assert system.api("GET", "/api/v1/email-previews", cookie=who)[0] == 404
+    assert system.api("GET", "/api/v1/email-previews")[0] == 401
