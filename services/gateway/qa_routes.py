@@ -59,3 +59,7 @@ async def funding_csv(request: web.Request) -> web.Response:
         disposition = upstream.headers.get("Content-Disposition", 'attachment; filename="pp-plus.csv"')
     return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
         "Content-Disposition": disposition, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by status, submitted within the "
+        "timescale, latest ratings, QA turnaround, PP+ approved by area of focus and intervention type (query: la_id, "
+        "academic_year, term, setting_id, status)", response=api.Dashboard, service="qa", tags=tags)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.qa import funding, readmodels, reviews
+from services.qa import dashboard, funding, readmodels, reviews
 from services.qa.pep_client import pep_client
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
@@ -21,6 +21,7 @@ class Settings(ServiceSettings):
 def _routes(app: web.Application) -> None:
     app.router.add_routes(reviews.routes)
     app.router.add_routes(funding.routes)
+    app.router.add_routes(dashboard.routes)
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:

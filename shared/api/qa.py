@@ -228,3 +228,53 @@ class AllocationIn(BaseModel):
 class Allocation(BaseModel):
     la_id: uuid.UUID
     amount: str
+
+
+# ---- the Virtual School's dashboard ----------------------------------------------------------------------------
+
+
+class DashboardCount(BaseModel):
+    key: str
+    label: str
+    count: int
+
+
+class DashboardRating(BaseModel):
+    framework_key: str
+    grade: str
+    label: str
+    count: int
+
+
+class DashboardAmount(BaseModel):
+    key: str | None = Field(default=None, description="None: not given on the request")
+    label: str
+    requests: int
+    amount: str = Field(description="Pounds and pence approved")
+
+
+class Dashboard(BaseModel):
+    """An LA's figures, about the PEPs that match the filters (None: any)."""
+
+    la_id: uuid.UUID
+    academic_year: str | None = None
+    term: str | None = None
+    setting_id: uuid.UUID | None = None
+    status: str | None = None
+    total: int = Field(description="PEPs")
+    by_status: list[DashboardCount] = Field(description="PEPs by status: created (started), in_progress, "
+                                            "submitted, returned, approved, finalised, cancelled")
+    timescale_working_days: int
+    submitted: int = Field(description="PEPs submitted, with a meeting date")
+    within_timescale: int = Field(description="Of those, submitted (latest submission, UK date) within "
+                                  "timescale_working_days working days of the meeting")
+    within_timescale_percent: float | None = None
+    ratings: list[DashboardRating] = Field(description="Each PEP's latest decided or confirmed review, by its "
+                                           "overall grade")
+    awarded: list[DashboardRating] = Field(description="The same reviews by the grade the PEP shows (Gold)")
+    decisions: int = Field(description="Submissions decided (approved or returned)")
+    turnaround_median_days: float | None = Field(default=None, description="Median days from submission to "
+                                                 "decision")
+    pp_plus_approved: str
+    pp_plus_by_area: list[DashboardAmount]
+    pp_plus_by_intervention: list[DashboardAmount]

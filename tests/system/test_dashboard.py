@@ -1,0 +1,329 @@
+"""The Virtual School's dashboard at volume: 10,000 children and PEPs of generated data (seeded, so a failure can be
+replayed) written straight into qa's read models for Northshire, with reviews and PP+ requests; every figure the
+dashboard gives equals the test's own count of what it generated plus what qa already held for Northshire. Filters
+narrow the figures exactly as the test's count says; another LA's Virtual School gets 404."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import holidays
+import pytest
+
+from services.qa.domain.frameworks import FRAMEWORKS
+from shared import demo
+from tests.conftest import RunningSystem
+
+N = 10_000
+SEED = 20261126
+NORTHSHIRE = demo.OTHER_LA_ID
+STATUSES = ("created", "in_progress", "submitted", "returned", "approved", "finalised", "cancelled")
+SUBMITTED = ("submitted", "returned", "approved", "finalised")
+YEARS = ("2025/26", "2026/27")
+TERMS = ("autumn", "spring", "summer")
+AREAS = ("Literacy", "Numeracy", "Social and emotional wellbeing", "Attendance", None)
+INTERVENTIONS = ("1:1 tuition", "Mentoring", "Equipment", "Trips and activities", None)
+GRADES = ("green", "amber", "red")
+REDCAR = FRAMEWORKS["redcar_cleveland"]
+UK = ZoneInfo("Europe/London")
+BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2025, 2028))
+
+PEP_COLUMNS = ("id", "child_id", "la_id", "setting_id", "status", "kind", "term", "academic_year", "meeting_date",
+               "submitted_at", "status_version")
+REVIEW_COLUMNS = ("pep_id", "child_id", "la_id", "submitted_at", "meeting_date", "stage", "framework_key",
+                  "overall_grade", "awarded_grade", "outcome", "reason", "by_user", "at")
+FUNDING_COLUMNS = ("id", "pep_id", "target", "child_id", "la_id", "setting_id", "description", "area_of_focus",
+                   "intervention_type", "amount_requested", "academic_year", "term", "requested_at", "status",
+                   "amount_approved", "decided_by", "decided_at", "financial_year")
+
+
+@dataclass
+class Data:
+    """PEPs, reviews (in the order written: the last of a PEP is its latest) and PP+ requests, as dicts."""
+
+    peps: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    funding: list[dict[str, Any]] = field(default_factory=list)
+
+
+def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data, list[tuple[Any, ...]]]:
+    data, children = Data(), []
+    caseworker = demo.account_id("admin2")
+    for i in range(N):
+        child_id, pep_id = uuid.uuid4(), uuid.uuid4()
+        setting = rng.choice(settings)
+        children.append((child_id, NORTHSHIRE, setting, None, "Gen", f"Child{i:05d}", "Year 5", 1))
+        status = rng.choice(STATUSES)
+        meeting = date(2025, 9, 1) + timedelta(days=rng.randrange(330)) if rng.random() < 0.9 else None
+        submitted_at = None
+        if status in SUBMITTED or (status == "cancelled" and rng.random() < 0.3):
+            # Within minutes of midnight now and then: the UK date, not UTC's, is the day it was submitted.
+            base = meeting or date(2026, 1, 5)
+            submitted_at = datetime(base.year, base.month, base.day, tzinfo=UTC) + timedelta(
+                days=rng.randrange(0, 22), minutes=rng.choice([rng.randrange(1440), 23 * 60 + 30, 22 * 60 + 50]))
+        pep = {"id": pep_id, "child_id": child_id, "la_id": NORTHSHIRE, "setting_id": setting, "status": status,
+               "kind": "termly", "term": rng.choice(TERMS), "academic_year": rng.choice(YEARS),
+               "meeting_date": meeting, "submitted_at": submitted_at, "status_version": 3}
+        data.peps.append(pep)
+        if submitted_at is None or rng.random() < 0.15:
+            continue
+
+        def review(sub: datetime, stage: str, at: datetime, grade: str | None, outcome: str | None = None,
+                   pep: dict[str, Any] = pep) -> None:
+            data.reviews.append({
+                "pep_id": pep["id"], "child_id": pep["child_id"], "la_id": NORTHSHIRE, "submitted_at": sub,
+                "meeting_date": pep["meeting_date"], "stage": stage, "framework_key": "redcar_cleveland",
+                "overall_grade": grade, "awarded_grade": REDCAR.awarded_grade(grade, pep["meeting_date"], sub),
+                "outcome": outcome, "reason": "Needs more" if outcome == "return" else None, "by_user": caseworker,
+                "at": at})
+
+        if rng.random() < 0.3:
+            # An earlier submission, returned: it was decided too, and counts in the turnaround.
+            earlier = submitted_at - timedelta(days=rng.randrange(3, 20), minutes=rng.randrange(600))
+            decided = earlier + timedelta(minutes=rng.randrange(30, 60 * 24 * 9))
+            review(earlier, "draft", decided - timedelta(minutes=5), "amber")
+            review(earlier, "decided", decided, rng.choice(("amber", "red")), "return")
+        grade = rng.choice(GRADES)
+        at = submitted_at + timedelta(minutes=rng.randrange(30, 60 * 24 * 14))
+        review(submitted_at, "draft", at - timedelta(minutes=10), grade)
+        if status in ("approved", "finalised"):
+            review(submitted_at, "decided", at, grade, "approve")
+            if rng.random() < 0.4:
+                review(submitted_at, "confirmed", at + timedelta(days=1), rng.choice(GRADES), "approve")
+        elif status == "returned":
+            review(submitted_at, "decided", at, grade, "return")
+        for target in range(rng.choice((0, 0, 1, 2, 3))):
+            asked = Decimal(rng.randrange(1000, 120000)) / 100
+            state = rng.choice(("pending", "approved", "approved", "refused", "more_information"))
+            approved = (asked if rng.random() < 0.6 else (asked * Decimal("0.5")).quantize(Decimal("0.01"))) \
+                if state == "approved" else None
+            data.funding.append({
+                "id": uuid.uuid4(), "pep_id": pep_id, "target": target + 1, "child_id": child_id,
+                "la_id": NORTHSHIRE, "setting_id": setting, "description": "Generated",
+                "area_of_focus": rng.choice(AREAS), "intervention_type": rng.choice(INTERVENTIONS),
+                "amount_requested": asked, "academic_year": pep["academic_year"], "term": pep["term"],
+                "requested_at": submitted_at, "status": state, "amount_approved": approved,
+                "decided_by": caseworker if state != "pending" else None,
+                "decided_at": at if state != "pending" else None, "financial_year": "2025-26"})
+    return data, children
+
+
+async def _copy(dsn: str, data: Data, children: list[tuple[Any, ...]]) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table("children", schema_name="qa", records=children, columns=[
+                "id", "la_id", "setting_id", "social_worker_id", "given_name", "family_name", "year_group", "version"])
+            for table, columns, rows in (("peps", PEP_COLUMNS, data.peps), ("reviews", REVIEW_COLUMNS, data.reviews),
+                                         ("funding_requests", FUNDING_COLUMNS, data.funding)):
+                await conn.copy_records_to_table(table, schema_name="qa", columns=list(columns),
+                                                 records=[tuple(r[c] for c in columns) for r in rows])
+    finally:
+        await conn.close()
+
+
+def existing(system: RunningSystem, generated: set[uuid.UUID]) -> Data:
+    """What qa holds for Northshire besides the generated PEPs (earlier tests' and the demo's)."""
+    peps = [dict(r) for r in system.admin_sql("SELECT * FROM qa.peps WHERE la_id = $1", NORTHSHIRE)
+            if r["id"] not in generated]
+    reviews = [dict(r) for r in system.admin_sql("SELECT * FROM qa.reviews WHERE la_id = $1 ORDER BY id", NORTHSHIRE)
+               if r["pep_id"] not in generated]
+    funding = [dict(r) for r in system.admin_sql("SELECT * FROM qa.funding_requests WHERE la_id = $1", NORTHSHIRE)
+               if r["pep_id"] not in generated]
+    return Data(peps, reviews, funding)
+
+
+@dataclass
+class Generated:
+    data: Data
+    ids: set[uuid.UUID]
+    settings: list[uuid.UUID | None]
+    seconds: float
+
+
+@pytest.fixture(scope="module")
+def generated(system: RunningSystem) -> Iterator[Generated]:
+    rng = random.Random(SEED)
+    settings: list[uuid.UUID | None] = [demo.HILLSIDE, uuid.UUID(int=rng.getrandbits(128)), None]
+    started = time.monotonic()
+    data, children = generate(rng, settings)
+    asyncio.run(_copy(system.admin_dsn, data, children))
+    ids = {p["id"] for p in data.peps}
+    try:
+        yield Generated(data, ids, settings, time.monotonic() - started)
+    finally:
+        # Gone again, so later tests see Northshire as they would have.
+        peps, child_ids = list(ids), [c[0] for c in children]
+        for sql, these in (("DELETE FROM qa.reviews WHERE pep_id = ANY($1::uuid[])", peps),
+                           ("DELETE FROM qa.funding_requests WHERE pep_id = ANY($1::uuid[])", peps),
+                           ("DELETE FROM qa.peps WHERE id = ANY($1::uuid[])", peps),
+                           ("DELETE FROM qa.children WHERE id = ANY($1::uuid[])", child_ids)):
+            system.admin_sql(sql, these)
+
+
+# ---- the test's own count ----------------------------------------------------------------------------------------
+
+
+def working_days_after(meeting: date, day: date) -> int:
+    """How many working days (Monday to Friday, not an England and Wales bank holiday) fall after the meeting up to
+    and including `day`."""
+    n, d = 0, meeting
+    while d < day:
+        d += timedelta(days=1)
+        n += d.weekday() < 5 and d not in BANK_HOLIDAYS
+    return n
+
+
+def on_time(meeting: date, day: date) -> bool:
+    """Submitted no later than the 10th working day after the meeting: fewer than 10 have passed, or it is the
+    10th itself (a weekend or bank holiday after the 10th is already late)."""
+    n = working_days_after(meeting, day)
+    return n < 10 or (n == 10 and day.weekday() < 5 and day not in BANK_HOLIDAYS)
+
+
+def expected(data: Data, filters: dict[str, Any]) -> dict[str, Any]:
+    def keep(p: dict[str, Any]) -> bool:
+        return all(p[k] == v for k, v in filters.items())
+
+    peps = {p["id"]: p for p in data.peps if keep(p)}
+    by_status = Counter(p["status"] for p in peps.values())
+    submitted = [p for p in peps.values() if p["submitted_at"] is not None and p["meeting_date"] is not None]
+    within = sum(on_time(p["meeting_date"], p["submitted_at"].astimezone(UK).date()) for p in submitted)
+    latest: dict[uuid.UUID, dict[str, Any]] = {}
+    decisions: dict[tuple[uuid.UUID, datetime], dict[str, Any]] = {}
+    for r in data.reviews:  # in the order written
+        if r["pep_id"] not in peps:
+            continue
+        if r["stage"] in ("decided", "confirmed"):
+            latest[r["pep_id"]] = r
+        if r["stage"] == "decided":
+            decisions.setdefault((r["pep_id"], r["submitted_at"]), r)
+    days = [(r["at"] - r["submitted_at"]).total_seconds() / 86400 for r in decisions.values()]
+    area: dict[str | None, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    intervention: dict[str | None, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    for f in data.funding:
+        if f["pep_id"] in peps and f["status"] == "approved":
+            for by, key in ((area, f["area_of_focus"]), (intervention, f["intervention_type"])):
+                by[key][0] += 1
+                by[key][1] += f["amount_approved"]
+    return {
+        "total": len(peps), "by_status": {s: by_status.get(s, 0) for s in STATUSES},
+        "submitted": len(submitted), "within_timescale": within,
+        "within_timescale_percent": round(100 * within / len(submitted), 1) if submitted else None,
+        "ratings": dict(Counter(("redcar_cleveland", r["overall_grade"]) for r in latest.values()
+                                if r["overall_grade"])),
+        "awarded": dict(Counter(("redcar_cleveland", r["awarded_grade"]) for r in latest.values()
+                                if r["awarded_grade"])),
+        "decisions": len(decisions), "median": statistics.median(days) if days else None,
+        "by_area": {k: (n, f"{v:.2f}") for k, (n, v) in area.items()},
+        "by_intervention": {k: (n, f"{v:.2f}") for k, (n, v) in intervention.items()},
+        "approved": f"{sum((v for _, v in area.values()), Decimal(0)):.2f}",
+    }
+
+
+def figures(body: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's answer in the shape of the test's own count."""
+    return {
+        "total": body["total"], "by_status": {c["key"]: c["count"] for c in body["by_status"]},
+        "submitted": body["submitted"], "within_timescale": body["within_timescale"],
+        "within_timescale_percent": body["within_timescale_percent"],
+        "ratings": {(r["framework_key"], r["grade"]): r["count"] for r in body["ratings"]},
+        "awarded": {(r["framework_key"], r["grade"]): r["count"] for r in body["awarded"]},
+        "decisions": body["decisions"], "median": body["turnaround_median_days"],
+        "by_area": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_area"]},
+        "by_intervention": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_intervention"]},
+        "approved": body["pp_plus_approved"],
+    }
+
+
+def dashboard(system: RunningSystem, cookie: str, **query: Any) -> tuple[int, Any]:
+    status, body, _ = system.api("GET", "/api/v1/dashboard?" + urlencode({k: str(v) for k, v in query.items()}),
+                                 cookie=cookie)
+    return status, body
+
+
+def check(system: RunningSystem, cookie: str, generated: Generated, **filters: Any) -> dict[str, Any]:
+    """The dashboard with these filters equals the test's count of its data and qa's other Northshire records."""
+    for _ in range(20):  # another test's events may still be arriving for Northshire: count again if so
+        before = existing(system, generated.ids)
+        status, body = dashboard(system, cookie, la_id=NORTHSHIRE, **filters)
+        assert status == 200, body
+        after = existing(system, generated.ids)
+        if before == after:
+            break
+        time.sleep(0.5)
+    data = Data(generated.data.peps + after.peps, after.reviews + generated.data.reviews,
+                generated.data.funding + after.funding)
+    want, got = expected(data, filters), figures(body)
+    median_want, median_got = want.pop("median"), got.pop("median")
+    assert got == want, filters
+    assert (median_got is None) == (median_want is None)
+    if median_want is not None:
+        assert abs(median_got - median_want) <= 0.005, (median_got, median_want)
+    return body
+
+
+# ---- the tests ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def northshire_admin(system: RunningSystem) -> str:
+    return system.sign_in("admin@northshire.test")
+
+
+def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
+        system: RunningSystem, generated: Generated, northshire_admin: str) -> None:
+    started = time.monotonic()
+    body = check(system, northshire_admin, generated)
+    took = time.monotonic() - started
+    # The data is big enough to mean something: every status, grade, and both sides of the timescale.
+    assert body["total"] >= N and all(c["count"] > 1000 for c in body["by_status"])
+    assert 0 < body["within_timescale"] < body["submitted"]
+    assert {r["grade"] for r in body["awarded"]} >= {"gold", "green", "amber", "red"}
+    assert body["decisions"] > 3000 and Decimal(body["pp_plus_approved"]) > 0
+    print(f"\n{N} PEPs generated and copied in {generated.seconds:.1f} s; dashboard and count {took:.1f} s")
+
+
+@pytest.mark.parametrize("filters", [
+    {"term": "spring", "setting_id": demo.HILLSIDE},
+    {"status": "approved"},
+    {"academic_year": "2025/26", "term": "autumn"},
+    {"setting_id": "unknown", "status": "returned", "academic_year": "2026/27"},
+])
+def test_filters_narrow_the_figures_exactly(system: RunningSystem, generated: Generated, northshire_admin: str,
+                                            filters: dict[str, Any]) -> None:
+    if filters.get("setting_id") == "unknown":
+        filters = {**filters, "setting_id": generated.settings[1]}
+    whole = dashboard(system, northshire_admin, la_id=NORTHSHIRE)[1]
+    body = check(system, northshire_admin, generated, **filters)
+    assert 0 < body["total"] < whole["total"]
+    for key, value in filters.items():
+        assert body[key] == str(value)
+
+
+def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSystem, generated: Generated,
+                                                            northshire_admin: str) -> None:
+    other = dashboard(system, system.sign_in("admin@demo.test"), la_id=NORTHSHIRE)
+    nowhere = dashboard(system, northshire_admin, la_id=uuid.uuid4())
+    assert other[0] == 404 and nowhere[0] == 404 and other[1]["code"] == nowhere[1]["code"] == "not_found"
+    # A Designated Teacher in Northshire is not its Virtual School.
+    assert dashboard(system, system.sign_in("dt@hillside.test"), la_id=NORTHSHIRE)[0] == 404
+    # And Demo's own dashboard holds none of Northshire's PEPs.
+    demo_admin = system.sign_in("admin@demo.test")
+    mine = dashboard(system, demo_admin, la_id=demo.LA_ID)
+    assert mine[0] == 200 and mine[1]["total"] < N
+    status, body = dashboard(system, northshire_admin, la_id=NORTHSHIRE, term="winter", status="lost")
+    assert status == 422 and {e["field"] for e in body["errors"]} == {"term", "status"}
