@@ -294,6 +294,18 @@ class MeetingReminderDue(EventData):
     recipients: list[str]
 
 
+class ReviewDecided(EventData):
+    """qa decided a submitted PEP (approve, or return for amendment) or a second level confirmed its rating:
+    the grade it shows now (Gold awarded where earned) in the LA framework's words."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    outcome: str  # approve | return | confirm
+    grade: str | None = None
+    grade_label: str | None = None
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -311,6 +323,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
     ("notify.digest.due", 1): DigestDue,
+    ("qa.review.decided", 1): ReviewDecided,
     ("notify.meeting_reminder.due", 1): MeetingReminderDue,
 }
 

@@ -37,6 +37,7 @@ from shared.contracts import (
     InvitationCreated,
     PepMeetingChanged,
     PepStatusChanged,
+    ReviewDecided,
     SignedIn,
     SignInCodeIssued,
     event_type_of,
@@ -181,6 +182,17 @@ async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettin
         stamp=ctx.envelope.occurred_at)
 
 
+async def _on_review_decided(ctx: MessageContext) -> None:
+    """Keep the grade QA gave each PEP, for the emails that say it. An older event never overwrites a newer."""
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, ReviewDecided)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO pep_ratings (pep_id, grade_label, decided_at) VALUES ($1, $2, $3) ON CONFLICT (pep_id) "
+            "DO UPDATE SET grade_label = $2, decided_at = $3 WHERE pep_ratings.decided_at <= $3",
+            data.pep_id, data.grade_label, ctx.envelope.occurred_at)
+
+
 async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
     assert isinstance(data, PepStatusChanged)
     if data.status not in pep_notices.STATUS_TEMPLATES:
@@ -193,7 +205,8 @@ async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySetting
                                                              "designated_teacher"),
         virtual_school_staff=await directory.people_with_role(pool, data.la_id, "vs_caseworker", "vs_admin"))
     by = await directory.person(pool, data.by_user)
-    return pep_notices.status_emails(data, child=child, recipients=recipients,
+    rating = await pool.fetchval("SELECT grade_label FROM pep_ratings WHERE pep_id = $1", data.pep_id)
+    return pep_notices.status_emails(data, child=child, recipients=recipients, rating=rating or "",
                                      by_name=f"{by.given_name} {by.family_name}" if by else "",
                                      virtual_school=await directory.virtual_school(pool, data.la_id),
                                      settings=settings)
@@ -215,6 +228,7 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(task_notices.task_changed, settings)),
         Subscription(name="notify.task_reminders", routing_keys=["delegation.task.reminder.v1"],
                      handler=_pep_handler(task_notices.task_reminder, settings)),
+        Subscription(name="notify.pep_ratings", routing_keys=["qa.review.decided.v1"], handler=_on_review_decided),
         Subscription(name="notify.digests", routing_keys=["notify.digest.due.v1"],
                      handler=_pep_handler(digest.digest_emails, settings)),
         Subscription(name="notify.funding_decisions", routing_keys=["qa.funding.decided.v1"],

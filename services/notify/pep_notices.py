@@ -161,14 +161,15 @@ def status_recipients(data: PepStatusChanged, *, social_worker: Person | None, d
 
 
 def status_emails(data: PepStatusChanged, *, child: Child, recipients: list[Person], by_name: str,
-                  virtual_school: Organisation | None, settings: NotifySettings) -> list[Email]:
+                  virtual_school: Organisation | None, settings: NotifySettings, rating: str = "") -> list[Email]:
+    """`rating`: the grade QA gave (approved and signed-off emails say it; "" before any)."""
     template = STATUS_TEMPLATES.get(data.status)
     if template is None:
         return []
     pep_name = f"{data.term} term {data.academic_year} PEP"
     return [Email(template, p.email, {
         "given_name": p.given_name, "child": child.short_name, "pep_name": pep_name,
-        "by_name": by_name or "Someone", "reason": (data.reason or "").strip(),
+        "by_name": by_name or "Someone", "reason": (data.reason or "").strip(), "rating": rating,
         "link": _pep_link(settings, data.pep_id)}, virtual_school=virtual_school) for p in recipients]
 
 

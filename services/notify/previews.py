@@ -122,7 +122,8 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
                                    ("approved", "approve", [SW]), ("finalised", "finalise", [SW])):
         event = status_changed(status, action, reason="Targets 2 and 3 need a date" if action == "return" else None)
         out += pep_notices.status_emails(event, child=CHILD, recipients=people, by_name="Cal Caseworker",
-                                         virtual_school=VIRTUAL_SCHOOL, settings=settings)
+                                         virtual_school=VIRTUAL_SCHOOL, settings=settings,
+                                         rating="Gold" if action in ("approve", "finalise") else "")
     return out + task_emails(settings) + funding_emails(settings)
 
 

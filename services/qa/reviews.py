@@ -23,6 +23,8 @@ from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framewo
 from services.qa.pep_client import ask, child_seen_with_qa
 from shared.api.qa import ConfirmIn, DecideIn, FrameworkChoiceIn, ReviewDraftIn
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
+from shared.bus import add_event
+from shared.contracts import ReviewDecided
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -254,6 +256,14 @@ async def save_draft(request: web.Request) -> web.Response:
     return await get_review(request)
 
 
+async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str, framework: Framework,
+                    grade: str | None) -> None:
+    """Tell the others the grade the PEP shows now (notify puts it in the signed-off email)."""
+    await add_event(conn, "qa", ReviewDecided(pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"],
+                                              outcome=outcome, grade=grade, grade_label=framework.label(grade)),
+                    tenant=str(pep["la_id"]))
+
+
 @routes.post("/peps/{pep_id}/review/decide")
 async def decide(request: web.Request) -> web.Response:
     """Approve, or return with a reason: recorded here only if pep takes the action for the caller."""
@@ -277,6 +287,7 @@ async def decide(request: web.Request) -> web.Response:
                             outcome=body.outcome, reason=body.reason)
         words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
             if body.outcome == "return" else None
+        await _announce(conn, known, body.outcome, framework, row["awarded_grade"])
         # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
         await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
                   {"reason": words} if words else {})
@@ -304,8 +315,9 @@ async def confirm(request: web.Request) -> web.Response:
         if body.overall_grade not in framework.grade_keys:
             raise invalid([rules.Invalid("overall_grade", "Choose one of: " + ", ".join(
                 str(framework.label(k)) for k in framework.grade_keys))])
-        await _insert(conn, known, "confirmed", framework, latest["areas"] or {}, body.overall_grade,
-                      latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
-                      note=body.note)
+        row = await _insert(conn, known, "confirmed", framework, latest["areas"] or {}, body.overall_grade,
+                            latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
+                            note=body.note)
+        await _announce(conn, known, "confirm", framework, row["awarded_grade"])
     return await get_review(request)
 

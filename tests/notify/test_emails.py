@@ -28,6 +28,7 @@ from shared.contracts import (
     OrganisationChanged,
     PepMeetingChanged,
     PepStatusChanged,
+    ReviewDecided,
     SignedIn,
     SignInCodeIssued,
     TaskChanged,
@@ -73,7 +74,7 @@ def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
                                      OrganisationChanged, TaskChanged, TaskReminder, DigestDue,
-                                     FundingDecided, MeetingReminderDue]
+                                     FundingDecided, MeetingReminderDue, ReviewDecided]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))

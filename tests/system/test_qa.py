@@ -5,6 +5,7 @@ PEP's targets is approved and the child's profile shows it. Another LA, carers a
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from datetime import date, timedelta
 from typing import Any
@@ -163,6 +164,21 @@ def test_amber_returned_with_feedback_then_green_within_five_working_days_is_gol
         "confirmed", "gold", "Alex Approver")
     kept = system.admin_sql("SELECT stage FROM qa.reviews WHERE pep_id = $1 ORDER BY id", pep_id)
     assert [r["stage"] for r in kept] == ["draft", "decided", "draft", "decided", "confirmed"]
+
+    # Signing off (by the social worker) tells the school's DT, with the rating QA gave.
+    since = time.time() - 1
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/finalise", {}, cookie=cookies["sw"])[0] == 200
+
+    def signed_off() -> list[str]:
+        out = []
+        for m in system.mailbox.messages("dt@demo.test", since):
+            body = m.get_body(preferencelist=("plain",))
+            text = body.get_content() if body else ""
+            if str(m["Subject"]).startswith("PEP signed off") and f"/peps/{pep_id}" in text:
+                out.append(text)
+        return out
+    assert eventually(lambda: signed_off(), "the signed-off email")
+    assert "Quality assurance rating: Gold" in signed_off()[0]
 
 
 def test_a_green_pep_submitted_weeks_after_its_meeting_is_not_gold(system: RunningSystem,
