@@ -16,6 +16,7 @@ from services.portal import (
     admin_pages,
     child_admin_pages,
     children_pages,
+    dashboard_pages,
     delivery_pages,
     email_preview_pages,
     file_pages,
@@ -100,6 +101,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(email_preview_pages.routes)  # every kind of email with sample values, for VS admins
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
     app.router.add_routes(qa_pages.routes)  # the QA queue, reviews, PP+ funding decisions
+    app.router.add_routes(dashboard_pages.routes)  # the Virtual School's dashboard
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

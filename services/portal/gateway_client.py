@@ -987,6 +987,10 @@ class GatewayClient:
         body, _ = await self._call("POST", f"/funding/{_segment(request_id)}/decide", caller, fields)
         return qa_api.FundingRequestOut.model_validate(body)
 
+    async def dashboard(self, caller: Caller, params: dict[str, str]) -> qa_api.Dashboard:
+        body, _ = await self._call("GET", "/dashboard", caller, params=params)
+        return qa_api.Dashboard.model_validate(body)
+
 
 def _segment(value: str) -> str:
     """An id as one path segment, whatever it holds (pages check ids are UUIDs; this is the backstop)."""

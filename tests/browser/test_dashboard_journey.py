@@ -1,0 +1,72 @@
+"""The Virtual School's dashboard in the browser: the VS admin opens it from the home page, filters it by term and
+status, and sees its count of submitted PEPs go up when a school submits one; another LA's admin finds no page.
+Every page is checked with axe-core against WCAG 2.2 AA."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from typing import Any
+
+from playwright.async_api import Browser, Page, expect
+
+from shared import demo
+from tests.browser.axe import assert_accessible
+from tests.browser.helpers import api_sign_in, new_page, sign_in
+from tests.system.test_qa import last_working_day_before, submitted_pep
+
+PASSWORD = "demo-pass-2026"
+
+
+def _submit_one(system: Any) -> None:
+    cookies = {key: api_sign_in(system, f"{key}@demo.test", PASSWORD) for key in ("caseworker", "sw", "dt")}
+    submitted_pep(system, cookies, last_working_day_before(date.today()))
+
+
+async def _submitted(page: Page) -> int:
+    table = page.get_by_role("table", name="PEPs by status")
+    cell = table.locator("tr", has=page.locator("th", has_text=re.compile(r"^Submitted$"))).locator("td")
+    return int((await cell.inner_text()).strip())
+
+
+async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows_a_submission(
+        system: Any, browser: Browser) -> None:
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "admin@demo.test", PASSWORD)
+    await page.get_by_role("link", name="Virtual School dashboard").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Virtual School dashboard")
+    for caption in ("PEPs by status", "PP+ approved by area of focus", "Quality assurance turnaround"):
+        await expect(page.get_by_role("table", name=re.compile(f"^{re.escape(caption)}"))).to_be_visible()
+    await assert_accessible(page)
+    before = await _submitted(page)
+
+    # The filters narrow what is counted and stay chosen.
+    await page.get_by_label("Term").select_option("autumn")
+    await page.get_by_label("PEP status").select_option("submitted")
+    await page.get_by_role("button", name="Show figures").click()
+    await expect(page).to_have_url(re.compile(r"term=autumn.*status=submitted"))
+    await expect(page.locator("main")).to_contain_text("match these filters")
+    await expect(page.get_by_label("Term")).to_have_value("autumn")
+    await assert_accessible(page)
+
+    # A school submits a PEP: once qa has heard, the dashboard counts it.
+    await asyncio.to_thread(_submit_one, system)
+    await page.goto(f"{system.portal_url}/dashboard?la_id={demo.LA_ID}")
+    for _ in range(40):
+        if await _submitted(page) == before + 1:
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    assert await _submitted(page) == before + 1
+
+    # Northshire's Virtual School has no page for Demo's dashboard.
+    other_context, other, _ = await new_page(browser)
+    await sign_in(system, other, "admin@northshire.test", PASSWORD)
+    await other.goto(f"{system.portal_url}/dashboard?la_id={demo.LA_ID}")
+    await expect(other.get_by_role("heading", level=1)).to_have_text("Page not found")
+    await assert_accessible(other)
+
+    assert problems == []
+    for c in (context, other_context):
+        await c.close()
