@@ -7,6 +7,7 @@ anything else.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,6 +36,7 @@ from shared.contracts import (
     EmailCodeIssued,
     EventData,
     InvitationCreated,
+    Organisation,
     PepMeetingChanged,
     PepStatusChanged,
     ReviewDecided,
@@ -113,8 +115,11 @@ async def send_delivery(pool: asyncpg.Pool, settings: NotifySettings, delivery_i
 
 
 def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], list[Email]],
-              settings: NotifySettings) -> Subscription:
-    """A queue for one event type whose handler sends what `compose` says that event becomes."""
+              settings: NotifySettings, *, signed_by_account: bool = False) -> Subscription:
+    """A queue for one event type whose handler sends what `compose` says that event becomes.
+
+    `signed_by_account`: the event names no LA (identity's codes and security notices), so each email
+    that names no Virtual School is given the one of the account it goes to, if there is one."""
     event_type, version = event_type_of(model)
 
     async def handle(ctx: MessageContext) -> None:
@@ -130,9 +135,29 @@ def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], 
             log.error("event cannot become an email", extra={"consumer": name, "reason": reason,
                                                              "event_id": str(ctx.envelope.event_id)})
             raise PermanentError(reason) from exc
+        if signed_by_account:
+            outgoing = await _signed_by_account(ctx.pool, getattr(data, "user_id", None), outgoing)
         await deliver(ctx, settings, outgoing)
 
     return Subscription(name=name, routing_keys=[f"{event_type}.v{version}"], handler=handle)
+
+
+async def _signed_by_account(pool: asyncpg.Pool, user_id: uuid.UUID | None,
+                             outgoing: Sequence[Email]) -> list[Email]:
+    """Each email without a Virtual School, with that of the account its address (or the event's user) belongs to.
+
+    An address with no account (a registration's check, before the account exists; a new address being
+    confirmed) stays without one, as before."""
+    found: dict[str, Organisation | None] = {}
+    signed = []
+    for email in outgoing:
+        if email.virtual_school is None:
+            key = email.recipient.casefold()
+            if key not in found:
+                found[key] = await directory.account_virtual_school(pool, email.recipient, user_id)
+            email = dataclasses.replace(email, virtual_school=found[key])
+        signed.append(email)
+    return signed
 
 
 # ---- PEP events: addressed from notify's read models ---------------------------------------------------------
@@ -215,11 +240,11 @@ async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySetting
 def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
     """Every consumer notify runs. Queue names start with `notify.`; renaming one orphans its queue."""
     return [
-        _consumer("notify.sign_in_code", SignInCodeIssued, notices.sign_in_code, settings),
+        _consumer("notify.sign_in_code", SignInCodeIssued, notices.sign_in_code, settings, signed_by_account=True),
         _consumer("notify.invitations", InvitationCreated, notices.invitation, settings),
-        _consumer("notify.email_codes", EmailCodeIssued, notices.email_code, settings),
-        _consumer("notify.new_sign_ins", SignedIn, notices.new_sign_in, settings),
-        _consumer("notify.account_changes", AccountChanged, notices.account_changed, settings),
+        _consumer("notify.email_codes", EmailCodeIssued, notices.email_code, settings, signed_by_account=True),
+        _consumer("notify.new_sign_ins", SignedIn, notices.new_sign_in, settings, signed_by_account=True),
+        _consumer("notify.account_changes", AccountChanged, notices.account_changed, settings, signed_by_account=True),
         Subscription(name="notify.pep_meetings", routing_keys=["pep.meeting.changed.v1"],
                      handler=_pep_handler(_meeting_emails, settings)),
         Subscription(name="notify.pep_workflow", routing_keys=["pep.pep.status_changed.v1"],

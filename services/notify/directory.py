@@ -5,6 +5,9 @@
 - `children`: pep's children (pep.child.changed), for the name in a subject and who the social worker is;
 - `organisations`: identity's LAs and settings (identity.organisation.changed), for the Virtual School's
   name and contact details in every email.
+
+Identity's own emails (codes, security notices) name no LA: `account_virtual_school` finds the Virtual
+School of the account an address belongs to, from the same two read models.
 """
 
 from __future__ import annotations
@@ -92,6 +95,23 @@ async def child(pool: asyncpg.Pool, child_id: uuid.UUID) -> Child:
 
 async def virtual_school(pool: asyncpg.Pool, la_id: uuid.UUID) -> Organisation | None:
     row = await pool.fetchrow("SELECT name, contact_email, contact_phone FROM organisations WHERE id = $1", la_id)
+    return Organisation(name=row["name"], contact_email=row["contact_email"], contact_phone=row["contact_phone"]) \
+        if row else None
+
+
+async def account_virtual_school(pool: asyncpg.Pool, email: str,
+                                 user_id: uuid.UUID | None = None) -> Organisation | None:
+    """The Virtual School of the account this address (any letter case) or user id belongs to: the LA of an LA
+    membership, or the LA its setting belongs to. Someone in several LAs gets the first by name; an address with
+    no account, or an account whose organisations notify has not heard of yet, gets None."""
+    row = await pool.fetchrow(
+        "SELECT la.name, la.contact_email, la.contact_phone FROM users u "
+        "CROSS JOIN LATERAL jsonb_array_elements(u.memberships) m "
+        "JOIN organisations o ON o.id::text = m->>'organisation_id' "
+        "JOIN organisations la ON la.id = CASE WHEN o.organisation_type = 'local_authority' THEN o.id "
+        "ELSE o.la_id END "
+        "WHERE lower(u.email) = lower($1) OR u.id = $2 "
+        "ORDER BY (u.id = $2) IS TRUE DESC, la.name, la.id LIMIT 1", email, user_id)
     return Organisation(name=row["name"], contact_email=row["contact_email"], contact_phone=row["contact_phone"]) \
         if row else None
 

@@ -285,3 +285,69 @@ async def test_a_redelivery_racing_a_send_in_progress_waits_for_its_outcome(noti
     await notify.pool.execute("UPDATE deliveries SET status = 'sent' WHERE event_id = $1", envelope.event_id)
     await notify.handled("notify.new_sign_ins", envelope)
     assert notify.mail("rae@example.test") == []
+
+
+# ---- identity's emails, signed by the Virtual School of the account they go to ---------------------------
+
+
+async def add_organisation(notify: Notify, name: str, kind: str = "local_authority", la_id: uuid.UUID | None = None,
+                           contact_email: str | None = None, contact_phone: str | None = None) -> uuid.UUID:
+    org_id = uuid.uuid4()
+    await notify.pool.execute(
+        "INSERT INTO organisations (id, name, organisation_type, la_id, contact_email, contact_phone, changed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, now())", org_id, name, kind, la_id, contact_email, contact_phone)
+    return org_id
+
+
+async def add_user(notify: Notify, email: str, *memberships: tuple[uuid.UUID, str],
+                   user_id: uuid.UUID | None = None) -> uuid.UUID:
+    user_id = user_id or uuid.uuid4()
+    await notify.pool.execute(
+        "INSERT INTO users (id, email, given_name, family_name, memberships, changed_at) "
+        "VALUES ($1, $2, 'Pat', 'Kerr', $3, now())", user_id, email,
+        [{"organisation_id": str(org), "organisation_type": "x", "role": role} for org, role in memberships])
+    return user_id
+
+
+async def test_a_sign_in_code_to_setting_staff_names_the_settings_virtual_school(notify: Notify) -> None:
+    la = await add_organisation(notify, f"Eastmoor VS {secrets.token_hex(2)}", contact_email="vs@eastmoor.test",
+                                contact_phone="01632 960 321")
+    school = await add_organisation(notify, "Brook Primary", "setting", la_id=la)
+    await add_user(notify, "Pat.Kerr@Example.test", (school, "designated_teacher"))
+    # The event's address in another letter case than the account's: still the same person.
+    [envelope] = await notify.publish(samples.sign_in_code("pat.kerr@example.test"))
+    await notify.handled("notify.sign_in_code", envelope)
+    [message] = notify.mail("pat.kerr@example.test")
+    name = await notify.pool.fetchval("SELECT name FROM organisations WHERE id = $1", la)
+    assert f"{FOOTER} {name} Email: vs@eastmoor.test Phone: 01632 960 321" in text_of(message)
+    assert notify.mailbox.codes("pat.kerr@example.test") == ["1234 5678"]
+
+
+async def test_someone_in_several_las_hears_from_the_first_by_name_and_nobody_else_from_any(notify: Notify) -> None:
+    tag = secrets.token_hex(2)
+    zeta = await add_organisation(notify, f"Zeta VS {tag}", contact_email="vs@zeta.test")
+    alpha = await add_organisation(notify, f"Alpha VS {tag}", contact_email="vs@alpha.test")
+    await add_user(notify, "two.las@example.test", (zeta, "vs_admin"), (alpha, "vs_caseworker"))
+    await add_user(notify, "nowhere@example.test")  # an account with no memberships yet
+    envelopes = await notify.publish(samples.email_code("reset_password", "two.las@example.test"),
+                                     samples.email_code("reset_password", "nowhere@example.test"),
+                                     samples.email_code("verify_registration", "no.account@example.test"))
+    for envelope in envelopes:
+        await notify.handled("notify.email_codes", envelope)
+    text = text_of(notify.mail("two.las@example.test")[0])
+    assert f"{FOOTER} Alpha VS {tag} Email: vs@alpha.test" in text and "Zeta" not in text
+    for address in ("nowhere@example.test", "no.account@example.test"):
+        assert text_of(notify.mail(address)[0]).endswith(FOOTER)
+
+
+async def test_both_addresses_of_an_email_change_are_signed_by_the_accounts_virtual_school(notify: Notify) -> None:
+    la = await add_organisation(notify, f"Westvale VS {secrets.token_hex(2)}", contact_phone="01632 960 777")
+    event = samples.email_changed("old.pat@example.test", "new.pat@example.test")
+    # The read model already has the new address: the old one is found through the event's user.
+    await add_user(notify, "new.pat@example.test", (la, "vs_caseworker"), user_id=event.user_id)
+    [envelope] = await notify.publish(event)
+    await notify.handled("notify.account_changes", envelope)
+    name = await notify.pool.fetchval("SELECT name FROM organisations WHERE id = $1", la)
+    for address in ("old.pat@example.test", "new.pat@example.test"):
+        [message] = notify.mail(address)
+        assert f"{FOOTER} {name} Phone: 01632 960 777" in text_of(message)
