@@ -9,10 +9,9 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -23,9 +22,9 @@ from shared.bus import add_event
 from shared.contracts import TaskReminder
 from tests.browser.helpers import create_account
 from tests.conftest import RunningSystem
+from tests.support.clock import replicas_on_a_clock, set_clock
 from tests.system.test_children import SW, new_child
 
-UK = ZoneInfo("Europe/London")
 REPLICAS = ("notify-r1", "notify-r2")
 PASSWORD = "kettle-orbit-tangerine-59"
 DIGEST = "Your ePEP reminders for today"
@@ -33,16 +32,10 @@ DIGEST = "Your ePEP reminders for today"
 
 @pytest.fixture
 def clock(system: RunningSystem, tmp_path: Path) -> Iterator[Path]:
-    clock_file = tmp_path / "now"
-    clock_file.write_text("2000-01-01T00:00:00+00:00")
-    env = {"EPEP_CLOCK_FILE": str(clock_file), "EPEP_DIGEST_INTERVAL_SECONDS": "0.2"}
-    try:
-        for name in REPLICAS:
-            system.local.start_replica("notify", name, env)
+    """Two replicas of notify whose clock is a file; stopped afterwards."""
+    with replicas_on_a_clock(system, "notify", REPLICAS, tmp_path / "now",
+                             "EPEP_DIGEST_INTERVAL_SECONDS") as clock_file:
         yield clock_file
-    finally:
-        for name in REPLICAS:
-            system.local.stop(name)
 
 
 async def _remind(dsn: str, task: dict[str, Any], rule: str, occurrence: date) -> None:
@@ -106,7 +99,7 @@ def test_a_daily_digest_gathers_reminders_and_goes_once_a_day(system: RunningSys
 
     # From 07:00 (UK time) on the replicas' day, one digest with it, however many schedulers look.
     day = due - timedelta(days=2)
-    clock.write_text(datetime(day.year, day.month, day.day, 7, 30, tzinfo=UK).isoformat())
+    set_clock(clock, day, 7, 30)
 
     def digests() -> list[str]:
         return [text for s, text in mail(system, staff_email, task["id"], since) if s == DIGEST]
@@ -119,7 +112,7 @@ def test_a_daily_digest_gathers_reminders_and_goes_once_a_day(system: RunningSys
     time.sleep(1.5)
     if len(digests()) == 1:  # (the real-time notify may have taken it for its own today: still one each)
         nxt = day + timedelta(days=1)
-        clock.write_text(datetime(nxt.year, nxt.month, nxt.day, 8, 0, tzinfo=UK).isoformat())
+        set_clock(clock, nxt, 8)
     wait_for(lambda: len(digests()) == 2, "the second digest")
     time.sleep(1.5)
     texts = digests()

@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from services.pep.domain.core_data import academic_year_label
 from shared.bus import add_event
 from shared.contracts import EventData, FundingDecided
 from tests.conftest import RunningSystem
+from tests.support.clock import set_clock
 from tests.system.test_children import SW, new_child
-from tests.system.test_digest import UK, clock  # noqa: F401
+from tests.system.test_digest import clock  # noqa: F401
 from tests.system.test_notifications import body_of, save_meeting, wait_for_mail
 
 DT_EMAIL, SW_EMAIL = "dt@demo.test", "sw@demo.test"
@@ -122,10 +123,10 @@ def test_a_meeting_is_reminded_two_days_before_once_each_for_its_latest_date(sys
         return [body_of(m) for m in system.mailbox.messages(to, since) if str(m["Subject"]) == subject]
 
     # Two days before, from 07:00 UK time: one each, however often the two replicas' schedulers look.
-    clock.write_text(datetime(2030, 3, 10, 6, 50, tzinfo=UK).isoformat())
+    set_clock(clock, date(2030, 3, 10), 6, 50)
     time.sleep(1)
     assert reminders(carer) == []
-    clock.write_text(datetime(2030, 3, 10, 7, 30, tzinfo=UK).isoformat())
+    set_clock(clock, date(2030, 3, 10), 7, 30)
     for to in (carer, DT_EMAIL, SW_EMAIL):
         [text] = wait_for_mail(system, to, since, subject)
         assert "When: Tuesday 12 March 2030 at 3:30pm Where: Oakfield Primary School, Room 4" in body_of(text)
@@ -142,7 +143,7 @@ def test_a_meeting_is_reminded_two_days_before_once_each_for_its_latest_date(sys
     wait_for_mail(system, carer, since, "Updated: PEP meeting")
     time.sleep(1)
     assert len(reminders(carer)) == 1  # the 13th is three days away
-    clock.write_text(datetime(2030, 3, 11, 7, 1, tzinfo=UK).isoformat())
+    set_clock(clock, date(2030, 3, 11), 7, 1)
     for to in (carer, DT_EMAIL, SW_EMAIL):
         assert len(wait_for_mail(system, to, since, subject, count=2)) == 2
     time.sleep(1.5)

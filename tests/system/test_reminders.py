@@ -7,9 +7,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,29 +16,18 @@ from services.delegation.domain.reminders import owed
 from services.delegation.domain.timescales import Calendar
 from services.pep.domain.core_data import academic_year_label
 from tests.conftest import RunningSystem
+from tests.support.clock import replicas_on_a_clock, set_clock
 from tests.system.test_children import SW, new_child
 
-UK = ZoneInfo("Europe/London")
 REPLICAS = ("delegation-r1", "delegation-r2")
 
 
 @pytest.fixture
 def clock(system: RunningSystem, tmp_path: Path) -> Iterator[Path]:
     """Two replicas of delegation whose clock is a file; stopped afterwards."""
-    clock_file = tmp_path / "now"
-    clock_file.write_text("2000-01-01T00:00:00+00:00")  # before any task: nothing owed
-    env = {"EPEP_CLOCK_FILE": str(clock_file), "EPEP_REMINDER_INTERVAL_SECONDS": "0.2"}
-    try:
-        for name in REPLICAS:
-            system.local.start_replica("delegation", name, env)
+    with replicas_on_a_clock(system, "delegation", REPLICAS, tmp_path / "now",
+                             "EPEP_REMINDER_INTERVAL_SECONDS") as clock_file:
         yield clock_file
-    finally:
-        for name in REPLICAS:
-            system.local.stop(name)
-
-
-def set_clock(clock_file: Path, day: date, hour: int = 9) -> None:
-    clock_file.write_text(datetime(day.year, day.month, day.day, hour, tzinfo=UK).isoformat())
 
 
 def sent(system: RunningSystem, task_id: str) -> Counter[tuple[str, str]]:

@@ -1,0 +1,34 @@
+"""A clock file for replicas of a service: the one thing tests replace when time is the subject. The replicas
+read "now" from the file (EPEP_CLOCK_FILE) on every tick of their schedulers; the test writes it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+UK = ZoneInfo("Europe/London")
+LONG_AGO = "2000-01-01T00:00:00+00:00"  # before anything: nothing is owed until the test moves time
+
+
+@contextlib.contextmanager
+def replicas_on_a_clock(system: Any, service: str, names: tuple[str, ...], clock_file: Path,
+                        interval_setting: str) -> Iterator[Path]:
+    """Start `names` as more replicas of `service` that tick every 0.2 s on the clock in `clock_file`."""
+    clock_file.write_text(LONG_AGO)
+    env = {"EPEP_CLOCK_FILE": str(clock_file), interval_setting: "0.2"}
+    try:
+        for name in names:
+            system.local.start_replica(service, name, env)
+        yield clock_file
+    finally:
+        for name in names:
+            system.local.stop(name)
+
+
+def set_clock(clock_file: Path, day: date, hour: int = 9, minute: int = 0) -> None:
+    """Move the replicas' time to `day` at `hour`:`minute`, UK time."""
+    clock_file.write_text(datetime(day.year, day.month, day.day, hour, minute, tzinfo=UK).isoformat())
