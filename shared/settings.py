@@ -6,6 +6,7 @@ Every process reads its own environment, so names are the same in each process
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -54,6 +55,9 @@ class ServiceSettings(BaseSettings):
     trace_dir: str = "var/traces"
     log_level: str = "INFO"
     shutdown_timeout: float = 10.0
+    # EPEP_CLOCK_FILE: an ISO date-time the schedulers use as "now" (shared/schedule.py): tests and rehearsals
+    # only, refused in production.
+    clock_file: Path | None = None
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
@@ -64,6 +68,8 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("EPEP_INTERNAL_TOKEN_KEYS must be set in production")
             if self.uses_database and not self.db_password.get_secret_value():
                 raise ValueError("EPEP_DB_PASSWORD must be set in production")
+            if self.clock_file is not None:
+                raise ValueError("EPEP_CLOCK_FILE is for tests and rehearsals: production runs on real time")
         return self
 
     def role_name(self, service: str) -> str:

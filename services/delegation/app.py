@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from services.delegation import caseload, reminders, tasks, timescales
 from shared.bus import Subscription
@@ -16,13 +16,6 @@ class Settings(ServiceSettings):
     port: int = 8103
     pep_url: str = "http://127.0.0.1:8102"  # EPEP_PEP_URL: delegation asks pep whether the caller may see a PEP
     reminder_interval_seconds: float = Field(default=60.0, gt=0)  # how often each replica looks for reminders
-    clock_file: Path | None = None  # EPEP_CLOCK_FILE: an ISO date-time to use as "now" (tests, rehearsals)
-
-    @model_validator(mode="after")
-    def _real_time_in_production(self) -> Settings:
-        if self.environment == "production" and self.clock_file is not None:
-            raise ValueError("EPEP_CLOCK_FILE is for tests and rehearsals: production runs on real time")
-        return self
 
 
 def _routes(app: web.Application) -> None:

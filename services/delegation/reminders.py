@@ -11,14 +11,9 @@ an operator rehearsing a term) move time for a running system.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -28,20 +23,12 @@ from services.delegation.domain.reminders import owed
 from services.delegation.domain.timescales import Calendar
 from shared.bus import add_event
 from shared.contracts import TaskReminder
+from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
 
 log = logging.getLogger(__name__)
-UK = ZoneInfo("Europe/London")
 SEND_FROM_HOUR = 7
 LOOK_AHEAD_DAYS = 7  # due soon is at most a few working days ahead, even across Christmas
-
-
-def now(clock_file: Path | None) -> datetime:
-    if clock_file is not None:
-        with contextlib.suppress(OSError, ValueError):
-            moment = datetime.fromisoformat(clock_file.read_text().strip())
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.now(UTC)
 
 
 async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
@@ -86,23 +73,10 @@ async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurr
     return 1
 
 
-async def scheduler(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    interval: float = settings.reminder_interval_seconds  # type: ignore[attr-defined]
-    clock_file: Path | None = settings.clock_file  # type: ignore[attr-defined]
+async def _work(app: web.Application, moment: datetime) -> None:
+    await tick(app[POOL], moment)
+    await scheduled.delegate_due(app[POOL], moment.astimezone(UK).date())
 
-    async def loop() -> None:
-        while True:
-            try:
-                moment = now(clock_file)
-                await tick(app[POOL], moment)
-                await scheduled.delegate_due(app[POOL], moment.astimezone(UK).date())
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("reminder tick failed; trying again next tick", extra={"error": type(exc).__name__})
-            await asyncio.sleep(interval)
 
-    task = asyncio.create_task(loop(), name="reminders")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+# Every replica runs it; each piece of work is claimed with a unique row, so nothing is done twice.
+scheduler = every("reminders", lambda app: app[SETTINGS].reminder_interval_seconds, _work)

@@ -11,16 +11,12 @@ usual delivery path, exactly once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, date, datetime
-from pathlib import Path
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import web
@@ -33,12 +29,12 @@ from services.notify.settings import NotifySettings
 from shared.authz import require_user
 from shared.bus import MessageContext, add_event
 from shared.contracts import DigestDue
+from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, parse_body
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-UK = ZoneInfo("Europe/London")
 SEND_FROM_HOUR = 7
 DIGESTIBLE = frozenset({"task_due_soon", "task_due_today", "task_overdue", "task_escalated"})
 WHAT = {"task_due_soon": "Due soon", "task_due_today": "Due today", "task_overdue": "Overdue",
@@ -90,14 +86,6 @@ async def hold_for_digest(ctx: MessageContext, people: Iterable[Person], outgoin
 # ---- the scheduler -----------------------------------------------------------------------------------------
 
 
-def now(clock_file: Path | None) -> datetime:
-    if clock_file is not None:
-        with contextlib.suppress(OSError, ValueError):
-            moment = datetime.fromisoformat(clock_file.read_text().strip())
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.now(UTC)
-
-
 async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
     """Claim today's digest for everyone with waiting reminders; the number claimed by this call."""
     local = moment.astimezone(UK)
@@ -120,28 +108,17 @@ async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
     return claimed
 
 
-async def scheduler(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, NotifySettings)
-
+async def _work(app: web.Application, moment: datetime) -> None:
     from services.notify import meeting_reminders  # (it imports this module)
 
-    async def loop() -> None:
-        while True:
-            try:
-                moment = now(settings.clock_file)
-                await tick(app[POOL], moment)
-                await meeting_reminders.tick(app[POOL], moment, settings.meeting_reminder_days)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("digest or meeting reminder tick failed; trying again next tick",
-                            extra={"error": type(exc).__name__})
-            await asyncio.sleep(settings.digest_interval_seconds)
+    settings = app[SETTINGS]
+    assert isinstance(settings, NotifySettings)
+    await tick(app[POOL], moment)
+    await meeting_reminders.tick(app[POOL], moment, settings.meeting_reminder_days)
 
-    task = asyncio.create_task(loop(), name="digests")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+
+# Every replica runs it: digests and meeting reminders are each claimed with a unique row.
+scheduler = every("digests", lambda app: app[SETTINGS].digest_interval_seconds, _work)
 
 
 # ---- sending one ---------------------------------------------------------------------------------------------
