@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
@@ -24,15 +23,7 @@ class NotifySettings(ServiceSettings):
     portal_url: str = "http://127.0.0.1:8080"
     # A send that claimed a delivery but never finished (process killed) may be retried after this.
     sending_lease_seconds: int = 120
-    # Daily digests: how often each replica looks for people to send one to, and (tests, rehearsals only) a
-    # file holding an ISO date-time to use as "now".
+    # Daily digests and meeting reminders: how often each replica looks for work (its clock: shared/schedule.py).
     digest_interval_seconds: float = Field(default=60.0, gt=0)
-    clock_file: Path | None = None
     # A PEP meeting's reminder goes this many days before it (from 07:00 UK time), to everyone invited.
     meeting_reminder_days: int = Field(default=2, ge=0, le=28)
-
-    @model_validator(mode="after")
-    def _real_time_in_production(self) -> NotifySettings:
-        if self.environment == "production" and self.clock_file is not None:
-            raise ValueError("EPEP_CLOCK_FILE is for tests and rehearsals: production runs on real time")
-        return self
