@@ -62,4 +62,5 @@ async def funding_csv(request: web.Request) -> web.Response:
 
 forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by status, submitted within the "
         "timescale, latest ratings, QA turnaround, PP+ approved by area of focus and intervention type (query: la_id, "
-        "academic_year, term, setting_id, status)", response=api.Dashboard, service="qa", tags=tags)
+        "academic_year, term, setting_id, status, key_stage, social_worker_id, rating)", response=api.Dashboard,
+        service="qa", tags=tags)

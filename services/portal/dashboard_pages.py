@@ -1,7 +1,7 @@
 """The Virtual School's dashboard: its LA's PEPs by status, how many were submitted within the timescale, the
 latest ratings, QA turnaround and PP+ approved by area of focus and intervention type, each as a table, filtered by
-academic year, term and status (and setting, from the query). qa counts every figure; another LA's dashboard is
-"Page not found"."""
+academic year, term, status, key stage and latest rating (and setting and social worker, from the query). qa counts
+every figure; another LA's dashboard is "Page not found"."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ TERMS = {"": "Any term", "autumn": "Autumn", "spring": "Spring", "summer": "Summ
 STATUSES = {"": "Any status", "created": "Started", "in_progress": "In progress", "submitted": "Submitted",
             "returned": "Returned for amendment", "approved": "Approved", "finalised": "Finalised",
             "cancelled": "Cancelled"}
+KEY_STAGES = {"": "Any key stage", "EYFS": "Early years (EYFS)", "KS1": "Key stage 1", "KS2": "Key stage 2",
+              "KS3": "Key stage 3", "KS4": "Key stage 4", "KS5": "Key stage 5 (post-16)"}
+RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber", "red": "Red",
+           "outstanding": "Outstanding", "good": "Good", "requires_improvement": "Requires improvement",
+           "inadequate": "Inadequate", "meets": "Meets the expected standard",
+           "does_not_meet": "Does not meet the expected standard"}
 
 
 def _days(value: float | None) -> str:
@@ -36,13 +42,17 @@ async def dashboard(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     filters = {"academic_year": request.query.get("academic_year", "").strip()[:20],
                "term": request.query.get("term", "").strip(), "status": request.query.get("status", "").strip(),
-               "setting_id": optional_uuid(request.query.get("setting_id", ""))}
-    filters["term"] = filters["term"] if filters["term"] in TERMS else ""
-    filters["status"] = filters["status"] if filters["status"] in STATUSES else ""
+               "setting_id": optional_uuid(request.query.get("setting_id", "")),
+               "key_stage": request.query.get("key_stage", "").strip(),
+               "social_worker_id": optional_uuid(request.query.get("social_worker_id", "")),
+               "rating": request.query.get("rating", "").strip()}
+    for key, allowed in (("term", TERMS), ("status", STATUSES), ("key_stage", KEY_STAGES), ("rating", RATINGS)):
+        filters[key] = filters[key] if filters[key] in allowed else ""
     found = await gateway(request).dashboard(who, {"la_id": la_id, **{k: v for k, v in filters.items() if v}})
     context: dict[str, Any] = {
         "current_page": "home", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
-        "filters": filters, "terms": TERMS, "statuses": STATUSES, "d": found,
+        "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
+        "ratings": RATINGS, "filtered": any(filters.values()), "d": found,
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
         "turnaround": _days(found.turnaround_median_days)}

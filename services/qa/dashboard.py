@@ -1,8 +1,9 @@
 """The Virtual School's dashboard: counts of an LA's PEPs by status, how many were submitted within the timescale
 (10 working days of the meeting), the latest rating of each PEP, QA turnaround and PP+ approved by area of focus
 and intervention type. Every figure is counted in SQL from qa's own read models (peps, reviews,
-funding_requests), about the PEPs that match the filters (academic year, term, setting, status). The Virtual School
-of that LA only; anyone else gets 404."""
+funding_requests, children), about the PEPs that match the filters (academic year, term, setting, status, the
+child's key stage from its year group and social worker, the PEP's latest awarded rating). The Virtual School of that
+LA only; anyone else gets 404."""
 
 from __future__ import annotations
 
@@ -30,13 +31,26 @@ STATUSES = {"created": "Started", "in_progress": "In progress", "submitted": "Su
             "returned": "Returned for amendment", "approved": "Approved", "finalised": "Finalised",
             "cancelled": "Cancelled"}
 TERMS = ("autumn", "spring", "summer")
+# Key stages by the year groups in them (as pep's core data counts them).
+KEY_STAGES = {"EYFS": ["Nursery", "Reception"], "KS1": ["Year 1", "Year 2"],
+              "KS2": ["Year 3", "Year 4", "Year 5", "Year 6"], "KS3": ["Year 7", "Year 8", "Year 9"],
+              "KS4": ["Year 10", "Year 11"], "KS5": ["Year 12", "Year 13"]}
+RATINGS = sorted({g.key for f in FRAMEWORKS.values() for g in f.scale} | {"gold"})
 
 # The PEPs the figures are about: $1 the LA, then the filters (NULL: any).
 PEPS = ("p.la_id = $1 AND ($2::text IS NULL OR p.academic_year = $2) AND ($3::text IS NULL OR p.term = $3) "
-        "AND ($4::uuid IS NULL OR p.setting_id = $4) AND ($5::text IS NULL OR p.status = $5)")
+        "AND ($4::uuid IS NULL OR p.setting_id = $4) AND ($5::text IS NULL OR p.status = $5) "
+        "AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM children c WHERE c.id = p.child_id "
+        "AND c.year_group = ANY($6::text[]))) "
+        "AND ($7::uuid IS NULL OR EXISTS (SELECT 1 FROM children c WHERE c.id = p.child_id "
+        "AND c.social_worker_id = $7)) "
+        "AND ($8::text IS NULL OR (SELECT r8.awarded_grade FROM reviews r8 WHERE r8.pep_id = p.id AND r8.la_id = $1 "
+        "AND r8.stage IN ('decided', 'confirmed') ORDER BY r8.id DESC LIMIT 1) = $8)")
+FILTERS = ("academic_year", "term", "setting_id", "status", "key_stage", "social_worker_id", "rating")
 
 
-def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, str | None, str | None, uuid.UUID | None, str | None]:
+def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, dict[str, Any]]:
+    """The LA and the filters by name (None: any)."""
     raw_la = query.get("la_id", "").strip()
     try:
         la_id = uuid.UUID(raw_la)
@@ -60,9 +74,29 @@ def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, str | None, str | N
     status = query.get("status", "").strip() or None
     if status is not None and status not in STATUSES:
         problems.append(Invalid("status", "Choose one of: " + ", ".join(STATUSES)))
+    key_stage = query.get("key_stage", "").strip() or None
+    if key_stage is not None and key_stage not in KEY_STAGES:
+        problems.append(Invalid("key_stage", "Choose one of: " + ", ".join(KEY_STAGES)))
+    social_worker_id = None
+    if raw := query.get("social_worker_id", "").strip():
+        try:
+            social_worker_id = uuid.UUID(raw)
+        except ValueError:
+            problems.append(Invalid("social_worker_id", "Give the social worker's id"))
+    rating = query.get("rating", "").strip() or None
+    if rating is not None and rating not in RATINGS:
+        problems.append(Invalid("rating", "Choose one of: " + ", ".join(RATINGS)))
     if problems:
         raise invalid(problems)
-    return la_id, year, term, setting_id, status
+    return la_id, {"academic_year": year, "term": term, "setting_id": setting_id, "status": status,
+                   "key_stage": key_stage, "social_worker_id": social_worker_id, "rating": rating}
+
+
+def args_of(la_id: uuid.UUID, filters: dict[str, Any]) -> tuple[Any, ...]:
+    """The query arguments $1 to $8 of PEPS."""
+    stage = filters["key_stage"]
+    return (la_id, filters["academic_year"], filters["term"], filters["setting_id"], filters["status"],
+            KEY_STAGES[stage] if stage else None, filters["social_worker_id"], filters["rating"])
 
 
 def _grade_label(framework_key: str, grade: str) -> str:
@@ -75,7 +109,7 @@ def _amounts(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
 
 
 async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, Any]:
-    """The dashboard's figures for (la_id, academic_year, term, setting_id, status)."""
+    """The dashboard's figures for args_of(la_id, filters)."""
     by_status = {r["status"]: r["n"] for r in await conn.fetch(
         f"SELECT p.status, count(*) AS n FROM peps p WHERE {PEPS} GROUP BY p.status", *args)}
 
@@ -86,7 +120,7 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
     deadlines: list[date] = [add_working_days(m, TIMESCALE_WORKING_DAYS) for m in meetings]
     timescale = await conn.fetchrow(
         "SELECT count(*) AS submitted, count(*) FILTER (WHERE (p.submitted_at AT TIME ZONE 'Europe/London')::date "
-        f"<= d.deadline) AS within FROM peps p JOIN unnest($6::date[], $7::date[]) AS d (meeting, deadline) "
+        f"<= d.deadline) AS within FROM peps p JOIN unnest($9::date[], $10::date[]) AS d (meeting, deadline) "
         f"ON d.meeting = p.meeting_date WHERE {PEPS} AND p.submitted_at IS NOT NULL", *args, meetings, deadlines)
 
     # Each PEP's latest decided or confirmed review: its overall grade as rated, and the grade the PEP shows.
@@ -137,11 +171,12 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
 
 @routes.get("/dashboard")
 async def dashboard(request: web.Request) -> web.Response:
-    """An LA's dashboard (query: la_id, and optionally academic_year, term, setting_id, status)."""
-    la_id, year, term, setting_id, status = _filters(request[CLAIMS], request.query)
+    """An LA's dashboard (query: la_id, and optionally academic_year, term, setting_id, status, key_stage,
+    social_worker_id, rating)."""
+    la_id, filters = _filters(request[CLAIMS], request.query)
     async with request.app[POOL].acquire() as conn, \
             conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot, so the figures agree with each other.
-        out = await figures(conn, (la_id, year, term, setting_id, status))
-    return web.json_response({"la_id": str(la_id), "academic_year": year, "term": term,
-                              "setting_id": str(setting_id) if setting_id else None, "status": status, **out})
+        out = await figures(conn, args_of(la_id, filters))
+    shown = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in filters.items()}
+    return web.json_response({"la_id": str(la_id), **shown, **out})

@@ -261,6 +261,9 @@ class Dashboard(BaseModel):
     term: str | None = None
     setting_id: uuid.UUID | None = None
     status: str | None = None
+    key_stage: str | None = Field(default=None, description="EYFS, KS1 to KS5: of the child's year group")
+    social_worker_id: uuid.UUID | None = None
+    rating: str | None = Field(default=None, description="The PEP's latest awarded grade (gold, green, ...)")
     total: int = Field(description="PEPs")
     by_status: list[DashboardCount] = Field(description="PEPs by status: created (started), in_progress, "
                                             "submitted, returned, approved, finalised, cancelled")

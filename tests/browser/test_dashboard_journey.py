@@ -50,6 +50,16 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
     await expect(page.get_by_label("Term")).to_have_value("autumn")
     await assert_accessible(page)
 
+    # Key stage and latest rating narrow it too, and stay chosen.
+    await page.get_by_label("Key stage").select_option("KS2")
+    await page.get_by_label("Latest rating").select_option("gold")
+    await page.get_by_role("button", name="Show figures").click()
+    await expect(page).to_have_url(re.compile(r"key_stage=KS2.*rating=gold"))
+    await expect(page.get_by_label("Latest rating")).to_have_value("gold")
+    await expect(page.locator("main")).to_contain_text(re.compile(r"\d+ PEPs match these filters"))
+    await expect(page.get_by_label("Key stage")).to_have_value("KS2")
+    await assert_accessible(page)
+
     # A school submits a PEP: once qa has heard, the dashboard counts it.
     await asyncio.to_thread(_submit_one, system)
     await page.goto(f"{system.portal_url}/dashboard?la_id={demo.LA_ID}")

@@ -37,6 +37,11 @@ TERMS = ("autumn", "spring", "summer")
 AREAS = ("Literacy", "Numeracy", "Social and emotional wellbeing", "Attendance", None)
 INTERVENTIONS = ("1:1 tuition", "Mentoring", "Equipment", "Trips and activities", None)
 GRADES = ("green", "amber", "red")
+YEAR_GROUPS = ("Nursery", "Reception", *(f"Year {n}" for n in range(1, 14)), None)
+KEY_STAGES = {"EYFS": {"Nursery", "Reception"}, "KS1": {"Year 1", "Year 2"},
+              "KS2": {"Year 3", "Year 4", "Year 5", "Year 6"}, "KS3": {"Year 7", "Year 8", "Year 9"},
+              "KS4": {"Year 10", "Year 11"}, "KS5": {"Year 12", "Year 13"}}
+SOCIAL_WORKERS = (uuid.UUID(int=7001), uuid.UUID(int=7002), uuid.UUID(int=7003), None)
 REDCAR = FRAMEWORKS["redcar_cleveland"]
 UK = ZoneInfo("Europe/London")
 BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2025, 2028))
@@ -52,11 +57,13 @@ FUNDING_COLUMNS = ("id", "pep_id", "target", "child_id", "la_id", "setting_id", 
 
 @dataclass
 class Data:
-    """PEPs, reviews (in the order written: the last of a PEP is its latest) and PP+ requests, as dicts."""
+    """PEPs, reviews (in the order written: the last of a PEP is its latest), PP+ requests and children (by id), as
+    dicts."""
 
     peps: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
+    children: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
 
 def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data, list[tuple[Any, ...]]]:
@@ -65,7 +72,9 @@ def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data
     for i in range(N):
         child_id, pep_id = uuid.uuid4(), uuid.uuid4()
         setting = rng.choice(settings)
-        children.append((child_id, NORTHSHIRE, setting, None, "Gen", f"Child{i:05d}", "Year 5", 1))
+        year_group, social_worker = rng.choice(YEAR_GROUPS), rng.choice(SOCIAL_WORKERS)
+        children.append((child_id, NORTHSHIRE, setting, social_worker, "Gen", f"Child{i:05d}", year_group, 1))
+        data.children[child_id] = {"year_group": year_group, "social_worker_id": social_worker}
         status = rng.choice(STATUSES)
         meeting = date(2025, 9, 1) + timedelta(days=rng.randrange(330)) if rng.random() < 0.9 else None
         submitted_at = None
@@ -143,7 +152,10 @@ def existing(system: RunningSystem, generated: set[uuid.UUID]) -> Data:
                if r["pep_id"] not in generated]
     funding = [dict(r) for r in system.admin_sql("SELECT * FROM qa.funding_requests WHERE la_id = $1", NORTHSHIRE)
                if r["pep_id"] not in generated]
-    return Data(peps, reviews, funding)
+    children = {r["id"]: {"year_group": r["year_group"], "social_worker_id": r["social_worker_id"]}
+                for r in system.admin_sql("SELECT * FROM qa.children WHERE la_id = $1", NORTHSHIRE)
+                if r["id"] not in generated}
+    return Data(peps, reviews, funding, children)
 
 
 @dataclass
@@ -161,7 +173,7 @@ def generated(system: RunningSystem) -> Iterator[Generated]:
     started = time.monotonic()
     data, children = generate(rng, settings)
     asyncio.run(_copy(system.admin_dsn, data, children))
-    ids = {p["id"] for p in data.peps}
+    ids = {p["id"] for p in data.peps} | set(data.children)
     try:
         yield Generated(data, ids, settings, time.monotonic() - started)
     finally:
@@ -194,9 +206,29 @@ def on_time(meeting: date, day: date) -> bool:
     return n < 10 or (n == 10 and day.weekday() < 5 and day not in BANK_HOLIDAYS)
 
 
+def latest_awarded(data: Data) -> dict[uuid.UUID, str | None]:
+    """Each PEP's latest decided or confirmed review's awarded grade."""
+    return {r["pep_id"]: r["awarded_grade"] for r in data.reviews if r["stage"] in ("decided", "confirmed")}
+
+
 def expected(data: Data, filters: dict[str, Any]) -> dict[str, Any]:
+    awarded = latest_awarded(data)
+
     def keep(p: dict[str, Any]) -> bool:
-        return all(p[k] == v for k, v in filters.items())
+        child = data.children.get(p["child_id"], {})
+        for k, v in filters.items():
+            if k == "key_stage":
+                if child.get("year_group") not in KEY_STAGES[v]:
+                    return False
+            elif k == "social_worker_id":
+                if child.get("social_worker_id") != v:
+                    return False
+            elif k == "rating":
+                if awarded.get(p["id"]) != v:
+                    return False
+            elif p[k] != v:
+                return False
+        return True
 
     peps = {p["id"]: p for p in data.peps if keep(p)}
     by_status = Counter(p["status"] for p in peps.values())
@@ -266,7 +298,7 @@ def check(system: RunningSystem, cookie: str, generated: Generated, **filters: A
             break
         time.sleep(0.5)
     data = Data(generated.data.peps + after.peps, after.reviews + generated.data.reviews,
-                generated.data.funding + after.funding)
+                generated.data.funding + after.funding, {**after.children, **generated.data.children})
     want, got = expected(data, filters), figures(body)
     median_want, median_got = want.pop("median"), got.pop("median")
     assert got == want, filters
@@ -302,6 +334,11 @@ def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
     {"status": "approved"},
     {"academic_year": "2025/26", "term": "autumn"},
     {"setting_id": "unknown", "status": "returned", "academic_year": "2026/27"},
+    {"key_stage": "KS2"},
+    {"key_stage": "EYFS", "term": "summer"},
+    {"social_worker_id": SOCIAL_WORKERS[1]},
+    {"rating": "gold"},
+    {"rating": "amber", "key_stage": "KS4", "social_worker_id": SOCIAL_WORKERS[0]},
 ])
 def test_filters_narrow_the_figures_exactly(system: RunningSystem, generated: Generated, northshire_admin: str,
                                             filters: dict[str, Any]) -> None:
@@ -325,5 +362,7 @@ def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSyste
     demo_admin = system.sign_in("admin@demo.test")
     mine = dashboard(system, demo_admin, la_id=demo.LA_ID)
     assert mine[0] == 200 and mine[1]["total"] < N
-    status, body = dashboard(system, northshire_admin, la_id=NORTHSHIRE, term="winter", status="lost")
-    assert status == 422 and {e["field"] for e in body["errors"]} == {"term", "status"}
+    status, body = dashboard(system, northshire_admin, la_id=NORTHSHIRE, term="winter", status="lost",
+                             key_stage="KS9", social_worker_id="nobody", rating="platinum")
+    assert status == 422 and {e["field"] for e in body["errors"]} == {
+        "term", "status", "key_stage", "social_worker_id", "rating"}
