@@ -14,6 +14,7 @@ from services.pep import (
     exports,
     peps,
     reached,
+    subject_access,
     templates_api,
 )
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
@@ -32,6 +33,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
     app.router.add_routes(child_record.routes)
     app.router.add_routes(access_log.routes)
+    app.router.add_routes(subject_access.routes)
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)

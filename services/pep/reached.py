@@ -40,6 +40,7 @@ WORDS = {
     ("GET", "/peps/{pep_id}/sections/{key}/history"): "Read a section's history",
     ("GET", "/peps/{pep_id}/export.pdf"): "Downloaded the PEP as PDF",
     ("GET", "/peps/{pep_id}/export.json"): "Downloaded the PEP as JSON",
+    ("GET", "/children/{child_id}/subject-access"): "Exported everything held (subject access)",
 }
 
 

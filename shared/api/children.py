@@ -320,3 +320,14 @@ class AccessLog(BaseModel):
     since: date
     until: date
     entries: list[AccessEntry]
+
+
+class SubjectAccess(BaseModel):
+    """Everything pep holds about a child (each part as stored); what other services hold is named, not included."""
+
+    model_config = ConfigDict(extra="allow")
+    exported_at: datetime
+    held_by: str
+    child: dict[str, Any]
+    peps: list[dict[str, Any]]
+    held_elsewhere: list[str]
