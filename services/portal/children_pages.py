@@ -194,8 +194,10 @@ async def _profile(request: web.Request, who: Caller, child_id: str, note: str =
     done = request.query.get("done", "")
     files = await child_attachments(request, child.id)
     notes, activity, attendance = await record_parts(gateway(request), who, child.id)
+    is_vs_admin = child.access == "virtual_school" and any(
+        m.role == "vs_admin" and m.organisation_id == child.la_id for m in (await gateway(request).me(who)).memberships)
     return await render_signed_in(request, "child.html", {
-        "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
+        "is_vs_admin": is_vs_admin, "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
         "activity": activity_rows(activity), "chart": attendance_chart(attendance),
         "files": files, "can_edit": child.can_edit,
         "current_page": "children", "child": child, "peps": peps, "names": names,
@@ -223,6 +225,18 @@ async def add_note(request: web.Request) -> web.Response:
         else:
             return redirect(f"/children/{child_id}?done=note#notes")
     return await _profile(request, who, child_id, text, problem)
+
+
+@routes.get("/children/{child_id}/subject-access.json")
+async def subject_access_download(request: web.Request) -> web.Response:
+    """Everything pep holds about the child, as a file: for answering a subject access request."""
+    who = ensure_signed_in(request)
+    child_id = require_uuid(request, "child_id")
+    body = await gateway(request).subject_access(who, child_id)
+    # No name in the file name: downloads folders and mail attachments outlive the request.
+    return web.Response(body=body, content_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="subject-access-{child_id[:8]}.json"',
+        "Cache-Control": "no-store"})
 
 
 @routes.get("/children/{child_id}/access-log")

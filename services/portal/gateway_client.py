@@ -6,6 +6,7 @@ turned into three exceptions the pages understand. Nothing here logs an email, p
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -752,6 +753,10 @@ class GatewayClient:
     async def tasks(self, caller: Caller, tray: str, sort: str = "due") -> TaskList:
         body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
         return TaskList.model_validate(body)
+
+    async def subject_access(self, caller: Caller, child_id: str) -> bytes:
+        body, _ = await self._call("GET", f"/children/{_segment(child_id)}/subject-access", caller)
+        return json.dumps(body, indent=2, ensure_ascii=False).encode()
 
     async def access_log(self, caller: Caller, child_id: str, since: str, until: str,
                          reads_only: bool) -> AccessLog:

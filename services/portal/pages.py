@@ -66,6 +66,11 @@ async def accessibility(request: web.Request) -> web.Response:
     return render(request, "accessibility.html")
 
 
+@routes.get("/privacy")
+async def privacy(request: web.Request) -> web.Response:
+    return render(request, "privacy.html")
+
+
 @routes.get("/sign-in")
 async def sign_in_form(request: web.Request) -> web.Response:
     reason = request.query.get("reason")

@@ -5,9 +5,11 @@ axe-core against WCAG 2.2 AA."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, expect
@@ -122,10 +124,31 @@ async def test_a_virtual_school_admin_sees_who_looked_at_a_record_this_month(sys
     await expect(rows.filter(has_text="Dana Teacher").first).to_contain_text("Designated Teacher")
     await expect(rows.filter(has_text="Recorded attendance").first).to_contain_text("Cal Caseworker")
     await assert_accessible(page)
+    # Everything held about the child, as a file, for a subject access request; the download is itself logged.
+    await page.get_by_role("link", name="Back to").click()
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name=re.compile("^Download everything held about Quinn")).click()
+    download = await download_info.value
+    held = json.loads(Path(await download.path()).read_text())
+    assert held["child"]["family_name"] == name.split(" ", 1)[1] and len(held["attendance"]) == 3
+    assert download.suggested_filename.startswith("subject-access-") and "Quinn" not in download.suggested_filename
+    await page.get_by_role("link", name="Who has looked at this record").click()
+    await expect(rows.filter(has_text="Exported everything held (subject access)").first).to_be_visible()
     await page.get_by_label("Only what was looked at, not changed").check()
     await page.get_by_role("button", name="Show").click()
     await expect(rows.filter(has_text="Recorded attendance")).to_have_count(0)
     await expect(rows.filter(has_text="Dana Teacher").first).to_be_visible()
     await assert_accessible(page)
     assert [p for p in problems if "404 (Not Found)" not in p] == []
+    await context.close()
+
+
+async def test_the_privacy_notice_says_who_sees_what_and_for_how_long(system: Any, browser: Browser) -> None:
+    context, page, problems = await new_page(browser)
+    await page.goto(f"{system.portal_url}/sign-in")
+    await page.get_by_role("link", name="Privacy notice").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Privacy notice")
+    await expect(page.locator("main")).to_contain_text("75th birthday")
+    await assert_accessible(page)
+    assert problems == []
     await context.close()
