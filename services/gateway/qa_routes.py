@@ -64,3 +64,19 @@ forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by
         "timescale, latest ratings, QA turnaround, PP+ approved by area of focus and intervention type (query: la_id, "
         "academic_year, term, setting_id, status, key_stage, social_worker_id, rating)", response=api.Dashboard,
         service="qa", tags=tags)
+
+operation(Operation("get", "/api/v1/dashboard.csv", "One table of the Virtual School's dashboard as CSV (query: the "
+                    "dashboard's, and table = by_status | timescale | awarded | ratings | turnaround | "
+                    "pp_plus_by_area | pp_plus_by_intervention)", None,
+                    {200: None, 401: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument}, tags=list(tags)))
+
+
+@routes.get("/api/v1/dashboard.csv")
+async def dashboard_csv(request: web.Request) -> web.Response:
+    claims = await authenticate(request)
+    target = "/dashboard.csv" + (f"?{request.query_string}" if request.query_string else "")
+    async with request.app[CLIENTS]["qa"].raw("GET", target, claims, request_id=request[REQUEST_ID]) as upstream:
+        body = await upstream.read()
+        disposition = upstream.headers.get("Content-Disposition", 'attachment; filename="dashboard.csv"')
+    return web.Response(body=body, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": disposition, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})

@@ -6,10 +6,12 @@ every figure; another LA's dashboard is "Page not found"."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.portal.children_pages import ensure_signed_in
+from services.portal.file_pages import _pass_on
 from services.portal.pagekit import gateway, optional_uuid, render_signed_in
 
 routes = web.RouteTableDef()
@@ -26,13 +28,16 @@ RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber",
            "inadequate": "Inadequate", "meets": "Meets the expected standard",
            "does_not_meet": "Does not meet the expected standard"}
 
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+              "pp_plus_by_intervention")
+
 
 def _days(value: float | None) -> str:
     return "No decisions yet" if value is None else f"{value:.1f} days"
 
 
-@routes.get("/dashboard")
-async def dashboard(request: web.Request) -> web.Response:
+async def _chosen(request: web.Request) -> tuple[str, list[tuple[str, str]], dict[str, str]]:
+    """The LA (the first of my Virtual Schools unless chosen), my Virtual Schools and the filters chosen."""
     who = ensure_signed_in(request)
     me = await gateway(request).me(who)
     las = sorted({m.organisation_id: m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}.items(),
@@ -48,12 +53,30 @@ async def dashboard(request: web.Request) -> web.Response:
                "rating": request.query.get("rating", "").strip()}
     for key, allowed in (("term", TERMS), ("status", STATUSES), ("key_stage", KEY_STAGES), ("rating", RATINGS)):
         filters[key] = filters[key] if filters[key] in allowed else ""
-    found = await gateway(request).dashboard(who, {"la_id": la_id, **{k: v for k, v in filters.items() if v}})
+    return la_id, las, filters
+
+
+@routes.get("/dashboard")
+async def dashboard(request: web.Request) -> web.Response:
+    la_id, las, filters = await _chosen(request)
+    query = {"la_id": la_id, **{k: v for k, v in filters.items() if v}}
+    found = await gateway(request).dashboard(ensure_signed_in(request), query)
     context: dict[str, Any] = {
         "current_page": "home", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
-        "ratings": RATINGS, "filtered": any(filters.values()), "d": found,
+        "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
         "turnaround": _days(found.turnaround_median_days)}
     return await render_signed_in(request, "dashboard.html", context)
+
+
+@routes.get("/dashboard.csv")
+async def dashboard_csv(request: web.Request) -> web.StreamResponse:
+    """One of the dashboard's tables as CSV, with the filters chosen: passed on from the gateway as it comes."""
+    table = request.query.get("table", "")
+    if table not in CSV_TABLES:
+        raise web.HTTPNotFound()
+    la_id, _, filters = await _chosen(request)
+    return await _pass_on(request, "/dashboard.csv", {"la_id": la_id, "table": table,
+                                                     **{k: v for k, v in filters.items() if v}})

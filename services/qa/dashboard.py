@@ -7,6 +7,8 @@ LA only; anyone else gets 404."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -180,3 +182,52 @@ async def dashboard(request: web.Request) -> web.Response:
         out = await figures(conn, args_of(la_id, filters))
     shown = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in filters.items()}
     return web.json_response({"la_id": str(la_id), **shown, **out})
+
+
+# ---- every table as CSV ------------------------------------------------------------------------------------------
+
+def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows of one of the dashboard's tables, as the JSON gives its figures."""
+    if table == "by_status":
+        return ["status", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["by_status"]]
+    if table in ("awarded", "ratings"):
+        return (["framework_key", "grade", "label", "peps"],
+                [[r["framework_key"], r["grade"], r["label"], r["count"]] for r in out[table]])
+    if table == "timescale":
+        return ["measure", "value"], [[k, out[k]] for k in ("timescale_working_days", "submitted", "within_timescale",
+                                                            "within_timescale_percent")]
+    if table == "turnaround":
+        return ["measure", "value"], [[k, out[k]] for k in ("decisions", "turnaround_median_days")]
+    return (["key", "label", "requests_approved", "amount_approved"],
+            [[a["key"], a["label"], a["requests"], a["amount"]] for a in out[table]])
+
+
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+              "pp_plus_by_intervention")
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet would run a cell starting like a formula (as funding.csv guards against).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@routes.get("/dashboard.csv")
+async def dashboard_csv(request: web.Request) -> web.Response:
+    """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, timescale, awarded,
+    ratings, turnaround, pp_plus_by_area or pp_plus_by_intervention)."""
+    la_id, filters = _filters(request[CLAIMS], request.query)
+    table = request.query.get("table", "").strip()
+    if table not in CSV_TABLES:
+        raise invalid([Invalid("table", "Choose one of: " + ", ".join(CSV_TABLES))])
+    async with request.app[POOL].acquire() as conn, \
+            conn.transaction(isolation="repeatable_read", readonly=True):
+        out = await figures(conn, args_of(la_id, filters))
+    header, rows = _table_rows(out, table)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return web.Response(text=text.getvalue(), content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="dashboard-{table}-{la_id}.csv"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})

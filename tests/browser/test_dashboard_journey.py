@@ -5,8 +5,11 @@ Every page is checked with axe-core against WCAG 2.2 AA."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, expect
@@ -40,6 +43,15 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
         await expect(page.get_by_role("table", name=re.compile(f"^{re.escape(caption)}"))).to_be_visible()
     await assert_accessible(page)
     before = await _submitted(page)
+
+    # Each table downloads as CSV, through the portal, with the same figures.
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name=re.compile(r"^Download as CSV\W+PEPs by status$")).click()
+    download = await download_info.value
+    path = await download.path()
+    rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    assert rows[0] == ["status", "label", "peps"]
+    assert next(int(r[2]) for r in rows if r[0] == "submitted") == before
 
     # The filters narrow what is counted and stay chosen.
     await page.get_by_label("Term").select_option("autumn")

@@ -6,9 +6,12 @@ narrow the figures exactly as the test's count says; another LA's Virtual School
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import random
 import statistics
 import time
+import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -41,6 +44,7 @@ YEAR_GROUPS = ("Nursery", "Reception", *(f"Year {n}" for n in range(1, 14)), Non
 KEY_STAGES = {"EYFS": {"Nursery", "Reception"}, "KS1": {"Year 1", "Year 2"},
               "KS2": {"Year 3", "Year 4", "Year 5", "Year 6"}, "KS3": {"Year 7", "Year 8", "Year 9"},
               "KS4": {"Year 10", "Year 11"}, "KS5": {"Year 12", "Year 13"}}
+FORMULA_AREA = "=HYPERLINK(\"http://example.test\")"
 SOCIAL_WORKERS = (uuid.UUID(int=7001), uuid.UUID(int=7002), uuid.UUID(int=7003), None)
 REDCAR = FRAMEWORKS["redcar_cleveland"]
 UK = ZoneInfo("Europe/London")
@@ -127,6 +131,15 @@ def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data
                 "requested_at": submitted_at, "status": state, "amount_approved": approved,
                 "decided_by": caseworker if state != "pending" else None,
                 "decided_at": at if state != "pending" else None, "financial_year": "2025-26"})
+    # One request whose area and intervention a spreadsheet would take for formulas: the CSV must not.
+    first = data.peps[0]
+    data.funding.append({
+        "id": uuid.uuid4(), "pep_id": first["id"], "target": 9, "child_id": first["child_id"], "la_id": NORTHSHIRE,
+        "setting_id": first["setting_id"], "description": "Generated", "area_of_focus": FORMULA_AREA,
+        "intervention_type": "@SUM(A1:A9)", "amount_requested": Decimal("12.34"), "academic_year":
+        first["academic_year"], "term": first["term"], "requested_at": datetime(2025, 10, 1, tzinfo=UTC),
+        "status": "approved", "amount_approved": Decimal("12.34"), "decided_by": caseworker,
+        "decided_at": datetime(2025, 10, 2, tzinfo=UTC), "financial_year": "2025-26"})
     return data, children
 
 
@@ -366,3 +379,78 @@ def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSyste
                              key_stage="KS9", social_worker_id="nobody", rating="platinum")
     assert status == 422 and {e["field"] for e in body["errors"]} == {
         "term", "status", "key_stage", "social_worker_id", "rating"}
+
+
+# ---- every table as CSV ------------------------------------------------------------------------------------------
+
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+              "pp_plus_by_intervention")
+
+
+def dashboard_csv(system: RunningSystem, cookie: str, **query: Any) -> tuple[int, str, dict[str, str]]:
+    url = f"{system.gateway_url}/api/v1/dashboard.csv?" + urlencode({k: str(v) for k, v in query.items()})
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=30) as resp:
+            return resp.status, resp.read().decode(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def json_rows(body: dict[str, Any], table: str) -> list[list[str]]:
+    """What each table's CSV must hold, from the dashboard's JSON."""
+    if table == "by_status":
+        rows = [["status", "label", "peps"]] + [[c["key"], c["label"], c["count"]] for c in body["by_status"]]
+    elif table in ("awarded", "ratings"):
+        rows = [["framework_key", "grade", "label", "peps"]] + [
+            [r["framework_key"], r["grade"], r["label"], r["count"]] for r in body[table]]
+    elif table == "timescale":
+        rows = [["measure", "value"]] + [[k, body[k]] for k in ("timescale_working_days", "submitted",
+                                                                 "within_timescale", "within_timescale_percent")]
+    elif table == "turnaround":
+        rows = [["measure", "value"]] + [[k, body[k]] for k in ("decisions", "turnaround_median_days")]
+    else:
+        rows = [["key", "label", "requests_approved", "amount_approved"]] + [
+            [a["key"], a["label"], a["requests"], a["amount"]] for a in body[table]]
+    return [[_text(v) for v in row] for row in rows]
+
+
+def unguarded(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+@pytest.mark.parametrize("filters", [{}, {"term": "spring", "key_stage": "KS3"}, {"rating": "green"}])
+def test_every_table_as_csv_equals_the_dashboards_figures(system: RunningSystem, generated: Generated,
+                                                          northshire_admin: str, filters: dict[str, Any]) -> None:
+    for _ in range(20):  # another test's events may still be arriving for Northshire: read again if so
+        before = dashboard(system, northshire_admin, la_id=NORTHSHIRE, **filters)[1]
+        got: dict[str, list[list[str]]] = {}
+        for table in CSV_TABLES:
+            status, text, headers = dashboard_csv(system, northshire_admin, la_id=NORTHSHIRE, table=table, **filters)
+            assert status == 200, text
+            assert headers["Content-Type"].startswith("text/csv")
+            assert f"dashboard-{table}-" in headers["Content-Disposition"]
+            got[table] = list(csv.reader(io.StringIO(text)))
+        if dashboard(system, northshire_admin, la_id=NORTHSHIRE, **filters)[1] == before:
+            break
+        time.sleep(0.5)
+    check(system, northshire_admin, generated, **filters)
+    for table in CSV_TABLES:
+        assert [[unguarded(c) for c in row] for row in got[table]] == json_rows(before, table), table
+    if not filters:
+        # The formula-like area and intervention reach the CSV as text, not as formulas.
+        cells = {row[0] for row in got["pp_plus_by_area"]} | {row[0] for row in got["pp_plus_by_intervention"]}
+        assert "'" + FORMULA_AREA in cells and "'@SUM(A1:A9)" in cells
+        assert not any(c[:1] in "=+-@" for t in got.values() for row in t for c in row if c)
+
+
+def test_only_the_las_own_virtual_school_gets_its_csv(system: RunningSystem, generated: Generated,
+                                                      northshire_admin: str) -> None:
+    for cookie in (system.sign_in("admin@demo.test"), system.sign_in("dt@hillside.test")):
+        status, text, _ = dashboard_csv(system, cookie, la_id=NORTHSHIRE, table="by_status")
+        assert status == 404, text
+    status, text, _ = dashboard_csv(system, northshire_admin, la_id=NORTHSHIRE, table="everything")
+    assert status == 422 and "table" in text
