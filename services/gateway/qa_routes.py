@@ -66,8 +66,8 @@ forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by
         service="qa", tags=tags)
 
 operation(Operation("get", "/api/v1/dashboard.csv", "One table of the Virtual School's dashboard as CSV (query: the "
-                    "dashboard's, and table = by_status | timescale | awarded | ratings | turnaround | "
-                    "pp_plus_by_area | pp_plus_by_intervention)", None,
+                    "dashboard's, and table = by_status | timescale | awarded | ratings | ratings_by_term | "
+                    "turnaround | pp_plus_by_area | pp_plus_by_intervention)", None,
                     {200: None, 401: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument}, tags=list(tags)))
 
 

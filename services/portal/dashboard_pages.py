@@ -28,8 +28,58 @@ RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber",
            "inadequate": "Inadequate", "meets": "Meets the expected standard",
            "does_not_meet": "Does not meet the expected standard"}
 
-CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
               "pp_plus_by_intervention")
+
+# Each grade's colour in the ratings chart (GOV.UK colours); the table beside it gives every figure.
+GRADE_COLOURS = {"gold": "#ffdd00", "green": "#00703c", "amber": "#f47738", "red": "#d4351c",
+                 "outstanding": "#00703c", "good": "#28a197", "requires_improvement": "#f47738",
+                 "inadequate": "#d4351c", "meets": "#00703c", "does_not_meet": "#d4351c"}
+OTHER_COLOURS = ("#4c2c92", "#1d70b8", "#912b88", "#505a5f")
+PLOT_TOP, PLOT_HEIGHT, LEFT, STEP, BAR = 10, 150, 44, 72, 40
+
+
+def ratings_chart(rows: list[Any]) -> dict[str, Any] | None:
+    """The latest ratings per academic year and term as stacked bars, oldest on the left, and the same figures as
+    a table (a row per term, a column per grade), so the chart is never the only way to read them."""
+    if not rows:
+        return None
+    periods: list[tuple[str, str]] = []
+    grades: dict[str, str] = {}
+    counts: dict[tuple[str, str, str], int] = {}
+    for r in rows:
+        if (r.academic_year, r.term) not in periods:
+            periods.append((r.academic_year, r.term))
+        grades.setdefault(r.grade, r.label)
+        counts[(r.academic_year, r.term, r.grade)] = counts.get((r.academic_year, r.term, r.grade), 0) + r.count
+    order = list(RATINGS)
+    keys = sorted(grades, key=lambda g: (order.index(g) if g in order else len(order), g))
+    colours = {g: GRADE_COLOURS.get(g) or OTHER_COLOURS[i % len(OTHER_COLOURS)] for i, g in enumerate(keys)}
+    totals = [sum(counts.get((y, t, g), 0) for g in keys) for y, t in periods]
+    most = max(totals) or 1
+    bars = []
+    for i, (year, term) in enumerate(periods):
+        bottom, parts = PLOT_TOP + PLOT_HEIGHT, []
+        for g in keys:
+            n = counts.get((year, term, g), 0)
+            height = round(PLOT_HEIGHT * n / most, 1)
+            bottom = round(bottom - height, 1)
+            if n:
+                parts.append({"y": bottom, "height": height, "colour": colours[g], "grade": grades[g], "count": n})
+        bars.append({"x": LEFT + i * STEP + (STEP - BAR) // 2, "parts": parts, "term": TERMS.get(term, term),
+                     "year": year, "total": totals[i]})
+    first, last = periods[0], periods[-1]
+    latest = {g: counts.get((*last, g), 0) for g in keys}
+    top = max(latest, key=lambda g: latest[g])
+    summary = (f"Latest ratings of {sum(totals)} PEPs in {len(periods)} {'term' if len(periods) == 1 else 'terms'} "
+               f"from {TERMS.get(first[1], first[1])} {first[0]} to {TERMS.get(last[1], last[1])} {last[0]}; "
+               f"in the latest term most were rated {grades[top]} ({latest[top]} of {totals[-1]}).")
+    table = [{"term": f"{TERMS.get(t, t)} {y}", "counts": [counts.get((y, t, g), 0) for g in keys], "total": totals[i]}
+             for i, (y, t) in enumerate(periods)]
+    legend = [{"grade": grades[g], "colour": colours[g], "x": LEFT + i * 130} for i, g in enumerate(keys)]
+    return {"width": max(LEFT + len(periods) * STEP + 8, LEFT + len(keys) * 130), "height": PLOT_TOP + PLOT_HEIGHT + 70,
+            "bars": bars, "most": most, "summary": summary, "grades": [grades[g] for g in keys], "rows": table,
+            "legend": legend, "axis_y": PLOT_TOP + PLOT_HEIGHT}
 
 
 def _days(value: float | None) -> str:
@@ -67,7 +117,7 @@ async def dashboard(request: web.Request) -> web.Response:
         "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
-        "turnaround": _days(found.turnaround_median_days)}
+        "turnaround": _days(found.turnaround_median_days), "chart": ratings_chart(found.ratings_by_term)}
     return await render_signed_in(request, "dashboard.html", context)
 
 

@@ -135,6 +135,16 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
         "SELECT 'awarded', framework_key, awarded_grade, count(*) FROM latest WHERE awarded_grade IS NOT NULL "
         "GROUP BY framework_key, awarded_grade ORDER BY 1, 2, 4 DESC, 3", *args)
 
+    # The same latest reviews' awarded grades per (academic year, term) of the PEP: the ratings' trend.
+    by_term = await conn.fetch(
+        "WITH latest AS (SELECT DISTINCT ON (r.pep_id) r.framework_key, r.awarded_grade, p.academic_year, p.term "
+        f"FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 "
+        "AND r.stage IN ('decided', 'confirmed') ORDER BY r.pep_id, r.id DESC) "
+        "SELECT academic_year, term, framework_key, awarded_grade AS grade, count(*) AS n FROM latest "
+        "WHERE awarded_grade IS NOT NULL GROUP BY academic_year, term, framework_key, awarded_grade", *args)
+    by_term = sorted(by_term, key=lambda r: (r["academic_year"], TERMS.index(r["term"]) if r["term"] in TERMS
+                                             else len(TERMS), r["term"], -r["n"], r["framework_key"], r["grade"]))
+
     # QA turnaround: from each submission to its decision (approve or return), in days.
     turnaround = await conn.fetchrow(
         "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - "
@@ -163,6 +173,10 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
         "awarded": [{"framework_key": r["framework_key"], "grade": r["grade"],
                      "label": _grade_label(r["framework_key"], r["grade"]), "count": r["n"]}
                     for r in ratings if r["kind"] == "awarded"],
+        "ratings_by_term": [{"academic_year": r["academic_year"], "term": r["term"],
+                             "framework_key": r["framework_key"], "grade": r["grade"],
+                             "label": _grade_label(r["framework_key"], r["grade"]), "count": r["n"]}
+                            for r in by_term],
         "decisions": turnaround["n"],
         "turnaround_median_days": None if median is None else round(float(median), 2),
         "pp_plus_approved": money(sum((r["amount"] for r in by_area), Decimal("0.00"))),
@@ -193,6 +207,10 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
     if table in ("awarded", "ratings"):
         return (["framework_key", "grade", "label", "peps"],
                 [[r["framework_key"], r["grade"], r["label"], r["count"]] for r in out[table]])
+    if table == "ratings_by_term":
+        return (["academic_year", "term", "framework_key", "grade", "label", "peps"],
+                [[r["academic_year"], r["term"], r["framework_key"], r["grade"], r["label"], r["count"]]
+                 for r in out[table]])
     if table == "timescale":
         return ["measure", "value"], [[k, out[k]] for k in ("timescale_working_days", "submitted", "within_timescale",
                                                             "within_timescale_percent")]
@@ -202,7 +220,7 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
             [[a["key"], a["label"], a["requests"], a["amount"]] for a in out[table]])
 
 
-CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
               "pp_plus_by_intervention")
 
 
@@ -215,7 +233,7 @@ def _cell(value: Any) -> str:
 @routes.get("/dashboard.csv")
 async def dashboard_csv(request: web.Request) -> web.Response:
     """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, timescale, awarded,
-    ratings, turnaround, pp_plus_by_area or pp_plus_by_intervention)."""
+    ratings, ratings_by_term, turnaround, pp_plus_by_area or pp_plus_by_intervention)."""
     la_id, filters = _filters(request[CLAIMS], request.query)
     table = request.query.get("table", "").strip()
     if table not in CSV_TABLES:

@@ -246,6 +246,15 @@ class DashboardRating(BaseModel):
     count: int
 
 
+class DashboardTermRating(BaseModel):
+    academic_year: str
+    term: str
+    framework_key: str
+    grade: str
+    label: str
+    count: int
+
+
 class DashboardAmount(BaseModel):
     key: str | None = Field(default=None, description="None: not given on the request")
     label: str
@@ -275,6 +284,9 @@ class Dashboard(BaseModel):
     ratings: list[DashboardRating] = Field(description="Each PEP's latest decided or confirmed review, by its "
                                            "overall grade")
     awarded: list[DashboardRating] = Field(description="The same reviews by the grade the PEP shows (Gold)")
+    ratings_by_term: list[DashboardTermRating] = Field(
+        default_factory=list, description="The awarded grades of `awarded` per academic year and term of the PEP, "
+        "oldest first")
     decisions: int = Field(description="Submissions decided (approved or returned)")
     turnaround_median_days: float | None = Field(default=None, description="Median days from submission to "
                                                  "decision")

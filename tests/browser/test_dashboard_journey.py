@@ -41,6 +41,11 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
     await expect(page.get_by_role("heading", level=1)).to_have_text("Virtual School dashboard")
     for caption in ("PEPs by status", "PP+ approved by area of focus", "Quality assurance turnaround"):
         await expect(page.get_by_role("table", name=re.compile(f"^{re.escape(caption)}"))).to_be_visible()
+    # The ratings by term: a chart with its name and summary, and the table beside it.
+    chart = page.get_by_role("img", name="Latest ratings by term")
+    if await page.get_by_text("No PEPs rated yet.").count() == 0:
+        await expect(chart).to_be_visible()
+        await expect(page.get_by_role("table", name="Latest ratings by term, oldest first")).to_be_visible()
     await assert_accessible(page)
     before = await _submitted(page)
 

@@ -272,6 +272,9 @@ def expected(data: Data, filters: dict[str, Any]) -> dict[str, Any]:
                                 if r["overall_grade"])),
         "awarded": dict(Counter(("redcar_cleveland", r["awarded_grade"]) for r in latest.values()
                                 if r["awarded_grade"])),
+        "ratings_by_term": dict(Counter((peps[r["pep_id"]]["academic_year"], peps[r["pep_id"]]["term"],
+                                         "redcar_cleveland", r["awarded_grade"]) for r in latest.values()
+                                        if r["awarded_grade"])),
         "decisions": len(decisions), "median": statistics.median(days) if days else None,
         "by_area": {k: (n, f"{v:.2f}") for k, (n, v) in area.items()},
         "by_intervention": {k: (n, f"{v:.2f}") for k, (n, v) in intervention.items()},
@@ -287,6 +290,8 @@ def figures(body: dict[str, Any]) -> dict[str, Any]:
         "within_timescale_percent": body["within_timescale_percent"],
         "ratings": {(r["framework_key"], r["grade"]): r["count"] for r in body["ratings"]},
         "awarded": {(r["framework_key"], r["grade"]): r["count"] for r in body["awarded"]},
+        "ratings_by_term": {(r["academic_year"], r["term"], r["framework_key"], r["grade"]): r["count"]
+                            for r in body["ratings_by_term"]},
         "decisions": body["decisions"], "median": body["turnaround_median_days"],
         "by_area": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_area"]},
         "by_intervention": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_intervention"]},
@@ -339,6 +344,9 @@ def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
     assert 0 < body["within_timescale"] < body["submitted"]
     assert {r["grade"] for r in body["awarded"]} >= {"gold", "green", "amber", "red"}
     assert body["decisions"] > 3000 and Decimal(body["pp_plus_approved"]) > 0
+    # The ratings' trend runs oldest to newest, over every generated year and term.
+    order = [(r["academic_year"], TERMS.index(r["term"])) for r in body["ratings_by_term"]]
+    assert order == sorted(order) and set(order) >= {(y, t) for y in YEARS for t in range(3)}
     print(f"\n{N} PEPs generated and copied in {generated.seconds:.1f} s; dashboard and count {took:.1f} s")
 
 
@@ -383,7 +391,7 @@ def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSyste
 
 # ---- every table as CSV ------------------------------------------------------------------------------------------
 
-CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "turnaround", "pp_plus_by_area",
+CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
               "pp_plus_by_intervention")
 
 
@@ -407,6 +415,10 @@ def json_rows(body: dict[str, Any], table: str) -> list[list[str]]:
     elif table in ("awarded", "ratings"):
         rows = [["framework_key", "grade", "label", "peps"]] + [
             [r["framework_key"], r["grade"], r["label"], r["count"]] for r in body[table]]
+    elif table == "ratings_by_term":
+        rows = [["academic_year", "term", "framework_key", "grade", "label", "peps"]] + [
+            [r["academic_year"], r["term"], r["framework_key"], r["grade"], r["label"], r["count"]]
+            for r in body[table]]
     elif table == "timescale":
         rows = [["measure", "value"]] + [[k, body[k]] for k in ("timescale_working_days", "submitted",
                                                                  "within_timescale", "within_timescale_percent")]
