@@ -40,6 +40,7 @@ DONE = {
     "access": ("{name}’s access has been changed", ""),
     "setting-added": ("Setting added", "You can now invite its Designated Teacher."),
     "details": ("Details saved", ""),
+    "tray-settings": ("Task trays saved", "Retracted and submitted tasks stay in the trays for the days you chose."),
 }
 
 

@@ -754,6 +754,13 @@ class GatewayClient:
         body, _ = await self._call("GET", "/tasks", caller, params={"tray": tray, "sort": sort})
         return TaskList.model_validate(body)
 
+    async def tray_days(self, caller: Caller, la_id: str) -> int:
+        body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/tray-settings", caller)
+        return int(body["tray_days"])
+
+    async def set_tray_days(self, caller: Caller, la_id: str, days: int) -> None:
+        await self._call("PUT", f"/organisations/{_segment(la_id)}/tray-settings", caller, {"tray_days": days})
+
     async def subject_access(self, caller: Caller, child_id: str) -> bytes:
         body, _ = await self._call("GET", f"/children/{_segment(child_id)}/subject-access", caller)
         return json.dumps(body, indent=2, ensure_ascii=False).encode()

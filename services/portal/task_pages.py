@@ -240,3 +240,36 @@ async def caseload(request: web.Request) -> web.Response:
                   "setting": names.get(i.setting_id or "", ""), "social_worker": i.social_worker_name or "",
                   "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "None",
                   "reasons": i.reasons} for i in found.items]})
+
+
+# ---- how long finished tasks stay in the trays (the LA's VS admin decides) -------------------------------------
+
+
+async def _tray_page(request: web.Request, la_id: str, value: str, error: str | None = None) -> web.Response:
+    org = await gateway(request).organisation(ensure_signed_in(request), la_id)
+    return await render_signed_in(request, "tray_settings.html", {
+        "current_page": "home", "org": org, "value": value, "errors": {"tray_days": error} if error else {}})
+
+
+@routes.get("/organisations/{la_id}/tray-settings")
+async def tray_settings_form(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    la_id = require_uuid(request, "la_id")
+    return await _tray_page(request, la_id, str(await gateway(request).tray_days(who, la_id)))
+
+
+@routes.post("/organisations/{la_id}/tray-settings")
+async def change_tray_settings(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    la_id = require_uuid(request, "la_id")
+    value = str((await request.post()).get("tray_days", "")).strip()
+    if not value.isdigit() or not 1 <= int(value) <= 365:
+        return await _tray_page(request, la_id, value, "Enter a whole number of days from 1 to 365")
+    try:
+        await gateway(request).set_tray_days(who, la_id, int(value))
+    except GatewayProblem as p:
+        if p.status == 404:
+            raise
+        log.info("tray settings refused", extra={"status": p.status, "code": p.code})
+        return await _tray_page(request, la_id, value, p.field_errors().get("tray_days") or p.message)
+    return redirect(f"/organisations/{la_id}?done=tray-settings")

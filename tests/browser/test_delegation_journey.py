@@ -142,3 +142,31 @@ async def test_the_virtual_school_reads_its_caseload_by_school_and_social_worker
     await expect(page).to_have_url(re.compile(f"/peps/{pep_id}$"))
     assert problems == []
     await context.close()
+
+
+async def test_a_vs_admin_sets_how_long_finished_tasks_stay_in_the_trays(system: Any, browser: Browser) -> None:
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "admin@demo.test", PASSWORD)
+    await page.goto(f"{system.portal_url}/organisations/{demo.LA_ID}")
+    await page.get_by_role("link", name="Task trays").click()
+    field = page.get_by_label("How many days do retracted and submitted tasks stay in people’s trays?")
+    await expect(field).to_have_value("30")
+    await assert_accessible(page)
+    await field.fill("0")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator(".govuk-error-summary").get_by_role(
+        "link", name="Enter a whole number of days from 1 to 365")).to_have_attribute("href", "#tray_days")
+    await expect(field).to_have_value("0")
+    await assert_accessible(page)
+    try:
+        await field.fill("45")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator(".govuk-notification-banner")).to_contain_text("Task trays saved")
+        await page.get_by_role("link", name="Task trays").click()
+        await expect(field).to_have_value("45")
+    finally:
+        await field.fill("30")
+        await page.get_by_role("button", name="Save").click()
+        await expect(page.locator(".govuk-notification-banner")).to_contain_text("Task trays saved")
+    assert problems == []
+    await context.close()
