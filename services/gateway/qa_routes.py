@@ -67,7 +67,7 @@ forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by
 
 operation(Operation("get", "/api/v1/dashboard.csv", "One table of the Virtual School's dashboard as CSV (query: the "
                     "dashboard's, and table = by_status | timescale | awarded | ratings | ratings_by_term | "
-                    "turnaround | pp_plus_by_area | pp_plus_by_intervention)", None,
+                    "turnaround | pp_plus_by_area | pp_plus_by_intervention | pp_plus_by_setting)", None,
                     {200: None, 401: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument}, tags=list(tags)))
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from services.portal.children_pages import ensure_signed_in
 from services.portal.file_pages import _pass_on
+from services.portal.gateway_client import GatewayProblem
 from services.portal.pagekit import gateway, optional_uuid, render_signed_in
 
 routes = web.RouteTableDef()
@@ -29,7 +30,7 @@ RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber",
            "does_not_meet": "Does not meet the expected standard"}
 
 CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
-              "pp_plus_by_intervention")
+              "pp_plus_by_intervention", "pp_plus_by_setting")
 
 # Each grade's colour in the ratings chart (GOV.UK colours); the table beside it gives every figure.
 GRADE_COLOURS = {"gold": "#ffdd00", "green": "#00703c", "amber": "#f47738", "red": "#d4351c",
@@ -111,13 +112,22 @@ async def dashboard(request: web.Request) -> web.Response:
     la_id, las, filters = await _chosen(request)
     query = {"la_id": la_id, **{k: v for k, v in filters.items() if v}}
     found = await gateway(request).dashboard(ensure_signed_in(request), query)
+    try:
+        setting_names = {s.id: s.name for s in await gateway(request).settings_of(ensure_signed_in(request), la_id)}
+    except GatewayProblem:  # not everyone at the Virtual School may list its settings: show their ids then
+        setting_names = {}
+    by_setting = [{"financial_year": a.financial_year or "Not given", "requests": a.requests, "amount": a.amount,
+                   "label": "No setting" if a.setting_id is None
+                   else setting_names.get(str(a.setting_id), f"Setting {a.setting_id}")}
+                  for a in found.pp_plus_by_setting]
     context: dict[str, Any] = {
         "current_page": "home", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
         "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
-        "turnaround": _days(found.turnaround_median_days), "chart": ratings_chart(found.ratings_by_term)}
+        "turnaround": _days(found.turnaround_median_days), "chart": ratings_chart(found.ratings_by_term),
+        "by_setting": by_setting}
     return await render_signed_in(request, "dashboard.html", context)
 
 

@@ -157,6 +157,12 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
                "GROUP BY f.{col} ORDER BY amount DESC, key NULLS LAST")
     by_area = await conn.fetch(funding.format(col="area_of_focus"), *args)
     by_intervention = await conn.fetch(funding.format(col="intervention_type"), *args)
+    # PP+ approved per setting (the request's) in each financial year, the newest year first.
+    by_setting = await conn.fetch(
+        "SELECT f.financial_year, f.setting_id, count(*) AS n, sum(f.amount_approved) AS amount "
+        f"FROM funding_requests f JOIN peps p ON p.id = f.pep_id WHERE {PEPS} AND f.la_id = $1 "
+        "AND f.status = 'approved' GROUP BY f.financial_year, f.setting_id "
+        "ORDER BY f.financial_year DESC NULLS LAST, amount DESC, f.setting_id NULLS LAST", *args)
 
     submitted, within = timescale["submitted"], timescale["within"]
     median = turnaround["median"]
@@ -182,6 +188,9 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
         "pp_plus_approved": money(sum((r["amount"] for r in by_area), Decimal("0.00"))),
         "pp_plus_by_area": _amounts(by_area),
         "pp_plus_by_intervention": _amounts(by_intervention),
+        "pp_plus_by_setting": [{"financial_year": r["financial_year"],
+                                "setting_id": str(r["setting_id"]) if r["setting_id"] else None,
+                                "requests": r["n"], "amount": money(r["amount"])} for r in by_setting],
     }
 
 
@@ -211,6 +220,9 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
         return (["academic_year", "term", "framework_key", "grade", "label", "peps"],
                 [[r["academic_year"], r["term"], r["framework_key"], r["grade"], r["label"], r["count"]]
                  for r in out[table]])
+    if table == "pp_plus_by_setting":
+        return (["financial_year", "setting_id", "requests_approved", "amount_approved"],
+                [[a["financial_year"], a["setting_id"], a["requests"], a["amount"]] for a in out[table]])
     if table == "timescale":
         return ["measure", "value"], [[k, out[k]] for k in ("timescale_working_days", "submitted", "within_timescale",
                                                             "within_timescale_percent")]
@@ -221,7 +233,7 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
 
 
 CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
-              "pp_plus_by_intervention")
+              "pp_plus_by_intervention", "pp_plus_by_setting")
 
 
 def _cell(value: Any) -> str:
@@ -233,7 +245,8 @@ def _cell(value: Any) -> str:
 @routes.get("/dashboard.csv")
 async def dashboard_csv(request: web.Request) -> web.Response:
     """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, timescale, awarded,
-    ratings, ratings_by_term, turnaround, pp_plus_by_area or pp_plus_by_intervention)."""
+    ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention or
+    pp_plus_by_setting)."""
     la_id, filters = _filters(request[CLAIMS], request.query)
     table = request.query.get("table", "").strip()
     if table not in CSV_TABLES:

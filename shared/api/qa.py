@@ -262,6 +262,13 @@ class DashboardAmount(BaseModel):
     amount: str = Field(description="Pounds and pence approved")
 
 
+class DashboardSettingAmount(BaseModel):
+    financial_year: str | None = None
+    setting_id: uuid.UUID | None = Field(default=None, description="None: the request named no setting")
+    requests: int
+    amount: str = Field(description="Pounds and pence approved")
+
+
 class Dashboard(BaseModel):
     """An LA's figures, about the PEPs that match the filters (None: any)."""
 
@@ -293,3 +300,5 @@ class Dashboard(BaseModel):
     pp_plus_approved: str
     pp_plus_by_area: list[DashboardAmount]
     pp_plus_by_intervention: list[DashboardAmount]
+    pp_plus_by_setting: list[DashboardSettingAmount] = Field(
+        default_factory=list, description="PP+ approved per setting in each financial year, newest year first")

@@ -39,7 +39,8 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
     await sign_in(system, page, "admin@demo.test", PASSWORD)
     await page.get_by_role("link", name="Virtual School dashboard").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Virtual School dashboard")
-    for caption in ("PEPs by status", "PP+ approved by area of focus", "Quality assurance turnaround"):
+    for caption in ("PEPs by status", "PP+ approved by area of focus", "Quality assurance turnaround",
+                    "PP+ approved per setting by financial year"):
         await expect(page.get_by_role("table", name=re.compile(f"^{re.escape(caption)}"))).to_be_visible()
     # The ratings by term: a chart with its name and summary, and the table beside it.
     chart = page.get_by_role("img", name="Latest ratings by term")

@@ -259,11 +259,15 @@ def expected(data: Data, filters: dict[str, Any]) -> dict[str, Any]:
     days = [(r["at"] - r["submitted_at"]).total_seconds() / 86400 for r in decisions.values()]
     area: dict[str | None, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     intervention: dict[str | None, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
+    setting: dict[tuple[str | None, str | None], list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     for f in data.funding:
         if f["pep_id"] in peps and f["status"] == "approved":
             for by, key in ((area, f["area_of_focus"]), (intervention, f["intervention_type"])):
                 by[key][0] += 1
                 by[key][1] += f["amount_approved"]
+            at = (f["financial_year"], str(f["setting_id"]) if f["setting_id"] else None)
+            setting[at][0] += 1
+            setting[at][1] += f["amount_approved"]
     return {
         "total": len(peps), "by_status": {s: by_status.get(s, 0) for s in STATUSES},
         "submitted": len(submitted), "within_timescale": within,
@@ -278,6 +282,7 @@ def expected(data: Data, filters: dict[str, Any]) -> dict[str, Any]:
         "decisions": len(decisions), "median": statistics.median(days) if days else None,
         "by_area": {k: (n, f"{v:.2f}") for k, (n, v) in area.items()},
         "by_intervention": {k: (n, f"{v:.2f}") for k, (n, v) in intervention.items()},
+        "by_setting": {k: (n, f"{v:.2f}") for k, (n, v) in setting.items()},
         "approved": f"{sum((v for _, v in area.values()), Decimal(0)):.2f}",
     }
 
@@ -295,6 +300,8 @@ def figures(body: dict[str, Any]) -> dict[str, Any]:
         "decisions": body["decisions"], "median": body["turnaround_median_days"],
         "by_area": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_area"]},
         "by_intervention": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_intervention"]},
+        "by_setting": {(a["financial_year"], a["setting_id"]): (a["requests"], a["amount"])
+                       for a in body["pp_plus_by_setting"]},
         "approved": body["pp_plus_approved"],
     }
 
@@ -344,6 +351,9 @@ def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
     assert 0 < body["within_timescale"] < body["submitted"]
     assert {r["grade"] for r in body["awarded"]} >= {"gold", "green", "amber", "red"}
     assert body["decisions"] > 3000 and Decimal(body["pp_plus_approved"]) > 0
+    # PP+ per setting: each generated setting (and none) has approved requests in 2025-26.
+    assert {(a["financial_year"], a["setting_id"]) for a in body["pp_plus_by_setting"]} >= {
+        ("2025-26", str(s) if s else None) for s in generated.settings}
     # The ratings' trend runs oldest to newest, over every generated year and term.
     order = [(r["academic_year"], TERMS.index(r["term"])) for r in body["ratings_by_term"]]
     assert order == sorted(order) and set(order) >= {(y, t) for y in YEARS for t in range(3)}
@@ -392,7 +402,7 @@ def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSyste
 # ---- every table as CSV ------------------------------------------------------------------------------------------
 
 CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
-              "pp_plus_by_intervention")
+              "pp_plus_by_intervention", "pp_plus_by_setting")
 
 
 def dashboard_csv(system: RunningSystem, cookie: str, **query: Any) -> tuple[int, str, dict[str, str]]:
@@ -419,6 +429,9 @@ def json_rows(body: dict[str, Any], table: str) -> list[list[str]]:
         rows = [["academic_year", "term", "framework_key", "grade", "label", "peps"]] + [
             [r["academic_year"], r["term"], r["framework_key"], r["grade"], r["label"], r["count"]]
             for r in body[table]]
+    elif table == "pp_plus_by_setting":
+        rows = [["financial_year", "setting_id", "requests_approved", "amount_approved"]] + [
+            [a["financial_year"], a["setting_id"], a["requests"], a["amount"]] for a in body[table]]
     elif table == "timescale":
         rows = [["measure", "value"]] + [[k, body[k]] for k in ("timescale_working_days", "submitted",
                                                                  "within_timescale", "within_timescale_percent")]
