@@ -60,7 +60,8 @@ def ratings_chart(rows: list[Any]) -> dict[str, Any] | None:
     most = max(totals) or 1
     bars = []
     for i, (year, term) in enumerate(periods):
-        bottom, parts = PLOT_TOP + PLOT_HEIGHT, []
+        bottom: float = PLOT_TOP + PLOT_HEIGHT
+        parts = []
         for g in keys:
             n = counts.get((year, term, g), 0)
             height = round(PLOT_HEIGHT * n / most, 1)
