@@ -163,6 +163,16 @@ class ChildChanged(EventData):
     in_care: bool = True
 
 
+class ChildErased(EventData):
+    """A child's retention ended (their LA's rule: by default their 75th birthday) and pep erased their record
+    and PEPs. Every service that holds anything about the child erases or anonymises it, in its own schema."""
+
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    pep_ids: list[uuid.UUID] = []
+    retention_ended: date
+
+
 class PepStatusChanged(EventData):
     """A PEP was started or moved on (submitted, returned, approved, finalised, cancelled)."""
 
@@ -316,6 +326,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.audit.recorded", 1): AuditRecorded,
     ("identity.organisation.changed", 1): OrganisationChanged,
     ("pep.child.changed", 1): ChildChanged,
+    ("pep.child.erased", 1): ChildErased,
     ("pep.pep.status_changed", 1): PepStatusChanged,
     ("pep.meeting.changed", 1): PepMeetingChanged,
     ("pep.funding.requested", 1): FundingRequested,
