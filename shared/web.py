@@ -103,10 +103,21 @@ def json_model(model: BaseModel | list[Any] | dict[str, Any], status: int = 200)
 
 
 class ServiceClient:
-    """Calls another service's HTTP API with a signed internal token; its problems are re-raised as ours."""
+    """Calls another service's HTTP API with a signed internal token; its problems are re-raised as ours.
 
-    def __init__(self, service: str, base_url: str, keys: list[SecretStr], session: aiohttp.ClientSession) -> None:
-        self.service, self.base_url, self.keys, self.session = service, base_url.rstrip("/"), keys, session
+    `base_url` may name several replicas, comma-separated ("http://a:8103,http://b:8103"): calls go round-robin,
+    and a replica that refuses the connection is skipped for the next. Only a refused connection fails over:
+    the request never reached that replica, so sending it elsewhere cannot do anything twice. A replica that
+    dies mid-request answers 503, as one replica always did; the caller decides whether to try again."""
+
+    def __init__(self, service: str, base_url: str | list[str], keys: list[SecretStr],
+                 session: aiohttp.ClientSession) -> None:
+        urls = base_url.split(",") if isinstance(base_url, str) else base_url
+        self.base_urls = [url.strip().rstrip("/") for url in urls if url.strip()]
+        if not self.base_urls:
+            raise ValueError(f"no URL for {service}")
+        self.service, self.base_url, self.keys, self.session = service, self.base_urls[0], keys, session
+        self._turn = 0
 
     def _headers(self, claims: internal_auth.Claims, request_id: str | None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {internal_auth.sign(claims, self.service, self.keys)}"}
@@ -114,11 +125,25 @@ class ServiceClient:
             headers["X-Request-Id"] = request_id
         return headers
 
+    async def _send(self, method: str, path: str, **options: Any) -> aiohttp.ClientResponse:
+        """The open response from the next replica in turn that accepts the connection."""
+        start = self._turn % len(self.base_urls)
+        self._turn = start + 1
+        order = self.base_urls[start:] + self.base_urls[:start]
+        for attempt, base in enumerate(order):
+            try:
+                return await self.session.request(method, base + path, **options)
+            except aiohttp.ClientConnectorError:
+                if attempt == len(order) - 1:
+                    raise
+                log.warning("replica refused the connection; trying the next", extra={"target": self.service})
+        raise AssertionError("unreachable")
+
     async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
                    request_id: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
         headers = self._headers(claims, request_id)
         try:
-            async with self.session.request(method, self.base_url + path, json=json_body, headers=headers) as resp:
+            async with await self._send(method, path, json=json_body, headers=headers) as resp:
                 if resp.status in expect:
                     return None if resp.status == 204 else await resp.json()
                 raise await _problem_of(resp)
@@ -134,8 +159,7 @@ class ServiceClient:
         sent = {**(headers or {}), **self._headers(claims, request_id)}
         options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout else {}
         try:
-            async with self.session.request(method, self.base_url + path, data=data, headers=sent,
-                                            **options) as resp:
+            async with await self._send(method, path, data=data, headers=sent, **options) as resp:
                 if resp.status >= 400:
                     raise await _problem_of(resp)
                 yield resp

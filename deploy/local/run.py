@@ -1,17 +1,32 @@
-"""`make run`: the whole system on this machine with demo data. Ctrl-C or SIGTERM stops every process."""
+"""`make run`: the whole system on this machine with demo data. Ctrl-C or SIGTERM stops every process.
+
+REPLICAS=delegation=3,notify=2 runs that many processes of those services: the gateway sends HTTP to them in
+turn, they compete for the bus's messages, and their relays and schedulers share the work through Postgres."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 
-from deploy.local.system import LocalSystem
+from deploy.local.system import DB_SERVICES, LocalSystem
 from shared.demo import ACCOUNTS, DEMO_PASSWORD, ROLE_WORDS
 
 
+def parse_replicas(text: str) -> dict[str, int]:
+    """`delegation=3,notify=2` as {"delegation": 3, "notify": 2}; anything else is refused, naming what."""
+    replicas: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        service, _, count = item.partition("=")
+        if service.strip() not in DB_SERVICES or not count.strip().isdigit() or not 1 <= int(count) <= 16:
+            raise SystemExit(f"REPLICAS: '{item}' is not <service>=<1-16> with a service of {', '.join(DB_SERVICES)}")
+        replicas[service.strip()] = int(count)
+    return replicas
+
+
 def main() -> None:
-    system = LocalSystem()
+    system = LocalSystem(replicas=parse_replicas(os.environ.get("REPLICAS", "")))
     system.reset_var()
     print("Applying migrations…", flush=True)
     system.migrate()
@@ -28,8 +43,9 @@ def main() -> None:
     try:
         print("Starting services…", flush=True)
         system.start_all()
+        scaled = ", ".join(f"{s} ×{n}" for s, n in system.replicas.items() if n > 1)
         print(f"""
-ePEP is running.
+ePEP is running.{f"  Replicas: {scaled}" if scaled else ""}
   Portal:     {system.url('portal')}
   Gateway:    {system.url('gateway')}/api/v1  (OpenAPI: {system.url('gateway')}/api/v1/openapi.json)
   Mail sink:  {system.url('mail_http')}  (messages also in {system.maildir}/)

@@ -47,7 +47,11 @@ class LocalSystem:
     # Per-service overrides, e.g. {"notify": {"EPEP_BUS_RETRY_DELAYS": "[0.5]"}}
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     quiet: bool = False
+    # How many processes of a service start_all runs, e.g. {"delegation": 3, "notify": 2}; one when not named.
+    replicas: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The ports of a service's further replicas (the first is on ports[service]), once started.
+    replica_ports: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def maildir(self) -> Path:
@@ -55,6 +59,15 @@ class LocalSystem:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
+
+    def urls(self, service: str) -> str:
+        """Every replica of `service`, comma-separated, as a caller's setting names them."""
+        ports = [self.ports[service], *self.replica_ports.get(service, [])]
+        return ",".join(f"http://127.0.0.1:{port}" for port in ports)
+
+    def replica_names(self, service: str) -> list[str]:
+        """The process names of a service's replicas: `delegation`, then `delegation-2`, `delegation-3`…"""
+        return [service, *(f"{service}-{n}" for n in range(2, self.replicas.get(service, 1) + 1))]
 
     # ---- environment ------------------------------------------------------------------------------
 
@@ -71,9 +84,9 @@ class LocalSystem:
         if service in self.ports:
             env["EPEP_PORT"] = str(self.ports[service])
         if service == "gateway":
-            env.update({f"EPEP_{s.upper()}_URL": self.url(s) for s in DB_SERVICES})
+            env.update({f"EPEP_{s.upper()}_URL": self.urls(s) for s in DB_SERVICES})
         if service in ("delegation", "qa"):
-            env["EPEP_PEP_URL"] = self.url("pep")
+            env["EPEP_PEP_URL"] = self.urls("pep")
         if service == "portal":
             env["EPEP_GATEWAY_URL"] = self.url("gateway")
         if service == "notify":
@@ -128,24 +141,36 @@ class LocalSystem:
         self.start_mailsink()
         for service in SERVICES:
             self.start(service)
+            # Further replicas of a back-end service before anything that calls it: the gateway (and
+            # delegation and qa for pep) learn every replica's address when they start.
+            extra = self.replica_names(service)[1:]
+            if extra and service not in DB_SERVICES:
+                raise ValueError(f"{service} runs as one process here; replicas are for {', '.join(DB_SERVICES)}")
+            self.replica_ports[service] = [free_port() for _ in extra]
+            for name, port in zip(extra, self.replica_ports[service], strict=True):
+                self._spawn(name, [sys.executable, "-m", f"services.{service}", "serve"],
+                            {**self.env_for(service), "EPEP_PORT": str(port)})
         self.wait_ready(SERVICES)
 
     def wait_ready(self, services: list[str], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         for service in services:
-            while True:
-                proc = self.processes.get(service)
-                if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"{service} exited with {proc.returncode}; see {self.var}/log/{service}.log")
-                if self.ready(service):
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{service} not ready after {timeout}s; see {self.var}/log/{service}.log")
-                time.sleep(0.1)
+            ports = [self.ports[service], *self.replica_ports.get(service, [])]
+            for name, port in zip(self.replica_names(service), ports, strict=False):
+                while True:
+                    proc = self.processes.get(name)
+                    if proc is not None and proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.var}/log/{name}.log")
+                    if self.ready(service, port):
+                        break
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} not ready after {timeout}s; see {self.var}/log/{name}.log")
+                    time.sleep(0.1)
 
-    def ready(self, service: str) -> bool:
+    def ready(self, service: str, port: int | None = None) -> bool:
+        url = f"http://127.0.0.1:{port}" if port else self.url(service)
         try:
-            with urllib.request.urlopen(f"{self.url(service)}/readyz", timeout=2) as resp:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as resp:
                 return bool(resp.status == 200)
         except (urllib.error.URLError, OSError):
             return False
@@ -173,7 +198,8 @@ class LocalSystem:
 
     def stop_all(self) -> None:
         # Front to back, so nothing is left calling a service that has gone.
-        for name in ["portal", "gateway", *reversed(DB_SERVICES), "mailsink"]:
+        for name in ["portal", "gateway", *(n for s in reversed(DB_SERVICES) for n in self.replica_names(s)),
+                     "mailsink"]:
             self.stop(name)
         for name in list(self.processes):
             self.stop(name)

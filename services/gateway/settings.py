@@ -10,6 +10,7 @@ from shared.settings import ServiceSettings
 class GatewaySettings(ServiceSettings):
     uses_database: ClassVar[bool] = False
     port: int = 8000
+    # Each may name several replicas, comma-separated: calls take turns and skip one that refuses to connect.
     identity_url: str = "http://127.0.0.1:8101"
     pep_url: str = "http://127.0.0.1:8102"
     delegation_url: str = "http://127.0.0.1:8103"
