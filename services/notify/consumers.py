@@ -186,7 +186,11 @@ async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettin
                                            frozenset(r["invited"]))
                 for r in await pool.fetch("SELECT * FROM meeting_versions WHERE pep_id = $1 ORDER BY sequence",
                                           data.pep_id)]
-    if any(v.sequence > data.sequence for v in versions):
+    # A change that arrives after a newer one is skipped, unless it is this event's retry: its version was
+    # recorded (and its emails started) before the newer one came, so it finishes what it began. Skipped then,
+    # the emails the mail server was away for would stay unsent for ever.
+    retried = any(v.sequence == data.sequence for v in versions)
+    if not retried and any(v.sequence > data.sequence for v in versions):
         log.info("older meeting change skipped", extra={"event_id": str(ctx.envelope.event_id)})
         return []
     earlier = [v for v in versions if v.sequence < data.sequence]
