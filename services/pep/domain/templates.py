@@ -218,12 +218,12 @@ def _clean_value(spec: TemplateField, raw: Any) -> Any:
             raise ValueError("Enter a time, like 15:30") from None
     if kind == "single_choice":
         allowed = {o.value for o in spec.options or []}
-        if raw not in allowed:
+        if not isinstance(raw, str) or raw not in allowed:  # (a list or object sent here is not hashable)
             raise ValueError("Select one of the options")
         return raw
     if kind == "multiple_choice":
         allowed = {o.value for o in spec.options or []}
-        if not isinstance(raw, list) or not all(v in allowed for v in raw):
+        if not isinstance(raw, list) or not all(isinstance(v, str) and v in allowed for v in raw):
             raise ValueError("Select from the options")
         return [o.value for o in spec.options or [] if o.value in raw]
     if kind in ("number", "score", "money"):
