@@ -35,10 +35,9 @@ from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gatewa
 from services.portal.pagekit import GATEWAY
 from services.portal.security import (
     BROWSER_SECRET,
-    content_security_policy,
+    csp_nonce,
     csrf_middleware,
     csrf_token_for,
-    inline_script_hashes,
     security_headers,
 )
 from services.portal.settings import PortalSettings
@@ -64,6 +63,7 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
         "static_url": STATIC_URL,
         "signed_in": SESSION_COOKIE in request.cookies,
         "csrf_token": csrf_token_for(request, settings) if BROWSER_SECRET in request else "",
+        "cspNonce": csp_nonce(request),  # GOV.UK Frontend's template puts it on its inline script
         "errors": {},
         "problem": None,
     }
@@ -91,7 +91,7 @@ def _setup(app: web.Application) -> None:
     env.globals.update(pep_title=pep_words.pep_title, pep_status=pep_words.pep_status,
                        sen_words=lambda key: pep_words.words(pep_words.SEN_STATUSES, key),
                        access_words=lambda key: pep_words.words(pep_words.ACCESS_VIA, key))
-    app.on_response_prepare.append(security_headers(settings, content_security_policy(inline_script_hashes(env))))
+    app.on_response_prepare.append(security_headers(settings))
     # child_admin_pages before children_pages: its /children/add and /children/import come before /children/{child_id}
     for module in (pages, registration_pages, account_pages, admin_pages, child_admin_pages, children_pages,
                    file_pages, pep_pages, template_pages):
