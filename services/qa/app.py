@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field
 
 from services.qa import dashboard, funding, readmodels, reviews
 from services.qa.pep_client import pep_client
@@ -16,6 +17,8 @@ class Settings(ServiceSettings):
     port: int = 8105
     # EPEP_PEP_URL: qa asks pep, with the caller's own claims, whether they may see a PEP, and takes its actions
     pep_url: str = "http://127.0.0.1:8102"
+    # EPEP_TERMLY_PAYMENT_INTERVAL_SECONDS: how often each replica looks for termly PP+ payments to make
+    termly_payment_interval_seconds: float = Field(default=300.0, gt=0)
 
 
 def _routes(app: web.Application) -> None:
@@ -30,4 +33,4 @@ def _subscriptions(app: web.Application) -> list[Subscription]:
 
 SPEC = ServiceSpec(name="qa", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
-                   extra_contexts=[pep_client])
+                   extra_contexts=[pep_client, funding.scheduler])

@@ -1,9 +1,10 @@
-"""The Virtual School's dashboard: counts of an LA's PEPs by status, how many were submitted within the timescale
-(10 working days of the meeting), the latest rating of each PEP, QA turnaround and PP+ approved by area of focus
-and intervention type. Every figure is counted in SQL from qa's own read models (peps, reviews,
-funding_requests, children), about the PEPs that match the filters (academic year, term, setting, status, the
-child's key stage from its year group and social worker, the PEP's latest awarded rating). The Virtual School of that
-LA only; anyone else gets 404."""
+"""The Virtual School's dashboard: counts of an LA's PEPs by status, PEPs due, overdue and completed (the due dates
+are delegation's open tasks', as its events announce them), how many were submitted within the timescale (10 working
+days of the meeting), the latest rating of each PEP, QA turnaround, PP+ approved by area of focus and intervention
+type and PP+ paid automatically each term. Every figure is counted in SQL from qa's own read models (peps, pep_tasks,
+reviews, funding_requests, termly_payments, children), about the PEPs that match the filters (academic year, term,
+setting, status, the child's key stage from its year group and social worker, the QA caseworker who reviewed the PEP,
+the PEP's latest awarded rating). The Virtual School of that LA only; anyone else gets 404."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS
 from services.qa.domain.reviews import Invalid
 from services.qa.funding import money
 from services.qa.reviews import invalid
+from shared.api.tasks import OPEN_STATUSES
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, roles_at
 from shared.internal_auth import Claims
-from shared.service import POOL
+from shared.schedule import now
+from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS
-from shared.workdays import add_working_days
+from shared.workdays import add_working_days, uk_date
 
 routes = web.RouteTableDef()
 TIMESCALE_WORKING_DAYS = 10
@@ -47,8 +50,13 @@ PEPS = ("p.la_id = $1 AND ($2::text IS NULL OR p.academic_year = $2) AND ($3::te
         "AND ($7::uuid IS NULL OR EXISTS (SELECT 1 FROM children c WHERE c.id = p.child_id "
         "AND c.social_worker_id = $7)) "
         "AND ($8::text IS NULL OR (SELECT r8.awarded_grade FROM reviews r8 WHERE r8.pep_id = p.id AND r8.la_id = $1 "
-        "AND r8.stage IN ('decided', 'confirmed') ORDER BY r8.id DESC LIMIT 1) = $8)")
-FILTERS = ("academic_year", "term", "setting_id", "status", "key_stage", "social_worker_id", "rating")
+        "AND r8.stage IN ('decided', 'confirmed') ORDER BY r8.id DESC LIMIT 1) = $8) "
+        "AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM reviews r9 WHERE r9.pep_id = p.id AND r9.la_id = $1 "
+        "AND r9.by_user = $9))")
+FILTERS = ("academic_year", "term", "setting_id", "status", "key_stage", "social_worker_id", "caseworker_id", "rating")
+# Where each PEP stands against its due dates: the earliest due date of its open tasks (delegation's).
+PROGRESS = {"due": "Due (not yet overdue)", "overdue": "Overdue", "no_due_date": "Open, with no due date",
+            "awaiting_qa": "Submitted, awaiting quality assurance", "completed": "Completed (approved or finalised)"}
 
 
 def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, dict[str, Any]]:
@@ -85,20 +93,28 @@ def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, dict[str, Any]]:
             social_worker_id = uuid.UUID(raw)
         except ValueError:
             problems.append(Invalid("social_worker_id", "Give the social worker's id"))
+    caseworker_id = None
+    if raw := query.get("caseworker_id", "").strip():
+        try:
+            caseworker_id = uuid.UUID(raw)
+        except ValueError:
+            problems.append(Invalid("caseworker_id", "Give the caseworker's id"))
     rating = query.get("rating", "").strip() or None
     if rating is not None and rating not in RATINGS:
         problems.append(Invalid("rating", "Choose one of: " + ", ".join(RATINGS)))
     if problems:
         raise invalid(problems)
     return la_id, {"academic_year": year, "term": term, "setting_id": setting_id, "status": status,
-                   "key_stage": key_stage, "social_worker_id": social_worker_id, "rating": rating}
+                   "key_stage": key_stage, "social_worker_id": social_worker_id, "caseworker_id": caseworker_id,
+                   "rating": rating}
 
 
 def args_of(la_id: uuid.UUID, filters: dict[str, Any]) -> tuple[Any, ...]:
-    """The query arguments $1 to $8 of PEPS."""
+    """The query arguments $1 to $9 of PEPS."""
     stage = filters["key_stage"]
     return (la_id, filters["academic_year"], filters["term"], filters["setting_id"], filters["status"],
-            KEY_STAGES[stage] if stage else None, filters["social_worker_id"], filters["rating"])
+            KEY_STAGES[stage] if stage else None, filters["social_worker_id"], filters["rating"],
+            filters.get("caseworker_id"))
 
 
 def _grade_label(framework_key: str, grade: str) -> str:
@@ -110,8 +126,8 @@ def _amounts(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, Any]:
-    """The dashboard's figures for args_of(la_id, filters)."""
+async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) -> dict[str, Any]:
+    """The dashboard's figures for args_of(la_id, filters), with `today` (the UK's) deciding what is overdue."""
     by_status = {r["status"]: r["n"] for r in await conn.fetch(
         f"SELECT p.status, count(*) AS n FROM peps p WHERE {PEPS} GROUP BY p.status", *args)}
 
@@ -122,8 +138,20 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
     deadlines: list[date] = [add_working_days(m, TIMESCALE_WORKING_DAYS) for m in meetings]
     timescale = await conn.fetchrow(
         "SELECT count(*) AS submitted, count(*) FILTER (WHERE (p.submitted_at AT TIME ZONE 'Europe/London')::date "
-        f"<= d.deadline) AS within FROM peps p JOIN unnest($9::date[], $10::date[]) AS d (meeting, deadline) "
+        f"<= d.deadline) AS within FROM peps p JOIN unnest($10::date[], $11::date[]) AS d (meeting, deadline) "
         f"ON d.meeting = p.meeting_date WHERE {PEPS} AND p.submitted_at IS NOT NULL", *args, meetings, deadlines)
+
+    # Due, overdue and completed: a PEP with the school (started, in progress, returned) is due by the earliest
+    # due date of its open tasks; one submitted awaits QA; approved or finalised it is completed; cancelled is none.
+    progress = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE p.status IN ('approved', 'finalised')) AS completed, "
+        "count(*) FILTER (WHERE p.status = 'submitted') AS awaiting_qa, "
+        "count(*) FILTER (WHERE p.status IN ('created', 'in_progress', 'returned') AND t.due >= $10) AS due, "
+        "count(*) FILTER (WHERE p.status IN ('created', 'in_progress', 'returned') AND t.due < $10) AS overdue, "
+        "count(*) FILTER (WHERE p.status IN ('created', 'in_progress', 'returned') AND t.due IS NULL) AS no_due_date "
+        "FROM peps p LEFT JOIN LATERAL (SELECT min(pt.due_date) AS due FROM pep_tasks pt WHERE pt.pep_id = p.id "
+        f"AND pt.la_id = $1 AND pt.status = ANY($11::text[])) t ON true WHERE {PEPS}", *args, today,
+        list(OPEN_STATUSES))
 
     # Each PEP's latest decided or confirmed review: its overall grade as rated, and the grade the PEP shows.
     ratings = await conn.fetch(
@@ -163,13 +191,22 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
         f"FROM funding_requests f JOIN peps p ON p.id = f.pep_id WHERE {PEPS} AND f.la_id = $1 "
         "AND f.status = 'approved' GROUP BY f.financial_year, f.setting_id "
         "ORDER BY f.financial_year DESC NULLS LAST, amount DESC, f.setting_id NULLS LAST", *args)
+    # PP+ paid automatically each term (for these PEPs' children and terms), per financial year, the newest first.
+    termly = await conn.fetch(
+        "SELECT t.financial_year, count(*) AS n, sum(t.amount) AS amount FROM termly_payments t "
+        f"JOIN peps p ON p.id = t.pep_id WHERE {PEPS} AND t.la_id = $1 GROUP BY t.financial_year "
+        "ORDER BY t.financial_year DESC", *args)
 
     submitted, within = timescale["submitted"], timescale["within"]
+    approved = sum((r["amount"] for r in by_area), Decimal("0.00"))
+    paid_termly = sum((r["amount"] for r in termly), Decimal("0.00"))
     median = turnaround["median"]
     return {
         "total": sum(by_status.values()),
         "by_status": [{"key": k, "label": STATUSES.get(k, k.replace("_", " ").capitalize()),
                        "count": by_status.get(k, 0)} for k in [*STATUSES, *sorted(set(by_status) - set(STATUSES))]],
+        "progress": [{"key": k, "label": label, "count": progress[k]} for k, label in PROGRESS.items()],
+        "progress_date": today.isoformat(),
         "timescale_working_days": TIMESCALE_WORKING_DAYS,
         "submitted": submitted, "within_timescale": within,
         "within_timescale_percent": round(100 * within / submitted, 1) if submitted else None,
@@ -185,26 +222,56 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...]) -> dict[str, 
                             for r in by_term],
         "decisions": turnaround["n"],
         "turnaround_median_days": None if median is None else round(float(median), 2),
-        "pp_plus_approved": money(sum((r["amount"] for r in by_area), Decimal("0.00"))),
+        "pp_plus_approved": money(approved),
+        "pp_plus_paid_termly": money(paid_termly),
+        "pp_plus_total": money(approved + paid_termly),
         "pp_plus_by_area": _amounts(by_area),
         "pp_plus_by_intervention": _amounts(by_intervention),
         "pp_plus_by_setting": [{"financial_year": r["financial_year"],
                                 "setting_id": str(r["setting_id"]) if r["setting_id"] else None,
                                 "requests": r["n"], "amount": money(r["amount"])} for r in by_setting],
+        "pp_plus_termly": [{"financial_year": r["financial_year"], "payments": r["n"], "amount": money(r["amount"])}
+                           for r in termly],
     }
+
+
+async def options(conn: asyncpg.Connection, la_id: uuid.UUID) -> dict[str, Any]:
+    """What the setting, social worker and caseworker filters may choose from: the LA's settings (ids: identity
+    names them), its children's social workers and the caseworkers who have reviewed its PEPs (named from qa's
+    users read model, by family name)."""
+    settings = await conn.fetch("SELECT DISTINCT setting_id FROM peps WHERE la_id = $1 AND setting_id IS NOT NULL",
+                                la_id)
+    people = await conn.fetch(
+        "SELECT w.kind, w.id, u.given_name, u.family_name FROM (SELECT DISTINCT 'social_workers' AS kind, "
+        "social_worker_id AS id FROM children WHERE la_id = $1 AND social_worker_id IS NOT NULL UNION "
+        "SELECT DISTINCT 'caseworkers', by_user FROM reviews WHERE la_id = $1 AND by_user IS NOT NULL) w "
+        "LEFT JOIN users u ON u.id = w.id ORDER BY u.family_name NULLS LAST, u.given_name, w.id", la_id)
+    out: dict[str, Any] = {"setting_ids": sorted(str(r["setting_id"]) for r in settings),
+                           "social_workers": [], "caseworkers": []}
+    for r in people:
+        name = f"{r['given_name']} {r['family_name']}" if r["given_name"] else None
+        out[r["kind"]].append({"id": str(r["id"]), "name": name})
+    return out
+
+
+def today_of(request: web.Request) -> date:
+    """The UK's date by the service's clock (a clock file in tests and rehearsals)."""
+    return uk_date(now(request.app[SETTINGS].clock_file))
 
 
 @routes.get("/dashboard")
 async def dashboard(request: web.Request) -> web.Response:
     """An LA's dashboard (query: la_id, and optionally academic_year, term, setting_id, status, key_stage,
-    social_worker_id, rating)."""
+    social_worker_id, caseworker_id, rating), with the choices for its setting, social worker and caseworker
+    filters."""
     la_id, filters = _filters(request[CLAIMS], request.query)
     async with request.app[POOL].acquire() as conn, \
             conn.transaction(isolation="repeatable_read", readonly=True):
         # One snapshot, so the figures agree with each other.
-        out = await figures(conn, args_of(la_id, filters))
+        out = await figures(conn, args_of(la_id, filters), today_of(request))
+        choices = await options(conn, la_id)
     shown = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in filters.items()}
-    return web.json_response({"la_id": str(la_id), **shown, **out})
+    return web.json_response({"la_id": str(la_id), **shown, **out, "options": choices})
 
 
 # ---- every table as CSV ------------------------------------------------------------------------------------------
@@ -213,6 +280,11 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
     """The header and rows of one of the dashboard's tables, as the JSON gives its figures."""
     if table == "by_status":
         return ["status", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["by_status"]]
+    if table == "progress":
+        return ["progress", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["progress"]]
+    if table == "pp_plus_termly":
+        return (["financial_year", "payments", "amount_paid"],
+                [[a["financial_year"], a["payments"], a["amount"]] for a in out[table]])
     if table in ("awarded", "ratings"):
         return (["framework_key", "grade", "label", "peps"],
                 [[r["framework_key"], r["grade"], r["label"], r["count"]] for r in out[table]])
@@ -232,8 +304,8 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
             [[a["key"], a["label"], a["requests"], a["amount"]] for a in out[table]])
 
 
-CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
-              "pp_plus_by_intervention", "pp_plus_by_setting")
+CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
+              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly")
 
 
 def _cell(value: Any) -> str:
@@ -244,16 +316,16 @@ def _cell(value: Any) -> str:
 
 @routes.get("/dashboard.csv")
 async def dashboard_csv(request: web.Request) -> web.Response:
-    """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, timescale, awarded,
-    ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention or
-    pp_plus_by_setting)."""
+    """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, progress, timescale,
+    awarded, ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention, pp_plus_by_setting or
+    pp_plus_termly)."""
     la_id, filters = _filters(request[CLAIMS], request.query)
     table = request.query.get("table", "").strip()
     if table not in CSV_TABLES:
         raise invalid([Invalid("table", "Choose one of: " + ", ".join(CSV_TABLES))])
     async with request.app[POOL].acquire() as conn, \
             conn.transaction(isolation="repeatable_read", readonly=True):
-        out = await figures(conn, args_of(la_id, filters))
+        out = await figures(conn, args_of(la_id, filters), today_of(request))
     header, rows = _table_rows(out, table)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")

@@ -2,12 +2,16 @@
 decisions (approve, possibly less than asked; refuse with a reason; ask for more information with a reason) by an
 approver or the VS admin, each published as qa.funding.decided for pep's child profile, running totals per child
 per financial year (1 April to 31 March) against the LA's per-child allocation, and a CSV for finance.
+An LA may also pay part of the allocation automatically each term (Kent's "VSK PP+ Auto-termly payment"): its
+`termly_payment`, paid by the scheduler once per child per academic year and term in which the child has an approved
+or finalised PEP, to that PEP's setting; it counts in the child's totals and appears in the CSV.
 Another LA's requests answer 404."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,10 +29,12 @@ from shared.bus import MessageContext, Subscription, add_event
 from shared.contracts import FundingDecided, FundingRequested, event_type_of, parse_data
 from shared.errors import Problem
 from shared.internal_auth import Claims
-from shared.service import POOL
+from shared.schedule import every
+from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
 from shared.workdays import uk_date
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 DECIDERS = frozenset({"vs_approver", "vs_admin"})
 DEFAULT_ALLOCATION = Decimal("2630.00")
@@ -134,6 +140,21 @@ async def allocation_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> Decimal:
     return Decimal(found) if found is not None else DEFAULT_ALLOCATION
 
 
+async def termly_payment_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> Decimal | None:
+    found = await conn.fetchval("SELECT termly_payment FROM la_settings WHERE la_id = $1", la_id)
+    return Decimal(found) if found is not None else None
+
+
+TERMLY_SQL = "SELECT t.* FROM termly_payments t "
+
+
+def _termly(row: asyncpg.Record) -> dict[str, Any]:
+    return {"id": str(row["id"]), "child_id": str(row["child_id"]), "pep_id": str(row["pep_id"]),
+            "setting_id": str(row["setting_id"]) if row["setting_id"] else None,
+            "academic_year": row["academic_year"], "term": row["term"], "amount": money(row["amount"]),
+            "financial_year": row["financial_year"], "paid_at": row["paid_at"].isoformat()}
+
+
 @routes.get("/children/{child_id}/funding")
 async def child_funding(request: web.Request) -> web.Response:
     """A child's PP+ requests and the running totals per financial year against the LA's allocation; for those
@@ -146,17 +167,28 @@ async def child_funding(request: web.Request) -> web.Response:
         allocation = await allocation_of(conn, la_id)
         rows = await conn.fetch(REQUEST_SQL + "WHERE f.child_id = $1 AND f.la_id = $2 ORDER BY f.requested_at DESC, "
                                 "f.target", child_id, la_id)
+        termly = await conn.fetch(TERMLY_SQL + "WHERE t.child_id = $1 AND t.la_id = $2 ORDER BY t.paid_at DESC",
+                                  child_id, la_id)
     this_year = financial_year(date.today())
+    # What counts against the allocation: requests approved, and the automatic termly payments.
     approved: dict[str, Decimal] = {this_year: Decimal(0)}
+    paid: dict[str, Decimal] = {this_year: Decimal(0)}
     for r in rows:
         if r["status"] == "approved" and r["financial_year"]:
             approved[r["financial_year"]] = approved.get(r["financial_year"], Decimal(0)) + r["amount_approved"]
-    years = [{"financial_year": y, "allocation": money(allocation), "approved": money(v),
-              "remaining": money(allocation - v)} for y, v in sorted(approved.items(), reverse=True)]
+    for t in termly:
+        paid[t["financial_year"]] = paid.get(t["financial_year"], Decimal(0)) + t["amount"]
+        approved.setdefault(t["financial_year"], Decimal(0))
+    years = [{"financial_year": y, "allocation": money(allocation),
+              "approved": money(v + paid.get(y, Decimal(0))), "paid_termly": money(paid.get(y, Decimal(0))),
+              "remaining": money(allocation - v - paid.get(y, Decimal(0)))}
+             for y, v in sorted(approved.items(), reverse=True)]
+    spent = approved[this_year] + paid[this_year]
     return web.json_response({"child_id": str(child_id), "la_id": str(la_id), "financial_year": this_year,
-                              "allocation": money(allocation), "approved": money(approved[this_year]),
-                              "remaining": money(allocation - approved[this_year]), "years": years,
-                              "requests": [_request(r, claims) for r in rows]})
+                              "allocation": money(allocation), "approved": money(spent),
+                              "paid_termly": money(paid[this_year]), "remaining": money(allocation - spent),
+                              "years": years, "requests": [_request(r, claims) for r in rows],
+                              "termly_payments": [_termly(t) for t in termly]})
 
 
 # ---- deciding ----------------------------------------------------------------------------------------------
@@ -208,7 +240,8 @@ async def decide(request: web.Request) -> web.Response:
 async def get_allocation(request: web.Request) -> web.Response:
     la_id = _la_of_vs(request[CLAIMS], request.match_info["la_id"])
     async with request.app[POOL].acquire() as conn:
-        return web.json_response({"la_id": str(la_id), "amount": money(await allocation_of(conn, la_id))})
+        return web.json_response({"la_id": str(la_id), "amount": money(await allocation_of(conn, la_id)),
+                                  "termly_payment": money(await termly_payment_of(conn, la_id))})
 
 
 @routes.put("/organisations/{la_id}/pp-plus-allocation")
@@ -218,10 +251,19 @@ async def set_allocation(request: web.Request) -> web.Response:
     if "vs_admin" not in roles_at(claims, str(la_id)):
         raise Problem(403, "Only the Virtual School's administrator sets the PP+ allocation", code="forbidden")
     body = await parse_body(request, AllocationIn)
+    allocation = Decimal(body.amount)
+    termly = Decimal(body.termly_payment) if body.termly_payment else None
+    if termly is not None and not Decimal(0) < termly <= allocation:
+        raise invalid([Invalid("termly_payment", "The termly payment must be more than £0 and at most the "
+                                                 "allocation")])
     async with request.app[POOL].acquire() as conn:
-        await conn.execute("INSERT INTO la_settings (la_id, allocation, changed_by) VALUES ($1, $2, $3) "
-                           "ON CONFLICT (la_id) DO UPDATE SET allocation = $2, changed_by = $3, changed_at = now()",
-                           la_id, Decimal(body.amount), uuid.UUID(require_user(claims)))
+        # The termly payment changes only when the body names it (null: no automatic payments).
+        await conn.execute("INSERT INTO la_settings (la_id, allocation, termly_payment, changed_by) "
+                           "VALUES ($1, $2, $3, $4) ON CONFLICT (la_id) DO UPDATE SET allocation = $2, "
+                           "termly_payment = CASE WHEN $5 THEN $3 ELSE la_settings.termly_payment END, "
+                           "changed_by = $4, changed_at = now()",
+                           la_id, allocation, termly, uuid.UUID(require_user(claims)),
+                           "termly_payment" in body.model_fields_set)
     return await get_allocation(request)
 
 
@@ -243,6 +285,9 @@ async def export(request: web.Request) -> web.Response:
     la_id = _la_of_vs(claims, request.query.get("la_id", ""))
     async with request.app[POOL].acquire() as conn:
         rows = await conn.fetch(REQUEST_SQL + "WHERE f.la_id = $1 ORDER BY f.requested_at, f.target", la_id)
+        termly = await conn.fetch(
+            "SELECT t.*, c.given_name, c.family_name FROM termly_payments t LEFT JOIN children c ON c.id = t.child_id "
+            "WHERE t.la_id = $1 ORDER BY t.paid_at, t.child_id", la_id)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -253,6 +298,44 @@ async def export(request: web.Request) -> web.Response:
                                             d["area_of_focus"], d["intervention_type"], d["funding_type"],
                                             d["amount_requested"], d["status"], d["amount_approved"], d["reason"],
                                             d["decided_at"], d["decided_by_name"], d["financial_year"])])
+    # The automatic termly payments: a row each, paid (no request behind them, so its own id and no target).
+    for t in termly:
+        name = f"{t['given_name']} {t['family_name']}" if t["given_name"] else None
+        writer.writerow([_cell(v) for v in (
+            t["id"], t["child_id"], name, t["setting_id"], t["pep_id"], None, t["academic_year"], t["term"],
+            "Automatic termly payment", None, None, "termly_payment", None, "paid", money(t["amount"]), None,
+            t["paid_at"].isoformat(), None, t["financial_year"])])
     return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers={
         "Content-Disposition": f'attachment; filename="pp-plus-{la_id}.csv"', "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff"})
+
+
+# ---- automatic termly payments -----------------------------------------------------------------------------------
+
+
+async def pay_termly(conn: asyncpg.Connection, moment: datetime) -> int:
+    """Pay each LA's termly payment, where it has one, for every child with an approved or finalised PEP in an
+    academic year and term not yet paid for. The unique (child, academic year, term) makes it once, however many
+    replicas tick at the same moment. The financial year is the payment's (its UK date)."""
+    rows = await conn.fetch(
+        "INSERT INTO termly_payments (id, child_id, la_id, pep_id, setting_id, academic_year, term, amount, "
+        "financial_year, paid_at) SELECT gen_random_uuid(), d.child_id, d.la_id, d.id, d.setting_id, d.academic_year, "
+        "d.term, d.termly_payment, $1, $2 FROM (SELECT DISTINCT ON (p.child_id, p.academic_year, p.term) p.*, "
+        "s.termly_payment FROM peps p JOIN la_settings s ON s.la_id = p.la_id AND s.termly_payment IS NOT NULL "
+        "WHERE p.status IN ('approved', 'finalised') AND NOT EXISTS (SELECT 1 FROM termly_payments t "
+        "WHERE t.child_id = p.child_id AND t.academic_year = p.academic_year AND t.term = p.term) "
+        "ORDER BY p.child_id, p.academic_year, p.term, p.status_version DESC, p.id) d "
+        "ON CONFLICT (child_id, academic_year, term) DO NOTHING RETURNING la_id",
+        financial_year(uk_date(moment)), moment)
+    return len(rows)
+
+
+async def _termly_tick(app: web.Application, moment: datetime) -> None:
+    async with app[POOL].acquire() as conn:
+        paid = await pay_termly(conn, moment)
+    if paid:
+        log.info("termly PP+ payments made", extra={"payments": paid})
+
+
+scheduler = every("termly_payments", lambda app: getattr(app[SETTINGS], "termly_payment_interval_seconds", 300.0),
+                  _termly_tick)

@@ -1,11 +1,12 @@
 """qa's read models of pep's events: children (names, LA) and PEPs (status, meeting date and the real time of
-the latest submission, which Gold is counted from). Rebuildable by replaying the events: each carries a version,
+the latest submission, which Gold is counted from); and of delegation's tasks (kind, status, due date), whose open
+ones give each PEP's due dates for the dashboard. Rebuildable by replaying the events: each carries a version,
 so an older event never overwrites a newer one, whatever order they arrive in."""
 
 from __future__ import annotations
 
 from shared.bus import MessageContext, Subscription
-from shared.contracts import ChildChanged, PepStatusChanged, event_type_of, parse_data
+from shared.contracts import ChildChanged, PepStatusChanged, TaskChanged, event_type_of, parse_data
 
 
 async def _on_child_changed(ctx: MessageContext) -> None:
@@ -39,9 +40,22 @@ async def _on_pep_status(ctx: MessageContext) -> None:
                                "submitted_at < $2)", data.pep_id, submitted_at)
 
 
+async def _on_task_changed(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, TaskChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO pep_tasks (id, pep_id, la_id, kind, status, due_date, version) VALUES ($1, $2, $3, $4, $5, "
+            "$6, $7) ON CONFLICT (id) DO UPDATE SET status = $5, due_date = $6, version = $7 "
+            "WHERE pep_tasks.version < $7",
+            data.task_id, data.pep_id, data.la_id, data.kind, data.status, data.due_date, data.version)
+
+
 def subscriptions() -> list[Subscription]:
     child_type, child_version = event_type_of(ChildChanged)
     pep_type, pep_version = event_type_of(PepStatusChanged)
+    task_type, task_version = event_type_of(TaskChanged)
     return [Subscription(name="qa.children", routing_keys=[f"{child_type}.v{child_version}"],
                          handler=_on_child_changed),
-            Subscription(name="qa.peps", routing_keys=[f"{pep_type}.v{pep_version}"], handler=_on_pep_status)]
+            Subscription(name="qa.peps", routing_keys=[f"{pep_type}.v{pep_version}"], handler=_on_pep_status),
+            Subscription(name="qa.tasks", routing_keys=[f"{task_type}.v{task_version}"], handler=_on_task_changed)]

@@ -205,8 +205,21 @@ class FundingList(BaseModel):
 class FundingYear(BaseModel):
     financial_year: str
     allocation: str
-    approved: str
+    approved: str = Field(description="Requests approved and termly payments made in the year")
+    paid_termly: str = Field(default="0.00", description="Of which automatic termly payments")
     remaining: str
+
+
+class TermlyPaymentOut(BaseModel):
+    id: uuid.UUID
+    child_id: uuid.UUID
+    pep_id: uuid.UUID = Field(description="The approved or finalised PEP of that term it was paid for")
+    setting_id: uuid.UUID | None = None
+    academic_year: str
+    term: str
+    amount: str
+    financial_year: str
+    paid_at: datetime
 
 
 class ChildFunding(BaseModel):
@@ -215,19 +228,25 @@ class ChildFunding(BaseModel):
     financial_year: str
     allocation: str
     approved: str
+    paid_termly: str = "0.00"
     remaining: str
     years: list[FundingYear]
     requests: list[FundingRequestOut]
+    termly_payments: list[TermlyPaymentOut] = Field(default_factory=list)
 
 
 class AllocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Money = Field(description="PP+ per child per financial year, pounds and pence")
+    termly_payment: Money | None = Field(default=None, description="Paid automatically each term for every child "
+                                         "with an approved or finalised PEP that term (null: none; left out: "
+                                         "unchanged)")
 
 
 class Allocation(BaseModel):
     la_id: uuid.UUID
     amount: str
+    termly_payment: str | None = None
 
 
 # ---- the Virtual School's dashboard ----------------------------------------------------------------------------
@@ -269,6 +288,23 @@ class DashboardSettingAmount(BaseModel):
     amount: str = Field(description="Pounds and pence approved")
 
 
+class DashboardTermly(BaseModel):
+    financial_year: str
+    payments: int
+    amount: str = Field(description="Pounds and pence paid")
+
+
+class DashboardPerson(BaseModel):
+    id: uuid.UUID
+    name: str | None = Field(default=None, description="None: qa has not heard of the account")
+
+
+class DashboardOptions(BaseModel):
+    setting_ids: list[uuid.UUID] = Field(default_factory=list, description="Settings the LA's PEPs are at")
+    social_workers: list[DashboardPerson] = Field(default_factory=list)
+    caseworkers: list[DashboardPerson] = Field(default_factory=list, description="Who has reviewed the LA's PEPs")
+
+
 class Dashboard(BaseModel):
     """An LA's figures, about the PEPs that match the filters (None: any)."""
 
@@ -279,10 +315,15 @@ class Dashboard(BaseModel):
     status: str | None = None
     key_stage: str | None = Field(default=None, description="EYFS, KS1 to KS5: of the child's year group")
     social_worker_id: uuid.UUID | None = None
+    caseworker_id: uuid.UUID | None = Field(default=None, description="PEPs this QA caseworker has reviewed")
     rating: str | None = Field(default=None, description="The PEP's latest awarded grade (gold, green, ...)")
     total: int = Field(description="PEPs")
     by_status: list[DashboardCount] = Field(description="PEPs by status: created (started), in_progress, "
                                             "submitted, returned, approved, finalised, cancelled")
+    progress: list[DashboardCount] = Field(
+        default_factory=list, description="PEPs due (by the earliest due date of their open tasks, not yet past), "
+        "overdue, open with no due date, submitted awaiting QA, and completed (approved or finalised)")
+    progress_date: date | None = Field(default=None, description="The day overdue is counted on (UK)")
     timescale_working_days: int
     submitted: int = Field(description="PEPs submitted, with a meeting date")
     within_timescale: int = Field(description="Of those, submitted (latest submission, UK date) within "
@@ -302,3 +343,9 @@ class Dashboard(BaseModel):
     pp_plus_by_intervention: list[DashboardAmount]
     pp_plus_by_setting: list[DashboardSettingAmount] = Field(
         default_factory=list, description="PP+ approved per setting in each financial year, newest year first")
+    pp_plus_paid_termly: str = "0.00"
+    pp_plus_total: str | None = Field(default=None, description="Approved and paid termly")
+    pp_plus_termly: list[DashboardTermly] = Field(
+        default_factory=list, description="Automatic termly payments per financial year, newest first")
+    options: DashboardOptions = Field(default_factory=DashboardOptions,
+                                      description="The choices for the setting, social worker and caseworker filters")
