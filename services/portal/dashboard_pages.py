@@ -1,7 +1,8 @@
-"""The Virtual School's dashboard: its LA's PEPs by status, how many were submitted within the timescale, the
-latest ratings, QA turnaround and PP+ approved by area of focus and intervention type, each as a table, filtered by
-academic year, term, status, key stage and latest rating (and setting and social worker, from the query). qa counts
-every figure; another LA's dashboard is "Page not found"."""
+"""The Virtual School's dashboard: its LA's PEPs by status, PEPs due, overdue and completed, how many were submitted
+within the timescale, the latest ratings, QA turnaround, PP+ approved by area of focus, intervention type and setting,
+and PP+ paid automatically each term, each as a table with a chart beside it (the table gives every figure), filtered
+by academic year, term, status, key stage, latest rating, and setting, social worker and QA caseworker chosen by
+name. qa counts every figure; another LA's dashboard is "Page not found"."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber",
            "inadequate": "Inadequate", "meets": "Meets the expected standard",
            "does_not_meet": "Does not meet the expected standard"}
 
-CSV_TABLES = ("by_status", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround", "pp_plus_by_area",
-              "pp_plus_by_intervention", "pp_plus_by_setting")
+CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
+              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly")
 
 # Each grade's colour in the ratings chart (GOV.UK colours); the table beside it gives every figure.
 GRADE_COLOURS = {"gold": "#ffdd00", "green": "#00703c", "amber": "#f47738", "red": "#d4351c",
@@ -84,6 +85,37 @@ def ratings_chart(rows: list[Any]) -> dict[str, Any] | None:
             "legend": legend, "axis_y": PLOT_TOP + PLOT_HEIGHT}
 
 
+BAR_LEFT, BAR_MAX, BAR_ROW, BAR_WIDTH = 250, 190, 26, 520
+PROGRESS_COLOURS = {"due": "#1d70b8", "overdue": "#d4351c", "no_due_date": "#505a5f", "awaiting_qa": "#4c2c92",
+                    "completed": "#00703c"}
+
+
+def bar_chart(key: str, title: str, rows: list[tuple[str, float, str, str | None]], unit: str) -> dict[str, Any] | None:
+    """One table's figures as horizontal bars (label, value, the value as written, colour), in the table's order,
+    with a title and a summary naming the largest, for the figure beside the table."""
+    if not rows or not any(v for _, v, _, _ in rows):
+        return None
+    most = max(v for _, v, _, _ in rows)
+    bars = [{"label": label if len(label) <= 38 else label[:37] + "…", "y": 8 + i * BAR_ROW,
+             "width": round(BAR_MAX * v / most, 1) if most else 0, "text": text, "colour": colour or "#1d70b8"}
+            for i, (label, v, text, colour) in enumerate(rows)]
+    top = max(rows, key=lambda r: r[1])
+    summary = f"{title}: {len(rows)} {'bar' if len(rows) == 1 else 'bars'}; the largest is {top[0]} ({top[2]} {unit})."
+    return {"id": "bar-" + key.replace("_", "-"), "title": title, "summary": summary, "bars": bars, "width": BAR_WIDTH,
+            "left": BAR_LEFT, "height": 16 + len(rows) * BAR_ROW}
+
+
+def _count_chart(key: str, title: str, rows: list[Any], colours: dict[str, str] | None = None) -> dict[str, Any] | None:
+    return bar_chart(key, title, [(r.label, float(r.count), str(r.count),
+                                   (colours or {}).get(getattr(r, "key", None) or getattr(r, "grade", "")))
+                                  for r in rows], "PEPs")
+
+
+def _money_chart(key: str, title: str, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return bar_chart(key, title, [(r["label"], float(r["amount"]), f"£{r['amount']}", None) for r in rows],
+                     "approved or paid")
+
+
 def _days(value: float | None) -> str:
     return "No decisions yet" if value is None else f"{value:.1f} days"
 
@@ -102,6 +134,7 @@ async def _chosen(request: web.Request) -> tuple[str, list[tuple[str, str]], dic
                "setting_id": optional_uuid(request.query.get("setting_id", "")),
                "key_stage": request.query.get("key_stage", "").strip(),
                "social_worker_id": optional_uuid(request.query.get("social_worker_id", "")),
+               "caseworker_id": optional_uuid(request.query.get("caseworker_id", "")),
                "rating": request.query.get("rating", "").strip()}
     for key, allowed in (("term", TERMS), ("status", STATUSES), ("key_stage", KEY_STAGES), ("rating", RATINGS)):
         filters[key] = filters[key] if filters[key] in allowed else ""
@@ -114,22 +147,58 @@ async def dashboard(request: web.Request) -> web.Response:
     query = {"la_id": la_id, **{k: v for k, v in filters.items() if v}}
     found = await gateway(request).dashboard(ensure_signed_in(request), query)
     try:
-        setting_names = {s.id: s.name for s in await gateway(request).settings_of(ensure_signed_in(request), la_id)}
+        setting_names = {str(s.id): s.name
+                         for s in await gateway(request).settings_of(ensure_signed_in(request), la_id)}
     except GatewayProblem:  # not everyone at the Virtual School may list its settings: show their ids then
         setting_names = {}
     by_setting = [{"financial_year": a.financial_year or "Not given", "requests": a.requests, "amount": a.amount,
                    "label": "No setting" if a.setting_id is None
                    else setting_names.get(str(a.setting_id), f"Setting {a.setting_id}")}
                   for a in found.pp_plus_by_setting]
+    # The pickers: every setting the LA's PEPs are at (by name), its children's social workers and its caseworkers.
+    chosen_setting = filters["setting_id"]
+    setting_ids = {str(i) for i in found.options.setting_ids} | ({chosen_setting} if chosen_setting else set())
+    pickers = {
+        "setting_id": _choices("Any setting", {i: setting_names.get(i, f"Setting {i}") for i in setting_ids},
+                               chosen_setting),
+        "social_worker_id": _choices("Any social worker", {str(p.id): p.name or f"Account {p.id}"
+                                                           for p in found.options.social_workers},
+                                     filters["social_worker_id"]),
+        "caseworker_id": _choices("Any caseworker", {str(p.id): p.name or f"Account {p.id}"
+                                                     for p in found.options.caseworkers}, filters["caseworker_id"])}
+    money = {"area": [{"label": a.label, "amount": a.amount} for a in found.pp_plus_by_area],
+             "intervention": [{"label": a.label, "amount": a.amount} for a in found.pp_plus_by_intervention],
+             "setting": [{"label": f"{r['label']} ({r['financial_year']})", "amount": r["amount"]} for r in by_setting],
+             "termly": [{"label": t.financial_year, "amount": t.amount} for t in found.pp_plus_termly]}
+    charts = {
+        "by_status": _count_chart("by_status", "PEPs by status", found.by_status),
+        "progress": _count_chart("progress", "PEPs due, overdue and completed", found.progress, PROGRESS_COLOURS),
+        "awarded": _count_chart("awarded", "Latest ratings, as shown on each PEP", found.awarded, GRADE_COLOURS),
+        "ratings": _count_chart("ratings", "Latest ratings, as rated overall", found.ratings, GRADE_COLOURS),
+        "pp_plus_by_area": _money_chart("pp_plus_by_area", "PP+ approved by area of focus", money["area"]),
+        "pp_plus_by_intervention": _money_chart("pp_plus_by_intervention", "PP+ approved by intervention type",
+                                                money["intervention"]),
+        "pp_plus_by_setting": _money_chart("pp_plus_by_setting", "PP+ approved per setting by financial year",
+                                           money["setting"]),
+        "pp_plus_termly": _money_chart("pp_plus_termly", "PP+ paid termly by financial year", money["termly"])}
     context: dict[str, Any] = {
-        "current_page": "home", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
+        "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
         "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
         "turnaround": _days(found.turnaround_median_days), "chart": ratings_chart(found.ratings_by_term),
-        "by_setting": by_setting}
+        "by_setting": by_setting, "pickers": pickers, "charts": charts,
+        "termly": [{"label": t.financial_year, "payments": t.payments, "amount": t.amount}
+                   for t in found.pp_plus_termly]}
     return await render_signed_in(request, "dashboard.html", context)
+
+
+def _choices(anyone: str, names: dict[str, str], chosen: str) -> list[dict[str, Any]]:
+    """A select's items: "any" first, then by name."""
+    ordered = sorted(names.items(), key=lambda kv: (kv[1].casefold(), kv[0]))
+    return [{"value": "", "text": anyone, "selected": not chosen},
+            *({"value": k, "text": v, "selected": k == chosen} for k, v in ordered)]
 
 
 @routes.get("/dashboard.csv")

@@ -17,7 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import forms, tokens
-from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayUnavailable
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, GatewayUnavailable
 from services.portal.security import clear_cookie, set_cookie
 from services.portal.settings import PortalSettings
 from shared.service import SETTINGS
@@ -25,6 +25,7 @@ from shared.web import REQUEST_ID
 
 log = logging.getLogger(__name__)
 GATEWAY = web.AppKey("gateway", GatewayClient)
+QA_ROLES = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
 
 
 def portal_settings(request: web.Request) -> PortalSettings:
@@ -82,6 +83,7 @@ async def render_signed_in(request: web.Request, template: str, context: dict[st
     Raises NotSignedIn (to the sign-in page) when the session has ended; if only the clock cannot be had,
     the page is shown without the warning rather than not at all."""
     context = dict(context or {})
+    context.setdefault("may_qa", await _may_qa(request, context.get("me")))
     try:
         times = await gateway(request).session_times(caller(request, signed_in=True))
     except GatewayUnavailable:
@@ -93,6 +95,17 @@ async def render_signed_in(request: web.Request, template: str, context: dict[st
             "server_time": datetime.now(UTC).isoformat(),
         }
     return render(request, template, context, status)
+
+
+async def _may_qa(request: web.Request, me: Any) -> bool:
+    """Whether the navigation offers quality assurance: to those at a Virtual School (the page's own `me` when it
+    has one). If identity cannot say, the item is left out; the QA pages still answer for themselves."""
+    if me is None:
+        try:
+            me = await gateway(request).me(caller(request, signed_in=True))
+        except (GatewayUnavailable, GatewayProblem):
+            return False
+    return any(m.role in QA_ROLES for m in getattr(me, "memberships", []))
 
 
 def redirect(location: str) -> web.Response:
