@@ -235,6 +235,29 @@ class FundingRequested(EventData):
     term: str
 
 
+class SubjectAttainment(EventData):
+    """One subject row of a PEP's attainment section: how the child compares with age-related expectations
+    (significantly_below | below | at | above) and their progress since the last PEP (less_than_expected |
+    expected | more_than_expected); None where the row does not say."""
+
+    subject: str | None = None
+    compared_with_are: str | None = None
+    progress: str | None = None
+
+
+class PepOutcomesSubmitted(EventData):
+    """What a submitted PEP records of the child's attendance and attainment, for the Virtual School's dashboard:
+    the child's attendance sessions this academic year as pep holds them at the submission, and each subject row of
+    the attainment section. One per submission; a later one for the same PEP replaces an earlier."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    attended_sessions: int = 0
+    possible_sessions: int = 0
+    attainment: list[SubjectAttainment] = []
+
+
 class FundingDecided(EventData):
     """qa decided a funding request (a PEP target's): approved (`amount` may be less than asked), refused, or
     more information wanted. A later decision on the same (pep_id, target) replaces an earlier one."""
@@ -330,6 +353,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.pep.status_changed", 1): PepStatusChanged,
     ("pep.meeting.changed", 1): PepMeetingChanged,
     ("pep.funding.requested", 1): FundingRequested,
+    ("pep.outcomes.submitted", 1): PepOutcomesSubmitted,
     ("qa.funding.decided", 1): FundingDecided,
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,

@@ -63,13 +63,13 @@ async def funding_csv(request: web.Request) -> web.Response:
 forward("get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by status, submitted within the "
         "timescale, latest ratings, QA turnaround, PP+ approved by area of focus and intervention type (query: la_id, "
         "academic_year, term, setting_id, status, key_stage, social_worker_id, caseworker_id, rating), with PEPs due, "
-        "overdue and completed and PP+ paid termly", response=api.Dashboard,
+        "overdue and completed, PP+ paid termly, attendance and attainment", response=api.Dashboard,
         service="qa", tags=tags)
 
 operation(Operation("get", "/api/v1/dashboard.csv", "One table of the Virtual School's dashboard as CSV (query: the "
                     "dashboard's, and table = by_status | timescale | awarded | ratings | ratings_by_term | "
                     "turnaround | pp_plus_by_area | pp_plus_by_intervention | pp_plus_by_setting | progress | "
-                    "pp_plus_termly)", None,
+                    "pp_plus_termly | attendance | attainment | attainment_progress)", None,
                     {200: None, 401: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument}, tags=list(tags)))
 
 

@@ -13,7 +13,7 @@ from services.pep import children_store, reached
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections, held_by_delegate
-from services.pep.domain import lifecycle
+from services.pep.domain import core_data, lifecycle
 from services.pep.domain.access import Access
 from services.pep.domain.carry_forward import core_values, funding_requests, start_answers
 from services.pep.domain.lifecycle import next_term
@@ -21,7 +21,14 @@ from services.pep.domain.templates import Section, Template, clean_answers, miss
 from shared.api.peps import PepAction, PepStart, SectionSave
 from shared.authz import not_found
 from shared.bus import add_event
-from shared.contracts import FundingRequested, MeetingInvitee, PepMeetingChanged, PepStatusChanged
+from shared.contracts import (
+    FundingRequested,
+    MeetingInvitee,
+    PepMeetingChanged,
+    PepOutcomesSubmitted,
+    PepStatusChanged,
+    SubjectAttainment,
+)
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -339,6 +346,7 @@ async def take_action(request: web.Request) -> web.Response:
                            pep["id"], move.to_state)
         if move.to_state == "submitted":
             await _request_funding(conn, pep, request[REQUEST_ID])
+            await _outcomes_submitted(conn, pep, request[REQUEST_ID])
         if move.to_state == "cancelled" and pep["meeting_date"] is not None:
             await _meeting_cancelled(conn, pep, request[REQUEST_ID])
         await _record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action, body.reason,
@@ -359,6 +367,32 @@ async def _request_funding(conn: asyncpg.Connection, pep: asyncpg.Record, correl
             amount=target.get("amount"), area_of_focus=target.get("area_of_focus"),
             intervention_type=target.get("intervention_type"), academic_year=pep["academic_year"],
             term=pep["term"]), tenant=str(pep["la_id"]), correlation_id=correlation_id)
+
+
+def subject_attainment(answers: dict[str, dict[str, Any]]) -> list[SubjectAttainment]:
+    """Each subject row of the attainment section (its `subjects` group), where the template has one."""
+    for section_answers in answers.values():
+        rows = section_answers.get("subjects")
+        if isinstance(rows, list):
+            return [SubjectAttainment(subject=_text(r.get("subject")),
+                                      compared_with_are=_text(r.get("compared_with_are")),
+                                      progress=_text(r.get("progress"))) for r in rows if isinstance(r, dict)]
+    return []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+async def _outcomes_submitted(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:
+    """Tell qa's dashboard the child's attendance this academic year and the attainment rows the PEP records."""
+    start, end = core_data.academic_year_of(date.today())
+    attended, possible = await children_store.attendance_between(conn, pep["child_id"], start, end)
+    saved = await store.sections(conn, pep["id"])
+    await add_event(conn, "pep", PepOutcomesSubmitted(
+        pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], attended_sessions=attended,
+        possible_sessions=possible, attainment=subject_attainment({k: r["answers"] for k, r in saved.items()})),
+        tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 MEETING, MEETING_KEYS = "meeting", {"meeting_date", "meeting_time", "location", "attendees"}

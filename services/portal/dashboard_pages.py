@@ -31,7 +31,8 @@ RATINGS = {"": "Any rating", "gold": "Gold", "green": "Green", "amber": "Amber",
            "does_not_meet": "Does not meet the expected standard"}
 
 CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
-              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly")
+              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly", "attendance",
+              "attainment", "attainment_progress")
 
 # Each grade's colour in the ratings chart (GOV.UK colours); the table beside it gives every figure.
 GRADE_COLOURS = {"gold": "#ffdd00", "green": "#00703c", "amber": "#f47738", "red": "#d4351c",
@@ -86,6 +87,10 @@ def ratings_chart(rows: list[Any]) -> dict[str, Any] | None:
 
 
 BAR_LEFT, BAR_MAX, BAR_ROW, BAR_WIDTH = 250, 190, 26, 520
+BAND_COLOURS = {"below_90": "#d4351c", "90_to_95": "#f47738", "95_plus": "#00703c"}
+ATTAINMENT_COLOURS = {"significantly_below": "#d4351c", "below": "#f47738", "at": "#00703c", "above": "#1d70b8",
+                      "less_than_expected": "#d4351c", "expected": "#00703c", "more_than_expected": "#1d70b8",
+                      "not_given": "#505a5f"}
 PROGRESS_COLOURS = {"due": "#1d70b8", "overdue": "#d4351c", "no_due_date": "#505a5f", "awaiting_qa": "#4c2c92",
                     "completed": "#00703c"}
 
@@ -180,14 +185,22 @@ async def dashboard(request: web.Request) -> web.Response:
                                                 money["intervention"]),
         "pp_plus_by_setting": _money_chart("pp_plus_by_setting", "PP+ approved per setting by financial year",
                                            money["setting"]),
-        "pp_plus_termly": _money_chart("pp_plus_termly", "PP+ paid termly by financial year", money["termly"])}
+        "pp_plus_termly": _money_chart("pp_plus_termly", "PP+ paid termly by financial year", money["termly"]),
+        "attendance": _count_chart("attendance", "Attendance this academic year", found.attendance_bands,
+                                   BAND_COLOURS),
+        "attainment": _count_chart("attainment", "Attainment against age-related expectations", found.attainment,
+                                   ATTAINMENT_COLOURS),
+        "attainment_progress": _count_chart("attainment_progress", "Progress since the last PEP",
+                                            found.attainment_progress, ATTAINMENT_COLOURS)}
     context: dict[str, Any] = {
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
         "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
-        "turnaround": _days(found.turnaround_median_days), "chart": ratings_chart(found.ratings_by_term),
+        "turnaround": _days(found.turnaround_median_days),
+        "attendance_percent": "Not recorded" if found.attendance_percent is None
+        else f"{found.attendance_percent:.1f}%", "chart": ratings_chart(found.ratings_by_term),
         "by_setting": by_setting, "pickers": pickers, "charts": charts,
         "termly": [{"label": t.financial_year, "payments": t.payments, "amount": t.amount}
                    for t in found.pp_plus_termly]}

@@ -1,8 +1,9 @@
 """The Virtual School's dashboard: counts of an LA's PEPs by status, PEPs due, overdue and completed (the due dates
 are delegation's open tasks', as its events announce them), how many were submitted within the timescale (10 working
 days of the meeting), the latest rating of each PEP, QA turnaround, PP+ approved by area of focus and intervention
-type and PP+ paid automatically each term. Every figure is counted in SQL from qa's own read models (peps, pep_tasks,
-reviews, funding_requests, termly_payments, children), about the PEPs that match the filters (academic year, term,
+type, PP+ paid automatically each term, and attendance and attainment as the PEPs submitted record them. Every
+figure is counted in SQL from qa's own read models (peps, pep_tasks, reviews, funding_requests, termly_payments,
+pep_outcomes, pep_attainment, children), about the PEPs that match the filters (academic year, term,
 setting, status, the child's key stage from its year group and social worker, the QA caseworker who reviewed the PEP,
 the PEP's latest awarded rating). The Virtual School of that LA only; anyone else gets 404."""
 
@@ -57,6 +58,16 @@ FILTERS = ("academic_year", "term", "setting_id", "status", "key_stage", "social
 # Where each PEP stands against its due dates: the earliest due date of its open tasks (delegation's).
 PROGRESS = {"due": "Due (not yet overdue)", "overdue": "Overdue", "no_due_date": "Open, with no due date",
             "awaiting_qa": "Submitted, awaiting quality assurance", "completed": "Completed (approved or finalised)"}
+# Each PEP's attendance this academic year as its latest submission recorded it, in the DfE's bands (persistent
+# absence: missing 10% or more of sessions).
+ATTENDANCE_BANDS = {"below_90": "Below 90% (persistently absent)", "90_to_95": "90% to 94.9%",
+                    "95_plus": "95% or more"}
+# The attainment section's subject rows: against age-related expectations, and progress since the last PEP.
+COMPARED = {"significantly_below": "Significantly below age-related expectations",
+            "below": "Below age-related expectations", "at": "At age-related expectations",
+            "above": "Above age-related expectations", "not_given": "Not given"}
+PROGRESS_SINCE = {"less_than_expected": "Less than expected", "expected": "As expected",
+                  "more_than_expected": "More than expected", "not_given": "Not given"}
 
 
 def _filters(claims: Claims, query: Any) -> tuple[uuid.UUID, dict[str, Any]]:
@@ -119,6 +130,12 @@ def args_of(la_id: uuid.UUID, filters: dict[str, Any]) -> tuple[Any, ...]:
 
 def _grade_label(framework_key: str, grade: str) -> str:
     return str(FRAMEWORKS.get(framework_key, FRAMEWORKS[DEFAULT_FRAMEWORK]).label(grade) or grade)
+
+
+def _labelled(labels: dict[str, str], counts: dict[str, int]) -> list[dict[str, Any]]:
+    """Counts in the order of their labels, then any key the labels do not know (a template's own option)."""
+    return [{"key": k, "label": labels.get(k, k.replace("_", " ").capitalize()), "count": counts.get(k, 0)}
+            for k in [*labels, *sorted(set(counts) - set(labels))]]
 
 
 def _amounts(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
@@ -197,6 +214,26 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) 
         f"JOIN peps p ON p.id = t.pep_id WHERE {PEPS} AND t.la_id = $1 GROUP BY t.financial_year "
         "ORDER BY t.financial_year DESC", *args)
 
+    # Attendance and attainment: of these PEPs' latest submissions (those with sessions recorded, for attendance).
+    attendance = await conn.fetchrow(
+        "SELECT count(*) AS peps, coalesce(sum(o.attended_sessions), 0) AS attended, "
+        "coalesce(sum(o.possible_sessions), 0) AS possible, "
+        "count(*) FILTER (WHERE o.attended_sessions * 100 < o.possible_sessions * 90) AS below_90, "
+        "count(*) FILTER (WHERE o.attended_sessions * 100 >= o.possible_sessions * 90 "
+        "AND o.attended_sessions * 100 < o.possible_sessions * 95) AS \"90_to_95\", "
+        "count(*) FILTER (WHERE o.attended_sessions * 100 >= o.possible_sessions * 95) AS \"95_plus\" "
+        f"FROM pep_outcomes o JOIN peps p ON p.id = o.pep_id WHERE {PEPS} AND o.la_id = $1 "
+        "AND o.possible_sessions > 0", *args)
+    attainment = await conn.fetch(
+        "SELECT 'compared' AS kind, coalesce(a.compared_with_are, 'not_given') AS key, count(*) AS n "
+        f"FROM pep_attainment a JOIN pep_outcomes o ON o.pep_id = a.pep_id JOIN peps p ON p.id = a.pep_id "
+        f"WHERE {PEPS} AND o.la_id = $1 GROUP BY 2 UNION ALL "
+        "SELECT 'progress', coalesce(a.progress, 'not_given'), count(*) FROM pep_attainment a "
+        f"JOIN pep_outcomes o ON o.pep_id = a.pep_id JOIN peps p ON p.id = a.pep_id WHERE {PEPS} AND o.la_id = $1 "
+        "GROUP BY 2", *args)
+    compared = {r["key"]: r["n"] for r in attainment if r["kind"] == "compared"}
+    since = {r["key"]: r["n"] for r in attainment if r["kind"] == "progress"}
+
     submitted, within = timescale["submitted"], timescale["within"]
     approved = sum((r["amount"] for r in by_area), Decimal("0.00"))
     paid_termly = sum((r["amount"] for r in termly), Decimal("0.00"))
@@ -207,6 +244,13 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) 
                        "count": by_status.get(k, 0)} for k in [*STATUSES, *sorted(set(by_status) - set(STATUSES))]],
         "progress": [{"key": k, "label": label, "count": progress[k]} for k, label in PROGRESS.items()],
         "progress_date": today.isoformat(),
+        "attendance_peps": attendance["peps"], "attended_sessions": attendance["attended"],
+        "possible_sessions": attendance["possible"],
+        "attendance_percent": round(100 * attendance["attended"] / attendance["possible"], 1)
+        if attendance["possible"] else None,
+        "attendance_bands": [{"key": k, "label": label, "count": attendance[k]}
+                             for k, label in ATTENDANCE_BANDS.items()],
+        "attainment": _labelled(COMPARED, compared), "attainment_progress": _labelled(PROGRESS_SINCE, since),
         "timescale_working_days": TIMESCALE_WORKING_DAYS,
         "submitted": submitted, "within_timescale": within,
         "within_timescale_percent": round(100 * within / submitted, 1) if submitted else None,
@@ -282,6 +326,12 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
         return ["status", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["by_status"]]
     if table == "progress":
         return ["progress", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["progress"]]
+    if table == "attendance":
+        return (["band", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["attendance_bands"]]
+                + [[k, None, out[k]] for k in ("attendance_peps", "attended_sessions", "possible_sessions",
+                                                "attendance_percent")])
+    if table in ("attainment", "attainment_progress"):
+        return ["key", "label", "subjects"], [[c["key"], c["label"], c["count"]] for c in out[table]]
     if table == "pp_plus_termly":
         return (["financial_year", "payments", "amount_paid"],
                 [[a["financial_year"], a["payments"], a["amount"]] for a in out[table]])
@@ -305,7 +355,8 @@ def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[A
 
 
 CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
-              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly")
+              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly", "attendance",
+              "attainment", "attainment_progress")
 
 
 def _cell(value: Any) -> str:
@@ -317,8 +368,8 @@ def _cell(value: Any) -> str:
 @routes.get("/dashboard.csv")
 async def dashboard_csv(request: web.Request) -> web.Response:
     """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, progress, timescale,
-    awarded, ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention, pp_plus_by_setting or
-    pp_plus_termly)."""
+    awarded, ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention, pp_plus_by_setting,
+    pp_plus_termly, attendance, attainment or attainment_progress)."""
     la_id, filters = _filters(request[CLAIMS], request.query)
     table = request.query.get("table", "").strip()
     if table not in CSV_TABLES:

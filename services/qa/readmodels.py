@@ -1,12 +1,20 @@
 """qa's read models of pep's events: children (names, LA) and PEPs (status, meeting date and the real time of
 the latest submission, which Gold is counted from); and of delegation's tasks (kind, status, due date), whose open
-ones give each PEP's due dates for the dashboard. Rebuildable by replaying the events: each carries a version,
+ones give each PEP's due dates for the dashboard; and what each submitted PEP records of attendance and attainment.
+Rebuildable by replaying the events: each carries a version,
 so an older event never overwrites a newer one, whatever order they arrive in."""
 
 from __future__ import annotations
 
 from shared.bus import MessageContext, Subscription
-from shared.contracts import ChildChanged, PepStatusChanged, TaskChanged, event_type_of, parse_data
+from shared.contracts import (
+    ChildChanged,
+    PepOutcomesSubmitted,
+    PepStatusChanged,
+    TaskChanged,
+    event_type_of,
+    parse_data,
+)
 
 
 async def _on_child_changed(ctx: MessageContext) -> None:
@@ -51,11 +59,34 @@ async def _on_task_changed(ctx: MessageContext) -> None:
             data.task_id, data.pep_id, data.la_id, data.kind, data.status, data.due_date, data.version)
 
 
+async def _on_outcomes(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepOutcomesSubmitted)
+    at = ctx.envelope.occurred_at
+    async with ctx.effect() as conn:
+        # The latest submission's figures win; an older event arriving late changes nothing.
+        kept = await conn.fetchval(
+            "INSERT INTO pep_outcomes (pep_id, child_id, la_id, attended_sessions, possible_sessions, submitted_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pep_id) DO UPDATE SET attended_sessions = $4, "
+            "possible_sessions = $5, submitted_at = $6 WHERE pep_outcomes.submitted_at < $6 RETURNING pep_id",
+            data.pep_id, data.child_id, data.la_id, data.attended_sessions, data.possible_sessions, at)
+        if kept is None:
+            return
+        await conn.execute("DELETE FROM pep_attainment WHERE pep_id = $1", data.pep_id)
+        await conn.executemany(
+            "INSERT INTO pep_attainment (pep_id, row_number, subject, compared_with_are, progress) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(data.pep_id, i, a.subject, a.compared_with_are, a.progress) for i, a in enumerate(data.attainment, 1)])
+
+
 def subscriptions() -> list[Subscription]:
     child_type, child_version = event_type_of(ChildChanged)
     pep_type, pep_version = event_type_of(PepStatusChanged)
     task_type, task_version = event_type_of(TaskChanged)
+    outcomes_type, outcomes_version = event_type_of(PepOutcomesSubmitted)
     return [Subscription(name="qa.children", routing_keys=[f"{child_type}.v{child_version}"],
                          handler=_on_child_changed),
             Subscription(name="qa.peps", routing_keys=[f"{pep_type}.v{pep_version}"], handler=_on_pep_status),
-            Subscription(name="qa.tasks", routing_keys=[f"{task_type}.v{task_version}"], handler=_on_task_changed)]
+            Subscription(name="qa.tasks", routing_keys=[f"{task_type}.v{task_version}"], handler=_on_task_changed),
+            Subscription(name="qa.outcomes", routing_keys=[f"{outcomes_type}.v{outcomes_version}"],
+                         handler=_on_outcomes)]

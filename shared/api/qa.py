@@ -324,6 +324,19 @@ class Dashboard(BaseModel):
         default_factory=list, description="PEPs due (by the earliest due date of their open tasks, not yet past), "
         "overdue, open with no due date, submitted awaiting QA, and completed (approved or finalised)")
     progress_date: date | None = Field(default=None, description="The day overdue is counted on (UK)")
+    attendance_peps: int = Field(default=0, description="PEPs whose latest submission recorded attendance sessions "
+                                 "this academic year")
+    attended_sessions: int = 0
+    possible_sessions: int = 0
+    attendance_percent: float | None = Field(default=None, description="Attended of possible sessions, over them")
+    attendance_bands: list[DashboardCount] = Field(
+        default_factory=list, description="Those PEPs by the child's attendance: below_90 (persistently absent), "
+        "90_to_95, 95_plus")
+    attainment: list[DashboardCount] = Field(
+        default_factory=list, description="Subject rows of those PEPs' attainment sections against age-related "
+        "expectations (count: subjects)")
+    attainment_progress: list[DashboardCount] = Field(
+        default_factory=list, description="The same rows by progress since the last PEP (count: subjects)")
     timescale_working_days: int
     submitted: int = Field(description="PEPs submitted, with a meeting date")
     within_timescale: int = Field(description="Of those, submitted (latest submission, UK date) within "

@@ -38,6 +38,11 @@ def _dashboard(**extra: Any) -> dict[str, Any]:
         "pp_plus_by_intervention": [], "pp_plus_by_setting": [
             {"financial_year": "2026-27", "setting_id": OAKFIELD, "requests": 2, "amount": "100.00"}],
         "pp_plus_termly": [{"financial_year": "2026-27", "payments": 2, "amount": "421.00"}],
+        "attendance_peps": 2, "attended_sessions": 170, "possible_sessions": 200, "attendance_percent": 85.0,
+        "attendance_bands": [{"key": "below_90", "label": "Below 90% (persistently absent)", "count": 1},
+                             {"key": "95_plus", "label": "95% or more", "count": 1}],
+        "attainment": [{"key": "at", "label": "At age-related expectations", "count": 3}],
+        "attainment_progress": [{"key": "expected", "label": "As expected", "count": 3}],
         "options": {"setting_ids": [OAKFIELD], "social_workers": [{"id": SW, "name": "Sam Social"}],
                     "caseworkers": [{"id": CW, "name": "Cal Caseworker"}]}, **extra}
 
@@ -77,10 +82,12 @@ async def test_pickers_name_settings_and_people_and_every_table_has_its_chart(po
     assert "£421.00" in html and "approved and paid: £521.00" in html
     titles = re.findall(r'<title id="bar-[a-z-]+-chart-title">([^<]+)</title>', html)
     assert titles == ["PEPs by status", "PEPs due, overdue and completed", "Latest ratings, as shown on each PEP",
-                      "PP+ approved by area of focus", "PP+ approved per setting by financial year",
-                      "PP+ paid termly by financial year"]
+                      "Attendance this academic year", "Attainment against age-related expectations",
+                      "Progress since the last PEP", "PP+ approved by area of focus",
+                      "PP+ approved per setting by financial year", "PP+ paid termly by financial year"]
+    assert re.search(r"Attendance this academic year:\s+85\.0% of 200 possible sessions, over 2 PEPs\.", html)
     assert "Oakfield Primary (2026-27)" in html
-    for table in ("progress", "pp_plus_termly"):
+    for table in ("progress", "pp_plus_termly", "attendance", "attainment", "attainment_progress"):
         assert f"table={table}" in html
     # The Virtual School has quality assurance in the navigation, as the current page.
     assert re.search(r'<a class="govuk-service-navigation__link" href="/qa"\s+aria-current="page"', html)

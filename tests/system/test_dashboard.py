@@ -1,6 +1,7 @@
 """The Virtual School's dashboard at volume: 10,000 children and PEPs of generated data (seeded, so a failure can be
 replayed) written straight into qa's read models for Northshire, with reviews by two caseworkers, delegation's tasks
-(due dates), PP+ requests and automatic termly payments; every figure the dashboard gives equals the test's own count
+(due dates), PP+ requests, automatic termly payments and the attendance and attainment each submission recorded;
+every figure the dashboard gives equals the test's own count
 of what it generated plus what qa already held for Northshire. Filters narrow the figures exactly as the test's count
 says; another LA's Virtual School gets 404."""
 
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -51,6 +53,9 @@ CASEWORKERS = (demo.account_id("admin2"), uuid.UUID(int=8001))
 TASK_STATUSES = ("assigned", "in_progress", "returned", "submitted", "completed", "cancelled")
 OPEN_TASKS = ("assigned", "in_progress", "returned")
 PROGRESS = ("due", "overdue", "no_due_date", "awaiting_qa", "completed")
+BANDS = ("below_90", "90_to_95", "95_plus")
+COMPARED = ("significantly_below", "below", "at", "above")
+PROGRESS_SINCE = ("less_than_expected", "expected", "more_than_expected")
 REDCAR = FRAMEWORKS["redcar_cleveland"]
 UK = ZoneInfo("Europe/London")
 BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2025, 2028))
@@ -63,6 +68,8 @@ FUNDING_COLUMNS = ("id", "pep_id", "target", "child_id", "la_id", "setting_id", 
                    "intervention_type", "amount_requested", "academic_year", "term", "requested_at", "status",
                    "amount_approved", "decided_by", "decided_at", "financial_year")
 TASK_COLUMNS = ("id", "pep_id", "la_id", "kind", "status", "due_date", "version")
+OUTCOME_COLUMNS = ("pep_id", "child_id", "la_id", "attended_sessions", "possible_sessions", "submitted_at")
+ATTAINMENT_COLUMNS = ("pep_id", "row_number", "subject", "compared_with_are", "progress")
 TERMLY_COLUMNS = ("id", "child_id", "la_id", "pep_id", "setting_id", "academic_year", "term", "amount",
                   "financial_year", "paid_at")
 
@@ -83,6 +90,8 @@ class Data:
     children: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     termly: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    attainment: list[dict[str, Any]] = field(default_factory=list)
 
 
 def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data, list[tuple[Any, ...]]]:
@@ -120,6 +129,17 @@ def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data
                                 "amount": rng.choice((Decimal("210.50"), Decimal("300.00"))),
                                 "financial_year": "2025-26" if paid.date() < date(2026, 4, 1) else "2026-27",
                                 "paid_at": paid})
+        if submitted_at is not None and rng.random() < 0.8:
+            # What the submission recorded: attendance this year (none now and then) and subject rows.
+            possible = rng.choice((0, rng.randrange(1, 400), rng.randrange(100, 400), rng.randrange(100, 400)))
+            attended = possible - min(possible, rng.choice((0, 1, 3, 8, 15, 40, rng.randrange(possible + 1))))
+            data.outcomes.append({"pep_id": pep_id, "child_id": child_id, "la_id": NORTHSHIRE,
+                                  "attended_sessions": attended, "possible_sessions": possible,
+                                  "submitted_at": submitted_at})
+            for row in range(rng.randrange(5)):
+                data.attainment.append({"pep_id": pep_id, "row_number": row + 1, "subject": "Maths",
+                                        "compared_with_are": rng.choice((*COMPARED, None)),
+                                        "progress": rng.choice((*PROGRESS_SINCE, None))})
         if submitted_at is None or rng.random() < 0.15:
             continue
         caseworker = rng.choice(CASEWORKERS)
@@ -182,7 +202,9 @@ async def _copy(dsn: str, data: Data, children: list[tuple[Any, ...]]) -> None:
             for table, columns, rows in (("peps", PEP_COLUMNS, data.peps), ("reviews", REVIEW_COLUMNS, data.reviews),
                                          ("funding_requests", FUNDING_COLUMNS, data.funding),
                                          ("pep_tasks", TASK_COLUMNS, data.tasks),
-                                         ("termly_payments", TERMLY_COLUMNS, data.termly)):
+                                         ("termly_payments", TERMLY_COLUMNS, data.termly),
+                                         ("pep_outcomes", OUTCOME_COLUMNS, data.outcomes),
+                                         ("pep_attainment", ATTAINMENT_COLUMNS, data.attainment)):
                 await conn.copy_records_to_table(table, schema_name="qa", columns=list(columns),
                                                  records=[tuple(r[c] for c in columns) for r in rows])
     finally:
@@ -204,7 +226,12 @@ def existing(system: RunningSystem, generated: set[uuid.UUID]) -> Data:
              if r["pep_id"] not in generated]
     termly = [dict(r) for r in system.admin_sql("SELECT * FROM qa.termly_payments WHERE la_id = $1", NORTHSHIRE)
               if r["pep_id"] not in generated]
-    return Data(peps, reviews, funding, children, tasks, termly)
+    outcomes = [dict(r) for r in system.admin_sql("SELECT * FROM qa.pep_outcomes WHERE la_id = $1", NORTHSHIRE)
+                if r["pep_id"] not in generated]
+    attainment = [dict(r) for r in system.admin_sql(
+        "SELECT a.* FROM qa.pep_attainment a JOIN qa.pep_outcomes o ON o.pep_id = a.pep_id WHERE o.la_id = $1",
+        NORTHSHIRE) if r["pep_id"] not in generated]
+    return Data(peps, reviews, funding, children, tasks, termly, outcomes, attainment)
 
 
 @dataclass
@@ -228,7 +255,8 @@ def generated(system: RunningSystem) -> Iterator[Generated]:
     finally:
         # Gone again, so later tests see Northshire as they would have.
         peps, child_ids = list(ids), [c[0] for c in children]
-        for sql, these in (("DELETE FROM qa.pep_tasks WHERE pep_id = ANY($1::uuid[])", peps),
+        for sql, these in (("DELETE FROM qa.pep_outcomes WHERE pep_id = ANY($1::uuid[])", peps),
+                           ("DELETE FROM qa.pep_tasks WHERE pep_id = ANY($1::uuid[])", peps),
                            ("DELETE FROM qa.termly_payments WHERE pep_id = ANY($1::uuid[])", peps),
                            ("DELETE FROM qa.reviews WHERE pep_id = ANY($1::uuid[])", peps),
                            ("DELETE FROM qa.funding_requests WHERE pep_id = ANY($1::uuid[])", peps),
@@ -331,9 +359,25 @@ def expected(data: Data, filters: dict[str, Any], today: date) -> dict[str, Any]
         if t["pep_id"] in peps:
             termly[t["financial_year"]][0] += 1
             termly[t["financial_year"]][1] += t["amount"]
+    # Attendance (PEPs with sessions recorded) in bands, and the attainment rows, of these PEPs.
+    recorded = [o for o in data.outcomes if o["pep_id"] in peps and o["possible_sessions"] > 0]
+    bands: Counter[str] = Counter()
+    for o in recorded:
+        share = Fraction(o["attended_sessions"], o["possible_sessions"])
+        bands["below_90" if share < Fraction(9, 10) else "90_to_95" if share < Fraction(95, 100) else "95_plus"] += 1
+    attended, possible = sum(o["attended_sessions"] for o in recorded), sum(o["possible_sessions"] for o in recorded)
+    with_outcome = {o["pep_id"] for o in data.outcomes}
+    rows = [a for a in data.attainment if a["pep_id"] in peps and a["pep_id"] in with_outcome]
+    compared = Counter(a["compared_with_are"] or "not_given" for a in rows)
+    since = Counter(a["progress"] or "not_given" for a in rows)
     return {
         "total": len(peps), "by_status": {s: by_status.get(s, 0) for s in STATUSES},
         "progress": {k: progress.get(k, 0) for k in PROGRESS},
+        "attendance": (len(recorded), attended, possible,
+                       round(100 * attended / possible, 1) if possible else None),
+        "bands": {k: bands.get(k, 0) for k in BANDS},
+        "attainment": {k: compared.get(k, 0) for k in (*COMPARED, "not_given")},
+        "attainment_progress": {k: since.get(k, 0) for k in (*PROGRESS_SINCE, "not_given")},
         "termly": {k: (n, f"{v:.2f}") for k, (n, v) in termly.items()},
         "paid_termly": f"{sum((v for _, v in termly.values()), Decimal(0)):.2f}",
         "submitted": len(submitted), "within_timescale": within,
@@ -358,6 +402,11 @@ def figures(body: dict[str, Any]) -> dict[str, Any]:
     return {
         "total": body["total"], "by_status": {c["key"]: c["count"] for c in body["by_status"]},
         "progress": {c["key"]: c["count"] for c in body["progress"]},
+        "attendance": (body["attendance_peps"], body["attended_sessions"], body["possible_sessions"],
+                       body["attendance_percent"]),
+        "bands": {c["key"]: c["count"] for c in body["attendance_bands"]},
+        "attainment": {c["key"]: c["count"] for c in body["attainment"]},
+        "attainment_progress": {c["key"]: c["count"] for c in body["attainment_progress"]},
         "termly": {t["financial_year"]: (t["payments"], t["amount"]) for t in body["pp_plus_termly"]},
         "paid_termly": body["pp_plus_paid_termly"],
         "submitted": body["submitted"], "within_timescale": body["within_timescale"],
@@ -393,7 +442,8 @@ def check(system: RunningSystem, cookie: str, generated: Generated, **filters: A
         time.sleep(0.5)
     data = Data(generated.data.peps + after.peps, after.reviews + generated.data.reviews,
                 generated.data.funding + after.funding, {**after.children, **generated.data.children},
-                generated.data.tasks + after.tasks, generated.data.termly + after.termly)
+                generated.data.tasks + after.tasks, generated.data.termly + after.termly,
+                generated.data.outcomes + after.outcomes, generated.data.attainment + after.attainment)
     want, got = expected(data, filters, date.fromisoformat(body["progress_date"])), figures(body)
     assert body["progress_date"] == uk_today().isoformat()
     median_want, median_got = want.pop("median"), got.pop("median")
@@ -429,6 +479,9 @@ def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
     progress = {c["key"]: c["count"] for c in body["progress"]}
     assert all(progress[k] > 500 for k in PROGRESS), progress
     assert {t["financial_year"] for t in body["pp_plus_termly"]} >= {"2025-26", "2026-27"}
+    # Attendance in every band, attainment in every grade of both measures.
+    assert all(c["count"] > 200 for c in body["attendance_bands"]) and body["attendance_peps"] > 3000
+    assert all(c["count"] > 500 for c in body["attainment"] + body["attainment_progress"])
     assert Decimal(body["pp_plus_total"]) == Decimal(body["pp_plus_approved"]) + Decimal(body["pp_plus_paid_termly"])
     # The pickers: the generated settings, social workers and both caseworkers (by name where qa knows them).
     options = body["options"]
@@ -489,7 +542,8 @@ def test_only_the_las_own_virtual_school_sees_its_dashboard(system: RunningSyste
 # ---- every table as CSV ------------------------------------------------------------------------------------------
 
 CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
-              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly")
+              "pp_plus_by_area", "pp_plus_by_intervention", "pp_plus_by_setting", "pp_plus_termly", "attendance",
+              "attainment", "attainment_progress")
 
 
 def dashboard_csv(system: RunningSystem, cookie: str, **query: Any) -> tuple[int, str, dict[str, str]]:
@@ -511,6 +565,12 @@ def json_rows(body: dict[str, Any], table: str) -> list[list[str]]:
         rows = [["status", "label", "peps"]] + [[c["key"], c["label"], c["count"]] for c in body["by_status"]]
     elif table == "progress":
         rows = [["progress", "label", "peps"]] + [[c["key"], c["label"], c["count"]] for c in body["progress"]]
+    elif table == "attendance":
+        rows = [["band", "label", "peps"]] + [[c["key"], c["label"], c["count"]] for c in body["attendance_bands"]] + [
+            [k, None, body[k]] for k in ("attendance_peps", "attended_sessions", "possible_sessions",
+                                         "attendance_percent")]
+    elif table in ("attainment", "attainment_progress"):
+        rows = [["key", "label", "subjects"]] + [[c["key"], c["label"], c["count"]] for c in body[table]]
     elif table == "pp_plus_termly":
         rows = [["financial_year", "payments", "amount_paid"]] + [
             [t["financial_year"], t["payments"], t["amount"]] for t in body[table]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,7 +50,21 @@ def counts(body: dict[str, Any]) -> dict[str, Any]:
     return {"total": body["total"], **{f"status.{c['key']}": c["count"] for c in body["by_status"]},
             **{f"progress.{c['key']}": c["count"] for c in body["progress"]},
             **{f"awarded.{r['grade']}": r["count"] for r in body["awarded"]},
+            **{f"band.{c['key']}": c["count"] for c in body["attendance_bands"]},
+            "attendance.peps": body["attendance_peps"], "attendance.attended": body["attended_sessions"],
+            "attendance.possible": body["possible_sessions"],
+            "attainment.subjects": sum(c["count"] for c in body["attainment"]),
+            "attainment.progress": sum(c["count"] for c in body["attainment_progress"]),
             "approved": Decimal(body["pp_plus_approved"]), "termly": Decimal(body["pp_plus_paid_termly"])}
+
+
+def subject_rows(system: RunningSystem, pep_id: str) -> int:
+    """How many subject rows the PEP's attainment section holds (what pep tells qa at each submission)."""
+    rows = system.admin_sql("SELECT answers FROM pep.pep_sections WHERE pep_id = $1 AND section_key = 'attainment'",
+                            uuid.UUID(pep_id))
+    answers = rows[0]["answers"] if rows else {}
+    answers = json.loads(answers) if isinstance(answers, str) else answers
+    return len(answers.get("subjects") or [])
 
 
 def moved(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -83,7 +98,17 @@ def test_amber_return_resubmit_gold_and_funding_move_the_dashboard(system: Runni
     assert "Make target 1 measurable" in amend["feedback"] and amend["due_date"] >= date.today().isoformat()
     returned = eventually(lambda: (m := moved(start, counts(dashboard(system, cw, **mine)))).get(
         "progress.due") == 1 and m, "the returned PEP counted due, by its amend task's date")
-    assert returned == {"total": 1, "status.returned": 1, "progress.due": 1, "awarded.amber": 1}, returned
+    subjects = subject_rows(system, pep_id)
+    assert subjects >= 1
+    assert returned == {"total": 1, "status.returned": 1, "progress.due": 1, "awarded.amber": 1,
+                        "attainment.subjects": subjects, "attainment.progress": subjects}, returned
+
+    # The school records the child's attendance (92 of 100 sessions) before resubmitting: the PEP carries it.
+    status, body, _ = system.api("POST", f"/api/v1/children/{child['id']}/attendance", {
+        "period_start": date.today().replace(day=1).isoformat(), "period_end": date.today().isoformat(),
+        "possible_sessions": 100,
+        "attended_sessions": 92}, cookie=dt)
+    assert status == 201, body
 
     # Resubmitted, rated Green within 5 working days of the meeting: Gold, approved, completed.
     assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)[0] == 200
@@ -96,7 +121,11 @@ def test_amber_return_resubmit_gold_and_funding_move_the_dashboard(system: Runni
     assert status == 200 and body["current"]["awarded_label"] == "Gold", body
     approved = eventually(lambda: (m := moved(start, counts(dashboard(system, cw, **mine)))).get(
         "progress.completed") == 1 and m, "the approved PEP counted completed")
-    assert approved == {"total": 1, "status.approved": 1, "progress.completed": 1, "awarded.gold": 1}, approved
+    approved = eventually(lambda: (m := moved(start, counts(dashboard(system, cw, **mine)))).get(
+        "attendance.peps") == 1 and m, "the resubmission's attendance")
+    assert approved == {"total": 1, "status.approved": 1, "progress.completed": 1, "awarded.gold": 1,
+                        "attainment.subjects": subjects, "attainment.progress": subjects, "attendance.peps": 1,
+                        "attendance.attended": 92, "attendance.possible": 100, "band.90_to_95": 1}, approved
     gold = dashboard(system, cw, rating="gold", **mine)
     assert gold["total"] == start.get("awarded.gold", 0) + 1 and gold["caseworker_id"] == CASEWORKER
 
