@@ -15,6 +15,7 @@ from services.gateway import (
     task_routes,
     timescale_routes,
 )
+from services.gateway.cross_site import cross_site_guard
 from services.gateway.handlers import CLIENTS, IDENTITY, routes
 from services.gateway.settings import GatewaySettings
 from shared.service import SETTINGS, ServiceSpec
@@ -46,4 +47,5 @@ def _routes(app: web.Application) -> None:
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,
-                   uses_bus=False, internal=False, extra_contexts=[_clients])
+                   uses_bus=False, internal=False, extra_contexts=[_clients],
+                   middlewares=lambda settings: [cross_site_guard])
