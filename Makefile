@@ -30,6 +30,13 @@ test: $(VENV)/.installed assets
 	bash deploy/local/ensure-infra.sh --browser
 	$(VENV)/bin/pytest
 
+# Not part of `make test`: does all of England fit on this machine? Generates BENCH_CHILDREN (100,000) children
+# with three terms of PEPs, starts the system on a database of its own, drives PEP cycles through the gateway for
+# BENCH_SECONDS (120) and measures the machine's ceilings; writes var/bench/report.json (docs/performance.md).
+.PHONY: bench
+bench: infra $(VENV)/.installed assets
+	$(PY) -m tests.bench.run
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check shared services tests deploy
 	$(VENV)/bin/mypy shared services/identity/domain services/delegation/domain
