@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gateway.forwarding import forward
 from shared.api import children as api
+from shared.api import retention
 
 tags = ("children",)
 forward("get", "/children", "My children (query: setting_id, q for a name, limit, offset)", response=api.ChildList,
@@ -42,3 +43,9 @@ forward("get", "/children/{child_id}/access-log", "Who reached this child's reco
 forward("get", "/children/{child_id}/subject-access", "Everything pep holds about a child, for a subject access "
         "request (the child's LA's VS admin only; recorded in the access log)", response=api.SubjectAccess,
         service="pep", tags=tags)
+forward("get", "/organisations/{la_id}/retention", "How long the LA keeps a child's records: until which birthday "
+        "(75 unless its VS admin chose another; the LA's Virtual School)", response=retention.RetentionRule,
+        service="pep", tags=tags)
+forward("put", "/organisations/{la_id}/retention", "Change it (the LA's VS admin; 25 to 100). When that birthday "
+        "passes, the retention job erases the child's records in every service", body=retention.RetentionRule,
+        response=retention.RetentionRule, service="pep", tags=tags)

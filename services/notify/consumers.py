@@ -21,6 +21,7 @@ from services.notify import (
     digest,
     directory,
     emails,
+    erasure,
     funding_notices,
     meeting_reminders,
     notices,
@@ -266,6 +267,7 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(meeting_reminders.reminder_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
+        erasure.subscription,
     ]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import Field
 
 from services.pep import (
     access_log,
@@ -14,6 +15,7 @@ from services.pep import (
     exports,
     peps,
     reached,
+    retention,
     subject_access,
     templates_api,
 )
@@ -27,6 +29,8 @@ from shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     port: int = 8102
     attachment_max_bytes: int = ATTACHMENT_MAX_BYTES  # EPEP_ATTACHMENT_MAX_BYTES
+    # How often each replica looks for children whose retention has ended (EPEP_RETENTION_INTERVAL_SECONDS).
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
 
 def _routes(app: web.Application) -> None:
@@ -34,6 +38,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(child_record.routes)
     app.router.add_routes(access_log.routes)
     app.router.add_routes(subject_access.routes)
+    app.router.add_routes(retention.routes)
     app.router.add_routes(peps.routes)
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
@@ -47,4 +52,4 @@ def _subscriptions(app: web.Application) -> list[Subscription]:
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
                    middlewares=lambda settings: [reached.middleware],
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
-                   commands={"seed-demo": demo.seed})
+                   extra_contexts=[retention.scheduler], commands={"seed-demo": demo.seed})
