@@ -44,8 +44,20 @@ async def template_for(conn: asyncpg.Connection, la_id: uuid.UUID, phase: Phase)
     return row["id"], Template.model_validate(row["body"])
 
 
+# A stored template version never changes (an edit is stored as the next version), so each process keeps the
+# versions it has parsed: validating the body again was 40% of pep's CPU on every section read and save
+# (docs/performance.md). Bounded, for an LA that edits its templates every day for years.
+_parsed: dict[uuid.UUID, Template] = {}
+
+
 async def template_by_id(conn: asyncpg.Connection, template_id: uuid.UUID) -> Template:
-    return Template.model_validate(await conn.fetchval("SELECT body FROM templates WHERE id = $1", template_id))
+    template = _parsed.get(template_id)
+    if template is None:
+        template = Template.model_validate(await conn.fetchval("SELECT body FROM templates WHERE id = $1",
+                                                               template_id))
+        if len(_parsed) < 1000:
+            _parsed[template_id] = template
+    return template
 
 
 async def pep(conn: asyncpg.Connection, pep_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
