@@ -29,7 +29,7 @@ from tests.support.tcp_proxy import TcpProxy
 
 PG_HOST = os.environ.get("EPEP_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("EPEP_PG_PORT", "5432"))
-AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+AMQP_HOST, AMQP_PORT = "127.0.0.1", int(os.environ.get("EPEP_AMQP_PORT", "5672"))
 RUN_ID = secrets.token_hex(4)
 # Short retry delays, so tests of a mail server or broker being away finish in seconds.
 FAST_RETRIES = "[0.2, 0.5, 1, 1, 2, 2, 3, 3, 5, 5, 5, 5]"
