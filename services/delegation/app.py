@@ -22,6 +22,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(timescales.routes)
     app.router.add_routes(tasks.routes)
     app.router.add_routes(caseload.routes)
+    app.router.add_routes(erasure.routes)  # its part of a child's subject access export
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:

@@ -1,13 +1,16 @@
-"""Delegation's part when a child's retention ends: the tasks on their PEPs, the tasks' history and reminders,
-and its read models of the child and PEPs go (migration 0011's erase_child, the one path past task_events'
-append-only rule)."""
+"""What delegation holds about a child: in a subject access export, the tasks on their PEPs with each task's
+history and reminders; when the child's retention ends, all of it and its read models of the child and PEPs
+go (migration 0011's erase_child, the one path past task_events' append-only rule)."""
 
 from __future__ import annotations
+
+import uuid
+from typing import Any
 
 import asyncpg
 
 from shared.contracts import ChildErased
-from shared.erasure import erase_by_function, erasure_subscription
+from shared.erasure import erase_by_function, erasure_subscription, rows, subject_access_routes
 
 
 async def _erase(conn: asyncpg.Connection, data: ChildErased) -> int:
@@ -15,3 +18,18 @@ async def _erase(conn: asyncpg.Connection, data: ChildErased) -> int:
 
 
 subscription = erasure_subscription("delegation", _erase)
+
+
+async def _held(conn: asyncpg.Connection, child_id: uuid.UUID, pep_ids: list[uuid.UUID],
+                la_ids: list[uuid.UUID]) -> dict[str, Any]:
+    tasks = await conn.fetch("SELECT * FROM tasks WHERE (child_id = $1 OR pep_id = ANY($2::uuid[])) "
+                             "AND la_id = ANY($3::uuid[]) ORDER BY created_at", child_id, pep_ids, la_ids)
+    ids = [t["id"] for t in tasks]
+    return {"tasks": rows(tasks),
+            "task_history": rows(await conn.fetch("SELECT * FROM task_events WHERE task_id = ANY($1::uuid[]) "
+                                                  "ORDER BY id", ids)),
+            "reminders": rows(await conn.fetch("SELECT * FROM reminders WHERE task_id = ANY($1::uuid[]) "
+                                               "ORDER BY sent_at", ids))}
+
+
+routes = subject_access_routes("delegation", _held)

@@ -12,6 +12,7 @@ from services.gateway import (
     pep_files,
     pep_routes,
     qa_routes,
+    subject_access,
     task_routes,
     timescale_routes,
 )
@@ -44,6 +45,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(forwarding.routes)
     app.router.add_routes(pep_files.routes)
     app.router.add_routes(qa_routes.routes)  # the PP+ CSV for finance
+    app.router.add_routes(subject_access.routes)  # a child's subject access export, from every service
 
 
 SPEC = ServiceSpec(name="gateway", settings_class=GatewaySettings, routes=_routes, migrations=None,

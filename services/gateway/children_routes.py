@@ -40,9 +40,7 @@ forward("get", "/children/{child_id}/activity", "What happened on a child's reco
 forward("get", "/children/{child_id}/access-log", "Who reached this child's record and PEPs, newest first (the "
         "Virtual School only; query: since, until as YYYY-MM-DD, default this month; pep_id; reads_only=true)",
         response=api.AccessLog, service="pep", tags=tags)
-forward("get", "/children/{child_id}/subject-access", "Everything pep holds about a child, for a subject access "
-        "request (the child's LA's VS admin only; recorded in the access log)", response=api.SubjectAccess,
-        service="pep", tags=tags)
+# The subject access export (JSON and PDF) gathers every service's part: services/gateway/subject_access.py.
 forward("get", "/organisations/{la_id}/retention", "How long the LA keeps a child's records: until which birthday "
         "(75 unless its VS admin chose another; the LA's Virtual School)", response=retention.RetentionRule,
         service="pep", tags=tags)

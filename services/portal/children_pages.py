@@ -239,6 +239,18 @@ async def subject_access_download(request: web.Request) -> web.Response:
         "Cache-Control": "no-store"})
 
 
+@routes.get("/children/{child_id}/subject-access.pdf")
+async def subject_access_pdf(request: web.Request) -> web.Response:
+    """The same export as PDF, for sending to the person who asked."""
+    who = ensure_signed_in(request)
+    child_id = require_uuid(request, "child_id")
+    async with gateway(request).download(who, f"/children/{child_id}/subject-access.pdf") as upstream:
+        body = await upstream.read()
+    return web.Response(body=body, content_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="subject-access-{child_id[:8]}.pdf"',
+        "Cache-Control": "no-store"})
+
+
 @routes.get("/children/{child_id}/access-log")
 async def access_log_page(request: web.Request) -> web.Response:
     """Who has looked at or changed this child's record and PEPs, month by month: the Virtual School's page."""

@@ -25,6 +25,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(reviews.routes)
     app.router.add_routes(funding.routes)
     app.router.add_routes(dashboard.routes)
+    app.router.add_routes(erasure.routes)  # its part of a child's subject access export
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:

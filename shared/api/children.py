@@ -323,7 +323,8 @@ class AccessLog(BaseModel):
 
 
 class SubjectAccess(BaseModel):
-    """Everything pep holds about a child (each part as stored); what other services hold is named, not included."""
+    """Everything held about a child, each part as stored: pep's (the record, PEPs, files, notes, access log) and,
+    under held_by_others, delegation's, qa's and notify's; held_elsewhere names what is left out and why."""
 
     model_config = ConfigDict(extra="allow")
     exported_at: datetime
@@ -331,3 +332,4 @@ class SubjectAccess(BaseModel):
     child: dict[str, Any]
     peps: list[dict[str, Any]]
     held_elsewhere: list[str]
+    held_by_others: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, expect
+from pypdf import PdfReader
 
 from services.pep.domain.core_data import academic_year_of
 from shared import demo
@@ -127,11 +128,18 @@ async def test_a_virtual_school_admin_sees_who_looked_at_a_record_this_month(sys
     # Everything held about the child, as a file, for a subject access request; the download is itself logged.
     await page.get_by_role("link", name="Back to").click()
     async with page.expect_download() as download_info:
-        await page.get_by_role("link", name=re.compile("^Download everything held about Quinn")).click()
+        await page.get_by_role("link", name="as JSON").click()
     download = await download_info.value
     held = json.loads(Path(await download.path()).read_text())
     assert held["child"]["family_name"] == name.split(" ", 1)[1] and len(held["attendance"]) == 3
+    assert set(held["held_by_others"]) == {"delegation", "qa", "notify"}  # each service's part, asked of it
     assert download.suggested_filename.startswith("subject-access-") and "Quinn" not in download.suggested_filename
+    async with page.expect_download() as download_info:  # the same, as PDF, to send to whoever asked
+        await page.get_by_role("link", name="download as PDF").click()
+    pdf = await download_info.value
+    text = "".join(p.extract_text() for p in PdfReader(await pdf.path()).pages)
+    assert "Subject access export" in text and name.split(" ", 1)[1] in text and "Held by others" in text
+    assert pdf.suggested_filename.endswith(".pdf") and "Quinn" not in pdf.suggested_filename
     await page.get_by_role("link", name="Who has looked at this record").click()
     await expect(rows.filter(has_text="Exported everything held (subject access)").first).to_be_visible()
     await page.get_by_label("Only what was looked at, not changed").check()

@@ -1,9 +1,15 @@
-"""A subject access export: everything pep holds about a child, for the Virtual School's administrator only,
-and itself recorded in the access log."""
+"""A subject access export: everything held about a child (pep's record and PEPs, delegation's tasks, qa's
+funding and reviews, notify's emails), for the Virtual School's administrator only, as JSON and as PDF, and
+itself recorded in the access log."""
 
 from __future__ import annotations
 
-from datetime import date
+import io
+import urllib.error
+import urllib.request
+from datetime import date, timedelta
+
+from pypdf import PdfReader
 
 from services.pep.domain.core_data import academic_year_label
 from tests.conftest import RunningSystem
@@ -21,6 +27,9 @@ def test_the_vs_admin_exports_everything_pep_holds_about_a_child(system: Running
         "answers": {"strengths": "Loves maps"}, "version": section["version"]}, cookie=cw)[0] == 200
     assert system.api("POST", f"/api/v1/children/{child['id']}/notes", {"body": "Met the carer today"},
                       cookie=cw)[0] == 201
+    status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {
+        "sections": ["attainment"], "due_date": (date.today() + timedelta(days=20)).isoformat()}, cookie=cw)
+    assert status == 201, task
 
     export = f"/api/v1/children/{child['id']}/subject-access"
     status, body, _ = system.api("GET", export, cookie=admin)
@@ -33,10 +42,31 @@ def test_the_vs_admin_exports_everything_pep_holds_about_a_child(system: Running
     assert [h["version"] for h in held["section_history"] if h["section_key"] == "education"] == [0, 1]
     assert [t["action"] for t in held["status_history"]] == ["start"]
     assert any(e["endpoint"] == "/children/{child_id}/notes" for e in body["access_log"])
-    assert "emails sent (notify)" in body["held_elsewhere"]
+    others = body["held_by_others"]
+    assert [t["id"] for t in others["delegation"]["tasks"]] == [task["id"]]
+    assert [e["action"] for e in others["delegation"]["task_history"]] == ["assign"]
+    assert others["qa"]["held_by"] == "qa" and others["qa"]["funding_requests"] == []
+    assert others["notify"]["held_by"] == "notify" and isinstance(others["notify"]["emails"], list)
+    assert body["held_elsewhere"] == ["the accounts of the staff involved (identity): theirs, not the child's"]
+
+    status, pdf, headers = _download(system, export + ".pdf", admin)
+    assert status == 200 and pdf.startswith(b"%PDF")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert child["family_name"] in text and "Loves maps" in text and "Held by others" in text
 
     # The administrators' only; another LA cannot even see the child. The export is itself in the log.
     assert system.api("GET", export, cookie=cw)[0] == 403
     assert system.api("GET", export, cookie=system.sign_in("admin@northshire.test"))[0] == 404
+    assert _download(system, export + ".pdf", cw)[0] == 403
+    assert _download(system, export + ".pdf", system.sign_in("admin@northshire.test"))[0] == 404
     log = system.api("GET", f"/api/v1/children/{child['id']}/access-log", cookie=admin)[1]["entries"]
     assert any(e["what"] == "Exported everything held (subject access)" and e["name"] == "Amira Admin" for e in log)
+
+
+def _download(system: RunningSystem, path: str, cookie: str) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(system.gateway_url + path, headers={"Cookie": cookie})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
