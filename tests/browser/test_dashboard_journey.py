@@ -47,6 +47,16 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
     if await page.get_by_text("No PEPs rated yet.").count() == 0:
         await expect(chart).to_be_visible()
         await expect(page.get_by_role("table", name="Latest ratings by term, oldest first")).to_be_visible()
+    # Each table with figures has its chart beside it; the setting, social worker and caseworker pickers list names.
+    await expect(page.get_by_role("img", name="PEPs by status")).to_be_visible()
+    await expect(page.get_by_role("table", name=re.compile("^PEPs due, overdue and completed"))).to_be_visible()
+    await expect(page.get_by_role("table", name="PEPs by the child's attendance this academic year")).to_be_visible()
+    for label in ("Setting", "Social worker", "QA caseworker"):
+        texts = await page.get_by_label(label, exact=True).locator("option").all_inner_texts()
+        assert texts[0].startswith("Any"), texts
+        assert not any(re.fullmatch(r"(Setting|Account) [0-9a-f-]{36}", t.strip()) for t in texts), texts
+    assert len(await page.get_by_label("Setting", exact=True).locator("option").all_inner_texts()) > 1
+    await expect(page.get_by_role("link", name="Quality assurance", exact=True)).to_be_visible()
     await assert_accessible(page)
     before = await _submitted(page)
 
@@ -60,22 +70,22 @@ async def test_the_virtual_school_reads_and_filters_its_dashboard_and_it_follows
     assert next(int(r[2]) for r in rows if r[0] == "submitted") == before
 
     # The filters narrow what is counted and stay chosen.
-    await page.get_by_label("Term").select_option("autumn")
-    await page.get_by_label("PEP status").select_option("submitted")
+    await page.get_by_label("Term", exact=True).select_option("autumn")
+    await page.get_by_label("PEP status", exact=True).select_option("submitted")
     await page.get_by_role("button", name="Show figures").click()
     await expect(page).to_have_url(re.compile(r"term=autumn.*status=submitted"))
     await expect(page.locator("main")).to_contain_text("match these filters")
-    await expect(page.get_by_label("Term")).to_have_value("autumn")
+    await expect(page.get_by_label("Term", exact=True)).to_have_value("autumn")
     await assert_accessible(page)
 
     # Key stage and latest rating narrow it too, and stay chosen.
-    await page.get_by_label("Key stage").select_option("KS2")
-    await page.get_by_label("Latest rating").select_option("gold")
+    await page.get_by_label("Key stage", exact=True).select_option("KS2")
+    await page.get_by_label("Latest rating", exact=True).select_option("gold")
     await page.get_by_role("button", name="Show figures").click()
     await expect(page).to_have_url(re.compile(r"key_stage=KS2.*rating=gold"))
-    await expect(page.get_by_label("Latest rating")).to_have_value("gold")
+    await expect(page.get_by_label("Latest rating", exact=True)).to_have_value("gold")
     await expect(page.locator("main")).to_contain_text(re.compile(r"\d+ PEPs match these filters"))
-    await expect(page.get_by_label("Key stage")).to_have_value("KS2")
+    await expect(page.get_by_label("Key stage", exact=True)).to_have_value("KS2")
     await assert_accessible(page)
 
     # A school submits a PEP: once qa has heard, the dashboard counts it.
