@@ -255,6 +255,11 @@ class OutboxRelay:
         ):
             await self.bus.publish(row["envelope"], row["routing_key"], current_carrier())
 
+    async def drain(self) -> None:
+        """Publish every committed row, batch by batch: the last thing a stopping relay does."""
+        while await self.publish_batch() >= self.batch_size:
+            pass
+
     async def delete_old_rows(self) -> None:
         """Published events are kept a while for operators, then deleted (some carry short-lived secrets)."""
         async with self.pool.acquire() as conn:
@@ -453,12 +458,18 @@ class Consumers:
         channel = self.bus.consume_channel
         return bool(channel and not channel.is_closed and all(s.consumer_tag for s in self.subscriptions))
 
-    async def stop(self, timeout: float) -> None:
-        """Stop taking messages, then let the ones in hand finish (unfinished ones are redelivered)."""
+    async def cancel(self) -> None:
+        """Take no new messages (the broker keeps them for other replicas); the ones in hand carry on."""
         for sub in self.subscriptions:
             if sub.queue is not None and sub.consumer_tag is not None:
-                with contextlib.suppress(Exception):
-                    await sub.queue.cancel(sub.consumer_tag)
+                with contextlib.suppress(Exception):  # with the broker away there is nothing to cancel
+                    await asyncio.wait_for(sub.queue.cancel(sub.consumer_tag),
+                                           timeout=self.settings.bus_publish_timeout)
+                sub.consumer_tag = None
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking messages, then let the ones in hand finish (unfinished ones are redelivered)."""
+        await self.cancel()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout)
 

@@ -40,20 +40,24 @@ def every(name: str, interval: Callable[[web.Application], float],
         from shared.service import SETTINGS  # (shared.service imports this package's neighbours)
 
         clock_file = app[SETTINGS].clock_file
+        stopping = asyncio.Event()
 
         async def loop() -> None:
-            while True:
+            while not stopping.is_set():
                 try:
                     await tick(app, now(clock_file))
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("scheduled work failed; trying again next tick",
                                 extra={"work": name, "error": type(exc).__name__})
-                await asyncio.sleep(interval(app))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=interval(app))
 
         task = asyncio.create_task(loop(), name=name)
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # On shutdown the tick in hand finishes; one still running after the shutdown timeout is cancelled
+        # (its transaction rolls back and the next tick, here or on another replica, does that work).
+        stopping.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=app[SETTINGS].shutdown_timeout)
 
     return context

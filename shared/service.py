@@ -72,12 +72,15 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
         app.cleanup_ctx.append(_pool_ctx(spec))
     if spec.uses_bus:
         app.cleanup_ctx.append(_bus_ctx(spec))
-    for ctx in spec.extra_contexts:
-        app.cleanup_ctx.append(ctx)
+    # Contexts close in reverse order, so on SIGTERM the consumers stop first, then the scheduled work and
+    # clients, then the relay publishes what they wrote, then the bus and pool close.
     if spec.migrations is not None and spec.uses_bus:
         app.cleanup_ctx.append(_relay_ctx(spec))
+    for ctx in spec.extra_contexts:
+        app.cleanup_ctx.append(ctx)
     if spec.subscriptions is not None:
         app.cleanup_ctx.append(_consumers_ctx(spec))
+        app.on_shutdown.append(_stop_consuming)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     if spec.routes:
@@ -89,7 +92,11 @@ def _pool_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[No
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await db.create_pool(app[SETTINGS], spec.name)
         yield
-        await app[POOL].close()
+        # close() waits for every connection to come back; one still out after the timeout is cut off.
+        try:
+            await asyncio.wait_for(app[POOL].close(), timeout=app[SETTINGS].shutdown_timeout)
+        except TimeoutError:
+            app[POOL].terminate()
     return ctx
 
 
@@ -98,7 +105,8 @@ def _bus_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[Non
         app[BUS] = Bus(app[SETTINGS], spec.name)
         await app[BUS].connect()
         yield
-        await app[BUS].close()
+        with contextlib.suppress(Exception):  # a broker that is away must not hold the exit up
+            await asyncio.wait_for(app[BUS].close(), timeout=app[SETTINGS].bus_publish_timeout)
     return ctx
 
 
@@ -108,9 +116,14 @@ def _relay_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[N
         task = asyncio.create_task(relay.run(), name=f"{spec.name}-outbox-relay")
         yield
         relay.stop()
-        # Let the current batch finish its confirms, then go: unpublished rows wait for the next relay.
+        # Let the current batch finish its confirms.
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=app[SETTINGS].bus_publish_timeout + 1)
+        # Drain: publish what the last requests, messages and ticks wrote now, not at the next start.
+        try:
+            await asyncio.wait_for(relay.drain(), timeout=app[SETTINGS].bus_publish_timeout + 1)
+        except Exception as exc:  # the broker is away: the rows wait in the outbox for the next relay
+            log.warning("outbox not drained at shutdown", extra={"service": spec.name, "error": type(exc).__name__})
         await relay.close()
     return ctx
 
@@ -124,6 +137,13 @@ def _consumers_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterat
         yield
         await consumers.stop(timeout=app[SETTINGS].shutdown_timeout)
     return ctx
+
+
+async def _stop_consuming(app: web.Application) -> None:
+    """On SIGTERM, before the requests in hand are waited for: take no new messages (the broker gives them to
+    other replicas), so readiness turns 503. The messages in hand finish in the consumers' cleanup."""
+    if CONSUMERS in app:
+        await app[CONSUMERS].cancel()
 
 
 async def _healthz(request: web.Request) -> web.Response:
