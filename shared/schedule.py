@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
+from shared.metrics import SCHEDULED_LAST_RUN
+
 log = logging.getLogger(__name__)
 UK = ZoneInfo("Europe/London")
 
@@ -46,6 +48,7 @@ def every(name: str, interval: Callable[[web.Application], float],
             while not stopping.is_set():
                 try:
                     await tick(app, now(clock_file))
+                    SCHEDULED_LAST_RUN.labels(name).set_to_current_time()
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("scheduled work failed; trying again next tick",
                                 extra={"work": name, "error": type(exc).__name__})

@@ -22,8 +22,9 @@ from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
 from shared import db
-from shared.bus import Bus, Consumers, OutboxRelay, Subscription, declare_subscription
+from shared.bus import Bus, Consumers, OutboxRelay, Subscription, declare_subscription, queue_name
 from shared.logs import setup_logging
+from shared.metrics import exposition, http_metrics_middleware, read_outbox, read_queues
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
 from shared.telemetry import setup_tracing, shutdown_tracing
@@ -61,7 +62,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
     # Probes would flood the traces; the instrumentor reads its exclusions from the environment.
     os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "healthz,readyz")
     AioHttpServerInstrumentor().instrument()  # idempotent: adds its tracing middleware to every Application
-    middlewares: list[Any] = [request_id_middleware, problem_middleware]
+    middlewares: list[Any] = [http_metrics_middleware, request_id_middleware, problem_middleware]
     if spec.internal:
         middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
     if spec.middlewares:
@@ -83,6 +84,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
         app.on_shutdown.append(_stop_consuming)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
     if spec.routes:
         spec.routes(app)
     return app
@@ -166,6 +168,19 @@ async def _readyz(request: web.Request) -> web.Response:
         checks["consumers"] = "ok" if app[CONSUMERS].consuming else "not consuming"
     ok = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """For Prometheus on the pod's own port. The gateway and portal are reached from outside through the
+    ingress, which always adds X-Forwarded-For: such a request gets a 404, a scraper's direct one the metrics."""
+    app = request.app
+    if "X-Forwarded-For" in request.headers:
+        raise web.HTTPNotFound()
+    if POOL in app and BUS in app:
+        await read_outbox(app[POOL])
+    if BUS in app and CONSUMERS in app:
+        await read_queues(app[BUS].connection, [queue_name(app[SETTINGS], s) for s in app[CONSUMERS].subscriptions])
+    return exposition()
 
 
 def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:

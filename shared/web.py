@@ -66,7 +66,7 @@ def internal_auth_middleware(audience: str, keys: list[SecretStr]) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in ("/healthz", "/readyz"):
+        if request.path in ("/healthz", "/readyz", "/metrics"):  # the pod's own port only: see shared/metrics.py
             return await handler(request)
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -23,6 +23,7 @@ from services.delegation.domain.reminders import owed
 from services.delegation.domain.timescales import Calendar
 from shared.bus import add_event
 from shared.contracts import TaskReminder
+from shared.metrics import REMINDER_LAG
 from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
 
@@ -49,11 +50,12 @@ async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
                 config, _ = await timescale_store.current(conn, task["la_id"])
             calendars[task["la_id"]] = Calendar.of(config)
         for reminder in owed(task["due_date"], today, calendars[task["la_id"]]):
-            sent += await _send_once(pool, task, reminder.rule, reminder.occurrence)
+            sent += await _send_once(pool, task, reminder.rule, reminder.occurrence, moment)
     return sent
 
 
-async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurrence: date) -> int:
+async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurrence: date,
+                     moment: datetime) -> int:
     async with pool.acquire() as conn, conn.transaction():
         # Still open? (It may have been submitted since the list was read.)
         if await conn.fetchval("SELECT status FROM tasks WHERE id = $1", task["id"]) not in (
@@ -70,6 +72,8 @@ async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurr
             originator_id=task["originator_id"], kind=task["kind"], rule=rule, occurrence=occurrence,
             due_date=task["due_date"]), tenant=str(task["la_id"]))
     log.info("reminder sent", extra={"task_id": str(task["id"]), "rule": rule, "occurrence": occurrence.isoformat()})
+    owed_at = datetime.combine(occurrence, time(SEND_FROM_HOUR), UK)
+    REMINDER_LAG.observe(max(0.0, (moment - owed_at).total_seconds()))
     return 1
 
 

@@ -15,6 +15,7 @@ import asyncpg
 from opentelemetry import trace
 
 from services.notify.settings import NotifySettings
+from shared.metrics import EMAILS
 from shared.telemetry import tracer
 
 log = logging.getLogger(__name__)
@@ -140,3 +141,5 @@ async def mark(pool: asyncpg.Pool, delivery_id: uuid.UUID, status: str, error: s
         "UPDATE deliveries SET status = $2, last_error = $3, updated_at = now(), "
         "sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
         delivery_id, status, error)
+    if status in ("sent", "temporary_failure", "permanent_failure"):
+        EMAILS.labels(status).inc()

@@ -35,8 +35,16 @@ async def slow(request: web.Request) -> web.Response:
     return web.json_response({"finished": work})
 
 
+async def one(request: web.Request) -> web.Response:
+    row = await request.app[POOL].fetchrow("SELECT kind FROM work WHERE id = $1", int(request.match_info["work_id"]))
+    if row is None:
+        raise web.HTTPNotFound()
+    return web.json_response({"kind": row["kind"]})
+
+
 def routes(app: web.Application) -> None:
     app.router.add_get("/slow", slow)
+    app.router.add_get("/work/{work_id}", one)
 
 
 def subscriptions(app: web.Application) -> list[Subscription]:

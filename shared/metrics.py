@@ -1,0 +1,109 @@
+"""Prometheus metrics, served at /metrics on each process's own port (never through the gateway).
+
+Counted as things happen: HTTP request durations (by route template, never a raw path with ids in it),
+emails sent and failed (notify), reminder lag (delegation), each scheduler's last run. Read at scrape time:
+the service's queues (messages ready, consumers), their dead-letter queues, and its outbox backlog. Labels
+hold queue names, route templates and outcomes only: nothing personal, nothing secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+from aiormq.exceptions import ChannelNotFoundEntity
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+HTTP_SECONDS = Histogram(
+    "epep_http_request_duration_seconds", "HTTP requests served, by route template, method and status",
+    ["route", "method", "status"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+QUEUE_MESSAGES = Gauge("epep_queue_messages", "Messages ready in one of this service's consumer queues", ["queue"])
+QUEUE_CONSUMERS = Gauge("epep_queue_consumers", "Consumers on one of this service's queues (0: nothing takes them)",
+                        ["queue"])
+DEAD_LETTERS = Gauge("epep_dead_letter_messages", "Messages in a dead-letter queue: each needs a person", ["queue"])
+OUTBOX_UNPUBLISHED = Gauge("epep_outbox_unpublished", "Events committed to the outbox and not yet published")
+OUTBOX_OLDEST_AGE = Gauge("epep_outbox_oldest_unpublished_age_seconds",
+                          "Age of the oldest unpublished outbox event (0 when none)")
+SOURCE_UP = Gauge("epep_metrics_source_up", "1 when the scrape could read this source (database, broker)",
+                  ["source"])
+EMAILS = Counter("epep_emails_total", "Emails notify tried to send, by outcome", ["outcome"])
+REMINDER_LAG = Histogram(
+    "epep_reminder_lag_seconds", "How late each task reminder went, after the moment it was owed (07:00 UK time)",
+    buckets=(60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 24 * 3600, 3 * 24 * 3600))
+SCHEDULED_LAST_RUN = Gauge("epep_scheduled_work_last_run_timestamp_seconds",
+                           "Unix time a scheduler last finished a tick", ["work"])
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+_UNTIMED = {"/healthz", "/readyz", "/metrics"}
+
+
+def route_of(request: web.Request) -> str:
+    """The route's template (`/children/{child_id}`), never the path itself; `unmatched` for a 404."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def http_metrics_middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    start = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        if request.path not in _UNTIMED:
+            method = request.method if request.method in _METHODS else "other"
+            HTTP_SECONDS.labels(route_of(request), method, str(status)).observe(time.perf_counter() - start)
+
+
+async def read_outbox(pool: asyncpg.Pool) -> None:
+    try:
+        row = await pool.fetchrow(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
+            "FROM outbox WHERE published_at IS NULL", timeout=2)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        SOURCE_UP.labels("database").set(0)
+        return
+    SOURCE_UP.labels("database").set(1)
+    OUTBOX_UNPUBLISHED.set(row["n"])
+    OUTBOX_OLDEST_AGE.set(float(row["age"]))
+
+
+async def read_queues(connection: AbstractRobustConnection | None, queues: list[str]) -> None:
+    """Messages and consumers of each queue and its `.dlq`, by passive declare on a channel of its own (a
+    passive declare of a missing queue closes its channel)."""
+    if connection is None or connection.is_closed:
+        SOURCE_UP.labels("broker").set(0)
+        return
+    targets = [(queue, dead) for name in queues for queue, dead in ((name, False), (f"{name}.dlq", True))]
+    try:
+        channel = await connection.channel()
+        try:
+            for queue, dead in targets:
+                if channel.is_closed:
+                    channel = await connection.channel()
+                try:
+                    result = (await channel.declare_queue(queue, passive=True, timeout=2)).declaration_result
+                except ChannelNotFoundEntity:
+                    continue  # not declared (yet): nothing to report
+                (DEAD_LETTERS if dead else QUEUE_MESSAGES).labels(queue).set(result.message_count or 0)
+                QUEUE_CONSUMERS.labels(queue).set(result.consumer_count or 0)
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+    except Exception:  # the broker went away mid-scrape: say so
+        SOURCE_UP.labels("broker").set(0)
+        return
+    SOURCE_UP.labels("broker").set(1)
+
+
+def exposition() -> web.Response:
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,79 @@
+"""Every service's /metrics: request durations by route template, its queues, dead letters and outbox."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import REGISTRY, generate_latest
+
+from shared import db
+from shared.bus import add_event
+from shared.contracts import DigestDue
+from shared.metrics import read_outbox
+from shared.service import POOL, create_app
+from shared.settings import ServiceSettings
+from tests.shared.lifecycle_service import SERVICE, SPEC
+from tests.shared.test_lifecycle import database, settings  # noqa: F401 - the same fixtures
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """One sample's value from the exposition text (labels given must all match)."""
+    for line in text.splitlines():
+        match = re.match(rf"^{name}(?:\{{(.*)\}})? (\S+)$", line)
+        if match and all(f'{k}="{v}"' in (match.group(1) or "") for k, v in labels.items()):
+            return float(match.group(2))
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_outbox(
+        settings: ServiceSettings) -> None:  # noqa: F811
+    app = create_app(SPEC, settings)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        work_id = await app[POOL].fetchval("INSERT INTO work (kind, finished_at) VALUES ('request', now()) "
+                                           "RETURNING id")
+        for _ in range(3):
+            assert (await client.get(f"/work/{work_id}")).status == 200
+        assert (await client.get("/work/999999999")).status == 404
+        assert (await client.get("/no/such/page")).status == 404
+        resp = await client.get("/metrics")
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+        text = await resp.text()
+
+        hist = "epep_http_request_duration_seconds_count"
+        assert value(text, hist, route="/work/{work_id}", method="GET", status="200") >= 3
+        assert value(text, hist, route="/work/{work_id}", method="GET", status="404") >= 1
+        assert value(text, hist, route="unmatched", method="GET", status="404") >= 1
+        assert str(work_id) not in text and "999999999" not in text and "/no/such/page" not in text
+
+        queue = f"{settings.bus_prefix}{SERVICE}.slow"
+        assert value(text, "epep_queue_consumers", queue=queue) == 1
+        assert value(text, "epep_queue_messages", queue=queue) == 0
+        assert value(text, "epep_dead_letter_messages", queue=f"{queue}.dlq") == 0
+        assert value(text, "epep_metrics_source_up", source="broker") == 1
+        assert value(text, "epep_metrics_source_up", source="database") == 1
+        assert value(text, "epep_outbox_unpublished") >= 0
+        assert value(text, "epep_scheduled_work_last_run_timestamp_seconds", work="lifecycle-tick") >= 0
+
+        # Through the ingress (which always adds X-Forwarded-For) there is nothing to see.
+        assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 404
+    finally:
+        await client.close()
+
+
+async def test_the_outbox_backlog_and_its_oldest_age(settings: ServiceSettings) -> None:  # noqa: F811
+    pool = await db.create_pool(settings, SERVICE)
+    try:
+        async with pool.acquire() as conn, conn.transaction():  # no relay runs here: the event stays put
+            await add_event(conn, SERVICE, DigestDue(user_id=uuid.uuid4(), digest_date=date(2027, 1, 4)))
+        await pool.execute("UPDATE outbox SET created_at = now() - interval '10 minutes'")
+        await read_outbox(pool)
+        text = generate_latest(REGISTRY).decode()
+        assert value(text, "epep_outbox_unpublished") == 1
+        assert 600 <= value(text, "epep_outbox_oldest_unpublished_age_seconds") < 700
+    finally:
+        await pool.close()
