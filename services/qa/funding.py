@@ -3,8 +3,8 @@ decisions (approve, possibly less than asked; refuse with a reason; ask for more
 approver or the VS admin, each published as qa.funding.decided for pep's child profile, running totals per child
 per financial year (1 April to 31 March) against the LA's per-child allocation, and a CSV for finance.
 An LA may also pay part of the allocation automatically each term (Kent's "VSK PP+ Auto-termly payment"): its
-`termly_payment`, paid by the scheduler once per child per academic year and term in which the child has an approved
-or finalised PEP, to that PEP's setting; it counts in the child's totals and appears in the CSV.
+`termly_payment`, paid by the scheduler once per child per term of the current academic year in which the child has
+an approved or finalised PEP, to that PEP's setting; it counts in the child's totals and appears in the CSV.
 Another LA's requests answer 404."""
 
 from __future__ import annotations
@@ -314,19 +314,23 @@ async def export(request: web.Request) -> web.Response:
 
 
 async def pay_termly(conn: asyncpg.Connection, moment: datetime) -> int:
-    """Pay each LA's termly payment, where it has one, for every child with an approved or finalised PEP in an
-    academic year and term not yet paid for. The unique (child, academic year, term) makes it once, however many
-    replicas tick at the same moment. The financial year is the payment's (its UK date)."""
+    """Pay each LA's termly payment, where it has one, for every child with an approved or finalised PEP in a term
+    of the current academic year not yet paid for (turning payments on does not pay for years gone by). The unique
+    (child, academic year, term) makes it once, however many replicas tick at the same moment. The financial year
+    is the payment's (its UK date)."""
+    today = uk_date(moment)
+    start = today.year if today.month >= 9 else today.year - 1
     rows = await conn.fetch(
         "INSERT INTO termly_payments (id, child_id, la_id, pep_id, setting_id, academic_year, term, amount, "
         "financial_year, paid_at) SELECT gen_random_uuid(), d.child_id, d.la_id, d.id, d.setting_id, d.academic_year, "
         "d.term, d.termly_payment, $1, $2 FROM (SELECT DISTINCT ON (p.child_id, p.academic_year, p.term) p.*, "
         "s.termly_payment FROM peps p JOIN la_settings s ON s.la_id = p.la_id AND s.termly_payment IS NOT NULL "
-        "WHERE p.status IN ('approved', 'finalised') AND NOT EXISTS (SELECT 1 FROM termly_payments t "
-        "WHERE t.child_id = p.child_id AND t.academic_year = p.academic_year AND t.term = p.term) "
+        "WHERE p.status IN ('approved', 'finalised') AND p.academic_year = $3 AND NOT EXISTS (SELECT 1 "
+        "FROM termly_payments t WHERE t.child_id = p.child_id AND t.academic_year = p.academic_year "
+        "AND t.term = p.term) "
         "ORDER BY p.child_id, p.academic_year, p.term, p.status_version DESC, p.id) d "
         "ON CONFLICT (child_id, academic_year, term) DO NOTHING RETURNING la_id",
-        financial_year(uk_date(moment)), moment)
+        financial_year(today), moment, f"{start}/{(start + 1) % 100:02d}")
     return len(rows)
 
 
