@@ -1,0 +1,81 @@
+"""The dead-letter CLI on real RabbitMQ: list, inspect (no personal data), replay by id (applied once), discard."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from shared import deadletters
+from shared.bus import MessageContext, PermanentError
+from tests.shared.test_bus import _publish_direct, bus_database, effects, env, eventually, run_consumer  # noqa: F401
+
+CONSUMER = "bustest.deadletters"
+
+
+async def test_dead_letters_are_listed_inspected_replayed_once_and_discarded(env, capsys) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    settings, pool, bus = env
+    broken = True
+
+    async def handler(ctx: MessageContext) -> None:
+        if broken:
+            raise PermanentError("the template is missing")
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    consumers = await run_consumer(settings, pool, bus, CONSUMER, handler)
+    first, second = await _publish_direct(pool, bus), await _publish_direct(pool, bus)
+
+    async def both_dead() -> bool:
+        return (await deadletters.counts(settings, [CONSUMER])).get(CONSUMER) == 2
+    await eventually(both_dead)
+
+    letters = await deadletters.inspect(settings, CONSUMER)
+    assert {letter.message_id for letter in letters} == {str(first), str(second)}
+    letter = letters[0]
+    assert letter.event_type == "identity.user.changed"
+    assert letter.summary["deaths"][0]["reason"] == "rejected"
+    assert letter.summary["producer"] == "bustest"
+    assert "example.test" not in repr(letters)  # the event's data (an email address) is never shown
+    # Inspecting leaves them in place.
+    assert (await deadletters.counts(settings, [CONSUMER]))[CONSUMER] == 2
+
+    broken = False  # the cause is fixed: replay one by id
+    assert await deadletters.replay(settings, CONSUMER, {str(first)}) == [str(first)]
+
+    async def applied() -> bool:
+        return await effects(pool, CONSUMER) == [first]
+    await eventually(applied)
+    assert (await deadletters.counts(settings, [CONSUMER]))[CONSUMER] == 1
+
+    # A replay of an event the consumer already applied is a no-op, thanks to its inbox.
+    await bus.publish({**(await pool.fetchval("SELECT envelope FROM outbox WHERE event_id = $1", first))},
+                      "identity.user.changed.v1", {})
+    await asyncio.sleep(0.5)
+    assert await effects(pool, CONSUMER) == [first]
+
+    assert await deadletters.discard(settings, CONSUMER, {str(second)}) == [str(second)]
+    assert (await deadletters.counts(settings, [CONSUMER]))[CONSUMER] == 0
+    assert await effects(pool, CONSUMER) == [first]
+    await consumers.stop(timeout=5)
+
+
+def test_the_cli_names_the_queue_with_or_without_prefix_and_suffix() -> None:
+    from shared.settings import ServiceSettings
+
+    settings = ServiceSettings(bus_prefix="t1.")
+    assert deadletters._queue(settings, "notify.tasks") == "t1.notify.tasks"
+    assert deadletters._queue(settings, "t1.notify.tasks.dlq") == "t1.notify.tasks"
+
+
+def test_list_knows_every_service_s_consumer_queues() -> None:
+    queues = deadletters.consumer_queues()
+    assert "notify.sign_in_code" in queues
+    assert any(q.startswith("delegation.") for q in queues) and any(q.startswith("qa.") for q in queues)
+
+
+@pytest.mark.parametrize("argv", [["replay", "notify.tasks"], ["discard", "notify.tasks"]])
+def test_replay_and_discard_need_ids_or_all(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        deadletters.main(argv)
