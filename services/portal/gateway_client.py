@@ -999,6 +999,14 @@ class GatewayClient:
         body, _ = await self._call("POST", f"/funding/{_segment(request_id)}/decide", caller, fields)
         return qa_api.FundingRequestOut.model_validate(body)
 
+    async def pp_plus_allocation(self, caller: Caller, la_id: str) -> qa_api.Allocation:
+        body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/pp-plus-allocation", caller)
+        return qa_api.Allocation.model_validate(body)
+
+    async def set_pp_plus_allocation(self, caller: Caller, la_id: str, fields: dict[str, Any]) -> qa_api.Allocation:
+        body, _ = await self._call("PUT", f"/organisations/{_segment(la_id)}/pp-plus-allocation", caller, fields)
+        return qa_api.Allocation.model_validate(body)
+
     async def dashboard(self, caller: Caller, params: dict[str, str]) -> qa_api.Dashboard:
         body, _ = await self._call("GET", "/dashboard", caller, params=params)
         return qa_api.Dashboard.model_validate(body)

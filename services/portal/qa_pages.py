@@ -6,6 +6,7 @@ review someone may not see is "Page not found", as anywhere else."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -34,6 +35,7 @@ FUNDING_STATUSES = {"pending": "Waiting for a decision", "more_information": "Mo
 FUNDING_TAGS = {"pending": "govuk-tag--blue", "more_information": "govuk-tag--orange", "approved": "govuk-tag--green",
                 "refused": "govuk-tag--red"}
 DECISIONS = {"approve": "Approve", "refuse": "Refuse", "more_information": "Ask for more information"}
+MONEY = re.compile(r"\d{1,8}(\.\d{1,2})?")
 
 
 def grade_tag(grade: str | None, label: str | None) -> dict[str, str] | None:
@@ -288,6 +290,53 @@ async def decide_funding(request: web.Request) -> web.Response:
             return redirect(f"/funding?la_id={la_id}&done=decided")
     errors = {f"request-{request_id}-{k}": v for k, v in errors.items()}
     return await _funding_page(request, la_id, las, "pending", request_id, values, errors, problem)
+
+
+# ---- the LA's PP+ allocation and automatic termly payment ------------------------------------------------------
+
+
+async def _settings_page(request: web.Request, la_id: str, las: list[tuple[str, str]],
+                         values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                         problem: str | None = None) -> web.Response:
+    who = ensure_signed_in(request)
+    current = await gateway(request).pp_plus_allocation(who, la_id)
+    me = await gateway(request).me(who)
+    may_change = any(m.role == "vs_admin" and m.organisation_id == la_id for m in me.memberships)
+    return await render_signed_in(request, "qa_funding_settings.html", {
+        "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "me": me,
+        "current": current, "may_change": may_change, "errors": errors or {}, "problem": problem,
+        "values": values or {"amount": current.amount, "termly_payment": current.termly_payment or ""},
+        "done": {"heading": "PP+ settings saved", "body": ""} if request.query.get("done") == "saved" else None})
+
+
+@routes.get("/funding/settings")
+async def funding_settings(request: web.Request) -> web.Response:
+    """The LA's PP+ allocation per child and its automatic termly payment (changed by its VS admin)."""
+    la_id, las = await _la_of(request)
+    return await _settings_page(request, la_id, las)
+
+
+@routes.post("/funding/settings")
+async def change_funding_settings(request: web.Request) -> web.Response:
+    who = ensure_signed_in(request)
+    la_id, las = await _la_of(request)
+    data = await request.post()
+    values = {k: str(data.get(k, "")).strip().removeprefix("£").replace(",", "") for k in ("amount", "termly_payment")}
+    errors: dict[str, str] = {}
+    if not MONEY.fullmatch(values["amount"]):
+        errors["amount"] = "Enter the allocation in pounds and pence, like 2630.00"
+    if values["termly_payment"] and not MONEY.fullmatch(values["termly_payment"]):
+        errors["termly-payment"] = "Enter the termly payment in pounds and pence, like 600.00, or leave it empty"
+    problem = None
+    if not errors:
+        try:
+            await gateway(request).set_pp_plus_allocation(who, la_id, {
+                "amount": values["amount"], "termly_payment": values["termly_payment"] or None})
+        except GatewayProblem as p:
+            errors, problem = _refused(p)
+        else:
+            return redirect(f"/funding/settings?la_id={la_id}&done=saved")
+    return await _settings_page(request, la_id, las, values, errors, problem)
 
 
 @routes.get("/funding.csv")

@@ -158,3 +158,27 @@ async def test_a_caseworker_rates_and_returns_a_pep_and_an_approver_decides_its_
     assert cw_problems == [] and dt_problems == [] and ap_problems == []
     for context in (cw_context, dt_context, ap_context):
         await context.close()
+
+
+async def test_the_vs_admin_finds_the_pp_plus_allocation_and_termly_payment(system: Any, browser: Browser) -> None:
+    context, page, problems = await new_page(browser)
+    await sign_in(system, page, "admin@demo.test", PASSWORD)
+    await page.get_by_role("link", name="PP+ funding requests").click()
+    await page.get_by_role("link", name="PP+ allocation and termly payments").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("PP+ allocation and termly payments")
+    allocation = await page.get_by_label("PP+ allocation per child per financial year").input_value()
+    await assert_accessible(page)
+    # Not money: the error links to the box; nothing changes.
+    await page.get_by_label("Automatic termly payment per child (optional)").fill("lots")
+    await page.get_by_role("button", name="Save PP+ settings").click()
+    await expect(page.locator(".govuk-error-summary").get_by_role("link")).to_have_attribute("href",
+                                                                                           "#termly-payment")
+    await assert_accessible(page)
+    # Saved as it was (no termly payment, so the demo LA pays nothing automatically).
+    await page.get_by_label("Automatic termly payment per child (optional)").fill("")
+    await page.get_by_role("button", name="Save PP+ settings").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("PP+ settings saved")
+    await expect(page.get_by_label("PP+ allocation per child per financial year")).to_have_value(allocation)
+    await assert_accessible(page)
+    assert problems == []
+    await context.close()

@@ -104,3 +104,42 @@ async def test_the_navigation_offers_quality_assurance_to_the_virtual_school_onl
     fake.signed_in(teacher)
     dt = await (await portal.get("/account")).text()
     assert 'href="/qa"' not in dt and 'href="/caseload"' in dt
+
+
+async def _csrf(portal: TestClient, path: str) -> str:
+    html = await (await portal.get(path)).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert token, html
+    return token.group(1)
+
+
+async def test_the_vs_admin_sets_the_allocation_and_termly_payment(portal: TestClient, fake: FakeGateway) -> None:
+    fake.signed_in()
+    path = f"/organisations/{LA}/pp-plus-allocation"
+    fake.answer("GET", path, 200, {"la_id": LA, "amount": "2630.00", "termly_payment": None})
+    page = f"/funding/settings?la_id={LA}"
+    html = await (await portal.get(page)).text()
+    assert 'name="amount"' in html and 'value="2630.00"' in html and 'name="termly_payment"' in html
+    token = await _csrf(portal, page)
+    # Not money: said by the field, nothing sent.
+    resp = await portal.post(page, data={"csrf_token": token, "amount": "2630.00", "termly_payment": "lots"})
+    html = await resp.text()
+    assert resp.status == 200 and 'href="#termly-payment"' in html and not fake.asked("PUT", path)
+    fake.answer("PUT", path, 200, {"la_id": LA, "amount": "2630.00", "termly_payment": "600.00"})
+    resp = await portal.post(page, data={"csrf_token": token, "amount": "£2,630.00", "termly_payment": "600"},
+                             allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == f"/funding/settings?la_id={LA}&done=saved"
+    assert fake.asked("PUT", path)[-1] == {"amount": "2630.00", "termly_payment": "600"}
+    # Emptied: no automatic payments.
+    await portal.post(page, data={"csrf_token": token, "amount": "2630.00", "termly_payment": ""},
+                      allow_redirects=False)
+    assert fake.asked("PUT", path)[-1] == {"amount": "2630.00", "termly_payment": None}
+
+
+async def test_a_caseworker_reads_the_pp_plus_settings_without_a_form(portal: TestClient, fake: FakeGateway) -> None:
+    caseworker = {**ME, "memberships": [{**ME["memberships"][0], "role": "vs_caseworker"}]}  # type: ignore[index]
+    fake.signed_in(caseworker)
+    fake.answer("GET", f"/organisations/{LA}/pp-plus-allocation", 200,
+                {"la_id": LA, "amount": "2630.00", "termly_payment": "600.00"})
+    html = await (await portal.get(f"/funding/settings?la_id={LA}")).text()
+    assert "£600.00" in html and 'name="amount"' not in html
