@@ -26,7 +26,7 @@ from shared.bus import (
 from shared.contracts import UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, RUN_ID, drop_database
+from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, RUN_ID, drop_database
 
 SERVICE = "bustest"
 
@@ -45,6 +45,7 @@ async def env(tmp_path: Path, bus_database: str) -> AsyncIterator[tuple[ServiceS
         "CREATE TABLE effects (event_id uuid NOT NULL, consumer text NOT NULL, at timestamptz DEFAULT now());")
     prefix = f"bt{secrets.token_hex(3)}."
     settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=bus_database, bus_prefix=prefix,
+                               amqp_url=f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/",
                                bus_retry_delays=[0.1, 0.2, 0.3], bus_delivery_limit=3, environment="test")
     await ensure_database(settings)
     admin = await asyncpg.connect(settings.admin_dsn())

@@ -31,11 +31,11 @@ from shared.contracts import Envelope, UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.service import create_app
 from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, RUN_ID, drop_database
+from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, RUN_ID, drop_database
 from tests.shared.lifecycle_service import MIGRATIONS, SERVICE, SPEC
 from tests.support.tcp_proxy import TcpProxy
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_URL = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ async def eventually(check: Any, timeout: float = 20.0, what: str = "condition")
 
 
 async def test_readiness_follows_the_database_and_the_broker(settings: ServiceSettings) -> None:
-    pg, amqp = TcpProxy(PG_HOST, PG_PORT).start(), TcpProxy("127.0.0.1", 5672).start()
+    pg, amqp = TcpProxy(PG_HOST, PG_PORT).start(), TcpProxy(AMQP_HOST, AMQP_PORT).start()
     through_proxies = settings.model_copy(update={
         "pg_port": pg.port, "amqp_url": SecretStr(f"amqp://guest:guest@127.0.0.1:{amqp.port}/")})
     client = TestClient(TestServer(create_app(SPEC, through_proxies)))

@@ -48,7 +48,7 @@ async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_
         assert value(text, hist, route="/work/{work_id}", method="GET", status="200") >= 3
         assert value(text, hist, route="/work/{work_id}", method="GET", status="404") >= 1
         assert value(text, hist, route="unmatched", method="GET", status="404") >= 1
-        assert str(work_id) not in text and "999999999" not in text and "/no/such/page" not in text
+        assert f"/work/{work_id}\"" not in text and "999999999" not in text and "/no/such/page" not in text
 
         queue = f"{settings.bus_prefix}{SERVICE}.slow"
         assert value(text, "epep_queue_consumers", queue=queue) == 1
