@@ -264,19 +264,19 @@ class Bench:
         """A DT or caseworker looking at their tray, the dashboard and the QA queue, with a pause between."""
         settings = self.world.settings
         setting, la = settings[(k * 7919) % len(settings)]
-        dt = await self.cookie(self.world.dt_of[setting])
-        cw = await self.cookie(self.world.caseworker_of[la][k % 4])
         n = 0
         while time.monotonic() < stop:
             n += 1
             try:
+                dt = await self.cookie(self.world.dt_of[setting])
+                cw = await self.cookie(self.world.caseworker_of[la][k % 4])
                 if k % 2:
                     await self.client.call("tray", "GET", "/api/v1/tasks?tray=current&sort=due", dt)
                 elif n % 3 == 0:
                     await self.client.call("qa_queue", "GET", f"/api/v1/qa/queue?la_id={la}", cw)
                 else:
                     await self.client.call("dashboard", "GET", f"/api/v1/dashboard?la_id={la}", cw)
-            except BenchError:
+            except (BenchError, TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(think)
 
