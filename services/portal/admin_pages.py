@@ -41,6 +41,7 @@ DONE = {
     "setting-added": ("Setting added", "You can now invite its Designated Teacher."),
     "details": ("Details saved", ""),
     "tray-settings": ("Task trays saved", "Retracted and submitted tasks stay in the trays for the days you chose."),
+    "retention": ("Record retention saved", "Children’s records are kept until the birthday you chose."),
 }
 
 

@@ -26,6 +26,7 @@ from services.portal import (
     pep_words,
     qa_pages,
     registration_pages,
+    retention_pages,
     task_pages,
     template_pages,
     timescale_pages,
@@ -102,6 +103,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(task_pages.routes)  # trays, tasks, delegating a PEP
     app.router.add_routes(qa_pages.routes)  # the QA queue, reviews, PP+ funding decisions
     app.router.add_routes(dashboard_pages.routes)  # the Virtual School's dashboard
+    app.router.add_routes(retention_pages.routes)  # how long the LA keeps children's records
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

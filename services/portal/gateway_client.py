@@ -761,6 +761,13 @@ class GatewayClient:
     async def set_tray_days(self, caller: Caller, la_id: str, days: int) -> None:
         await self._call("PUT", f"/organisations/{_segment(la_id)}/tray-settings", caller, {"tray_days": days})
 
+    async def retention_age(self, caller: Caller, la_id: str) -> int:
+        body, _ = await self._call("GET", f"/organisations/{_segment(la_id)}/retention", caller)
+        return int(body["keep_until_age"])
+
+    async def set_retention_age(self, caller: Caller, la_id: str, age: int) -> None:
+        await self._call("PUT", f"/organisations/{_segment(la_id)}/retention", caller, {"keep_until_age": age})
+
     async def subject_access(self, caller: Caller, child_id: str) -> bytes:
         body, _ = await self._call("GET", f"/children/{_segment(child_id)}/subject-access", caller)
         return json.dumps(body, indent=2, ensure_ascii=False).encode()
