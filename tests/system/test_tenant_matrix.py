@@ -133,5 +133,6 @@ def test_every_operation_answers_for_another_las_records_as_for_records_that_do_
                 calls += 2
                 if theirs != nobody or theirs[0] < 400:
                     leaks.append(f"{who}: {method.upper()} {fill(path, real)} -> {theirs}, missing -> {nobody}")
+    print(f"tenant matrix: {len(ops)} operations with ids, {len(cookies)} people, {calls} calls")
     assert calls > 1000, calls  # every operation, every person: the closing note quotes this count
     assert leaks == [], "\n".join(leaks)
