@@ -1,0 +1,47 @@
+"""What an operator sees of the running system: every process's /metrics, and none of it through the front door."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from tests.conftest import RunningSystem
+from tests.system.test_faults import EMAIL, wait_for
+from tests.system.test_sign_in_api import start
+
+SERVICES = ["identity", "pep", "delegation", "notify", "qa", "gateway", "portal"]
+
+
+def metrics(system: RunningSystem, service: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(f"{system.local.url(service)}/metrics", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def test_every_service_serves_metrics_on_its_own_port(system: RunningSystem, now: float) -> None:
+    start(system, EMAIL)  # a request through the gateway to identity, an event to notify, an email
+    system.mailbox.wait_for_code(EMAIL, now)
+    wait_for(lambda: 'epep_emails_total{outcome="sent"}' in metrics(system, "notify")[1], 10, "the email counted")
+    for service in SERVICES:
+        status, text = metrics(system, service)
+        assert status == 200, service
+        assert "epep_http_request_duration_seconds" in text, service
+        assert EMAIL not in text and "caseworker" not in text, service  # nothing personal in a label
+    _, gateway = metrics(system, "gateway")
+    assert 'route="/api/v1/auth/sign-in"' in gateway
+    _, identity = metrics(system, "identity")
+    assert "epep_outbox_unpublished" in identity and "epep_outbox_oldest_unpublished_age_seconds" in identity
+    _, delegation = metrics(system, "delegation")
+    assert 'epep_queue_consumers{queue="delegation.' in delegation
+    _, notify = metrics(system, "notify")
+    assert 'epep_dead_letter_messages{queue="' in notify and 'sign_in_code.dlq"} 0.0' in notify
+
+
+def test_metrics_are_not_served_through_the_portal_or_gateway(system: RunningSystem) -> None:
+    # Whatever comes through the ingress carries X-Forwarded-For.
+    for service in ("portal", "gateway"):
+        assert metrics(system, service, {"X-Forwarded-For": "203.0.113.7"})[0] == 404, service
+    assert system.api("GET", "/api/v1/metrics")[0] == 404
