@@ -25,7 +25,7 @@ def forward(method: str, path: str, summary: str, *, body: type[BaseModel] | Non
     if public:
         responses.pop(401)
     operation(Operation(method, f"/api/v1{path}", summary, body, responses, authenticated=not public,
-                        tags=list(tags)))
+                        tags=list(tags), many=many))
     adapter: TypeAdapter[Any] | None = None
     if response is not None:
         adapter = TypeAdapter(list[response]) if many else TypeAdapter(response)  # type: ignore[valid-type]

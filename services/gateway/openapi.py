@@ -32,6 +32,7 @@ class Operation:
     responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
     authenticated: bool = True
     tags: list[str] = field(default_factory=list)
+    many: bool = False  # the success response is a list of the model, not one
 
 
 OPERATIONS: list[Operation] = []
@@ -59,7 +60,8 @@ def document() -> dict[str, Any]:
             entry: dict[str, Any] = {"description": _status_text(status)}
             if model is not None:
                 media = "application/problem+json" if model is ProblemDocument else "application/json"
-                entry["content"] = {media: {"schema": ref(model)}}
+                schema = {"type": "array", "items": ref(model)} if op.many and status < 300 else ref(model)
+                entry["content"] = {media: {"schema": schema}}
             responses[str(status)] = entry
         body: dict[str, Any] = {"summary": op.summary, "operationId": f"{op.method}_{op.path}".replace("/", "_"),
                                 "tags": op.tags, "responses": responses}
