@@ -2,8 +2,9 @@
 administrator (the data controller's people answer subject access requests). It is itself recorded in the
 access log. Files are listed with their details, not their bytes (each can be downloaded on its own).
 
-Held elsewhere and not in this file (each service answers for its own schema): tasks and reminders
-(delegation), QA reviews and funding requests (qa), emails sent (notify), accounts (identity)."""
+Each service answers for its own schema: the gateway's export (services/gateway/subject_access.py) adds
+delegation's tasks, qa's reviews and funding and notify's emails about the child to this, and replaces
+held_elsewhere with what is still left out (the staff's accounts, identity's)."""
 
 from __future__ import annotations
 
