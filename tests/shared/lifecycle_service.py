@@ -42,8 +42,13 @@ async def one(request: web.Request) -> web.Response:
     return web.json_response({"kind": row["kind"]})
 
 
+async def fail(request: web.Request) -> web.Response:
+    raise RuntimeError("a bug")  # the problem middleware logs it, inside the request's trace
+
+
 def routes(app: web.Application) -> None:
     app.router.add_get("/slow", slow)
+    app.router.add_get("/fail", fail)
     app.router.add_get("/work/{work_id}", one)
 
 
