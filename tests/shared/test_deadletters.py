@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
+import uuid
 
 import pytest
 
@@ -55,7 +59,19 @@ async def test_dead_letters_are_listed_inspected_replayed_once_and_discarded(env
     await asyncio.sleep(0.5)
     assert await effects(pool, CONSUMER) == [first]
 
-    assert await deadletters.discard(settings, CONSUMER, {str(second)}) == [str(second)]
+    # The same from the command line, as an operator runs it.
+    async def cli(*args: str) -> tuple[int, str]:
+        env = {**os.environ, "EPEP_AMQP_URL": settings.amqp_url.get_secret_value(),
+               "EPEP_BUS_PREFIX": settings.bus_prefix}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.deadletters", *args, env=env,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    status, out = await cli("inspect", f"{CONSUMER}.dlq")
+    assert status == 0 and json.loads(out)["message_id"] == str(second) and "example.test" not in out
+    assert await cli("discard", CONSUMER, "--id", str(uuid.uuid4())) == (1, "")  # no such message: says so
+    assert await cli("discard", CONSUMER, "--id", str(second)) == (0, f"discarded {second}\n")
     assert (await deadletters.counts(settings, [CONSUMER]))[CONSUMER] == 0
     assert await effects(pool, CONSUMER) == [first]
     await consumers.stop(timeout=5)
