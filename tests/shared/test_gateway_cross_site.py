@@ -1,5 +1,6 @@
-"""The API's cookie-authenticated calls refuse a state-changing request a browser says came from another origin
-(CSRF beyond what SameSite=Lax stops), and let programs, the portal's server and same-origin pages through."""
+"""The API refuses bodies beyond its limit (413), and its cookie-authenticated calls refuse a state-changing
+request a browser says came from another origin (CSRF beyond what SameSite=Lax stops), while programs, the
+portal's server and same-origin pages go through."""
 
 from __future__ import annotations
 
@@ -53,3 +54,10 @@ async def test_reads_and_same_origin_or_header_less_calls_go_through(gateway: Te
         assert code != "cross_site", (headers, status)
     status, code = await code_of(gateway, "GET", "/api/v1/openapi.json", {"Sec-Fetch-Site": "cross-site"})
     assert status == 200
+
+
+async def test_a_body_beyond_the_apis_limit_is_refused_before_it_is_read(gateway: TestClient) -> None:
+    # (An authenticated call reads its body only once the session is known: sign-in reads it at once.)
+    resp = await gateway.post("/api/v1/auth/sign-in", data=b"{" + b" " * (1024**2 + 1) + b"}",
+                              headers={"Content-Type": "application/json"})
+    assert resp.status == 413
