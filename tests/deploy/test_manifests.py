@@ -190,3 +190,27 @@ def test_rabbitmq_definitions_hold_the_topology_the_services_declare(name: str) 
         assert item["vhost"] in vhosts
     users = {u["name"] for u in d["users"]}
     assert {p["user"] for p in d["permissions"]} <= users
+
+
+# ---- monitoring -------------------------------------------------------------------------------------------
+
+
+def test_alerts_use_only_metrics_the_services_export() -> None:
+    from prometheus_client import REGISTRY
+
+    import shared.metrics  # noqa: F401 - registers every metric
+
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+    exported = {metric.name + suffix for metric in REGISTRY.collect()
+                for suffix in ["", *suffixes.get(metric.type, [])]}
+    (rule,) = of_kind("PrometheusRule")
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert len({a["alert"] for a in alerts}) == len(alerts) >= 8
+    for alert in alerts:
+        for name in re.findall(r"epep_[a-z_]+", alert["expr"]):
+            assert name in exported, (alert["alert"], name)
+    (monitor,) = of_kind("PodMonitor")
+    assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
+    selected = [d for d in of_kind("Deployment")
+                if matches(monitor["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])]
+    assert len(selected) == len(SERVICES)
