@@ -16,7 +16,7 @@ from shared.metrics import read_outbox
 from shared.service import POOL, create_app
 from shared.settings import ServiceSettings
 from tests.shared.lifecycle_service import SERVICE, SPEC
-from tests.shared.test_lifecycle import database, settings  # noqa: F401 - the same fixtures
+from tests.shared.test_lifecycle import database, eventually, settings  # noqa: F401 - the same fixtures
 
 
 def value(text: str, name: str, **labels: str) -> float:
@@ -57,7 +57,12 @@ async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_
         assert value(text, "epep_metrics_source_up", source="broker") == 1
         assert value(text, "epep_metrics_source_up", source="database") == 1
         assert value(text, "epep_outbox_unpublished") >= 0
-        assert value(text, "epep_scheduled_work_last_run_timestamp_seconds", work="lifecycle-tick") >= 0
+
+        # Once a scheduled tick has finished, it says when.
+        async def ticked() -> bool:
+            text = await (await client.get("/metrics")).text()
+            return 'epep_scheduled_work_last_run_timestamp_seconds{work="lifecycle-tick"}' in text
+        await eventually(ticked, 10, "a tick to finish")
 
         # Through the ingress (which always adds X-Forwarded-For) there is nothing to see.
         assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 404
