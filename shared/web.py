@@ -147,7 +147,7 @@ class ServiceClient:
                 if resp.status in expect:
                     return None if resp.status == 204 else await resp.json()
                 raise await _problem_of(resp)
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):  # no answer in time: unavailable, not a 500
             raise self._unavailable(path) from None
 
     @contextlib.asynccontextmanager
@@ -163,7 +163,7 @@ class ServiceClient:
                 if resp.status >= 400:
                     raise await _problem_of(resp)
                 yield resp
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):  # no answer in time: unavailable, not a 500
             raise self._unavailable(path) from None
 
     def _unavailable(self, path: str) -> Problem:
