@@ -29,7 +29,7 @@ from deploy.local.system import ROOT, free_port
 from shared.bus import Bus, delete_topology
 from shared.contracts import Envelope, UserChanged
 from shared.migrate import ensure_database, migrate
-from shared.service import create_app
+from shared.service import POOL, create_app
 from shared.settings import ServiceSettings
 from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, RUN_ID, drop_database
 from tests.shared.lifecycle_service import MIGRATIONS, SERVICE, SPEC
@@ -99,10 +99,30 @@ async def test_readiness_follows_the_database_and_the_broker(settings: ServiceSe
         amqp.restore()
         # The robust connection comes back by itself, with its channels and consumers.
         await becomes(200, {"broker": "ok", "consumers": "ok"})
+        # ... and "ok" means it: a message published now is handled.
+        bus = Bus(settings, "lifecycletest-client")
+        await bus.connect()
+        try:
+            await publish_user_changed(bus)
+        finally:
+            await bus.close()
+
+        async def handled() -> bool:
+            return bool(await client.app[POOL].fetchval(
+                "SELECT count(*) FROM work WHERE kind = 'message' AND finished_at IS NOT NULL"))
+        await eventually(handled, what="a message handled after the broker came back")
     finally:
         await client.close()
         pg.close()
         amqp.close()
+
+
+async def publish_user_changed(bus: Bus) -> None:
+    """An event the test service's consumer takes, straight onto the exchange."""
+    data = UserChanged(user_id=uuid.uuid4(), email="x@example.test", given_name="X", family_name="Y", memberships=[])
+    envelope = Envelope(event_type="identity.user.changed", version=1, producer="identity",
+                        data=data.model_dump(mode="json"))
+    await bus.publish(envelope.model_dump(mode="json"), envelope.routing_key, {})
 
 
 def _get(url: str, result: dict[str, Any]) -> None:
@@ -136,11 +156,7 @@ async def test_sigterm_stops_consuming_finishes_the_work_in_hand_drains_the_outb
         await bus.connect()
 
         async def publish() -> None:
-            data = UserChanged(user_id=uuid.uuid4(), email="x@example.test", given_name="X", family_name="Y",
-                               memberships=[])
-            envelope = Envelope(event_type="identity.user.changed", version=1, producer="identity",
-                                data=data.model_dump(mode="json"))
-            await bus.publish(envelope.model_dump(mode="json"), envelope.routing_key, {})
+            await publish_user_changed(bus)
 
         # Work in hand: a message being handled, a request being answered, a scheduled tick running.
         await publish()
