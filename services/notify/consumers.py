@@ -7,8 +7,10 @@ anything else.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -21,7 +23,6 @@ from services.notify import (
     digest,
     directory,
     emails,
-    erasure,
     funding_notices,
     meeting_reminders,
     notices,
@@ -110,9 +111,26 @@ async def send_delivery(pool: asyncpg.Pool, settings: NotifySettings, delivery_i
         await sending.mark(pool, delivery_id, "permanent_failure", str(exc))
         log.error("email refused", extra={**fields, "error": str(exc)})
         return "permanent_failure"
-    await sending.mark(pool, delivery_id, "sent")
+    await _record_sent(pool, delivery_id, fields)
     log.info("email sent", extra=fields)
     return "sent"
+
+
+async def _record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, fields: dict[str, object],
+                       patience: float = 60.0) -> None:
+    """The email has gone, so recording it must outlast a moment without the database (a Postgres restart):
+    left `sending`, the row would make the event's retry wait out the lease and then send the email again."""
+    deadline, delay = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            await sending.mark(pool, delivery_id, "sent")
+            return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("email sent but not yet recorded; trying again", extra={**fields, "error": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], list[Email]],
@@ -267,7 +285,6 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(meeting_reminders.reminder_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
-        erasure.subscription,
     ]
 
 
