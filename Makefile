@@ -1,5 +1,5 @@
 # `make run` starts the whole system with demo data; `make test` runs every test. Both install what is missing.
-.PHONY: run test lint infra assets clean
+.PHONY: run test lint infra assets clean chaos
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,6 +29,11 @@ run: infra $(VENV)/.installed assets
 test: $(VENV)/.installed assets
 	bash deploy/local/ensure-infra.sh --browser
 	$(VENV)/bin/pytest
+
+# Not part of `make test`: PEP cycles under injected faults on a Postgres and RabbitMQ of its own (it restarts
+# them), writing var/chaos/report.json; CHAOS_ARGS="--cycles 10 --faults 2" for a short run.
+chaos: $(VENV)/.installed
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 # Not part of `make test`: does all of England fit on this machine? Generates BENCH_CHILDREN (100,000) children
 # with three terms of PEPs, starts the system on a database of its own, drives PEP cycles through the gateway for

@@ -137,9 +137,9 @@ class LocalSystem:
                                                 start_new_session=True)
         log.close()
 
-    def start_all(self) -> None:
+    def start_all(self, services: list[str] = SERVICES) -> None:
         self.start_mailsink()
-        for service in SERVICES:
+        for service in services:
             self.start(service)
             # Further replicas of a back-end service before anything that calls it: the gateway (and
             # delegation and qa for pep) learn every replica's address when they start.
@@ -150,7 +150,17 @@ class LocalSystem:
             for name, port in zip(extra, self.replica_ports[service], strict=True):
                 self._spawn(name, [sys.executable, "-m", f"services.{service}", "serve"],
                             {**self.env_for(service), "EPEP_PORT": str(port)})
-        self.wait_ready(SERVICES)
+        self.wait_ready(services)
+
+    def restart(self, name: str) -> None:
+        """Start a process that has stopped (or was killed) again under its name, on its port."""
+        if name == "mailsink":
+            self.start_mailsink()
+            return
+        service, _, n = name.partition("-")
+        port = self.replica_ports[service][int(n) - 2] if n else self.ports[service]
+        self._spawn(name, [sys.executable, "-m", f"services.{service}", "serve"],
+                    {**self.env_for(service), "EPEP_PORT": str(port)})
 
     def wait_ready(self, services: list[str], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

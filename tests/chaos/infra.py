@@ -1,0 +1,163 @@
+"""A Postgres cluster and a RabbitMQ node of the chaos run's own, under var/chaos, on free ports: the run
+restarts them, and the machine's shared Postgres and RabbitMQ (which others are using) are never touched.
+
+Both run as their own system users when started by root (Postgres refuses to run as root; Debian's
+rabbitmq-server switches to the rabbitmq user itself), with trust authentication on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.local.system import free_port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(check: object, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def _as_user(user: str, argv: list[str]) -> list[str]:
+    return ["runuser", "-u", user, "--", *argv] if os.geteuid() == 0 else argv
+
+
+def _own(path: Path, user: str) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, user, user)
+        for sub in path.rglob("*"):
+            shutil.chown(sub, user, user)
+
+
+@dataclass
+class PrivatePostgres:
+    root: Path
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        self.data = self.root / "data"
+        bindirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        if not bindirs:
+            raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+        self.bin = bindirs[-1]
+
+    def start(self) -> None:
+        if not (self.data / "PG_VERSION").exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.data.mkdir(parents=True)
+            _own(self.root, "postgres")
+            subprocess.run(_as_user("postgres", [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                                                 "-A", "trust", "--no-sync"]), check=True, capture_output=True)
+        self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.root / "server.log"), "-o",
+                     f"-h 127.0.0.1 -p {self.port} -k {self.root} -c max_connections=300 -c fsync=off "
+                     "-c full_page_writes=off -c shared_buffers=64MB")
+        _wait(lambda: _port_open(self.port), "private Postgres not listening", 60)
+
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash as far as the database knows: it recovers from its WAL on the next start."""
+        if (self.data / "postmaster.pid").exists():
+            self._pg_ctl("stop", "-w", "-t", "60", "-m", mode)
+
+    def restart(self, mode: str) -> None:
+        self.stop(mode)
+        self.start()
+
+    def _pg_ctl(self, *args: str) -> None:
+        subprocess.run(_as_user("postgres", [str(self.bin / "pg_ctl"), "-D", str(self.data), *args]), check=True,
+                       capture_output=True, timeout=120)
+
+
+@dataclass
+class PrivateRabbit:
+    root: Path
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        self.dist_port = free_port()
+        self.node = f"epep-chaos-{self.port}@localhost"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq.conf"),
+                "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
+                "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"), "RABBITMQ_LOG_BASE": str(self.root / "log"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+                "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"), "ERL_EPMD_ADDRESS": "127.0.0.1"}
+
+    def start(self) -> None:
+        if not (self.root / "rabbitmq.conf").exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+            for sub in ("mnesia", "log"):
+                (self.root / sub).mkdir(parents=True)
+            # The machine's rabbitmq.conf names port 5672: this node has a configuration of its own.
+            (self.root / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n"
+                                                     "loopback_users.guest = true\n")
+            (self.root / "rabbitmq-env.conf").write_text("")
+            (self.root / "enabled_plugins").write_text("[].\n")
+            _own(self.root, "rabbitmq")
+        log = open(self.root / "server.out", "ab")  # noqa: SIM115 - the server keeps it
+        self.process = subprocess.Popen(["rabbitmq-server"], env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        log.close()
+        _wait(lambda: _port_open(self.port), "private RabbitMQ not listening", 120)
+
+    def ctl(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(["rabbitmqctl", "-q", "-n", self.node, *args], env=self.env(), capture_output=True,
+                                text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {args[0]} failed: {result.stderr.strip()[-500:]}")
+        return result.stdout
+
+    def restart_app(self) -> None:
+        """The broker stops (every connection dropped, every queue down) and starts again in the same VM."""
+        self.ctl("stop_app")
+        time.sleep(1.0)
+        self.ctl("start_app")
+        _wait(lambda: _port_open(self.port), "private RabbitMQ not back", 120)
+
+    def restart_node(self) -> None:
+        """The whole node stops and a new one boots from disk: durable queues and their messages survive."""
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            self.ctl("stop", timeout=60)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        _wait(lambda: not _port_open(self.port), "private RabbitMQ still listening", 30)
+
+    def queues(self) -> list[tuple[str, int, int]]:
+        """(name, messages, consumers) of every queue on the node's default vhost."""
+        out = []
+        for line in self.ctl("list_queues", "name", "messages", "consumers", "--no-table-headers").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1].isdigit():
+                out.append((parts[0], int(parts[1]), int(parts[2])))
+        return out
