@@ -51,6 +51,7 @@ class Chaos:
             service_env={"notify": {"EPEP_SENDING_LEASE_SECONDS": "30"}})
         self.faults: Counter[str] = Counter()
         self.fault_log: list[dict[str, Any]] = []
+        self.fault_errors: list[str] = []
         self.unplanned_exits: Counter[str] = Counter()
         self.deadline = time.monotonic() + args.minutes * 60
         self.workload = Workload(self.system.url("gateway"), MailIndex(self.system.maildir))
@@ -115,7 +116,12 @@ class Chaos:
             fewest = min(self.faults[k] for k in KINDS)
             kind = random.choice([k for k in KINDS if self.faults[k] == fewest])
             started = time.monotonic()
-            detail = await asyncio.to_thread(self.inject, kind)
+            try:
+                detail = await asyncio.to_thread(self.inject, kind)
+            except Exception as exc:  # a fault that could not be made is reported, not counted; the run goes on
+                self.fault_errors.append(f"{kind}: {type(exc).__name__}: {str(exc)[:200]}")
+                await asyncio.to_thread(self.recover, kind)
+                continue
             self.faults[kind] += 1
             self.fault_log.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), "kind": kind,
                                    "detail": detail, "seconds": round(time.monotonic() - started, 1)})
@@ -148,6 +154,18 @@ class Chaos:
         time.sleep(away)
         self.system.start_mailsink()
         return f"away {away:.0f}s"
+
+    def recover(self, kind: str) -> None:
+        """After a fault that went wrong half way: make sure what it stopped runs again."""
+        try:
+            if kind == "rabbitmq_restart" and not self.rabbit.running():
+                self.rabbit.stop()
+                self.rabbit.start()
+            elif kind == "postgres_restart" and not self.pg.running():
+                self.pg.start()
+        except Exception as exc:
+            self.fault_errors.append(f"recovering from {kind}: {type(exc).__name__}: {str(exc)[:200]}")
+        self.revive()
 
     def revive(self) -> None:
         """A process that died without being killed here is counted and started again."""
@@ -214,6 +232,7 @@ class Chaos:
             "dead_letters": dead,
             "outbox_backlog": outboxes,
             "unplanned_exits": dict(self.unplanned_exits),
+            "fault_errors": self.fault_errors,
             "client_retries": self.workload.retries,
             "sign_ins": self.workload.sign_ins,
             "replicas": {s: self.system.replicas.get(s, 1) for s in DB_SERVICES},

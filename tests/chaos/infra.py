@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -67,6 +68,9 @@ class PrivatePostgres:
                      "-c full_page_writes=off -c shared_buffers=64MB")
         _wait(lambda: _port_open(self.port), "private Postgres not listening", 60)
 
+    def running(self) -> bool:
+        return _port_open(self.port)
+
     def stop(self, mode: str = "fast") -> None:
         """`immediate` is a crash as far as the database knows: it recovers from its WAL on the next start."""
         if (self.data / "postmaster.pid").exists():
@@ -89,6 +93,9 @@ class PrivateRabbit:
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
         self.dist_port = free_port()
+        # rabbitmqctl takes a distribution port from 35672-35682, shared by every CLI call on the machine: when
+        # others' calls hang there, ours would too. It gets a range of its own.
+        self.cli_ports = free_port()
         self.node = f"epep-chaos-{self.port}@localhost"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -102,7 +109,8 @@ class PrivateRabbit:
                 "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
                 "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"), "RABBITMQ_LOG_BASE": str(self.root / "log"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
-                "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"), "ERL_EPMD_ADDRESS": "127.0.0.1"}
+                "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"), "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "RABBITMQ_CTL_DIST_PORT_MIN": str(self.cli_ports), "RABBITMQ_CTL_DIST_PORT_MAX": str(self.cli_ports)}
 
     def start(self) -> None:
         if not (self.root / "rabbitmq.conf").exists():
@@ -140,18 +148,24 @@ class PrivateRabbit:
         self.stop()
         self.start()
 
+    def running(self) -> bool:
+        return _port_open(self.port)
+
     def stop(self) -> None:
         if self.process is None:
             return
         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-            self.ctl("stop", timeout=60)
+            self.ctl("stop", timeout=30)
         try:
-            self.process.wait(timeout=60)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.running():  # the CLI could not reach it: end the VM itself (it runs as another user)
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int((self.root / "rabbit.pid").read_text().strip()), signal.SIGKILL)
         self.process = None
-        _wait(lambda: not _port_open(self.port), "private RabbitMQ still listening", 30)
+        _wait(lambda: not self.running(), "private RabbitMQ still listening", 30)
 
     def queues(self) -> list[tuple[str, int, int]]:
         """(name, messages, consumers) of every queue on the node's default vhost."""
