@@ -12,7 +12,8 @@ from services.pep.template_library import TEMPLATES_DIR, default_for_phase, load
 
 KEYS = {"early-years": "early_years", "school-age": "school_age", "post-16": "post_16"}
 SECTIONS = [("personal", "social_worker"), ("education", "designated_teacher"),
-            ("attainment", "designated_teacher"), ("views", "young_person"), ("targets", "designated_teacher"),
+            ("attainment", "designated_teacher"), ("views", "young_person"), ("carer_views", "carer"),
+            ("targets", "designated_teacher"),
             ("meeting", "designated_teacher"), ("signoff", "virtual_school")]
 ALL = sorted(KEYS)
 
@@ -54,10 +55,11 @@ def missing_names(fields: list[TemplateField], answers: dict[str, Any], **kw: An
 # ---- the library ---------------------------------------------------------------------------------------
 
 
-def test_three_defaults_one_per_phase_version_1() -> None:
+def test_three_defaults_one_per_phase_version_2() -> None:
     templates = load_default_templates()
     assert {k: t.phase for k, t in templates.items()} == KEYS
-    assert all(t.version == 1 for t in templates.values())
+    # Version 2 added the carer's views, the adult's questions marked, symbols, and "you said" on targets.
+    assert all(t.version == 2 for t in templates.values())
     for key, phase in KEYS.items():
         assert default_for_phase(phase) is templates[key]  # type: ignore[arg-type]
 

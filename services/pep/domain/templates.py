@@ -27,6 +27,9 @@ class Option(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: str = Field(pattern=KEY)
     label: str
+    # A picture shown beside the words (the portal's images/symbols/<name>.svg): for the child's views, where a
+    # young child or one with severe and complex needs answers by pointing at a symbol.
+    symbol: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$")
 
 
 class ShowWhen(BaseModel):
@@ -54,6 +57,9 @@ class TemplateField(BaseModel):
     fields: list[TemplateField] | None = Field(default=None, description="the fields of each row of a group")
     min_rows: int = 0
     max_rows: int | None = None
+    # Asked of the adult who records the views, not of the child: left out of the form a young person or carer
+    # opens from a secure invitation (how the views were gathered, who helped, which questions suit).
+    for_adult: bool = False
     # Sign-off needs this exact answer ("I confirm the meeting took place" must be yes, not just answered).
     must_be: str | bool | None = None
 
