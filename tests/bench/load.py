@@ -260,6 +260,10 @@ class Bench:
 
     # ---- people who only read -------------------------------------------------------------------------------
 
+    def reader_people(self, k: int) -> tuple[str, str]:
+        setting, la = self.world.settings[(k * 7919) % len(self.world.settings)]
+        return self.world.dt_of[setting], self.world.caseworker_of[la][k % 4]
+
     async def reader(self, stop: float, k: int, think: float = 1.0) -> None:
         """A DT or caseworker looking at their tray, the dashboard and the QA queue, with a pause between."""
         settings = self.world.settings
