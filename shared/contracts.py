@@ -339,6 +339,34 @@ class ReviewDecided(EventData):
     grade_label: str | None = None
 
 
+class ViewsInvitationSent(EventData):
+    """A young person or carer was invited to give their views in one section of a child's PEP. `token` makes
+    the emailed link (only notify sees it; pep keeps its hash). `child_name` is first name and initial only."""
+
+    invitation_id: uuid.UUID
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    audience: str  # young_person | carer
+    email: str
+    given_name: str
+    child_name: str
+    invited_by_name: str
+    token: str
+    expires_at: datetime
+
+
+class ViewsCodeIssued(EventData):
+    """The short code that opens a views invitation, emailed to the invited address (never logged)."""
+
+    invitation_id: uuid.UUID
+    la_id: uuid.UUID
+    email: str
+    given_name: str
+    code: str  # formatted "1234 5678"
+    expires_at: datetime
+
+
 EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.sign_in_code.issued", 1): SignInCodeIssued,
     ("identity.user.changed", 1): UserChanged,
@@ -360,6 +388,8 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("notify.digest.due", 1): DigestDue,
     ("qa.review.decided", 1): ReviewDecided,
     ("notify.meeting_reminder.due", 1): MeetingReminderDue,
+    ("pep.views_invitation.sent", 1): ViewsInvitationSent,
+    ("pep.views_code.issued", 1): ViewsCodeIssued,
 }
 
 

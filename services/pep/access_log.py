@@ -47,7 +47,9 @@ async def access_log(request: web.Request) -> web.Response:
         start = datetime.combine(since, time.min, tzinfo=UTC)
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
         rows = await conn.fetch(
-            "SELECT a.*, u.given_name, u.family_name FROM access_log a LEFT JOIN users u ON u.id = a.user_id "
+            "SELECT a.*, coalesce(u.given_name, v.given_name) AS given_name, "
+            "coalesce(u.family_name, '(by invitation)') AS family_name FROM access_log a "
+            "LEFT JOIN users u ON u.id = a.user_id LEFT JOIN views_invitations v ON v.id = a.user_id "
             "WHERE a.child_id = $1 AND a.at >= $2 AND a.at < $3 AND ($4::uuid IS NULL OR a.pep_id = $4) "
             "AND (NOT $5 OR a.method = 'GET') AND NOT (a.endpoint = '/children/{child_id}/access-log') "
             "ORDER BY a.at DESC, a.id DESC LIMIT 1000",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
 from services.pep import (
     access_log,
@@ -18,6 +18,7 @@ from services.pep import (
     retention,
     subject_access,
     templates_api,
+    views_invitations,
 )
 from shared.api.attachments import ATTACHMENT_MAX_BYTES
 from shared.bus import Subscription
@@ -25,10 +26,27 @@ from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
 from shared.settings import ServiceSettings
 
+DEV_VIEWS_CODE_KEY = "dev-views-code-key-not-for-production-use-0001"
+
 
 class Settings(ServiceSettings):
     port: int = 8102
     attachment_max_bytes: int = ATTACHMENT_MAX_BYTES  # EPEP_ATTACHMENT_MAX_BYTES
+    # The codes that open a views invitation: keyed HMACs ("id:secret"; the first signs, all verify).
+    views_code_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(f"v1:{DEV_VIEWS_CODE_KEY}")])
+    views_code_ttl_seconds: int = 600
+    views_code_max_tries: int = 5
+    views_codes_per_hour: int = 5
+    # How long a code's session lasts (never past the invitation): a young person coming back later enters a
+    # new code, and loses nothing, since every answer is saved as they go.
+    views_session_seconds: int = 4 * 3600
+
+    @model_validator(mode="after")
+    def _views_key_set_in_production(self) -> Settings:
+        if self.environment == "production" and any(DEV_VIEWS_CODE_KEY in k.get_secret_value()
+                                                    for k in self.views_code_keys):
+            raise ValueError("EPEP_VIEWS_CODE_KEYS must be set in production")
+        return self
     # How often each replica looks for children whose retention has ended (EPEP_RETENTION_INTERVAL_SECONDS).
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
@@ -43,6 +61,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(exports.routes)
+    app.router.add_routes(views_invitations.routes)
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:

@@ -65,9 +65,11 @@ async def pep(conn: asyncpg.Connection, pep_id: uuid.UUID, *, lock: bool = False
 
 
 async def sections(conn: asyncpg.Connection, pep_id: uuid.UUID) -> dict[str, asyncpg.Record]:
-    rows = await conn.fetch("SELECT s.*, u.given_name || ' ' || u.family_name AS updated_by_name "
-                            "FROM pep_sections s LEFT JOIN users u ON u.id = s.updated_by WHERE s.pep_id = $1",
-                            pep_id)
+    # A save by an invited young person or carer names them: "Alex (by invitation)".
+    rows = await conn.fetch("SELECT s.*, coalesce(u.given_name || ' ' || u.family_name, "
+                            "v.given_name || ' (by invitation)') AS updated_by_name FROM pep_sections s "
+                            "LEFT JOIN users u ON u.id = s.updated_by LEFT JOIN views_invitations v "
+                            "ON v.id = s.updated_by WHERE s.pep_id = $1", pep_id)
     return {r["section_key"]: r for r in rows}
 
 
@@ -100,10 +102,26 @@ async def save_section(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, ch
     return row
 
 
+async def save_section_as(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],
+                          invitation_id: uuid.UUID) -> asyncpg.Record:
+    """Merge in answers given by an invited young person or carer: no version to match (they only ever write
+    their own questions, and a phone that slept must not lose them); the save is in the history as theirs."""
+    row = await conn.fetchrow(
+        "UPDATE pep_sections SET answers = answers || $3::jsonb, version = version + 1, updated_by = $4, "
+        "updated_at = now(), status = CASE WHEN status IN ('complete', 'not_started') THEN 'in_progress' "
+        "ELSE status END WHERE pep_id = $1 AND section_key = $2 RETURNING *", pep_id, key, changes, invitation_id)
+    await conn.execute(
+        "INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, key, row["version"], sorted(changes), row["answers"],
+        invitation_id)
+    return row
+
+
 async def history(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT h.version, h.changed, h.saved_at, u.given_name || ' ' || u.family_name AS saved_by_name "
-        "FROM section_history h LEFT JOIN users u ON u.id = h.saved_by "
+        "SELECT h.version, h.changed, h.saved_at, coalesce(u.given_name || ' ' || u.family_name, "
+        "v.given_name || ' (by invitation)') AS saved_by_name FROM section_history h "
+        "LEFT JOIN users u ON u.id = h.saved_by LEFT JOIN views_invitations v ON v.id = h.saved_by "
         "WHERE h.pep_id = $1 AND h.section_key = $2 ORDER BY h.version DESC", pep_id, key)
 
 

@@ -41,6 +41,15 @@ WORDS = {
     ("GET", "/peps/{pep_id}/export.pdf"): "Downloaded the PEP as PDF",
     ("GET", "/peps/{pep_id}/export.json"): "Downloaded the PEP as JSON",
     ("GET", "/children/{child_id}/subject-access"): "Exported everything held (subject access)",
+    ("GET", "/peps/{pep_id}/views-invitations"): "Listed the views invitations",
+    ("POST", "/peps/{pep_id}/views-invitations"): "Invited someone to give their views",
+    ("POST", "/peps/{pep_id}/views-invitations/{invitation_id}/revoke"): "Revoked a views invitation",
+    # Uses of a views invitation by the young person or carer it was sent to (no account: see views_invitations).
+    ("POST", "/views/open"): "Opened the views link and was sent a code",
+    ("POST", "/views/verify"): "Entered the right code",
+    ("POST", "/views/verify/refused"): "Entered a wrong or old code",
+    ("GET", "/views/form"): "Read their views form",
+    ("PUT", "/views/form"): "Saved their views",
 }
 
 

@@ -1,0 +1,124 @@
+"""The child's and carer's views given by secure invitation: the rules, without I/O.
+
+An invitation is for one section of one PEP. Its emailed link carries a long random token; only its SHA-256 is
+kept. Opening it emails a short code to the same address (8 digits, kept as a keyed HMAC bound to the
+invitation, a few tries); the right code opens a session kept only as a hash too. What the person sees is the
+section's questions that are for them (not the adult's questions about how the views were gathered), with
+conditions settled by the question set the inviter chose, and nothing else about the child.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import SecretStr
+
+from services.pep.domain.lifecycle import EDITABLE
+from services.pep.domain.templates import Section, TemplateField, visible
+
+AUDIENCES = {"views": "young_person", "carer_views": "carer"}  # which section each kind of person is asked to
+QUESTION_SETS = ("primary", "secondary", "symbols")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**8):08d}"
+
+
+def display(code: str) -> str:
+    return f"{code[:4]} {code[4:]}"
+
+
+def normalise(entered: str) -> str | None:
+    digits = re.sub(r"[\s-]", "", entered or "")
+    return digits if re.fullmatch(r"\d{8}", digits) else None
+
+
+def _split(key: SecretStr) -> tuple[str, bytes]:
+    kid, _, secret = key.get_secret_value().partition(":")
+    return kid, secret.encode()
+
+
+def code_digest(keys: list[SecretStr], invitation_id: uuid.UUID, code: str,
+                key_id: str | None = None) -> tuple[str, bytes]:
+    chosen = keys[0] if key_id is None else next((k for k in keys if _split(k)[0] == key_id), None)
+    if chosen is None:
+        raise LookupError("code key no longer configured")
+    kid, secret = _split(chosen)
+    return kid, hmac.new(secret, f"views:{invitation_id}:{code}".encode(), hashlib.sha256).digest()
+
+
+class CodeOutcome(Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    NEED_NEW = "need_new"  # expired, used, or too many tries
+
+
+def judge_code(keys: list[SecretStr], invitation_id: uuid.UUID, entered: str, *, key_id: str | None,
+               stored: bytes | None, tries: int, max_tries: int, expired: bool, used: bool) -> CodeOutcome:
+    if stored is None or key_id is None or used or tries >= max_tries or expired:
+        return CodeOutcome.NEED_NEW
+    digits = normalise(entered)
+    if digits is None:
+        return CodeOutcome.WRONG
+    try:
+        _, candidate = code_digest(keys, invitation_id, digits, key_id)
+    except LookupError:
+        return CodeOutcome.NEED_NEW
+    return CodeOutcome.ACCEPTED if hmac.compare_digest(candidate, stored) else CodeOutcome.WRONG
+
+
+def usable(invitation: dict[str, Any], pep_status: str, now: datetime) -> bool:
+    """An invitation works until it expires or is revoked, and only while its PEP is still being written:
+    once the PEP is submitted (or signed off, or cancelled) the link stops working."""
+    return (invitation["revoked_at"] is None and invitation["expires_at"] > now and pep_status in EDITABLE)
+
+
+def questions_for(section: Section, question_set: str | None) -> list[TemplateField]:
+    """The section's questions for the invited person: not the adult's, and only those the question set shows.
+
+    Conditions on the adult's questions are settled here (and dropped from what is shown), so the form
+    shows exactly the questions that apply."""
+    preset = _preset(section, question_set)
+    shown = []
+    for f in section.fields:
+        if f.for_adult:
+            continue
+        if f.show_when is not None and section.field(f.show_when.field) is not None \
+                and section.field(f.show_when.field).for_adult:  # type: ignore[union-attr]
+            if not visible(f, preset, section.fields):
+                continue
+            f = f.model_copy(update={"show_when": None})
+        shown.append(f)
+    return shown
+
+
+def _preset(section: Section, question_set: str | None) -> dict[str, Any]:
+    return {"question_set": question_set} if question_set and section.field("question_set") else {}
+
+
+def recorded_how(section: Section, question_set: str | None, saved: dict[str, Any]) -> dict[str, Any]:
+    """What the adult's questions say once a person answered by invitation: they used the interactive
+    questions (where the section offers that and nobody has said otherwise), with the inviter's question set."""
+    extra: dict[str, Any] = {}
+    gathered = section.field("how_gathered")
+    if gathered is not None and not saved.get("how_gathered") and any(
+            o.value == "interactive" for o in gathered.options or []):
+        extra["how_gathered"] = "interactive"
+    if question_set and section.field("question_set") is not None and not saved.get("question_set"):
+        extra["question_set"] = question_set
+    return extra

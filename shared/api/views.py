@@ -1,0 +1,76 @@
+"""The child's and carer's views by secure invitation, as the gateway exposes them (pep owns them).
+
+Two halves: the Designated Teacher or social worker invites, lists and revokes (signed in, about one PEP); the
+invited young person or carer opens the emailed link, gets a code by email, and answers (no account: the
+link's token, then the code, then a session that is good for that invitation's section only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Section = Literal["views", "carer_views"]
+QuestionSet = Literal["primary", "secondary", "symbols"]
+
+
+class ViewsInvite(BaseModel):
+    section: Section = Field(description="views: the child or young person's own; carer_views: their carer's")
+    given_name: str = Field(min_length=1, max_length=100, description="How the email greets them")
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    days: int = Field(default=14, ge=1, le=28, description="How many days the link works for")
+    question_set: QuestionSet | None = Field(default=None, description="School-age views only: which questions "
+                                             "suit the child (primary, secondary, symbols)")
+
+
+class ViewsInvitationOut(BaseModel):
+    id: uuid.UUID
+    pep_id: uuid.UUID
+    section: str
+    audience: Literal["young_person", "carer"]
+    given_name: str
+    email: str
+    question_set: str | None = None
+    status: Literal["open", "expired", "revoked", "closed"] = Field(
+        description="closed: the PEP has moved on (submitted, signed off or cancelled)")
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    created_by_name: str | None = None
+
+
+class ViewsOpen(BaseModel):
+    token: str = Field(min_length=20, max_length=100, description="From the emailed link")
+
+
+class ViewsCodeSent(BaseModel):
+    code_expires_at: datetime
+
+
+class ViewsVerify(BaseModel):
+    token: str = Field(min_length=20, max_length=100)
+    code: str = Field(min_length=1, max_length=32, description="8 digits, with or without the space: 1234 5678")
+
+
+class ViewsSession(BaseModel):
+    session_token: str = Field(description="Kept by the portal in a cookie for the views pages only")
+    expires_at: datetime
+
+
+class ViewsSave(BaseModel):
+    answers: dict[str, Any] = Field(description="Only the answers that changed; null clears one")
+
+
+class ViewsForm(BaseModel):
+    """What the invited person sees: their questions and answers, and nothing else about the child."""
+
+    audience: Literal["young_person", "carer"]
+    given_name: str
+    title: str
+    questions: list[dict[str, Any]] = Field(description="The section's questions for them, as in a template")
+    answers: dict[str, Any]
+    saved_at: datetime | None = None
+    expires_at: datetime
