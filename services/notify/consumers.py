@@ -29,6 +29,7 @@ from services.notify import (
     pep_notices,
     sending,
     task_notices,
+    views_notices,
 )
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -44,6 +45,8 @@ from shared.contracts import (
     ReviewDecided,
     SignedIn,
     SignInCodeIssued,
+    ViewsCodeIssued,
+    ViewsInvitationSent,
     event_type_of,
     parse_data,
 )
@@ -260,6 +263,15 @@ async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySetting
                                      settings=settings)
 
 
+async def _views_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
+    """A views invitation's link, or the code that opens it, from the child's LA's Virtual School."""
+    virtual_school = await directory.virtual_school(ctx.pool, data.la_id)
+    if isinstance(data, ViewsInvitationSent):
+        return views_notices.views_invitation(data, settings, virtual_school)
+    assert isinstance(data, ViewsCodeIssued)
+    return views_notices.views_code(data, settings, virtual_school)
+
+
 def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
     """Every consumer notify runs. Queue names start with `notify.`; renaming one orphans its queue."""
     return [
@@ -283,6 +295,11 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(funding_notices.funding_decided, settings)),
         Subscription(name="notify.meeting_reminders", routing_keys=["notify.meeting_reminder.due.v1"],
                      handler=_pep_handler(meeting_reminders.reminder_emails, settings)),
+        # A code is waited for on a page: its own queue, so it never waits behind an invitation or anything else.
+        Subscription(name="notify.views_invitations", routing_keys=["pep.views_invitation.sent.v1"],
+                     handler=_pep_handler(_views_emails, settings)),
+        Subscription(name="notify.views_codes", routing_keys=["pep.views_code.issued.v1"],
+                     handler=_pep_handler(_views_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
     ]

@@ -57,6 +57,9 @@ SUBJECTS = {
     "funding_approved": "PP+ funding approved for {child}",
     "funding_refused": "PP+ funding refused for {child}",
     "funding_more_information": "More information needed: PP+ funding for {child}",
+    "views_invitation": "Tell us what you think: your PEP",
+    "views_invitation_carer": "Your views for {child}'s PEP meeting",
+    "views_code": "Your code to give your views",
 }
 
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is

@@ -56,6 +56,9 @@ TEMPLATE_NAMES = {
     "funding_approved": "PP+ funding approved",
     "funding_refused": "PP+ funding refused",
     "funding_more_information": "PP+ funding: more information needed",
+    "views_invitation": "Views invitation to a young person",
+    "views_invitation_carer": "Views invitation to a carer",
+    "views_code": "Views invitation code",
 }
 
 

@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import Any
 
-from services.notify import digest, emails, funding_notices, meeting_reminders, notices, pep_notices, task_notices
+from services.notify import (
+    digest,
+    emails,
+    funding_notices,
+    meeting_reminders,
+    notices,
+    pep_notices,
+    task_notices,
+    views_notices,
+)
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -31,6 +40,8 @@ from shared.contracts import (
     SignInCodeIssued,
     TaskChanged,
     TaskReminder,
+    ViewsCodeIssued,
+    ViewsInvitationSent,
 )
 
 WHEN = datetime(2026, 12, 7, 16, 30, tzinfo=UTC)  # "Monday 7 December 2026 at 4:30pm"
@@ -174,6 +185,21 @@ def task_emails(settings: NotifySettings) -> list[Email]:
     return out
 
 
+def views_emails(settings: NotifySettings) -> list[Email]:
+    """The views invitation to a young person and to a carer, and the code that opens one."""
+    out = []
+    for audience, name, email in (("young_person", "Jordan", "jordan@example.test"),
+                                  ("carer", "Pat", "pat.carer@example.test")):
+        out += views_notices.views_invitation(ViewsInvitationSent(
+            invitation_id=uuid.uuid4(), pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, audience=audience,
+            email=email, given_name=name, child_name=CHILD.short_name, invited_by_name="Dana Teacher",
+            token="tok_" + uuid.uuid4().hex, expires_at=WHEN), settings, VIRTUAL_SCHOOL)
+    out += views_notices.views_code(ViewsCodeIssued(invitation_id=uuid.uuid4(), la_id=LA_ID,
+                                                    email="jordan@example.test", given_name="Jordan",
+                                                    code="2468 1357", expires_at=WHEN), settings, VIRTUAL_SCHOOL)
+    return out
+
+
 # ---- the preview page ----------------------------------------------------------------------------------------
 
 
@@ -183,7 +209,7 @@ def every_email(settings: NotifySettings) -> list[Email]:
                 *(notices.email_code(e, settings) for e in every_event() if isinstance(e, EmailCodeIssued)),
                 notices.new_sign_in(signed_in(), settings), notices.account_changed(password_changed(), settings),
                 notices.account_changed(email_changed(), settings)]
-    return [email for batch in identity for email in batch] + pep_emails(settings)
+    return [email for batch in identity for email in batch] + pep_emails(settings) + views_emails(settings)
 
 
 def one_of_each(settings: NotifySettings, virtual_school: Organisation | None = None) -> list[Email]:

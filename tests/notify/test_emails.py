@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.notify import emails, notices
+from services.notify import emails, notices, previews
 from services.notify.consumers import subscriptions_for
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -34,6 +34,8 @@ from shared.contracts import (
     TaskChanged,
     TaskReminder,
     UserChanged,
+    ViewsCodeIssued,
+    ViewsInvitationSent,
     event_type_of,
 )
 from tests.notify import samples
@@ -67,14 +69,16 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     return text.get_content(), html.get_content()
 
 
-ALL = [email for event in samples.every_event() for email in emails_for(event)] + samples.pep_emails(SETTINGS)
+ALL = [email for event in samples.every_event() for email in emails_for(event)] + samples.pep_emails(SETTINGS) \
+    + previews.views_emails(SETTINGS)
 
 
 def test_the_samples_cover_every_template_and_every_consumer() -> None:
     assert {email.template for email in ALL} == set(emails.SUBJECTS)
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
                                      OrganisationChanged, TaskChanged, TaskReminder, DigestDue,
-                                     FundingDecided, MeetingReminderDue, ReviewDecided]
+                                     FundingDecided, MeetingReminderDue, ReviewDecided, ViewsInvitationSent,
+                                     ViewsCodeIssued]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
