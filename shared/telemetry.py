@@ -30,6 +30,8 @@ _provider: TracerProvider | None = None
 # Emailed links carry secrets in their paths (invitation tokens), and a query string can hold anything a person
 # typed (a child's name searched for, an email address, a token): never in a trace. Parameter names stay.
 _SECRETS = [(re.compile(r"(/invitations/)(?!lookup\b|accept\b)[A-Za-z0-9_%-]{16,}"), r"\1[redacted]"),
+            # the young person's or carer's emailed views link (the portal's page, and its code form under it)
+            (re.compile(r"(/your-views/)(?!answers\b|autosave\b)[A-Za-z0-9_%-]{16,}"), r"\1[redacted]"),
             (re.compile(r"([?&][^=&\s#]+=)[^&\s#]*"), r"\1[redacted]")]
 
 

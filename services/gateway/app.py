@@ -15,6 +15,7 @@ from services.gateway import (
     subject_access,
     task_routes,
     timescale_routes,
+    views_routes,
 )
 from services.gateway.cross_site import cross_site_guard
 from services.gateway.handlers import CLIENTS, IDENTITY, routes
@@ -37,7 +38,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
 
 # Each of these declares its operations through forwarding.forward() when imported.
 FORWARDED = (identity_routes, children_routes, pep_routes, pep_files, notify_routes, timescale_routes, task_routes,
-             qa_routes)
+             qa_routes, views_routes)
 
 
 def _routes(app: web.Application) -> None:

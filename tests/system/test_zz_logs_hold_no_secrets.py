@@ -13,7 +13,7 @@ from tests.support.mailbox import CODE
 
 PASSWORDS = ("demo-pass-2026", "kettle-orbit-tangerine-59", "lantern-meadow-copper-41", "harbour-velvet-quartz-73",
              "a long and unusual passphrase")
-LINK_TOKEN = re.compile(r"/(?:invitations|reset-password|register)/([A-Za-z0-9_\-]{20,})")
+LINK_TOKEN = re.compile(r"/(?:invitations|reset-password|register|your-views)/([A-Za-z0-9_\-]{20,})")
 
 
 def written(system: RunningSystem) -> dict[Path, str]:
