@@ -30,6 +30,7 @@ from services.portal import (
     task_pages,
     template_pages,
     timescale_pages,
+    views_pages,
 )
 from services.portal.errors import error_pages
 from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
@@ -104,6 +105,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(qa_pages.routes)  # the QA queue, reviews, PP+ funding decisions
     app.router.add_routes(dashboard_pages.routes)  # the Virtual School's dashboard
     app.router.add_routes(retention_pages.routes)  # how long the LA keeps children's records
+    app.router.add_routes(views_pages.routes)  # the child's and carer's views by secure invitation
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

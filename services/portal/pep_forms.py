@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, field_validator
 
 Raw = dict[str, Any]  # input name -> text, or a list of texts for checkboxes
@@ -42,6 +43,19 @@ class _Def(BaseModel):
 class Option(_Def):
     value: str
     label: str
+    symbol: str | None = None  # a picture beside the words: images/symbols/<symbol>.svg (the child's views)
+
+
+def _choice(o: Option, checked: bool) -> dict[str, Any]:
+    """A radio or checkbox item; one with a symbol shows its picture before the words (the words stay the label,
+    so the picture is decorative to a screen reader)."""
+    item: dict[str, Any] = {"value": o.value, "checked": checked}
+    if o.symbol and re.fullmatch(r"[a-z][a-z0-9-]*", o.symbol):
+        item["html"] = Markup('<img class="app-symbol" src="/static/images/symbols/{}.svg" alt="" width="56" '
+                              'height="56"> {}').format(o.symbol, o.label)
+    else:
+        item["text"] = o.label
+    return item
 
 
 class ShowWhen(_Def):
@@ -612,12 +626,12 @@ def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[s
         elif q.type == "multiple_choice":
             chosen = raw.get(name) or []
             chosen = chosen if isinstance(chosen, list) else [chosen]
-            w["items"] = [{"value": o.value, "text": o.label, "checked": o.value in chosen} for o in q.options]
+            w["items"] = [_choice(o, o.value in chosen) for o in q.options]
         elif q.type in ("single_choice", "yes_no"):
             value = str(raw.get(name, ""))
             options = q.options if q.type == "single_choice" else [Option(value="yes", label="Yes"),
                                                                     Option(value="no", label="No")]
-            w["items"] = [{"value": o.value, "text": o.label, "checked": o.value == value} for o in options]
+            w["items"] = [_choice(o, o.value == value) for o in options]
         elif q.type == "group":
             count = row_count(raw.get(rows_name(path), "0"), q)
             limit = min(q.max_rows or MAX_FORM_ROWS, MAX_FORM_ROWS)

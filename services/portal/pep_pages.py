@@ -249,8 +249,31 @@ async def section_form(request: web.Request) -> web.Response:
     raw = pep_forms.answers_to_raw(definition.fields, section.answers)
     add = request.query.get("add", "")
     notice = SAVED_NOTICES.get(request.query.get("saved", ""))
-    return await render_signed_in(request, "pep_section.html", _form_page_context(
-        pep, child, section, definition, raw, {}, section.version, extra_row=add or None, notice=notice))
+    context = _form_page_context(pep, child, section, definition, raw, {}, section.version, extra_row=add or None,
+                                 notice=notice)
+    if key == MEETING_KEY:
+        context["views_panels"] = await views_beside_minutes(request, who, pep)
+    return await render_signed_in(request, "pep_section.html", context)
+
+
+MEETING_KEY, VIEWS_KEYS = "meeting", ("views", "carer_views")
+
+
+async def views_beside_minutes(request: web.Request, who: Caller, pep: PepOverview) -> list[dict[str, Any]]:
+    """The child's and the carer's views, answered, shown beside the meeting's minutes: the meeting should act on
+    them, and the targets answer them ("you said…, so we will…")."""
+    panels = []
+    for s in pep.sections:
+        if s.key not in VIEWS_KEYS:
+            continue
+        try:
+            found = await gateway(request).section(who, pep.id, s.key)
+        except GatewayProblem:
+            continue
+        definition = pep_forms.definition(found.definition)
+        rows = [r for r in pep_forms.read_only_rows(definition, found.answers) if r["lines"]]
+        panels.append({"title": definition.title, "rows": rows, "href": _base(pep.id, s.key)})
+    return panels
 
 
 def _version(data: Any) -> int:
