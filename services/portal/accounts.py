@@ -53,7 +53,8 @@ PHASES = {"early_years": "Early years", "primary": "Primary", "secondary": "Seco
 # The PEP's sections a DT can open to setting staff (keys are free strings until the PEP template lands).
 # The default templates' section keys (services/pep/templates), which staff access grants name.
 SECTIONS = {"personal": "Personal, care and health information", "education": "Education",
-            "attainment": "Attainment and progress", "views": "The child's views", "targets": "Targets and funding",
+            "attainment": "Attainment and progress", "views": "The child's views", "carer_views": "The carer's views",
+            "targets": "Targets and funding",
             "meeting": "The PEP meeting", "signoff": "Virtual School sign-off"}
 UK = ZoneInfo("Europe/London")
 # What identity records in its audit log, offered as the audit page's filter (others it adds later still
