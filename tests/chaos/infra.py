@@ -110,7 +110,8 @@ class PrivateRabbit:
                 "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"), "RABBITMQ_LOG_BASE": str(self.root / "log"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
                 "RABBITMQ_PID_FILE": str(self.root / "rabbit.pid"), "ERL_EPMD_ADDRESS": "127.0.0.1",
-                "RABBITMQ_CTL_DIST_PORT_MIN": str(self.cli_ports), "RABBITMQ_CTL_DIST_PORT_MAX": str(self.cli_ports)}
+                "RABBITMQ_CTL_DIST_PORT_MIN": str(self.cli_ports),
+                "RABBITMQ_CTL_DIST_PORT_MAX": str(self.cli_ports + 10)}
 
     def start(self) -> None:
         if not (self.root / "rabbitmq.conf").exists():
@@ -129,12 +130,15 @@ class PrivateRabbit:
         log.close()
         _wait(lambda: _port_open(self.port), "private RabbitMQ not listening", 120)
 
-    def ctl(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run(["rabbitmqctl", "-q", "-n", self.node, *args], env=self.env(), capture_output=True,
-                                text=True, timeout=timeout)
-        if result.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {args[0]} failed: {result.stderr.strip()[-500:]}")
-        return result.stdout
+    def ctl(self, *args: str, timeout: float = 120, tries: int = 3) -> str:
+        """rabbitmqctl on this node; a call that fails is tried again (the CLI itself is flaky under load)."""
+        for attempt in range(tries):
+            result = subprocess.run(["rabbitmqctl", "-q", "-n", self.node, *args], env=self.env(),
+                                    capture_output=True, text=True, timeout=timeout)
+            if result.returncode == 0:
+                return result.stdout
+            time.sleep(2.0 * (attempt + 1))
+        raise RuntimeError(f"rabbitmqctl {args[0]} failed: {result.stderr.strip()[-500:]}")
 
     def restart_app(self) -> None:
         """The broker stops (every connection dropped, every queue down) and starts again in the same VM."""
