@@ -23,6 +23,7 @@ from services.notify import (
     digest,
     directory,
     emails,
+    erasure,
     funding_notices,
     meeting_reminders,
     notices,
@@ -302,6 +303,7 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
                      handler=_pep_handler(_views_emails, settings)),
         users_subscription("notify"),
         *directory.subscriptions(),
+        erasure.subscription,
     ]
 
 
