@@ -19,6 +19,7 @@ from services.notify.settings import NotifySettings
 from shared.contracts import (
     AccountChanged,
     ChildChanged,
+    ChildErased,
     DigestDue,
     EmailCodeIssued,
     EventData,
@@ -78,7 +79,7 @@ def test_the_samples_cover_every_template_and_every_consumer() -> None:
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
                                      OrganisationChanged, TaskChanged, TaskReminder, DigestDue,
                                      FundingDecided, MeetingReminderDue, ReviewDecided, ViewsInvitationSent,
-                                     ViewsCodeIssued]
+                                     ViewsCodeIssued, ChildErased]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
