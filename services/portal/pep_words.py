@@ -52,7 +52,8 @@ PLACEMENT_TYPES = {"foster_care": "Foster care", "kinship_care": "Kinship care",
 SEN_STATUSES = {"none": "None", "sen_support": "SEN support", "ehcp": "Education, health and care plan (EHCP)"}
 ACCESS_VIA = {"virtual_school": "Virtual School", "social_worker": "Social worker",
               "designated_teacher": "Designated Teacher", "setting_staff": "Setting staff",
-              "iro": "Independent Reviewing Officer", "carer": "Carer"}
+              "iro": "Independent Reviewing Officer", "carer": "Carer",
+              "invited_young_person": "Young person, by invitation", "invited_carer": "Carer, by invitation"}
 ATTACHMENT_KINDS = {"ehcp": "EHCP", "support_plan": "Support plan", "sdq": "SDQ form", "photo": "Photo",
                     "award": "Award", "other": "Other"}
 # Who may start a PEP (pep decides; the button is offered only to them, and any refusal is shown).

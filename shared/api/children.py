@@ -26,7 +26,8 @@ YearGroup = Literal["Nursery", "Reception", "Year 1", "Year 2", "Year 3", "Year 
 SenStatus = Literal["none", "sen_support", "ehcp"]
 KeyStage = Literal["EYFS", "KS1", "KS2", "KS3", "KS4", "KS5"]
 Phase = Literal["early_years", "school_age", "post_16"]  # the PEP template a child's year group calls for
-AccessVia = Literal["virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer"]
+AccessVia = Literal["virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer",
+                    "invited_young_person", "invited_carer"]
 
 GENDERS, LEGAL_STATUSES, PLACEMENT_TYPES = get_args(Gender), get_args(LegalStatus), get_args(PlacementType)
 YEAR_GROUPS, SEN_STATUSES = get_args(YearGroup), get_args(SenStatus)

@@ -205,7 +205,7 @@ def test_a_carer_reads_the_termly_pep_but_not_the_full_one_and_cannot_add_files(
 def test_a_blank_form_for_anyone_signed_in(system: RunningSystem, outsiders: list[str]) -> None:
     status, body, headers = fetch(system, outsiders[0], "GET", "/api/v1/templates/school-age/blank.pdf")
     assert status == 200 and headers["Content-Type"] == "application/pdf"
-    assert headers["Content-Disposition"].startswith('attachment; filename="school-age-v1-blank.pdf"')
+    assert headers["Content-Disposition"].startswith('attachment; filename="school-age-v2-blank.pdf"')
     assert "Statutory School Age PEP" in pdf_text(body)
     assert fetch(system, outsiders[0], "GET", "/api/v1/templates/no-such-form/blank.pdf")[0] == 404
     assert fetch(system, None, "GET", "/api/v1/templates/school-age/blank.pdf")[0] == 401

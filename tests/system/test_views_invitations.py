@@ -118,6 +118,7 @@ def test_a_young_person_gives_their_views_in_two_sittings_and_the_dt_reads_them(
 
     # Every use is in the child's access log.
     status, log, _ = system.api("GET", f"/api/v1/children/{child_id}/access-log", cookie=people["admin"])
+    assert status == 200, log
     used = [e for e in log["entries"] if e["via"] == "invited_young_person"]
     assert {e["endpoint"] for e in used} >= {"/views/open", "/views/verify", "/views/verify/refused", "/views/form"}
     assert all(e["name"] == "Kai (by invitation)" for e in used)
