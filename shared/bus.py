@@ -7,9 +7,8 @@ Topology (names carry the optional EPEP_BUS_PREFIX):
 - `<consumer>`      a quorum queue per consumer, dead-lettering to `epep.dead` with an explicit x-delivery-limit
                     (RabbitMQ 3.10 has no default) so a message that crashes its consumer cannot loop forever;
 - `<consumer>.dlq`  its dead-letter queue;
-- `<consumer>.retry.<ms>ms`  one quorum queue per retry delay: the message waits there for its TTL, then is
-                    dead-lettered (at-least-once) through the default exchange back to the failing consumer's
-                    queue only.
+- `<consumer>.retry.<ms>ms`  one queue per retry delay: the message waits there for its TTL, then is
+                    dead-lettered through the default exchange back to the failing consumer's queue only.
 
 A handler that raises gets its message re-published to the next retry queue, then acked; after the last
 delay it is rejected (not nacked) into the dead-letter queue. Delivery is at-least-once: the inbox row,
@@ -347,39 +346,12 @@ async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
     dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
     await dlq.bind(await channel.get_exchange(bus.dead_exchange_name), routing_key=name)
     for delay in settings.bus_retry_delays:
-        await _declare_retry_queue(bus, retry_queue_name(settings, sub, delay), name, delay)
+        await channel.declare_queue(retry_queue_name(settings, sub, delay), durable=True, arguments={
+            "x-message-ttl": int(delay * 1000),
+            "x-dead-letter-exchange": "",  # the default exchange: straight back to `name` only
+            "x-dead-letter-routing-key": name,
+        })
     return queue
-
-
-async def _declare_retry_queue(bus: Bus, retry_name: str, target: str, delay: float) -> None:
-    """A quorum queue with at-least-once dead-lettering: a classic queue's TTL dead-lettering is at-most-once,
-    so a retry whose wait ended while the target queue had no leader (just after a broker restart) was dropped
-    without trace; the chaos run lost emails that way. Declared on a channel of its own, because a retry queue
-    left by an older release as a classic queue makes the declaration fail and the broker close the channel:
-    an empty one is replaced, one still holding retries is kept (and logged) until it drains."""
-    arguments = {
-        "x-queue-type": "quorum",
-        "x-message-ttl": int(delay * 1000),
-        "x-dead-letter-exchange": "",  # the default exchange: straight back to `target` only
-        "x-dead-letter-routing-key": target,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",  # at-least-once dead-lettering requires it
-    }
-    assert bus.connection is not None
-    for attempt in range(2):
-        async with bus.connection.channel() as channel:
-            try:
-                await channel.declare_queue(retry_name, durable=True, arguments=arguments)
-                return
-            except aio_pika.exceptions.ChannelPreconditionFailed:
-                if attempt:
-                    raise
-        async with bus.connection.channel() as channel:
-            try:
-                await channel.queue_delete(retry_name, if_empty=True)
-            except aio_pika.exceptions.ChannelPreconditionFailed:
-                log.error("older retry queue still holds messages; kept until it drains", extra={"queue": retry_name})
-                return
 
 
 class Consumers:

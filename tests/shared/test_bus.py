@@ -195,33 +195,3 @@ async def _publish_direct(pool: asyncpg.Pool, bus: Bus) -> uuid.UUID:
         envelope = await add_event(conn, SERVICE, user_event())
     await OutboxRelay(pool, bus, bus.settings, SERVICE).publish_batch()
     return envelope.event_id
-
-
-async def test_retry_queues_dead_letter_at_least_once_and_replace_an_older_classic_one(env) -> None:  # type: ignore[no-untyped-def]
-    """A classic queue's TTL dead-lettering drops the message when the target has no leader (a broker restart),
-    so retry queues are quorum queues with at-least-once dead-lettering; an empty classic one an older release
-    left behind is replaced rather than failing the service's start."""
-    settings, pool, bus = env
-    name = f"{settings.bus_prefix}bustest.upgrade"
-    assert bus.connection is not None
-    async with bus.connection.channel() as channel:
-        await channel.declare_queue(f"{name}.retry.100ms", durable=True, arguments={
-            "x-message-ttl": 100, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
-
-    async def record(ctx: MessageContext) -> None:
-        async with ctx.effect() as conn:
-            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
-                               ctx.consumer)
-
-    consumers = await run_consumer(settings, pool, bus, "bustest.upgrade", record)
-    async with bus.connection.channel() as channel:
-        for delay in ("100ms", "200ms", "300ms"):
-            # Declaring with other arguments fails if the queue is not the quorum queue expected.
-            await channel.declare_queue(f"{name}.retry.{delay}", durable=True, passive=False, arguments={
-                "x-queue-type": "quorum", "x-message-ttl": int(delay[:-2]), "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": name, "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish"})
-    envelope = await _publish_direct(pool, bus)
-    await eventually(lambda: _has(pool, "bustest.upgrade", 1))
-    assert await effects(pool, "bustest.upgrade") == [envelope]
-    await consumers.stop(timeout=5)
