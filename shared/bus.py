@@ -7,12 +7,17 @@ Topology (names carry the optional EPEP_BUS_PREFIX):
 - `<consumer>`      a quorum queue per consumer, dead-lettering to `epep.dead` with an explicit x-delivery-limit
                     (RabbitMQ 3.10 has no default) so a message that crashes its consumer cannot loop forever;
 - `<consumer>.dlq`  its dead-letter queue;
-- `<consumer>.retry.<ms>ms`  one queue per retry delay: the message waits there for its TTL, then is
-                    dead-lettered through the default exchange back to the failing consumer's queue only.
+- `<consumer>.retry` a durable classic queue of messages waiting to be tried again, each stamped with the time
+                    it is due (`x-epep-due`). The consumer takes them as they come, holds each (unacked) until
+                    it is due, then handles it; it dead-letters to `epep.dead` like the consumer's queue.
 
-A handler that raises gets its message re-published to the next retry queue, then acked; after the last
-delay it is rejected (not nacked) into the dead-letter queue. Delivery is at-least-once: the inbox row,
-written in the same transaction as the handler's effect, turns a redelivery into a no-op.
+A handler that raises gets its message re-published (with publisher confirms) to its retry queue, stamped
+with the next delay, and only then acked; after the last delay it is rejected (not nacked) into the
+dead-letter queue. A waiting retry is an unacked message in a durable queue, never a TTL expiry: a broker
+restart or a killed process gives it back to the queue, and nothing depends on a dead-lettering step, which
+RabbitMQ does at most once from a classic queue (a retry could vanish if the consumer's quorum queue had no
+leader at that moment). Delivery is at-least-once: the inbox row, written in the same transaction as the
+handler's effect, turns a redelivery into a no-op.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +51,7 @@ from shared.telemetry import context_from, current_carrier, tracer
 log = logging.getLogger(__name__)
 _tracer = tracer("epep.bus")
 ATTEMPT_HEADER = "x-epep-attempt"
+DUE_HEADER = "x-epep-due"  # when a retry may be tried, in milliseconds since the epoch
 
 
 class PermanentError(Exception):
@@ -104,6 +111,7 @@ class Bus:
         self.connection: AbstractRobustConnection | None = None
         self.publish_channel: AbstractChannel | None = None
         self.consume_channel: AbstractChannel | None = None
+        self.retry_channel: AbstractChannel | None = None
         self.exchange: AbstractExchange | None = None
 
     async def connect(self) -> None:
@@ -117,6 +125,9 @@ class Bus:
         self.exchange = await self._declare_exchanges(self.publish_channel)
         self.consume_channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await self.consume_channel.set_qos(prefetch_count=self.settings.bus_prefetch)
+        # Waiting retries are held unacked until due, so their channel allows many more in hand at once.
+        self.retry_channel = await self.connection.channel()
+        await self.retry_channel.set_qos(prefetch_count=self.settings.bus_retry_prefetch)
 
     async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
         unrouted = await channel.declare_exchange(self.unrouted_name, aio_pika.ExchangeType.FANOUT, durable=True)
@@ -324,8 +335,8 @@ def queue_name(settings: ServiceSettings, sub: Subscription) -> str:
     return f"{settings.bus_prefix}{sub.name}"
 
 
-def retry_queue_name(settings: ServiceSettings, sub: Subscription, delay: float) -> str:
-    return f"{queue_name(settings, sub)}.retry.{int(delay * 1000)}ms"
+def retry_queue_name(settings: ServiceSettings, sub: Subscription) -> str:
+    return f"{queue_name(settings, sub)}.retry"
 
 
 async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
@@ -345,12 +356,11 @@ async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
         await queue.bind(exchange, routing_key=key)
     dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
     await dlq.bind(await channel.get_exchange(bus.dead_exchange_name), routing_key=name)
-    for delay in settings.bus_retry_delays:
-        await channel.declare_queue(retry_queue_name(settings, sub, delay), durable=True, arguments={
-            "x-message-ttl": int(delay * 1000),
-            "x-dead-letter-exchange": "",  # the default exchange: straight back to `name` only
-            "x-dead-letter-routing-key": name,
-        })
+    # Classic, not quorum: a quorum queue per consumer more made a fresh broker node hang at start-up here.
+    await channel.declare_queue(retry_queue_name(settings, sub), durable=True, arguments={
+        "x-dead-letter-exchange": bus.dead_exchange_name,
+        "x-dead-letter-routing-key": name,
+    })
     return queue
 
 
@@ -362,14 +372,21 @@ class Consumers:
         self.subscriptions: list[Subscription] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._retry_exchange: AbstractExchange | None = None
+        self._retry_tags: list[tuple[AbstractQueue, str]] = []
+        self._stopping = asyncio.Event()
 
     async def declare(self, sub: Subscription) -> AbstractQueue:
         return await declare_subscription(self.bus, sub)
 
     async def start(self, subscriptions: list[Subscription]) -> None:
         self._retry_exchange = self.bus.consume_channel.default_exchange  # type: ignore[union-attr]
+        retry_channel = self.bus.retry_channel
+        assert retry_channel is not None, "Bus.connect() first"
         for sub in subscriptions:
             sub.queue = await self.declare(sub)
+            # Declared (passively) on the robust channel itself, so its consumer is restored after a reconnect.
+            retries = await retry_channel.declare_queue(retry_queue_name(self.settings, sub), passive=True)
+            self._retry_tags.append((retries, await retries.consume(self._retry_callback(sub))))
             sub.consumer_tag = await sub.queue.consume(self._callback(sub))
             self.subscriptions.append(sub)
 
@@ -384,6 +401,26 @@ class Consumers:
                 if task is not None:
                     self._inflight.discard(task)
         return on_message
+
+    def _retry_callback(self, sub: Subscription) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
+        """A retry is held until it is due, then handled as if it had come from the consumer's queue."""
+        handle = self._callback(sub)
+
+        async def on_retry(message: AbstractIncomingMessage) -> None:
+            due = (message.headers or {}).get(DUE_HEADER)
+            wait = (due / 1000 - time.time()) if isinstance(due, int | float) else 0.0
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+            if self._stopping.is_set():
+                # Stopping: back to the queue for another replica, or this one when it starts again.
+                with contextlib.suppress(Exception):
+                    await message.nack(requeue=True)
+                return
+            if message.channel.is_closed:
+                return  # the broker went away while it waited; it gave the message back to the queue
+            await handle(message)
+        return on_retry
 
     async def _handle(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
         try:
@@ -434,16 +471,17 @@ class Consumers:
             log.error("event dead-lettered", extra=fields)
             await message.reject(requeue=False)
             return
-        headers = dict(message.headers or {})
+        headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-death")
+                   and not k.startswith("x-first-death") and not k.startswith("x-last-death")}
         headers[ATTEMPT_HEADER] = attempt + 1
+        headers[DUE_HEADER] = int((time.time() + delays[attempt]) * 1000)
         retry = aio_pika.Message(body=message.body, headers=headers, content_type=message.content_type,
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                                  message_id=message.message_id, type=message.type)
         try:
             assert self._retry_exchange is not None
             await asyncio.wait_for(
-                self._retry_exchange.publish(retry, routing_key=retry_queue_name(self.settings, sub, delays[attempt]),
-                                             mandatory=True),
+                self._retry_exchange.publish(retry, routing_key=retry_queue_name(self.settings, sub), mandatory=True),
                 timeout=self.settings.bus_publish_timeout)
         except Exception:
             # Could not park it for later: give it back (this counts towards x-delivery-limit).
@@ -459,7 +497,13 @@ class Consumers:
         return bool(channel and not channel.is_closed and all(s.consumer_tag for s in self.subscriptions))
 
     async def cancel(self) -> None:
-        """Take no new messages (the broker keeps them for other replicas); the ones in hand carry on."""
+        """Take no new messages (the broker keeps them for other replicas); the ones in hand carry on, except
+        waiting retries, which go back to their queue at once."""
+        self._stopping.set()
+        for queue, tag in self._retry_tags:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(queue.cancel(tag), timeout=self.settings.bus_publish_timeout)
+        self._retry_tags.clear()
         for sub in self.subscriptions:
             if sub.queue is not None and sub.consumer_tag is not None:
                 with contextlib.suppress(Exception):  # with the broker away there is nothing to cancel
@@ -481,7 +525,7 @@ async def delete_topology(settings: ServiceSettings, consumers: list[str], *, ex
     async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
         channel = await conn.channel()
         for name in consumers:
-            for suffix in ["", ".dlq", *[f".retry.{int(d * 1000)}ms" for d in settings.bus_retry_delays]]:
+            for suffix in ("", ".dlq", ".retry"):
                 await channel.queue_delete(f"{prefix}{name}{suffix}")
         if exchanges:
             for exchange in ("epep", "epep.dead", "epep.unrouted"):

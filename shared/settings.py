@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_INTERNAL_KEY = "dev-internal-token-key-not-for-production-use-0001"
@@ -44,6 +44,8 @@ class ServiceSettings(BaseSettings):
     bus_prefetch: int = 16
     # Seconds before each timed retry; after the last one a message goes to the dead-letter queue.
     bus_retry_delays: list[float] = Field(default_factory=lambda: [1.0, 10.0, 60.0, 300.0, 300.0])
+    # Waiting retries held unacked per consumer at once (each is held until due; see shared/bus.py).
+    bus_retry_prefetch: int = 200
     bus_delivery_limit: int = 10
     bus_publish_timeout: float = 5.0
 
@@ -58,6 +60,15 @@ class ServiceSettings(BaseSettings):
     # EPEP_CLOCK_FILE: an ISO date-time the schedulers use as "now" (shared/schedule.py): tests and rehearsals
     # only, refused in production.
     clock_file: Path | None = None
+
+    @field_validator("bus_retry_delays")
+    @classmethod
+    def _retries_held_briefly(cls, delays: list[float]) -> list[float]:
+        # A waiting retry is an unacked message; RabbitMQ closes the channel of a consumer that holds one
+        # longer than its consumer_timeout (30 minutes by default).
+        if any(not 0 <= d <= 1500 for d in delays):
+            raise ValueError("each bus retry delay must be between 0 and 1500 seconds")
+        return delays
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:

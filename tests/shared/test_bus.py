@@ -195,3 +195,46 @@ async def _publish_direct(pool: asyncpg.Pool, bus: Bus) -> uuid.UUID:
         envelope = await add_event(conn, SERVICE, user_event())
     await OutboxRelay(pool, bus, bus.settings, SERVICE).publish_batch()
     return envelope.event_id
+
+
+async def test_a_waiting_retry_outlives_its_consumer_and_is_handled_once_by_the_next(env) -> None:  # type: ignore[no-untyped-def]
+    """A retry waits in a durable queue, held unacked until due: a consumer that stops (or dies) gives it back,
+    and whoever consumes next handles it when due, once, with its attempt count kept."""
+    settings, pool, bus = env
+    slow = settings.model_copy(update={"bus_retry_delays": [1.5]})
+    name = "bustest.outlives"
+    seen: list[tuple[str, int]] = []
+
+    async def fails(ctx: MessageContext) -> None:
+        seen.append(("first", ctx.attempt))
+        raise ConnectionError("away")
+
+    async def works(ctx: MessageContext) -> None:
+        seen.append(("second", ctx.attempt))
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    _declared.append(name)
+    first = Consumers(bus, pool, slow)
+    await first.start([Subscription(name=name, routing_keys=["identity.user.changed.v1"], handler=fails)])
+    event_id = await _publish_direct(pool, bus)
+    await eventually(lambda: _async(seen == [("first", 0)]))
+    await asyncio.sleep(0.3)  # it is now held, waiting to be due
+    await first.stop(timeout=5)
+    assert bus.connection is not None
+    async with bus.connection.channel() as channel:  # a new channel: its declare asks the broker afresh
+        waiting = await channel.declare_queue(f"{settings.bus_prefix}{name}.retry", passive=True)
+        assert waiting.declaration_result.message_count == 1  # given back, not lost
+
+    second = Consumers(bus, pool, slow)
+    await second.start([Subscription(name=name, routing_keys=["identity.user.changed.v1"], handler=works)])
+    await eventually(lambda: _has(pool, name, 1))
+    await asyncio.sleep(0.5)
+    assert seen == [("first", 0), ("second", 1)]
+    assert await effects(pool, name) == [event_id]
+    await second.stop(timeout=5)
+
+
+async def _async(value: bool) -> bool:
+    return value
