@@ -129,7 +129,8 @@ async def _record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, fields: dict[
         try:
             await sending.mark(pool, delivery_id, "sent")
             return
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as exc:
+            # InternalClientError: what asyncpg raises when the server goes away in the middle of the query.
             if time.monotonic() > deadline:
                 raise
             log.warning("email sent but not yet recorded; trying again", extra={**fields, "error": type(exc).__name__})
