@@ -57,7 +57,9 @@ class SessionCreated(BaseModel):
 
 class TokenRequest(BaseModel):
     session_token: str = Field(max_length=128)
-    touch: bool = True  # False: look without restarting the idle clock (the timeout warning asks this way)
+    # Absent (the gateway's check on every request): restart the idle clock if it is session_touch_seconds old.
+    # True ("Stay signed in"): restart it now. False: look without restarting it (the timeout warning asks this way).
+    touch: bool | None = None
 
 
 def _settings(request: web.Request) -> IdentitySettings:
@@ -187,13 +189,15 @@ async def verify_code(request: web.Request) -> web.Response:
 
 @routes.post("/sessions/resolve")
 async def resolve_session(request: web.Request) -> web.Response:
-    """The gateway asks who holds this cookie on every request; this also restarts the idle clock."""
+    """The gateway asks who holds this cookie on every request; this also restarts the idle clock (at most once
+    every session_touch_seconds, unless asked to now)."""
     _require_service(request)
     body = await parse_body(request, TokenRequest)
     settings = _settings(request)
+    touch_after = {None: settings.session_touch_after, True: 0.0, False: None}[body.touch]
     async with request.app[POOL].acquire() as conn:
         session = await store.resolve_session(conn, _token_hash(body.session_token), settings.session_idle_seconds,
-                                              body.touch)
+                                              touch_after)
         if session is None:
             raise Problem(401, "Not signed in", "Your session has ended. Sign in again.", code="session_ended")
         memberships = await store.memberships_of(conn, session["user_id"])

@@ -17,6 +17,10 @@ class IdentitySettings(ServiceSettings):
     code_max_tries: int = 5
     codes_per_attempt: int = 5
     session_idle_seconds: int = 20 * 60
+    # Ordinary requests restart the idle clock only when it was last restarted this long ago (or a twentieth of the
+    # idle timeout, if less), so most requests only read. The price: a session may end up to this much before
+    # session_idle_seconds of true idleness (never later). "Stay signed in" restarts it at once.
+    session_touch_seconds: int = 60
     session_absolute_seconds: int = 12 * 60 * 60
     # Progressive delay: free failures before delays start, then 1 s doubling, capped.
     throttle_free_failures_account: int = 5
@@ -27,6 +31,11 @@ class IdentitySettings(ServiceSettings):
     password_min_length: int = 10
     password_resets_per_hour: int = 3
     invitation_days: int = 14
+
+    @property
+    def session_touch_after(self) -> float:
+        """Seconds after which an ordinary request restarts the idle clock: the early-ending tolerance."""
+        return min(float(self.session_touch_seconds), self.session_idle_seconds / 20)
 
     @model_validator(mode="after")
     def _keys(self) -> IdentitySettings:

@@ -92,19 +92,23 @@ async def create_session(conn: asyncpg.Connection, user_id: uuid.UUID, token_has
 
 
 async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, idle_seconds: int,
-                          touch: bool = True) -> asyncpg.Record | None:
-    """The live session for this token (its idle clock restarted when `touch`); None if unknown, revoked, idle,
-    expired, or its user deactivated."""
-    live = ("token_hash = $1 AND revoked_at IS NULL AND expires_at > now() "
-            "AND last_seen_at > now() - make_interval(secs => $2) "
-            "AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)")
-    if touch:
-        return await conn.fetchrow(
-            f"UPDATE sessions SET last_seen_at = now() WHERE {live} RETURNING id, user_id, expires_at, "
-            "last_seen_at + make_interval(secs => $2) AS idle_expires_at", token_hash, float(idle_seconds))
+                          touch_after: float | None = 0) -> asyncpg.Record | None:
+    """The live session for this token; None if unknown, revoked, idle, expired, or its user deactivated.
+
+    Its idle clock is restarted if it was last restarted `touch_after` seconds ago or longer (0: always; None:
+    never). Ordinary requests pass a threshold so that most of them only read: a write per request was a WAL flush
+    on every read of the whole system. One round trip either way; the UPDATE writes (and flushes) only when due."""
     return await conn.fetchrow(
-        f"SELECT id, user_id, expires_at, last_seen_at + make_interval(secs => $2) AS idle_expires_at "
-        f"FROM sessions WHERE {live}", token_hash, float(idle_seconds))
+        "WITH live AS (SELECT id, user_id, expires_at, last_seen_at FROM sessions WHERE token_hash = $1 "
+        "AND revoked_at IS NULL AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) "
+        "AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)), "
+        "touched AS (UPDATE sessions s SET last_seen_at = now() FROM live WHERE s.id = live.id "
+        "AND $3::float8 IS NOT NULL AND live.last_seen_at <= now() - make_interval(secs => $3::float8) "
+        "RETURNING s.id, s.last_seen_at) "
+        "SELECT live.id, live.user_id, live.expires_at, "
+        "coalesce(touched.last_seen_at, live.last_seen_at) + make_interval(secs => $2) AS idle_expires_at "
+        "FROM live LEFT JOIN touched USING (id)",
+        token_hash, float(idle_seconds), None if touch_after is None else float(touch_after))
 
 
 async def revoke_session(conn: asyncpg.Connection, token_hash: bytes) -> uuid.UUID | None:

@@ -1,0 +1,96 @@
+"""The idle clock on real Postgres: ordinary requests only read a session whose clock was restarted lately, and
+restart it once it is older than the threshold; an idle session still ends; "Stay signed in" restarts it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.identity import store
+from services.identity.settings import IdentitySettings
+from shared.migrate import ensure_database, migrate
+from tests.conftest import PG_HOST, PG_PORT, RUN_ID, drop_database
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
+IDLE = 20 * 60
+TOUCH_AFTER = 60.0
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    name = f"epep_idsess_{RUN_ID}"
+    yield name
+    asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+
+
+@pytest.fixture
+async def conn(database: str) -> AsyncIterator[asyncpg.Connection]:
+    settings = IdentitySettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
+    await ensure_database(settings)
+    await migrate(settings, "identity", MIGRATIONS)
+    connection = await asyncpg.connect(settings.admin_dsn())
+    await connection.execute("SET search_path = identity")
+    yield connection
+    await connection.close()
+
+
+async def _session(conn: asyncpg.Connection, seen_seconds_ago: float) -> bytes:
+    user_id, token_hash = uuid.uuid4(), hashlib.sha256(uuid.uuid4().bytes).digest()
+    await conn.execute("INSERT INTO users (id, email, email_normalised, given_name, family_name) "
+                       "VALUES ($1, $2, $2, 'Sam', 'Idle')", user_id, f"{user_id}@example.test")
+    await store.create_session(conn, user_id, token_hash, 12 * 60 * 60)
+    await conn.execute("UPDATE sessions SET last_seen_at = now() - make_interval(secs => $2) WHERE token_hash = $1",
+                       token_hash, float(seen_seconds_ago))
+    return token_hash
+
+
+async def _seen(conn: asyncpg.Connection, token_hash: bytes) -> tuple[float, int]:
+    """How many seconds ago the idle clock was restarted, and the row's version (xmin: any write changes it)."""
+    row = await conn.fetchrow("SELECT extract(epoch FROM now() - last_seen_at)::float8 AS ago, xmin::text::bigint "
+                              "AS version FROM sessions WHERE token_hash = $1", token_hash)
+    return row["ago"], row["version"]
+
+
+async def test_a_request_within_the_threshold_only_reads(conn: asyncpg.Connection) -> None:
+    token_hash = await _session(conn, 30)
+    _, version = await _seen(conn, token_hash)
+    session = await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER)
+    ago, version_after = await _seen(conn, token_hash)
+    assert session is not None and version_after == version and ago >= 30
+    # The idle deadline it reports is the one the database enforces: from the last restart, not this request.
+    assert abs((session["idle_expires_at"] - session["expires_at"]).total_seconds()
+               - (IDLE - 30 - 12 * 60 * 60)) < 5
+
+
+async def test_a_request_after_the_threshold_restarts_the_idle_clock(conn: asyncpg.Connection) -> None:
+    token_hash = await _session(conn, 61)
+    _, version = await _seen(conn, token_hash)
+    assert await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER) is not None
+    ago, version_after = await _seen(conn, token_hash)
+    assert ago < 5 and version_after != version
+
+
+async def test_stay_signed_in_restarts_it_at_once_and_looking_never_does(conn: asyncpg.Connection) -> None:
+    token_hash = await _session(conn, 10)
+    assert await store.resolve_session(conn, token_hash, IDLE, None) is not None
+    assert (await _seen(conn, token_hash))[0] >= 10
+    assert await store.resolve_session(conn, token_hash, IDLE, 0) is not None
+    assert (await _seen(conn, token_hash))[0] < 5
+
+
+async def test_an_idle_session_still_ends(conn: asyncpg.Connection) -> None:
+    token_hash = await _session(conn, IDLE + 1)
+    assert await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER) is None
+    assert await store.resolve_session(conn, token_hash, IDLE, 0) is None
+    assert (await _seen(conn, token_hash))[0] > IDLE  # and asking did not revive it
+
+
+def test_the_tolerance_is_a_minute_at_most_and_small_beside_the_idle_timeout() -> None:
+    assert IdentitySettings().session_touch_after == 60
+    assert IdentitySettings(session_idle_seconds=300).session_touch_after == 15
