@@ -103,9 +103,14 @@ async def sign_in(request: web.Request) -> web.Response:
         raise throttled(wait)
     user = await store.user_by_email(pool, email)  # type: ignore[arg-type]
     ok = await passwords.verify(user["password_hash"] if user else None, body.password)
+    # A hash made with older parameters is replaced while the password is at hand (once per person).
+    new_hash = (await passwords.hash_password(body.password)
+                if ok and user and passwords.needs_rehash(user["password_hash"]) else None)
     async with pool.acquire() as conn, conn.transaction():
         attempt_id = await store.create_attempt(conn, user["id"] if ok and user else None)
         if ok and user:
+            if new_hash is not None:
+                await store.upgrade_password_hash(conn, user["id"], user["password_hash"], new_hash)
             await _issue_code(conn, request, attempt_id, {"user_id": user["id"], "email": user["email"],
                                                           "given_name": user["given_name"]})
             await audit.record(conn, "sign_in_code_issued", subject_user_id=user["id"],

@@ -17,6 +17,14 @@ async def user_by_email(conn: asyncpg.Connection, email_normalised: str) -> asyn
         "WHERE email_normalised = $1 AND disabled_at IS NULL", email_normalised)
 
 
+async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
+    """The same password hashed with today's parameters; not if the password changed meanwhile. No event: the hash
+    is identity's alone, and the password is the same."""
+    return bool(await conn.fetchval(
+        "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2 RETURNING 1",
+        user_id, old_hash, new_hash))
+
+
 async def user_with_memberships(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any] | None:
     user = await conn.fetchrow("SELECT id, email, given_name, family_name FROM users "
                                "WHERE id = $1 AND disabled_at IS NULL", user_id)

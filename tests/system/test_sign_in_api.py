@@ -165,6 +165,18 @@ def test_an_idle_session_ends(system: RunningSystem) -> None:
     assert system.api("GET", "/api/v1/me", cookie=cookie)[1]["code"] == "session_ended"
 
 
+def test_a_password_hashed_with_the_old_parameters_still_signs_in_and_is_rehashed(system: RunningSystem) -> None:
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4).hash(PASSWORD)  # the old default
+    where = "email_normalised = 'approver@demo.test'"
+    system.admin_sql(f"UPDATE identity.users SET password_hash = $1 WHERE {where}", old)
+    assert sign_in(system, "approver@demo.test")
+    stored = system.admin_sql(f"SELECT password_hash FROM identity.users WHERE {where}")[0]["password_hash"]
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert sign_in(system, "approver@demo.test")  # and the new hash verifies
+
+
 def test_bad_input_names_the_field(system: RunningSystem) -> None:
     status, body, headers = system.api("POST", "/api/v1/auth/sign-in", {"email": "dt@demo.test"})
     assert status == 422 and headers["Content-Type"].startswith("application/problem+json")
