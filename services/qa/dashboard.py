@@ -170,25 +170,23 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) 
         f"AND pt.la_id = $1 AND pt.status = ANY($11::text[])) t ON true WHERE {PEPS}", *args, today,
         list(OPEN_STATUSES))
 
-    # Each PEP's latest decided or confirmed review: its overall grade as rated, and the grade the PEP shows.
-    ratings = await conn.fetch(
-        "WITH latest AS (SELECT DISTINCT ON (r.pep_id) r.framework_key, r.overall_grade, r.awarded_grade "
-        f"FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 "
+    # Each PEP's latest decided or confirmed review: its overall grade as rated, the grade the PEP shows, and those
+    # awarded grades per (academic year, term) of the PEP (the ratings' trend). One pass over the LA's reviews.
+    latest = await conn.fetch(
+        "WITH latest AS (SELECT DISTINCT ON (r.pep_id) r.framework_key, r.overall_grade, r.awarded_grade, "
+        f"p.academic_year, p.term FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 "
         "AND r.stage IN ('decided', 'confirmed') ORDER BY r.pep_id, r.id DESC) "
-        "SELECT 'overall' AS kind, framework_key, overall_grade AS grade, count(*) AS n FROM latest "
-        "WHERE overall_grade IS NOT NULL GROUP BY framework_key, overall_grade UNION ALL "
-        "SELECT 'awarded', framework_key, awarded_grade, count(*) FROM latest WHERE awarded_grade IS NOT NULL "
-        "GROUP BY framework_key, awarded_grade ORDER BY 1, 2, 4 DESC, 3", *args)
-
-    # The same latest reviews' awarded grades per (academic year, term) of the PEP: the ratings' trend.
-    by_term = await conn.fetch(
-        "WITH latest AS (SELECT DISTINCT ON (r.pep_id) r.framework_key, r.awarded_grade, p.academic_year, p.term "
-        f"FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 "
-        "AND r.stage IN ('decided', 'confirmed') ORDER BY r.pep_id, r.id DESC) "
-        "SELECT academic_year, term, framework_key, awarded_grade AS grade, count(*) AS n FROM latest "
-        "WHERE awarded_grade IS NOT NULL GROUP BY academic_year, term, framework_key, awarded_grade", *args)
-    by_term = sorted(by_term, key=lambda r: (r["academic_year"], TERMS.index(r["term"]) if r["term"] in TERMS
-                                             else len(TERMS), r["term"], -r["n"], r["framework_key"], r["grade"]))
+        "SELECT 'overall' AS kind, NULL AS academic_year, NULL AS term, framework_key, overall_grade AS grade, "
+        "count(*) AS n FROM latest WHERE overall_grade IS NOT NULL GROUP BY framework_key, overall_grade UNION ALL "
+        "SELECT 'awarded', NULL, NULL, framework_key, awarded_grade, count(*) FROM latest "
+        "WHERE awarded_grade IS NOT NULL GROUP BY framework_key, awarded_grade UNION ALL "
+        "SELECT 'by_term', academic_year, term, framework_key, awarded_grade, count(*) FROM latest "
+        "WHERE awarded_grade IS NOT NULL GROUP BY academic_year, term, framework_key, awarded_grade "
+        "ORDER BY 1, 4, 6 DESC, 5", *args)
+    ratings = [r for r in latest if r["kind"] != "by_term"]
+    by_term = sorted((r for r in latest if r["kind"] == "by_term"), key=lambda r: (
+        r["academic_year"], TERMS.index(r["term"]) if r["term"] in TERMS else len(TERMS), r["term"], -r["n"],
+        r["framework_key"], r["grade"]))
 
     # QA turnaround: from each submission to its decision (approve or return), in days.
     turnaround = await conn.fetchrow(
