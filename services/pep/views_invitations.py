@@ -22,6 +22,7 @@ from services.pep import peps
 from services.pep.domain import lifecycle
 from services.pep.domain import views as rules
 from services.pep.domain.templates import clean_answers
+from shared import codes
 from shared.api.views import ViewsInvite, ViewsOpen, ViewsSave, ViewsVerify
 from shared.authz import not_found
 from shared.bus import add_event
@@ -192,7 +193,7 @@ async def open_link(request: web.Request) -> web.Response:
         if in_window and row["codes_sent"] >= settings.views_codes_per_hour:
             raise Problem(429, "Too many codes asked for", "Wait an hour, then ask for a new code. Your answers "
                           "so far are saved.", code="too_many_codes")
-        code = rules.new_code()
+        code = codes.new_code()
         key_id, code_hmac = rules.code_digest(settings.views_code_keys, row["id"], code)
         expires_at = await conn.fetchval(
             "UPDATE views_invitations SET code_hmac = $2, code_key_id = $3, code_tries = 0, code_used_at = NULL, "
@@ -203,7 +204,7 @@ async def open_link(request: web.Request) -> web.Response:
             bool(in_window))
         await add_event(conn, "pep", ViewsCodeIssued(
             invitation_id=row["id"], la_id=row["la_id"], email=row["email"], given_name=row["given_name"],
-            code=rules.display(code), expires_at=expires_at), tenant=str(row["la_id"]),
+            code=codes.display(code), expires_at=expires_at), tenant=str(row["la_id"]),
             correlation_id=request[REQUEST_ID])
         await _audit(conn, request, row, "POST", "/views/open")
     return web.json_response({"code_expires_at": expires_at.isoformat()}, status=202)

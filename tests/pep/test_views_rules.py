@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from services.pep.domain import views
 from services.pep.template_library import load_default_templates
+from shared import codes
 
 KEYS = [SecretStr("v1:a-test-key"), SecretStr("v0:an-older-key")]
 
@@ -44,14 +45,14 @@ def test_saving_by_invitation_records_how_the_views_were_gathered_unless_someone
 
 def test_a_code_opens_only_its_own_invitation_and_only_while_it_may() -> None:
     invitation = uuid.uuid4()
-    code = views.new_code()
+    code = codes.new_code()
     key_id, stored = views.code_digest(KEYS, invitation, code)
 
     def judge(entered: str, **more: object) -> views.CodeOutcome:
         args: dict = {"key_id": key_id, "stored": stored, "tries": 0, "max_tries": 5, "expired": False, "used": False}
         return views.judge_code(KEYS, more.pop("owner", invitation), entered, **{**args, **more})  # type: ignore[arg-type]
 
-    assert judge(views.display(code)) is views.CodeOutcome.ACCEPTED
+    assert judge(codes.display(code)) is views.CodeOutcome.ACCEPTED
     assert judge(code) is views.CodeOutcome.ACCEPTED
     assert judge(code, owner=uuid.uuid4()) is views.CodeOutcome.WRONG
     assert judge("not a code") is views.CodeOutcome.WRONG

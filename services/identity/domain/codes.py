@@ -2,50 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
 import uuid
 from enum import Enum
 
 from pydantic import SecretStr
 
+from shared.codes import display, keyed_digest, keyed_matches, new_code, normalise
 
-def new_code() -> str:
-    return f"{secrets.randbelow(10**8):08d}"
-
-
-def display(code: str) -> str:
-    return f"{code[:4]} {code[4:]}"
-
-
-def normalise(entered: str) -> str | None:
-    """What a person typed, as 8 digits, or None. Spaces and dashes are forgiven ("1234 5678", "1234-5678")."""
-    digits = re.sub(r"[\s-]", "", entered or "")
-    return digits if re.fullmatch(r"\d{8}", digits) else None
-
-
-def _split(key: SecretStr) -> tuple[str, bytes]:
-    kid, _, secret = key.get_secret_value().partition(":")
-    return kid, secret.encode()
+__all__ = ["Outcome", "digest", "display", "judge", "matches", "new_code", "normalise"]
 
 
 def digest(keys: list[SecretStr], attempt_id: uuid.UUID, code: str, key_id: str | None = None) -> tuple[str, bytes]:
     """HMAC of the code bound to its attempt, with the signing key (or the named one, to verify)."""
-    chosen = keys[0] if key_id is None else next((k for k in keys if _split(k)[0] == key_id), None)
-    if chosen is None:
-        raise LookupError("code key no longer configured")
-    kid, secret = _split(chosen)
-    return kid, hmac.new(secret, f"{attempt_id}:{code}".encode(), hashlib.sha256).digest()
+    return keyed_digest(keys, f"{attempt_id}:{code}", key_id)
 
 
 def matches(keys: list[SecretStr], attempt_id: uuid.UUID, entered: str, key_id: str, stored: bytes) -> bool:
-    try:
-        _, candidate = digest(keys, attempt_id, entered, key_id)
-    except LookupError:
-        return False
-    return hmac.compare_digest(candidate, stored)
+    return keyed_matches(keys, f"{attempt_id}:{entered}", key_id, stored)
 
 
 class Outcome(Enum):

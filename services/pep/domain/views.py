@@ -10,8 +10,6 @@ conditions settled by the question set the inviter chose, and nothing else about
 from __future__ import annotations
 
 import hashlib
-import hmac
-import re
 import secrets
 import uuid
 from datetime import datetime
@@ -22,6 +20,7 @@ from pydantic import SecretStr
 
 from services.pep.domain.lifecycle import EDITABLE
 from services.pep.domain.templates import Section, TemplateField, visible
+from shared.codes import keyed_digest, keyed_matches, normalise
 
 AUDIENCES = {"views": "young_person", "carer_views": "carer"}  # which section each kind of person is asked to
 QUESTION_SETS = ("primary", "secondary", "symbols")
@@ -35,31 +34,9 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def new_code() -> str:
-    return f"{secrets.randbelow(10**8):08d}"
-
-
-def display(code: str) -> str:
-    return f"{code[:4]} {code[4:]}"
-
-
-def normalise(entered: str) -> str | None:
-    digits = re.sub(r"[\s-]", "", entered or "")
-    return digits if re.fullmatch(r"\d{8}", digits) else None
-
-
-def _split(key: SecretStr) -> tuple[str, bytes]:
-    kid, _, secret = key.get_secret_value().partition(":")
-    return kid, secret.encode()
-
-
 def code_digest(keys: list[SecretStr], invitation_id: uuid.UUID, code: str,
                 key_id: str | None = None) -> tuple[str, bytes]:
-    chosen = keys[0] if key_id is None else next((k for k in keys if _split(k)[0] == key_id), None)
-    if chosen is None:
-        raise LookupError("code key no longer configured")
-    kid, secret = _split(chosen)
-    return kid, hmac.new(secret, f"views:{invitation_id}:{code}".encode(), hashlib.sha256).digest()
+    return keyed_digest(keys, f"views:{invitation_id}:{code}", key_id)
 
 
 class CodeOutcome(Enum):
@@ -75,11 +52,11 @@ def judge_code(keys: list[SecretStr], invitation_id: uuid.UUID, entered: str, *,
     digits = normalise(entered)
     if digits is None:
         return CodeOutcome.WRONG
-    try:
-        _, candidate = code_digest(keys, invitation_id, digits, key_id)
-    except LookupError:
-        return CodeOutcome.NEED_NEW
-    return CodeOutcome.ACCEPTED if hmac.compare_digest(candidate, stored) else CodeOutcome.WRONG
+    if key_id not in {k.get_secret_value().partition(":")[0] for k in keys}:
+        return CodeOutcome.NEED_NEW  # its key has been retired since: the code cannot be checked any more
+    if keyed_matches(keys, f"views:{invitation_id}:{digits}", key_id, stored):
+        return CodeOutcome.ACCEPTED
+    return CodeOutcome.WRONG
 
 
 def usable(invitation: dict[str, Any], pep_status: str, now: datetime) -> bool:
