@@ -25,6 +25,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(reviews.routes)
     app.router.add_routes(funding.routes)
     app.router.add_routes(dashboard.routes)
+    app[dashboard.COUNTED] = dashboard.Counted()
     app.router.add_routes(erasure.routes)  # its part of a child's subject access export
 
 

@@ -358,6 +358,9 @@ class Dashboard(BaseModel):
         default_factory=list, description="PP+ approved per setting in each financial year, newest year first")
     pp_plus_paid_termly: str = "0.00"
     pp_plus_total: str | None = Field(default=None, description="Approved and paid termly")
+    figures_at: datetime | None = Field(default=None, description="When these figures were counted. They are "
+                                        "counted again as soon as anything they count has changed, so they are "
+                                        "never out of date; the same figures may be served again until then")
     pp_plus_termly: list[DashboardTermly] = Field(
         default_factory=list, description="Automatic termly payments per financial year, newest first")
     options: DashboardOptions = Field(default_factory=DashboardOptions,
