@@ -33,7 +33,7 @@ def _dashboard(**extra: Any) -> dict[str, Any]:
         "within_timescale_percent": 75.0, "ratings": [], "decisions": 4, "turnaround_median_days": 1.5,
         "awarded": [{"framework_key": "redcar_cleveland", "grade": "gold", "label": "Gold", "count": 2}],
         "ratings_by_term": [], "pp_plus_approved": "100.00", "pp_plus_paid_termly": "421.00",
-        "pp_plus_total": "521.00",
+        "pp_plus_total": "521.00", "figures_at": "2026-11-26T16:37:05+00:00",
         "pp_plus_by_area": [{"key": "Literacy", "label": "Literacy", "requests": 2, "amount": "100.00"}],
         "pp_plus_by_intervention": [], "pp_plus_by_setting": [
             {"financial_year": "2026-27", "setting_id": OAKFIELD, "requests": 2, "amount": "100.00"}],
@@ -80,6 +80,7 @@ async def test_pickers_name_settings_and_people_and_every_table_has_its_chart(po
     for caption in ("PEPs due, overdue and completed on 2026-11-26", "PP+ paid termly by financial year"):
         assert caption in html
     assert "£421.00" in html and "approved and paid: £521.00" in html
+    assert "Figures as at 26 November 2026 at 4:37pm" in html  # UK time: GMT in November
     titles = re.findall(r'<title id="bar-[a-z-]+-chart-title">([^<]+)</title>', html)
     assert titles == ["PEPs by status", "PEPs due, overdue and completed", "Latest ratings, as shown on each PEP",
                       "Attendance this academic year", "Attainment against age-related expectations",
