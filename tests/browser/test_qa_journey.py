@@ -115,7 +115,10 @@ async def test_a_caseworker_rates_and_returns_a_pep_and_an_approver_decides_its_
     await cw.get_by_role("button", name="Save ratings").click()
     await expect(cw.locator(".govuk-notification-banner")).to_contain_text("Ratings saved")
     await cw.get_by_role("button", name="Approve the PEP").click()
-    await expect(cw.locator("main")).to_contain_text("Gold")
+    # The banner and the grade's tag, not just the word "Gold" (the page always explains when a PEP is rated
+    # Gold): the approval has landed before the dashboard is opened, which could otherwise overtake it.
+    await expect(cw.locator(".govuk-notification-banner")).to_contain_text("PEP approved")
+    await expect(cw.locator("main .govuk-tag--yellow").first).to_have_text("Gold")
     await assert_accessible(cw)
     # The dashboard, filtered to this caseworker by name, counts one more Gold.
     await cw.goto(f"{system.portal_url}/dashboard")
