@@ -127,6 +127,17 @@ async def drop_database(dsn: str, name: str) -> None:
         await conn.close()
 
 
+def module_database(prefix: str) -> Any:
+    """A fixture naming a database of the module's own (`<prefix>_<run id>`), dropped after its last test:
+    `database = module_database("epep_life")` in the module."""
+    @pytest.fixture(scope="module")
+    def database() -> Iterator[str]:
+        name = f"{prefix}_{RUN_ID}"
+        yield name
+        asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+    return database
+
+
 @pytest.fixture
 def now() -> float:
     """Unix time at the start of a test, to find only the emails it caused."""

@@ -3,10 +3,9 @@ restart it once it is older than the threshold; an idle session still ends; "Sta
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -15,18 +14,14 @@ import pytest
 from services.identity import store
 from services.identity.settings import IdentitySettings
 from shared.migrate import ensure_database, migrate
-from tests.conftest import PG_HOST, PG_PORT, RUN_ID, drop_database
+from tests.conftest import PG_HOST, PG_PORT, module_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
 IDLE = 20 * 60
 TOUCH_AFTER = 60.0
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    name = f"epep_idsess_{RUN_ID}"
-    yield name
-    asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+database = module_database("epep_idsess")
 
 
 @pytest.fixture

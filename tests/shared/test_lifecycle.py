@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -31,18 +31,14 @@ from shared.contracts import Envelope, UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.service import POOL, create_app
 from shared.settings import ServiceSettings
-from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, RUN_ID, drop_database
+from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, module_database
 from tests.shared.lifecycle_service import MIGRATIONS, SERVICE, SPEC
 from tests.support.tcp_proxy import TcpProxy
 
 AMQP_URL = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
 
 
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    name = f"epep_life_{RUN_ID}"
-    yield name
-    asyncio.run(drop_database(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres", name))
+database = module_database("epep_life")
 
 
 @pytest.fixture
