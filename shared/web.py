@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -42,6 +43,13 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+# The database went away under a request (a restart, a failover, a dropped connection): the request may be tried
+# again in a moment, so it is a 503 with Retry-After, not a 500 "something went wrong". (Whether a transaction whose
+# commit was cut off took effect is unknown to us too; every such route is safe to retry, or refuses the repeat.)
+DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                 asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InternalClientError, ConnectionError)
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.get(REQUEST_ID)
@@ -55,6 +63,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(Problem(exc.status, exc.reason), rid)
+    except DATABASE_AWAY as exc:
+        log.warning("database unavailable", extra={"path": request.path, "request_id": rid,
+                                                   "error": type(exc).__name__})
+        return problem_response(Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
+                                        code="unavailable", headers={"Retry-After": "1"}), rid)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "request_id": rid})
         return problem_response(Problem(500, "Something went wrong", "Try again. If it keeps happening, "
