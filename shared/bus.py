@@ -392,15 +392,23 @@ class Consumers:
 
     def _callback(self, sub: Subscription) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._inflight.add(task)
-            try:
-                await self._handle(sub, message)
-            finally:
-                if task is not None:
-                    self._inflight.discard(task)
+            # The handling runs in a task of our own, shielded: when the broker connection drops, aiormq cancels
+            # the tasks it runs callbacks in, and a handler cut off between its side effect and its record (an
+            # email accepted by the mail server, not yet marked sent) would do that effect again on redelivery.
+            # So the work runs to its end; only its ack is lost, the broker redelivers and the inbox (or the
+            # delivery's status) makes that a no-op.
+            task = asyncio.ensure_future(self._finish(sub, message))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            await asyncio.shield(task)
         return on_message
+
+    async def _finish(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
+        try:
+            await self._handle(sub, message)
+        except Exception as exc:  # the outcome could not be acked: the broker went away meanwhile
+            log.warning("message handled but not acknowledged", extra={"consumer": sub.name,
+                        "message_id": message.message_id, "error": type(exc).__name__})
 
     def _retry_callback(self, sub: Subscription) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         """A retry is held until it is due, then handled as if it had come from the consumer's queue."""

@@ -238,3 +238,27 @@ async def test_a_waiting_retry_outlives_its_consumer_and_is_handled_once_by_the_
 
 async def _async(value: bool) -> bool:
     return value
+
+
+async def test_a_handler_cut_off_by_the_channel_closing_still_finishes_its_work(env) -> None:  # type: ignore[no-untyped-def]
+    """aiormq cancels the tasks it runs consumer callbacks in when the channel closes (a broker restart): the
+    handling is shielded, so a side effect is never left without its record (make chaos: an email accepted by the
+    mail server, then cancelled before it was marked sent, went again after the lease)."""
+    settings, pool, bus = env
+    started = asyncio.Event()
+
+    async def slow(ctx: MessageContext) -> None:
+        started.set()
+        await asyncio.sleep(1.0)  # the channel closes meanwhile
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    consumers = await run_consumer(settings, pool, bus, "bustest.cutoff", slow)
+    event_id = await _publish_direct(pool, bus)
+    await asyncio.wait_for(started.wait(), timeout=10)
+    assert bus.consume_channel is not None
+    await bus.consume_channel.close()
+    await eventually(lambda: _has(pool, "bustest.cutoff", 1), timeout=5)
+    assert await effects(pool, "bustest.cutoff") == [event_id]
+    await consumers.stop(timeout=5)
