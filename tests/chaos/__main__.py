@@ -241,6 +241,7 @@ class Chaos:
             "fault_errors": self.fault_errors,
             "client_retries": self.workload.retries,
             "sign_ins": self.workload.sign_ins,
+            "sign_in_codes_refused": self.workload.restarted_sign_ins,
             "replicas": {s: self.system.replicas.get(s, 1) for s in DB_SERVICES},
         }
         report["passed"] = bool(

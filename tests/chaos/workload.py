@@ -126,6 +126,7 @@ class Workload:
     cycles: list[Cycle] = field(default_factory=list)
     retries: int = 0
     sign_ins: int = 0
+    restarted_sign_ins: int = 0  # a code refused, so the sign-in started again
     _session: aiohttp.ClientSession | None = None
     _cookies: dict[str, str] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -200,30 +201,37 @@ class Workload:
 
     async def sign_in(self, email_address: str) -> str:
         """A session cookie, through the emailed code. One sign-in per address at a time, so the newest code
-        that nobody has used is this attempt's."""
+        that nobody has used is this attempt's. As a person would, it starts again when a code is refused and no
+        other comes: the code may have been used by a verification whose answer was lost (Postgres restarting as
+        it committed), and the lost answer cannot be asked for again."""
         lock = self._locks.setdefault(email_address, asyncio.Lock())
         async with lock:
-            since = time.time() - 1
-            started = await self.step("sign in", lambda: self.send(
-                "POST", "/api/v1/auth/sign-in", {"email": email_address, "password": PASSWORD}), ok=(202,))
-            attempt_id = started["attempt_id"]
             deadline = time.monotonic() + self.step_timeout
             while time.monotonic() < deadline:
-                code = await self._new_code(email_address, since)
-                if code is None:
-                    await asyncio.sleep(0.3)
-                    continue
-                self._used_codes.add(code)
-                status, body = await self.send("POST", "/api/v1/auth/sign-in/verify",
-                                               {"attempt_id": attempt_id, "code": code})
-                while status in TRANSIENT:  # verifying again is safe: a used code is refused, not doubled
-                    await asyncio.sleep(1)
+                since = time.time() - 1
+                started = await self.step("sign in", lambda: self.send(
+                    "POST", "/api/v1/auth/sign-in", {"email": email_address, "password": PASSWORD}), ok=(202,))
+                attempt_id = started["attempt_id"]
+                patience = time.monotonic() + 90  # for this attempt's code, through an SMTP outage and retries
+                while time.monotonic() < min(patience, deadline):
+                    code = await self._new_code(email_address, since)
+                    if code is None:
+                        await asyncio.sleep(0.3)
+                        continue
+                    self._used_codes.add(code)
                     status, body = await self.send("POST", "/api/v1/auth/sign-in/verify",
                                                    {"attempt_id": attempt_id, "code": code})
-                if status == 200:
-                    self.sign_ins += 1
-                    return str(body["cookie"])
-                # A code of an earlier attempt arriving late: wait for this attempt's.
+                    while status in TRANSIENT:  # verifying again is safe: a used code is refused, not doubled
+                        await asyncio.sleep(1)
+                        status, body = await self.send("POST", "/api/v1/auth/sign-in/verify",
+                                                       {"attempt_id": attempt_id, "code": code})
+                    if status == 200:
+                        self.sign_ins += 1
+                        return str(body["cookie"])
+                    # Refused: an earlier attempt's code arriving late (this attempt's may still come), or this
+                    # attempt's, already used. Wait a little for another, then start again.
+                    self.restarted_sign_ins += 1
+                    patience = min(patience, time.monotonic() + 15)
             raise CycleFailed(f"no sign-in code for {email_address}")
 
     async def _new_code(self, to: str, since: float) -> str | None:
