@@ -10,7 +10,9 @@ worker, the DT, the IRO); never carers or setting staff, who get 404 as if there
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -28,7 +30,7 @@ from shared.contracts import ReviewDecided
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, parse_body, path_uuid
+from shared.web import CLAIMS, DATABASE_AWAY, parse_body, path_uuid
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -273,26 +275,67 @@ async def decide(request: web.Request) -> web.Response:
     body = await parse_body(request, DecideIn)
     if body.outcome == "return" and not body.reason:
         raise invalid([rules.Invalid("reason", "Say what the school needs to change")])
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        _, known = await _reviewable(request, claims, pep_id, conn)
-        latest = await _latest(conn, pep_id, known["submitted_at"])
-        if latest is None or latest["stage"] != "draft":
-            raise Problem(409, "Rate the PEP first" if latest is None else "This submission has been decided",
-                          code="no_review" if latest is None else "decided")
-        framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
-        areas, overall = latest["areas"] or {}, latest["overall_grade"]
-        if body.outcome == "approve" and (missing := rules.missing_for_approval(framework, areas, overall)):
-            raise invalid(missing)
-        row = await _insert(conn, known, "decided", framework, areas, overall, latest["overall_feedback"], me,
-                            outcome=body.outcome, reason=body.reason)
-        words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
-            if body.outcome == "return" else None
-        await _announce(conn, known, body.outcome, framework, row["awarded_grade"])
-        # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
-        await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
-                  {"reason": words} if words else {})
+    taken = False
+    try:
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            _, known = await _reviewable(request, claims, pep_id, conn)
+            row, words = await _record_decision(conn, known, body, me)
+            # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
+            await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
+                      {"reason": words} if words else {})
+            taken = True
+    except (*DATABASE_AWAY, asyncpg.InterfaceError):
+        if not taken:
+            raise
+        # pep took the action, then our commit was cut off (Postgres restarting): the decision must be kept all
+        # the same, or the PEP would be approved with no review of it in QA. Record it again, once the database
+        # is back; if the commit did in fact happen, there is nothing more to do.
+        await _record_after_pep_took_it(request, pep_id, body, me)
+    else:
         log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
     return await get_review(request)
+
+
+async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str
+                           ) -> tuple[asyncpg.Record, str | None]:
+    """The decided review of the latest draft, and the event telling the others; the words pep's return takes."""
+    latest = await _latest(conn, known["id"], known["submitted_at"])
+    if latest is None or latest["stage"] != "draft":
+        raise Problem(409, "Rate the PEP first" if latest is None else "This submission has been decided",
+                      code="no_review" if latest is None else "decided")
+    framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+    areas, overall = latest["areas"] or {}, latest["overall_grade"]
+    if body.outcome == "approve" and (missing := rules.missing_for_approval(framework, areas, overall)):
+        raise invalid(missing)
+    row = await _insert(conn, known, "decided", framework, areas, overall, latest["overall_feedback"], me,
+                        outcome=body.outcome, reason=body.reason)
+    words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
+        if body.outcome == "return" else None
+    await _announce(conn, known, body.outcome, framework, row["awarded_grade"])
+    return row, words
+
+
+async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, body: DecideIn, me: str,
+                                    patience: float = 60.0) -> None:
+    deadline, delay = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            async with request.app[POOL].acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
+                known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+                latest = None if known is None else await _latest(conn, pep_id, known["submitted_at"])
+                if latest is not None and latest["stage"] == "draft":
+                    row, _ = await _record_decision(conn, known, body, me)
+                    log.info("pep reviewed (recorded again after the database came back)",
+                             extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
+            return
+        except (*DATABASE_AWAY, asyncpg.InterfaceError) as exc:
+            if time.monotonic() > deadline:
+                log.error("pep took the action but qa could not record the decision",
+                          extra={"pep_id": str(pep_id), "outcome": body.outcome, "error": type(exc).__name__})
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @routes.post("/peps/{pep_id}/review/confirm")
