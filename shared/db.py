@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 
 from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The database went away under us (a restart, a failover, a dropped connection): worth trying again in a moment.
+DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                 asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InternalClientError, ConnectionError)
+# ...and the same seen from a connection or transaction already closed by it.
+DATABASE_AWAY_OR_CLOSED = (*DATABASE_AWAY, asyncpg.InterfaceError)
+
+
+async def until_database_back(work: Callable[[], Awaitable[T]], what: str, fields: dict[str, object], *,
+                              retry_on: tuple[type[BaseException], ...] = DATABASE_AWAY_OR_CLOSED,
+                              patience: float = 60.0) -> T:
+    """`work` again and again (backing off to 5 s) while the database is away, for up to `patience` seconds:
+    for recording something that has already happened elsewhere (an email sent, an action another service took),
+    which must not be lost to a Postgres restart."""
+    deadline, delay = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            return await work()
+        except retry_on as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning(f"{what} not yet recorded; trying again", extra={**fields, "error": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from shared import internal_auth
+from shared.db import DATABASE_AWAY
 from shared.errors import Problem, validation_problem
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 # The database went away under a request (a restart, a failover, a dropped connection): the request may be tried
 # again in a moment, so it is a 503 with Retry-After, not a 500 "something went wrong". (Whether a transaction whose
 # commit was cut off took effect is unknown to us too; every such route is safe to retry, or refuses the repeat.)
-DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
-                 asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InternalClientError, ConnectionError)
 
 
 @web.middleware

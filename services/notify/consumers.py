@@ -7,10 +7,8 @@ anything else.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -51,6 +49,7 @@ from shared.contracts import (
     event_type_of,
     parse_data,
 )
+from shared.db import DATABASE_AWAY_OR_CLOSED, until_database_back
 from shared.readmodels import users_subscription
 from shared.service import SETTINGS
 
@@ -124,18 +123,8 @@ async def _record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, fields: dict[
                        patience: float = 60.0) -> None:
     """The email has gone, so recording it must outlast a moment without the database (a Postgres restart):
     left `sending`, the row would make the event's retry wait out the lease and then send the email again."""
-    deadline, delay = time.monotonic() + patience, 0.2
-    while True:
-        try:
-            await sending.mark(pool, delivery_id, "sent")
-            return
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as exc:
-            # InternalClientError: what asyncpg raises when the server goes away in the middle of the query.
-            if time.monotonic() > deadline:
-                raise
-            log.warning("email sent but not yet recorded; trying again", extra={**fields, "error": type(exc).__name__})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    await until_database_back(lambda: sending.mark(pool, delivery_id, "sent"), "email sent but", fields,
+                              retry_on=(OSError, asyncpg.PostgresError, *DATABASE_AWAY_OR_CLOSED), patience=patience)
 
 
 def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], list[Email]],

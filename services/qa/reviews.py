@@ -10,9 +10,7 @@ worker, the DT, the IRO); never carers or setting staff, who get 404 as if there
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -27,10 +25,11 @@ from shared.api.qa import ConfirmIn, DecideIn, FrameworkChoiceIn, ReviewDraftIn
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import add_event
 from shared.contracts import ReviewDecided
+from shared.db import DATABASE_AWAY_OR_CLOSED, until_database_back
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, DATABASE_AWAY, parse_body, path_uuid
+from shared.web import CLAIMS, parse_body, path_uuid
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -284,7 +283,7 @@ async def decide(request: web.Request) -> web.Response:
             await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
                       {"reason": words} if words else {})
             taken = True
-    except (*DATABASE_AWAY, asyncpg.InterfaceError):
+    except DATABASE_AWAY_OR_CLOSED:
         if not taken:
             raise
         # pep took the action, then our commit was cut off (Postgres restarting): the decision must be kept all
@@ -317,25 +316,18 @@ async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body
 
 async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, body: DecideIn, me: str,
                                     patience: float = 60.0) -> None:
-    deadline, delay = time.monotonic() + patience, 0.2
-    while True:
-        try:
-            async with request.app[POOL].acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
-                known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
-                latest = None if known is None else await _latest(conn, pep_id, known["submitted_at"])
-                if latest is not None and latest["stage"] == "draft":
-                    row, _ = await _record_decision(conn, known, body, me)
-                    log.info("pep reviewed (recorded again after the database came back)",
-                             extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
-            return
-        except (*DATABASE_AWAY, asyncpg.InterfaceError) as exc:
-            if time.monotonic() > deadline:
-                log.error("pep took the action but qa could not record the decision",
-                          extra={"pep_id": str(pep_id), "outcome": body.outcome, "error": type(exc).__name__})
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    async def record() -> None:
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
+            known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+            latest = None if known is None else await _latest(conn, pep_id, known["submitted_at"])
+            if latest is not None and latest["stage"] == "draft":
+                row, _ = await _record_decision(conn, known, body, me)
+                log.info("pep reviewed (recorded again after the database came back)",
+                         extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
+
+    await until_database_back(record, "pep took the action, QA's decision", {"pep_id": str(pep_id),
+                              "outcome": body.outcome}, patience=patience)
 
 
 @routes.post("/peps/{pep_id}/review/confirm")
