@@ -16,6 +16,7 @@ from aiohttp import web
 
 from services.portal import pep_words
 from services.portal.children_pages import ensure_signed_in
+from services.portal.forms import DateField
 from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import parse_date
@@ -49,26 +50,29 @@ def _la_items(las: list[tuple[str, str]], chosen: str) -> list[dict[str, Any]]:
 # ---- the core data form, shared by adding and changing ----------------------------------------------------------
 
 
+BORN = DateField("date_of_birth")
+# The attendance form's two dates: (the boxes, the legend, how an error names it).
+PERIOD = ((DateField("period_start"), "First day of the period", "The first day of the period"),
+          (DateField("period_end"), "Last day of the period", "The last day of the period"))
+
+
 def values_of(child: ChildProfile) -> dict[str, str]:
     values = {name: str(getattr(child, name) or "") for name in (*TEXT_FIELDS, *CHOICE_FIELDS)}
     born = child.date_of_birth
-    values.update({"date_of_birth.day": str(born.day), "date_of_birth.month": str(born.month),
-                   "date_of_birth.year": str(born.year)})
+    values.update(BORN.values_for(born.day, born.month, born.year))
     return values
 
 
 def read_core(data: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
     """(what was typed, the gateway's fields, errors by input id)."""
     values = {name: str(data.get(name, "")).strip() for name in (*TEXT_FIELDS, *CHOICE_FIELDS)}
-    for part in ("day", "month", "year"):
-        values[f"date_of_birth.{part}"] = str(data.get(f"date_of_birth.{part}", "")).strip()
+    values.update(BORN.read(data))
     errors: dict[str, str] = {}
     if not values["given_name"]:
         errors["given_name"] = "Enter the child’s given name"
     if not values["family_name"]:
         errors["family_name"] = "Enter the child’s family name"
-    born, error = parse_date(values["date_of_birth.day"], values["date_of_birth.month"],
-                             values["date_of_birth.year"], "Date of birth")
+    born, error = parse_date(*BORN.typed(values), "Date of birth")
     if error or not born:
         errors["date_of_birth"] = error or "Enter the child’s date of birth"
     for name, choices in CHOICE_FIELDS.items():
@@ -79,10 +83,11 @@ def read_core(data: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]
     return values, fields, errors
 
 
-def _core_items(values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
-    return {f"{name}_items": [{"value": "", "text": "Not recorded"}] + [
+def _core_items(values: dict[str, str], errors: dict[str, str] | None) -> dict[str, list[dict[str, Any]]]:
+    items = {f"{name}_items": [{"value": "", "text": "Not recorded"}] + [
         {"value": k, "text": v, "selected": values.get(name) == k} for k, v in choices.items()]
         for name, choices in CHOICE_FIELDS.items()}
+    return items | {"date_of_birth_items": BORN.items(values, (errors or {}).get("date_of_birth"))}
 
 
 def _gateway_errors(problem: GatewayProblem) -> dict[str, str]:
@@ -96,7 +101,8 @@ async def _add_page(request: web.Request, las: list[tuple[str, str]], values: di
                     errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
     return await render_signed_in(request, "child_add.html", {
         "current_page": "children", "values": values, "errors": errors or {}, "problem": problem,
-        "labels": LABELS, "las": las, "la_items": _la_items(las, values.get("la_id", "")), **_core_items(values)})
+        "labels": LABELS, "las": las, "la_items": _la_items(las, values.get("la_id", "")),
+        **_core_items(values, errors)})
 
 
 @routes.get("/children/add")
@@ -139,7 +145,7 @@ async def _change_page(request: web.Request, child: ChildProfile, values: dict[s
                        theirs: list[dict[str, Any]] | None = None) -> web.Response:
     return await render_signed_in(request, "child_change.html", {
         "current_page": "children", "child": child, "values": values, "version": version, "errors": errors or {},
-        "problem": problem, "theirs": theirs, "labels": LABELS, **_core_items(values)})
+        "problem": problem, "theirs": theirs, "labels": LABELS, **_core_items(values, errors)})
 
 
 def _changed_rows(mine: dict[str, str], current: dict[str, str]) -> list[dict[str, Any]]:
@@ -147,8 +153,7 @@ def _changed_rows(mine: dict[str, str], current: dict[str, str]) -> list[dict[st
     rows = []
     for name, label in LABELS.items():
         if name == "date_of_birth":
-            now = "/".join(current.get(f"date_of_birth.{p}", "") for p in ("day", "month", "year"))
-            sent = "/".join(mine.get(f"date_of_birth.{p}", "") for p in ("day", "month", "year"))
+            now, sent = "/".join(BORN.typed(current)), "/".join(BORN.typed(mine))
         else:
             now, sent = current.get(name, ""), mine.get(name, "")
         if now != sent:
@@ -264,7 +269,9 @@ async def _attendance_page(request: web.Request, child: ChildProfile, values: di
                            errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
     return await render_signed_in(request, "child_attendance.html", {
         "current_page": "children", "child": child, "values": values, "errors": errors or {}, "problem": problem,
-        "sessions": SESSIONS})
+        "sessions": SESSIONS,
+        "periods": [{"legend": legend, "id": f"{box.name}-input", "name": box.name,
+                     "items": box.items(values, (errors or {}).get(box.name))} for box, legend, _ in PERIOD]})
 
 
 @routes.get("/children/{child_id}/attendance")
@@ -282,13 +289,12 @@ async def record_attendance(request: web.Request) -> web.Response:
     values = {k: str(data.get(k, "")).strip() for k in SESSIONS}
     errors: dict[str, str] = {}
     fields: dict[str, Any] = {}
-    for name, label in (("period_start", "The first day of the period"), ("period_end", "The last day of the period")):
-        for part in ("day", "month", "year"):
-            values[f"{name}.{part}"] = str(data.get(f"{name}.{part}", "")).strip()
-        when, error = parse_date(values[f"{name}.day"], values[f"{name}.month"], values[f"{name}.year"], label)
+    for box, _, label in PERIOD:
+        values.update(box.read(data))
+        when, error = parse_date(*box.typed(values), label)
         if error or not when:
-            errors[name] = error or f"Enter {label[0].lower()}{label[1:]}"
-        fields[name] = when
+            errors[box.name] = error or f"Enter {label[0].lower()}{label[1:]}"
+        fields[box.name] = when
     for name, label in SESSIONS.items():
         optional = name.endswith("absences")
         if not values[name] and optional:

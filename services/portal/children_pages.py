@@ -274,8 +274,9 @@ async def access_log_page(request: web.Request) -> web.Response:
 # ---- starting a PEP ----------------------------------------------------------------------------------------
 
 
-def _start_items(values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+def _start_items(values: dict[str, str], errors: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     return {
+        "meeting_date_items": pep_words.MEETING_DATE.items(values, errors.get("meeting_date")),
         "kind_items": [{"value": k, "text": v, "hint": {"text": pep_words.KIND_HINTS[k]},
                         "checked": values.get("kind") == k} for k, v in pep_words.KINDS.items()],
         "term_items": [{"value": k, "text": v, "checked": values.get("term") == k}
@@ -289,7 +290,7 @@ async def _start_page(request: web.Request, child: ChildProfile, values: dict[st
     errors = errors or {}
     return await render_signed_in(request, "pep_start.html", {
         "current_page": "children", "child": child, "values": values, "errors": errors, "problem": problem,
-        "in_progress": in_progress, **_start_items(values)})
+        "in_progress": in_progress, **_start_items(values, errors or {})})
 
 
 @routes.get("/children/{child_id}/peps/new")
@@ -298,7 +299,7 @@ async def start_pep_form(request: web.Request) -> web.Response:
     child = await gateway(request).child(who, require_uuid(request, "child_id"))
     today = date.today()
     values = {"kind": "", "term": pep_words.term_of(today), "academic_year": pep_words.academic_year(today),
-              "meeting_date.day": "", "meeting_date.month": "", "meeting_date.year": ""}
+              **pep_words.MEETING_DATE.values_for("", "", "")}
     return await _start_page(request, child, values)
 
 

@@ -57,6 +57,45 @@ def check_code(entered: str) -> CodeForm:
     return form
 
 
+@dataclass(frozen=True)
+class DateField:
+    """One GOV.UK date input (day, month and year boxes) on a form: the names of its boxes come from here, for
+    the template (`items`) and for the handler (`read`), so the two cannot disagree. They once did: the delegate
+    form rendered `due-day` while its handler read `due.day`, and the date typed was silently dropped.
+
+    The boxes are named `<name>.day`, `<name>.month`, `<name>.year`; the first box's id is `id` (or `<name>`),
+    where the error summary's link for the field goes, the others `<id>-month` and `<id>-year`."""
+
+    name: str
+    id: str = ""
+    PARTS = ("day", "month", "year")
+    WIDTHS = {"day": "govuk-input--width-2", "month": "govuk-input--width-2", "year": "govuk-input--width-4"}
+
+    def box(self, part: str) -> str:
+        """The name of one box, as the browser posts it."""
+        return f"{self.name}.{part}"
+
+    def read(self, data: Any) -> dict[str, str]:
+        """What was typed in the three boxes, {box name: text}: the form's `values` for them."""
+        return {self.box(part): str(data.get(self.box(part), "")).strip() for part in self.PARTS}
+
+    def typed(self, values: Any) -> tuple[str, str, str]:
+        day, month, year = (str(values.get(self.box(part), "") or "") for part in self.PARTS)
+        return day, month, year
+
+    def values_for(self, day: Any, month: Any, year: Any) -> dict[str, str]:
+        """The boxes filled in from a date already known."""
+        return {self.box("day"): str(day), self.box("month"): str(month), self.box("year"): str(year)}
+
+    def items(self, values: Any, error: Any = None) -> list[dict[str, str]]:
+        """govukDateInput's `items`, each with its full name (no `namePrefix`, whose `-` the handler never reads)."""
+        marked = " govuk-input--error" if error else ""
+        first = self.id or self.name
+        return [{"id": first if part == "day" else f"{first}-{part}", "name": self.box(part),
+                 "label": part.capitalize(), "value": str((values or {}).get(self.box(part), "") or ""),
+                 "classes": self.WIDTHS[part] + marked} for part in self.PARTS]
+
+
 def error_summary_items(errors: dict[str, str]) -> list[dict[str, str]]:
     """The error summary's list: each message links to the field it belongs to."""
     return [{"text": message, "href": f"#{field_id}"} for field_id, message in errors.items()]

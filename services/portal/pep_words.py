@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from services.portal.forms import DateField
 from services.portal.pep_forms import parse_date
 
 KINDS = {"initial": "Initial PEP", "termly_review": "Termly review", "change_of_placement": "Change of placement",
@@ -116,6 +117,7 @@ def percent(value: float | None) -> str:
 
 ACADEMIC_YEAR_SHAPE = re.compile(r"^(\d{4})/(\d{2})$")
 START_FIELDS = ("kind", "term", "academic_year", "meeting_date")
+MEETING_DATE = DateField("meeting_date")  # the start form's meeting date: its boxes' names
 
 
 @dataclass
@@ -127,8 +129,7 @@ class StartForm:
 
 def check_start(data: Any) -> StartForm:
     values = {name: str(data.get(name, "")).strip() for name in ("kind", "term", "academic_year")}
-    for part in ("day", "month", "year"):
-        values[f"meeting_date.{part}"] = str(data.get(f"meeting_date.{part}", "")).strip()
+    values.update(MEETING_DATE.read(data))
     form = StartForm(values=values)
     if values["kind"] not in KINDS:
         form.errors["kind"] = "Select what kind of PEP this is"
@@ -141,8 +142,7 @@ def check_start(data: Any) -> StartForm:
         form.errors["academic_year"] = "Enter the academic year"
     elif not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
         form.errors["academic_year"] = "Enter the academic year like 2026/27"
-    meeting, error = parse_date(values["meeting_date.day"], values["meeting_date.month"],
-                                values["meeting_date.year"], "The date of the PEP meeting")
+    meeting, error = parse_date(*MEETING_DATE.typed(values), "The date of the PEP meeting")
     if error:
         form.errors["meeting_date"] = error
     if not form.errors:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.portal import pep_words
 from services.portal.children_pages import ensure_signed_in, setting_names
+from services.portal.forms import DateField
 from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem, PepOverview, Task
 from services.portal.pagekit import gateway, optional_uuid, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date, parse_date
@@ -35,6 +36,7 @@ STATUSES = {"assigned": ("Assigned", "govuk-tag--blue"), "in_progress": ("In pro
 ACTIONS = {"assign": "Assigned", "submit": "Submitted", "retract": "Retracted", "finalise": "Completed",
            "cancel": "Cancelled"}
 DELEGATORS = ("virtual_school", "social_worker")
+DUE = DateField("due")  # the delegate form's due date: its boxes' names, for the template and the handler
 PEP_OPEN = ("created", "in_progress", "returned")
 
 
@@ -124,6 +126,7 @@ async def _delegate_page(request: web.Request, pep: PepOverview, child: ChildPro
     return await render_signed_in(request, "task_delegate.html", {
         "current_page": "children", "pep": pep, "child": child, "values": values, "errors": errors or {},
         "problem": problem, "pep_name": pep_words.pep_title(pep.kind, pep.term, pep.academic_year),
+        "due_items": DUE.items(values, errors and errors.get("due")),
         "section_items": [{"value": k, "text": t, "checked": k in chosen} for k, t in _delegable(pep)]})
 
 
@@ -150,12 +153,11 @@ async def delegate(request: web.Request) -> web.Response:
     keys = {k for k, _ in _delegable(pep)}
     values: dict[str, Any] = {"sections": [str(v) for v in data.getall("sections", []) if str(v) in keys],
                               "note": str(data.get("note", "")).strip()}
-    for part in ("day", "month", "year"):
-        values[f"due.{part}"] = str(data.get(f"due.{part}", "")).strip()
+    values.update(DUE.read(data))
     errors: dict[str, str] = {}
     if not values["sections"]:
         errors["sections"] = "Select the sections the school is to complete"
-    due, error = parse_date(values["due.day"], values["due.month"], values["due.year"], "The due date")
+    due, error = parse_date(*DUE.typed(values), "The due date")
     if error:
         errors["due"] = error
     elif due and date.fromisoformat(due) < date.today():

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from services.portal.forms import DateField
 from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, Me, NotSignedIn
 from services.portal.pagekit import caller, gateway, redirect, render_signed_in, require_uuid
 
@@ -239,27 +240,36 @@ def _is_admin(me: Me, la_id: str) -> bool:
     return any(m.organisation_id == la_id and m.role == "vs_admin" for m in me.memberships)
 
 
+# The preview's dates: (the boxes, the legend, the gateway's field, how an error names it).
+PREVIEW_DATES = ((DateField("meeting"), "PEP meeting date", "meeting_date", "meeting"),
+                 (DateField("entered"), "Date the child entered care", "date_entered_care",
+                  "date the child entered care"))
+
+
 def _preview_fields(query: Any) -> tuple[dict[str, str], dict[str, str], dict[str, Any] | None]:
     """The preview's date inputs: (typed, errors, the body to send or None when nothing was asked)."""
-    typed = {f"{name}-{part}": query.get(f"{name}-{part}", "").strip()[:4]
-             for name in ("meeting", "entered") for part in ("day", "month", "year")}
+    typed = {name: value[:4] for box, *_ in PREVIEW_DATES for name, value in box.read(query).items()}
     typed["placement"] = "emergency" if query.get("placement") == "emergency" else "planned"
     errors: dict[str, str] = {}
     body: dict[str, Any] = {"placement": typed["placement"]}
-    for name, key, words in (("meeting", "meeting_date", "meeting"), ("entered", "date_entered_care",
-                                                                       "date the child entered care")):
-        parts = [typed[f"{name}-{p}"] for p in ("day", "month", "year")]
+    for box, _, key, words in PREVIEW_DATES:
+        parts = box.typed(typed)
         if not any(parts):
             continue
         try:
             day, month, year = (int(p) for p in parts)
             body[key] = str(date(year, month, day))
         except ValueError:
-            errors[name] = f"The {words} must be a real date, like 3 3 2027"
+            errors[box.name] = f"The {words} must be a real date, like 3 3 2027"
     asked = any(k in body for k in ("meeting_date", "date_entered_care"))
     if "preview" in query and not asked and not errors:
         errors["meeting"] = "Enter a meeting date, a date entered care, or both"
     return typed, errors, body if asked and not errors else None
+
+
+def _preview_dates(typed: dict[str, str], errors: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"id": f"{box.name}-input", "name": box.name, "legend": legend,
+             "items": box.items(typed, errors.get(box.name))} for box, legend, *_ in PREVIEW_DATES]
 
 
 @routes.get("/organisations/{org_id}/timescales")
@@ -275,7 +285,8 @@ async def timescales(request: web.Request) -> web.Response:
     return await render_signed_in(request, "timescales.html", {
         "org": org, "current": current, "history": history, "can_change": _is_admin(me, la_id),
         "rules": [(name, current.rules[name]) for name in RULE_NAMES], "units": UNITS, "typed": typed,
-        "errors": errors, "preview": preview, "saved": request.query.get("done") == "saved",
+        "preview_dates": _preview_dates(typed, errors), "errors": errors, "preview": preview,
+        "saved": request.query.get("done") == "saved",
         "change_names": {**{f"rules.{name}": rule.label for name, rule in current.rules.items()},
                          "term_periods": "Term dates", "inset_days": "INSET days",
                          "termly_deadlines": "Termly deadline dates"}})
