@@ -20,9 +20,9 @@ from services.pep import children_store, pdf
 from services.pep import pep_store as store
 from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
-from services.pep.domain.templates import Template
 from services.pep.peps import _pep_or_404, _summary
 from services.pep.template_library import load_default_templates
+from shared.api.templates import Template
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from services.pep.domain.templates import Phase, Template
 from services.pep.template_library import default_for_phase
+from shared.api.templates import Phase, Template
 
 
 def phase_for(year_group: str | None) -> Phase:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from services.pep.domain.templates import Phase, Template
+from shared.api.templates import Phase, Template
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FILES = ("early_years.json", "school_age.json", "post_16.json")

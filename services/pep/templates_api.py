@@ -10,9 +10,9 @@ import asyncpg
 from aiohttp import web
 
 from services.pep import pep_store
-from services.pep.domain.templates import Template
 from services.pep.template_library import load_default_templates
 from shared.api.peps import TemplateCopy, TemplateEdit
+from shared.api.templates import Template
 from shared.authz import not_found, roles_at
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims

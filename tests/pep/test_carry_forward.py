@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.pep.domain.carry_forward import core_values, start_answers
-from services.pep.domain.templates import Template
+from shared.api.templates import Template
 
 TEMPLATE = Template.model_validate({
     "key": "t", "name": "T", "phase": "school_age", "version": 1, "sections": [
@@ -42,7 +42,8 @@ def test_the_next_pep_carries_forward_and_turns_current_targets_into_targets_to_
 
 
 def test_a_confirmation_must_be_yes_not_just_answered() -> None:
-    from services.pep.domain.templates import Section, missing
+    from services.pep.domain.templates import missing
+    from shared.api.templates import Section
 
     section = Section.model_validate({"key": "meeting", "title": "Meeting", "owner": "designated_teacher", "fields": [
         {"key": "took_place", "label": "I confirm this PEP meeting took place", "type": "yes_no", "mandatory": True,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from services.pep.domain.templates import Section, Template, TemplateField, clean_answers, missing, progress
+from services.pep.domain.templates import clean_answers, missing, progress
 from services.pep.template_library import TEMPLATES_DIR, default_for_phase, load_default_templates
+from shared.api.templates import Section, Template, TemplateField
 
 KEYS = {"early-years": "early_years", "school-age": "school_age", "post-16": "post_16"}
 SECTIONS = [("personal", "social_worker"), ("education", "designated_teacher"),

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.pep.domain.templates import Section, TemplateField, clean_answers, missing, visible
+from services.pep.domain.templates import clean_answers, missing
 from services.pep.template_library import load_default_templates
+from shared.api.templates import Section, TemplateField, visible
 
 SECTIONS = [(t.key, s) for t in load_default_templates().values() for s in t.sections]
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.pep.domain.templates import Template, TemplateField
+from shared.api.templates import Template, TemplateField
 
 CURRENT_TARGETS, PREVIOUS_TARGETS = "current_targets", "previous_targets"
 TEXT = ("text", "long_text")

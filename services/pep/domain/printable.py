@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.pep.domain.templates import TemplateField, visible
+from shared.api.templates import TemplateField, visible
 
 # A group prints as one table when its rows are short enough to read across a portrait page;
 # otherwise each row prints as its own question-and-answer list (a target has a dozen parts).

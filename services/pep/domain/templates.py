@@ -1,136 +1,22 @@
-"""PEP templates as declarative, versioned data, and the rules for answers to them.
-
-A template is sections owned by roles; a section is fields; a field has a type, may be mandatory (per LA),
-shown only when an earlier answer has a given value, pre-filled from core data and carried forward to the
-next PEP. Repeating groups (attainment rows, targets 1–5) hold their own fields. Nothing here does I/O.
+"""The rules for answers to a PEP template: what each kind of question accepts, in its stored form, and which
+mandatory questions are still unanswered. The template format itself, and which questions show, are shared
+(shared/api/templates.py): the portal and the page's script use the same definition. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
-FieldType = Literal["text", "long_text", "date", "time", "yes_no", "single_choice", "multiple_choice", "number",
-                    "money", "score", "group"]
-OwnerRole = Literal["social_worker", "designated_teacher", "young_person", "carer", "virtual_school"]
-Phase = Literal["early_years", "school_age", "post_16"]
-KEY = r"^[a-z][a-z0-9_]*$"
-CHOICE_TYPES = {"single_choice", "multiple_choice"}
+from shared.api.templates import Section, TemplateField, visible
 
-
-class Option(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    value: str = Field(pattern=KEY)
-    label: str
-    # A picture shown beside the words (the portal's images/symbols/<name>.svg): for the child's views, where a
-    # young child or one with severe and complex needs answers by pointing at a symbol.
-    symbol: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$")
-
-
-class ShowWhen(BaseModel):
-    """Show a field only when an earlier field in the same section (or group) has one of these values."""
-
-    model_config = ConfigDict(extra="forbid")
-    field: str = Field(pattern=KEY)
-    equals: list[str | bool] = Field(min_length=1)
-
-
-class TemplateField(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(pattern=KEY)
-    label: str = Field(min_length=1)
-    type: FieldType
-    hint: str | None = None
-    mandatory: bool = False
-    show_when: ShowWhen | None = None
-    options: list[Option] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    max_length: int | None = Field(default=None, gt=0)
-    prefill: str | None = Field(default=None, description="core data to start from, e.g. child.date_of_birth")
-    carry_forward: bool = False
-    fields: list[TemplateField] | None = Field(default=None, description="the fields of each row of a group")
-    min_rows: int = 0
-    max_rows: int | None = None
-    # Asked of the adult who records the views, not of the child: left out of the form a young person or carer
-    # opens from a secure invitation (how the views were gathered, who helped, which questions suit).
-    for_adult: bool = False
-    # Sign-off needs this exact answer ("I confirm the meeting took place" must be yes, not just answered).
-    must_be: str | bool | None = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> TemplateField:
-        if (self.type in CHOICE_TYPES) != bool(self.options):
-            raise ValueError(f"{self.key}: choice fields, and only they, have options")
-        if (self.type == "group") != bool(self.fields):
-            raise ValueError(f"{self.key}: group fields, and only they, have fields")
-        if self.options and len({o.value for o in self.options}) != len(self.options):
-            raise ValueError(f"{self.key}: option values must be unique")
-        if self.fields:
-            _check_keys(self.fields, self.key)
-        return self
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(pattern=KEY)
-    title: str
-    owner: OwnerRole
-    description: str | None = None
-    fields: list[TemplateField] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _fields(self) -> Section:
-        _check_keys(self.fields, self.key)
-        return self
-
-    def field(self, key: str) -> TemplateField | None:
-        return next((f for f in self.fields if f.key == key), None)
-
-
-class Template(BaseModel):
-    """One version of a template. A PEP keeps the version it started with."""
-
-    model_config = ConfigDict(extra="forbid")
-    key: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
-    name: str
-    phase: Phase
-    version: int = Field(ge=1)
-    sections: list[Section] = Field(min_length=1)
-
-    @field_validator("sections")
-    @classmethod
-    def _unique_sections(cls, sections: list[Section]) -> list[Section]:
-        keys = [s.key for s in sections]
-        if len(keys) != len(set(keys)):
-            raise ValueError("section keys must be unique")
-        return sections
-
-    def section(self, key: str) -> Section | None:
-        return next((s for s in self.sections if s.key == key), None)
-
-
-def _check_keys(fields: list[TemplateField], where: str) -> None:
-    seen: dict[str, TemplateField] = {}
-    for f in fields:
-        if f.key in seen:
-            raise ValueError(f"{where}: field key {f.key} is used twice")
-        if f.show_when is not None:
-            # Questions are answered top-down: a condition may only look at an earlier answer.
-            earlier = seen.get(f.show_when.field)
-            if earlier is None:
-                raise ValueError(f"{where}.{f.key}: show_when refers to {f.show_when.field}, not an earlier field")
-            if earlier.options is not None:
-                allowed = {o.value for o in earlier.options}
-                if not all(isinstance(v, str) and v in allowed for v in f.show_when.equals):
-                    raise ValueError(f"{where}.{f.key}: show_when values are not options of {earlier.key}")
-        seen[f.key] = f
-
+# For a short transition only: services/pep/peps.py (being split) still imports the format from here.
+# New code imports it from shared.api.templates.
+from shared.api.templates import Template as Template
 
 # ---- answers --------------------------------------------------------------------------------------
 
@@ -138,20 +24,6 @@ def _check_keys(fields: list[TemplateField], where: str) -> None:
 class AnswerError(BaseModel):
     field: str  # dotted: "attainment.2.current" for row 2 of a group
     message: str
-
-
-def visible(field: TemplateField, answers: dict[str, Any], siblings: Sequence[TemplateField] = ()) -> bool:
-    """Whether a question is shown by the answers so far. Given the question's `siblings` (its section's or
-    row's fields), a condition on a question that is itself hidden is false: hiding B hides what B reveals,
-    however B was answered before it was hidden (the answer is kept, never deleted, but does not count)."""
-    if field.show_when is None:
-        return True
-    value = answers.get(field.show_when.field)
-    values = value if isinstance(value, list) else [value]
-    if not any(v in field.show_when.equals for v in values):
-        return False
-    controller = next((f for f in siblings if f.key == field.show_when.field), None)
-    return controller is None or visible(controller, answers, siblings)
 
 
 def clean_answers(fields: list[TemplateField], answers: dict[str, Any], prefix: str = "") -> tuple[

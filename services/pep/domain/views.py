@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from services.pep.domain.lifecycle import EDITABLE
-from services.pep.domain.templates import Section, TemplateField, visible
+from shared.api.templates import Section, TemplateField, visible
 from shared.codes import keyed_digest, keyed_matches, normalise
 
 AUDIENCES = {"views": "young_person", "carer_views": "carer"}  # which section each kind of person is asked to
