@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import Field
 
-from services.delegation import caseload, erasure, reminders, tasks, timescales
+from services.delegation import caseload, erasure, reminders, task_consumers, tasks, timescales
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
@@ -26,7 +26,8 @@ def _routes(app: web.Application) -> None:
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("delegation"), *tasks.subscriptions(), *caseload.subscriptions(), erasure.subscription]
+    return [users_subscription("delegation"), *task_consumers.subscriptions(), *caseload.subscriptions(),
+            erasure.subscription]
 
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -10,7 +10,7 @@ from datetime import date
 
 import asyncpg
 
-from services.delegation import tasks, timescale_store
+from services.delegation import task_store, timescale_store
 from services.delegation.domain.timescales import TermDatesMissing, deadlines
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ async def delegate_due(pool: asyncpg.Pool, today: date) -> int:
             if await conn.fetchval("INSERT INTO scheduled_delegations (pep_id) VALUES ($1) ON CONFLICT DO NOTHING "
                                    "RETURNING 1", row["pep_id"]) is None:
                 continue  # another replica, or an earlier tick, did it
-            due, rule = await tasks.due_by_rule(conn, row["la_id"], row["meeting_date"], "dt_return")
-            task = await tasks.create_task(
+            due, rule = await task_store.due_by_rule(conn, row["la_id"], row["meeting_date"], "dt_return")
+            task = await task_store.create_task(
                 conn, kind="complete_sections", pep_id=row["pep_id"], child_id=row["child_id"], la_id=row["la_id"],
                 setting_id=row["setting_id"], sections=list(row["sections"]), assignee_user_id=None,
                 originator_id=row["originator_id"], due_date=due, due_rule=rule, note=NOTE, feedback=None, by=None,

@@ -1,0 +1,95 @@
+"""Tasks follow pep: its lifecycle events move them on, a moved meeting moves rule-set due dates, and the
+children read model says who the child's setting and social worker are. pep's events drive every step, so a
+task can never disagree with the PEP it is about."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.delegation import task_store as store
+from services.delegation.domain.tasks import RULE_OF_KIND, amend_due
+from shared.bus import MessageContext, Subscription
+from shared.contracts import ChildChanged, PepMeetingChanged, PepStatusChanged, event_type_of, parse_data
+
+
+async def _on_meeting_moved(ctx: MessageContext) -> None:
+    """The meeting moved: open tasks whose date came from the LA's rules follow it (a date someone chose stays)."""
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepMeetingChanged)
+    if data.change == "cancelled":
+        return
+    async with ctx.effect() as conn:
+        for task in await store.rescheduled_by_meeting(conn, data.pep_id):
+            due, rule = await store.due_by_rule(conn, task["la_id"], data.meeting_date, RULE_OF_KIND[task["kind"]])
+            if due is None or (due, rule) == (task["due_date"], task["due_rule"]):
+                continue
+            await store.reschedule(conn, task, due, rule, ctx.envelope.correlation_id)
+
+
+async def _on_child_changed(ctx: MessageContext) -> None:
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, ChildChanged)
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, version, "
+            "in_care) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET la_id = $2, "
+            "setting_id = $3, social_worker_id = $4, given_name = $5, family_name = $6, version = $7, in_care = $8 "
+            "WHERE children.version < $7",
+            data.child_id, data.la_id, data.setting_id, data.social_worker_id, data.given_name, data.family_name,
+            data.version, data.in_care)
+
+
+async def _on_pep_status(ctx: MessageContext) -> None:
+    """The PEP moved on: the tasks follow. Submitting is the delegate's contribution; returning gives the setting
+    an amend task with the feedback; approval gives the social worker a finalise task; finalising or
+    cancelling closes what is left."""
+    data = parse_data(ctx.envelope)
+    assert isinstance(data, PepStatusChanged)
+    rid = ctx.envelope.correlation_id
+    async with ctx.effect() as conn:
+        open_tasks = await store.open_tasks(conn, data.pep_id)
+        if data.action == "submit":
+            for t in open_tasks:
+                if t["kind"] in ("complete_sections", "amend"):
+                    await store.move_task(conn, t, "submit", "submitted", None, data.by_user, rid)
+        elif data.action == "return":
+            last = await store.last_contribution(conn, data.pep_id)
+            child = await store.child(conn, data.child_id)
+            setting = data.setting_id or (child["setting_id"] if child else None)
+            due, rule = amend_due(*await store.due_by_rule(conn, data.la_id, data.meeting_date, "dt_return"),
+                                  date.today())
+            if setting is not None:
+                await store.create_task(conn, kind="amend", pep_id=data.pep_id, child_id=data.child_id,
+                                        la_id=data.la_id, setting_id=setting,
+                                        sections=list(last["sections"]) if last else [], assignee_user_id=None,
+                                        originator_id=data.by_user, due_date=due, due_rule=rule, note=None,
+                                        feedback=data.reason, by=data.by_user, correlation_id=rid)
+        elif data.action == "approve":
+            child = await store.child(conn, data.child_id)
+            if child is not None and child["social_worker_id"] is not None:
+                due, rule = await store.due_by_rule(conn, data.la_id, data.meeting_date, "finalise")
+                await store.create_task(conn, kind="finalise", pep_id=data.pep_id, child_id=data.child_id,
+                                        la_id=data.la_id, setting_id=None, sections=[],
+                                        assignee_user_id=child["social_worker_id"], originator_id=data.by_user,
+                                        due_date=due, due_rule=rule, note=None, feedback=None, by=data.by_user,
+                                        correlation_id=rid)
+        elif data.action == "finalise":
+            for t in open_tasks:
+                await store.move_task(conn, t, "finalise", "completed", None, data.by_user, rid)
+            for t in await store.submitted_tasks(conn, data.pep_id):
+                await store.move_task(conn, t, "finalise", "completed", None, data.by_user, rid)
+        elif data.action == "cancel":
+            for t in open_tasks:
+                await store.move_task(conn, t, "cancel", "cancelled", data.reason, data.by_user, rid)
+
+
+def subscriptions() -> list[Subscription]:
+    child_type, child_version = event_type_of(ChildChanged)
+    pep_type, pep_version = event_type_of(PepStatusChanged)
+    meeting_type, meeting_version = event_type_of(PepMeetingChanged)
+    return [Subscription(name="delegation.children", routing_keys=[f"{child_type}.v{child_version}"],
+                         handler=_on_child_changed),
+            Subscription(name="delegation.task_dates", routing_keys=[f"{meeting_type}.v{meeting_version}"],
+                         handler=_on_meeting_moved),
+            Subscription(name="delegation.pep_status", routing_keys=[f"{pep_type}.v{pep_version}"],
+                         handler=_on_pep_status)]
