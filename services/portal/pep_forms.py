@@ -23,8 +23,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from services.portal.forms import DateField
 
 Raw = dict[str, Any]  # input name -> text, or a list of texts for checkboxes
 NOT_ANSWERED = "Not answered"
@@ -48,13 +49,10 @@ class Option(_Def):
 
 def _choice(o: Option, checked: bool) -> dict[str, Any]:
     """A radio or checkbox item; one with a symbol shows its picture before the words (the words stay the label,
-    so the picture is decorative to a screen reader)."""
-    item: dict[str, Any] = {"value": o.value, "checked": checked}
+    so the picture is decorative to a screen reader). The picture's markup is the template's (_pep_question)."""
+    item: dict[str, Any] = {"value": o.value, "checked": checked, "text": o.label}
     if o.symbol and re.fullmatch(r"[a-z][a-z0-9-]*", o.symbol):
-        item["html"] = Markup('<img class="app-symbol" src="/static/images/symbols/{}.svg" alt="" width="56" '
-                              'height="56"> {}').format(o.symbol, o.label)
-    else:
-        item["text"] = o.label
+        item["symbol"] = o.symbol
     return item
 
 
@@ -268,8 +266,7 @@ def raw_from_post(questions: Iterable[Question], data: Any, prefix: str = "") ->
             for i in range(1, count + 1):
                 raw.update(raw_from_post(q.fields, data, f"{path}.{i}."))
         elif q.type == "date":
-            for part in ("day", "month", "year"):
-                raw[f"{name}.{part}"] = str(data.get(f"{name}.{part}", ""))
+            raw.update(DateField(name).read(data))
         elif q.type == "multiple_choice":
             getall = getattr(data, "getall", None)
             raw[name] = [str(v) for v in (getall(name, []) if getall else data.get(name, []))]
@@ -318,8 +315,7 @@ def raw_to_answers(questions: Iterable[Question], raw: Mapping[str, Any], prefix
             parsed.answers[q.key] = rows or None
             continue
         if q.type == "date":
-            value, error = parse_date(str(raw.get(f"{name}.day", "")), str(raw.get(f"{name}.month", "")),
-                                      str(raw.get(f"{name}.year", "")), q.label)
+            value, error = parse_date(*DateField(name).typed(raw), q.label)
         elif q.type == "time":
             value, error = parse_time(str(raw.get(name, "")), q.label)
         elif q.type in ("number", "score", "money"):
@@ -622,7 +618,7 @@ def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[s
             "condition_values": condition_values(q), "check": needs_checking(path, to_check),
         }
         if q.type == "date":
-            w["day"], w["month"], w["year"] = (str(raw.get(f"{name}.{p}", "")) for p in ("day", "month", "year"))
+            w["date_items"] = DateField(name, element_id(path)).items(raw, w["error"])
         elif q.type == "multiple_choice":
             chosen = raw.get(name) or []
             chosen = chosen if isinstance(chosen, list) else [chosen]

@@ -243,7 +243,8 @@ def test_widgets_carry_values_errors_rows_and_carried_answers_to_check() -> None
     assert first["days"]["error"] == "Bad" and first["days"]["id"] == "answers-exclusions-1-days"
     assert first["kind"]["check"] and group["check"] and widgets["sen"]["check"] and not widgets["notes"]["check"]
     assert [i["checked"] for i in widgets["excluded"]["items"]] == [True, False]
-    assert widgets["started"]["day"] == "2"
+    day = widgets["started"]["date_items"][0]
+    assert day["value"] == "2" and day["name"] == "answers.started.day" and day["id"] == "answers-started"
     empty = {w["key"]: w for w in pep_forms.widgets(SD.fields, {}, {}, [])}
     assert empty["exclusions"]["row_count"] == 1  # one empty row to start with
 
