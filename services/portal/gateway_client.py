@@ -21,6 +21,7 @@ from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from shared.api import qa as qa_api
+from shared.api.templates import Section
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
@@ -402,7 +403,7 @@ class Gap(_Answer):
 class SectionOut(_Answer):
     pep_id: str
     key: str
-    definition: dict[str, Any]
+    definition: Section  # the shared template format (shared/api/templates.py)
     answers: dict[str, Any] = {}
     version: int
     status: str

@@ -23,9 +23,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
 from services.portal.forms import DateField
+from shared.api.templates import Option, Section, TemplateField, conditions, visible
 
 Raw = dict[str, Any]  # input name -> text, or a list of texts for checkboxes
 NOT_ANSWERED = "Not answered"
@@ -37,16 +36,6 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "November", "December")
 
 
-class _Def(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class Option(_Def):
-    value: str
-    label: str
-    symbol: str | None = None  # a picture beside the words: images/symbols/<symbol>.svg (the child's views)
-
-
 def _choice(o: Option, checked: bool) -> dict[str, Any]:
     """A radio or checkbox item; one with a symbol shows its picture before the words (the words stay the label,
     so the picture is decorative to a screen reader). The picture's markup is the template's (_pep_question)."""
@@ -54,56 +43,6 @@ def _choice(o: Option, checked: bool) -> dict[str, Any]:
     if o.symbol and re.fullmatch(r"[a-z][a-z0-9-]*", o.symbol):
         item["symbol"] = o.symbol
     return item
-
-
-class ShowWhen(_Def):
-    field: str
-    equals: list[str | bool]
-
-
-class Question(_Def):
-    key: str
-    label: str
-    type: str
-    hint: str | None = None
-    mandatory: bool = False
-    show_when: ShowWhen | None = None
-    options: list[Option] = []
-    minimum: float | None = None
-    maximum: float | None = None
-    max_length: int | None = None
-    fields: list[Question] = []
-    min_rows: int = 0
-    max_rows: int | None = None
-    must_be: str | bool | None = None
-
-    @field_validator("options", "fields", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("min_rows", mode="before")
-    @classmethod
-    def _no_minimum(cls, value: Any) -> Any:
-        return 0 if value is None else value
-
-    def option_label(self, value: Any) -> str:
-        return next((o.label for o in self.options if o.value == value), str(value))
-
-
-class SectionDefinition(_Def):
-    key: str
-    title: str
-    owner: str = ""
-    description: str | None = None
-    fields: list[Question] = []
-
-    def question(self, key: str) -> Question | None:
-        return next((f for f in self.fields if f.key == key), None)
-
-
-def definition(raw: Mapping[str, Any]) -> SectionDefinition:
-    return SectionDefinition.model_validate(raw)
 
 
 def owner_name(owner: str) -> str:
@@ -227,7 +166,7 @@ def parse_number(kind: str, text: str, label: str) -> tuple[Any, str | None]:
 # ---- answers -> form -----------------------------------------------------------------------------------------
 
 
-def answers_to_raw(questions: Iterable[Question], answers: Mapping[str, Any], prefix: str = "") -> Raw:
+def answers_to_raw(questions: Iterable[TemplateField], answers: Mapping[str, Any], prefix: str = "") -> Raw:
     """What a form shows for these answers."""
     raw: Raw = {}
     for q in questions:
@@ -238,13 +177,13 @@ def answers_to_raw(questions: Iterable[Question], answers: Mapping[str, Any], pr
             rows = [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
             raw[rows_name(path)] = str(len(rows))
             for i, row in enumerate(rows, start=1):
-                raw.update(answers_to_raw(q.fields, row, f"{path}.{i}."))
+                raw.update(answers_to_raw(q.fields or [], row, f"{path}.{i}."))
         elif value is None:
             continue
         elif q.type == "date":
             raw[f"{name}.day"], raw[f"{name}.month"], raw[f"{name}.year"] = date_parts(value)
         elif q.type == "yes_no":
-            raw[name] = "yes" if value is True else "no" if value is False else str(value)
+            raw[name] = form_value(value)
         elif q.type == "multiple_choice":
             raw[name] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
         elif q.type in ("number", "score"):
@@ -254,7 +193,7 @@ def answers_to_raw(questions: Iterable[Question], answers: Mapping[str, Any], pr
     return raw
 
 
-def raw_from_post(questions: Iterable[Question], data: Any, prefix: str = "") -> Raw:
+def raw_from_post(questions: Iterable[TemplateField], data: Any, prefix: str = "") -> Raw:
     """The form's values from a POST (a MultiDict), only for the questions of this section."""
     raw: Raw = {}
     for q in questions:
@@ -264,7 +203,7 @@ def raw_from_post(questions: Iterable[Question], data: Any, prefix: str = "") ->
             count = row_count(data.get(rows_name(path), "0"), q)
             raw[rows_name(path)] = str(count)
             for i in range(1, count + 1):
-                raw.update(raw_from_post(q.fields, data, f"{path}.{i}."))
+                raw.update(raw_from_post(q.fields or [], data, f"{path}.{i}."))
         elif q.type == "date":
             raw.update(DateField(name).read(data))
         elif q.type == "multiple_choice":
@@ -275,7 +214,7 @@ def raw_from_post(questions: Iterable[Question], data: Any, prefix: str = "") ->
     return raw
 
 
-def row_count(text: Any, question: Question) -> int:
+def row_count(text: Any, question: TemplateField) -> int:
     try:
         count = int(str(text))
     except ValueError:
@@ -296,7 +235,7 @@ class Parsed:
     rows: dict[str, list[int]] = field(default_factory=dict)
 
 
-def raw_to_answers(questions: Iterable[Question], raw: Mapping[str, Any], prefix: str = "") -> Parsed:
+def raw_to_answers(questions: Iterable[TemplateField], raw: Mapping[str, Any], prefix: str = "") -> Parsed:
     parsed = Parsed()
     for q in questions:
         path = f"{prefix}{q.key}"
@@ -305,7 +244,7 @@ def raw_to_answers(questions: Iterable[Question], raw: Mapping[str, Any], prefix
             rows: list[dict[str, Any]] = []
             kept: list[int] = []
             for i in range(1, row_count(raw.get(rows_name(path), "0"), q) + 1):
-                row = raw_to_answers(q.fields, raw, f"{path}.{i}.")
+                row = raw_to_answers(q.fields or [], raw, f"{path}.{i}.")
                 if any(v is not None for v in row.answers.values()) or row.errors:
                     rows.append(row.answers)
                     kept.append(i)
@@ -328,7 +267,7 @@ def raw_to_answers(questions: Iterable[Question], raw: Mapping[str, Any], prefix
     return parsed
 
 
-def _parse_value(q: Question, raw: Any) -> Any:
+def _parse_value(q: TemplateField, raw: Any) -> Any:
     if q.type == "multiple_choice":
         chosen = raw if isinstance(raw, list) else ([raw] if raw else [])
         return [str(v) for v in chosen] or None
@@ -363,10 +302,10 @@ def error_path(gateway_field: str, rows: Mapping[str, list[int]] | None = None) 
     return ".".join(out) if out and out[0] else None
 
 
-def question_at(questions: Iterable[Question], path: str) -> Question | None:
+def question_at(questions: Iterable[TemplateField], path: str) -> TemplateField | None:
     """The question a path names: `key`, or `group.N.col` (`group.N` is the group itself)."""
-    current: list[Question] = list(questions)
-    found: Question | None = None
+    current: list[TemplateField] = list(questions)
+    found: TemplateField | None = None
     parts = path.split(".")
     i = 0
     while i < len(parts):
@@ -377,7 +316,7 @@ def question_at(questions: Iterable[Question], path: str) -> Question | None:
                 i += 1
             if i >= len(parts):
                 return found
-            current = found.fields
+            current = found.fields or []
         found = next((q for q in current if q.key == parts[i]), None)
         if found is None:
             return None
@@ -385,14 +324,14 @@ def question_at(questions: Iterable[Question], path: str) -> Question | None:
     return found
 
 
-def gateway_message(question: Question | None, message: str) -> str:
+def gateway_message(question: TemplateField | None, message: str) -> str:
     """The gateway's words, naming the question when they do not ("Must be 200 characters or fewer")."""
     if question is not None and message[:5] in ("Must ", "Add n", "Send "):
         return f"{question.label} {message[0].lower()}{message[1:]}"
     return message
 
 
-def gateway_errors(questions: list[Question], errors: Iterable[Mapping[str, Any]],
+def gateway_errors(questions: list[TemplateField], errors: Iterable[Mapping[str, Any]],
                    rows: Mapping[str, list[int]] | None = None) -> tuple[dict[str, str], list[str]]:
     """({path: message} for answers, [messages] for anything else), the first message for each path."""
     by_path: dict[str, str] = {}
@@ -408,7 +347,7 @@ def gateway_errors(questions: list[Question], errors: Iterable[Mapping[str, Any]
     return by_path, other
 
 
-def in_page_order(questions: Iterable[Question], errors: Mapping[str, str]) -> dict[str, str]:
+def in_page_order(questions: Iterable[TemplateField], errors: Mapping[str, str]) -> dict[str, str]:
     """Errors ordered as the questions appear on the page (the error summary's order)."""
     ordered = _in_order(list(questions), errors, "")
     for path, message in errors.items():  # anything not matched to a question still shows, last
@@ -416,7 +355,7 @@ def in_page_order(questions: Iterable[Question], errors: Mapping[str, str]) -> d
     return ordered
 
 
-def _in_order(questions: list[Question], errors: Mapping[str, str], prefix: str) -> dict[str, str]:
+def _in_order(questions: list[TemplateField], errors: Mapping[str, str], prefix: str) -> dict[str, str]:
     ordered: dict[str, str] = {}
     for q in questions:
         path = f"{prefix}{q.key}"
@@ -425,7 +364,7 @@ def _in_order(questions: list[Question], errors: Mapping[str, str], prefix: str)
         if q.type == "group":
             rows = {p[len(path) + 1:].split(".")[0] for p in errors if p.startswith(f"{path}.")}
             for n in sorted(int(r) for r in rows if r.isdigit()):
-                ordered.update(_in_order(q.fields, errors, f"{path}.{n}."))
+                ordered.update(_in_order(q.fields or [], errors, f"{path}.{n}."))
     return ordered
 
 
@@ -457,7 +396,7 @@ def same(a: Any, b: Any) -> bool:
     return bool(normal(a) == normal(b))
 
 
-def changes(questions: Iterable[Question], mine: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+def changes(questions: Iterable[TemplateField], mine: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
     """Only the answers that differ from `base` (None clears one), in the section's order."""
     return {q.key: mine.get(q.key) for q in questions if q.key in mine and not same(mine.get(q.key), base.get(q.key))}
 
@@ -495,7 +434,7 @@ def encode_changes(values: Mapping[str, Any]) -> str:
     return json.dumps(values, separators=(",", ":"), sort_keys=True)
 
 
-def decode_changes(text: str, questions: Iterable[Question]) -> dict[str, Any]:
+def decode_changes(text: str, questions: Iterable[TemplateField]) -> dict[str, Any]:
     """Changes carried in a conflict form: only this section's questions."""
     try:
         loaded = json.loads(text)
@@ -508,20 +447,7 @@ def decode_changes(text: str, questions: Iterable[Question]) -> dict[str, Any]:
 # ---- which questions show --------------------------------------------------------------------------------------
 
 
-def visible(question: Question, answers: Mapping[str, Any], siblings: Sequence[Question] = ()) -> bool:
-    """As pep decides: shown unless an earlier answer in the same section (or row) says otherwise, or the
-    question whose answer reveals it is itself hidden (given its `siblings`)."""
-    if question.show_when is None:
-        return True
-    value = answers.get(question.show_when.field)
-    values = value if isinstance(value, list) else [value]
-    if not any(v in question.show_when.equals for v in values):
-        return False
-    controller = next((q for q in siblings if q.key == question.show_when.field), None)
-    return controller is None or visible(controller, answers, siblings)
-
-
-def condition_text(question: Question, siblings: Iterable[Question]) -> str | None:
+def condition_text(question: TemplateField, siblings: Iterable[TemplateField]) -> str | None:
     """'Answer if ‘Why is this PEP being written?’ is ‘Other’', for pages without JavaScript."""
     if question.show_when is None:
         return None
@@ -533,17 +459,26 @@ def condition_text(question: Question, siblings: Iterable[Question]) -> str | No
     return f"Answer if ‘{controller.label}’ is {choices}"
 
 
-def _value_words(question: Question, value: Any) -> str:
+def _value_words(question: TemplateField, value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     return question.option_label(value)
 
 
-def condition_values(question: Question) -> list[str]:
-    """The form values that show a conditional question, for the page's script (yes/no as the radios send them)."""
-    if question.show_when is None:
-        return []
-    return [("yes" if v else "no") if isinstance(v, bool) else str(v) for v in question.show_when.equals]
+def form_value(value: Any) -> str:
+    """An answer as the form sends it: yes/no as the radios do, anything else as its text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def page_conditions(question: TemplateField, siblings: Sequence[TemplateField],
+                    prefix: str = "") -> list[dict[str, Any]]:
+    """The shared rule's conditions for a question (its own and those of the questions it depends on), in the
+    form's terms, for the page's script: each names an input and the values it may send. The script shows the
+    question when every condition is met, and never works the rule out for itself."""
+    return [{"field": input_name(f"{prefix}{c.field}"), "equals": [form_value(v) for v in c.equals]}
+            for c in conditions(question, siblings)]
 
 
 def needs_checking(path: str, to_check: Iterable[str]) -> bool:
@@ -562,7 +497,7 @@ def long_date(value: Any) -> str:
     return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
-def in_words(question: Question, value: Any) -> list[str]:
+def in_words(question: TemplateField, value: Any) -> list[str]:
     """An answer as lines of text; [] when not answered."""
     if normal(value) is None:
         return []
@@ -582,7 +517,7 @@ def in_words(question: Question, value: Any) -> list[str]:
     if kind == "group":
         lines = []
         for i, row in enumerate(value if isinstance(value, list) else [], start=1):
-            parts = [f"{col.label}: {', '.join(in_words(col, row.get(col.key)))}" for col in question.fields
+            parts = [f"{col.label}: {', '.join(in_words(col, row.get(col.key)))}" for col in question.fields or []
                      if isinstance(row, dict) and normal(row.get(col.key)) is not None]
             lines.append(f"{i}. " + ("; ".join(parts) if parts else NOT_ANSWERED))
         return lines
@@ -600,7 +535,7 @@ def saved_time(value: datetime, zone: Any) -> str:
 # ---- the form's questions, ready for the page ------------------------------------------------------------------
 
 
-def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[str, str], to_check: Iterable[str],
+def widgets(questions: list[TemplateField], raw: Mapping[str, Any], errors: Mapping[str, str], to_check: Iterable[str],
             prefix: str = "", extra_row: str | None = None) -> list[dict[str, Any]]:
     """Everything a page needs to draw each question: ids, names, values, choices, hints, errors, conditions.
 
@@ -614,18 +549,17 @@ def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[s
             "type": q.type, "key": q.key, "path": path, "id": element_id(path), "name": name, "label": q.label,
             "hint": q.hint, "mandatory": q.mandatory, "error": errors.get(path),
             "condition": condition_text(q, questions),
-            "condition_field": input_name(f"{prefix}{q.show_when.field}") if q.show_when else None,
-            "condition_values": condition_values(q), "check": needs_checking(path, to_check),
+            "show_when": page_conditions(q, questions, prefix), "check": needs_checking(path, to_check),
         }
         if q.type == "date":
             w["date_items"] = DateField(name, element_id(path)).items(raw, w["error"])
         elif q.type == "multiple_choice":
             chosen = raw.get(name) or []
             chosen = chosen if isinstance(chosen, list) else [chosen]
-            w["items"] = [_choice(o, o.value in chosen) for o in q.options]
+            w["items"] = [_choice(o, o.value in chosen) for o in q.options or []]
         elif q.type in ("single_choice", "yes_no"):
             value = str(raw.get(name, ""))
-            options = q.options if q.type == "single_choice" else [Option(value="yes", label="Yes"),
+            options = (q.options or []) if q.type == "single_choice" else [Option(value="yes", label="Yes"),
                                                                     Option(value="no", label="No")]
             w["items"] = [_choice(o, o.value == value) for o in options]
         elif q.type == "group":
@@ -638,7 +572,7 @@ def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[s
             w["rows_name"] = rows_name(path)
             w["row_count"] = count
             w["rows"] = [{"number": i, "remove": f"remove:{path}:{i}",
-                          "fields": widgets(q.fields, raw, errors, to_check, f"{path}.{i}.")}
+                          "fields": widgets(q.fields or [], raw, errors, to_check, f"{path}.{i}.")}
                          for i in range(1, count + 1)]
             w["can_add"] = count < limit
             w["add"] = f"add:{path}"
@@ -649,7 +583,7 @@ def widgets(questions: list[Question], raw: Mapping[str, Any], errors: Mapping[s
     return out
 
 
-def read_only_rows(section: SectionDefinition, answers: Mapping[str, Any],
+def read_only_rows(section: Section, answers: Mapping[str, Any],
                    change_href: str | None = None) -> list[dict[str, Any]]:
     """Each question shown by the answers so far, with its answer in words, for a summary list."""
     rows = []

@@ -31,7 +31,7 @@ from services.portal.gateway_client import (
     SectionOut,
 )
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
-from services.portal.pep_forms import Question, SectionDefinition
+from shared.api.templates import Section, TemplateField, visible
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -62,10 +62,10 @@ async def _pep_and_child(request: web.Request, who: Caller, pep_id: str) -> tupl
 
 
 async def _section_page_data(request: web.Request, who: Caller, pep_id: str, key: str) -> tuple[
-        PepOverview, ChildProfile, SectionOut, SectionDefinition]:
+        PepOverview, ChildProfile, SectionOut, Section]:
     pep, section = await asyncio.gather(gateway(request).pep(who, pep_id), gateway(request).section(who, pep_id, key))
     child = await gateway(request).child(who, pep.child_id)
-    return pep, child, section, pep_forms.definition(section.definition)
+    return pep, child, section, section.definition
 
 
 def _common(pep: PepOverview, child: ChildProfile, **more: Any) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def _theirs_now(section: SectionOut) -> Theirs:
                   at=section.updated_at)
 
 
-async def commit(request: web.Request, who: Caller, pep_id: str, definition: SectionDefinition, current: SectionOut,
+async def commit(request: web.Request, who: Caller, pep_id: str, definition: Section, current: SectionOut,
                  my_changes: dict[str, Any], base_version: int, base: dict[str, Any], *, merge: bool,
                  rows: dict[str, list[int]] | None = None) -> Outcome:
     """Save my changes, made from `base_version` (whose answers were `base`).
@@ -209,7 +209,7 @@ async def commit(request: web.Request, who: Caller, pep_id: str, definition: Sec
     return Outcome("merged", section=saved, theirs=theirs)
 
 
-def _refused(definition: SectionDefinition, problem: GatewayProblem, rows: dict[str, list[int]] | None) -> Outcome:
+def _refused(definition: Section, problem: GatewayProblem, rows: dict[str, list[int]] | None) -> Outcome:
     if problem.status == 422:
         errors, other = pep_forms.gateway_errors(definition.fields, problem.errors, rows)
         return Outcome("invalid", errors=errors, problem=None if errors and not other else
@@ -219,7 +219,7 @@ def _refused(definition: SectionDefinition, problem: GatewayProblem, rows: dict[
     raise problem
 
 
-def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: SectionDefinition,
+def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                        raw: dict[str, Any], errors: dict[str, str], version: int, *, extra_row: str | None = None,
                        problem: str | None = None, notice: str | None = None) -> dict[str, Any]:
     ordered = pep_forms.in_page_order(definition.fields, errors)
@@ -231,7 +231,7 @@ def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOu
         base=_base(pep.id, definition.key), to_check=len(section.to_check))
 
 
-def _read_only_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: SectionDefinition,
+def _read_only_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                        problem: str | None = None) -> dict[str, Any]:
     return _common(pep, child, section=section, definition=definition, editable=False, problem=problem,
                    rows=pep_forms.read_only_rows(definition, section.answers),
@@ -270,7 +270,7 @@ async def views_beside_minutes(request: web.Request, who: Caller, pep: PepOvervi
             found = await gateway(request).section(who, pep.id, s.key)
         except GatewayProblem:
             continue
-        definition = pep_forms.definition(found.definition)
+        definition = found.definition
         rows = [r for r in pep_forms.read_only_rows(definition, found.answers) if r["lines"]]
         panels.append({"title": definition.title, "rows": rows, "href": _base(pep.id, s.key)})
     return panels
@@ -324,14 +324,14 @@ async def save_section(request: web.Request) -> web.Response:
     return _after_save(pep_id, definition, action, saved, outcome.section)
 
 
-def _after_save(pep_id: str, definition: SectionDefinition, action: str, saved: str,
+def _after_save(pep_id: str, definition: Section, action: str, saved: str,
                 section: SectionOut | None) -> web.Response:
     base = _base(pep_id, definition.key)
     if action == "continue":
         return redirect(f"{_base(pep_id)}?done={saved}")
     if action.startswith("add:"):
         group = action.removeprefix("add:")
-        question = definition.question(group)
+        question = definition.field(group)
         if question is not None and question.type == "group":
             rows = (section.answers.get(group) if section else None) or []
             first = question.fields[0].key if question.fields else ""
@@ -372,7 +372,7 @@ async def autosave(request: web.Request) -> web.Response:
         return _json(404 if p.status == 404 else 400, status="error", message=p.message)
     except GatewayUnavailable:
         return _json(503, status="error", message="Your answers could not be saved just now. Try again shortly.")
-    definition = pep_forms.definition(current.definition)
+    definition = current.definition
     if not current.can_edit:
         return _json(403, status="read_only", message="You cannot change this section now.")
     parsed = pep_forms.raw_to_answers(definition.fields, pep_forms.raw_from_post(definition.fields, data))
@@ -413,7 +413,7 @@ async def autosave(request: web.Request) -> web.Response:
     return _json(200, **body)
 
 
-def _json_errors(definition: SectionDefinition, errors: dict[str, str]) -> list[dict[str, str]]:
+def _json_errors(definition: Section, errors: dict[str, str]) -> list[dict[str, str]]:
     ordered = pep_forms.in_page_order(definition.fields, errors)
     return [{"id": pep_forms.element_id(p), "message": m} for p, m in ordered.items()]
 
@@ -428,11 +428,11 @@ def _conflict_json(theirs: Theirs) -> web.Response:
 # ---- conflicts --------------------------------------------------------------------------------------------------
 
 
-def conflict_rows(definition: SectionDefinition, outcome: Outcome) -> list[dict[str, Any]]:
+def conflict_rows(definition: Section, outcome: Outcome) -> list[dict[str, Any]]:
     assert outcome.theirs is not None
     rows = []
     for key in outcome.conflicts:
-        q = definition.question(key) or Question(key=key, label=key, type="text")
+        q = definition.field(key) or TemplateField.model_construct(key=key, label=key, type="text")
         rows.append({"key": key, "label": q.label, "id": f"choice-{key}",
                      "theirs": pep_forms.in_words(q, outcome.theirs.answers.get(key)),
                      "mine": pep_forms.in_words(q, outcome.my_changes.get(key))})
@@ -440,7 +440,7 @@ def conflict_rows(definition: SectionDefinition, outcome: Outcome) -> list[dict[
 
 
 async def _conflict_page(request: web.Request, pep: PepOverview, child: ChildProfile, current: SectionOut,
-                         definition: SectionDefinition, outcome: Outcome, *, base_version: int,
+                         definition: Section, outcome: Outcome, *, base_version: int,
                          errors: dict[str, str] | None = None, chosen: dict[str, str] | None = None) -> web.Response:
     assert outcome.theirs is not None
     labels = {q.key: q.label for q in definition.fields}
@@ -504,15 +504,15 @@ async def merge(request: web.Request) -> web.Response:
     return redirect(f"{_base(pep_id, key)}?saved={'kept' if nothing_of_mine else 'saved'}")
 
 
-def _label(definition: SectionDefinition, key: str) -> str:
-    q = definition.question(key)
+def _label(definition: Section, key: str) -> str:
+    q = definition.field(key)
     return q.label if q else key
 
 
 # ---- check your answers, and marking a section complete ---------------------------------------------------------
 
 
-def _check_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: SectionDefinition,
+def _check_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                    **more: Any) -> dict[str, Any]:
     base = _base(pep.id, definition.key)
     return _common(pep, child, section=section, definition=definition, editable=section.can_edit,
@@ -667,15 +667,15 @@ def _version_words(version: int, when: str) -> str:
     return f"As the PEP started ({when})" if version == 0 else f"Version {version} ({when})"
 
 
-def compare_rows(definition: SectionDefinition, before: dict[str, Any], after: dict[str, Any],
-                 previous: SectionDefinition | None = None) -> list[dict[str, Any]]:
+def compare_rows(definition: Section, before: dict[str, Any], after: dict[str, Any],
+                 previous: Section | None = None) -> list[dict[str, Any]]:
     """Question, before and after in words, and whether it changed: for two versions, or two PEPs."""
     rows = []
     for q in definition.fields:
-        old_q = (previous.question(q.key) if previous else None) or q
+        old_q = (previous.field(q.key) if previous else None) or q
         old, new = before.get(q.key), after.get(q.key)
         unanswered = pep_forms.normal(old) is None and pep_forms.normal(new) is None
-        if unanswered and not pep_forms.visible(q, after, definition.fields):
+        if unanswered and not visible(q, after, definition.fields):
             continue
         rows.append({"key": q.key, "label": q.label, "before": pep_forms.in_words(old_q, old),
                      "after": pep_forms.in_words(q, new), "changed": not pep_forms.same(old, new)})
@@ -721,7 +721,7 @@ async def last_term(request: web.Request) -> web.Response:
         except GatewayProblem as p:
             if p.status != 404:
                 raise
-    previous_definition = pep_forms.definition(old_section.definition) if old_section else None
+    previous_definition = old_section.definition if old_section else None
     rows = compare_rows(definition, old_section.answers, section.answers, previous_definition) if old_section else []
     return await render_signed_in(request, "pep_last_term.html", _common(
         pep, child, section=section, definition=definition, earlier=earlier, rows=rows,

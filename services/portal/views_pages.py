@@ -23,6 +23,7 @@ from services.portal.children_pages import ensure_signed_in
 from services.portal.gateway_client import Caller, GatewayProblem, GatewayUnavailable, _problem
 from services.portal.pagekit import caller, gateway, portal_settings, redirect, render, render_signed_in, require_uuid
 from services.portal.security import clear_cookie, set_cookie
+from shared.api.templates import TemplateField
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -128,7 +129,7 @@ async def enter_code(request: web.Request) -> web.Response:
 
 
 def _form_context(form: dict[str, Any], raw: dict[str, Any], errors: dict[str, str], **more: Any) -> dict[str, Any]:
-    questions = [pep_forms.Question.model_validate(q) for q in form["questions"]]
+    questions = [TemplateField.model_validate(q) for q in form["questions"]]
     ordered = pep_forms.in_page_order(questions, errors)
     return {"form": form, "views_page": True, "carer": form["audience"] == "carer",
             "widgets": pep_forms.widgets(questions, raw, ordered, []),
@@ -154,7 +155,7 @@ async def answers(request: web.Request) -> web.Response:
     form = await _form(request)
     if isinstance(form, web.Response):
         return form
-    questions = [pep_forms.Question.model_validate(q) for q in form["questions"]]
+    questions = [TemplateField.model_validate(q) for q in form["questions"]]
     raw = pep_forms.answers_to_raw(questions, form["answers"])
     saved = request.query.get("saved") == "1"
     return render(request, "views_answers.html", _form_context(form, raw, {}, saved=saved))
@@ -162,7 +163,7 @@ async def answers(request: web.Request) -> web.Response:
 
 async def _save(request: web.Request, form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """Save what changed; return (the form now, errors by question, the raw form)."""
-    questions = [pep_forms.Question.model_validate(q) for q in form["questions"]]
+    questions = [TemplateField.model_validate(q) for q in form["questions"]]
     data = await request.post()
     raw = pep_forms.raw_from_post(questions, data)
     parsed = pep_forms.raw_to_answers(questions, raw)
@@ -248,8 +249,7 @@ async def _invite_page(request: web.Request, who: Caller, pep_id: str, key: str,
     for i in invitations:
         for when in ("expires_at", "last_used_at"):
             i[when] = datetime.fromisoformat(i[when]) if i.get(when) else None
-    question_sets = section.definition.get("fields", []) and any(
-        f.get("key") == "question_set" for f in section.definition.get("fields", []))
+    question_sets = section.definition.field("question_set") is not None
     return await render_signed_in(request, "views_invite.html", {
         "current_page": "children", "pep": pep, "child": child, "section": section, "key": key,
         "who_words": SECTIONS[key], "question_sets": question_sets, "values": values or {"days": "14"},

@@ -1,25 +1,28 @@
 // Checks the PEP section script's logic in Node with a fake form: run by test_pep_section_js.py.
 import assert from 'node:assert/strict'
-import { applyConditions, conditionMet, currentValues, PepSection } from '../../services/portal/assets/js/pep-section.js'
+import { applyConditions, currentValues, PepSection, shownNow } from '../../services/portal/assets/js/pep-section.js'
 
 function input (name, value, type = 'text', checked = false) {
   return { name, value, type, checked }
 }
 
-function wrapper (field, values) {
-  return { dataset: { conditionField: field, conditionValues: JSON.stringify(values) }, hidden: false }
+// A conditional question as the page draws it: every condition the shared rule sets for it, as data.
+function wrapper (...conditions) {
+  return { dataset: { showWhen: JSON.stringify(conditions.map(([field, equals]) => ({ field, equals }))) }, hidden: false }
 }
 
 const excluded = [input('answers.excluded', 'yes', 'radio'), input('answers.excluded', 'no', 'radio', true)]
 const needs = [input('answers.needs', 'sld', 'checkbox', true), input('answers.needs', 'semh', 'checkbox')]
 const version = input('version', '4', 'hidden')
-const strategies = wrapper('answers.excluded', ['yes'])
-const semh = wrapper('answers.needs', ['semh'])
-const sld = wrapper('answers.needs', ['sld'])
+const strategies = wrapper(['answers.excluded', ['yes']])
+const semh = wrapper(['answers.needs', ['semh']])
+const sld = wrapper(['answers.needs', ['sld']])
+// Revealed by `sld`, which is itself revealed by `excluded`: hidden whenever either condition is not met.
+const support = wrapper(['answers.needs', ['sld']], ['answers.excluded', ['yes']])
 const form = {
   elements: [...excluded, ...needs, input('answers.notes', ''), version, input('csrf_token', 'token', 'hidden')],
   dataset: { autosaveUrl: '/peps/p/sections/education/autosave' },
-  querySelectorAll: (selector) => selector === '[data-condition-field]' ? [strategies, semh, sld] : [],
+  querySelectorAll: (selector) => selector === '[data-show-when]' ? [strategies, semh, sld, support] : [],
   querySelector: (selector) => selector === '[data-section-version]' ? version : selector === 'input[name="csrf_token"]' ? { value: 'token' } : null,
   addEventListener () {}
 }
@@ -28,14 +31,15 @@ const form = {
 assert.deepEqual(currentValues(form, 'answers.excluded'), ['no'])
 assert.deepEqual(currentValues(form, 'answers.needs'), ['sld'])
 assert.deepEqual(currentValues(form, 'answers.notes'), [])
-assert.equal(conditionMet(form, strategies), false)
+assert.equal(shownNow(form, strategies), false)
 applyConditions(form)
-assert.deepEqual([strategies.hidden, semh.hidden, sld.hidden], [true, true, false])
+assert.deepEqual([strategies.hidden, semh.hidden, sld.hidden, support.hidden], [true, true, false, true])
 excluded[0].checked = true
 excluded[1].checked = false
 applyConditions(form)
-assert.equal(strategies.hidden, false)
-assert.equal(conditionMet(form, { dataset: { conditionField: 'answers.excluded', conditionValues: 'not json' } }), true)
+assert.deepEqual([strategies.hidden, support.hidden], [false, false])
+assert.equal(shownNow(form, { dataset: { showWhen: 'not json' } }), true)
+assert.equal(shownNow(form, { dataset: {} }), true)
 
 // Autosave: the new version is kept; a conflict stops saving and shows the banner; a failure keeps the answers
 // waiting to be saved.

@@ -12,7 +12,6 @@ from multidict import MultiDict
 from services.portal import pep_forms, pep_words
 from services.portal.pep_forms import (
     changes,
-    definition,
     element_id,
     error_path,
     gateway_errors,
@@ -22,6 +21,7 @@ from services.portal.pep_forms import (
     raw_to_answers,
     three_way,
 )
+from shared.api.templates import Section
 
 SECTION: dict[str, Any] = {
     "key": "education", "title": "Education", "owner": "designated_teacher", "description": None,
@@ -50,7 +50,7 @@ SECTION: dict[str, Any] = {
         {"key": "at", "label": "Meeting time", "type": "time"},
     ],
 }
-SD = definition(SECTION)
+SD = Section.model_validate(SECTION)  # as SectionOut.definition arrives
 ANSWERS = {"started": "2024-09-02", "notes": "Reading well", "excluded": True,
            "exclusions": [{"date": "2026-01-12", "kind": "fixed_term", "days": 1.5}], "needs": ["sld"],
            "sen": "ehcp", "attendance": 96.0, "sdq": 14, "amount": "250.00", "at": "15:30"}
@@ -227,8 +227,10 @@ def test_changes_travel_through_the_conflict_form_only_for_this_section() -> Non
 def test_conditional_questions_say_when_to_answer_them_and_carry_their_condition() -> None:
     widgets = {w["key"]: w for w in pep_forms.widgets(SD.fields, {}, {}, [])}
     assert widgets["review"]["condition"] == "Answer if ‘Special educational needs’ is ‘EHCP’"
-    assert widgets["review"]["condition_field"] == "answers.sen"
-    assert widgets["exclusions"]["condition_values"] == ["yes"]
+    # For the page's script: the shared rule's conditions, in the form's names and values (yes/no as radios send).
+    assert widgets["review"]["show_when"] == [{"field": "answers.sen", "equals": ["ehcp"]}]
+    assert widgets["exclusions"]["show_when"] == [{"field": "answers.excluded", "equals": ["yes"]}]
+    assert widgets["notes"]["show_when"] == []
     assert widgets["exclusions"]["condition"] == "Answer if ‘Excluded since the last PEP?’ is ‘Yes’"
     assert widgets["notes"]["condition"] is None
 

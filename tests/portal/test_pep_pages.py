@@ -183,7 +183,8 @@ async def test_the_section_form_carries_its_version_conditions_and_carried_answe
     html = await (await portal.get(SECTION_URL)).text()
     assert 'name="version" value="4"' in html
     assert "Answer if ‘Has the child been excluded?’ is ‘Yes’" in html
-    assert 'data-condition-field="answers.excluded"' in html and "data-condition-values='[\"yes\"]'" in html
+    # The conditions for the page's script, as data from the shared rule (test_pep_section_js checks it applies them).
+    assert """data-show-when='[{"equals": ["yes"], "field": "answers.excluded"}]'""" in html
     assert "Carried forward from the last PEP: check it is still right" in html
     assert "(required for sign-off)" in html and 'id="answers-started"' in html
     assert "aria-expanded" not in html.split('id="section-form"')[1]

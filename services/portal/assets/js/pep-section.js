@@ -27,19 +27,28 @@ export function currentValues (form, name) {
   return values
 }
 
-export function conditionMet (form, wrapper) {
-  let expected
+// Which questions show is one rule, the template format's (shared/api/templates.py). The page gives each
+// conditional question every condition that rule sets for it (its own, and those of the questions it depends on),
+// as [{field: an input's name, equals: the values that show it}], so the script only checks them: the question
+// shows when each condition's input sends one of its values.
+export function conditionsMet (form, conditions) {
+  return conditions.every((condition) =>
+    currentValues(form, condition.field).some((value) => condition.equals.includes(value)))
+}
+
+export function shownNow (form, wrapper) {
+  let conditions
   try {
-    expected = JSON.parse(wrapper.dataset.conditionValues || '[]')
+    conditions = JSON.parse(wrapper.dataset.showWhen || '[]')
   } catch (error) {
     return true
   }
-  return currentValues(form, wrapper.dataset.conditionField).some((value) => expected.includes(value))
+  return Array.isArray(conditions) ? conditionsMet(form, conditions) : true
 }
 
 export function applyConditions (form) {
-  for (const wrapper of form.querySelectorAll('[data-condition-field]')) {
-    wrapper.hidden = !conditionMet(form, wrapper)
+  for (const wrapper of form.querySelectorAll('[data-show-when]')) {
+    wrapper.hidden = !shownNow(form, wrapper)
   }
 }
 
