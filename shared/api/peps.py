@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.api.templates import Section
+
 Kind = Literal["initial", "termly_review", "change_of_placement", "change_of_setting", "emergency"]
 Term = Literal["autumn", "spring", "summer"]
 
@@ -72,7 +74,7 @@ class Gap(BaseModel):
 class SectionOut(BaseModel):
     pep_id: uuid.UUID
     key: str
-    definition: dict[str, Any] = Field(description="The template section: its questions, types and conditions")
+    definition: Section = Field(description="The template section: its questions, types and conditions")
     answers: dict[str, Any]
     version: int
     status: str
