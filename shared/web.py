@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from shared import internal_auth
+from shared.api.operations import Operation
 from shared.db import DATABASE_AWAY
 from shared.errors import Problem, validation_problem
 
@@ -105,6 +106,33 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise Problem(400, "The body is not valid JSON", code="bad_json") from None
     return model.model_validate(raw)
+
+
+def serves(routes: web.RouteTableDef, op: Operation) -> Callable[[Callable[[web.Request], Awaitable[Any]]], Handler]:
+    """Route the owning service's handler for a catalogue operation, at the operation's path. The handler returns
+    what the operation declares (its response model, a list of them, or None), and that is what is sent: it is
+    validated against the operation's response model and serialised from it, with the operation's status. A
+    handler that must set headers of its own (a file) may return a web.StreamResponse, sent as it is."""
+
+    def bind(answer: Callable[[web.Request], Awaitable[Any]]) -> Handler:
+        adapter = op.response_adapter
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            result = await answer(request)
+            if isinstance(result, web.StreamResponse):
+                return result
+            if adapter is None:
+                return web.Response(status=op.status)
+            return web.Response(body=adapter.dump_json(adapter.validate_python(result)), status=op.status,
+                                content_type="application/json")
+
+        handler.operation = op  # type: ignore[attr-defined]  # how the contract test knows it
+        handler.__name__ = answer.__name__
+        handler.__doc__ = answer.__doc__
+        routes.route(op.method.upper(), op.service_path)(handler)
+        return handler
+
+    return bind
 
 
 def json_model(model: BaseModel | list[Any] | dict[str, Any], status: int = 200) -> web.Response:

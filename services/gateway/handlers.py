@@ -4,14 +4,14 @@ request on with a short-lived signed token carrying their claims; services autho
 from __future__ import annotations
 
 import ipaddress
-import uuid
-from datetime import datetime
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
-from services.gateway.openapi import Operation, ProblemDocument, document, operation
+from services.gateway.bound import answers
+from services.gateway.openapi import document
 from services.gateway.settings import GatewaySettings
+from shared.api import auth
+from shared.api.identity import SessionInfo
 from shared.errors import Problem
 from shared.internal_auth import Claims, Membership
 from shared.service import SETTINGS
@@ -20,68 +20,6 @@ from shared.web import REQUEST_ID, ServiceClient, json_model, parse_body
 IDENTITY = web.AppKey("identity_client", ServiceClient)
 CLIENTS = web.AppKey("service_clients", dict[str, ServiceClient])
 GATEWAY = Claims(sub="service:gateway")
-routes = web.RouteTableDef()
-
-
-# ---- models (they are the OpenAPI document) -------------------------------------------------------
-
-
-class SignIn(BaseModel):
-    email: str = Field(min_length=3, max_length=320, description="The address the account was registered with")
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class SignInStarted(BaseModel):
-    attempt_id: uuid.UUID = Field(description="Send it back with the emailed code. Returned whether or not the "
-                                              "email and password were right; a code is emailed only if they were.")
-
-
-class VerifyCode(BaseModel):
-    attempt_id: uuid.UUID
-    code: str = Field(min_length=1, max_length=32, description="8 digits, with or without the space: 1234 5678")
-
-
-class ResendCode(BaseModel):
-    attempt_id: uuid.UUID
-
-
-class SignedIn(BaseModel):
-    user_id: uuid.UUID
-    expires_at: datetime
-    idle_expires_at: datetime
-
-
-class MembershipOut(BaseModel):
-    organisation_id: uuid.UUID
-    organisation_name: str
-    organisation_type: str
-    role: str
-
-
-class Me(BaseModel):
-    id: uuid.UUID
-    email: str
-    given_name: str
-    family_name: str
-    memberships: list[MembershipOut]
-
-
-_bad = {422: ProblemDocument, 429: ProblemDocument}
-operation(Operation("post", "/api/v1/auth/sign-in", "Start signing in with email and password", SignIn,
-                    {202: SignInStarted, **_bad}, authenticated=False, tags=["auth"]))
-operation(Operation("post", "/api/v1/auth/sign-in/verify", "Finish signing in with the emailed code; sets the "
-                    "session cookie", VerifyCode, {200: SignedIn, 400: ProblemDocument, **_bad},
-                    authenticated=False, tags=["auth"]))
-operation(Operation("post", "/api/v1/auth/sign-in/resend", "Email a new code (the old one stops working)",
-                    ResendCode, {202: SignInStarted, **_bad}, authenticated=False, tags=["auth"]))
-operation(Operation("get", "/api/v1/me", "The signed-in user and their organisations and roles", None,
-                    {200: Me, 401: ProblemDocument}, tags=["auth"]))
-operation(Operation("post", "/api/v1/auth/sign-out", "Sign out of this session", None, {204: None},
-                    authenticated=False, tags=["auth"]))
-operation(Operation("post", "/api/v1/auth/sign-out-everywhere", "Sign out of every session of this user", None,
-                    {204: None, 401: ProblemDocument}, tags=["auth"]))
-operation(Operation("get", "/api/v1/openapi.json", "This document", None, {200: None}, authenticated=False,
-                    tags=["meta"]))
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -135,43 +73,43 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, toke
 # ---- handlers -------------------------------------------------------------------------------------
 
 
-@routes.post("/api/v1/auth/sign-in")
+@answers(auth.SIGN_IN)
 async def sign_in(request: web.Request) -> web.Response:
-    body = await parse_body(request, SignIn)
+    body = await parse_body(request, auth.SignIn)
     result = await request.app[IDENTITY].call(
         "POST", "/sign-in", GATEWAY, request_id=request[REQUEST_ID],
         json_body={**body.model_dump(), "client_address": client_address(request)})
-    return json_model(SignInStarted(**result), status=202)
+    return json_model(auth.SignInStarted(**result), status=202)
 
 
-@routes.post("/api/v1/auth/sign-in/resend")
+@answers(auth.RESEND_SIGN_IN_CODE)
 async def resend(request: web.Request) -> web.Response:
-    body = await parse_body(request, ResendCode)
+    body = await parse_body(request, auth.ResendCode)
     result = await request.app[IDENTITY].call(
         "POST", "/sign-in/resend", GATEWAY, request_id=request[REQUEST_ID],
         json_body={"attempt_id": str(body.attempt_id), "client_address": client_address(request)})
-    return json_model(SignInStarted(**result), status=202)
+    return json_model(auth.SignInStarted(**result), status=202)
 
 
-@routes.post("/api/v1/auth/sign-in/verify")
+@answers(auth.VERIFY_SIGN_IN)
 async def verify(request: web.Request) -> web.Response:
-    body = await parse_body(request, VerifyCode)
+    body = await parse_body(request, auth.VerifyCode)
     result = await request.app[IDENTITY].call(
         "POST", "/sign-in/verify", GATEWAY, request_id=request[REQUEST_ID],
         json_body={"attempt_id": str(body.attempt_id), "code": body.code, "client_address": client_address(request)})
-    response = json_model(SignedIn(**result))
+    response = json_model(auth.SignedIn(**result))
     _set_session_cookie(request, response, result["session_token"])
     return response
 
 
-@routes.get("/api/v1/me")
+@answers(auth.GET_ME)
 async def me(request: web.Request) -> web.Response:
     claims = await authenticate(request)
     user = await request.app[IDENTITY].call("GET", "/users/me", claims, request_id=request[REQUEST_ID])
-    return json_model(Me(**user))
+    return json_model(auth.Me(**user))
 
 
-@routes.post("/api/v1/auth/sign-out")
+@answers(auth.SIGN_OUT)
 async def sign_out(request: web.Request) -> web.Response:
     settings = _settings(request)
     token = request.cookies.get(settings.session_cookie)
@@ -183,7 +121,7 @@ async def sign_out(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/api/v1/auth/sign-out-everywhere")
+@answers(auth.SIGN_OUT_EVERYWHERE)
 async def sign_out_everywhere(request: web.Request) -> web.Response:
     claims = await authenticate(request)
     await request.app[IDENTITY].call("POST", "/users/me/sessions/revoke-all", claims, request_id=request[REQUEST_ID])
@@ -192,6 +130,29 @@ async def sign_out_everywhere(request: web.Request) -> web.Response:
     return response
 
 
-@routes.get("/api/v1/openapi.json")
+@answers(auth.GET_OPENAPI)
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document())
+
+
+async def _session(request: web.Request, touch: bool) -> web.Response:
+    token = request.cookies.get(_settings(request).session_cookie, "")
+    if not token or len(token) > 128:
+        await authenticate(request)  # answers the usual 401
+    found = await request.app[IDENTITY].call("POST", "/sessions/resolve", GATEWAY, request_id=request[REQUEST_ID],
+                                             json_body={"session_token": token, "touch": touch})
+    info = SessionInfo(expires_at=found["expires_at"], idle_expires_at=found["idle_expires_at"],
+                       warn_seconds_before=120, idle_timeout_seconds=found["idle_timeout_seconds"])
+    return web.Response(text=info.model_dump_json(), content_type="application/json")
+
+
+@answers(auth.GET_SESSION)
+async def session_info(request: web.Request) -> web.Response:
+    """When this session ends; asking does not keep it alive (the timeout warning polls this)."""
+    return await _session(request, touch=False)
+
+
+@answers(auth.EXTEND_SESSION)
+async def extend_session(request: web.Request) -> web.Response:
+    """'Stay signed in': restart the idle clock."""
+    return await _session(request, touch=True)

@@ -1,75 +1,82 @@
-"""The OpenAPI 3.1 document, generated from the pydantic models each operation declares."""
+"""The OpenAPI 3.1 document, generated from the operation catalogue: every operation with its path and query
+parameters, request and response schemas, errors as RFC 9457 problem documents, and the session cookie."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
-from shared.errors import FieldError
+from shared.api.operations import Operation, ProblemDocument, catalogue
 
-
-class ProblemDocument(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    code: str | None = None
-    errors: list[FieldError] | None = None
-    request_id: str | None = None
-    retry_after: int | None = None
+REF = "#/components/schemas/{model}"
 
 
-@dataclass
-class Operation:
-    method: str
-    path: str
-    summary: str
-    request: type[BaseModel] | None = None
-    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
-    authenticated: bool = True
-    tags: list[str] = field(default_factory=list)
-    many: bool = False  # the success response is a list of the model, not one
-
-
-OPERATIONS: list[Operation] = []
-
-
-def operation(op: Operation) -> Operation:
-    OPERATIONS.append(op)
-    return op
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for name, kind in op.parameters.items():
+        found.append({"name": name, "in": "path", "required": True,
+                      "schema": TypeAdapter(kind).json_schema(ref_template=REF)})
+    if op.query is not None:
+        schema = op.query.model_json_schema(ref_template=REF, by_alias=True)
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            entry: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+            description = prop.pop("description", None)
+            prop.pop("title", None)
+            if description:
+                entry["description"] = description
+            entry["schema"] = prop
+            found.append(entry)
+    return found
 
 
 def document() -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
+    ops = list(catalogue().values())
+    models: list[tuple[type[BaseModel], Any]] = [(ProblemDocument, "serialization")]
+    for op in ops:
+        if op.body is not None:
+            models.append((op.body, "validation"))
+        if op.response is not None:
+            models.append((op.response, "serialization"))
+    refs, definitions = models_json_schema(list(dict.fromkeys(models)), ref_template=REF)
+    schemas = definitions.get("$defs", {})
 
-    def ref(model: type[BaseModel]) -> dict[str, str]:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, sub in schema.pop("$defs", {}).items():
-            schemas[name] = sub
-        schemas[model.__name__] = schema
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return dict(refs[(model, mode)])  # type: ignore[index]
 
+    problem = {"application/problem+json": {"schema": ref(ProblemDocument, "serialization")}}
     paths: dict[str, Any] = {}
-    for op in OPERATIONS:
+    for op in ops:
         responses: dict[str, Any] = {}
-        for status, model in sorted(op.responses.items()):
-            entry: dict[str, Any] = {"description": _status_text(status)}
-            if model is not None:
-                media = "application/problem+json" if model is ProblemDocument else "application/json"
-                schema = {"type": "array", "items": ref(model)} if op.many and status < 300 else ref(model)
-                entry["content"] = {media: {"schema": schema}}
-            responses[str(status)] = entry
-        body: dict[str, Any] = {"summary": op.summary, "operationId": f"{op.method}_{op.path}".replace("/", "_"),
-                                "tags": op.tags, "responses": responses}
-        if op.request is not None:
-            body["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.request)}}}
-        if op.authenticated:
-            body["security"] = [{"session": []}]
-        paths.setdefault(op.path, {})[op.method] = body
+        success: dict[str, Any] = {"description": HTTPStatus(op.status).phrase}
+        if op.response is not None:
+            schema = ref(op.response, "serialization")
+            success["content"] = {"application/json": {"schema": {"type": "array", "items": schema}
+                                                       if op.many else schema}}
+        elif op.media is not None:
+            binary = op.media not in ("application/json", "text/csv")
+            success["content"] = {op.media: {"schema": {"type": "string", "format": "binary"} if binary else {}}}
+        responses[str(op.status)] = success
+        for status in sorted(set(op.errors) | ({401} if not op.public else set())):
+            responses[str(status)] = {"description": HTTPStatus(status).phrase, "content": problem}
+        entry: dict[str, Any] = {"operationId": op.id, "summary": op.summary, "tags": list(op.tags),
+                                 "responses": responses}
+        params = _parameters(op)
+        if params:
+            entry["parameters"] = params
+        if op.body is not None:
+            entry["requestBody"] = {"required": True,
+                                    "content": {"application/json": {"schema": ref(op.body, "validation")}}}
+        elif op.body_media == "multipart/form-data":
+            entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file", "kind"],
+                "properties": {"file": {"type": "string", "format": "binary"}, "kind": {"type": "string"},
+                               "pep_id": {"type": "string", "format": "uuid"}}}}}}
+        entry["security"] = [] if op.public else [{"session": []}]
+        paths.setdefault(op.public_path, {})[op.method] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": "ePEP API", "version": "1.0.0",
@@ -80,9 +87,3 @@ def document() -> dict[str, Any]:
         "components": {"schemas": schemas,
                        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "epep_session"}}},
     }
-
-
-def _status_text(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase

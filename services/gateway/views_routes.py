@@ -7,39 +7,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.forwarding import forward, routes
+from services.gateway.bound import answers
 from services.gateway.handlers import CLIENTS, GATEWAY, client_address
-from services.gateway.openapi import Operation, ProblemDocument, operation
 from shared.api import views as api
 from shared.errors import Problem
 from shared.internal_auth import Claims
 from shared.web import REQUEST_ID, json_model, parse_body
 
 VIEWS_COOKIE = "epep_views"
-tags = ("views",)
-
-forward("get", "/peps/{pep_id}/views-invitations", "The invitations to give views sent for a PEP",
-        response=api.ViewsInvitationOut, many=True, service="pep", tags=tags)
-forward("post", "/peps/{pep_id}/views-invitations", "Email a young person or carer a secure link to this PEP's "
-        "views section (theirs only; no account needed)", body=api.ViewsInvite, response=api.ViewsInvitationOut,
-        status=201, service="pep", tags=tags)
-forward("post", "/peps/{pep_id}/views-invitations/{invitation_id}/revoke", "Stop an invitation working",
-        response=api.ViewsInvitationOut, service="pep", tags=tags)
-
-_public = {400: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument, 429: ProblemDocument}
-operation(Operation("post", "/api/v1/views/open", "Open an emailed views link: a code is emailed to the same "
-                    "address (404, kindly worded, for a link that does not work)", api.ViewsOpen,
-                    {202: api.ViewsCodeSent, **_public}, authenticated=False, tags=list(tags)))
-operation(Operation("post", "/api/v1/views/verify", "Enter the emailed code: a views session for that "
-                    "invitation only", api.ViewsVerify, {200: api.ViewsSession, **_public}, authenticated=False,
-                    tags=list(tags)))
-operation(Operation("get", "/api/v1/views/form", "The invited person's questions and answers (cookie epep_views)",
-                    None, {200: api.ViewsForm, 401: ProblemDocument, 404: ProblemDocument}, authenticated=False,
-                    tags=list(tags)))
-operation(Operation("put", "/api/v1/views/form", "Save some answers as they go (cookie epep_views)", api.ViewsSave,
-                    {200: api.ViewsForm, 401: ProblemDocument, 404: ProblemDocument, 422: ProblemDocument},
-                    authenticated=False, tags=list(tags)))
-
 
 def _as_gateway(request: web.Request) -> Claims:
     return Claims(sub=GATEWAY.sub, address=client_address(request))
@@ -58,27 +33,27 @@ def _session(request: web.Request) -> str:
     return token
 
 
-@routes.post("/api/v1/views/open")
+@answers(api.OPEN_VIEWS_LINK)
 async def open_link(request: web.Request) -> web.Response:
     body = await parse_body(request, api.ViewsOpen)
     result = await _pep(request, "POST", "/views/open", {"token": body.token})
     return json_model(api.ViewsCodeSent.model_validate(result), status=202)
 
 
-@routes.post("/api/v1/views/verify")
+@answers(api.VERIFY_VIEWS_CODE)
 async def verify(request: web.Request) -> web.Response:
     body = await parse_body(request, api.ViewsVerify)
     result = await _pep(request, "POST", "/views/verify", {"token": body.token, "code": body.code})
     return json_model(api.ViewsSession.model_validate(result))
 
 
-@routes.get("/api/v1/views/form")
+@answers(api.GET_VIEWS_FORM)
 async def read_form(request: web.Request) -> web.Response:
     result = await _pep(request, "POST", "/views/form", {"session_token": _session(request)})
     return json_model(api.ViewsForm.model_validate(result))
 
 
-@routes.put("/api/v1/views/form")
+@answers(api.SAVE_VIEWS_FORM)
 async def save_form(request: web.Request) -> web.Response:
     session = _session(request)
     body = await parse_body(request, api.ViewsSave)

@@ -21,6 +21,7 @@ from opentelemetry.instrumentation.aiohttp_client import create_trace_config
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from shared.api import qa as qa_api
+from shared.api.operations import InvalidParameter, Operation, encode_query
 from shared.api.templates import Section
 
 log = logging.getLogger(__name__)
@@ -596,6 +597,23 @@ class GatewayClient:
 
     async def sign_out_everywhere(self, caller: Caller) -> None:
         await self._call("POST", "/auth/sign-out-everywhere", caller)
+
+    # ---- any operation of the catalogue (shared/api/operations.py) ----
+
+    async def call(self, op: Operation, caller: Caller, body: BaseModel | dict[str, Any] | None = None, *,
+                   query: BaseModel | dict[str, Any] | None = None, **params: Any) -> Any:
+        """Call an operation of the public API: its path built from `params` (each validated and quoted whole),
+        its answer as the operation's response model (a list of them, or None where it has none). A parameter
+        that is not of its type names nothing: 404, as the gateway would answer."""
+        try:
+            path = op.bind(op.path, **params)
+        except InvalidParameter:
+            raise GatewayProblem(status=404, title="Not found", code="not_found") from None
+        payload = body.model_dump(mode="json", exclude_unset=True) if isinstance(body, BaseModel) else body
+        encoded = encode_query(query)
+        answer, _ = await self._call(op.method.upper(), path + (f"?{encoded}" if encoded else ""), caller, payload)
+        adapter = op.response_adapter
+        return None if adapter is None else adapter.validate_python(answer)
 
     # ---- the session's clock (for the timeout warning) ----
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.api.identity import Email
+from shared.api.operations import Operation, operation
+from shared.api.retention import RetentionRule
 
 Gender = Literal["female", "male", "other", "not_known"]
 # Interim care orders are made under s38 of the Children Act 1989, full care orders under s31; placement
@@ -158,7 +160,7 @@ class ChildList(BaseModel):
     offset: int
 
 
-class Person(BaseModel):
+class PersonWithAccess(BaseModel):
     user_id: uuid.UUID
     given_name: str
     family_name: str
@@ -228,7 +230,7 @@ class ChildProfile(BaseModel):
     updated_at: datetime
     updated_by: uuid.UUID | None
     indicators: Indicators
-    people: list[Person] = Field(description="Everyone who can see this child's record, and how")
+    people: list[PersonWithAccess] = Field(description="Everyone who can see this child's record, and how")
     siblings: list[Sibling] = Field(description="Linked siblings you can see")
     placement_history: list[Change]
     setting_history: list[Change]
@@ -334,3 +336,70 @@ class SubjectAccess(BaseModel):
     peps: list[dict[str, Any]]
     held_elsewhere: list[str]
     held_by_others: dict[str, dict[str, Any]] = {}
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+class AccessLogQuery(BaseModel):
+    since: date | None = Field(default=None, description="From this day (default: the first of this month)")
+    until: date | None = Field(default=None, description="To this day (default: today)")
+    pep_id: uuid.UUID | None = Field(default=None, description="Only this PEP")
+    reads_only: bool = Field(default=False, description="Only views and downloads")
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="pep", **options)
+
+
+LIST_CHILDREN = _op("list_children", "get", "/children", "My children", query=ChildQuery, response=ChildList,
+                    tags=("children",))
+ADD_CHILD = _op("add_child", "post", "/children", "Add a child to an LA where I work for the Virtual School",
+                body=ChildIn, response=ChildProfile, status=201, tags=("children",))
+IMPORT_CHILDREN = _op("import_children", "post", "/children/import", "Create or update an LA's children from CSV, "
+                      "matched by social_care_id; a file with any bad row imports nothing (422 with a report row by "
+                      "row and the columns)", body=CsvImport, response=ImportResult, tags=("children",))
+IMPORT_ATTENDANCE = _op("import_attendance", "post", "/children/attendance/import", "Record attendance for an LA's "
+                        "children from CSV; all or nothing", body=CsvImport, response=AttendanceImportResult,
+                        tags=("children",))
+GET_CHILD = _op("get_child", "get", "/children/{child_id}", "A child's profile: core data, key indicators, who can "
+                "see it, history", response=ChildProfile, tags=("children",))
+CHANGE_CHILD = _op("change_child", "patch", "/children/{child_id}", "Change a child's core data (409 with the current "
+                   "record if it changed since your version)", body=ChildPatch, response=ChildProfile,
+                   tags=("children",))
+LIST_ATTENDANCE = _op("list_attendance", "get", "/children/{child_id}/attendance", "A child's attendance, and this "
+                      "academic year's percentage", response=AttendanceList, tags=("children",))
+RECORD_ATTENDANCE = _op("record_attendance", "post", "/children/{child_id}/attendance", "Record a period's attendance "
+                        "(the same period again replaces it)", body=AttendanceIn, response=Attendance, status=201,
+                        tags=("children",))
+LIST_SIBLINGS = _op("list_siblings", "get", "/children/{child_id}/siblings", "A child's siblings that I can see",
+                    response=Sibling, many=True, tags=("children",))
+LINK_SIBLING = _op("link_sibling", "post", "/children/{child_id}/siblings", "Link a sibling of the same LA (a link: "
+                   "nothing is copied)", body=SiblingLink, response=Sibling, many=True, status=201, tags=("children",))
+UNLINK_SIBLING = _op("unlink_sibling", "delete", "/children/{child_id}/siblings/{sibling_id}", "Remove a sibling link",
+                     status=204, tags=("children",))
+LIST_NOTES = _op("list_notes", "get", "/children/{child_id}/notes", "A child's case notes, newest first "
+                 "(professionals only; carers 403)", response=Note, many=True, tags=("children",))
+ADD_NOTE = _op("add_note", "post", "/children/{child_id}/notes", "Add a case note (kept as written: a correction is a "
+               "new note)", body=NoteIn, response=Note, status=201, tags=("children",))
+CHILD_ACTIVITY = _op("child_activity", "get", "/children/{child_id}/activity", "What happened on a child's record "
+                     "that I may know of, newest first; says what and who, never the content", query=ActivityQuery,
+                     response=ActivityList, tags=("children",))
+CHILD_ACCESS_LOG = _op("child_access_log", "get", "/children/{child_id}/access-log", "Who reached this child's record "
+                       "and PEPs, newest first (the Virtual School only; query: since, until as YYYY-MM-DD, default "
+                       "this month; pep_id; reads_only=true)", query=AccessLogQuery, response=AccessLog,
+                       tags=("children",))
+GET_RETENTION = _op("get_retention", "get", "/organisations/{la_id}/retention", "How long the LA keeps a child's "
+                    "records: until which birthday (75 unless its VS admin chose another; the LA's Virtual School)",
+                    response=RetentionRule, tags=("children",))
+SET_RETENTION = _op("set_retention", "put", "/organisations/{la_id}/retention", "Change it (the LA's VS admin; 25 to "
+                    "100). When that birthday passes, the retention job erases the child's records in every service",
+                    body=RetentionRule, response=RetentionRule, tags=("children",))
+
+SUBJECT_ACCESS = operation(
+    "subject_access", "get", "/children/{child_id}/subject-access", "Everything held about a child, for a subject "
+    "access request: pep's record, PEPs, files, notes and access log, with delegation's tasks, qa's reviews and PP+ "
+    "funding, and notify's emails about the child (the child's LA's VS admin only; recorded in the access log)",
+    service="gateway", response=SubjectAccess, errors=(401, 403, 404), tags=("children",))
+SUBJECT_ACCESS_PDF = operation(
+    "subject_access_pdf", "get", "/children/{child_id}/subject-access.pdf", "The same export as PDF",
+    service="gateway", media="application/pdf", errors=(401, 403, 404), tags=("children",))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, Field
+
+from shared.api.operations import Operation, operation
 
 SettingType = Literal["school", "academy", "college", "early_years", "alternative_provision"]
 Phase = Literal["early_years", "primary", "secondary", "all_through", "post_16", "special"]
@@ -149,7 +151,7 @@ class MySession(BaseModel):
     current: bool
 
 
-class Person(BaseModel):
+class StaffPerson(BaseModel):
     user_id: uuid.UUID
     given_name: str
     family_name: str
@@ -167,7 +169,7 @@ class OrganisationOut(BaseModel):
     address: str | None
     contact_email: str | None
     contact_phone: str | None
-    designated_teacher: Person | None
+    designated_teacher: StaffPerson | None
     can_manage: bool
 
 
@@ -177,7 +179,7 @@ class SettingSummary(BaseModel):
     setting_type: str | None
     urn: str | None
     phase: str | None
-    designated_teacher: Person | None
+    designated_teacher: StaffPerson | None
 
 
 class Access(BaseModel):
@@ -221,7 +223,7 @@ class Nominated(BaseModel):
     nominated_by_name: str | None
 
 
-class AuditEntry(BaseModel):
+class IdentityAuditEntry(BaseModel):
     id: int
     at: datetime
     action: str
@@ -230,3 +232,85 @@ class AuditEntry(BaseModel):
     subject_name: str | None
     organisation_name: str | None
     client_address: str | None
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+class InvitationLookupQuery(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="The token from the emailed invitation link")
+
+
+class AuditQuery(BaseModel):
+    action: str | None = Field(default=None, max_length=100, description="Only this kind of action")
+    user_id: uuid.UUID | None = Field(default=None, description="Only actions by or about this person")
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="identity", **options)
+
+
+LOOKUP_INVITATION = _op("lookup_invitation", "get", "/invitations/lookup", "What an emailed invitation link is for",
+                        query=InvitationLookupQuery, response=InvitationPreview, public=True, tags=("registration",))
+REGISTER = _op("register", "post", "/registrations", "Register from an invitation; a code is emailed to verify the "
+               "address", body=Registration, response=RegistrationStarted, status=202, public=True,
+               tags=("registration",))
+VERIFY_REGISTRATION = _op("verify_registration", "post", "/registrations/verify", "Verify the address with the "
+                          "emailed code: the account is created", body=RegistrationCode, status=204, public=True,
+                          tags=("registration",))
+RESEND_REGISTRATION_CODE = _op("resend_registration_code", "post", "/registrations/resend", "Email a new registration "
+                               "code", body=RegistrationResend, response=RegistrationResend, status=202, public=True,
+                               tags=("registration",))
+REQUEST_PASSWORD_RESET = _op("request_password_reset", "post", "/auth/password-reset", "Forgotten password: email a "
+                             "code (same answer for unknown emails)", body=PasswordResetRequest, response=ResetStarted,
+                             status=202, public=True, with_address=True, tags=("auth",))
+COMPLETE_PASSWORD_RESET = _op("complete_password_reset", "post", "/auth/password-reset/complete", "Set a new password "
+                              "with the emailed code; every session ends", body=PasswordResetComplete, status=204,
+                              public=True, with_address=True, tags=("auth",))
+ACCEPT_INVITATION = _op("accept_invitation", "post", "/invitations/accept", "Accept an invitation with the account "
+                        "you are signed in to", body=AcceptInvitation, response=InvitationAccepted, tags=("account",))
+CHANGE_PASSWORD = _op("change_password", "post", "/me/password", "Change my password (my other sessions end)",
+                      body=PasswordChange, status=204, tags=("account",))
+CHANGE_EMAIL = _op("change_email", "post", "/me/email", "Change my email: a code is sent to the new address",
+                   body=EmailChange, response=EmailChangeStarted, status=202, tags=("account",))
+VERIFY_EMAIL_CHANGE = _op("verify_email_change", "post", "/me/email/verify", "Confirm my new email address with the "
+                          "code", body=EmailChangeCode, status=204, tags=("account",))
+LIST_MY_SESSIONS = _op("list_my_sessions", "get", "/me/sessions", "My sessions", response=MySession, many=True,
+                       tags=("account",))
+END_MY_SESSION = _op("end_my_session", "delete", "/me/sessions/{session_id}", "Sign out one of my sessions", status=204,
+                     tags=("account",))
+GET_ORGANISATION = _op("get_organisation", "get", "/organisations/{org_id}", "An organisation I can see",
+                       response=OrganisationOut, tags=("administration",))
+CHANGE_ORGANISATION = _op("change_organisation", "patch", "/organisations/{org_id}", "Change an organisation's "
+                          "details (VS admin)", body=OrganisationPatch, response=OrganisationOut,
+                          tags=("administration",))
+LIST_SETTINGS = _op("list_settings", "get", "/organisations/{la_id}/settings", "The education settings in an LA's area",
+                    response=SettingSummary, many=True, tags=("administration",))
+ADD_SETTING = _op("add_setting", "post", "/organisations/{la_id}/settings", "Add an education setting (VS admin)",
+                  body=SettingIn, response=OrganisationOut, status=201, tags=("administration",))
+LIST_MEMBERS = _op("list_members", "get", "/organisations/{org_id}/users", "The people in an organisation I manage",
+                   response=Member, many=True, tags=("administration",))
+LIST_INVITATIONS = _op("list_invitations", "get", "/organisations/{org_id}/invitations", "Open invitations",
+                       response=OpenInvitation, many=True, tags=("administration",))
+INVITE = _op("invite", "post", "/organisations/{org_id}/invitations", "Invite someone by name, email and role",
+             body=InvitationIn, response=InvitationSent, status=201, tags=("administration",))
+WITHDRAW_INVITATION = _op("withdraw_invitation", "delete", "/invitations/{invitation_id}", "Withdraw an invitation",
+                          status=204, tags=("administration",))
+NOMINATE_DESIGNATED_TEACHER = _op("nominate_designated_teacher", "post",
+                                  "/organisations/{setting_id}/designated-teacher", "Nominate the setting's "
+                                  "Designated Teacher", body=Nomination, response=OrganisationOut,
+                                  tags=("administration",))
+DESIGNATED_TEACHER_HISTORY = _op("designated_teacher_history", "get",
+                                 "/organisations/{setting_id}/designated-teacher/history", "Who has been the "
+                                 "nominated DT", response=Nominated, many=True, tags=("administration",))
+DEACTIVATE_USER = _op("deactivate_user", "post", "/users/{user_id}/deactivate", "Deactivate an account: its sessions "
+                      "end at once", status=204, tags=("administration",))
+REACTIVATE_USER = _op("reactivate_user", "post", "/users/{user_id}/reactivate", "Reactivate an account", status=204,
+                      tags=("administration",))
+END_USER_SESSIONS = _op("end_user_sessions", "post", "/users/{user_id}/sessions/revoke-all", "End every session of an "
+                        "account", status=204, tags=("administration",))
+SET_STAFF_ACCESS = _op("set_staff_access", "put", "/organisations/{setting_id}/staff/{user_id}/access", "Which "
+                       "children and sections a member of staff may see (DT)", body=StaffAccess, status=204,
+                       tags=("administration",))
+LIST_AUDIT = _op("list_audit", "get", "/organisations/{la_id}/audit", "The LA's identity audit trail", query=AuditQuery,
+                 response=IdentityAuditEntry, many=True, tags=("administration",))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.api.operations import Operation, operation
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 Feedback = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
@@ -365,3 +367,83 @@ class Dashboard(BaseModel):
         default_factory=list, description="Automatic termly payments per financial year, newest first")
     options: DashboardOptions = Field(default_factory=DashboardOptions,
                                       description="The choices for the setting, social worker and caseworker filters")
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+class QueueQuery(BaseModel):
+    la_id: uuid.UUID | None = Field(default=None, description="Only this LA's PEPs (default: all of mine)")
+
+
+class FundingQuery(BaseModel):
+    la_id: uuid.UUID
+    status: Literal["pending", "more_information", "approved", "refused", "all"] = "pending"
+
+
+class FundingCsvQuery(BaseModel):
+    la_id: uuid.UUID
+
+
+class DashboardQuery(BaseModel):
+    la_id: uuid.UUID
+    academic_year: str | None = Field(default=None, max_length=20, description="Like 2025/26")
+    term: str | None = Field(default=None, max_length=20, description="autumn, spring or summer")
+    setting_id: uuid.UUID | None = None
+    status: str | None = Field(default=None, max_length=40, description="A PEP status")
+    key_stage: str | None = Field(default=None, max_length=10)
+    social_worker_id: uuid.UUID | None = None
+    caseworker_id: uuid.UUID | None = None
+    rating: str | None = Field(default=None, max_length=40, description="An overall grade")
+
+
+class DashboardCsvQuery(DashboardQuery):
+    table: str = Field(max_length=40, description="by_status, timescale, awarded, ratings, ratings_by_term, "
+                       "turnaround, pp_plus_by_area, pp_plus_by_intervention, pp_plus_by_setting, progress, "
+                       "pp_plus_termly, attendance, attainment or attainment_progress")
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="qa", **options)
+
+
+GET_QA_FRAMEWORK = _op("get_qa_framework", "get", "/organisations/{la_id}/qa-framework", "The LA's QA framework (its "
+                       "grades, areas with a descriptor per grade, overall rule) and the frameworks it may choose "
+                       "(the Virtual School)", response=LaQaFramework, tags=("quality assurance",))
+CHOOSE_QA_FRAMEWORK = _op("choose_qa_framework", "put", "/organisations/{la_id}/qa-framework", "Choose the LA's QA "
+                          "framework (VS admin); reviews already written keep theirs", body=FrameworkChoiceIn,
+                          response=LaQaFramework, tags=("quality assurance",))
+QA_QUEUE = _op("qa_queue", "get", "/qa/queue", "PEPs awaiting review in my LAs, oldest submission first (the Virtual "
+               "School; query: la_id)", query=QueueQuery, response=Queue, tags=("quality assurance",))
+GET_REVIEW = _op("get_review", "get", "/peps/{pep_id}/review", "A PEP's review of its latest submission and every "
+                 "earlier one (the Virtual School, the social worker, the DT, the IRO; never carers)",
+                 response=PepReview, tags=("quality assurance",))
+SAVE_REVIEW = _op("save_review", "put", "/peps/{pep_id}/review", "Save a caseworker's ratings so far: per area a "
+                  "grade and feedback, overall a grade and feedback (each save is kept)", body=ReviewDraftIn,
+                  response=PepReview, tags=("quality assurance",))
+DECIDE_REVIEW = _op("decide_review", "post", "/peps/{pep_id}/review/decide", "Approve the PEP, or return it to the "
+                    "school with a reason (taken through the PEP's own lifecycle; the school gets an amend task with "
+                    "the feedback)", body=DecideIn, response=PepReview, tags=("quality assurance",))
+CONFIRM_REVIEW = _op("confirm_review", "post", "/peps/{pep_id}/review/confirm", "Confirm or change a decided review's "
+                     "overall grade (a VS approver or admin)", body=ConfirmIn, response=PepReview,
+                     tags=("quality assurance",))
+LIST_FUNDING = _op("list_funding", "get", "/funding", "An LA's PP+ requests, oldest first, with the count of each "
+                   "status (the Virtual School)", query=FundingQuery, response=FundingList, tags=("pp+ funding",))
+DECIDE_FUNDING = _op("decide_funding", "post", "/funding/{request_id}/decide", "Approve a PP+ request (at most the "
+                     "amount asked), refuse it or ask for more information, with a reason (a VS approver or admin)",
+                     body=FundingDecideIn, response=FundingRequestOut, tags=("pp+ funding",))
+CHILD_FUNDING = _op("child_funding", "get", "/children/{child_id}/funding", "A child's PP+ requests and totals per "
+                    "financial year against the LA's allocation (those who see QA)", response=ChildFunding,
+                    tags=("pp+ funding",))
+GET_ALLOCATION = _op("get_allocation", "get", "/organisations/{la_id}/pp-plus-allocation", "The LA's PP+ allocation "
+                     "per child per financial year", response=Allocation, tags=("pp+ funding",))
+SET_ALLOCATION = _op("set_allocation", "put", "/organisations/{la_id}/pp-plus-allocation", "Set the LA's PP+ "
+                     "allocation per child (VS admin)", body=AllocationIn, response=Allocation, tags=("pp+ funding",))
+GET_DASHBOARD = _op("get_dashboard", "get", "/dashboard", "The Virtual School's dashboard for its LA: PEPs by status, "
+                    "submitted within the timescale, latest ratings, QA turnaround, PP+ approved by area of focus and "
+                    "intervention type, with PEPs due, overdue and completed, PP+ paid termly, attendance and "
+                    "attainment", query=DashboardQuery, response=Dashboard, tags=("quality assurance",))
+
+FUNDING_CSV = _op("funding_csv", "get", "/funding.csv", "Every PP+ request of an LA with its decision, as CSV for "
+                  "finance (the Virtual School)", query=FundingCsvQuery, media="text/csv", tags=("pp+ funding",))
+DASHBOARD_CSV = _op("dashboard_csv", "get", "/dashboard.csv", "One table of the Virtual School's dashboard as CSV",
+                    query=DashboardCsvQuery, media="text/csv", tags=("quality assurance",))

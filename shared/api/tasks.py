@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.api.caseload import Caseload, CaseloadQuery
+from shared.api.operations import Operation, operation
 
 TaskKind = Literal["complete_sections", "amend", "finalise"]
 TaskStatus = Literal["assigned", "in_progress", "submitted", "retracted", "returned", "completed", "cancelled"]
@@ -101,3 +104,32 @@ class PepDeadlines(BaseModel):
 class TraySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tray_days: int = Field(ge=1, le=365, description="Days retracted and submitted tasks stay in the trays")
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="delegation", **options)
+
+
+DELEGATE = _op("delegate", "post", "/peps/{pep_id}/delegations", "Delegate sections of a PEP to the DT of the child's "
+               "setting, due by a date (the Virtual School or the child's social worker)", body=DelegationIn,
+               response=Task, status=201, tags=("tasks",))
+LIST_PEP_TASKS = _op("list_pep_tasks", "get", "/peps/{pep_id}/tasks", "A PEP's tasks, newest first", response=Task,
+                     many=True, tags=("tasks",))
+PEP_DEADLINES = _op("pep_deadlines", "get", "/peps/{pep_id}/deadlines", "A PEP's deadlines by the LA's timescales, "
+                    "each with the rule that set it", response=PepDeadlines, tags=("tasks",))
+LIST_TASKS = _op("list_tasks", "get", "/tasks", "My tray with the counts of every tray", query=TaskQuery,
+                 response=TaskList, tags=("tasks",))
+GET_TASK = _op("get_task", "get", "/tasks/{task_id}", "A task with its history", response=Task, tags=("tasks",))
+RETRACT_TASK = _op("retract_task", "post", "/tasks/{task_id}/retract", "Take a delegated task back, saying why",
+                   body=RetractIn, response=Task, tags=("tasks",))
+GET_CASELOAD = _op("get_caseload", "get", "/caseload", "My caseload trackers: Overdue, No PEP date, Upcoming, with "
+                   "counts, the children in one and, for the Virtual School, counts by setting and by social worker",
+                   query=CaseloadQuery, response=Caseload, tags=("tasks",))
+GET_TRAY_SETTINGS = _op("get_tray_settings", "get", "/organisations/{la_id}/tray-settings", "How long retracted and "
+                        "submitted tasks stay in the trays (the LA's Virtual School)", response=TraySettings,
+                        tags=("tasks",))
+SET_TRAY_SETTINGS = _op("set_tray_settings", "put", "/organisations/{la_id}/tray-settings", "Change it (the LA's VS "
+                        "admin; 1 to 365 days)", body=TraySettings, response=TraySettings, tags=("tasks",))

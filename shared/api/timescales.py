@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from shared.api.operations import Operation, operation
 
 Unit = Literal["working_days", "school_days", "weeks"]
 Placement = Literal["planned", "emergency"]
@@ -198,3 +200,24 @@ class DeadlineOut(BaseModel):
 class DeadlinePreview(BaseModel):
     version: int = Field(description="The configuration version used")
     deadlines: list[DeadlineOut]
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="delegation", **options)
+
+
+GET_TIMESCALES = _op("get_timescales", "get", "/organisations/{la_id}/timescales", "The LA's timescale rules, term "
+                     "dates and termly deadline dates (its Virtual School)", response=TimescalesOut,
+                     tags=("timescales",))
+SET_TIMESCALES = _op("set_timescales", "put", "/organisations/{la_id}/timescales", "Change the LA's timescales (VS "
+                     "admin): saved as the next version; 409 if someone saved since based_on_version",
+                     body=TimescalesIn, response=TimescalesOut, tags=("timescales",))
+TIMESCALES_HISTORY = _op("timescales_history", "get", "/organisations/{la_id}/timescales/history", "Every version of "
+                         "the LA's timescales, newest first: who, when, what changed, why", response=TimescalesVersion,
+                         many=True, tags=("timescales",))
+PREVIEW_DEADLINES = _op("preview_deadlines", "post", "/organisations/{la_id}/timescales/preview", "The deadlines the "
+                        "LA's timescales give for a meeting date and/or a date entered care, each with the rule that "
+                        "set it", body=DeadlinePreviewIn, response=DeadlinePreview, tags=("timescales",))

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.api.operations import Operation, operation
+
 Section = Literal["views", "carer_views"]
 QuestionSet = Literal["primary", "secondary", "symbols"]
 
@@ -74,3 +76,35 @@ class ViewsForm(BaseModel):
     answers: dict[str, Any]
     saved_at: datetime | None = None
     expires_at: datetime
+
+
+# ---- operations ------------------------------------------------------------------------------------
+
+
+def _op(id: str, method: str, path: str, summary: str, **options: Any) -> Operation:
+    return operation(id, method, path, summary, service="pep", **options)
+
+
+LIST_VIEWS_INVITATIONS = _op("list_views_invitations", "get", "/peps/{pep_id}/views-invitations", "The invitations to "
+                             "give views sent for a PEP", response=ViewsInvitationOut, many=True, tags=("views",))
+INVITE_VIEWS = _op("invite_views", "post", "/peps/{pep_id}/views-invitations", "Email a young person or carer a "
+                   "secure link to this PEP's views section (theirs only; no account needed)", body=ViewsInvite,
+                   response=ViewsInvitationOut, status=201, tags=("views",))
+REVOKE_VIEWS_INVITATION = _op("revoke_views_invitation", "post",
+                              "/peps/{pep_id}/views-invitations/{invitation_id}/revoke", "Stop an invitation working",
+                              response=ViewsInvitationOut, tags=("views",))
+
+_public = (400, 404, 422, 429)
+OPEN_VIEWS_LINK = operation("open_views_link", "post", "/views/open", "Open an emailed views link: a code is emailed "
+                            "to the same address (404, kindly worded, for a link that does not work)",
+                            service="gateway", body=ViewsOpen, response=ViewsCodeSent, status=202, public=True,
+                            errors=_public, tags=("views",))
+VERIFY_VIEWS_CODE = operation("verify_views_code", "post", "/views/verify", "Enter the emailed code: a views session "
+                              "for that invitation only", service="gateway", body=ViewsVerify,
+                              response=ViewsSession, public=True, errors=_public, tags=("views",))
+GET_VIEWS_FORM = operation("get_views_form", "get", "/views/form", "The invited person's questions and answers "
+                           "(cookie epep_views)", service="gateway", response=ViewsForm, public=True,
+                           errors=(401, 404), tags=("views",))
+SAVE_VIEWS_FORM = operation("save_views_form", "put", "/views/form", "Save some answers as they go (cookie "
+                            "epep_views)", service="gateway", body=ViewsSave, response=ViewsForm, public=True,
+                            errors=(401, 404, 422), tags=("views",))
