@@ -116,9 +116,17 @@ async def _take(channel: AbstractChannel, dlq: str, limit: int) -> list[Abstract
 
 
 async def inspect(settings: ServiceSettings, queue: str, limit: int = 100) -> list[DeadLetter]:
+    """What is in the dead-letter queue, left there: each message is given back (requeued) once described.
+
+    The broker counts a given-back message again only once it has processed the requeue, so a count read
+    straight after may still be short (`counts` is what the broker last knew, not a promise)."""
     async with await _connect(settings) as conn:
         channel = await conn.channel()
-        return [describe(m) for m in await _take(channel, f"{_queue(settings, queue)}.dlq", limit)]
+        taken = await _take(channel, f"{_queue(settings, queue)}.dlq", limit)
+        letters = [describe(m) for m in taken]
+        for message in taken:
+            await message.nack(requeue=True)
+        return letters
 
 
 async def replay(settings: ServiceSettings, queue: str, ids: set[str] | None, limit: int = 10_000) -> list[str]:
@@ -129,6 +137,7 @@ async def replay(settings: ServiceSettings, queue: str, ids: set[str] | None, li
         channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
         for message in await _take(channel, f"{target}.dlq", limit):
             if ids is not None and message.message_id not in ids:
+                await message.nack(requeue=True)  # not chosen: back where it was
                 continue
             headers = {k: v for k, v in (message.headers or {}).items()
                        if k not in _DEATH_HEADERS and k != ATTEMPT_HEADER}
@@ -151,6 +160,8 @@ async def discard(settings: ServiceSettings, queue: str, ids: set[str] | None, l
             if ids is None or message.message_id in ids:
                 await message.ack()
                 done.append(message.message_id or "-")
+            else:
+                await message.nack(requeue=True)  # not chosen: back where it was
     return done
 
 
