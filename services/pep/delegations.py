@@ -12,17 +12,11 @@ from shared.bus import MessageContext, Subscription
 from shared.contracts import TaskChanged, event_type_of, parse_data
 
 OPEN = ("assigned", "in_progress", "returned")
-DELEGATES = frozenset({"designated_teacher", "setting_staff"})  # how a delegate reaches the child
 
 
 async def delegated_sections(conn: asyncpg.Connection, pep_id: uuid.UUID) -> frozenset[str]:
     rows = await conn.fetch("SELECT sections FROM delegated_sections WHERE pep_id = $1 AND open", pep_id)
     return frozenset(key for r in rows for key in r["sections"])
-
-
-def held_by_delegate(key: str, via: str, delegated: frozenset[str]) -> bool:
-    """True when this section is delegated and the caller is not the delegate: they may not write it now."""
-    return key in delegated and via not in DELEGATES
 
 
 async def _on_task_changed(ctx: MessageContext) -> None:
