@@ -1,9 +1,10 @@
-"""The child's and carer's views by secure invitation (issue: the child's voice).
+"""The child's and carer's views by secure invitation (issue: the child's voice), over HTTP.
 
 The inviter's half (signed in): invite a young person or carer to one section of a child's open PEP, list the
 invitations, revoke one. The invited person's half (no account; the gateway calls as itself): open the link
 (a code is emailed), enter the code (a session for that invitation only), read and save their answers. Every
 use is written to the child's access log, and nothing here answers with anything but that one section.
+The rules are in domain/views.py, the SQL in views_store.py.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.pep import pep_store as store
-from services.pep import peps
+from services.pep import pep_store, peps
+from services.pep import views_store as store
 from services.pep.domain import lifecycle
 from services.pep.domain import views as rules
 from services.pep.domain.templates import clean_answers
 from shared import codes
 from shared.api.views import ViewsInvite, ViewsOpen, ViewsSave, ViewsVerify
 from shared.authz import not_found
-from shared.bus import add_event
-from shared.contracts import ViewsCodeIssued, ViewsInvitationSent
 from shared.errors import FieldError, Problem
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
@@ -59,37 +58,22 @@ def _settings(request: web.Request) -> Any:
 # ---- the inviter ---------------------------------------------------------------------------------------------
 
 
-def _status(row: asyncpg.Record, pep_status: str) -> str:
-    if row["revoked_at"] is not None:
-        return "revoked"
-    if pep_status not in lifecycle.EDITABLE:
-        return "closed"
-    return "expired" if row["expired"] else "open"
-
-
 def _out(row: asyncpg.Record, pep_status: str) -> dict[str, Any]:
     return {"id": str(row["id"]), "pep_id": str(row["pep_id"]), "section": row["section_key"],
             "audience": row["audience"], "given_name": row["given_name"], "email": row["email"],
-            "question_set": row["question_set"], "status": _status(row, pep_status),
+            "question_set": row["question_set"],
+            "status": rules.status(row["revoked_at"] is not None, row["expired"], pep_status),
             "created_at": row["created_at"].isoformat(), "expires_at": row["expires_at"].isoformat(),
             "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
             "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None,
             "created_by_name": row["created_by_name"]}
 
 
-_LIST = ("SELECT v.*, v.expires_at <= now() AS expired, u.given_name || ' ' || u.family_name AS created_by_name "
-         "FROM views_invitations v LEFT JOIN users u ON u.id = v.created_by ")
-
-
-def _may_invite(pep: asyncpg.Record, access: Any, owner: str) -> bool:
-    return access.can_edit and lifecycle.may_edit_section(owner, pep["status"], access.via)
-
-
 @routes.get("/peps/{pep_id}/views-invitations")
 async def list_invitations(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         pep, access, _ = await peps._pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
-        rows = await conn.fetch(_LIST + "WHERE v.pep_id = $1 ORDER BY v.created_at DESC", pep["id"])
+        rows = await store.of_pep(conn, pep["id"])
     return web.json_response([_out(r, pep["status"]) for r in rows if access.may_see_section(r["section_key"])])
 
 
@@ -103,28 +87,14 @@ async def invite(request: web.Request) -> web.Response:
         section = template.section(body.section)
         if section is None or not access.may_see_section(section.key):
             raise not_found("section")
-        if not _may_invite(pep, access, section.owner):
+        if not rules.may_invite(access.can_edit, access.via, section.owner, pep["status"]):
             raise Problem(403, "You cannot invite anyone to this section now", code="read_only",
                           detail=f"This PEP is {pep['status'].replace('_', ' ')}." if pep["status"] not in
                           lifecycle.EDITABLE else "Another role writes this section.")
         question_set = body.question_set if section.field("question_set") is not None else None
-        token = rules.new_token()
-        invitation_id = uuid.uuid4()
-        row = await conn.fetchrow(
-            "INSERT INTO views_invitations (id, pep_id, child_id, la_id, section_key, audience, given_name, email, "
-            "question_set, token_hash, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-            "now() + make_interval(days => $11), $12) RETURNING *", invitation_id, pep["id"], pep["child_id"],
-            pep["la_id"], section.key, rules.AUDIENCES[section.key], body.given_name.strip(), body.email.strip(),
-            question_set, rules.token_hash(token), body.days, uuid.UUID(claims.sub))
-        child = await conn.fetchrow("SELECT given_name, family_name FROM children WHERE id = $1", pep["child_id"])
-        inviter = await conn.fetchval("SELECT given_name || ' ' || family_name FROM users WHERE id = $1",
-                                      uuid.UUID(claims.sub))
-        await add_event(conn, "pep", ViewsInvitationSent(
-            invitation_id=invitation_id, pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"],
-            audience=row["audience"], email=row["email"], given_name=row["given_name"],
-            child_name=f"{child['given_name']} {child['family_name'][:1]}.", invited_by_name=inviter or "",
-            token=token, expires_at=row["expires_at"]), tenant=str(pep["la_id"]), correlation_id=request[REQUEST_ID])
-        row = await conn.fetchrow(_LIST + "WHERE v.id = $1", invitation_id)
+        invitation_id = await store.create(conn, pep, section.key, body.given_name.strip(), body.email.strip(),
+                                           question_set, body.days, uuid.UUID(claims.sub), request[REQUEST_ID])
+        row = await store.invitation(conn, invitation_id)
     log.info("views invitation sent", extra={"invitation_id": str(invitation_id), "section": section.key})
     return web.json_response(_out(row, pep["status"]), status=201)
 
@@ -134,17 +104,14 @@ async def revoke(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await peps._pep_or_404(conn, claims, path_uuid(request, "pep_id"))
-        row = await conn.fetchrow(_LIST + "WHERE v.id = $1 AND v.pep_id = $2 FOR UPDATE OF v",
-                                  path_uuid(request, "invitation_id"), pep["id"])
+        row = await store.invitation(conn, path_uuid(request, "invitation_id"), pep["id"], lock=True)
         if row is None or not access.may_see_section(row["section_key"]):
             raise not_found("invitation")
         section = template.section(row["section_key"])
-        if section is None or not (access.can_edit and access.via in lifecycle.SECTION_WRITERS[section.owner]):
+        if section is None or not rules.may_revoke(access.can_edit, access.via, section.owner):
             raise Problem(403, "You cannot revoke this invitation", code="forbidden")
-        await conn.execute("UPDATE views_invitations SET revoked_at = coalesce(revoked_at, now()), "
-                           "revoked_by = coalesce(revoked_by, $2) WHERE id = $1", row["id"], uuid.UUID(claims.sub))
-        await conn.execute("DELETE FROM views_sessions WHERE invitation_id = $1", row["id"])
-        row = await conn.fetchrow(_LIST + "WHERE v.id = $1", row["id"])
+        await store.revoke(conn, row["id"], uuid.UUID(claims.sub))
+        row = await store.invitation(conn, row["id"])
     return web.json_response(_out(row, pep["status"]))
 
 
@@ -153,26 +120,18 @@ async def revoke(request: web.Request) -> web.Response:
 
 async def _audit(conn: asyncpg.Connection, request: web.Request, invitation: asyncpg.Record, method: str,
                  endpoint: str) -> None:
-    """Every use of an invitation, in the child's access log: who was invited stands where a user would."""
-    await conn.execute(
-        "INSERT INTO access_log (user_id, via, la_id, child_id, pep_id, method, endpoint, section_key, request_id, "
-        "address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", invitation["id"],
-        f"invited_{invitation['audience']}", invitation["la_id"], invitation["child_id"], invitation["pep_id"],
-        method, endpoint, invitation["section_key"], request.get(REQUEST_ID), request[CLAIMS].address)
-
-
-async def _by_token(conn: asyncpg.Connection, token: str, *, lock: bool = False) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT v.*, v.expires_at <= now() AS expired, p.status AS pep_status FROM views_invitations v "
-        "JOIN peps p ON p.id = v.pep_id WHERE v.token_hash = $1" + (" FOR UPDATE OF v" if lock else ""),
-        rules.token_hash(token))
-    if row is None or not _open(row):
-        raise link_closed()
-    return row
+    await store.audit(conn, invitation, method, endpoint, request.get(REQUEST_ID), request[CLAIMS].address)
 
 
 def _open(row: asyncpg.Record) -> bool:
-    return row["revoked_at"] is None and not row["expired"] and row["pep_status"] in lifecycle.EDITABLE
+    return rules.is_open(row["revoked_at"] is not None, row["expired"], row["pep_status"])
+
+
+async def _by_token(conn: asyncpg.Connection, token: str, *, lock: bool = False) -> asyncpg.Record:
+    row = await store.by_token(conn, token, lock=lock)
+    if row is None or not _open(row):
+        raise link_closed()
+    return row
 
 
 def _service_only(request: web.Request) -> None:
@@ -188,24 +147,14 @@ async def open_link(request: web.Request) -> web.Response:
     settings = _settings(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row = await _by_token(conn, body.token, lock=True)
-        in_window = row["codes_window_at"] is not None and await conn.fetchval(
-            "SELECT $1 > now() - interval '1 hour'", row["codes_window_at"])
+        in_window = await store.in_codes_window(conn, row)
         if in_window and row["codes_sent"] >= settings.views_codes_per_hour:
             raise Problem(429, "Too many codes asked for", "Wait an hour, then ask for a new code. Your answers "
                           "so far are saved.", code="too_many_codes")
         code = codes.new_code()
         key_id, code_hmac = rules.code_digest(settings.views_code_keys, row["id"], code)
-        expires_at = await conn.fetchval(
-            "UPDATE views_invitations SET code_hmac = $2, code_key_id = $3, code_tries = 0, code_used_at = NULL, "
-            "code_expires_at = now() + make_interval(secs => $4), "
-            "codes_sent = CASE WHEN $5 THEN codes_sent + 1 ELSE 1 END, "
-            "codes_window_at = CASE WHEN $5 THEN codes_window_at ELSE now() END WHERE id = $1 "
-            "RETURNING code_expires_at", row["id"], code_hmac, key_id, float(settings.views_code_ttl_seconds),
-            bool(in_window))
-        await add_event(conn, "pep", ViewsCodeIssued(
-            invitation_id=row["id"], la_id=row["la_id"], email=row["email"], given_name=row["given_name"],
-            code=codes.display(code), expires_at=expires_at), tenant=str(row["la_id"]),
-            correlation_id=request[REQUEST_ID])
+        expires_at = await store.issue_code(conn, row, key_id, code_hmac, codes.display(code),
+                                            float(settings.views_code_ttl_seconds), in_window, request[REQUEST_ID])
         await _audit(conn, request, row, "POST", "/views/open")
     return web.json_response({"code_expires_at": expires_at.isoformat()}, status=202)
 
@@ -219,25 +168,18 @@ async def verify(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         async with conn.transaction():
             row = await _by_token(conn, body.token, lock=True)
-            expired = row["code_expires_at"] is not None and await conn.fetchval(
-                "SELECT $1 <= now()", row["code_expires_at"])
             outcome = rules.judge_code(settings.views_code_keys, row["id"], body.code, key_id=row["code_key_id"],
                                        stored=row["code_hmac"], tries=row["code_tries"],
-                                       max_tries=settings.views_code_max_tries, expired=bool(expired),
+                                       max_tries=settings.views_code_max_tries,
+                                       expired=await store.code_expired(conn, row),
                                        used=row["code_used_at"] is not None)
             if outcome is rules.CodeOutcome.WRONG:
-                await conn.execute("UPDATE views_invitations SET code_tries = code_tries + 1 WHERE id = $1",
-                                   row["id"])
+                await store.wrong_code(conn, row["id"])
             await _audit(conn, request, row, "POST", "/views/verify" if outcome is rules.CodeOutcome.ACCEPTED
                          else "/views/verify/refused")
             if outcome is rules.CodeOutcome.ACCEPTED:
                 session = secrets.token_urlsafe(32)
-                expires_at = await conn.fetchval(
-                    "INSERT INTO views_sessions (token_hash, invitation_id, expires_at) VALUES ($1, $2, "
-                    "least(now() + make_interval(secs => $3), $4)) RETURNING expires_at", rules.token_hash(session),
-                    row["id"], float(settings.views_session_seconds), row["expires_at"])
-                await conn.execute("UPDATE views_invitations SET code_used_at = now(), last_used_at = now() "
-                                   "WHERE id = $1", row["id"])
+                expires_at = await store.start_session(conn, row, session, float(settings.views_session_seconds))
     if outcome is rules.CodeOutcome.WRONG:
         raise Problem(400, "The code is not right", "Check the code in your email and try again.",
                       code="code_wrong", errors=[FieldError(field="code", message="Enter the code from your email")])
@@ -248,11 +190,7 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def _by_session(conn: asyncpg.Connection, token: str, *, lock: bool = False) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        "SELECT v.*, v.expires_at <= now() AS expired, p.status AS pep_status FROM views_sessions s "
-        "JOIN views_invitations v ON v.id = s.invitation_id JOIN peps p ON p.id = v.pep_id "
-        "WHERE s.token_hash = $1 AND s.expires_at > now()" + (" FOR UPDATE OF v" if lock else ""),
-        rules.token_hash(token))
+    row = await store.by_session(conn, token, lock=lock)
     if row is None:
         raise session_ended()
     if not _open(row):
@@ -261,15 +199,14 @@ async def _by_session(conn: asyncpg.Connection, token: str, *, lock: bool = Fals
 
 
 async def _form(conn: asyncpg.Connection, invitation: asyncpg.Record) -> dict[str, Any]:
-    pep = await store.pep(conn, invitation["pep_id"])
+    pep = await pep_store.pep(conn, invitation["pep_id"])
     assert pep is not None
-    template = await store.template_by_id(conn, pep["template_id"])
+    template = await pep_store.template_by_id(conn, pep["template_id"])
     section = template.section(invitation["section_key"])
     if section is None:
         raise link_closed()
     questions = rules.questions_for(section, invitation["question_set"])
-    saved = await conn.fetchrow("SELECT answers, updated_at, version FROM pep_sections WHERE pep_id = $1 AND "
-                                "section_key = $2", pep["id"], section.key)
+    saved = await store.section_answers(conn, pep["id"], section.key)
     keys = {q.key for q in questions}
     return {"audience": invitation["audience"], "given_name": invitation["given_name"], "title": section.title,
             "questions": [q.model_dump(mode="json", exclude_none=True) for q in questions],
@@ -298,11 +235,11 @@ async def save_form(request: web.Request) -> web.Response:
     answers = ViewsSave(answers=body.answers or {}).answers
     async with request.app[POOL].acquire() as conn, conn.transaction():
         invitation = await _by_session(conn, body.session_token, lock=True)
-        pep = await store.pep(conn, invitation["pep_id"], lock=True)
+        pep = await pep_store.pep(conn, invitation["pep_id"], lock=True)
         assert pep is not None
         if pep["status"] not in lifecycle.EDITABLE:
             raise link_closed()
-        template = await store.template_by_id(conn, pep["template_id"])
+        template = await pep_store.template_by_id(conn, pep["template_id"])
         section = template.section(invitation["section_key"])
         if section is None:
             raise link_closed()
@@ -311,14 +248,10 @@ async def save_form(request: web.Request) -> web.Response:
             raise Problem(422, "Some answers need changing", code="validation",
                           errors=[FieldError(field=f"answers.{e.field}", message=e.message) for e in errors])
         if clean:
-            current = await conn.fetchval("SELECT answers FROM pep_sections WHERE pep_id = $1 AND section_key = $2",
-                                          pep["id"], section.key)
+            current = (await store.section_answers(conn, pep["id"], section.key))["answers"]
             clean.update(rules.recorded_how(section, invitation["question_set"], current))
-            await store.save_section_as(conn, pep["id"], section.key, clean, invitation["id"])
-            if pep["status"] == "created":
-                await conn.execute("UPDATE peps SET status = 'in_progress', updated_at = now() WHERE id = $1",
-                                   pep["id"])
-            await conn.execute("UPDATE views_invitations SET last_used_at = now() WHERE id = $1", invitation["id"])
+            await pep_store.save_section_as(conn, pep["id"], section.key, clean, invitation["id"])
+            await store.answered(conn, invitation, pep)
             await _audit(conn, request, invitation, "PUT", "/views/form")
         form = await _form(conn, invitation)
     return web.json_response(form)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from services.pep.domain.lifecycle import EDITABLE
+from services.pep.domain.lifecycle import EDITABLE, SECTION_WRITERS, may_edit_section
 from shared.api.templates import Section, TemplateField, visible
 from shared.codes import keyed_digest, keyed_matches, normalise
 
@@ -99,3 +99,32 @@ def recorded_how(section: Section, question_set: str | None, saved: dict[str, An
     if question_set and section.field("question_set") is not None and not saved.get("question_set"):
         extra["question_set"] = question_set
     return extra
+
+
+def status(revoked: bool, expired: bool, pep_status: str) -> str:
+    """An invitation as its inviter sees it: revoked, closed (the PEP moved on), expired or open."""
+    if revoked:
+        return "revoked"
+    if pep_status not in EDITABLE:
+        return "closed"
+    return "expired" if expired else "open"
+
+
+def is_open(revoked: bool, expired: bool, pep_status: str) -> bool:
+    """Whether its link and sessions still work (the database says whether it has expired, by its clock)."""
+    return not revoked and not expired and pep_status in EDITABLE
+
+
+def may_invite(can_edit: bool, via: str, owner: str, pep_status: str) -> bool:
+    """Whoever may write the section now may invite a young person or carer to it."""
+    return can_edit and may_edit_section(owner, pep_status, via)
+
+
+def may_revoke(can_edit: bool, via: str, owner: str) -> bool:
+    """The section's writers may revoke an invitation to it, whatever state the PEP is in."""
+    return can_edit and via in SECTION_WRITERS[owner]
+
+
+def child_short_name(given_name: str, family_name: str) -> str:
+    """How an invitation names the child: given name and initial ("Alex J.")."""
+    return f"{given_name} {family_name[:1]}."
