@@ -24,8 +24,9 @@ from services.pep.domain.peps import (
     may_edit,
     missing_for_sign_off,
 )
-from services.pep.domain.templates import Section, Template, clean_answers, missing, progress
+from services.pep.domain.templates import clean_answers, missing, progress
 from shared.api.peps import PepAction, PepStart, SectionSave
+from shared.api.templates import Section, Template
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims

@@ -8,7 +8,8 @@ from typing import Any
 
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
-from services.pep.domain.templates import Section, Template, TemplateField, missing
+from services.pep.domain.templates import missing
+from shared.api.templates import Section, Template, TemplateField
 from shared.contracts import MeetingInvitee, SubjectAttainment
 
 DELEGATES = frozenset({"designated_teacher", "setting_staff"})  # how a delegate reaches the child

@@ -14,10 +14,6 @@ from pydantic import BaseModel
 
 from shared.api.templates import Section, TemplateField, visible
 
-# For a short transition only: services/pep/peps.py (being split) still imports the format from here.
-# New code imports it from shared.api.templates.
-from shared.api.templates import Template as Template
-
 # ---- answers --------------------------------------------------------------------------------------
 
 
