@@ -26,8 +26,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     EPEP_ENVIRONMENT=production \
     EPEP_HOST=0.0.0.0 \
     EPEP_PORT=8102
-# PDF exports embed Liberation Sans when present, so every name prints as written (ł, ğ, ő...).
-RUN apt-get update && apt-get install --yes --no-install-recommends fonts-liberation \
+# PEP PDFs and blank forms are tagged PDFs made by WeasyPrint, which needs Pango and HarfBuzz; they embed
+# Liberation Sans, so every name prints as written (ł, ğ, ő...). fontconfig builds the font cache now: at run
+# time the root filesystem is read-only.
+RUN apt-get update && apt-get install --yes --no-install-recommends \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation fontconfig \
  && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without looking the name up.
 RUN groupadd --system --gid 10001 epep \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what `make run` and `make test` need is on this machine, installing only what is missing:
 # PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 (the ones already listening are used as they are),
-# Python's venv module, Node.js and npm, and (with --browser) Chromium for the browser tests.
+# Python's venv module, Node.js and npm, Pango and fonts for the PDFs, and (with --browser) Chromium for the
+# browser tests.
 # Installs use Debian packages and need root; a local Postgres cluster is created under var/pgdata with
 # trust authentication on 127.0.0.1 (development only).
 set -euo pipefail
@@ -29,6 +30,16 @@ wait_port() {
 
 python3 -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
 command -v npm >/dev/null || apt_install nodejs npm
+
+# PEPs, blank forms and subject access exports are tagged PDFs made by WeasyPrint (shared/pdfdoc.py), which
+# needs Pango and HarfBuzz, and Liberation Sans (Arial's metrics) so every name prints as written.
+if command -v dpkg-query >/dev/null; then
+  missing=()
+  for package in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+fi
 
 if ! port_open 5432; then
   if command -v pg_ctlcluster >/dev/null && [ -n "$(ls /etc/postgresql 2>/dev/null)" ]; then

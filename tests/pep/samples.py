@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import html
 import io
 import struct
 import zipfile
 import zlib
 
-from fpdf import FPDF
+from weasyprint import HTML as HTML_DOCUMENT
 
 
 def pdf(words: str = "A support plan written for the test") -> bytes:
-    doc = FPDF()
-    doc.add_page()
-    doc.set_font("helvetica", size=12)
-    doc.cell(0, 10, words)
-    return bytes(doc.output())
+    body = HTML_DOCUMENT(string=f"<p>{html.escape(words)}</p>").write_pdf()
+    assert body is not None
+    return body
 
 
 def png(width: int = 2, height: int = 2) -> bytes:

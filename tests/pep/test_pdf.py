@@ -1,4 +1,5 @@
-"""PEPs and blank forms as PDF: real text, a title and a language, the answers in words, groups as tables."""
+"""PEPs and blank forms as PDF: tagged for a screen reader (PDF/UA-1), real text, a title and a language, the
+answers in words as written, groups as tables."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pypdf import PdfReader
 from services.pep import exports, pdf
 from services.pep.domain.access import Access
 from services.pep.template_library import load_default_templates
+from tests.support.tagged_pdf import assert_tagged
 
 TEMPLATE = load_default_templates()["school-age"]
 CHILD = {"id": uuid.uuid4(), "given_name": "Zofia", "family_name": "Łukasiewicz", "date_of_birth": date(2016, 4, 12),
@@ -70,10 +72,34 @@ def test_only_the_sections_the_reader_may_see() -> None:
     assert "Education" in text and "Pat Example" not in text and "The PEP meeting" not in text
 
 
-def test_without_a_unicode_font_names_are_simplified_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pdf, "_font_files", lambda: None)
-    _, text = _text(pdf.render_pep(_document(Access("carer", can_edit=False, sees_qa=False))))
-    assert "Zofia Lukasiewicz" in text and "£250.00" in text
+def test_answers_are_printed_as_the_text_written_escaped_once() -> None:
+    answers = {**ANSWERS, "education": {"strengths": "Likes <b>bold</b> & maths, 5 < 7 &amp; \"quotes\""}}
+    saved = {s.key: {"answers": answers.get(s.key, {}), "status": "complete"} for s in TEMPLATE.sections}
+    document = exports.pep_document("Termly PEP", PEP, TEMPLATE, CHILD, saved, Access("carer", False, False))
+    _, text = _text(pdf.render_pep(document))
+    assert 'Likes <b>bold</b> & maths, 5 < 7 &amp; "quotes"' in text
+
+
+@pytest.mark.parametrize("variant", ["Full PEP", "Termly PEP"])
+def test_a_pep_is_a_tagged_pdf_with_headings_and_tables(variant: str) -> None:
+    access = Access("virtual_school", True, True) if variant == "Full PEP" else Access("carer", False, False)
+    saved = {s.key: {"answers": ANSWERS.get(s.key, {}), "status": "in_progress"} for s in TEMPLATE.sections}
+    document = exports.pep_document(variant, PEP, TEMPLATE, CHILD, saved, access)
+    body = pdf.render_pep(pdf.PepDocument(**{**document.__dict__, "qa": [("Rating", "Good")]}))
+    tagged = assert_tagged(body, title=f"{variant}: Zofia Łukasiewicz, autumn term 2026/27")
+    # The document's H1, each section a H2, each question a H3; the key contacts and the cover are tables.
+    assert tagged.headings.count("H2") == len(document.sections) + 1 and "H3" in tagged.headings
+    assert len(tagged.tables) >= 2 and all("TH" in t for t in tagged.tables)
+
+
+@pytest.mark.parametrize("key", ["early-years", "school-age", "post-16"])
+def test_a_blank_form_is_a_tagged_pdf(key: str) -> None:
+    template = load_default_templates()[key]
+    tagged = assert_tagged(pdf.render_blank(template),
+                           title=f"{template.name}: blank form (version {template.version})")
+    assert tagged.headings.count("H2") == len(template.sections)
+    # Each question's options are a list a screen reader announces, not a row of drawn boxes.
+    assert "L" in tagged.tags and "LI" in tagged.tags
 
 
 @pytest.mark.parametrize("key", ["early-years", "school-age", "post-16"])
