@@ -75,10 +75,15 @@ def test_the_gateway_routes_exactly_the_catalogue() -> None:
 
 @pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_every_operation_is_served_by_its_owning_service_at_its_path(service: str) -> None:
+    """...through the operation itself (`shared.web.serves`): what the handler returns is validated against the
+    operation's response model and serialised from it, so the route answers what the catalogue declares."""
     served = _routes(service)
     missing = [op.id for op in OPERATIONS.values()
                if op.service == service and (op.method, op.service_path) not in served]
     assert missing == []
+    not_through_the_operation = [op.id for op in OPERATIONS.values() if op.service == service
+                                 and getattr(served[(op.method, op.service_path)], "operation", None) is not op]
+    assert not_through_the_operation == []
 
 
 @pytest.mark.parametrize("value", ["..", "../metrics", "a/b", "x?y=1", "%2F", "..%2Fchildren", "", " ",
