@@ -16,8 +16,6 @@ with several qa replicas; `figures_at` says when its figures were counted."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import time
 import uuid
 import weakref
@@ -33,12 +31,26 @@ from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS
 from services.qa.domain.reviews import Invalid
 from services.qa.funding import money
 from services.qa.reviews import invalid
+from shared.api.qa import (
+    DASHBOARD_CSV,
+    GET_DASHBOARD,
+    Dashboard,
+    DashboardAmount,
+    DashboardCount,
+    DashboardOptions,
+    DashboardPerson,
+    DashboardRating,
+    DashboardSettingAmount,
+    DashboardTermly,
+    DashboardTermRating,
+)
 from shared.api.tasks import OPEN_STATUSES
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, roles_at
+from shared.csvcells import csv_response
 from shared.internal_auth import Claims
 from shared.schedule import now
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS
+from shared.web import CLAIMS, serves
 from shared.workdays import add_working_days, uk_date
 
 routes = web.RouteTableDef()
@@ -147,19 +159,26 @@ def _grade_label(framework_key: str, grade: str) -> str:
     return str(FRAMEWORKS.get(framework_key, FRAMEWORKS[DEFAULT_FRAMEWORK]).label(grade) or grade)
 
 
-def _labelled(labels: dict[str, str], counts: dict[str, int]) -> list[dict[str, Any]]:
+def _labelled(labels: dict[str, str], counts: dict[str, int]) -> list[DashboardCount]:
     """Counts in the order of their labels, then any key the labels do not know (a template's own option)."""
-    return [{"key": k, "label": labels.get(k, k.replace("_", " ").capitalize()), "count": counts.get(k, 0)}
+    return [DashboardCount(key=k, label=labels.get(k, k.replace("_", " ").capitalize()), count=counts.get(k, 0))
             for k in [*labels, *sorted(set(counts) - set(labels))]]
 
 
-def _amounts(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    return [{"key": r["key"], "label": r["key"] or "Not given", "requests": r["n"], "amount": money(r["amount"])}
-            for r in rows]
+def _amounts(rows: list[asyncpg.Record]) -> list[DashboardAmount]:
+    return [DashboardAmount(key=r["key"], label=r["key"] or "Not given", requests=r["n"],
+                            amount=money(r["amount"]) or "0.00") for r in rows]
 
 
-async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) -> dict[str, Any]:
-    """The dashboard's figures for args_of(la_id, filters), with `today` (the UK's) deciding what is overdue."""
+def _rating(r: asyncpg.Record) -> DashboardRating:
+    return DashboardRating(framework_key=r["framework_key"], grade=r["grade"],
+                           label=_grade_label(r["framework_key"], r["grade"]), count=r["n"])
+
+
+async def figures(conn: asyncpg.Connection, la_id: uuid.UUID, filters: dict[str, Any], today: date) -> Dashboard:
+    """The dashboard's figures for the LA's PEPs that match the filters, with `today` (the UK's) deciding what is
+    overdue (without the filters' choices, `options`, or when they were counted)."""
+    args = args_of(la_id, filters)
     by_status = {r["status"]: r["n"] for r in await conn.fetch(
         f"SELECT p.status, count(*) AS n FROM peps p WHERE {PEPS} GROUP BY p.status", *args)}
 
@@ -251,48 +270,46 @@ async def figures(conn: asyncpg.Connection, args: tuple[Any, ...], today: date) 
     approved = sum((r["amount"] for r in by_area), Decimal("0.00"))
     paid_termly = sum((r["amount"] for r in termly), Decimal("0.00"))
     median = turnaround["median"]
-    return {
-        "total": sum(by_status.values()),
-        "by_status": [{"key": k, "label": STATUSES.get(k, k.replace("_", " ").capitalize()),
-                       "count": by_status.get(k, 0)} for k in [*STATUSES, *sorted(set(by_status) - set(STATUSES))]],
-        "progress": [{"key": k, "label": label, "count": progress[k]} for k, label in PROGRESS.items()],
-        "progress_date": today.isoformat(),
-        "attendance_peps": attendance["peps"], "attended_sessions": attendance["attended"],
-        "possible_sessions": attendance["possible"],
-        "attendance_percent": round(100 * attendance["attended"] / attendance["possible"], 1)
+    return Dashboard(
+        la_id=la_id, **filters,
+        total=sum(by_status.values()),
+        by_status=[DashboardCount(key=k, label=STATUSES.get(k, k.replace("_", " ").capitalize()),
+                                  count=by_status.get(k, 0))
+                   for k in [*STATUSES, *sorted(set(by_status) - set(STATUSES))]],
+        progress=[DashboardCount(key=k, label=label, count=progress[k]) for k, label in PROGRESS.items()],
+        progress_date=today,
+        attendance_peps=attendance["peps"], attended_sessions=attendance["attended"],
+        possible_sessions=attendance["possible"],
+        attendance_percent=round(100 * attendance["attended"] / attendance["possible"], 1)
         if attendance["possible"] else None,
-        "attendance_bands": [{"key": k, "label": label, "count": attendance[k]}
-                             for k, label in ATTENDANCE_BANDS.items()],
-        "attainment": _labelled(COMPARED, compared), "attainment_progress": _labelled(PROGRESS_SINCE, since),
-        "timescale_working_days": TIMESCALE_WORKING_DAYS,
-        "submitted": submitted, "within_timescale": within,
-        "within_timescale_percent": round(100 * within / submitted, 1) if submitted else None,
-        "ratings": [{"framework_key": r["framework_key"], "grade": r["grade"],
-                     "label": _grade_label(r["framework_key"], r["grade"]), "count": r["n"]}
-                    for r in ratings if r["kind"] == "overall"],
-        "awarded": [{"framework_key": r["framework_key"], "grade": r["grade"],
-                     "label": _grade_label(r["framework_key"], r["grade"]), "count": r["n"]}
-                    for r in ratings if r["kind"] == "awarded"],
-        "ratings_by_term": [{"academic_year": r["academic_year"], "term": r["term"],
-                             "framework_key": r["framework_key"], "grade": r["grade"],
-                             "label": _grade_label(r["framework_key"], r["grade"]), "count": r["n"]}
-                            for r in by_term],
-        "decisions": turnaround["n"],
-        "turnaround_median_days": None if median is None else round(float(median), 2),
-        "pp_plus_approved": money(approved),
-        "pp_plus_paid_termly": money(paid_termly),
-        "pp_plus_total": money(approved + paid_termly),
-        "pp_plus_by_area": _amounts(by_area),
-        "pp_plus_by_intervention": _amounts(by_intervention),
-        "pp_plus_by_setting": [{"financial_year": r["financial_year"],
-                                "setting_id": str(r["setting_id"]) if r["setting_id"] else None,
-                                "requests": r["n"], "amount": money(r["amount"])} for r in by_setting],
-        "pp_plus_termly": [{"financial_year": r["financial_year"], "payments": r["n"], "amount": money(r["amount"])}
-                           for r in termly],
-    }
+        attendance_bands=[DashboardCount(key=k, label=label, count=attendance[k])
+                          for k, label in ATTENDANCE_BANDS.items()],
+        attainment=_labelled(COMPARED, compared), attainment_progress=_labelled(PROGRESS_SINCE, since),
+        timescale_working_days=TIMESCALE_WORKING_DAYS,
+        submitted=submitted, within_timescale=within,
+        within_timescale_percent=round(100 * within / submitted, 1) if submitted else None,
+        ratings=[_rating(r) for r in ratings if r["kind"] == "overall"],
+        awarded=[_rating(r) for r in ratings if r["kind"] == "awarded"],
+        ratings_by_term=[DashboardTermRating(academic_year=r["academic_year"], term=r["term"],
+                                             framework_key=r["framework_key"], grade=r["grade"],
+                                             label=_grade_label(r["framework_key"], r["grade"]), count=r["n"])
+                         for r in by_term],
+        decisions=turnaround["n"],
+        turnaround_median_days=None if median is None else round(float(median), 2),
+        pp_plus_approved=f"{approved:.2f}",
+        pp_plus_paid_termly=f"{paid_termly:.2f}",
+        pp_plus_total=f"{approved + paid_termly:.2f}",
+        pp_plus_by_area=_amounts(by_area),
+        pp_plus_by_intervention=_amounts(by_intervention),
+        pp_plus_by_setting=[DashboardSettingAmount(financial_year=r["financial_year"], setting_id=r["setting_id"],
+                                                   requests=r["n"], amount=money(r["amount"]) or "0.00")
+                            for r in by_setting],
+        pp_plus_termly=[DashboardTermly(financial_year=r["financial_year"], payments=r["n"],
+                                        amount=money(r["amount"]) or "0.00") for r in termly],
+    )
 
 
-async def options(conn: asyncpg.Connection, la_id: uuid.UUID) -> dict[str, Any]:
+async def options(conn: asyncpg.Connection, la_id: uuid.UUID) -> DashboardOptions:
     """What the setting, social worker and caseworker filters may choose from: the LA's settings (ids: identity
     names them), its children's social workers and the caseworkers who have reviewed its PEPs (named from qa's
     users read model, by family name)."""
@@ -303,11 +320,10 @@ async def options(conn: asyncpg.Connection, la_id: uuid.UUID) -> dict[str, Any]:
         "social_worker_id AS id FROM children WHERE la_id = $1 AND social_worker_id IS NOT NULL UNION "
         "SELECT DISTINCT 'caseworkers', by_user FROM reviews WHERE la_id = $1 AND by_user IS NOT NULL) w "
         "LEFT JOIN users u ON u.id = w.id ORDER BY u.family_name NULLS LAST, u.given_name, w.id", la_id)
-    out: dict[str, Any] = {"setting_ids": sorted(str(r["setting_id"]) for r in settings),
-                           "social_workers": [], "caseworkers": []}
+    out = DashboardOptions(setting_ids=sorted((r["setting_id"] for r in settings), key=str))
     for r in people:
         name = f"{r['given_name']} {r['family_name']}" if r["given_name"] else None
-        out[r["kind"]].append({"id": str(r["id"]), "name": name})
+        getattr(out, r["kind"]).append(DashboardPerson(id=r["id"], name=name))
     return out
 
 
@@ -325,7 +341,7 @@ class Counted:
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], tuple[tuple[int, int], float, Any]] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[tuple[Any, ...], asyncio.Lock] = weakref.WeakValueDictionary()
 
     def lock(self, key: tuple[Any, ...]) -> asyncio.Lock:
@@ -336,7 +352,7 @@ class Counted:
             found = self._locks[key] = asyncio.Lock()
         return found
 
-    def get(self, key: tuple[Any, ...], versions: tuple[int, int], arrived: float) -> dict[str, Any] | None:
+    def get(self, key: tuple[Any, ...], versions: tuple[int, int], arrived: float) -> Any:
         """What was counted at these versions, or in a snapshot taken after the request `arrived` (monotonic time):
         that holds everything committed before the request was made, so the request may have it even if more has
         changed since. (Without that, requests queued behind one counting while the LA keeps changing would each
@@ -347,7 +363,7 @@ class Counted:
         self._entries.move_to_end(key)
         return found[2]
 
-    def put(self, key: tuple[Any, ...], versions: tuple[int, int], started: float, value: dict[str, Any]) -> None:
+    def put(self, key: tuple[Any, ...], versions: tuple[int, int], started: float, value: Any) -> None:
         self._entries[key] = (versions, started, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
@@ -364,8 +380,8 @@ async def versions(conn: asyncpg.Connection, la_id: uuid.UUID) -> tuple[int, int
     return rows.get(la_id, 0), rows.get(PEOPLE_MARK, 0)
 
 
-@routes.get("/dashboard")
-async def dashboard(request: web.Request) -> web.Response:
+@serves(routes, GET_DASHBOARD)
+async def dashboard(request: web.Request) -> Dashboard:
     """An LA's dashboard (query: la_id, and optionally academic_year, term, setting_id, status, key_stage,
     social_worker_id, caseworker_id, rating), with the choices for its setting, social worker and caseworker
     filters."""
@@ -381,50 +397,51 @@ async def dashboard(request: web.Request) -> web.Response:
         started = time.monotonic()
         await conn.execute(CUSTOM_PLANS)
         now_versions = await versions(conn, la_id)
-        body = counted.get(key, now_versions, arrived)
+        body: Dashboard | None = counted.get(key, now_versions, arrived)
         if body is None:
-            out = await figures(conn, args_of(la_id, filters), today)
-            choices = await options(conn, la_id)
-            body = {**out, "options": choices, "figures_at": datetime.now(UTC).isoformat()}
+            body = await figures(conn, la_id, filters, today)
+            body.options = await options(conn, la_id)
+            body.figures_at = datetime.now(UTC)
             counted.put(key, now_versions, started, body)
-    shown = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in filters.items()}
-    return web.json_response({"la_id": str(la_id), **shown, **body})
+    return body
 
 
 # ---- every table as CSV ------------------------------------------------------------------------------------------
 
-def _table_rows(out: dict[str, Any], table: str) -> tuple[list[str], list[list[Any]]]:
+def _table_rows(out: Dashboard, table: str) -> tuple[list[str], list[list[Any]]]:
     """The header and rows of one of the dashboard's tables, as the JSON gives its figures."""
     if table == "by_status":
-        return ["status", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["by_status"]]
+        return ["status", "label", "peps"], [[c.key, c.label, c.count] for c in out.by_status]
     if table == "progress":
-        return ["progress", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["progress"]]
+        return ["progress", "label", "peps"], [[c.key, c.label, c.count] for c in out.progress]
     if table == "attendance":
-        return (["band", "label", "peps"], [[c["key"], c["label"], c["count"]] for c in out["attendance_bands"]]
-                + [[k, None, out[k]] for k in ("attendance_peps", "attended_sessions", "possible_sessions",
-                                                "attendance_percent")])
+        return (["band", "label", "peps"], [[c.key, c.label, c.count] for c in out.attendance_bands]
+                + [[k, None, getattr(out, k)] for k in ("attendance_peps", "attended_sessions", "possible_sessions",
+                                                         "attendance_percent")])
     if table in ("attainment", "attainment_progress"):
-        return ["key", "label", "subjects"], [[c["key"], c["label"], c["count"]] for c in out[table]]
+        counts: list[DashboardCount] = getattr(out, table)
+        return ["key", "label", "subjects"], [[c.key, c.label, c.count] for c in counts]
     if table == "pp_plus_termly":
         return (["financial_year", "payments", "amount_paid"],
-                [[a["financial_year"], a["payments"], a["amount"]] for a in out[table]])
+                [[a.financial_year, a.payments, a.amount] for a in out.pp_plus_termly])
     if table in ("awarded", "ratings"):
+        rated: list[DashboardRating] = getattr(out, table)
         return (["framework_key", "grade", "label", "peps"],
-                [[r["framework_key"], r["grade"], r["label"], r["count"]] for r in out[table]])
+                [[r.framework_key, r.grade, r.label, r.count] for r in rated])
     if table == "ratings_by_term":
         return (["academic_year", "term", "framework_key", "grade", "label", "peps"],
-                [[r["academic_year"], r["term"], r["framework_key"], r["grade"], r["label"], r["count"]]
-                 for r in out[table]])
+                [[r.academic_year, r.term, r.framework_key, r.grade, r.label, r.count] for r in out.ratings_by_term])
     if table == "pp_plus_by_setting":
         return (["financial_year", "setting_id", "requests_approved", "amount_approved"],
-                [[a["financial_year"], a["setting_id"], a["requests"], a["amount"]] for a in out[table]])
+                [[a.financial_year, a.setting_id, a.requests, a.amount] for a in out.pp_plus_by_setting])
     if table == "timescale":
-        return ["measure", "value"], [[k, out[k]] for k in ("timescale_working_days", "submitted", "within_timescale",
-                                                            "within_timescale_percent")]
+        return ["measure", "value"], [[k, getattr(out, k)] for k in (
+            "timescale_working_days", "submitted", "within_timescale", "within_timescale_percent")]
     if table == "turnaround":
-        return ["measure", "value"], [[k, out[k]] for k in ("decisions", "turnaround_median_days")]
+        return ["measure", "value"], [[k, getattr(out, k)] for k in ("decisions", "turnaround_median_days")]
+    amounts: list[DashboardAmount] = getattr(out, table)
     return (["key", "label", "requests_approved", "amount_approved"],
-            [[a["key"], a["label"], a["requests"], a["amount"]] for a in out[table]])
+            [[a.key, a.label, a.requests, a.amount] for a in amounts])
 
 
 CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratings_by_term", "turnaround",
@@ -432,13 +449,7 @@ CSV_TABLES = ("by_status", "progress", "timescale", "awarded", "ratings", "ratin
               "attainment", "attainment_progress")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula (as funding.csv guards against).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@routes.get("/dashboard.csv")
+@serves(routes, DASHBOARD_CSV)
 async def dashboard_csv(request: web.Request) -> web.Response:
     """One of the dashboard's tables as CSV (query: the dashboard's, and table: by_status, progress, timescale,
     awarded, ratings, ratings_by_term, turnaround, pp_plus_by_area, pp_plus_by_intervention, pp_plus_by_setting,
@@ -450,12 +461,6 @@ async def dashboard_csv(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn, \
             conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute(CUSTOM_PLANS)
-        out = await figures(conn, args_of(la_id, filters), today_of(request))
+        out = await figures(conn, la_id, filters, today_of(request))
     header, rows = _table_rows(out, table)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_cell(v) for v in row] for row in rows)
-    return web.Response(text=text.getvalue(), content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="dashboard-{table}-{la_id}.csv"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    return csv_response(header, rows, f"dashboard-{table}-{la_id}.csv")

@@ -9,8 +9,6 @@ Another LA's requests answer 404."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from datetime import date, datetime
@@ -27,6 +25,7 @@ from shared.api.qa import AllocationIn, FundingDecideIn
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event
 from shared.contracts import FundingDecided, FundingRequested, event_type_of, parse_data
+from shared.csvcells import csv_response
 from shared.errors import Problem
 from shared.internal_auth import Claims
 from shared.schedule import every
@@ -272,12 +271,6 @@ CSV_COLUMNS = ("request_id", "child_id", "child_name", "setting_id", "pep_id", "
                "amount_approved", "reason", "decided_at", "decided_by", "financial_year")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula: finance opens this in one.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @routes.get("/funding.csv")
 async def export(request: web.Request) -> web.Response:
     """Every PP+ request of an LA with its decision, for finance (query: la_id)."""
@@ -288,26 +281,19 @@ async def export(request: web.Request) -> web.Response:
         termly = await conn.fetch(
             "SELECT t.*, c.given_name, c.family_name FROM termly_payments t LEFT JOIN children c ON c.id = t.child_id "
             "WHERE t.la_id = $1 ORDER BY t.paid_at, t.child_id", la_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        d = _request(r, claims)
-        writer.writerow([_cell(v) for v in (d["id"], d["child_id"], d["child_name"], d["setting_id"], d["pep_id"],
-                                            d["target"], d["academic_year"], d["term"], d["description"],
-                                            d["area_of_focus"], d["intervention_type"], d["funding_type"],
-                                            d["amount_requested"], d["status"], d["amount_approved"], d["reason"],
-                                            d["decided_at"], d["decided_by_name"], d["financial_year"])])
+    # Finance opens this in a spreadsheet: shared/csvcells keeps names as written and amounts as numbers, and
+    # guards any text that would run as a formula.
+    requests = [(d["id"], d["child_id"], d["child_name"], d["setting_id"], d["pep_id"], d["target"],
+                 d["academic_year"], d["term"], d["description"], d["area_of_focus"], d["intervention_type"],
+                 d["funding_type"], d["amount_requested"], d["status"], d["amount_approved"], d["reason"],
+                 d["decided_at"], d["decided_by_name"], d["financial_year"])
+                for d in (_request(r, claims) for r in rows)]
     # The automatic termly payments: a row each, paid (no request behind them, so its own id and no target).
-    for t in termly:
-        name = f"{t['given_name']} {t['family_name']}" if t["given_name"] else None
-        writer.writerow([_cell(v) for v in (
-            t["id"], t["child_id"], name, t["setting_id"], t["pep_id"], None, t["academic_year"], t["term"],
-            "Automatic termly payment", None, None, "termly_payment", None, "paid", money(t["amount"]), None,
-            t["paid_at"].isoformat(), None, t["financial_year"])])
-    return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="pp-plus-{la_id}.csv"', "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+    payments = [(t["id"], t["child_id"], f"{t['given_name']} {t['family_name']}" if t["given_name"] else None,
+                 t["setting_id"], t["pep_id"], None, t["academic_year"], t["term"], "Automatic termly payment", None,
+                 None, "termly_payment", None, "paid", money(t["amount"]), None, t["paid_at"].isoformat(), None,
+                 t["financial_year"]) for t in termly]
+    return csv_response(CSV_COLUMNS, requests + payments, f"pp-plus-{la_id}.csv")
 
 
 # ---- automatic termly payments -----------------------------------------------------------------------------------

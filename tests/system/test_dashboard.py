@@ -31,6 +31,7 @@ import pytest
 
 from services.qa.domain.frameworks import FRAMEWORKS
 from shared import demo
+from shared.csvcells import NUMBER
 from tests.conftest import RunningSystem
 
 N = 10_000
@@ -550,7 +551,9 @@ def dashboard_csv(system: RunningSystem, cookie: str, **query: Any) -> tuple[int
     url = f"{system.gateway_url}/api/v1/dashboard.csv?" + urlencode({k: str(v) for k, v in query.items()})
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=30) as resp:
-            return resp.status, resp.read().decode(), dict(resp.headers)
+            body = resp.read()
+            assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte order mark, as spreadsheets expect
+            return resp.status, body.decode("utf-8-sig"), dict(resp.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(), dict(exc.headers)
 
@@ -622,7 +625,8 @@ def test_every_table_as_csv_equals_the_dashboards_figures(system: RunningSystem,
         # The formula-like area and intervention reach the CSV as text, not as formulas.
         cells = {row[0] for row in got["pp_plus_by_area"]} | {row[0] for row in got["pp_plus_by_intervention"]}
         assert "'" + FORMULA_AREA in cells and "'@SUM(A1:A9)" in cells
-        assert not any(c[:1] in "=+-@" for t in got.values() for row in t for c in row if c)
+        # Only numbers start with a sign; no text starts a formula.
+        assert not any(c[:1] in "=+-@" and not NUMBER.fullmatch(c) for t in got.values() for row in t for c in row)
 
 
 def test_only_the_las_own_virtual_school_gets_its_csv(system: RunningSystem, generated: Generated,

@@ -196,7 +196,9 @@ def _csv(system: RunningSystem, cookie: str, la_id: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             assert resp.headers["Content-Type"].startswith("text/csv")
-            return resp.status, resp.read().decode()
+            body = resp.read()
+            assert body.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte order mark, as spreadsheets expect
+            return resp.status, body.decode("utf-8-sig")
     except urllib.error.HTTPError as exc:
         return exc.code, ""
 
