@@ -49,7 +49,10 @@ class FakeGateway:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path.removeprefix("/api/v1")
-        body: Any = await request.json() if request.can_read_body else dict(request.query)
+        if request.content_type.startswith("multipart/"):  # an upload: its fields, and a file by its name
+            body: Any = {k: getattr(v, "filename", v) for k, v in (await request.post()).items()}
+        else:
+            body = await request.json() if request.can_read_body else dict(request.query)
         self.calls.append((request.method, path, body, request.cookies.get("epep_session")))
         status, answer = self.answers.get((request.method, path), problem(404, "Not found", code="not_found"))
         if answer is None:

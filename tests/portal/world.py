@@ -40,6 +40,7 @@ KNOWN: dict[str, Any] = {
     "urn": "123456", "upn": "A123456789012", "uln": "1234567890", "placement": "planned", "action": "assign",
     "outcome": "approved", "grade": "good", "overall_grade": "good", "awarded": "good", "template": "sign_in_code",
     "question_set": "words", "category": "overdue", "href": f"/children/{ID}", "symbol": "happy",
+    "awarded_only": False,
 }
 MONEY = ("amount", "allocation", "pp_plus_agreed", "amount_requested", "amount_approved", "total", "spent")
 
@@ -77,7 +78,7 @@ def sample(tp: Any, name: str = "", depth: int = 0) -> Any:
     if isinstance(tp, type) and issubclass(tp, Enum):
         return next(iter(tp)).value
     if tp is bool:
-        return True
+        return KNOWN.get(name, True)
     if tp in (int, float, Decimal):
         return 3
     if tp is datetime:
@@ -206,3 +207,57 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", "/views/form"): views_form,
     }
     return answers
+
+
+def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
+    """{(method, path): (status, body)} for every change a portal form asks for, in this world."""
+    s = sample
+    org, school, child = f"/organisations/{ID}", f"/organisations/{SETTING}", f"/children/{ID}"
+    peps, section = f"/peps/{ID}", f"/peps/{ID}/sections/{KEY}"
+    done = (204, None)
+    return {
+        ("POST", "/auth/sign-in"): (200, {"attempt_id": ID}),
+        ("POST", "/auth/sign-in/verify"): (200, {"user_id": ID}),
+        ("POST", "/auth/sign-in/resend"): (200, {"attempt_id": ID}),
+        ("POST", "/auth/sign-out"): done, ("POST", "/auth/sign-out-everywhere"): done,
+        ("POST", "/session/extend"): (200, s(gc.SessionTimes)),
+        ("POST", "/registrations"): (202, {"registration_id": ID, "email": "evil@example.test"}),
+        ("POST", "/invitations/accept"): done, ("POST", "/registrations/verify"): done,
+        ("POST", "/registrations/resend"): done,
+        ("POST", "/auth/password-reset"): (202, {"attempt_id": ID}), ("POST", "/auth/password-reset/complete"): done,
+        ("DELETE", f"/me/sessions/{ID}"): done, ("POST", "/me/password"): done,
+        ("POST", "/me/email"): (202, {"change_id": ID}), ("POST", "/me/email/verify"): done,
+        ("PUT", "/me/notification-preferences"): done,
+        ("POST", f"{org}/settings"): (201, s(gc.OrganisationDetail)),
+        ("PATCH", school): (200, s(gc.OrganisationDetail)),
+        ("POST", f"{org}/invitations"): (201, {"id": ID, "expires_at": WHEN}),
+        ("DELETE", f"/invitations/{ID}"): done,
+        ("POST", f"{school}/designated-teacher"): done,
+        ("POST", f"/users/{ID}/deactivate"): done, ("POST", f"/users/{ID}/reactivate"): done,
+        ("POST", f"/users/{ID}/sessions/revoke-all"): done,
+        ("PUT", f"{school}/staff/{ID}/access"): done,
+        ("PUT", f"{org}/tray-settings"): done, ("PUT", f"{org}/retention"): done,
+        ("PUT", f"{org}/pp-plus-allocation"): (200, s(qa_api.Allocation)),
+        ("PUT", f"{org}/timescales"): (200, world_answers()[("GET", f"{org}/timescales")]),
+        ("POST", f"{org}/deliveries/{ID}/resend"): (200, s(delivery_pages.Delivery)),
+        ("POST", "/children"): (201, s(gc.ChildProfile)), ("PATCH", child): (200, s(gc.ChildProfile)),
+        ("POST", "/children/import"): (200, s(gc.ImportResult)),
+        ("POST", f"{child}/attendance"): done, ("POST", f"{child}/notes"): done,
+        ("POST", f"{child}/peps"): (201, s(gc.PepSummary)),
+        ("POST", f"{child}/attachments"): (201, s(gc.Attachment)), ("DELETE", f"/attachments/{ID}"): done,
+        ("POST", f"{peps}/delegations"): (201, s(gc.Task)), ("POST", f"/tasks/{ID}/retract"): done,
+        ("PUT", section): (200, _section_out()), ("POST", f"{section}/complete"): (200, _section_out()),
+        ("POST", f"{peps}/actions/return"): (200, s(gc.PepSummary)),
+        ("POST", f"{peps}/actions/submit"): (200, s(gc.PepSummary)),
+        ("POST", f"/organisations/{ID}/templates"): (201, world_answers()[("GET", f"/templates/{ID}")]),
+        ("PUT", f"/templates/{ID}"): (200, world_answers()[("GET", f"/templates/{ID}")]),
+        ("PUT", f"{peps}/review"): (200, s(qa_api.PepReview)),
+        ("POST", f"{peps}/review/decide"): (200, s(qa_api.PepReview)),
+        ("POST", f"{peps}/review/confirm"): (200, s(qa_api.PepReview)),
+        ("POST", f"/funding/{ID}/decide"): (200, s(qa_api.FundingRequestOut)),
+        ("POST", "/views/open"): (202, {"code_expires_at": WHEN}),
+        ("POST", "/views/verify"): (200, {"session_token": "s" * 43, "expires_at": "2099-01-01T00:00:00+00:00"}),
+        ("PUT", "/views/form"): (200, world_answers()[("GET", "/views/form")]),
+        ("POST", f"{peps}/views-invitations"): (201, {"id": ID}),
+        ("POST", f"{peps}/views-invitations/{ID}/revoke"): done,
+    }
