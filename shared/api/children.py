@@ -237,6 +237,10 @@ class ChildProfile(BaseModel):
     access: AccessVia = Field(description="How you reach this child")
     can_edit: bool = Field(description="Whether you may change the core data")
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
 
 class Attendance(BaseModel):
     id: uuid.UUID
