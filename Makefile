@@ -1,12 +1,14 @@
 # `make run` starts the whole system with demo data; `make test` runs every test. Both install what is missing.
-.PHONY: run test lint infra assets clean chaos
+.PHONY: run test lint infra assets clean chaos lock
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
+# Only from the lock file: every version and hash is in requirements-dev.txt, so pip installs exactly those
+# (hashes make it refuse anything else) and nothing it would resolve by itself.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -25,8 +27,9 @@ infra:
 run: infra $(VENV)/.installed assets
 	$(PY) -m deploy.local.run
 
-# pytest exits 5 when it collects no tests; that is not a pass here, so it stays a failure.
-test: $(VENV)/.installed assets
+# pytest exits 5 when it collects no tests; that is not a pass here, so it stays a failure. Lint first: it takes
+# seconds, and CI (.ci/run) is `make test`, so a lint or type error fails the build like a failing test.
+test: lint assets
 	bash deploy/local/ensure-infra.sh --browser
 	$(VENV)/bin/pytest
 
@@ -45,6 +48,17 @@ bench: infra $(VENV)/.installed assets
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check shared services tests deploy
 	$(VENV)/bin/mypy shared services/identity/domain services/delegation/domain
+
+# The lock files, from the direct requirements in requirements.in and requirements-dev.in (pip-tools in a venv of
+# its own). `make lock` keeps every pinned version that still satisfies the .in files; `make lock UPGRADE=1`
+# moves everything to the newest release allowed. Commit the .in and .txt files together.
+PIP_COMPILE := .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-find-links --no-emit-index-url $(if $(UPGRADE),--upgrade)
+lock:
+	test -x .venv-lock/bin/pip-compile || ($(PYTHON) -m venv .venv-lock && \
+		.venv-lock/bin/pip install -q --disable-pip-version-check pip-tools==7.7.0)
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
 
 clean:
 	rm -rf $(VENV) node_modules services/portal/static/dist var/log var/traces
