@@ -28,7 +28,7 @@ NOT_PAGES = {"/children/{child_id}/subject-access.json", "/children/{child_id}/s
              "/email-previews/{template}"}
 # Pages that show nothing the gateway says (or show only addresses, numbers and dates): no text to find on them,
 # but no markup or double escaping either. Their forms' own values are drawn back by test_every_form_posts.
-NO_TEXT = {"/", "/accessibility", "/privacy", "/sign-in", "/signed-out", "/forgotten-password",
+NO_TEXT = {"/", "/accessibility", "/privacy", "/cookies", "/sign-in", "/signed-out", "/forgotten-password",
            "/forgotten-password/done", "/create-account/done", "/account/password", "/account/email",
            "/account/reminders", "/account/sessions", "/children/import", "/children/add", f"/your-views/{'t' * 43}"}
 # Path parameters that are not ids: the value that opens the page in this world.
