@@ -15,6 +15,9 @@ from services.portal.children_pages import ensure_signed_in
 from services.portal.file_pages import _pass_on
 from services.portal.gateway_client import GatewayProblem
 from services.portal.pagekit import gateway, optional_uuid, render_signed_in
+from shared.api import qa
+from shared.api.auth import GET_ME
+from shared.api.identity import LIST_SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -112,7 +115,7 @@ def bar_chart(key: str, title: str, rows: list[tuple[str, float, str, str | None
 
 def _count_chart(key: str, title: str, rows: list[Any], colours: dict[str, str] | None = None) -> dict[str, Any] | None:
     return bar_chart(key, title, [(r.label, float(r.count), str(r.count),
-                                   (colours or {}).get(getattr(r, "key", None) or getattr(r, "grade", "")))
+                                   (colours or {}).get(getattr(r, "key", None) or getattr(r, "grade", None) or ""))
                                   for r in rows], "PEPs")
 
 
@@ -128,9 +131,9 @@ def _days(value: float | None) -> str:
 async def _chosen(request: web.Request) -> tuple[str, list[tuple[str, str]], dict[str, str]]:
     """The LA (the first of my Virtual Schools unless chosen), my Virtual Schools and the filters chosen."""
     who = ensure_signed_in(request)
-    me = await gateway(request).me(who)
-    las = sorted({m.organisation_id: m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}.items(),
-                 key=lambda kv: kv[1].casefold())
+    me = await gateway(request).call(GET_ME, who)
+    mine = {str(m.organisation_id): m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}
+    las = sorted(mine.items(), key=lambda kv: kv[1].casefold())
     la_id = optional_uuid(request.query.get("la_id", "")) or (las[0][0] if las else "")
     if not la_id:
         raise web.HTTPNotFound()
@@ -150,10 +153,10 @@ async def _chosen(request: web.Request) -> tuple[str, list[tuple[str, str]], dic
 async def dashboard(request: web.Request) -> web.Response:
     la_id, las, filters = await _chosen(request)
     query = {"la_id": la_id, **{k: v for k, v in filters.items() if v}}
-    found = await gateway(request).dashboard(ensure_signed_in(request), query)
+    found = await gateway(request).call(qa.GET_DASHBOARD, ensure_signed_in(request), query=query)
     try:
         setting_names = {str(s.id): s.name
-                         for s in await gateway(request).settings_of(ensure_signed_in(request), la_id)}
+                         for s in await gateway(request).call(LIST_SETTINGS, ensure_signed_in(request), la_id=la_id)}
     except GatewayProblem:  # not everyone at the Virtual School may list its settings: show their ids then
         setting_names = {}
     by_setting = [{"financial_year": a.financial_year or "Not given", "requests": a.requests, "amount": a.amount,
@@ -221,5 +224,5 @@ async def dashboard_csv(request: web.Request) -> web.StreamResponse:
     if table not in CSV_TABLES:
         raise web.HTTPNotFound()
     la_id, _, filters = await _chosen(request)
-    return await _pass_on(request, "/dashboard.csv", {"la_id": la_id, "table": table,
+    return await _pass_on(request, qa.DASHBOARD_CSV, {"la_id": la_id, "table": table,
                                                      **{k: v for k, v in filters.items() if v}})

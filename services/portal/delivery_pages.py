@@ -8,15 +8,15 @@ The gateway (and notify behind it) decides who may: anyone but a VS admin of the
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
-from pydantic import BaseModel
 
-from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, NotSignedIn
 from services.portal.pagekit import caller, gateway, redirect, render_signed_in, require_uuid
+from shared.api.identity import GET_ORGANISATION
+from shared.api.notifications import LIST_DELIVERIES, RESEND_DELIVERY, DeliveryPage
 
 routes = web.RouteTableDef()
 
@@ -31,51 +31,6 @@ RESULTS = {
     "refused": ("important", "That email cannot be sent again",
                 "Only an email that failed, and held no code or link, can be sent again."),
 }
-
-
-class Delivery(BaseModel):
-    id: str
-    template: str
-    template_name: str
-    recipient: str
-    status: str
-    attempts: int
-    error: str | None = None
-    created_at: datetime
-    sent_at: datetime | None = None
-    updated_at: datetime
-    resent_at: datetime | None = None
-    can_resend: bool
-
-
-class Choice(BaseModel):
-    value: str
-    name: str
-
-
-class DeliveryPage(BaseModel):
-    items: list[Delivery]
-    page: int
-    pages: int
-    total: int
-    templates: list[Choice]
-    statuses: list[str]
-
-
-class Deliveries:
-    """The delivery log's calls through the gateway."""
-
-    def __init__(self, client: GatewayClient) -> None:
-        self.client = client
-
-    async def search(self, who: Caller, la_id: str, query: dict[str, str]) -> DeliveryPage:
-        body, _ = await self.client._call("GET", f"/organisations/{la_id}/deliveries", who,
-                                          params={k: v for k, v in query.items() if v})
-        return DeliveryPage.model_validate(body)
-
-    async def resend(self, who: Caller, la_id: str, delivery_id: str) -> Delivery:
-        body, _ = await self.client._call("POST", f"/organisations/{la_id}/deliveries/{delivery_id}/resend", who)
-        return Delivery.model_validate(body)
 
 
 def _query(request: web.Request) -> dict[str, str]:
@@ -114,8 +69,9 @@ async def delivery_log(request: web.Request) -> web.Response:
     who = caller(request, signed_in=True)
     query = _query(request)
     try:
-        org, found = await asyncio.gather(gateway(request).organisation(who, org_id),
-                                          Deliveries(gateway(request)).search(who, org_id, query))
+        org, found = await asyncio.gather(
+            gateway(request).call(GET_ORGANISATION, who, org_id=org_id),
+            gateway(request).call(LIST_DELIVERIES, who, query={k: v for k, v in query.items() if v}, la_id=org_id))
     except GatewayProblem as problem:
         if problem.status != 422:
             raise
@@ -145,7 +101,8 @@ async def resend(request: web.Request) -> web.Response:
     # Only the search's own fields are carried back; anything else in the form is dropped.
     back = urlencode([(k, v) for k, v in parse_qsl(str(form.get("back", ""))) if k in SEARCH_FIELDS])
     try:
-        done = await Deliveries(gateway(request)).resend(caller(request, signed_in=True), org_id, delivery_id)
+        done = await gateway(request).call(RESEND_DELIVERY, caller(request, signed_in=True), la_id=org_id,
+                                           delivery_id=delivery_id)
         result = {"sent": "sent", "permanent_failure": "failed"}.get(done.status, "not_sent")
     except GatewayProblem as problem:
         if problem.status != 409:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from services.portal.gateway_client import SESSION_COOKIE, NotSignedIn
 from services.portal.pagekit import caller, gateway, optional_uuid, render_signed_in
+from shared.api.notifications import EMAIL_PREVIEWS, EmailPreview
 
 routes = web.RouteTableDef()
 
@@ -23,20 +23,11 @@ EMAIL_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; fon
              "base-uri 'none'; frame-ancestors 'none'; sandbox")
 
 
-class EmailPreview(BaseModel):
-    template: str
-    name: str
-    subject: str
-    text: str
-    html: str
-    calendar: bool = False
-
-
 async def _previews(request: web.Request) -> list[EmailPreview]:
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
-    body, _ = await gateway(request)._call("GET", "/email-previews", caller(request, signed_in=True))
-    return [EmailPreview.model_validate(item) for item in body["items"]]
+    found = await gateway(request).call(EMAIL_PREVIEWS, caller(request, signed_in=True))
+    return list(found.items)
 
 
 def paragraphs(text: str) -> list[list[str]]:

@@ -17,8 +17,12 @@ from aiohttp import web
 
 from services.portal import pep_words
 from services.portal.children_pages import ensure_signed_in
-from services.portal.gateway_client import ChildProfile, GatewayProblem, PepSummary
+from services.portal.gateway_client import GatewayProblem
 from services.portal.pagekit import gateway, optional_uuid, redirect, render_signed_in, require_uuid
+from shared.api import attachments, children, peps
+from shared.api.children import ChildProfile
+from shared.api.operations import InvalidParameter, Operation
+from shared.api.peps import PepSummary
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -28,9 +32,15 @@ TEMPLATE_KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 KINDS = pep_words.ATTACHMENT_KINDS
 
 
-async def _pass_on(request: web.Request, path: str, params: dict[str, str] | None = None) -> web.StreamResponse:
+async def _pass_on(request: web.Request, op: Operation, query: dict[str, str] | None = None,
+                   **params: str) -> web.StreamResponse:
+    """The file `op` answers with (its path from the operation, never written by hand), passed on as it comes."""
     who = ensure_signed_in(request)
-    async with gateway(request).download(who, path, params) as upstream:
+    try:
+        path = op.bind(op.path, **params)
+    except InvalidParameter:
+        raise web.HTTPNotFound() from None
+    async with gateway(request).download(who, path, query) as upstream:
         response = web.StreamResponse(status=200)
         for name in PASSED_HEADERS:
             if name in upstream.headers:
@@ -50,17 +60,17 @@ async def _pass_on(request: web.Request, path: str, params: dict[str, str] | Non
 
 @routes.get("/peps/{pep_id}/download/termly.pdf")
 async def termly_pdf(request: web.Request) -> web.StreamResponse:
-    return await _pass_on(request, f"/peps/{require_uuid(request, 'pep_id')}/export.pdf", {"variant": "termly"})
+    return await _pass_on(request, peps.EXPORT_PDF, {"variant": "termly"}, pep_id=require_uuid(request, "pep_id"))
 
 
 @routes.get("/peps/{pep_id}/download/full.pdf")
 async def full_pdf(request: web.Request) -> web.StreamResponse:
-    return await _pass_on(request, f"/peps/{require_uuid(request, 'pep_id')}/export.pdf", {"variant": "full"})
+    return await _pass_on(request, peps.EXPORT_PDF, {"variant": "full"}, pep_id=require_uuid(request, "pep_id"))
 
 
 @routes.get("/peps/{pep_id}/download/pep.json")
 async def pep_json(request: web.Request) -> web.StreamResponse:
-    return await _pass_on(request, f"/peps/{require_uuid(request, 'pep_id')}/export.json")
+    return await _pass_on(request, peps.EXPORT_JSON, pep_id=require_uuid(request, "pep_id"))
 
 
 @routes.get("/forms/{key}/blank.pdf")
@@ -68,7 +78,7 @@ async def blank_form(request: web.Request) -> web.StreamResponse:
     key = request.match_info.get("key", "")
     if not TEMPLATE_KEY.match(key):
         raise web.HTTPNotFound()
-    return await _pass_on(request, f"/templates/{key}/blank.pdf")
+    return await _pass_on(request, peps.BLANK_FORM, key=key)
 
 
 # ---- a child's attachments -----------------------------------------------------------------------------------
@@ -76,7 +86,8 @@ async def blank_form(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/attachments/{attachment_id}/download")
 async def download_attachment(request: web.Request) -> web.StreamResponse:
-    return await _pass_on(request, f"/attachments/{require_uuid(request, 'attachment_id')}/content")
+    return await _pass_on(request, attachments.DOWNLOAD_ATTACHMENT,
+                          attachment_id=require_uuid(request, "attachment_id"))
 
 
 def _upload_context(child: ChildProfile, peps: list[PepSummary], values: dict[str, str],
@@ -85,8 +96,8 @@ def _upload_context(child: ChildProfile, peps: list[PepSummary], values: dict[st
         "current_page": "children", "child": child, "errors": errors, "values": values,
         "kind_items": [{"value": k, "text": v, "checked": values.get("kind") == k} for k, v in KINDS.items()],
         "pep_items": [{"value": "", "text": "Not for a particular PEP"}] + [
-            {"value": p.id, "text": pep_words.pep_title(p.kind, p.term, p.academic_year),
-             "selected": values.get("pep_id") == p.id}
+            {"value": str(p.id), "text": pep_words.pep_title(p.kind, p.term, p.academic_year),
+             "selected": values.get("pep_id") == str(p.id)}
             for p in peps if p.status != "cancelled"],
     }
 
@@ -95,10 +106,10 @@ def _upload_context(child: ChildProfile, peps: list[PepSummary], values: dict[st
 async def upload_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     child_id = require_uuid(request, "child_id")
-    child = await gateway(request).child(who, child_id)
-    peps = await gateway(request).peps_of(who, child_id)
+    child = await gateway(request).call(children.GET_CHILD, who, child_id=child_id)
+    found = await gateway(request).call(peps.LIST_CHILD_PEPS, who, child_id=child_id)
     values = {"kind": "", "pep_id": optional_uuid(request.query.get("pep", ""))}
-    return await render_signed_in(request, "attachment_upload.html", _upload_context(child, peps, values, {}))
+    return await render_signed_in(request, "attachment_upload.html", _upload_context(child, found, values, {}))
 
 
 @routes.post("/children/{child_id}/attachments/new")
@@ -121,7 +132,7 @@ async def upload(request: web.Request) -> web.Response:
         if values["pep_id"]:
             form.add_field("pep_id", values["pep_id"])
         try:
-            await gateway(request).upload(who, child_id, form)
+            await gateway(request).upload(attachments.UPLOAD_ATTACHMENT, who, form, child_id=child_id)
         except GatewayProblem as p:
             if p.status == 404:
                 raise
@@ -130,16 +141,17 @@ async def upload(request: web.Request) -> web.Response:
             errors["file"] = found.get("file") or found.get("kind") or p.message
         else:
             return redirect(f"/children/{child_id}?done=uploaded#files")
-    child = await gateway(request).child(who, child_id)
-    peps = await gateway(request).peps_of(who, child_id)
-    return await render_signed_in(request, "attachment_upload.html", _upload_context(child, peps, values, errors))
+    child = await gateway(request).call(children.GET_CHILD, who, child_id=child_id)
+    found = await gateway(request).call(peps.LIST_CHILD_PEPS, who, child_id=child_id)
+    return await render_signed_in(request, "attachment_upload.html", _upload_context(child, found, values, errors))
 
 
 @routes.get("/attachments/{attachment_id}/delete")
 async def delete_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    found = await gateway(request).attachment(who, require_uuid(request, "attachment_id"))
-    child = await gateway(request).child(who, found.child_id)
+    found = await gateway(request).call(attachments.GET_ATTACHMENT, who,
+                                        attachment_id=require_uuid(request, "attachment_id"))
+    child = await gateway(request).call(children.GET_CHILD, who, child_id=found.child_id)
     return await render_signed_in(request, "attachment_delete.html", {
         "current_page": "children", "child": child, "file": found, "kind": KINDS.get(found.kind, found.kind)})
 
@@ -148,6 +160,6 @@ async def delete_form(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     attachment_id = require_uuid(request, "attachment_id")
-    found = await gateway(request).attachment(who, attachment_id)
-    await gateway(request).delete_attachment(who, attachment_id)
+    found = await gateway(request).call(attachments.GET_ATTACHMENT, who, attachment_id=attachment_id)
+    await gateway(request).call(attachments.DELETE_ATTACHMENT, who, attachment_id=attachment_id)
     return redirect(f"/children/{found.child_id}?done=deleted#files")

@@ -936,10 +936,16 @@ class GatewayClient:
     async def delete_attachment(self, caller: Caller, attachment_id: str) -> None:
         await self._call("DELETE", f"/attachments/{_segment(attachment_id)}", caller)
 
-    async def upload(self, caller: Caller, child_id: str, form: aiohttp.FormData) -> Attachment:
-        """A multipart upload as the gateway takes it: 413 too big, 415 or 422 naming `file` when refused."""
-        body, _ = await self._call("POST", f"/children/{_segment(child_id)}/attachments", caller, data=form)
-        return Attachment.model_validate(body)
+    async def upload(self, op: Operation, caller: Caller, form: aiohttp.FormData, **params: Any) -> Any:
+        """A multipart upload to `op` as the gateway takes it, answered with the operation's response model:
+        413 too big, 415 or 422 naming `file` when refused."""
+        try:
+            path = op.bind(op.path, **params)
+        except InvalidParameter:
+            raise GatewayProblem(status=404, title="Not found", code="not_found") from None
+        body, _ = await self._call(op.method.upper(), path, caller, data=form)
+        adapter = op.response_adapter
+        return None if adapter is None else adapter.validate_python(body)
 
     @asynccontextmanager
     async def download(self, caller: Caller, path: str,

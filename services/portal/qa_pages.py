@@ -17,6 +17,8 @@ from services.portal.file_pages import _pass_on
 from services.portal.gateway_client import GatewayProblem
 from services.portal.pagekit import gateway, optional_uuid, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date
+from shared.api import qa
+from shared.api.auth import GET_ME
 from shared.api.qa import FrameworkOut, FundingRequestOut, PepReview
 
 log = logging.getLogger(__name__)
@@ -55,9 +57,9 @@ def field_id(field: str) -> str:
 @routes.get("/qa")
 async def queue(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    found = await gateway(request).qa_queue(who)
-    me = await gateway(request).me(who)
-    las = {m.organisation_id: m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}
+    found = await gateway(request).call(qa.QA_QUEUE, who)
+    me = await gateway(request).call(GET_ME, who)
+    las = {str(m.organisation_id): m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}
     rows = [{"child": i.child_name or "A child", "href": f"/peps/{i.pep_id}/review",
              "pep": pep_words.pep_title(i.kind, i.term, i.academic_year),
              "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "No date",
@@ -134,7 +136,7 @@ async def _review_page(request: web.Request, review: PepReview, values: dict[str
 @routes.get("/peps/{pep_id}/review")
 async def review_page(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    review = await gateway(request).pep_review(who, require_uuid(request, "pep_id"))
+    review = await gateway(request).call(qa.GET_REVIEW, who, pep_id=require_uuid(request, "pep_id"))
     return await _review_page(request, review)
 
 
@@ -169,7 +171,7 @@ async def save_review(request: web.Request) -> web.Response:
     if errors:
         return await _review_page(request, review, values, errors)
     try:
-        await gateway(request).save_review(who, pep_id, fields)
+        await gateway(request).call(qa.SAVE_REVIEW, who, fields, pep_id=pep_id)
     except GatewayProblem as p:
         found, problem = _refused(p)
         return await _review_page(request, review, values, found, problem)
@@ -192,7 +194,8 @@ async def decide(request: web.Request) -> web.Response:
     if len(reason) > 2000:
         return await _review_page(request, review, values, {"reason": "The reason must be 2000 characters or fewer"})
     try:
-        await gateway(request).decide_review(who, pep_id, outcome, reason or None)
+        await gateway(request).call(qa.DECIDE_REVIEW, who,
+                                    {"outcome": outcome, **({"reason": reason} if reason else {})}, pep_id=pep_id)
     except GatewayProblem as p:
         found, problem = _refused(p)
         return await _review_page(request, review, values, found, problem)
@@ -210,7 +213,8 @@ async def confirm(request: web.Request) -> web.Response:
     if not grade:
         return await _review_page(request, review, values, {"confirm-grade": "Choose the overall rating"})
     try:
-        await gateway(request).confirm_review(who, pep_id, grade, note or None)
+        await gateway(request).call(qa.CONFIRM_REVIEW, who,
+                                    {"overall_grade": grade, **({"note": note} if note else {})}, pep_id=pep_id)
     except GatewayProblem as p:
         found, problem = _refused(p)
         found = {("confirm-grade" if k == "overall-grade" else k): v for k, v in found.items()}
@@ -235,9 +239,9 @@ def _funding_row(r: FundingRequestOut) -> dict[str, Any]:
 
 
 async def _la_of(request: web.Request) -> tuple[str, list[tuple[str, str]]]:
-    me = await gateway(request).me(ensure_signed_in(request))
-    las = sorted({m.organisation_id: m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}.items(),
-                 key=lambda kv: kv[1].casefold())
+    me = await gateway(request).call(GET_ME, ensure_signed_in(request))
+    mine = {str(m.organisation_id): m.organisation_name for m in me.memberships if m.role in VIRTUAL_SCHOOL}
+    las = sorted(mine.items(), key=lambda kv: kv[1].casefold())
     chosen = optional_uuid(request.query.get("la_id", "")) or (las[0][0] if las else "")
     if not chosen:
         raise web.HTTPForbidden()
@@ -247,7 +251,8 @@ async def _la_of(request: web.Request) -> tuple[str, list[tuple[str, str]]]:
 async def _funding_page(request: web.Request, la_id: str, las: list[tuple[str, str]], status: str,
                         failed: str = "", values: dict[str, str] | None = None,
                         errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
-    found = await gateway(request).funding_requests(ensure_signed_in(request), la_id, status)
+    found = await gateway(request).call(qa.LIST_FUNDING, ensure_signed_in(request),
+                                        query={"la_id": la_id, "status": status})
     done = request.query.get("done") == "decided"
     return await render_signed_in(request, "qa_funding.html", {
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
@@ -283,7 +288,7 @@ async def decide_funding(request: web.Request) -> web.Response:
     problem = None
     if not errors:
         try:
-            await gateway(request).decide_funding(who, request_id, fields)
+            await gateway(request).call(qa.DECIDE_FUNDING, who, fields, request_id=request_id)
         except GatewayProblem as p:
             errors, problem = _refused(p)
         else:
@@ -299,9 +304,9 @@ async def _settings_page(request: web.Request, la_id: str, las: list[tuple[str, 
                          values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                          problem: str | None = None) -> web.Response:
     who = ensure_signed_in(request)
-    current = await gateway(request).pp_plus_allocation(who, la_id)
-    me = await gateway(request).me(who)
-    may_change = any(m.role == "vs_admin" and m.organisation_id == la_id for m in me.memberships)
+    current = await gateway(request).call(qa.GET_ALLOCATION, who, la_id=la_id)
+    me = await gateway(request).call(GET_ME, who)
+    may_change = any(m.role == "vs_admin" and str(m.organisation_id) == la_id for m in me.memberships)
     return await render_signed_in(request, "qa_funding_settings.html", {
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "me": me,
         "current": current, "may_change": may_change, "errors": errors or {}, "problem": problem,
@@ -330,8 +335,8 @@ async def change_funding_settings(request: web.Request) -> web.Response:
     problem = None
     if not errors:
         try:
-            await gateway(request).set_pp_plus_allocation(who, la_id, {
-                "amount": values["amount"], "termly_payment": values["termly_payment"] or None})
+            await gateway(request).call(qa.SET_ALLOCATION, who, {
+                "amount": values["amount"], "termly_payment": values["termly_payment"] or None}, la_id=la_id)
         except GatewayProblem as p:
             errors, problem = _refused(p)
         else:
@@ -343,4 +348,4 @@ async def change_funding_settings(request: web.Request) -> web.Response:
 async def funding_csv(request: web.Request) -> web.StreamResponse:
     """The LA's PP+ requests and decisions as CSV, for finance: passed on from the gateway as it comes."""
     la_id, _ = await _la_of(request)
-    return await _pass_on(request, "/funding.csv", {"la_id": la_id})
+    return await _pass_on(request, qa.FUNDING_CSV, {"la_id": la_id})

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from services.portal.forms import DateField
-from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, Me, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayProblem, NotSignedIn
 from services.portal.pagekit import caller, gateway, redirect, render_signed_in, require_uuid
+from shared.api.auth import GET_ME, Me
+from shared.api.identity import GET_ORGANISATION
+from shared.api.timescales import (
+    GET_TIMESCALES,
+    PREVIEW_DEADLINES,
+    SET_TIMESCALES,
+    TIMESCALES_HISTORY,
+    TimescaleRuleOut,
+    TimescalesOut,
+)
 
 routes = web.RouteTableDef()
 
@@ -27,89 +36,6 @@ RULE_NAMES = ("initial_pep", "initial_pep_emergency", "delegate", "dt_return", "
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
 LIST_FIELDS = ("term_periods", "inset_days", "termly_deadlines")
-
-
-class Rule(BaseModel):
-    amount: int
-    unit: str
-    label: str
-    counts: str
-    version: int
-
-
-class TermPeriod(BaseModel):
-    term: str
-    start: date
-    end: date
-
-
-class TermlyDeadline(BaseModel):
-    term: str
-    due: date
-
-
-class Timescales(BaseModel):
-    version: int
-    changed_at: datetime | None = None
-    changed_by: str | None = None
-    rules: dict[str, Rule]
-    term_periods: list[TermPeriod]
-    inset_days: list[date]
-    termly_deadlines: list[TermlyDeadline]
-    term_dates_version: int
-    termly_deadlines_version: int
-
-
-class Change(BaseModel):
-    field: str
-    before: str
-    after: str
-
-
-class Version(BaseModel):
-    version: int
-    changed_at: datetime
-    changed_by: str | None = None
-    note: str | None = None
-    changes: list[Change]
-
-
-class Deadline(BaseModel):
-    key: str
-    label: str
-    due: date | None
-    explanation: str
-
-
-class Preview(BaseModel):
-    version: int
-    deadlines: list[Deadline]
-
-
-class TimescaleCalls:
-    """The timescale calls through the gateway."""
-
-    def __init__(self, client: GatewayClient) -> None:
-        self.client = client
-
-    def _path(self, la_id: str, rest: str = "") -> str:
-        return f"/organisations/{la_id}/timescales{rest}"
-
-    async def current(self, who: Caller, la_id: str) -> Timescales:
-        body, _ = await self.client._call("GET", self._path(la_id), who)
-        return Timescales.model_validate(body)
-
-    async def history(self, who: Caller, la_id: str) -> list[Version]:
-        body, _ = await self.client._call("GET", self._path(la_id, "/history"), who)
-        return [Version.model_validate(v) for v in body] if isinstance(body, list) else []
-
-    async def preview(self, who: Caller, la_id: str, fields: dict[str, Any]) -> Preview:
-        body, _ = await self.client._call("POST", self._path(la_id, "/preview"), who, fields)
-        return Preview.model_validate(body)
-
-    async def save(self, who: Caller, la_id: str, fields: dict[str, Any]) -> Timescales:
-        body, _ = await self.client._call("PUT", self._path(la_id), who, fields)
-        return Timescales.model_validate(body)
 
 
 def long_date(value: date) -> str:
@@ -179,12 +105,17 @@ def _termly_deadlines(text: str, errors: dict[str, str]) -> list[dict[str, str]]
     return out
 
 
-def form_values(current: Timescales) -> dict[str, str]:
+def rules_of(current: TimescalesOut) -> list[tuple[str, TimescaleRuleOut]]:
+    """Each rule with its name, in the order the pages show them."""
+    return [(name, getattr(current.rules, name)) for name in RULE_NAMES]
+
+
+def form_values(current: TimescalesOut) -> dict[str, str]:
     """The form as the configuration is now."""
     values = {"based_on_version": str(current.version), "note": ""}
-    for name in RULE_NAMES:
-        values[f"{name}_amount"] = str(current.rules[name].amount)
-        values[f"{name}_unit"] = current.rules[name].unit
+    for name, rule in rules_of(current):
+        values[f"{name}_amount"] = str(rule.amount)
+        values[f"{name}_unit"] = rule.unit
     values["term_periods"] = "\n".join(f"{p.term}, {long_date(p.start)}, {long_date(p.end)}"
                                        for p in current.term_periods)
     values["inset_days"] = "\n".join(long_date(d) for d in current.inset_days)
@@ -237,7 +168,7 @@ def _signed_in(request: web.Request) -> Caller:
 
 
 def _is_admin(me: Me, la_id: str) -> bool:
-    return any(m.organisation_id == la_id and m.role == "vs_admin" for m in me.memberships)
+    return any(str(m.organisation_id) == la_id and m.role == "vs_admin" for m in me.memberships)
 
 
 # The preview's dates: (the boxes, the legend, the gateway's field, how an error names it).
@@ -277,17 +208,17 @@ async def timescales(request: web.Request) -> web.Response:
     la_id = require_uuid(request, "org_id")
     who = _signed_in(request)
     client = gateway(request)
-    calls = TimescaleCalls(client)
-    me, org, current, history = await asyncio.gather(client.me(who), client.organisation(who, la_id),
-                                                     calls.current(who, la_id), calls.history(who, la_id))
+    me, org, current, history = await asyncio.gather(
+        client.call(GET_ME, who), client.call(GET_ORGANISATION, who, org_id=la_id),
+        client.call(GET_TIMESCALES, who, la_id=la_id), client.call(TIMESCALES_HISTORY, who, la_id=la_id))
     typed, errors, asked = _preview_fields(request.query)
-    preview = await calls.preview(who, la_id, asked) if asked else None
+    preview = await client.call(PREVIEW_DEADLINES, who, asked, la_id=la_id) if asked else None
     return await render_signed_in(request, "timescales.html", {
         "org": org, "current": current, "history": history, "can_change": _is_admin(me, la_id),
-        "rules": [(name, current.rules[name]) for name in RULE_NAMES], "units": UNITS, "typed": typed,
+        "rules": rules_of(current), "units": UNITS, "typed": typed,
         "preview_dates": _preview_dates(typed, errors), "errors": errors, "preview": preview,
         "saved": request.query.get("done") == "saved",
-        "change_names": {**{f"rules.{name}": rule.label for name, rule in current.rules.items()},
+        "change_names": {**{f"rules.{name}": rule.label for name, rule in rules_of(current)},
                          "term_periods": "Term dates", "inset_days": "INSET days",
                          "termly_deadlines": "Termly deadline dates"}})
 
@@ -296,13 +227,13 @@ async def _change_page(request: web.Request, la_id: str, values: dict[str, str],
                        problem: str | None = None) -> web.Response:
     who = _signed_in(request)
     client = gateway(request)
-    me, org, current = await asyncio.gather(client.me(who), client.organisation(who, la_id),
-                                            TimescaleCalls(client).current(who, la_id))
+    me, org, current = await asyncio.gather(client.call(GET_ME, who), client.call(GET_ORGANISATION, who, org_id=la_id),
+                                            client.call(GET_TIMESCALES, who, la_id=la_id))
     if not _is_admin(me, la_id):
         raise web.HTTPNotFound()
     return await render_signed_in(request, "timescales_change.html", {
         "org": org, "current": current, "values": values, "errors": errors, "problem": problem,
-        "rules": [(name, current.rules[name]) for name in RULE_NAMES],
+        "rules": rules_of(current),
         "unit_items": {name: [{"value": k, "text": v, "selected": values.get(f"{name}_unit") == k}
                               for k, v in UNITS.items()] for name in RULE_NAMES}})
 
@@ -310,7 +241,7 @@ async def _change_page(request: web.Request, la_id: str, values: dict[str, str],
 @routes.get("/organisations/{org_id}/timescales/change")
 async def change_form(request: web.Request) -> web.Response:
     la_id = require_uuid(request, "org_id")
-    current = await TimescaleCalls(gateway(request)).current(_signed_in(request), la_id)
+    current = await gateway(request).call(GET_TIMESCALES, _signed_in(request), la_id=la_id)
     return await _change_page(request, la_id, form_values(current), {})
 
 
@@ -322,7 +253,7 @@ async def change(request: web.Request) -> web.Response:
     if errors:
         return await _change_page(request, la_id, values, errors)
     try:
-        await TimescaleCalls(gateway(request)).save(who, la_id, body)
+        await gateway(request).call(SET_TIMESCALES, who, body, la_id=la_id)
     except GatewayProblem as problem:
         if problem.status == 409:
             return await _change_page(request, la_id, values, {}, "Someone else saved the timescales while you "

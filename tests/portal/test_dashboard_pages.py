@@ -67,7 +67,8 @@ async def test_pickers_name_settings_and_people_and_every_table_has_its_chart(po
     fake.signed_in()
     fake.answer("GET", "/dashboard", 200, _dashboard(caseworker_id=CW))
     fake.answer("GET", f"/organisations/{LA}/settings", 200, [
-        {"id": OAKFIELD, "name": "Oakfield Primary", "organisation_type": "setting", "la_id": LA}])
+        {"id": OAKFIELD, "name": "Oakfield Primary", "setting_type": "school", "urn": None, "phase": None,
+         "designated_teacher": None}])
     resp = await portal.get(f"/dashboard?la_id={LA}&caseworker_id={CW}")
     html = await resp.text()
     assert resp.status == 200, html
