@@ -25,13 +25,14 @@ from aiohttp import web
 
 from services.delegation import timescale_store
 from services.delegation.domain.timescales import TermDatesMissing, Timescales, deadlines, long_date
-from shared.api.caseload import CaseloadQuery
+from shared.api.caseload import Breakdown, Caseload, CaseloadItem, CaseloadQuery, Category, Counts
+from shared.api.tasks import GET_CASELOAD
 from shared.authz import require_user
 from shared.bus import MessageContext, Subscription
 from shared.contracts import PepMeetingChanged, PepStatusChanged, event_type_of, parse_data
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS
+from shared.web import CLAIMS, serves
 
 routes = web.RouteTableDef()
 VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
@@ -39,14 +40,13 @@ UNDER_WAY = ("created", "in_progress", "returned", "submitted", "approved")
 WRITING = ("created", "in_progress", "returned")
 UPCOMING_DAYS = 28
 NO_TERM_DATES_WEEKS = 17
-CATEGORIES = ("overdue", "no_pep_date", "upcoming")
 
 
 @dataclass
 class Entry:
     child: asyncpg.Record
     pep: asyncpg.Record | None = None
-    categories: list[str] = field(default_factory=list)
+    categories: list[Category] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -151,39 +151,38 @@ async def caseload(conn: asyncpg.Connection, claims: Claims, query: CaseloadQuer
     return out
 
 
-def _item(e: Entry) -> dict[str, Any]:
+def _item(e: Entry) -> CaseloadItem:
     c, p = e.child, e.pep
-    return {"child_id": str(c["id"]), "child_name": f"{c['given_name']} {c['family_name']}",
-            "la_id": str(c["la_id"]), "setting_id": str(c["setting_id"]) if c["setting_id"] else None,
-            "social_worker_id": str(c["social_worker_id"]) if c["social_worker_id"] else None,
-            "social_worker_name": f"{c['sw_given']} {c['sw_family']}" if c["sw_given"] else None,
-            "pep_id": str(p["id"]) if p else None, "pep_status": p["status"] if p else None,
-            "meeting_date": p["meeting_date"].isoformat() if p and p["meeting_date"] else None,
-            "categories": e.categories, "reasons": e.reasons}
+    return CaseloadItem(
+        child_id=c["id"], child_name=f"{c['given_name']} {c['family_name']}", la_id=c["la_id"],
+        setting_id=c["setting_id"], social_worker_id=c["social_worker_id"],
+        social_worker_name=f"{c['sw_given']} {c['sw_family']}" if c["sw_given"] else None,
+        pep_id=p["id"] if p else None, pep_status=p["status"] if p else None,
+        meeting_date=p["meeting_date"] if p else None, categories=e.categories, reasons=e.reasons)
 
 
-def _counts(entries: list[Entry]) -> dict[str, int]:
+def _counts(entries: list[Entry]) -> Counts:
     counted = Counter(cat for e in entries for cat in e.categories)
-    return {cat: counted.get(cat, 0) for cat in CATEGORIES} | {"children": len(entries)}
+    return Counts(overdue=counted["overdue"], no_pep_date=counted["no_pep_date"], upcoming=counted["upcoming"],
+                  children=len(entries))
 
 
-def _breakdown(entries: list[Entry], key: str) -> list[dict[str, Any]]:
-    groups: dict[str | None, list[Entry]] = {}
+def _breakdown(entries: list[Entry], key: str) -> list[Breakdown]:
+    groups: dict[uuid.UUID | None, list[Entry]] = {}
     for e in entries:
-        value = e.child[key]
-        groups.setdefault(str(value) if value else None, []).append(e)
+        groups.setdefault(e.child[key] or None, []).append(e)
     rows = []
     for value, members in groups.items():
-        row: dict[str, Any] = {"id": value, "counts": _counts(members)}
+        name = None
         if key == "social_worker_id":
             first = members[0].child
-            row["name"] = f"{first['sw_given']} {first['sw_family']}" if first["sw_given"] else None
-        rows.append(row)
-    return sorted(rows, key=lambda r: (-r["counts"]["overdue"], -r["counts"]["no_pep_date"], str(r.get("name") or "")))
+            name = f"{first['sw_given']} {first['sw_family']}" if first["sw_given"] else None
+        rows.append(Breakdown(id=value, name=name, counts=_counts(members)))
+    return sorted(rows, key=lambda r: (-r.counts.overdue, -r.counts.no_pep_date, r.name or ""))
 
 
-@routes.get("/caseload")
-async def get_caseload(request: web.Request) -> web.Response:
+@serves(routes, GET_CASELOAD)
+async def get_caseload(request: web.Request) -> Caseload:
     """Counts of each tracker, the children in the one asked for (or all), and for the Virtual School the same
     counts by setting and by social worker."""
     claims = request[CLAIMS]
@@ -193,10 +192,9 @@ async def get_caseload(request: web.Request) -> web.Response:
         entries = await caseload(conn, claims, query, today)
     chosen = [e for e in entries if query.category is None or query.category in e.categories]
     is_vs = any(m.role in VIRTUAL_SCHOOL for m in claims.memberships)
-    return web.json_response({
-        "today": today.isoformat(), "counts": _counts(entries), "items": [_item(e) for e in chosen],
-        "by_setting": _breakdown(entries, "setting_id") if is_vs else None,
-        "by_social_worker": _breakdown(entries, "social_worker_id") if is_vs else None})
+    return Caseload(today=today, counts=_counts(entries), items=[_item(e) for e in chosen],
+                    by_setting=_breakdown(entries, "setting_id") if is_vs else None,
+                    by_social_worker=_breakdown(entries, "social_worker_id") if is_vs else None)
 
 
 # ---- the PEPs read model ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Literal
 
 import asyncpg
 from aiohttp import web
@@ -39,13 +39,14 @@ from services.delegation.domain.tasks import (
     reach,
     sort_tray,
 )
-from services.delegation.domain.timescales import TermDatesMissing, deadlines
-from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, TaskQuery, TraySettings
+from services.delegation.domain.timescales import Deadline, TermDatesMissing, deadlines
+from shared.api import tasks as api
+from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, Task, TaskEvent, TaskQuery, TraySettings
 from shared.authz import not_found, require_user, roles_at
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, ServiceClient, client_session, parse_body, path_uuid
+from shared.web import CLAIMS, REQUEST_ID, ServiceClient, client_session, parse_body, path_uuid, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -68,26 +69,21 @@ def _name(given: str | None, family: str | None) -> str | None:
     return f"{given} {family}" if given else None
 
 
-def _task(row: asyncpg.Record, claims: Claims, today: date) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]), "kind": row["kind"], "status": row["status"], "pep_id": str(row["pep_id"]),
-        "child_id": str(row["child_id"]), "child_name": _name(row["given_name"], row["family_name"]),
-        "la_id": str(row["la_id"]), "setting_id": str(row["setting_id"]) if row["setting_id"] else None,
-        "sections": list(row["sections"]),
-        "assignee_user_id": str(row["assignee_user_id"]) if row["assignee_user_id"] else None,
-        "originator_id": str(row["originator_id"]) if row["originator_id"] else None,
-        "originator_name": _name(row["o_given"], row["o_family"]),
-        "due_date": row["due_date"].isoformat() if row["due_date"] else None, "due_rule": row["due_rule"],
-        "overdue": is_overdue(row, today),
-        "note": row["note"], "feedback": row["feedback"], "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(), "version": row["version"],
-        "can_retract": may_retract(claims, row)}
+def _task(row: asyncpg.Record, claims: Claims, today: date) -> Task:
+    return Task(
+        id=row["id"], kind=row["kind"], status=row["status"], pep_id=row["pep_id"], child_id=row["child_id"],
+        child_name=_name(row["given_name"], row["family_name"]), la_id=row["la_id"], setting_id=row["setting_id"],
+        sections=list(row["sections"]), assignee_user_id=row["assignee_user_id"],
+        originator_id=row["originator_id"], originator_name=_name(row["o_given"], row["o_family"]),
+        due_date=row["due_date"], due_rule=row["due_rule"], overdue=is_overdue(row, today), note=row["note"],
+        feedback=row["feedback"], created_at=row["created_at"], updated_at=row["updated_at"],
+        version=row["version"], can_retract=may_retract(claims, row))
 
 
-def _history(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    return [{"action": r["action"], "from_status": r["from_status"], "to_status": r["to_status"],
-             "reason": r["reason"], "by_user": str(r["by_user"]) if r["by_user"] else None,
-             "by_name": _name(r["given_name"], r["family_name"]), "at": r["at"].isoformat()} for r in rows]
+def _history(rows: list[asyncpg.Record]) -> list[TaskEvent]:
+    return [TaskEvent(action=r["action"], from_status=r["from_status"], to_status=r["to_status"], reason=r["reason"],
+                      by_user=r["by_user"], by_name=_name(r["given_name"], r["family_name"]), at=r["at"])
+            for r in rows]
 
 
 # ---- delegating, retracting ----------------------------------------------------------------------------
@@ -98,8 +94,8 @@ def _invalid(field: str, message: str) -> Problem:
                    errors=[FieldError(field=field, message=message)])
 
 
-@routes.post("/peps/{pep_id}/delegations")
-async def delegate(request: web.Request) -> web.Response:
+@serves(routes, api.DELEGATE)
+async def delegate(request: web.Request) -> Task:
     """Delegate sections of a PEP to the DT of the child's current setting, due by a date."""
     claims = request[CLAIMS]
     me = uuid.UUID(require_user(claims))
@@ -140,7 +136,7 @@ async def delegate(request: web.Request) -> web.Response:
             raise Problem(409, "This PEP is already delegated", "Retract the open task first to delegate other "
                           "sections or change the date.", code="already_delegated")
         task = await store.task(conn, row["id"])
-    return web.json_response(_task(task, claims, date.today()), status=201)
+    return _task(task, claims, date.today())
 
 
 async def _task_or_404(conn: asyncpg.Connection, claims: Claims, raw: str, *, lock: bool = False) -> asyncpg.Record:
@@ -154,8 +150,8 @@ async def _task_or_404(conn: asyncpg.Connection, claims: Claims, raw: str, *, lo
     return row
 
 
-@routes.post("/tasks/{task_id}/retract")
-async def retract(request: web.Request) -> web.Response:
+@serves(routes, api.RETRACT_TASK)
+async def retract(request: web.Request) -> Task:
     """Take a delegated task back: the sections are the originator's again, and the setting sees why."""
     claims = request[CLAIMS]
     me = uuid.UUID(require_user(claims))
@@ -170,35 +166,35 @@ async def retract(request: web.Request) -> web.Response:
                           code="forbidden")
         await store.move_task(conn, task, "retract", "retracted", body.reason, me, request[REQUEST_ID])
         row = await store.task(conn, task["id"])
-    return web.json_response(_task(row, claims, date.today()))
+    return _task(row, claims, date.today())
 
 
 # ---- reading: one task, a PEP's tasks, the trays -------------------------------------------------------------
 
 
-@routes.get("/tasks/{task_id}")
-async def get_task(request: web.Request) -> web.Response:
+@serves(routes, api.GET_TASK)
+async def get_task(request: web.Request) -> Task:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         task = await _task_or_404(conn, claims, request.match_info["task_id"])
         out = _task(task, claims, date.today())
-        out["history"] = _history(await store.history(conn, task["id"]))
-    return web.json_response(out)
+        out.history = _history(await store.history(conn, task["id"]))
+    return out
 
 
-@routes.get("/peps/{pep_id}/tasks")
-async def pep_tasks(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_PEP_TASKS)
+async def pep_tasks(request: web.Request) -> list[Task]:
     """Every task of a PEP, newest first, for anyone pep lets see the PEP."""
     claims = request[CLAIMS]
     pep_id = path_uuid(request, "pep_id")
     await request.app[PEP].call("GET", f"/peps/{pep_id}", claims, request_id=request[REQUEST_ID])
     async with request.app[POOL].acquire() as conn:
         rows = await store.of_pep(conn, pep_id)
-    return web.json_response([_task(r, claims, date.today()) for r in rows])
+    return [_task(r, claims, date.today()) for r in rows]
 
 
-@routes.get("/tasks")
-async def trays(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_TASKS)
+async def trays(request: web.Request) -> api.TaskList:
     """The caller's tray (current, retracted, submitted: theirs to do; sent: what they delegated) and the counts
     of all four. Retracted and submitted tasks stay for the LA's number of days (30 unless it set another)."""
     claims = request[CLAIMS]
@@ -213,12 +209,12 @@ async def trays(request: web.Request) -> web.Response:
                                            query.pep_id)
     today = date.today()
     chosen, counts = fill_trays(claims, rows, query.tray, now, days)
-    return web.json_response({"items": [_task(r, claims, today) for r in sort_tray(chosen, query.sort, today)],
-                              "counts": counts})
+    return api.TaskList(items=[_task(r, claims, today) for r in sort_tray(chosen, query.sort, today)],
+                        counts=counts)
 
 
-@routes.get("/peps/{pep_id}/deadlines")
-async def pep_deadlines(request: web.Request) -> web.Response:
+@serves(routes, api.PEP_DEADLINES)
+async def pep_deadlines(request: web.Request) -> api.PepDeadlines:
     """Every deadline of a PEP by the LA's timescales, each with the rule that set it: from its meeting date, or
     without one, when the next meeting is due from the child's last finalised one."""
     claims = request[CLAIMS]
@@ -233,7 +229,8 @@ async def pep_deadlines(request: web.Request) -> web.Response:
             la_id = uuid.UUID(child["la_id"])
         config, _ = await timescale_store.current(conn, la_id)
         meeting = date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None
-        based_on, found = None, {}
+        based_on: Literal["meeting", "last_meeting"] | None = None
+        found: dict[str, Deadline] = {}
         try:
             if meeting is not None:
                 based_on, found = "meeting", deadlines(config, meeting=meeting)
@@ -243,28 +240,27 @@ async def pep_deadlines(request: web.Request) -> web.Response:
                     based_on, found = "last_meeting", {"next_pep": deadlines(config, meeting=last)["next_pep"]}
         except TermDatesMissing:
             based_on, found = None, {}
-    return web.json_response({
-        "meeting_date": meeting.isoformat() if meeting else None, "based_on": based_on,
-        "deadlines": [{"key": d.key, "label": d.label, "due": d.due.isoformat() if d.due else None, "rule": d.rule,
-                       "rule_version": d.rule_version, "explanation": d.explanation} for d in found.values()]})
+    return api.PepDeadlines(meeting_date=meeting, based_on=based_on, deadlines=[
+        api.Deadline(key=d.key, label=d.label, due=d.due, rule=d.rule, rule_version=d.rule_version,
+                     explanation=d.explanation) for d in found.values()])
 
 
-@routes.get("/organisations/{la_id}/tray-settings")
-async def get_tray_settings(request: web.Request) -> web.Response:
+@serves(routes, api.GET_TRAY_SETTINGS)
+async def get_tray_settings(request: web.Request) -> TraySettings:
     la_id = _virtual_school_la(request, ("vs_admin", "vs_caseworker", "vs_approver"))
     async with request.app[POOL].acquire() as conn:
         days = await store.tray_days_of(conn, la_id)
-    return web.json_response({"tray_days": days or TRAY_DAYS})
+    return TraySettings(tray_days=days or TRAY_DAYS)
 
 
-@routes.put("/organisations/{la_id}/tray-settings")
-async def put_tray_settings(request: web.Request) -> web.Response:
+@serves(routes, api.SET_TRAY_SETTINGS)
+async def put_tray_settings(request: web.Request) -> TraySettings:
     """How long retracted and submitted tasks stay in the LA's people's trays (its VS admin decides)."""
     la_id = _virtual_school_la(request, ("vs_admin",))
     body = await parse_body(request, TraySettings)
     async with request.app[POOL].acquire() as conn:
         await store.set_tray_days(conn, la_id, body.tray_days, uuid.UUID(request[CLAIMS].sub))
-    return web.json_response({"tray_days": body.tray_days})
+    return TraySettings(tray_days=body.tray_days)
 
 
 def _virtual_school_la(request: web.Request, roles: tuple[str, ...]) -> uuid.UUID:

@@ -26,7 +26,7 @@ from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, json_model, parse_body, path_uuid
+from shared.web import CLAIMS, parse_body, path_uuid, serves
 
 routes = web.RouteTableDef()
 
@@ -61,17 +61,17 @@ def _edited(body: api.TimescalesIn) -> Timescales:
         termly_deadlines=tuple(TermlyDeadline(d.term, d.due) for d in body.termly_deadlines))
 
 
-@routes.get("/organisations/{la_id}/timescales")
-async def get_timescales(request: web.Request) -> web.Response:
+@serves(routes, api.GET_TIMESCALES)
+async def get_timescales(request: web.Request) -> api.TimescalesOut:
     la_id = path_uuid(request, "la_id")
     _virtual_school_roles(request[CLAIMS], la_id)
     async with request.app[POOL].acquire() as conn:
         config, row = await store.current(conn, la_id)
-    return json_model(_out(la_id, config, row))
+    return _out(la_id, config, row)
 
 
-@routes.put("/organisations/{la_id}/timescales")
-async def change_timescales(request: web.Request) -> web.Response:
+@serves(routes, api.SET_TIMESCALES)
+async def change_timescales(request: web.Request) -> api.TimescalesOut:
     """Saves the LA's next version. Rules left as they were keep the version that set them; a save that changes
     nothing makes no version."""
     claims = request[CLAIMS]
@@ -87,13 +87,13 @@ async def change_timescales(request: web.Request) -> web.Response:
         saved = next_version(config, _edited(body))
         what = changes(config, saved)
         if not what:
-            return json_model(_out(la_id, config, row))
+            return _out(la_id, config, row)
         try:
             await store.save(conn, la_id, saved, what, user_id, body.note)
         except store.VersionConflict:
             raise _conflict(config.version + 1) from None
         config, row = await store.current(conn, la_id)
-    return json_model(_out(la_id, config, row))
+    return _out(la_id, config, row)
 
 
 def _conflict(version: int) -> Problem:
@@ -101,20 +101,19 @@ def _conflict(version: int) -> Problem:
                    "it and make your changes again.", code="conflict", extra={"current_version": version})
 
 
-@routes.get("/organisations/{la_id}/timescales/history")
-async def timescales_history(request: web.Request) -> web.Response:
+@serves(routes, api.TIMESCALES_HISTORY)
+async def timescales_history(request: web.Request) -> list[api.TimescalesVersion]:
     la_id = path_uuid(request, "la_id")
     _virtual_school_roles(request[CLAIMS], la_id)
     async with request.app[POOL].acquire() as conn:
         rows = await store.history(conn, la_id)
-    versions = [api.TimescalesVersion(version=r["version"], changed_at=r["changed_at"], changed_by_id=r["changed_by"],
-                                      changed_by=r["changed_by_name"], note=r["note"],
-                                      changes=[api.TimescaleChange(**c) for c in r["changes"]]) for r in rows]
-    return json_model([v.model_dump(mode="json") for v in versions])
+    return [api.TimescalesVersion(version=r["version"], changed_at=r["changed_at"], changed_by_id=r["changed_by"],
+                                  changed_by=r["changed_by_name"], note=r["note"],
+                                  changes=[api.TimescaleChange(**c) for c in r["changes"]]) for r in rows]
 
 
-@routes.post("/organisations/{la_id}/timescales/preview")
-async def preview_deadlines(request: web.Request) -> web.Response:
+@serves(routes, api.PREVIEW_DEADLINES)
+async def preview_deadlines(request: web.Request) -> api.DeadlinePreview:
     la_id = path_uuid(request, "la_id")
     _virtual_school_roles(request[CLAIMS], la_id)
     body = await parse_body(request, api.DeadlinePreviewIn)
@@ -124,7 +123,7 @@ async def preview_deadlines(request: web.Request) -> web.Response:
                       errors=[FieldError(field="meeting_date", message=message)])
     async with request.app[POOL].acquire() as conn:
         config, _ = await store.current(conn, la_id)
-    return json_model(_preview(config, body.meeting_date, body.date_entered_care, body.placement))
+    return _preview(config, body.meeting_date, body.date_entered_care, body.placement)
 
 
 def _preview(config: Timescales, meeting: date | None, entered_care: date | None,
