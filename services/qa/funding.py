@@ -13,7 +13,7 @@ import logging
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Literal
 
 import asyncpg
 from aiohttp import web
@@ -21,7 +21,17 @@ from aiohttp import web
 from services.qa.domain.reviews import Invalid
 from services.qa.pep_client import child_seen_with_qa
 from services.qa.reviews import invalid
-from shared.api.qa import AllocationIn, FundingDecideIn
+from shared.api import qa as api
+from shared.api.qa import (
+    Allocation,
+    AllocationIn,
+    ChildFunding,
+    FundingDecideIn,
+    FundingList,
+    FundingRequestOut,
+    FundingYear,
+    TermlyPaymentOut,
+)
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event
 from shared.contracts import FundingDecided, FundingRequested, event_type_of, parse_data
@@ -30,7 +40,7 @@ from shared.errors import Problem
 from shared.internal_auth import Claims
 from shared.schedule import every
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid, serves
 from shared.workdays import uk_date
 
 log = logging.getLogger(__name__)
@@ -38,7 +48,8 @@ routes = web.RouteTableDef()
 DECIDERS = frozenset({"vs_approver", "vs_admin"})
 DEFAULT_ALLOCATION = Decimal("2630.00")
 STATUSES = ("pending", "more_information", "approved", "refused")
-DECIDED = {"approve": "approved", "refuse": "refused", "more_information": "more_information"}
+DECIDED: dict[str, Literal["approved", "refused", "more_information"]] = {
+    "approve": "approved", "refuse": "refused", "more_information": "more_information"}
 
 
 def financial_year(day: date) -> str:
@@ -48,7 +59,11 @@ def financial_year(day: date) -> str:
 
 
 def money(amount: Decimal | None) -> str | None:
-    return None if amount is None else f"{amount:.2f}"
+    return None if amount is None else pounds(amount)
+
+
+def pounds(amount: Decimal) -> str:
+    return f"{amount:.2f}"
 
 
 # ---- requests arrive ---------------------------------------------------------------------------------------------
@@ -89,21 +104,18 @@ REQUEST_SQL = ("SELECT f.*, c.given_name, c.family_name, u.given_name AS d_given
                "LEFT JOIN users u ON u.id = f.decided_by ")
 
 
-def _request(row: asyncpg.Record, claims: Claims) -> dict[str, Any]:
-    return {"id": str(row["id"]), "pep_id": str(row["pep_id"]), "target": row["target"],
-            "child_id": str(row["child_id"]),
-            "child_name": f"{row['given_name']} {row['family_name']}" if row["given_name"] else None,
-            "la_id": str(row["la_id"]), "setting_id": str(row["setting_id"]) if row["setting_id"] else None,
-            "description": row["description"], "funding_type": row["funding_type"],
-            "area_of_focus": row["area_of_focus"], "intervention_type": row["intervention_type"],
-            "amount_requested": money(row["amount_requested"]), "status": row["status"],
-            "amount_approved": money(row["amount_approved"]), "reason": row["reason"],
-            "academic_year": row["academic_year"], "term": row["term"],
-            "requested_at": row["requested_at"].isoformat(),
-            "decided_at": row["decided_at"].isoformat() if row["decided_at"] else None,
-            "decided_by_name": f"{row['d_given']} {row['d_family']}" if row["d_given"] else None,
-            "financial_year": row["financial_year"],
-            "can_decide": bool(roles_at(claims, str(row["la_id"])) & DECIDERS)}
+def _request(row: asyncpg.Record, claims: Claims) -> FundingRequestOut:
+    return FundingRequestOut(
+        id=row["id"], pep_id=row["pep_id"], target=row["target"], child_id=row["child_id"],
+        child_name=f"{row['given_name']} {row['family_name']}" if row["given_name"] else None,
+        la_id=row["la_id"], setting_id=row["setting_id"], description=row["description"],
+        funding_type=row["funding_type"], area_of_focus=row["area_of_focus"],
+        intervention_type=row["intervention_type"], amount_requested=money(row["amount_requested"]),
+        status=row["status"], amount_approved=money(row["amount_approved"]), reason=row["reason"],
+        academic_year=row["academic_year"], term=row["term"], requested_at=row["requested_at"],
+        decided_at=row["decided_at"],
+        decided_by_name=f"{row['d_given']} {row['d_family']}" if row["d_given"] else None,
+        financial_year=row["financial_year"], can_decide=bool(roles_at(claims, str(row["la_id"])) & DECIDERS))
 
 
 def _la_of_vs(claims: Claims, raw: str) -> uuid.UUID:
@@ -117,8 +129,8 @@ def _la_of_vs(claims: Claims, raw: str) -> uuid.UUID:
     return la_id
 
 
-@routes.get("/funding")
-async def funding_queue(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_FUNDING)
+async def funding_queue(request: web.Request) -> FundingList:
     """An LA's PP+ requests (query: la_id, status; default pending), oldest first, with the count of each status."""
     claims = request[CLAIMS]
     la_id = _la_of_vs(claims, request.query.get("la_id", ""))
@@ -130,8 +142,8 @@ async def funding_queue(request: web.Request) -> web.Response:
                                 "ORDER BY f.requested_at, f.target", la_id, status)
         counts = {r["status"]: r["n"] for r in await conn.fetch(
             "SELECT status, count(*) AS n FROM funding_requests WHERE la_id = $1 GROUP BY status", la_id)}
-    return web.json_response({"items": [_request(r, claims) for r in rows],
-                              "counts": {s: int(counts.get(s, 0)) for s in STATUSES}})
+    return FundingList(items=[_request(r, claims) for r in rows],
+                       counts={s: int(counts.get(s, 0)) for s in STATUSES})
 
 
 async def allocation_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> Decimal:
@@ -147,15 +159,14 @@ async def termly_payment_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> Decim
 TERMLY_SQL = "SELECT t.* FROM termly_payments t "
 
 
-def _termly(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(row["id"]), "child_id": str(row["child_id"]), "pep_id": str(row["pep_id"]),
-            "setting_id": str(row["setting_id"]) if row["setting_id"] else None,
-            "academic_year": row["academic_year"], "term": row["term"], "amount": money(row["amount"]),
-            "financial_year": row["financial_year"], "paid_at": row["paid_at"].isoformat()}
+def _termly(row: asyncpg.Record) -> TermlyPaymentOut:
+    return TermlyPaymentOut(id=row["id"], child_id=row["child_id"], pep_id=row["pep_id"], setting_id=row["setting_id"],
+                            academic_year=row["academic_year"], term=row["term"], amount=pounds(row["amount"]),
+                            financial_year=row["financial_year"], paid_at=row["paid_at"])
 
 
-@routes.get("/children/{child_id}/funding")
-async def child_funding(request: web.Request) -> web.Response:
+@serves(routes, api.CHILD_FUNDING)
+async def child_funding(request: web.Request) -> ChildFunding:
     """A child's PP+ requests and the running totals per financial year against the LA's allocation; for those
     who see QA (never carers or setting staff)."""
     claims = request[CLAIMS]
@@ -178,23 +189,22 @@ async def child_funding(request: web.Request) -> web.Response:
     for t in termly:
         paid[t["financial_year"]] = paid.get(t["financial_year"], Decimal(0)) + t["amount"]
         approved.setdefault(t["financial_year"], Decimal(0))
-    years = [{"financial_year": y, "allocation": money(allocation),
-              "approved": money(v + paid.get(y, Decimal(0))), "paid_termly": money(paid.get(y, Decimal(0))),
-              "remaining": money(allocation - v - paid.get(y, Decimal(0)))}
+    years = [FundingYear(financial_year=y, allocation=pounds(allocation), approved=pounds(v + paid.get(y, Decimal(0))),
+                         paid_termly=pounds(paid.get(y, Decimal(0))),
+                         remaining=pounds(allocation - v - paid.get(y, Decimal(0))))
              for y, v in sorted(approved.items(), reverse=True)]
     spent = approved[this_year] + paid[this_year]
-    return web.json_response({"child_id": str(child_id), "la_id": str(la_id), "financial_year": this_year,
-                              "allocation": money(allocation), "approved": money(spent),
-                              "paid_termly": money(paid[this_year]), "remaining": money(allocation - spent),
-                              "years": years, "requests": [_request(r, claims) for r in rows],
-                              "termly_payments": [_termly(t) for t in termly]})
+    return ChildFunding(child_id=child_id, la_id=la_id, financial_year=this_year, allocation=pounds(allocation),
+                        approved=pounds(spent), paid_termly=pounds(paid[this_year]),
+                        remaining=pounds(allocation - spent), years=years,
+                        requests=[_request(r, claims) for r in rows], termly_payments=[_termly(t) for t in termly])
 
 
 # ---- deciding ----------------------------------------------------------------------------------------------
 
 
-@routes.post("/funding/{request_id}/decide")
-async def decide(request: web.Request) -> web.Response:
+@serves(routes, api.DECIDE_FUNDING)
+async def decide(request: web.Request) -> FundingRequestOut:
     claims = request[CLAIMS]
     me = uuid.UUID(require_user(claims))
     request_id = path_uuid(request, "request_id")
@@ -229,22 +239,25 @@ async def decide(request: web.Request) -> web.Response:
             decision=status, amount=money(amount), academic_year=row["academic_year"], reason=body.reason),
             tenant=str(row["la_id"]), correlation_id=request[REQUEST_ID])
         out = await conn.fetchrow(REQUEST_SQL + "WHERE f.id = $1", request_id)
-    return web.json_response(_request(out, claims))
+    return _request(out, claims)
 
 
 # ---- the LA's allocation and the export for finance --------------------------------------------------------------
 
 
-@routes.get("/organisations/{la_id}/pp-plus-allocation")
-async def get_allocation(request: web.Request) -> web.Response:
-    la_id = _la_of_vs(request[CLAIMS], request.match_info["la_id"])
+async def _allocation(request: web.Request, la_id: uuid.UUID) -> Allocation:
     async with request.app[POOL].acquire() as conn:
-        return web.json_response({"la_id": str(la_id), "amount": money(await allocation_of(conn, la_id)),
-                                  "termly_payment": money(await termly_payment_of(conn, la_id))})
+        return Allocation(la_id=la_id, amount=pounds(await allocation_of(conn, la_id)),
+                          termly_payment=money(await termly_payment_of(conn, la_id)))
 
 
-@routes.put("/organisations/{la_id}/pp-plus-allocation")
-async def set_allocation(request: web.Request) -> web.Response:
+@serves(routes, api.GET_ALLOCATION)
+async def get_allocation(request: web.Request) -> Allocation:
+    return await _allocation(request, _la_of_vs(request[CLAIMS], request.match_info["la_id"]))
+
+
+@serves(routes, api.SET_ALLOCATION)
+async def set_allocation(request: web.Request) -> Allocation:
     claims = request[CLAIMS]
     la_id = _la_of_vs(claims, request.match_info["la_id"])
     if "vs_admin" not in roles_at(claims, str(la_id)):
@@ -263,7 +276,7 @@ async def set_allocation(request: web.Request) -> web.Response:
                            "changed_by = $4, changed_at = now()",
                            la_id, allocation, termly, uuid.UUID(require_user(claims)),
                            "termly_payment" in body.model_fields_set)
-    return await get_allocation(request)
+    return await _allocation(request, la_id)
 
 
 CSV_COLUMNS = ("request_id", "child_id", "child_name", "setting_id", "pep_id", "target", "academic_year", "term",
@@ -271,7 +284,7 @@ CSV_COLUMNS = ("request_id", "child_id", "child_name", "setting_id", "pep_id", "
                "amount_approved", "reason", "decided_at", "decided_by", "financial_year")
 
 
-@routes.get("/funding.csv")
+@serves(routes, api.FUNDING_CSV)
 async def export(request: web.Request) -> web.Response:
     """Every PP+ request of an LA with its decision, for finance (query: la_id)."""
     claims = request[CLAIMS]
@@ -283,17 +296,17 @@ async def export(request: web.Request) -> web.Response:
             "WHERE t.la_id = $1 ORDER BY t.paid_at, t.child_id", la_id)
     # Finance opens this in a spreadsheet: shared/csvcells keeps names as written and amounts as numbers, and
     # guards any text that would run as a formula.
-    requests = [(d["id"], d["child_id"], d["child_name"], d["setting_id"], d["pep_id"], d["target"],
-                 d["academic_year"], d["term"], d["description"], d["area_of_focus"], d["intervention_type"],
-                 d["funding_type"], d["amount_requested"], d["status"], d["amount_approved"], d["reason"],
-                 d["decided_at"], d["decided_by_name"], d["financial_year"])
+    requests = [(d.id, d.child_id, d.child_name, d.setting_id, d.pep_id, d.target, d.academic_year, d.term,
+                 d.description, d.area_of_focus, d.intervention_type, d.funding_type, d.amount_requested, d.status,
+                 d.amount_approved, d.reason, d.decided_at.isoformat() if d.decided_at else None, d.decided_by_name,
+                 d.financial_year)
                 for d in (_request(r, claims) for r in rows)]
     # The automatic termly payments: a row each, paid (no request behind them, so its own id and no target).
     payments = [(t["id"], t["child_id"], f"{t['given_name']} {t['family_name']}" if t["given_name"] else None,
                  t["setting_id"], t["pep_id"], None, t["academic_year"], t["term"], "Automatic termly payment", None,
                  None, "termly_payment", None, "paid", money(t["amount"]), None, t["paid_at"].isoformat(), None,
                  t["financial_year"]) for t in termly]
-    return csv_response(CSV_COLUMNS, requests + payments, f"pp-plus-{la_id}.csv")
+    return csv_response(CSV_COLUMNS, [*requests, *payments], f"pp-plus-{la_id}.csv")
 
 
 # ---- automatic termly payments -----------------------------------------------------------------------------------

@@ -12,16 +12,33 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from services.qa.domain import reviews as rules
-from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework
+from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework, Grade
 from services.qa.pep_client import ask, child_seen_with_qa
-from shared.api.qa import ConfirmIn, DecideIn, FrameworkChoiceIn, ReviewDraftIn
+from shared.api import qa as api
+from shared.api.qa import (
+    AreaOut,
+    AreaRatingOut,
+    ConfirmIn,
+    DecideIn,
+    FrameworkChoice,
+    FrameworkChoiceIn,
+    FrameworkOut,
+    GradeOut,
+    LaQaFramework,
+    OverallOut,
+    PepReview,
+    Queue,
+    QueueItem,
+    ReviewDraftIn,
+    ReviewOut,
+)
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import add_event
 from shared.contracts import ReviewDecided
@@ -29,7 +46,7 @@ from shared.db import DATABASE_AWAY_OR_CLOSED, until_database_back
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, parse_body, path_uuid
+from shared.web import CLAIMS, parse_body, path_uuid, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -45,10 +62,20 @@ def invalid(problems: list[rules.Invalid]) -> Problem:
 # ---- frameworks --------------------------------------------------------------------------------------------------
 
 
-def framework_out(f: Framework) -> dict[str, Any]:
-    out = f.model_dump(mode="json", exclude={"gold"})
-    out["gold_within_working_days"] = f.gold.within_working_days if f.gold else None
-    return out
+def _grades(grades: list[Grade]) -> list[GradeOut]:
+    return [GradeOut(key=g.key, label=g.label, description=g.description, awarded_only=g.awarded_only)
+            for g in grades]
+
+
+def framework_out(f: Framework) -> FrameworkOut:
+    """A framework as the API shows it: the rule's inner workings (Gold's grades, all_must_meet's) stay here."""
+    return FrameworkOut(
+        key=f.key, name=f.name, source=f.source, scale=_grades(f.scale),
+        area_scale=_grades(f.area_scale) if f.area_scale is not None else None, not_applicable=f.not_applicable,
+        overall=OverallOut(kind=f.overall.kind, description=f.overall.description,
+                           descriptors=dict(f.overall.descriptors)),
+        areas=[AreaOut(key=a.key, title=a.title, descriptors=dict(a.descriptors)) for a in f.areas],
+        gold_within_working_days=f.gold.within_working_days if f.gold else None)
 
 
 async def la_framework(conn: asyncpg.Connection, la_id: uuid.UUID) -> Framework:
@@ -67,19 +94,22 @@ def _la_or_404(claims: Claims, raw: str, roles: frozenset[str] = VIRTUAL_SCHOOL_
     return la_id
 
 
-@routes.get("/organisations/{la_id}/qa-framework")
-async def get_framework(request: web.Request) -> web.Response:
-    la_id = _la_or_404(request[CLAIMS], request.match_info["la_id"])
+async def _la_qa_framework(request: web.Request, la_id: uuid.UUID) -> LaQaFramework:
     async with request.app[POOL].acquire() as conn:
         framework = await la_framework(conn, la_id)
         changed_at = await conn.fetchval("SELECT changed_at FROM la_settings WHERE la_id = $1", la_id)
-    return web.json_response({"la_id": str(la_id), "framework": framework_out(framework),
-                              "available": [{"key": f.key, "name": f.name} for f in FRAMEWORKS.values()],
-                              "changed_at": changed_at.isoformat() if changed_at else None})
+    return LaQaFramework(la_id=la_id, framework=framework_out(framework),
+                         available=[FrameworkChoice(key=f.key, name=f.name) for f in FRAMEWORKS.values()],
+                         changed_at=changed_at)
 
 
-@routes.put("/organisations/{la_id}/qa-framework")
-async def choose_framework(request: web.Request) -> web.Response:
+@serves(routes, api.GET_QA_FRAMEWORK)
+async def get_framework(request: web.Request) -> LaQaFramework:
+    return await _la_qa_framework(request, _la_or_404(request[CLAIMS], request.match_info["la_id"]))
+
+
+@serves(routes, api.CHOOSE_QA_FRAMEWORK)
+async def choose_framework(request: web.Request) -> LaQaFramework:
     """The LA's VS admin chooses its framework; reviews already written keep the one they were written with."""
     claims = request[CLAIMS]
     la_id = _la_or_404(claims, request.match_info["la_id"])
@@ -92,7 +122,7 @@ async def choose_framework(request: web.Request) -> web.Response:
         await conn.execute("INSERT INTO la_settings (la_id, framework_key, changed_by) VALUES ($1, $2, $3) "
                            "ON CONFLICT (la_id) DO UPDATE SET framework_key = $2, changed_by = $3, changed_at = now()",
                            la_id, body.framework, uuid.UUID(require_user(claims)))
-    return await get_framework(request)
+    return await _la_qa_framework(request, la_id)
 
 
 # ---- the queue ---------------------------------------------------------------------------------------------------
@@ -102,8 +132,8 @@ def _name(given: str | None, family: str | None) -> str | None:
     return f"{given} {family}" if given else None
 
 
-@routes.get("/qa/queue")
-async def queue(request: web.Request) -> web.Response:
+@serves(routes, api.QA_QUEUE)
+async def queue(request: web.Request) -> Queue:
     """PEPs of the caller's LAs awaiting review (submitted), oldest submission first: the Virtual School's only."""
     claims = request[CLAIMS]
     las = {m.organisation_id for m in claims.memberships if m.role in VIRTUAL_SCHOOL_ROLES}
@@ -122,34 +152,32 @@ async def queue(request: web.Request) -> web.Response:
     items = []
     for r in rows:
         framework = FRAMEWORKS.get(r["framework_key"] or "", FRAMEWORKS[DEFAULT_FRAMEWORK])
-        items.append({"pep_id": str(r["id"]), "child_id": str(r["child_id"]),
-                      "child_name": _name(r["given_name"], r["family_name"]), "la_id": str(r["la_id"]),
-                      "setting_id": str(r["setting_id"]) if r["setting_id"] else None, "kind": r["kind"],
-                      "term": r["term"], "academic_year": r["academic_year"],
-                      "meeting_date": r["meeting_date"].isoformat() if r["meeting_date"] else None,
-                      "submitted_at": r["submitted_at"].isoformat(), "draft_grade": r["draft_grade"],
-                      "draft_label": framework.label(r["draft_grade"])})
-    return web.json_response({"items": items})
+        items.append(QueueItem(pep_id=r["id"], child_id=r["child_id"],
+                               child_name=_name(r["given_name"], r["family_name"]), la_id=r["la_id"],
+                               setting_id=r["setting_id"], kind=r["kind"], term=r["term"],
+                               academic_year=r["academic_year"], meeting_date=r["meeting_date"],
+                               submitted_at=r["submitted_at"], draft_grade=r["draft_grade"],
+                               draft_label=framework.label(r["draft_grade"])))
+    return Queue(items=items)
 
 
 # ---- a PEP's review ----------------------------------------------------------------------------------------------
 
 
-def _review(row: asyncpg.Record, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+def _review(row: asyncpg.Record, names: dict[uuid.UUID, str]) -> ReviewOut:
     framework = FRAMEWORKS.get(row["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
     areas = row["areas"] or {}
-    return {
-        "id": row["id"], "stage": row["stage"], "framework_key": framework.key,
-        "areas": [{"key": a.key, "title": a.title, "grade": (areas.get(a.key) or {}).get("grade"),
-                   "grade_label": framework.label((areas.get(a.key) or {}).get("grade")),
-                   "feedback": (areas.get(a.key) or {}).get("feedback")} for a in framework.areas],
-        "overall_grade": row["overall_grade"], "overall_label": framework.label(row["overall_grade"]),
-        "awarded_grade": row["awarded_grade"], "awarded_label": framework.label(row["awarded_grade"]),
-        "overall_feedback": row["overall_feedback"], "outcome": row["outcome"], "reason": row["reason"],
-        "note": row["note"], "meeting_date": row["meeting_date"].isoformat() if row["meeting_date"] else None,
-        "submitted_at": row["submitted_at"].isoformat(),
-        "by_user": str(row["by_user"]) if row["by_user"] else None, "by_name": names.get(row["by_user"]),
-        "at": row["at"].isoformat()}
+    rated = [(a, areas.get(a.key) or {}) for a in framework.areas]
+    return ReviewOut(
+        id=row["id"], stage=row["stage"], framework_key=framework.key,
+        areas=[AreaRatingOut(key=a.key, title=a.title, grade=given.get("grade"),
+                             grade_label=framework.label(given.get("grade")), feedback=given.get("feedback"))
+               for a, given in rated],
+        overall_grade=row["overall_grade"], overall_label=framework.label(row["overall_grade"]),
+        awarded_grade=row["awarded_grade"], awarded_label=framework.label(row["awarded_grade"]),
+        overall_feedback=row["overall_feedback"], outcome=row["outcome"], reason=row["reason"], note=row["note"],
+        meeting_date=row["meeting_date"], submitted_at=row["submitted_at"], by_user=row["by_user"],
+        by_name=names.get(row["by_user"]), at=row["at"])
 
 
 async def _names(conn: asyncpg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
@@ -171,11 +199,14 @@ async def _seen(request: web.Request, claims: Claims, pep_id: uuid.UUID) -> tupl
     return pep, child
 
 
-@routes.get("/peps/{pep_id}/review")
-async def get_review(request: web.Request) -> web.Response:
+@serves(routes, api.GET_REVIEW)
+async def get_review(request: web.Request) -> PepReview:
     """The review of the PEP's latest submission, and every earlier one (the last word on each), newest first."""
+    return await _pep_review(request, path_uuid(request, "pep_id"))
+
+
+async def _pep_review(request: web.Request, pep_id: uuid.UUID) -> PepReview:
     claims = request[CLAIMS]
-    pep_id = path_uuid(request, "pep_id")
     pep, child = await _seen(request, claims, pep_id)
     roles = roles_at(claims, child["la_id"])
     async with request.app[POOL].acquire() as conn:
@@ -190,17 +221,15 @@ async def get_review(request: web.Request) -> web.Response:
         framework = FRAMEWORKS.get(current["framework_key"], framework)
     vs = bool(roles & VIRTUAL_SCHOOL_ROLES) and child["access"] == "virtual_school"
     stage = current["stage"] if current else None
-    return web.json_response({
-        "pep_id": str(pep_id), "child_id": pep["child_id"],
-        "child_name": _name(child.get("given_name"), child.get("family_name")), "status": pep["status"],
-        "meeting_date": pep.get("meeting_date"),
-        "submitted_at": submitted_at.isoformat() if submitted_at else None,
-        "framework": framework_out(framework),
-        "current": _review(current, names) if current else None,
-        "earlier": [_review(r, names) for r in rows if r is not current],
-        "can_review": vs and pep["status"] == "submitted" and submitted_at is not None and stage in (None, "draft"),
-        "can_decide": vs and pep["status"] == "submitted" and stage == "draft",
-        "can_confirm": bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed")})
+    return PepReview(
+        pep_id=pep_id, child_id=pep["child_id"], child_name=_name(child.get("given_name"), child.get("family_name")),
+        status=pep["status"], meeting_date=date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None,
+        submitted_at=submitted_at, framework=framework_out(framework),
+        current=_review(current, names) if current else None,
+        earlier=[_review(r, names) for r in rows if r is not current],
+        can_review=vs and pep["status"] == "submitted" and submitted_at is not None and stage in (None, "draft"),
+        can_decide=vs and pep["status"] == "submitted" and stage == "draft",
+        can_confirm=bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed"))
 
 
 async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, conn: asyncpg.Connection
@@ -234,8 +263,8 @@ async def _insert(conn: asyncpg.Connection, known: asyncpg.Record, stage: str, f
     return row
 
 
-@routes.put("/peps/{pep_id}/review")
-async def save_draft(request: web.Request) -> web.Response:
+@serves(routes, api.SAVE_REVIEW)
+async def save_draft(request: web.Request) -> PepReview:
     """A caseworker's ratings so far (each save kept): per area a grade and feedback, overall a grade and feedback."""
     claims = request[CLAIMS]
     me = require_user(claims)
@@ -254,7 +283,7 @@ async def save_draft(request: web.Request) -> web.Response:
             raise invalid(problems)
         overall = rules.overall_by_rule(framework, areas, body.overall_grade)
         await _insert(conn, known, "draft", framework, areas, overall, body.overall_feedback or None, me)
-    return await get_review(request)
+    return await _pep_review(request, pep_id)
 
 
 async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str, framework: Framework,
@@ -265,8 +294,8 @@ async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str,
                     tenant=str(pep["la_id"]))
 
 
-@routes.post("/peps/{pep_id}/review/decide")
-async def decide(request: web.Request) -> web.Response:
+@serves(routes, api.DECIDE_REVIEW)
+async def decide(request: web.Request) -> PepReview:
     """Approve, or return with a reason: recorded here only if pep takes the action for the caller."""
     claims = request[CLAIMS]
     me = require_user(claims)
@@ -292,7 +321,7 @@ async def decide(request: web.Request) -> web.Response:
         await _record_after_pep_took_it(request, pep_id, body, me)
     else:
         log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
-    return await get_review(request)
+    return await _pep_review(request, pep_id)
 
 
 async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str
@@ -330,8 +359,8 @@ async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, bod
                               "outcome": body.outcome}, patience=patience)
 
 
-@routes.post("/peps/{pep_id}/review/confirm")
-async def confirm(request: web.Request) -> web.Response:
+@serves(routes, api.CONFIRM_REVIEW)
+async def confirm(request: web.Request) -> PepReview:
     """The second level (an approver or the VS admin) confirms the overall grade of a decided review, or changes it."""
     claims = request[CLAIMS]
     me = require_user(claims)
@@ -354,5 +383,5 @@ async def confirm(request: web.Request) -> web.Response:
                             latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
                             note=body.note)
         await _announce(conn, known, "confirm", framework, row["awarded_grade"])
-    return await get_review(request)
+    return await _pep_review(request, pep_id)
 
