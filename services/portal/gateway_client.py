@@ -990,7 +990,8 @@ class GatewayClient:
                 if resp.status == 204:
                     return {}, resp
                 if 200 <= resp.status < 300:
-                    return await resp.json(content_type=None) or {}, resp
+                    answer = await resp.json(content_type=None)  # an empty list is an answer: only no body is {}
+                    return ({} if answer is None else answer), resp
                 problem = await _problem(resp)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__,

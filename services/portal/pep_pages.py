@@ -20,17 +20,13 @@ from aiohttp import web
 
 from services.portal import accounts, pep_forms, pep_words, task_pages
 from services.portal.children_pages import ensure_signed_in
-from services.portal.gateway_client import (
-    Caller,
-    ChildProfile,
-    GatewayProblem,
-    GatewayUnavailable,
-    NotSignedIn,
-    PepOverview,
-    PepSummary,
-    SectionOut,
-)
+from services.portal.gateway_client import Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
+from shared.api import peps as peps_api
+from shared.api.auth import GET_SESSION
+from shared.api.children import GET_CHILD, ChildProfile
+from shared.api.operations import Operation
+from shared.api.peps import CompareQuery, PepAction, PepOverview, PepSummary, SectionOut, SectionSave
 from shared.api.templates import Section, TemplateField, visible
 
 log = logging.getLogger(__name__)
@@ -42,6 +38,12 @@ SAVED_NOTICES = {
     "kept": "Their answers have been kept",
     "delegated": "Sections delegated to the school",
 }
+
+
+# The lifecycle's actions, each an operation of its own.
+PEP_ACTIONS: dict[str, Operation] = {"submit": peps_api.SUBMIT_PEP, "return": peps_api.RETURN_PEP,
+                                     "approve": peps_api.APPROVE_PEP, "finalise": peps_api.FINALISE_PEP,
+                                     "cancel": peps_api.CANCEL_PEP}
 
 
 def _key(request: web.Request) -> str:
@@ -56,15 +58,16 @@ def _base(pep_id: str, key: str | None = None) -> str:
 
 
 async def _pep_and_child(request: web.Request, who: Caller, pep_id: str) -> tuple[PepOverview, ChildProfile]:
-    pep = await gateway(request).pep(who, pep_id)
-    child = await gateway(request).child(who, pep.child_id)
+    pep = await gateway(request).call(peps_api.GET_PEP, who, pep_id=pep_id)
+    child = await gateway(request).call(GET_CHILD, who, child_id=pep.child_id)
     return pep, child
 
 
 async def _section_page_data(request: web.Request, who: Caller, pep_id: str, key: str) -> tuple[
         PepOverview, ChildProfile, SectionOut, Section]:
-    pep, section = await asyncio.gather(gateway(request).pep(who, pep_id), gateway(request).section(who, pep_id, key))
-    child = await gateway(request).child(who, pep.child_id)
+    pep, section = await asyncio.gather(gateway(request).call(peps_api.GET_PEP, who, pep_id=pep_id),
+                                        gateway(request).call(peps_api.GET_SECTION, who, pep_id=pep_id, key=key))
+    child = await gateway(request).call(GET_CHILD, who, child_id=pep.child_id)
     return pep, child, section, section.definition
 
 
@@ -85,7 +88,7 @@ def previous_pep(peps: list[PepSummary], current: PepSummary) -> PepSummary | No
 def task_items(pep: PepOverview) -> list[dict[str, Any]]:
     items = []
     for s in pep.sections:
-        href = _base(pep.id, s.key)
+        href = _base(str(pep.id), s.key)
         progress = f"{s.answered} of {s.questions} questions answered" if s.questions else ""
         items.append({"key": s.key, "title": s.title, "href": href if s.can_edit else None, "view_href": href,
                       "owner": pep_forms.owner_name(s.owner), "progress": progress, "can_edit": s.can_edit,
@@ -98,7 +101,7 @@ def task_items(pep: PepOverview) -> list[dict[str, Any]]:
 async def overview(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep, child = await _pep_and_child(request, who, require_uuid(request, "pep_id"))
-    peps = await gateway(request).peps_of(who, pep.child_id)
+    peps = await gateway(request).call(peps_api.LIST_CHILD_PEPS, who, child_id=pep.child_id)
     done = request.query.get("done", "")
     banner = None
     if done in pep_words.ACTION_DONE:
@@ -143,12 +146,20 @@ async def answers_at(request: web.Request, who: Caller, pep_id: str, key: str, v
     """The section's answers as they stood at a saved version ({} when that version cannot be had, so that
     every answer there now counts as someone else's, and nothing of theirs is overwritten unseen)."""
     try:
-        rows = await gateway(request).compare(who, pep_id, key, version, version)
+        rows = await _compare(request, who, pep_id, key, version, version)
     except GatewayProblem as p:
         if p.status in (404, 422):
             return {}
         raise
     return {d.field: d.before for d in rows}
+
+
+async def _compare(request: web.Request, who: Caller, pep_id: str, key: str, before: int,
+                   after: int) -> list[peps_api.Difference]:
+    query = CompareQuery.model_validate({"from": before, "to": after})
+    found: list[peps_api.Difference] = await gateway(request).call(peps_api.COMPARE_SECTION, who, query=query,
+                                                                   pep_id=pep_id, key=key)
+    return found
 
 
 def _theirs_from(problem: GatewayProblem) -> Theirs:
@@ -181,7 +192,8 @@ async def commit(request: web.Request, who: Caller, pep_id: str, definition: Sec
         if not my_changes:
             return Outcome("unchanged", section=current)
         try:
-            saved = await client.save_section(who, pep_id, key, my_changes, base_version)
+            saved = await client.call(peps_api.SAVE_SECTION, who, SectionSave(answers=my_changes, version=base_version),
+                                      pep_id=pep_id, key=key)
         except GatewayProblem as p:
             if p.status == 409 and p.code == "conflict":
                 theirs = _theirs_from(p)
@@ -198,7 +210,8 @@ async def commit(request: web.Request, who: Caller, pep_id: str, definition: Sec
     if not plan.auto:
         return Outcome("merged", theirs=theirs)
     try:
-        saved = await client.save_section(who, pep_id, key, plan.auto, theirs.version)
+        saved = await client.call(peps_api.SAVE_SECTION, who, SectionSave(answers=plan.auto, version=theirs.version),
+                                  pep_id=pep_id, key=key)
     except GatewayProblem as p:
         if p.status == 409 and p.code == "conflict":
             again = _theirs_from(p)
@@ -228,14 +241,14 @@ def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOu
         owner=pep_forms.owner_name(definition.owner),
         widgets=pep_forms.widgets(definition.fields, raw, ordered, section.to_check, extra_row=extra_row),
         errors={pep_forms.element_id(p): m for p, m in ordered.items()}, error_list=pep_forms.summary_items(ordered),
-        base=_base(pep.id, definition.key), to_check=len(section.to_check))
+        base=_base(str(pep.id), definition.key), to_check=len(section.to_check))
 
 
 def _read_only_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                        problem: str | None = None) -> dict[str, Any]:
     return _common(pep, child, section=section, definition=definition, editable=False, problem=problem,
                    rows=pep_forms.read_only_rows(definition, section.answers),
-                   owner=pep_forms.owner_name(definition.owner), base=_base(pep.id, definition.key),
+                   owner=pep_forms.owner_name(definition.owner), base=_base(str(pep.id), definition.key),
                    heading=definition.title)
 
 
@@ -267,12 +280,12 @@ async def views_beside_minutes(request: web.Request, who: Caller, pep: PepOvervi
         if s.key not in VIEWS_KEYS:
             continue
         try:
-            found = await gateway(request).section(who, pep.id, s.key)
+            found = await gateway(request).call(peps_api.GET_SECTION, who, pep_id=pep.id, key=s.key)
         except GatewayProblem:
             continue
         definition = found.definition
         rows = [r for r in pep_forms.read_only_rows(definition, found.answers) if r["lines"]]
-        panels.append({"title": definition.title, "rows": rows, "href": _base(pep.id, s.key)})
+        panels.append({"title": definition.title, "rows": rows, "href": _base(str(pep.id), s.key)})
     return panels
 
 
@@ -365,7 +378,7 @@ async def autosave(request: web.Request) -> web.Response:
     data = await request.post()
     try:
         posted_version = _version(data)
-        current = await gateway(request).section(who, pep_id, key)
+        current = await gateway(request).call(peps_api.GET_SECTION, who, pep_id=pep_id, key=key)
     except web.HTTPBadRequest:
         return _json(400, status="error", message="Your answers could not be saved. Use the Save button.")
     except GatewayProblem as p:
@@ -406,7 +419,7 @@ async def autosave(request: web.Request) -> web.Response:
         body["message"] += f". {len(errors)} {'answer needs' if len(errors) == 1 else 'answers need'} changing " \
                            "before they can be saved."
     try:
-        times = await gateway(request).session_times(who)
+        times = await gateway(request).call(GET_SESSION, who)
         body["idle_expires_at"] = times.idle_expires_at.isoformat()
     except (GatewayProblem, GatewayUnavailable, NotSignedIn):
         pass
@@ -450,7 +463,7 @@ async def _conflict_page(request: web.Request, pep: PepOverview, child: ChildPro
         rows=conflict_rows(definition, outcome), chosen=chosen or {},
         others=[labels.get(k, k) for k in outcome.auto],
         mine=pep_forms.encode_changes(outcome.my_changes), conflicts=outcome.conflicts, base_version=base_version,
-        base=_base(pep.id, definition.key), errors=errors or {}), status=409)
+        base=_base(str(pep.id), definition.key), errors=errors or {}), status=409)
 
 
 @routes.post("/peps/{pep_id}/sections/{key}/merge")
@@ -514,7 +527,7 @@ def _label(definition: Section, key: str) -> str:
 
 def _check_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                    **more: Any) -> dict[str, Any]:
-    base = _base(pep.id, definition.key)
+    base = _base(str(pep.id), definition.key)
     return _common(pep, child, section=section, definition=definition, editable=section.can_edit,
                    rows=pep_forms.read_only_rows(definition, section.answers, base if section.can_edit else None),
                    owner=pep_forms.owner_name(definition.owner), base=base,
@@ -534,7 +547,7 @@ async def complete(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, key = require_uuid(request, "pep_id"), _key(request)
     try:
-        await gateway(request).complete_section(who, pep_id, key)
+        await gateway(request).call(peps_api.COMPLETE_SECTION, who, pep_id=pep_id, key=key)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -558,7 +571,7 @@ async def sign_off(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id = require_uuid(request, "pep_id")
     (pep, child), gaps = await asyncio.gather(_pep_and_child(request, who, pep_id),
-                                              gateway(request).missing(who, pep_id))
+                                              gateway(request).call(peps_api.PEP_MISSING, who, pep_id=pep_id))
     return await _sign_off_page(request, pep, child, gaps)
 
 
@@ -566,10 +579,10 @@ async def _sign_off_page(request: web.Request, pep: PepOverview, child: ChildPro
                          problem: str | None = None) -> web.Response:
     groups: dict[str, dict[str, Any]] = {}
     for g in gaps:
-        group = groups.setdefault(g.section, {"title": g.section_title, "href": _base(pep.id, g.section),
+        group = groups.setdefault(g.section, {"title": g.section_title, "href": _base(str(pep.id), g.section),
                                               "items": []})
         group["items"].append({"text": g.message,
-                               "href": f"{_base(pep.id, g.section)}#{pep_forms.element_id(g.field)}"})
+                               "href": f"{_base(str(pep.id), g.section)}#{pep_forms.element_id(g.field)}"})
     return await render_signed_in(request, "pep_sign_off.html", _common(
         pep, child, groups=list(groups.values()), count=len(gaps), can_submit="submit" in pep.actions,
         problem=problem, status_tag=pep_words.pep_status(pep.status)))
@@ -619,14 +632,15 @@ async def take_action(request: web.Request) -> web.Response:
         return await _action_page(request, pep, child, action, reason,
                                   errors={"reason": "The reason must be 2000 characters or fewer"})
     try:
-        done = await gateway(request).pep_action(who, pep_id, action, reason or None)
+        body = PepAction(reason=reason) if reason else PepAction()
+        done = await gateway(request).call(PEP_ACTIONS[action], who, body, pep_id=pep_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
         log.info("PEP action refused", extra={"action": action, "status": p.status, "code": p.code})
         pep, child = await _allowed(request, who, pep_id, action)
         if action == "submit":
-            gaps = await gateway(request).missing(who, pep_id)
+            gaps = await gateway(request).call(peps_api.PEP_MISSING, who, pep_id=pep_id)
             return await _sign_off_page(request, pep, child, gaps, problem=p.message)
         errors = {k: m for k, m in p.field_errors().items() if k == "reason"}
         return await _action_page(request, pep, child, action, reason, errors=errors,
@@ -644,7 +658,8 @@ async def history(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, key = require_uuid(request, "pep_id"), _key(request)
     (pep, child, section, definition), versions = await asyncio.gather(
-        _section_page_data(request, who, pep_id, key), gateway(request).section_history(who, pep_id, key))
+        _section_page_data(request, who, pep_id, key),
+        gateway(request).call(peps_api.SECTION_HISTORY, who, pep_id=pep_id, key=key))
     labels = {q.key: q.label for q in definition.fields}
     rows = []
     ordered = sorted(versions, key=lambda v: v.version, reverse=True)
@@ -693,7 +708,7 @@ async def compare(request: web.Request) -> web.Response:
     if before < 0 or after < 0:
         raise web.HTTPNotFound()
     (pep, child, section, definition), diff = await asyncio.gather(
-        _section_page_data(request, who, pep_id, key), gateway(request).compare(who, pep_id, key, before, after))
+        _section_page_data(request, who, pep_id, key), _compare(request, who, pep_id, key, before, after))
     old = {d.field: d.before for d in diff}
     new = {d.field: d.after for d in diff}
     only_changed = request.query.get("changed") == "1"
@@ -713,11 +728,11 @@ async def last_term(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, key = require_uuid(request, "pep_id"), _key(request)
     pep, child, section, definition = await _section_page_data(request, who, pep_id, key)
-    earlier = previous_pep(await gateway(request).peps_of(who, pep.child_id), pep)
+    earlier = previous_pep(await gateway(request).call(peps_api.LIST_CHILD_PEPS, who, child_id=pep.child_id), pep)
     old_section = None
     if earlier is not None:
         try:
-            old_section = await gateway(request).section(who, earlier.id, key)
+            old_section = await gateway(request).call(peps_api.GET_SECTION, who, pep_id=earlier.id, key=key)
         except GatewayProblem as p:
             if p.status != 404:
                 raise

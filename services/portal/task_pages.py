@@ -14,9 +14,15 @@ from aiohttp import web
 from services.portal import pep_words
 from services.portal.children_pages import ensure_signed_in, setting_names
 from services.portal.forms import DateField
-from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem, PepOverview, Task
+from services.portal.gateway_client import Caller, GatewayProblem
 from services.portal.pagekit import gateway, optional_uuid, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date, parse_date
+from shared.api import tasks as tasks_api
+from shared.api.caseload import CaseloadQuery
+from shared.api.children import GET_CHILD, ChildProfile
+from shared.api.identity import GET_ORGANISATION
+from shared.api.peps import GET_PEP, PepOverview
+from shared.api.tasks import Task, TaskQuery, TraySettings
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -62,7 +68,8 @@ async def trays(request: web.Request) -> web.Response:
     tray = tray if tray in TRAYS else "current"
     sort = request.query.get("sort", "due")
     sort = sort if sort in SORTS else "due"
-    found = await gateway(request).tasks(who, tray, sort)
+    query = TaskQuery.model_validate({"tray": tray, "sort": sort})
+    found = await gateway(request).call(tasks_api.LIST_TASKS, who, query=query)
     return await render_signed_in(request, "tasks.html", {
         "current_page": "tasks", "tray": tray, "trays": TRAYS, "hint": TRAY_HINTS[tray], "counts": found.counts,
         "sort": sort, "sorts": SORTS, "rows": [task_row(t) for t in found.items]})
@@ -72,8 +79,8 @@ async def trays(request: web.Request) -> web.Response:
 async def task_page(request: web.Request) -> web.Response:
     """One task: what, for whom, by when and why; the way to the PEP; its history. Emailed links land here."""
     who = ensure_signed_in(request)
-    task = await gateway(request).task(who, require_uuid(request, "task_id"))
-    pep = await gateway(request).pep(who, task.pep_id)
+    task = await gateway(request).call(tasks_api.GET_TASK, who, task_id=require_uuid(request, "task_id"))
+    pep = await gateway(request).call(GET_PEP, who, pep_id=task.pep_id)
     titles = {s.key: s.title for s in pep.sections}
     history = [{"what": ACTIONS.get(h.action, h.action.capitalize()), "by": h.by_name or "Someone", "at": h.at,
                 "reason": h.reason} for h in task.history or []]
@@ -90,14 +97,14 @@ async def task_page(request: web.Request) -> web.Response:
 async def pep_delegation(request: web.Request, who: Caller, pep: PepOverview, child: ChildProfile) -> dict[str, Any]:
     """The open delegation of a PEP (if any) and whether this person may delegate it now."""
     try:
-        tasks = await gateway(request).pep_tasks(who, pep.id)
+        tasks = await gateway(request).call(tasks_api.LIST_PEP_TASKS, who, pep_id=pep.id)
     except GatewayProblem as p:
         if p.status in (403, 404, 503):
             tasks = []  # the page still works without the delegation panel
         else:
             raise
     try:
-        dates = await gateway(request).pep_deadlines(who, pep.id)
+        dates = await gateway(request).call(tasks_api.PEP_DEADLINES, who, pep_id=pep.id)
     except GatewayProblem as p:
         if p.status in (403, 404, 503):
             dates = None
@@ -131,8 +138,8 @@ async def _delegate_page(request: web.Request, pep: PepOverview, child: ChildPro
 
 
 async def _pep_for_delegation(request: web.Request, who: Caller) -> tuple[PepOverview, ChildProfile]:
-    pep = await gateway(request).pep(who, require_uuid(request, "pep_id"))
-    child = await gateway(request).child(who, pep.child_id)
+    pep = await gateway(request).call(GET_PEP, who, pep_id=require_uuid(request, "pep_id"))
+    child = await gateway(request).call(GET_CHILD, who, child_id=pep.child_id)
     return pep, child
 
 
@@ -169,7 +176,7 @@ async def delegate(request: web.Request) -> web.Response:
     fields = {"sections": values["sections"], **({"due_date": due} if due else {}),
               **({"note": values["note"]} if values["note"] else {})}
     try:
-        await gateway(request).delegate(who, pep.id, fields)
+        await gateway(request).call(tasks_api.DELEGATE, who, fields, pep_id=pep.id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -183,7 +190,7 @@ async def delegate(request: web.Request) -> web.Response:
 @routes.get("/tasks/{task_id}/retract")
 async def retract_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    task = await gateway(request).task(who, require_uuid(request, "task_id"))
+    task = await gateway(request).call(tasks_api.GET_TASK, who, task_id=require_uuid(request, "task_id"))
     return await render_signed_in(request, "task_retract.html", {"current_page": "tasks", "task": task,
                                                                  "values": {}, "errors": {}})
 
@@ -191,14 +198,14 @@ async def retract_form(request: web.Request) -> web.Response:
 @routes.post("/tasks/{task_id}/retract")
 async def retract(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    task = await gateway(request).task(who, require_uuid(request, "task_id"))
+    task = await gateway(request).call(tasks_api.GET_TASK, who, task_id=require_uuid(request, "task_id"))
     reason = str((await request.post()).get("reason", "")).strip()
     errors = {"reason": "Enter why you are taking the task back"} if not reason else (
         {"reason": "The reason must be 2000 characters or fewer"} if len(reason) > 2000 else {})
     problem = None
     if not errors:
         try:
-            await gateway(request).retract(who, task.id, reason)
+            await gateway(request).call(tasks_api.RETRACT_TASK, who, {"reason": reason}, task_id=task.id)
         except GatewayProblem as p:
             if p.status == 404:
                 raise
@@ -228,18 +235,20 @@ async def caseload(request: web.Request) -> web.Response:
     category = category if category in TRACKERS else "overdue"
     setting_id = optional_uuid(request.query.get("setting_id", "")) or ""
     social_worker_id = optional_uuid(request.query.get("social_worker_id", "")) or ""
-    found, names = await asyncio.gather(
-        gateway(request).caseload(who, category, setting_id, social_worker_id), setting_names(request, who))
+    query = CaseloadQuery.model_validate({"category": category, "setting_id": setting_id or None,
+                                          "social_worker_id": social_worker_id or None})
+    found, names = await asyncio.gather(gateway(request).call(tasks_api.GET_CASELOAD, who, query=query),
+                                        setting_names(request, who))
     narrowed_to = names.get(setting_id, "") if setting_id else ""
     if social_worker_id:
-        narrowed_to = next((g.name or "" for g in found.by_social_worker or [] if g.id == social_worker_id),
+        narrowed_to = next((g.name or "" for g in found.by_social_worker or [] if str(g.id) == social_worker_id),
                            "the social worker")
     return await render_signed_in(request, "caseload.html", {
         "current_page": "caseload", "category": category, "trackers": TRACKERS, "hint": TRACKER_HINTS[category],
         "found": found, "names": names, "setting_id": setting_id, "social_worker_id": social_worker_id,
         "narrowed_to": narrowed_to,
         "rows": [{"child": i.child_name, "href": f"/peps/{i.pep_id}" if i.pep_id else f"/children/{i.child_id}",
-                  "setting": names.get(i.setting_id or "", ""), "social_worker": i.social_worker_name or "",
+                  "setting": names.get(str(i.setting_id), ""), "social_worker": i.social_worker_name or "",
                   "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "None",
                   "reasons": i.reasons} for i in found.items]})
 
@@ -248,7 +257,7 @@ async def caseload(request: web.Request) -> web.Response:
 
 
 async def _tray_page(request: web.Request, la_id: str, value: str, error: str | None = None) -> web.Response:
-    org = await gateway(request).organisation(ensure_signed_in(request), la_id)
+    org = await gateway(request).call(GET_ORGANISATION, ensure_signed_in(request), org_id=la_id)
     return await render_signed_in(request, "tray_settings.html", {
         "current_page": "home", "org": org, "value": value, "errors": {"tray_days": error} if error else {}})
 
@@ -257,7 +266,8 @@ async def _tray_page(request: web.Request, la_id: str, value: str, error: str | 
 async def tray_settings_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     la_id = require_uuid(request, "la_id")
-    return await _tray_page(request, la_id, str(await gateway(request).tray_days(who, la_id)))
+    current = await gateway(request).call(tasks_api.GET_TRAY_SETTINGS, who, la_id=la_id)
+    return await _tray_page(request, la_id, str(current.tray_days))
 
 
 @routes.post("/organisations/{la_id}/tray-settings")
@@ -268,7 +278,7 @@ async def change_tray_settings(request: web.Request) -> web.Response:
     if not value.isdigit() or not 1 <= int(value) <= 365:
         return await _tray_page(request, la_id, value, "Enter a whole number of days from 1 to 365")
     try:
-        await gateway(request).set_tray_days(who, la_id, int(value))
+        await gateway(request).call(tasks_api.SET_TRAY_SETTINGS, who, TraySettings(tray_days=int(value)), la_id=la_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise

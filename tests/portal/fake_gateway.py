@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 SESSION = {"expires_at": "2030-01-01T12:00:00+00:00", "idle_expires_at": "2030-01-01T08:20:00+00:00",
-           "warn_seconds_before": 120}
+           "warn_seconds_before": 120, "idle_timeout_seconds": 1200}
 ME = {"id": "43b9c6ce-ef2e-529b-91a6-3c5ee6507007", "email": "admin@demo.test", "given_name": "Amira",
       "family_name": "Admin", "memberships": [
           {"organisation_id": "6d167f16-e5cf-516e-a384-6cf45f7bd0ed", "organisation_name": "Demo Virtual School",
