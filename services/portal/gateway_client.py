@@ -26,6 +26,7 @@ from shared.api.templates import Section
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
+VIEWS_COOKIE = "epep_views"
 PROBLEM_JSON = "application/problem+json"
 DOWNLOAD_TIMEOUT = 120.0  # a long PEP's PDF or a 20 MB file takes longer than a JSON call
 T = TypeVar("T", bound=BaseModel)
@@ -84,6 +85,7 @@ class Caller:
     client_address: str
     request_id: str
     session_token: str | None = None
+    views_token: str | None = None  # an invited young person's or carer's views session (no account, no session)
 
 
 class _Answer(BaseModel):
@@ -968,6 +970,8 @@ class GatewayClient:
         headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id, "Accept": accept}
         if caller.session_token:
             headers["Cookie"] = f"{SESSION_COOKIE}={caller.session_token}"
+        elif caller.views_token:
+            headers["Cookie"] = f"{VIEWS_COOKIE}={caller.views_token}"
         return headers
 
     def _raise(self, problem: GatewayProblem, path: str, caller: Caller) -> None:

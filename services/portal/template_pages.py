@@ -17,16 +17,11 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import pep_forms
-from services.portal.gateway_client import (
-    SESSION_COOKIE,
-    Caller,
-    GatewayProblem,
-    Me,
-    NotSignedIn,
-    TemplateOut,
-    TemplateSummary,
-)
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayProblem, NotSignedIn
 from services.portal.pagekit import caller, gateway, optional_uuid, redirect, render_signed_in, require_uuid
+from shared.api import peps as peps_api
+from shared.api.auth import GET_ME, Me
+from shared.api.peps import TemplateCopy, TemplateEdit, TemplateOut, TemplateSummary
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -52,7 +47,7 @@ class Admin:
 
 
 def admin_las(me: Me) -> dict[str, str]:
-    return {m.organisation_id: m.organisation_name for m in me.memberships
+    return {str(m.organisation_id): m.organisation_name for m in me.memberships
             if m.organisation_type == "local_authority" and m.role == "vs_admin"}
 
 
@@ -60,7 +55,7 @@ async def _admin(request: web.Request) -> Admin:
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
     who = caller(request, signed_in=True)
-    las = admin_las(await gateway(request).me(who))
+    las = admin_las(await gateway(request).call(GET_ME, who))
     if not las:
         raise web.HTTPNotFound()
     return Admin(who, las)
@@ -68,23 +63,24 @@ async def _admin(request: web.Request) -> Admin:
 
 async def _template(request: web.Request, admin: Admin) -> TemplateOut:
     """The template version in the path: a national default or one of the admin's LAs' (else Page not found)."""
-    template = await gateway(request).template(admin.who, require_uuid(request, "template_id"))
-    if template.la_id is not None and template.la_id not in admin.las:
+    template: TemplateOut = await gateway(request).call(peps_api.GET_TEMPLATE, admin.who,
+                                                        template_id=require_uuid(request, "template_id"))
+    if template.la_id is not None and str(template.la_id) not in admin.las:
         raise web.HTTPNotFound()  # an LA they work for in another role: not theirs to manage
     return template
 
 
 def latest_versions(templates: list[TemplateSummary]) -> list[TemplateSummary]:
     """The newest version of each template (the national defaults' and each LA's), in phase order."""
-    newest: dict[tuple[str | None, str], TemplateSummary] = {}
+    newest: dict[tuple[str, str], TemplateSummary] = {}
     for t in templates:
-        kept = newest.get((t.la_id, t.key))
+        kept = newest.get((_owner(t), t.key))
         if kept is None or t.version > kept.version:
-            newest[(t.la_id, t.key)] = t
+            newest[(_owner(t), t.key)] = t
     phase_order = list(PHASES)
     return sorted(newest.values(), key=lambda t: (
         phase_order.index(t.phase) if t.phase in phase_order else len(phase_order), t.la_id is not None,
-        t.la_id or "", t.name.casefold()))
+        _owner(t), t.name.casefold()))
 
 
 def versions_of(templates: list[TemplateSummary], template: TemplateSummary) -> list[TemplateSummary]:
@@ -94,7 +90,12 @@ def versions_of(templates: list[TemplateSummary], template: TemplateSummary) -> 
 
 
 def owner_words(template: TemplateSummary, las: dict[str, str]) -> str:
-    return NATIONAL if template.la_id is None else las.get(template.la_id, "Another local authority")
+    return NATIONAL if template.la_id is None else las.get(_owner(template), "Another local authority")
+
+
+def _owner(template: TemplateSummary) -> str:
+    """The template's LA as the pages key it (their ids are text), "" for a national default."""
+    return "" if template.la_id is None else str(template.la_id)
 
 
 # ---- questions, as the pages show them ----------------------------------------------------------------------
@@ -265,8 +266,8 @@ def refusal_errors(problem: GatewayProblem, body: dict[str, Any], section_key: s
 @routes.get("/templates")
 async def template_list(request: web.Request) -> web.Response:
     admin = await _admin(request)
-    templates = await gateway(request).templates(admin.who)
-    shown = [t for t in latest_versions(templates) if t.la_id is None or t.la_id in admin.las]
+    templates = await gateway(request).call(peps_api.LIST_TEMPLATES, admin.who)
+    shown = [t for t in latest_versions(templates) if t.la_id is None or _owner(t) in admin.las]
     return await render_signed_in(request, "template_list.html", {
         "templates": shown, "owner": lambda t: owner_words(t, admin.las), "phases": PHASES,
         "earlier": {t.id: len(versions_of(templates, t)) - 1 for t in shown}})
@@ -289,12 +290,12 @@ def _banner(request: web.Request, template: TemplateOut, las: dict[str, str]) ->
 async def template_page(request: web.Request) -> web.Response:
     admin = await _admin(request)
     template = await _template(request, admin)
-    templates = await gateway(request).templates(admin.who)
+    templates = await gateway(request).call(peps_api.LIST_TEMPLATES, admin.who)
     versions = versions_of(templates, template)
     latest = versions[0] if versions else template
     # A default is copied; an LA's latest version is changed; older versions are only read.
     editable = template.la_id is not None and latest.id == template.id
-    own_copies = {t.la_id: t for t in latest_versions(templates) if t.la_id in admin.las and t.key == template.key}
+    own_copies = {_owner(t): t for t in latest_versions(templates) if _owner(t) in admin.las and t.key == template.key}
     sections = [{"key": s.get("key"), "title": s.get("title"), "description": s.get("description"),
                  "owner": pep_forms.owner_name(str(s.get("owner", ""))), "questions": question_rows(s)}
                 for s in template.body.get("sections", [])]
@@ -314,7 +315,8 @@ async def copy_template(request: web.Request) -> web.Response:
     la_id = optional_uuid(str((await request.post()).get("la_id", "")))
     if template.la_id is not None or la_id not in admin.las:
         raise web.HTTPNotFound()
-    copied = await gateway(request).copy_template(admin.who, la_id, template.id)
+    copied = await gateway(request).call(peps_api.COPY_TEMPLATE, admin.who, TemplateCopy(from_template_id=template.id),
+                                         la_id=la_id)
     log.info("template copied", extra={"template_key": template.key, "version": copied.version})
     return redirect(f"/templates/{copied.id}?done=copied")
 
@@ -356,12 +358,12 @@ async def save_section(request: web.Request) -> web.Response:
     client = gateway(request)
     # The changes go onto the LA's latest version: if another admin saved one since this page was opened,
     # what they changed is kept, and only what this person changed is put on top.
-    versions = versions_of(await client.templates(admin.who), template)
-    latest = template if not versions or versions[0].id == template.id else await client.template(admin.who,
-                                                                                                   versions[0].id)
+    versions = versions_of(await client.call(peps_api.LIST_TEMPLATES, admin.who), template)
+    latest = template if not versions or versions[0].id == template.id else await client.call(
+        peps_api.GET_TEMPLATE, admin.who, template_id=versions[0].id)
     body = apply_changes(latest.body, str(section.get("key")), edits)
     try:
-        saved = await client.save_template(admin.who, latest.id, body)
+        saved = await client.call(peps_api.EDIT_TEMPLATE, admin.who, TemplateEdit(body=body), template_id=latest.id)
     except GatewayProblem as p:
         if p.status != 422:
             raise

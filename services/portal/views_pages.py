@@ -11,23 +11,28 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from services.portal import pep_forms
 from services.portal.accounts import UK
 from services.portal.children_pages import ensure_signed_in
-from services.portal.gateway_client import Caller, GatewayProblem, GatewayUnavailable, _problem
+from services.portal.gateway_client import VIEWS_COOKIE, Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import caller, gateway, portal_settings, redirect, render, render_signed_in, require_uuid
 from services.portal.security import clear_cookie, set_cookie
+from shared.api import views as views_api
+from shared.api.children import GET_CHILD
+from shared.api.operations import Operation
+from shared.api.peps import GET_PEP, GET_SECTION
 from shared.api.templates import TemplateField
+from shared.api.views import ViewsForm, ViewsInvitationOut, ViewsSession
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-VIEWS_COOKIE, VIEWS_PATH = "epep_views", "/your-views"
+VIEWS_PATH = "/your-views"
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 CLOSED = {"heading": "This link no longer works",
           "paragraphs": ["It may have run out of time, been cancelled, or the PEP meeting may have happened already.",
@@ -46,25 +51,13 @@ class ViewsSessionEnded(Exception):
 # ---- calls to the gateway (the views cookie is passed on; the portal's own session is not involved) ----------
 
 
-async def _call(request: web.Request, method: str, path: str, body: Any = None, session: str | None = None) -> Any:
-    client = gateway(request)
-    who = caller(request)
-    headers = {"X-Forwarded-For": who.client_address, "X-Request-Id": who.request_id, "Accept": "application/json"}
-    if session:
-        headers["Cookie"] = f"{VIEWS_COOKIE}={session}"
+async def _call(request: web.Request, op: Operation, body: Any = None, session: str | None = None) -> Any:
+    """An operation of the views pages: as the invited person (their views cookie, never a staff session)."""
+    who = replace(caller(request), views_token=session)
     try:
-        async with client.session.request(method, client.base_url + path, json=body, headers=headers) as resp:
-            if 200 <= resp.status < 300:
-                return await resp.json(content_type=None)
-            problem = await _problem(resp)
-    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-        log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__})
-        raise GatewayUnavailable(path) from None
-    if problem.status == 401:
-        raise ViewsSessionEnded()
-    if problem.status >= 500:
-        raise GatewayUnavailable(path)
-    raise problem
+        return await gateway(request).call(op, who, body)
+    except NotSignedIn:
+        raise ViewsSessionEnded() from None
 
 
 def _message(request: web.Request, words: dict[str, Any], status: int) -> web.Response:
@@ -91,7 +84,7 @@ async def link(request: web.Request) -> web.Response:
 async def send_code(request: web.Request) -> web.Response:
     token = _token(request)
     try:
-        await _call(request, "POST", "/views/open", {"token": token})
+        await _call(request, views_api.OPEN_VIEWS_LINK, {"token": token})
     except GatewayProblem as p:
         if p.status == 429:
             return _message(request, {"heading": "Please wait a little", "paragraphs": [p.detail or p.title]}, 429)
@@ -113,7 +106,7 @@ async def enter_code(request: web.Request) -> web.Response:
     if not entered:
         return _code_page(request, token, "Enter the code from your email")
     try:
-        session = await _call(request, "POST", "/views/verify", {"token": token, "code": entered})
+        session: ViewsSession = await _call(request, views_api.VERIFY_VIEWS_CODE, {"token": token, "code": entered})
     except GatewayProblem as p:
         if p.status == 404:
             return _message(request, CLOSED, 404)
@@ -121,28 +114,31 @@ async def enter_code(request: web.Request) -> web.Response:
             return _code_page(request, token, "This code has stopped working. Ask for a new code below", entered)
         return _code_page(request, token, "That code is not right. Check your email and try again", entered)
     response = redirect(f"{VIEWS_PATH}/answers")
-    expires = datetime.fromisoformat(session["expires_at"])
-    max_age = max(int((expires - datetime.now(UTC)).total_seconds()), 60)
-    set_cookie(response, portal_settings(request), VIEWS_COOKIE, session["session_token"], max_age=max_age,
+    max_age = max(int((session.expires_at - datetime.now(UTC)).total_seconds()), 60)
+    set_cookie(response, portal_settings(request), VIEWS_COOKIE, session.session_token, max_age=max_age,
                path=VIEWS_PATH)
     return response
 
 
-def _form_context(form: dict[str, Any], raw: dict[str, Any], errors: dict[str, str], **more: Any) -> dict[str, Any]:
-    questions = [TemplateField.model_validate(q) for q in form["questions"]]
+def _questions(form: ViewsForm) -> list[TemplateField]:
+    return [TemplateField.model_validate(q) for q in form.questions]
+
+
+def _form_context(form: ViewsForm, raw: dict[str, Any], errors: dict[str, str], **more: Any) -> dict[str, Any]:
+    questions = _questions(form)
     ordered = pep_forms.in_page_order(questions, errors)
-    return {"form": form, "views_page": True, "carer": form["audience"] == "carer",
+    return {"form": form, "views_page": True, "carer": form.audience == "carer",
             "widgets": pep_forms.widgets(questions, raw, ordered, []),
             "errors": {pep_forms.element_id(p): m for p, m in ordered.items()},
             "error_list": pep_forms.summary_items(ordered), **more}
 
 
-async def _form(request: web.Request) -> dict[str, Any] | web.Response:
+async def _form(request: web.Request) -> ViewsForm | web.Response:
     session = request.cookies.get(VIEWS_COOKIE, "")
     try:
         if not TOKEN_SHAPE.match(session):
             raise ViewsSessionEnded()
-        form: dict[str, Any] = await _call(request, "GET", "/views/form", session=session)
+        form: ViewsForm = await _call(request, views_api.GET_VIEWS_FORM, session=session)
         return form
     except ViewsSessionEnded:
         return _message(request, NEW_CODE, 401)
@@ -155,24 +151,23 @@ async def answers(request: web.Request) -> web.Response:
     form = await _form(request)
     if isinstance(form, web.Response):
         return form
-    questions = [TemplateField.model_validate(q) for q in form["questions"]]
-    raw = pep_forms.answers_to_raw(questions, form["answers"])
+    raw = pep_forms.answers_to_raw(_questions(form), form.answers)
     saved = request.query.get("saved") == "1"
     return render(request, "views_answers.html", _form_context(form, raw, {}, saved=saved))
 
 
-async def _save(request: web.Request, form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+async def _save(request: web.Request, form: ViewsForm) -> tuple[ViewsForm, dict[str, str], dict[str, Any]]:
     """Save what changed; return (the form now, errors by question, the raw form)."""
-    questions = [TemplateField.model_validate(q) for q in form["questions"]]
+    questions = _questions(form)
     data = await request.post()
     raw = pep_forms.raw_from_post(questions, data)
     parsed = pep_forms.raw_to_answers(questions, raw)
     errors = dict(parsed.errors)
     mine = {k: v for k, v in parsed.answers.items() if not any(p.split(".")[0] == k for p in errors)}
-    changed = pep_forms.changes(questions, mine, form["answers"])
+    changed = pep_forms.changes(questions, mine, form.answers)
     if changed:
         try:
-            form = await _call(request, "PUT", "/views/form", {"answers": changed},
+            form = await _call(request, views_api.SAVE_VIEWS_FORM, {"answers": changed},
                                session=request.cookies.get(VIEWS_COOKIE, ""))
         except GatewayProblem as p:
             if p.status != 422:
@@ -196,7 +191,7 @@ async def save_answers(request: web.Request) -> web.Response:
         return render(request, "views_answers.html", _form_context(form, raw, errors), status=400)
     if str((await request.post()).get("action", "")) == "finish":
         response = render(request, "views_done.html", {"form": form, "views_page": True,
-                                                       "carer": form["audience"] == "carer"})
+                                                       "carer": form.audience == "carer"})
         clear_cookie(response, portal_settings(request), VIEWS_COOKIE, path=VIEWS_PATH)
         return response
     return redirect(f"{VIEWS_PATH}/answers?saved=1")
@@ -219,7 +214,7 @@ async def autosave(request: web.Request) -> web.Response:
                    "again.")
     except (GatewayProblem, GatewayUnavailable):
         return say(503, status="error", message="Your answers could not be saved just now. Use the Save button.")
-    when = pep_forms.saved_time(datetime.fromisoformat(form["saved_at"]), UK) if form.get("saved_at") else ""
+    when = pep_forms.saved_time(form.saved_at, UK) if form.saved_at else ""
     message = f"Saved at {when}" if when else "Saved"
     if errors:
         message += ". Some answers need changing before they can be saved."
@@ -242,25 +237,18 @@ def _section(request: web.Request) -> str:
 async def _invite_page(request: web.Request, who: Caller, pep_id: str, key: str, *,
                        values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200,
                        done: str = "") -> web.Response:
-    pep = await gateway(request).pep(who, pep_id)
-    child = await gateway(request).child(who, pep.child_id)
-    section = await gateway(request).section(who, pep_id, key)
-    invitations = await _signed_in_call(request, who, "GET", f"/peps/{pep_id}/views-invitations")
-    for i in invitations:
-        for when in ("expires_at", "last_used_at"):
-            i[when] = datetime.fromisoformat(i[when]) if i.get(when) else None
+    pep = await gateway(request).call(GET_PEP, who, pep_id=pep_id)
+    child = await gateway(request).call(GET_CHILD, who, child_id=pep.child_id)
+    section = await gateway(request).call(GET_SECTION, who, pep_id=pep_id, key=key)
+    invitations: list[ViewsInvitationOut] = await gateway(request).call(views_api.LIST_VIEWS_INVITATIONS, who,
+                                                                        pep_id=pep_id)
     question_sets = section.definition.field("question_set") is not None
     return await render_signed_in(request, "views_invite.html", {
         "current_page": "children", "pep": pep, "child": child, "section": section, "key": key,
         "who_words": SECTIONS[key], "question_sets": question_sets, "values": values or {"days": "14"},
         "errors": errors or {}, "done": done,
-        "invitations": [i for i in invitations if i["section"] == key], "can_invite": section.can_edit,
+        "invitations": [i for i in invitations if i.section == key], "can_invite": section.can_edit,
         "base": f"/peps/{pep_id}/sections/{key}"}, status=status)
-
-
-async def _signed_in_call(request: web.Request, who: Caller, method: str, path: str, body: Any = None) -> Any:
-    result, _ = await gateway(request)._call(method, path, who, body)
-    return result
 
 
 @routes.get("/peps/{pep_id}/sections/{key}/invitations")
@@ -289,7 +277,7 @@ async def send_invitation(request: web.Request) -> web.Response:
         if values["question_set"] in ("primary", "secondary", "symbols"):
             body["question_set"] = values["question_set"]
         try:
-            await _signed_in_call(request, who, "POST", f"/peps/{pep_id}/views-invitations", body)
+            await gateway(request).call(views_api.INVITE_VIEWS, who, body, pep_id=pep_id)
         except GatewayProblem as p:
             found = p.field_errors()
             errors = {k: v for k, v in found.items() if k in values} or {"given_name": p.message}
@@ -303,6 +291,6 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, key = require_uuid(request, "pep_id"), _section(request)
     invitation_id = require_uuid(request, "invitation_id")
-    await _signed_in_call(request, who, "POST", f"/peps/{pep_id}/views-invitations/{invitation_id}/revoke")
+    await gateway(request).call(views_api.REVOKE_VIEWS_INVITATION, who, pep_id=pep_id, invitation_id=invitation_id)
     return redirect(f"/peps/{pep_id}/sections/{key}/invitations?done=revoked")
 
