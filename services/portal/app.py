@@ -16,6 +16,7 @@ from services.portal import (
     admin_pages,
     child_admin_pages,
     children_pages,
+    cookie_pages,
     dashboard_pages,
     delivery_pages,
     email_preview_pages,
@@ -29,6 +30,7 @@ from services.portal import (
     retention_pages,
     task_pages,
     template_pages,
+    text_limits,
     timescale_pages,
     views_pages,
 )
@@ -90,6 +92,7 @@ def _setup(app: web.Application) -> None:
     env.globals.update(choice_name=accounts.choice_name, access_summary=accounts.access_summary,
                        setting_types=accounts.SETTING_TYPES, phases=accounts.PHASES)
     env.filters.update(long_date=pep_forms.long_date)
+    env.globals.update(limits=text_limits.LIMITS)  # each free-text answer's maximum, for its character count
     env.globals.update(pep_title=pep_words.pep_title, pep_status=pep_words.pep_status,
                        sen_words=lambda key: pep_words.words(pep_words.SEN_STATUSES, key),
                        access_words=lambda key: pep_words.words(pep_words.ACCESS_VIA, key))
@@ -106,6 +109,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(dashboard_pages.routes)  # the Virtual School's dashboard
     app.router.add_routes(retention_pages.routes)  # how long the LA keeps children's records
     app.router.add_routes(views_pages.routes)  # the child's and carer's views by secure invitation
+    app.router.add_routes(cookie_pages.routes)  # the cookies page, linked from every page's footer
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

@@ -550,6 +550,7 @@ def widgets(questions: list[TemplateField], raw: Mapping[str, Any], errors: Mapp
             "hint": q.hint, "mandatory": q.mandatory, "error": errors.get(path),
             "condition": condition_text(q, questions),
             "show_when": page_conditions(q, questions, prefix), "check": needs_checking(path, to_check),
+            "max_length": q.text_limit(),
         }
         if q.type == "date":
             w["date_items"] = DateField(name, element_id(path)).items(raw, w["error"])

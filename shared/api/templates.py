@@ -21,6 +21,8 @@ OwnerRole = Literal["social_worker", "designated_teacher", "young_person", "care
 Phase = Literal["early_years", "school_age", "post_16"]
 KEY = r"^[a-z][a-z0-9_]*$"
 CHOICE_TYPES = {"single_choice", "multiple_choice"}
+# The longest text answer when a template sets no max_length: a line of text, and a long answer.
+TEXT_LIMITS = {"text": 200, "long_text": 10_000}
 
 
 class Option(BaseModel):
@@ -80,6 +82,13 @@ class TemplateField(BaseModel):
     def option_label(self, value: Any) -> str:
         """The words for one of this question's option values (the value itself when it is not one)."""
         return next((o.label for o in self.options or [] if o.value == value), str(value))
+
+    def text_limit(self) -> int | None:
+        """How many characters a text answer may have: the template's `max_length`, else a default (pep refuses
+        more; the portal counts down to it). None for a question that is not text."""
+        if self.type not in TEXT_LIMITS:
+            return None
+        return self.max_length or TEXT_LIMITS[self.type]
 
 
 class Section(BaseModel):

@@ -70,10 +70,20 @@ async def test_the_pep_is_signed_off_and_its_pdf_holds_the_answers(system: Any, 
     await expect(dt.locator(".govuk-summary-list").first).to_contain_text("Submitted")
     await assert_accessible(dt)
 
-    # The Termly PEP, downloaded from its link as the browser saves it.
+    # The Termly PEP, downloaded from its link as the browser saves it. It is made when asked for: the page says
+    # so in a status region under the link while it is prepared, then that it has been downloaded.
+    termly = dt.get_by_role("link", name="Download the Termly PEP (PDF)")
+    status = dt.get_by_role("listitem").filter(has=termly).get_by_role("status")
+    await status.evaluate("""(region) => {
+        window.statuses = []
+        new MutationObserver(() => window.statuses.push(region.textContent)).observe(region, {childList: true})
+    }""")
     async with dt.expect_download() as downloading:
-        await dt.get_by_role("link", name="Download the Termly PEP (PDF)").click()
+        await termly.click()
     download = await downloading.value
+    assert re.fullmatch(r"pep-2026-27-summer-termly\.pdf", download.suggested_filename)
+    await expect(status).to_have_text(f"Downloaded: {download.suggested_filename}")
+    assert (await dt.evaluate("window.statuses"))[0] == "Preparing your download…"
     saved = await download.path()
     assert saved is not None
     text = _pdf_text(Path(saved).read_bytes())

@@ -70,8 +70,8 @@ def _clean_value(spec: TemplateField, raw: Any) -> Any:
         if not isinstance(raw, str):
             raise ValueError("Enter text")
         text = raw.strip() if kind == "text" else raw.rstrip()
-        limit = spec.max_length or (200 if kind == "text" else 10_000)
-        if len(text) > limit:
+        limit = spec.text_limit()
+        if limit is not None and len(text) > limit:
             raise ValueError(f"Must be {limit} characters or fewer")
         return text
     if kind == "yes_no":

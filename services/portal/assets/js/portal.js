@@ -3,7 +3,9 @@
 import { initAll } from './govuk-frontend.min.js'
 import { startTimeoutWarning } from './timeout-warning.js'
 import { startPepSection } from './pep-section.js'
+import { startDownloadStatus } from './download-status.js'
 
 initAll()
 startTimeoutWarning()
 startPepSection()
+startDownloadStatus()
