@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from services.pep.child_access import child_or_404
 from services.pep.reached import WORDS
+from shared.api.children import CHILD_ACCESS_LOG, AccessEntry, AccessLog
 from shared.errors import Problem
 from shared.service import POOL
-from shared.web import CLAIMS
+from shared.web import CLAIMS, serves
 
 
-def _entry(r: asyncpg.Record) -> dict[str, Any]:
+def _entry(r: asyncpg.Record) -> AccessEntry:
     words = WORDS.get((r["method"], r["endpoint"]), f"{r['method']} {r['endpoint']}")
-    return {"at": r["at"].isoformat(), "user_id": str(r["user_id"]),
-            "name": f"{r['given_name']} {r['family_name']}" if r["given_name"] else None, "via": r["via"],
-            "what": words + (f" ({r['section_key']})" if r["section_key"] else ""), "method": r["method"],
-            "endpoint": r["endpoint"], "pep_id": str(r["pep_id"]) if r["pep_id"] else None,
-            "address": r["address"], "request_id": r["request_id"]}
+    return AccessEntry(at=r["at"], user_id=r["user_id"],
+                       name=f"{r['given_name']} {r['family_name']}" if r["given_name"] else None, via=r["via"],
+                       what=words + (f" ({r['section_key']})" if r["section_key"] else ""), method=r["method"],
+                       endpoint=r["endpoint"], pep_id=r["pep_id"], address=r["address"], request_id=r["request_id"])
 
 
 routes = web.RouteTableDef()
 
 
-@routes.get("/children/{child_id}/access-log")
-async def access_log(request: web.Request) -> web.Response:
+@serves(routes, CHILD_ACCESS_LOG)
+async def access_log(request: web.Request) -> AccessLog:
     """Who reached this child's record and PEPs in a period (default: this month), newest first; the Virtual
     School only. Query: since, until (dates), pep_id, reads_only."""
     claims = request[CLAIMS]
@@ -54,5 +53,4 @@ async def access_log(request: web.Request) -> web.Response:
             "AND (NOT $5 OR a.method = 'GET') AND NOT (a.endpoint = '/children/{child_id}/access-log') "
             "ORDER BY a.at DESC, a.id DESC LIMIT 1000",
             child["id"], start, end, pep_id, request.query.get("reads_only") == "true")
-    return web.json_response({"since": since.isoformat(), "until": until.isoformat(),
-                              "entries": [_entry(r) for r in rows]})
+    return AccessLog(since=since, until=until, entries=[_entry(r) for r in rows])

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -22,12 +21,13 @@ from aiohttp import web
 from services.pep.child_access import child_or_404
 from services.pep.domain import core_data
 from services.pep.domain.access import Access
-from shared.api.children import ActivityQuery, NoteIn
+from shared.api import children as api
+from shared.api.children import ActivityItem, ActivityList, ActivityQuery, Note, NoteIn
 from shared.bus import MessageContext, Subscription
 from shared.contracts import FundingDecided, event_type_of, parse_data
 from shared.errors import Problem
 from shared.service import POOL
-from shared.web import CLAIMS, parse_body
+from shared.web import CLAIMS, parse_body, serves
 
 routes = web.RouteTableDef()
 NOTE_READERS = frozenset({"virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro"})
@@ -41,27 +41,27 @@ def _name(given: str | None, family: str | None) -> str | None:
     return f"{given} {family}" if given else None
 
 
-def _note(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(row["id"]), "body": row["body"], "written_at": row["written_at"].isoformat(),
-            "written_by": str(row["written_by"]), "written_by_name": _name(row["given_name"], row["family_name"])}
+def _note(row: asyncpg.Record) -> Note:
+    return Note(id=row["id"], body=row["body"], written_at=row["written_at"], written_by=row["written_by"],
+                written_by_name=_name(row["given_name"], row["family_name"]))
 
 
 NOTES_SQL = ("SELECT n.*, u.given_name, u.family_name FROM child_notes n LEFT JOIN users u ON u.id = n.written_by "
              "WHERE n.child_id = $1 ORDER BY n.written_at DESC, n.id LIMIT $2")
 
 
-@routes.get("/children/{child_id}/notes")
-async def list_notes(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_NOTES)
+async def list_notes(request: web.Request) -> list[Note]:
     async with request.app[POOL].acquire() as conn:
         row, access = await child_or_404(conn, request[CLAIMS], request.match_info["child_id"])
         if not _may_read_notes(access):
             raise Problem(403, "Case notes are for the professionals working with the child", code="forbidden")
         rows = await conn.fetch(NOTES_SQL, row["id"], 200)
-    return web.json_response([_note(r) for r in rows])
+    return [_note(r) for r in rows]
 
 
-@routes.post("/children/{child_id}/notes")
-async def add_note(request: web.Request) -> web.Response:
+@serves(routes, api.ADD_NOTE)
+async def add_note(request: web.Request) -> Note:
     claims = request[CLAIMS]
     body = await parse_body(request, NoteIn)
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -74,7 +74,7 @@ async def add_note(request: web.Request) -> web.Response:
                            note_id, row["id"], row["la_id"], body.body, uuid.UUID(claims.sub))
         saved = await conn.fetchrow("SELECT n.*, u.given_name, u.family_name FROM child_notes n "
                                     "LEFT JOIN users u ON u.id = n.written_by WHERE n.id = $1", note_id)
-    return web.json_response(_note(saved), status=201)
+    return _note(saved)
 
 
 # ---- activity -------------------------------------------------------------------------------------------
@@ -126,9 +126,9 @@ async def _section_titles(conn: asyncpg.Connection, pep_ids: set[uuid.UUID]) -> 
 
 
 async def activity(conn: asyncpg.Connection, child_id: uuid.UUID, access: Access, before: datetime | None,
-                   limit: int) -> list[dict[str, Any]]:
+                   limit: int) -> list[ActivityItem]:
     """What happened on the child's record that this caller may know of, newest first."""
-    items: list[dict[str, Any]] = []
+    items: list[ActivityItem] = []
     fetch = limit
     while True:
         rows = await conn.fetch(ACTIVITY_SQL, child_id, before, _may_read_notes(access), fetch)
@@ -143,21 +143,20 @@ async def activity(conn: asyncpg.Connection, child_id: uuid.UUID, access: Access
         list({r["by_user"] for r in seen if r["by_user"] is not None}))}
     titles = await _section_titles(conn, {r["pep_id"] for r in seen if r["section_key"] is not None})
     for r in seen:
-        items.append({"at": r["at"].isoformat(), "kind": r["kind"], "action": r["action"],
-                      "by": str(r["by_user"]) if r["by_user"] else None, "by_name": names.get(r["by_user"]),
-                      "pep_id": str(r["pep_id"]) if r["pep_id"] else None, "section_key": r["section_key"],
-                      "section_title": titles.get((r["pep_id"], r["section_key"])) if r["section_key"] else None,
-                      "times": r["times"], "detail": r["detail"]})
+        items.append(ActivityItem(at=r["at"], kind=r["kind"], action=r["action"], by=r["by_user"],
+                                  by_name=names.get(r["by_user"]), pep_id=r["pep_id"], section_key=r["section_key"],
+                                  section_title=titles.get((r["pep_id"], r["section_key"])) if r["section_key"]
+                                  else None, times=r["times"], detail=r["detail"]))
     return items
 
 
-@routes.get("/children/{child_id}/activity")
-async def list_activity(request: web.Request) -> web.Response:
+@serves(routes, api.CHILD_ACTIVITY)
+async def list_activity(request: web.Request) -> ActivityList:
     query = ActivityQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
     async with request.app[POOL].acquire() as conn:
         row, access = await child_or_404(conn, request[CLAIMS], request.match_info["child_id"])
         items = await activity(conn, row["id"], access, query.before, query.limit)
-    return web.json_response({"items": items})
+    return ActivityList(items=items)
 
 
 # ---- PP+ agreed --------------------------------------------------------------------------------------------

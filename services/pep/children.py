@@ -31,12 +31,32 @@ from services.pep.domain.child_import import (
     parse_attendance,
     parse_children,
 )
-from shared.api.children import NOT_NULL, AttendanceIn, ChildIn, ChildPatch, ChildQuery, CsvImport, SiblingLink
+from shared.api import children as api
+from shared.api.children import (
+    NOT_NULL,
+    Attendance,
+    AttendanceImportResult,
+    AttendanceIn,
+    AttendanceList,
+    Change,
+    ChildIn,
+    ChildList,
+    ChildPatch,
+    ChildProfile,
+    ChildQuery,
+    ChildSummary,
+    CsvImport,
+    ImportResult,
+    Indicators,
+    PersonWithAccess,
+    Sibling,
+    SiblingLink,
+)
 from shared.authz import not_found, require_user, roles_at
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims, Membership
 from shared.service import POOL
-from shared.web import CLAIMS, REQUEST_ID, parse_body
+from shared.web import CLAIMS, REQUEST_ID, parse_body, serves
 
 routes = web.RouteTableDef()
 # Who is meant by an id in each of these fields: they must hold this role in the child's LA.
@@ -80,30 +100,30 @@ async def _people_problems(conn: asyncpg.Connection, la_id: uuid.UUID, values: d
 # ---- the child's record as the API shows it -------------------------------------------------------
 
 
-def _summary(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(row["id"]), "la_id": str(row["la_id"]), "given_name": row["given_name"],
-            "family_name": row["family_name"], "date_of_birth": row["date_of_birth"].isoformat(),
-            "setting_id": str(row["setting_id"]) if row["setting_id"] else None, "year_group": row["year_group"],
-            "key_stage": core_data.key_stage(row["year_group"]), "sen_status": row["sen_status"],
-            "in_care": row["in_care"], "version": row["version"]}
+def _summary(row: asyncpg.Record) -> ChildSummary:
+    return ChildSummary(id=row["id"], la_id=row["la_id"], given_name=row["given_name"],
+                        family_name=row["family_name"], date_of_birth=row["date_of_birth"],
+                        setting_id=row["setting_id"], year_group=row["year_group"],
+                        key_stage=core_data.key_stage(row["year_group"]), sen_status=row["sen_status"],
+                        in_care=row["in_care"], version=row["version"])
 
 
-def _sibling(row: asyncpg.Record) -> dict[str, Any]:
-    return {k: v for k, v in _summary(row).items() if k in ("id", "given_name", "family_name", "date_of_birth",
-                                                             "setting_id", "year_group")}
+def _sibling(row: asyncpg.Record) -> Sibling:
+    return Sibling(id=row["id"], given_name=row["given_name"], family_name=row["family_name"],
+                   date_of_birth=row["date_of_birth"], setting_id=row["setting_id"], year_group=row["year_group"])
 
 
-def _changes(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    return [{"what": r["what"], "from_value": r["from_value"], "to_value": r["to_value"], "version": r["version"],
-             "changed_at": r["changed_at"].isoformat(), "changed_by": str(r["changed_by"]) if r["changed_by"] else None,
-             "changed_by_name": r["changed_by_name"]} for r in rows]
+def _changes(rows: list[asyncpg.Record]) -> list[Change]:
+    return [Change(what=r["what"], from_value=r["from_value"], to_value=r["to_value"], version=r["version"],
+                   changed_at=r["changed_at"], changed_by=r["changed_by"], changed_by_name=r["changed_by_name"])
+            for r in rows]
 
 
 def _claims_of(user: asyncpg.Record) -> Claims:
     return Claims(sub=str(user["id"]), memberships=[Membership.model_validate(m) for m in user["memberships"]])
 
 
-async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record, access: Access) -> dict[str, Any]:
+async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record, access: Access) -> ChildProfile:
     """Core data, key indicators, who can see the child, siblings the caller can see, and the histories."""
     start, end = core_data.academic_year_of(date.today())
     attended, possible = await store.attendance_between(conn, row["id"], start, end)
@@ -116,34 +136,32 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
     for user in await store.people_near(conn, [o for o in (row["la_id"], row["setting_id"]) if o is not None]):
         reach = access_to(_claims_of(user), ref)
         if reach is not None:
-            people.append({"user_id": str(user["id"]), "given_name": user["given_name"],
-                           "family_name": user["family_name"], "email": user["email"], "via": reach.via})
+            people.append(PersonWithAccess(user_id=user["id"], given_name=user["given_name"],
+                                           family_name=user["family_name"], email=user["email"], via=reach.via))
     siblings = [_sibling(s) for s in await store.siblings(conn, row["id"]) if access_to(claims, ref_of(s))]
-    out = {name: store.to_json(row[name]) for name in store.CORE_FIELDS}
-    out.update(_summary(row))
-    out.update({
-        "phase": core_data.phase(row["year_group"]), "carer_ids": [str(c) for c in row["carer_ids"]],
-        "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
-        "updated_by": str(row["updated_by"]) if row["updated_by"] else None,
-        "indicators": {"last_pep_date": last_pep.isoformat() if last_pep else None,
-                       "next_pep_due": next_pep.isoformat() if next_pep else None, "year_group": row["year_group"],
-                       "key_stage": core_data.key_stage(row["year_group"]),
-                       "attendance_percent": core_data.attendance_percent(attended, possible),
-                       "pp_plus_agreed": f"{agreed:.2f}" if agreed is not None else None,
-                       "pp_plus_requests": requests},
+    # The core data as stored (every field of CoreData is a column), then what is worked out from it.
+    return ChildProfile.model_validate({
+        **{name: row[name] for name in store.CORE_FIELDS},
+        **_summary(row).model_dump(),
+        "phase": core_data.phase(row["year_group"]), "carer_ids": list(row["carer_ids"]),
+        "created_at": row["created_at"], "updated_at": row["updated_at"], "updated_by": row["updated_by"],
+        "indicators": Indicators(last_pep_date=last_pep, next_pep_due=next_pep, year_group=row["year_group"],
+                                 key_stage=core_data.key_stage(row["year_group"]),
+                                 attendance_percent=core_data.attendance_percent(attended, possible),
+                                 pp_plus_agreed=f"{agreed:.2f}" if agreed is not None else None,
+                                 pp_plus_requests=requests),
         "people": people, "siblings": siblings,
         "placement_history": _changes(await store.history(conn, "placement_history", row["id"])),
         "setting_history": _changes(await store.history(conn, "setting_history", row["id"])),
         "access": access.via, "can_edit": may_edit_core_data(claims, row),
     })
-    return out
 
 
 # ---- list and create ------------------------------------------------------------------------------
 
 
-@routes.get("/children")
-async def list_children(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_CHILDREN)
+async def list_children(request: web.Request) -> ChildList:
     """The caller's children: their LA's for the Virtual School, their allocated ones for a social worker,
     their setting's for a DT (and for staff, those their DT granted)."""
     claims = request[CLAIMS]
@@ -155,12 +173,11 @@ async def list_children(request: web.Request) -> web.Response:
                                       q=query.q)
     mine = [r for r in rows if access_to(claims, ref_of(r)) is not None]
     page = mine[query.offset:query.offset + query.limit]
-    return web.json_response({"items": [_summary(r) for r in page], "total": len(mine), "limit": query.limit,
-                              "offset": query.offset})
+    return ChildList(items=[_summary(r) for r in page], total=len(mine), limit=query.limit, offset=query.offset)
 
 
-@routes.post("/children")
-async def create_child(request: web.Request) -> web.Response:
+@serves(routes, api.ADD_CHILD)
+async def create_child(request: web.Request) -> ChildProfile:
     claims, user = _user(request)
     body = await parse_body(request, ChildIn)
     if not _may_create_in(claims, body.la_id):
@@ -182,7 +199,7 @@ async def create_child(request: web.Request) -> web.Response:
         await store.publish_changed(conn, row, request[REQUEST_ID])
         access = access_to(claims, ref_of(row))
         assert access is not None
-        return web.json_response(await profile(conn, claims, row, access), status=201)
+        return await profile(conn, claims, row, access)
 
 
 def _duplicate_social_care_id() -> FieldError:
@@ -192,16 +209,16 @@ def _duplicate_social_care_id() -> FieldError:
 # ---- one child ------------------------------------------------------------------------------------
 
 
-@routes.get("/children/{child_id}")
-async def get_child(request: web.Request) -> web.Response:
+@serves(routes, api.GET_CHILD)
+async def get_child(request: web.Request) -> ChildProfile:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         row, access = await child_or_404(conn, claims, request.match_info["child_id"])
-        return web.json_response(await profile(conn, claims, row, access))
+        return await profile(conn, claims, row, access)
 
 
-@routes.patch("/children/{child_id}")
-async def edit_child(request: web.Request) -> web.Response:
+@serves(routes, api.CHANGE_CHILD)
+async def edit_child(request: web.Request) -> ChildProfile:
     """Change some fields. The body names the version it started from: if the record changed since, 409
     with the current record, so the person can see what changed and make their change again."""
     claims, user = _user(request)
@@ -214,7 +231,8 @@ async def edit_child(request: web.Request) -> web.Response:
         if row["version"] != body.version:
             raise Problem(409, "Someone else changed this record", f"It is now at version {row['version']}; you "
                           f"started from version {body.version}. Check the current record and make your change "
-                          "again.", code="stale_version", extra={"current": await profile(conn, claims, row, access)})
+                          "again.", code="stale_version",
+                          extra={"current": (await profile(conn, claims, row, access)).model_dump(mode="json")})
         proposed = core_data.normalise(sent)
         changed = core_data.changes(dict(row), proposed)
         errors = core_data.problems({**dict(row), **proposed}, date.today(), set(changed))
@@ -227,24 +245,24 @@ async def edit_child(request: web.Request) -> web.Response:
             except asyncpg.UniqueViolationError:
                 raise invalid([_duplicate_social_care_id()]) from None
             await store.publish_changed(conn, row, request[REQUEST_ID])
-        return web.json_response(await profile(conn, claims, row, access))
+        return await profile(conn, claims, row, access)
 
 
 # ---- siblings -------------------------------------------------------------------------------------
 
 
-@routes.get("/children/{child_id}/siblings")
-async def list_siblings(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_SIBLINGS)
+async def list_siblings(request: web.Request) -> list[Sibling]:
     """Linked siblings the caller can see themselves; the others are not shown, not even by name."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
         rows = await store.siblings(conn, row["id"])
-    return web.json_response([_sibling(s) for s in rows if access_to(claims, ref_of(s))])
+    return [_sibling(s) for s in rows if access_to(claims, ref_of(s))]
 
 
-@routes.post("/children/{child_id}/siblings")
-async def link_sibling(request: web.Request) -> web.Response:
+@serves(routes, api.LINK_SIBLING)
+async def link_sibling(request: web.Request) -> list[Sibling]:
     """Link two children of the same LA as siblings. Only a link: nothing is copied from one record to the other."""
     claims, user = _user(request)
     body = await parse_body(request, SiblingLink)
@@ -258,33 +276,33 @@ async def link_sibling(request: web.Request) -> web.Response:
                                                                   "whose record you can change")])
         await store.link_siblings(conn, row["la_id"], row["id"], sibling["id"], user)
         rows = await store.siblings(conn, row["id"])
-    return web.json_response([_sibling(s) for s in rows if access_to(claims, ref_of(s))], status=201)
+    return [_sibling(s) for s in rows if access_to(claims, ref_of(s))]
 
 
-@routes.delete("/children/{child_id}/siblings/{sibling_id}")
-async def unlink_sibling(request: web.Request) -> web.Response:
+@serves(routes, api.UNLINK_SIBLING)
+async def unlink_sibling(request: web.Request) -> None:
     claims, _ = _user(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         row, _ = await editable_child_or_404(conn, claims, request.match_info["child_id"], lock=False)
         if not await store.unlink_siblings(conn, row["id"], as_uuid(request.match_info["sibling_id"], "sibling")):
             raise not_found("sibling")
-    return web.Response(status=204)
 
 
 # ---- attendance -----------------------------------------------------------------------------------
 
 
-def _attendance(row: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(row["id"]), "period_start": row["period_start"].isoformat(),
-            "period_end": row["period_end"].isoformat(), "possible_sessions": row["possible_sessions"],
-            "attended_sessions": row["attended_sessions"], "authorised_absences": row["authorised_absences"],
-            "unauthorised_absences": row["unauthorised_absences"],
-            "attendance_percent": core_data.attendance_percent(row["attended_sessions"], row["possible_sessions"]),
-            "source": row["source"], "recorded_at": row["recorded_at"].isoformat()}
+def _attendance(row: asyncpg.Record) -> Attendance:
+    return Attendance(id=row["id"], period_start=row["period_start"], period_end=row["period_end"],
+                      possible_sessions=row["possible_sessions"], attended_sessions=row["attended_sessions"],
+                      authorised_absences=row["authorised_absences"],
+                      unauthorised_absences=row["unauthorised_absences"],
+                      attendance_percent=core_data.attendance_percent(row["attended_sessions"],
+                                                                      row["possible_sessions"]),
+                      source=row["source"], recorded_at=row["recorded_at"])
 
 
-@routes.get("/children/{child_id}/attendance")
-async def list_attendance(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_ATTENDANCE)
+async def list_attendance(request: web.Request) -> AttendanceList:
     claims = request[CLAIMS]
     today = date.today()
     start, end = core_data.academic_year_of(today)
@@ -292,13 +310,13 @@ async def list_attendance(request: web.Request) -> web.Response:
         row, _ = await child_or_404(conn, claims, request.match_info["child_id"])
         rows = await store.attendance(conn, row["id"])
         attended, possible = await store.attendance_between(conn, row["id"], start, end)
-    return web.json_response({"items": [_attendance(r) for r in rows],
-                              "attendance_percent_this_year": core_data.attendance_percent(attended, possible),
-                              "academic_year": core_data.academic_year_label(today)})
+    return AttendanceList(items=[_attendance(r) for r in rows],
+                          attendance_percent_this_year=core_data.attendance_percent(attended, possible),
+                          academic_year=core_data.academic_year_label(today))
 
 
-@routes.post("/children/{child_id}/attendance")
-async def record_attendance(request: web.Request) -> web.Response:
+@serves(routes, api.RECORD_ATTENDANCE)
+async def record_attendance(request: web.Request) -> Attendance:
     """Record a period's attendance: the Virtual School, the allocated social worker or the child's DT (the school
     keeps the register). Recording the same period again replaces it; a period overlapping another is refused."""
     claims, user = _user(request)
@@ -314,7 +332,7 @@ async def record_attendance(request: web.Request) -> web.Response:
         if errors:
             raise invalid(errors)
         recorded = await store.record_attendance(conn, row["id"], body, "api", user)
-    return web.json_response(_attendance(recorded), status=201)
+    return _attendance(recorded)
 
 
 def _overlap_message(other: asyncpg.Record) -> str:
@@ -336,8 +354,8 @@ def _import_refused(errors: list[RowError], columns: tuple[Column, ...]) -> Prob
                    extra={"report": [e.to_dict() for e in errors], "columns": [c.to_dict() for c in columns]})
 
 
-@routes.post("/children/import")
-async def import_children(request: web.Request) -> web.Response:
+@serves(routes, api.IMPORT_CHILDREN)
+async def import_children(request: web.Request) -> ImportResult:
     """Create or update the LA's children from a CSV file, matched by social_care_id. All or nothing: a file with
     any bad row imports nothing and answers with every problem, row by row."""
     claims, user = _user(request)
@@ -395,11 +413,11 @@ async def import_children(request: web.Request) -> web.Response:
         except asyncpg.UniqueViolationError:
             raise Problem(409, "The children changed while the file was being imported", "Import the file again.",
                           code="conflict") from None
-    return web.json_response({"created": created, "updated": updated, "unchanged": unchanged})
+    return ImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
-@routes.post("/children/attendance/import")
-async def import_attendance(request: web.Request) -> web.Response:
+@serves(routes, api.IMPORT_ATTENDANCE)
+async def import_attendance(request: web.Request) -> AttendanceImportResult:
     """Attendance for the LA's children from a CSV file, each row matched by social_care_id or UPN. All or nothing."""
     claims, user = _user(request)
     body = await parse_body(request, CsvImport)
@@ -443,4 +461,4 @@ async def import_attendance(request: web.Request) -> web.Response:
             raise _import_refused(sorted(errors, key=lambda e: e.row), ATTENDANCE_COLUMNS)
         for child, r in matched:
             await store.record_attendance(conn, child["id"], r.record, "csv", user)
-    return web.json_response({"recorded": len(matched)})
+    return AttendanceImportResult(recorded=len(matched))

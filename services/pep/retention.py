@@ -18,6 +18,7 @@ from datetime import date, datetime
 import asyncpg
 from aiohttp import web
 
+from shared.api.children import GET_RETENTION, SET_RETENTION
 from shared.api.retention import DEFAULT_KEEP_UNTIL_AGE, RetentionRule
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, roles_at
 from shared.bus import add_event
@@ -25,7 +26,7 @@ from shared.contracts import ChildErased
 from shared.errors import Problem
 from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, parse_body, path_uuid
+from shared.web import CLAIMS, parse_body, path_uuid, serves
 
 log = logging.getLogger(__name__)
 # The day a child's retention ends, as erase_child reckons it (a 29 February birthday ends on 28 February).
@@ -47,16 +48,16 @@ def _virtual_school_la(request: web.Request, roles: frozenset[str]) -> uuid.UUID
     return la_id
 
 
-@routes.get("/organisations/{la_id}/retention")
-async def get_rule(request: web.Request) -> web.Response:
+@serves(routes, GET_RETENTION)
+async def get_rule(request: web.Request) -> RetentionRule:
     la_id = _virtual_school_la(request, VIRTUAL_SCHOOL_ROLES)
     async with request.app[POOL].acquire() as conn:
         age = await conn.fetchval("SELECT keep_until_age FROM retention_rules WHERE la_id = $1", la_id)
-    return web.json_response(RetentionRule(keep_until_age=age or DEFAULT_KEEP_UNTIL_AGE).model_dump())
+    return RetentionRule(keep_until_age=age or DEFAULT_KEEP_UNTIL_AGE)
 
 
-@routes.put("/organisations/{la_id}/retention")
-async def put_rule(request: web.Request) -> web.Response:
+@serves(routes, SET_RETENTION)
+async def put_rule(request: web.Request) -> RetentionRule:
     """The LA's VS admin chooses the birthday on which its children's records are erased."""
     la_id = _virtual_school_la(request, frozenset({"vs_admin"}))
     body = await parse_body(request, RetentionRule)
@@ -66,7 +67,7 @@ async def put_rule(request: web.Request) -> web.Response:
             "DO UPDATE SET keep_until_age = $2, changed_by = $3, changed_at = now()",
             la_id, body.keep_until_age, uuid.UUID(request[CLAIMS].sub))
     log.info("retention rule changed", extra={"la_id": str(la_id), "keep_until_age": body.keep_until_age})
-    return web.json_response(body.model_dump())
+    return body
 
 
 async def erase_ended(pool: asyncpg.Pool, today: date) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.api.children import AccessVia
 from shared.internal_auth import Claims
 
 VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
@@ -30,7 +31,7 @@ class ChildRef:
 
 @dataclass(frozen=True)
 class Access:
-    via: str  # virtual_school | social_worker | designated_teacher | setting_staff | iro | carer
+    via: AccessVia  # virtual_school | social_worker | designated_teacher | setting_staff | iro | carer
     can_edit: bool
     sees_qa: bool
     sections: frozenset[str] | None = None  # None: every section

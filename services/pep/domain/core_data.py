@@ -14,6 +14,7 @@ from services.pep.domain.identifiers import (
     normalise_uln,
     normalise_upn,
 )
+from shared.api.children import KeyStage, Phase
 from shared.errors import FieldError
 
 # Changes to these are kept in the placement history and the setting history.
@@ -22,7 +23,7 @@ SETTING_FIELDS = ("setting_id", "year_group")
 OLDEST_AGE = 26  # care leavers are supported to 25
 
 
-def key_stage(year_group: str | None) -> str | None:
+def key_stage(year_group: str | None) -> KeyStage | None:
     if year_group in ("Nursery", "Reception"):
         return "EYFS"
     number = _year_number(year_group)
@@ -32,7 +33,7 @@ def key_stage(year_group: str | None) -> str | None:
         else "KS5"
 
 
-def phase(year_group: str | None) -> str | None:
+def phase(year_group: str | None) -> Phase | None:
     """Which PEP template the year group calls for: Early Years (before school), Statutory School Age
     (Reception to Year 11), Post-16."""
     if year_group == "Nursery":
