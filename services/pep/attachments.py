@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 from urllib.parse import quote
 
 import asyncpg
@@ -19,11 +18,12 @@ from aiohttp import BodyPartReader, web
 from services.pep.child_access import as_uuid, child_or_404
 from services.pep.domain import sniff
 from services.pep.domain.access import Access
-from shared.api.attachments import ATTACHMENT_MAX_BYTES
+from shared.api import attachments as api
+from shared.api.attachments import ATTACHMENT_MAX_BYTES, AttachmentOut, FileAuditEntry
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID
+from shared.web import CLAIMS, REQUEST_ID, serves
 
 routes = web.RouteTableDef()
 KINDS = ("ehcp", "support_plan", "sdq", "photo", "award", "other")
@@ -109,15 +109,13 @@ async def read_upload(request: web.Request, limit: int) -> Upload:
 # ---- handlers -------------------------------------------------------------------------------------
 
 
-def _summary(row: asyncpg.Record, access: Access) -> dict[str, Any]:
-    return {"id": str(row["id"]), "child_id": str(row["child_id"]),
-            "pep_id": str(row["pep_id"]) if row["pep_id"] else None, "kind": row["kind"],
-            "filename": row["filename"], "content_type": row["content_type"], "size_bytes": row["size_bytes"],
-            "sha256": row["sha256"], "uploaded_by_name": row["uploaded_by_name"],
-            "uploaded_at": row["uploaded_at"].isoformat(),
-            "deleted_at": row["deleted_at"].isoformat() if row["deleted_at"] else None,
-            "deleted_by_name": row["deleted_by_name"],
-            "can_delete": access.can_edit and row["deleted_at"] is None}
+def _summary(row: asyncpg.Record, access: Access, audit: list[FileAuditEntry] | None = None) -> AttachmentOut:
+    return AttachmentOut(id=row["id"], child_id=row["child_id"], pep_id=row["pep_id"], kind=row["kind"],
+                         filename=row["filename"], content_type=row["content_type"], size_bytes=row["size_bytes"],
+                         sha256=row["sha256"], uploaded_by_name=row["uploaded_by_name"],
+                         uploaded_at=row["uploaded_at"], deleted_at=row["deleted_at"],
+                         deleted_by_name=row["deleted_by_name"],
+                         can_delete=access.can_edit and row["deleted_at"] is None, audit=audit)
 
 
 _SELECT = ("SELECT a.*, nullif(concat_ws(' ', up.given_name, up.family_name), '') AS uploaded_by_name, "
@@ -145,8 +143,8 @@ async def _audit(conn: asyncpg.Connection, request: web.Request, row: asyncpg.Re
                        uuid.UUID(request[CLAIMS].sub), request[REQUEST_ID])
 
 
-@routes.get("/children/{child_id}/attachments")
-async def list_attachments(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_ATTACHMENTS)
+async def list_attachments(request: web.Request) -> list[AttachmentOut]:
     """The child's files, newest first (deleted ones are left out; their metadata is still there by id).
     `?pep_id=` narrows the list to one PEP's."""
     pep_filter = as_uuid(request.query["pep_id"], "PEP") if request.query.get("pep_id") else None
@@ -155,11 +153,11 @@ async def list_attachments(request: web.Request) -> web.Response:
         rows = await conn.fetch(_SELECT + "WHERE a.child_id = $1 AND a.deleted_at IS NULL "
                                 "AND ($2::uuid IS NULL OR a.pep_id = $2) ORDER BY a.uploaded_at DESC",
                                 child["id"], pep_filter)
-    return web.json_response([_summary(r, access) for r in rows])
+    return [_summary(r, access) for r in rows]
 
 
-@routes.post("/children/{child_id}/attachments")
-async def upload_attachment(request: web.Request) -> web.Response:
+@serves(routes, api.UPLOAD_ATTACHMENT)
+async def upload_attachment(request: web.Request) -> AttachmentOut:
     claims = request[CLAIMS]
     # Who may upload is known before the body is read: nobody streams 20 MB only to be told no.
     async with request.app[POOL].acquire() as conn:
@@ -195,7 +193,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
                            attachment_id, upload.data)
         row = await conn.fetchrow(_SELECT + "WHERE a.id = $1", attachment_id)
         await _audit(conn, request, row, "uploaded")
-    return web.json_response(_summary(row, access), status=201)
+    return _summary(row, access)
 
 
 async def _pep_of_child(conn: asyncpg.Connection, child_id: uuid.UUID, raw: str | None) -> uuid.UUID | None:
@@ -214,23 +212,22 @@ async def _pep_of_child(conn: asyncpg.Connection, child_id: uuid.UUID, raw: str 
     return pep_id
 
 
-@routes.get("/attachments/{attachment_id}")
-async def attachment(request: web.Request) -> web.Response:
+@serves(routes, api.GET_ATTACHMENT)
+async def attachment(request: web.Request) -> AttachmentOut:
     """A file's metadata (deleted or not), with its audit trail for those who may change the child's files."""
     async with request.app[POOL].acquire() as conn:
         row, access = await _attachment_or_404(conn, request)
-        body = _summary(row, access)
-        if access.can_edit:
-            trail = await conn.fetch(
-                "SELECT t.action, t.at, nullif(concat_ws(' ', u.given_name, u.family_name), '') AS by_name "
-                "FROM attachment_audit t LEFT JOIN users u ON u.id = t.by_user WHERE t.attachment_id = $1 "
-                "ORDER BY t.id", row["id"])
-            body["audit"] = [{"action": t["action"], "by_name": t["by_name"], "at": t["at"].isoformat()}
-                             for t in trail]
-    return web.json_response(body)
+        if not access.can_edit:
+            return _summary(row, access)
+        trail = await conn.fetch(
+            "SELECT t.action, t.at, nullif(concat_ws(' ', u.given_name, u.family_name), '') AS by_name "
+            "FROM attachment_audit t LEFT JOIN users u ON u.id = t.by_user WHERE t.attachment_id = $1 "
+            "ORDER BY t.id", row["id"])
+    return _summary(row, access, [FileAuditEntry(action=t["action"], by_name=t["by_name"], at=t["at"])
+                                  for t in trail])
 
 
-@routes.get("/attachments/{attachment_id}/content")
+@serves(routes, api.DOWNLOAD_ATTACHMENT)
 async def download(request: web.Request) -> web.Response:
     """The file itself, always as a download, in the type its bytes were found to be."""
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -243,8 +240,8 @@ async def download(request: web.Request) -> web.Response:
         **DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(row["filename"])})
 
 
-@routes.delete("/attachments/{attachment_id}")
-async def delete_attachment(request: web.Request) -> web.Response:
+@serves(routes, api.DELETE_ATTACHMENT)
+async def delete_attachment(request: web.Request) -> None:
     """Remove the content; keep who uploaded it, who deleted it and when."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -257,4 +254,3 @@ async def delete_attachment(request: web.Request) -> web.Response:
         await conn.execute("UPDATE attachments SET deleted_at = now(), deleted_by = $2 WHERE id = $1", row["id"],
                            uuid.UUID(claims.sub))
         await _audit(conn, request, row, "deleted")
-    return web.Response(status=204)

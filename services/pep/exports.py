@@ -22,11 +22,12 @@ from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
 from services.pep.peps import _pep_or_404, _summary
 from services.pep.template_library import load_default_templates
+from shared.api import peps as api
 from shared.api.templates import Template
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL
-from shared.web import CLAIMS, path_uuid
+from shared.web import CLAIMS, path_uuid, serves
 
 routes = web.RouteTableDef()
 LONDON = ZoneInfo("Europe/London")
@@ -57,7 +58,7 @@ async def _gather(request: web.Request) -> tuple[asyncpg.Record, Access, Templat
     return pep, access, template, child, saved
 
 
-@routes.get("/peps/{pep_id}/export.pdf")
+@serves(routes, api.EXPORT_PDF)
 async def export_pdf(request: web.Request) -> web.Response:
     """`?variant=termly` (the default) or `full`."""
     variant = request.query.get("variant", "termly")
@@ -98,14 +99,14 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
                            cover=cover, sections=sections, printed_at=printed_at)
 
 
-@routes.get("/peps/{pep_id}/export.json")
+@serves(routes, api.EXPORT_JSON)
 async def export_json(request: web.Request) -> web.Response:
     """The PEP, the template version it was written on and the answers of every section the caller may see."""
     pep, access, template, child, saved = await _gather(request)
     visible = [s for s in template.sections if access.may_see_section(s.key)]
     body = {
         "export": {"format": "epep.pep", "version": 1, "exported_at": datetime.now(UTC).isoformat()},
-        "pep": _summary(pep),
+        "pep": _summary(pep).model_dump(mode="json"),
         "child": {"id": str(child["id"]), "given_name": child["given_name"], "family_name": child["family_name"],
                   "date_of_birth": child["date_of_birth"].isoformat(), "year_group": child["year_group"]},
         "template": {**template.model_dump(mode="json"), "sections": [s.model_dump(mode="json") for s in visible]},
@@ -122,7 +123,7 @@ def _section_export(key: str, title: str, row: asyncpg.Record) -> dict[str, Any]
             "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None}
 
 
-@routes.get("/templates/{key}/blank.pdf")
+@serves(routes, api.BLANK_FORM)
 async def blank_form(request: web.Request) -> web.Response:
     """A national default template as a printable form: every question with space to answer it."""
     template = load_default_templates().get(request.match_info["key"])

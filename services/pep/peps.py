@@ -25,13 +25,28 @@ from services.pep.domain.peps import (
     missing_for_sign_off,
 )
 from services.pep.domain.templates import clean_answers, missing, progress
-from shared.api.peps import PepAction, PepStart, SectionSave
+from shared.api import peps as api
+from shared.api.operations import Operation
+from shared.api.peps import (
+    Difference,
+    Gap,
+    Missing,
+    PepAction,
+    PepOverview,
+    PepStart,
+    PepSummary,
+    SavedVersion,
+    SectionOut,
+    SectionSave,
+    SectionState,
+    TemplateRef,
+)
 from shared.api.templates import Section, Template
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid, serves
 
 routes = web.RouteTableDef()
 
@@ -53,23 +68,22 @@ def _section_or_404(template: Template, access: Access, key: str) -> Section:
     return section
 
 
-def _summary(pep: asyncpg.Record) -> dict[str, Any]:
-    return {"id": str(pep["id"]), "child_id": str(pep["child_id"]), "kind": pep["kind"], "term": pep["term"],
-            "academic_year": pep["academic_year"], "status": pep["status"],
-            "meeting_date": pep["meeting_date"].isoformat() if pep["meeting_date"] else None,
-            "created_at": pep["created_at"].isoformat(), "updated_at": pep["updated_at"].isoformat()}
+def _summary(pep: asyncpg.Record) -> PepSummary:
+    return PepSummary(id=pep["id"], child_id=pep["child_id"], kind=pep["kind"], term=pep["term"],
+                      academic_year=pep["academic_year"], status=pep["status"], meeting_date=pep["meeting_date"],
+                      created_at=pep["created_at"], updated_at=pep["updated_at"])
 
 
-@routes.get("/children/{child_id}/peps")
-async def list_peps(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_CHILD_PEPS)
+async def list_peps(request: web.Request) -> list[PepSummary]:
     async with request.app[POOL].acquire() as conn:
         child, _ = await child_or_404(conn, request[CLAIMS], path_uuid(request, "child_id"))
         rows = await lifecycle_store.of_child(conn, child["id"])
-    return web.json_response([_summary(r) for r in rows])
+    return [_summary(r) for r in rows]
 
 
-@routes.post("/children/{child_id}/peps")
-async def start_pep(request: web.Request) -> web.Response:
+@serves(routes, api.START_PEP)
+async def start_pep(request: web.Request) -> PepSummary:
     """A new PEP from the right template for the child's phase, carried forward from their last one."""
     claims = request[CLAIMS]
     body = await parse_body(request, PepStart)
@@ -84,11 +98,11 @@ async def start_pep(request: web.Request) -> web.Response:
                           "Finish or cancel it before starting another.", code="pep_in_progress")
         pep = await lifecycle_store.create_pep(conn, child, body.kind, body.term, body.academic_year,
                                                body.meeting_date, claims)
-    return web.json_response(_summary(pep), status=201)
+    return _summary(pep)
 
 
-@routes.get("/peps/{pep_id}")
-async def overview(request: web.Request) -> web.Response:
+@serves(routes, api.GET_PEP)
+async def overview(request: web.Request) -> PepOverview:
     """The task list: each section with its owner, status, progress and whether the caller may edit it."""
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
@@ -100,39 +114,37 @@ async def overview(request: web.Request) -> web.Response:
             continue
         row = saved[section.key]
         answered, shown = progress(section, row["answers"])
-        sections.append({"key": section.key, "title": section.title, "owner": section.owner,
-                         "status": row["status"], "answered": answered, "questions": shown,
-                         "to_check": len(row["to_check"]), "delegated": section.key in delegated,
-                         "can_edit": may_edit(pep["status"], access, section, delegated)})
-    return web.json_response({**_summary(pep), "template": {"key": template.key, "name": template.name,
-                                                            "version": template.version},
-                              "sections": sections,
-                              "actions": lifecycle.allowed_actions(pep["status"], access.via)
-                              if access.can_edit else []})
+        sections.append(SectionState(key=section.key, title=section.title, owner=section.owner,
+                                     status=row["status"], answered=answered, questions=shown,
+                                     to_check=len(row["to_check"]), delegated=section.key in delegated,
+                                     can_edit=may_edit(pep["status"], access, section, delegated)))
+    return PepOverview(**dict(_summary(pep)),
+                       template=TemplateRef(key=template.key, name=template.name, version=template.version),
+                       sections=sections,
+                       actions=lifecycle.allowed_actions(pep["status"], access.via) if access.can_edit else [])
 
 
-@routes.get("/peps/{pep_id}/sections/{key}")
-async def read_section(request: web.Request) -> web.Response:
+@serves(routes, api.GET_SECTION)
+async def read_section(request: web.Request) -> SectionOut:
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         row = (await store.sections(conn, pep["id"]))[section.key]
         delegated = await delegated_sections(conn, pep["id"])
-    return web.json_response(_section_out(pep, access, section, row, delegated))
+    return _section_out(pep, access, section, row, delegated)
 
 
 def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
-                 delegated: frozenset[str]) -> dict[str, Any]:
-    return {"pep_id": str(pep["id"]), "key": section.key, "definition": section.model_dump(mode="json"),
-            "answers": row["answers"], "version": row["version"], "status": row["status"],
-            "to_check": row["to_check"], "updated_at": row["updated_at"].isoformat(),
-            "updated_by_name": row.get("updated_by_name"),
-            "missing": [e.model_dump() for e in missing(section.fields, row["answers"])],
-            "delegated": section.key in delegated, "can_edit": may_edit(pep["status"], access, section, delegated)}
+                 delegated: frozenset[str]) -> SectionOut:
+    return SectionOut(pep_id=pep["id"], key=section.key, definition=section, answers=row["answers"],
+                      version=row["version"], status=row["status"], to_check=row["to_check"],
+                      updated_at=row["updated_at"], updated_by_name=row.get("updated_by_name"),
+                      missing=[Gap(field=e.field, message=e.message) for e in missing(section.fields, row["answers"])],
+                      delegated=section.key in delegated, can_edit=may_edit(pep["status"], access, section, delegated))
 
 
-@routes.put("/peps/{pep_id}/sections/{key}")
-async def save_section(request: web.Request) -> web.Response:
+@serves(routes, api.SAVE_SECTION)
+async def save_section(request: web.Request) -> SectionOut:
     """A partial save: only the answers sent change. A bad answer is refused by name and nothing is saved;
     a save started from an older version gets 409 with what is there now and who saved it."""
     claims = request[CLAIMS]
@@ -162,7 +174,7 @@ async def save_section(request: web.Request) -> web.Response:
         row = (await store.sections(conn, pep["id"]))[section.key]
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
-    return web.json_response(_section_out(pep, access, section, row, delegated))
+    return _section_out(pep, access, section, row, delegated)
 
 
 def _require_edit(pep: asyncpg.Record, access: Access, section: Section, delegated: frozenset[str]) -> None:
@@ -175,8 +187,8 @@ def _require_edit(pep: asyncpg.Record, access: Access, section: Section, delegat
                       lifecycle.EDITABLE else "Another role writes this section.")
 
 
-@routes.post("/peps/{pep_id}/sections/{key}/complete")
-async def mark_section_complete(request: web.Request) -> web.Response:
+@serves(routes, api.COMPLETE_SECTION)
+async def mark_section_complete(request: web.Request) -> SectionOut:
     """The section's writer says it is done: only when every mandatory answer shown is there."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -191,34 +203,34 @@ async def mark_section_complete(request: web.Request) -> web.Response:
                                                      for e in gaps])
         await lifecycle_store.complete_section(conn, pep["id"], section.key, uuid.UUID(claims.sub))
         row = (await store.sections(conn, pep["id"]))[section.key]
-    return web.json_response(_section_out(pep, access, section, row, delegated))
+    return _section_out(pep, access, section, row, delegated)
 
 
 def _answers(saved: dict[str, asyncpg.Record]) -> dict[str, dict[str, Any]]:
     return {key: row["answers"] for key, row in saved.items()}
 
 
-@routes.get("/peps/{pep_id}/missing")
-async def what_is_missing(request: web.Request) -> web.Response:
+@serves(routes, api.PEP_MISSING)
+async def what_is_missing(request: web.Request) -> list[Missing]:
     """Everything that stops sign-off, section by section."""
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
-    return web.json_response(missing_for_sign_off(template, _answers(saved), access))
+    return missing_for_sign_off(template, _answers(saved), access)
 
 
-@routes.get("/peps/{pep_id}/sections/{key}/history")
-async def section_history(request: web.Request) -> web.Response:
+@serves(routes, api.SECTION_HISTORY)
+async def section_history(request: web.Request) -> list[SavedVersion]:
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         rows = await store.history(conn, pep["id"], section.key)
-    return web.json_response([{"version": r["version"], "changed": r["changed"], "saved_at": r["saved_at"].isoformat(),
-                               "saved_by_name": r["saved_by_name"]} for r in rows])
+    return [SavedVersion(version=r["version"], changed=r["changed"], saved_at=r["saved_at"],
+                         saved_by_name=r["saved_by_name"]) for r in rows]
 
 
-@routes.get("/peps/{pep_id}/sections/{key}/compare")
-async def compare_versions(request: web.Request) -> web.Response:
+@serves(routes, api.COMPARE_SECTION)
+async def compare_versions(request: web.Request) -> list[Difference]:
     """Any two saved versions of a section (`from`, `to`), or this PEP's section beside the same section of
     another PEP of the same child (`with_pep`: term against term), question by question."""
     if "with_pep" in request.query:
@@ -236,10 +248,10 @@ async def compare_versions(request: web.Request) -> web.Response:
         new = await store.answers_at(conn, pep["id"], section.key, after)
     if old is None or new is None:
         raise not_found("version")
-    return web.json_response(compare(section.fields, old, new))
+    return compare(section.fields, old, new)
 
 
-async def _compare_terms(request: web.Request) -> web.Response:
+async def _compare_terms(request: web.Request) -> list[Difference]:
     try:
         other_id = uuid.UUID(request.query["with_pep"])
     except ValueError:
@@ -254,14 +266,12 @@ async def _compare_terms(request: web.Request) -> web.Response:
         theirs_row = (await store.sections(conn, other["id"])).get(section.key)
     theirs = theirs_row["answers"] if theirs_row else {}
     earlier, later = (theirs, mine) if other["created_at"] <= pep["created_at"] else (mine, theirs)
-    return web.json_response(compare(section.fields, earlier, later))
+    return compare(section.fields, earlier, later)
 
 
-@routes.post("/peps/{pep_id}/actions/{action}")
-async def take_action(request: web.Request) -> web.Response:
+async def take_action(request: web.Request, action: str) -> PepSummary:
     """submit, return (with a reason), approve, finalise, cancel (with a reason): one table says who may."""
     claims = request[CLAIMS]
-    action = request.match_info["action"]
     body = await parse_body(request, PepAction) if request.can_read_body else PepAction()
     rid = request[REQUEST_ID]
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -276,7 +286,7 @@ async def take_action(request: web.Request) -> web.Response:
         if action == "submit" and (
                 gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None)):
             raise Problem(422, "The PEP is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
-                          code="incomplete", extra={"missing": gaps})
+                          code="incomplete", extra={"missing": [g.model_dump(mode="json") for g in gaps]})
         await lifecycle_store.set_status(conn, pep["id"], move.to_state)
         if move.to_state == "submitted":
             await lifecycle_store.request_funding(conn, pep, rid)
@@ -289,4 +299,20 @@ async def take_action(request: web.Request) -> web.Response:
             await lifecycle_store.start_next_termly(conn, pep, claims, rid)
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
-    return web.json_response(_summary(pep))
+    return _summary(pep)
+
+
+def _serve_action(op: Operation, action: str) -> None:
+    """Each lifecycle action is its own operation (`POST /peps/{pep_id}/actions/<action>`), served by one handler."""
+
+    async def act(request: web.Request) -> PepSummary:
+        return await take_action(request, action)
+
+    act.__name__ = op.id
+    act.__doc__ = op.summary
+    serves(routes, op)(act)
+
+
+for _op, _action in ((api.SUBMIT_PEP, "submit"), (api.RETURN_PEP, "return"), (api.APPROVE_PEP, "approve"),
+                     (api.FINALISE_PEP, "finalise"), (api.CANCEL_PEP, "cancel")):
+    _serve_action(_op, _action)

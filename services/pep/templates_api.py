@@ -4,29 +4,31 @@ for example to make more answers mandatory. PEPs started afterwards use the LA's
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from services.pep import pep_store
 from services.pep.template_library import load_default_templates
-from shared.api.peps import TemplateCopy, TemplateEdit
+from shared.api import peps as api
+from shared.api.peps import TemplateCopy, TemplateEdit, TemplateOut, TemplateSummary
 from shared.api.templates import Template
 from shared.authz import not_found, roles_at
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, parse_body
+from shared.web import CLAIMS, parse_body, serves
 
 routes = web.RouteTableDef()
 
 
-def _summary(row: asyncpg.Record, with_body: bool = False) -> dict[str, Any]:
-    out = {"id": str(row["id"]), "key": row["key"], "name": row["body"]["name"], "phase": row["phase"],
-           "version": row["version"], "la_id": str(row["la_id"]) if row["la_id"] else None,
-           "changed_at": row["created_at"].isoformat()}
-    return {**out, "body": row["body"]} if with_body else out
+def _summary(row: asyncpg.Record) -> TemplateSummary:
+    return TemplateSummary(id=row["id"], key=row["key"], name=row["body"]["name"], phase=row["phase"],
+                           version=row["version"], la_id=row["la_id"], changed_at=row["created_at"])
+
+
+def _out(row: asyncpg.Record) -> TemplateOut:
+    return TemplateOut(**_summary(row).model_dump(), body=row["body"])
 
 
 async def _ensure_defaults(conn: asyncpg.Connection) -> None:
@@ -42,8 +44,8 @@ def _may_see(claims: Claims, row: asyncpg.Record) -> bool:
     return row["la_id"] is None or bool(roles_at(claims, str(row["la_id"])))
 
 
-@routes.get("/templates")
-async def list_templates(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_TEMPLATES)
+async def list_templates(request: web.Request) -> list[TemplateSummary]:
     """The national defaults and the templates of the caller's own LAs."""
     claims = request[CLAIMS]
     las = [uuid.UUID(m.organisation_id) for m in claims.memberships if m.organisation_type == "local_authority"]
@@ -51,16 +53,16 @@ async def list_templates(request: web.Request) -> web.Response:
         await _ensure_defaults(conn)
         rows = await conn.fetch("SELECT * FROM templates WHERE la_id IS NULL OR la_id = ANY($1::uuid[]) "
                                 "ORDER BY phase, la_id NULLS FIRST, version DESC", las)
-    return web.json_response([_summary(r) for r in rows])
+    return [_summary(r) for r in rows]
 
 
-@routes.get("/templates/{template_id}")
-async def get_template(request: web.Request) -> web.Response:
+@serves(routes, api.GET_TEMPLATE)
+async def get_template(request: web.Request) -> TemplateOut:
     async with request.app[POOL].acquire() as conn:
         row = await _template_or_404(conn, request)
     if not _may_see(request[CLAIMS], row):
         raise not_found("template")
-    return web.json_response(_summary(row, with_body=True))
+    return _out(row)
 
 
 async def _template_or_404(conn: asyncpg.Connection, request: web.Request) -> asyncpg.Record:
@@ -73,8 +75,8 @@ async def _template_or_404(conn: asyncpg.Connection, request: web.Request) -> as
     return row
 
 
-@routes.post("/organisations/{la_id}/templates")
-async def copy_template(request: web.Request) -> web.Response:
+@serves(routes, api.COPY_TEMPLATE)
+async def copy_template(request: web.Request) -> TemplateOut:
     claims = request[CLAIMS]
     try:
         la_id = uuid.UUID(request.match_info["la_id"])
@@ -89,11 +91,11 @@ async def copy_template(request: web.Request) -> web.Response:
             raise Problem(422, "Choose a template to copy", code="validation", errors=[
                 FieldError(field="from_template_id", message="Choose a template you can see")])
         row = await _save_version(conn, la_id, Template.model_validate(source["body"]))
-    return web.json_response(_summary(row, with_body=True), status=201)
+    return _out(row)
 
 
-@routes.put("/templates/{template_id}")
-async def edit_template(request: web.Request) -> web.Response:
+@serves(routes, api.EDIT_TEMPLATE)
+async def edit_template(request: web.Request) -> TemplateOut:
     """Saves the edited template as the LA's next version; a template that does not validate names the problem."""
     claims = request[CLAIMS]
     body = await parse_body(request, TemplateEdit)
@@ -105,7 +107,7 @@ async def edit_template(request: web.Request) -> web.Response:
             raise not_found("template")
         edited = Template.model_validate({**body.body, "key": current["key"], "phase": current["phase"]})
         row = await _save_version(conn, current["la_id"], edited)
-    return web.json_response(_summary(row, with_body=True))
+    return _out(row)
 
 
 async def _save_version(conn: asyncpg.Connection, la_id: uuid.UUID, template: Template) -> asyncpg.Record:

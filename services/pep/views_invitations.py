@@ -24,11 +24,12 @@ from services.pep.domain import lifecycle
 from services.pep.domain import views as rules
 from services.pep.domain.templates import clean_answers
 from shared import codes
-from shared.api.views import ViewsInvite, ViewsOpen, ViewsSave, ViewsVerify
+from shared.api import views as api
+from shared.api.views import ViewsInvitationOut, ViewsInvite, ViewsOpen, ViewsSave, ViewsVerify
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -58,27 +59,26 @@ def _settings(request: web.Request) -> Any:
 # ---- the inviter ---------------------------------------------------------------------------------------------
 
 
-def _out(row: asyncpg.Record, pep_status: str) -> dict[str, Any]:
-    return {"id": str(row["id"]), "pep_id": str(row["pep_id"]), "section": row["section_key"],
-            "audience": row["audience"], "given_name": row["given_name"], "email": row["email"],
-            "question_set": row["question_set"],
-            "status": rules.status(row["revoked_at"] is not None, row["expired"], pep_status),
-            "created_at": row["created_at"].isoformat(), "expires_at": row["expires_at"].isoformat(),
-            "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
-            "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None,
-            "created_by_name": row["created_by_name"]}
+def _out(row: asyncpg.Record, pep_status: str) -> ViewsInvitationOut:
+    return ViewsInvitationOut(id=row["id"], pep_id=row["pep_id"], section=row["section_key"],
+                              audience=row["audience"], given_name=row["given_name"], email=row["email"],
+                              question_set=row["question_set"],
+                              status=rules.status(row["revoked_at"] is not None, row["expired"], pep_status),
+                              created_at=row["created_at"], expires_at=row["expires_at"],
+                              revoked_at=row["revoked_at"], last_used_at=row["last_used_at"],
+                              created_by_name=row["created_by_name"])
 
 
-@routes.get("/peps/{pep_id}/views-invitations")
-async def list_invitations(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_VIEWS_INVITATIONS)
+async def list_invitations(request: web.Request) -> list[ViewsInvitationOut]:
     async with request.app[POOL].acquire() as conn:
         pep, access, _ = await peps._pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         rows = await store.of_pep(conn, pep["id"])
-    return web.json_response([_out(r, pep["status"]) for r in rows if access.may_see_section(r["section_key"])])
+    return [_out(r, pep["status"]) for r in rows if access.may_see_section(r["section_key"])]
 
 
-@routes.post("/peps/{pep_id}/views-invitations")
-async def invite(request: web.Request) -> web.Response:
+@serves(routes, api.INVITE_VIEWS)
+async def invite(request: web.Request) -> ViewsInvitationOut:
     """Email a young person or carer a link to this PEP's views section (theirs only), for `days` days."""
     claims = request[CLAIMS]
     body = await parse_body(request, ViewsInvite)
@@ -96,11 +96,11 @@ async def invite(request: web.Request) -> web.Response:
                                            question_set, body.days, uuid.UUID(claims.sub), request[REQUEST_ID])
         row = await store.invitation(conn, invitation_id)
     log.info("views invitation sent", extra={"invitation_id": str(invitation_id), "section": section.key})
-    return web.json_response(_out(row, pep["status"]), status=201)
+    return _out(row, pep["status"])
 
 
-@routes.post("/peps/{pep_id}/views-invitations/{invitation_id}/revoke")
-async def revoke(request: web.Request) -> web.Response:
+@serves(routes, api.REVOKE_VIEWS_INVITATION)
+async def revoke(request: web.Request) -> ViewsInvitationOut:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await peps._pep_or_404(conn, claims, path_uuid(request, "pep_id"))
@@ -112,7 +112,7 @@ async def revoke(request: web.Request) -> web.Response:
             raise Problem(403, "You cannot revoke this invitation", code="forbidden")
         await store.revoke(conn, row["id"], uuid.UUID(claims.sub))
         row = await store.invitation(conn, row["id"])
-    return web.json_response(_out(row, pep["status"]))
+    return _out(row, pep["status"])
 
 
 # ---- the invited person -------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from shared.api.operations import Operation, operation
 
 Section = Literal["views", "carer_views"]
 QuestionSet = Literal["primary", "secondary", "symbols"]
+# closed: the PEP has moved on (submitted, signed off or cancelled)
+InvitationStatus = Literal["open", "expired", "revoked", "closed"]
 
 
 class ViewsInvite(BaseModel):
@@ -35,8 +37,7 @@ class ViewsInvitationOut(BaseModel):
     given_name: str
     email: str
     question_set: str | None = None
-    status: Literal["open", "expired", "revoked", "closed"] = Field(
-        description="closed: the PEP has moved on (submitted, signed off or cancelled)")
+    status: InvitationStatus = Field(description="closed: the PEP has moved on (submitted, signed off or cancelled)")
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None

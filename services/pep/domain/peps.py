@@ -9,6 +9,7 @@ from typing import Any
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
 from services.pep.domain.templates import missing
+from shared.api.peps import Difference, Missing
 from shared.api.templates import Section, Template, TemplateField
 from shared.contracts import MeetingInvitee, SubjectAttainment
 
@@ -32,7 +33,7 @@ def may_edit(status: str, access: Access, section: Section, delegated: frozenset
 
 
 def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any]],
-                         access: Access | None) -> list[dict[str, Any]]:
+                         access: Access | None) -> list[Missing]:
     """Every mandatory answer shown that is not there, section by section (those the caller may see, when
     `access` is given). The Virtual School's own section is not counted: its sign-off comes after submission."""
     found = []
@@ -40,15 +41,15 @@ def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any
         if section.owner == "virtual_school" or (access is not None and not access.may_see_section(section.key)):
             continue
         for gap in missing(section.fields, answers[section.key]):
-            found.append({"section": section.key, "section_title": section.title, "field": gap.field,
-                          "message": gap.message})
+            found.append(Missing(section=section.key, section_title=section.title, field=gap.field,
+                                 message=gap.message))
     return found
 
 
-def compare(fields: list[TemplateField], before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+def compare(fields: list[TemplateField], before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Difference]:
     """Question by question: what it was, what it is, whether it changed."""
-    return [{"field": f.key, "label": f.label, "before": before.get(f.key), "after": after.get(f.key),
-             "changed": before.get(f.key) != after.get(f.key)} for f in fields]
+    return [Difference(field=f.key, label=f.label, before=before.get(f.key), after=after.get(f.key),
+                       changed=before.get(f.key) != after.get(f.key)) for f in fields]
 
 
 def subject_attainment(answers: Mapping[str, dict[str, Any]]) -> list[SubjectAttainment]:

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from services.pep.domain.lifecycle import EDITABLE, SECTION_WRITERS, may_edit_section
 from shared.api.templates import Section, TemplateField, visible
+from shared.api.views import InvitationStatus
 from shared.codes import keyed_digest, keyed_matches, normalise
 
 AUDIENCES = {"views": "young_person", "carer_views": "carer"}  # which section each kind of person is asked to
@@ -101,7 +102,7 @@ def recorded_how(section: Section, question_set: str | None, saved: dict[str, An
     return extra
 
 
-def status(revoked: bool, expired: bool, pep_status: str) -> str:
+def status(revoked: bool, expired: bool, pep_status: str) -> InvitationStatus:
     """An invitation as its inviter sees it: revoked, closed (the PEP moved on), expired or open."""
     if revoked:
         return "revoked"
