@@ -152,7 +152,7 @@ def _refused(p: GatewayProblem) -> tuple[dict[str, str], str | None]:
 async def save_review(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id = require_uuid(request, "pep_id")
-    review = await gateway(request).pep_review(who, pep_id)
+    review = await gateway(request).call(qa.GET_REVIEW, who, pep_id=pep_id)
     data = await request.post()
     values = {k: str(v).strip() for k, v in data.items() if k != "csrf_token"}
     areas: dict[str, dict[str, str]] = {}
@@ -185,7 +185,7 @@ async def decide(request: web.Request) -> web.Response:
     data = await request.post()
     outcome = str(data.get("outcome", ""))
     reason = str(data.get("reason", "")).strip()
-    review = await gateway(request).pep_review(who, pep_id)
+    review = await gateway(request).call(qa.GET_REVIEW, who, pep_id=pep_id)
     values = {**_values_of(review), "reason": reason}
     if outcome not in ("approve", "return"):
         raise web.HTTPBadRequest()
@@ -208,7 +208,7 @@ async def confirm(request: web.Request) -> web.Response:
     pep_id = require_uuid(request, "pep_id")
     data = await request.post()
     grade, note = str(data.get("confirm_grade", "")).strip(), str(data.get("note", "")).strip()
-    review = await gateway(request).pep_review(who, pep_id)
+    review = await gateway(request).call(qa.GET_REVIEW, who, pep_id=pep_id)
     values = {**_values_of(review), "confirm_grade": grade, "note": note}
     if not grade:
         return await _review_page(request, review, values, {"confirm-grade": "Choose the overall rating"})
