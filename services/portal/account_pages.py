@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import accounts, forms
-from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, GatewayUnavailable, Me, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import (
     Journey,
     caller,
@@ -21,6 +21,9 @@ from services.portal.pagekit import (
 )
 from services.portal.pages import end_session_here
 from services.portal.security import clear_cookie, renew_browser_secret
+from shared.api import auth, identity
+from shared.api.auth import Me
+from shared.api.notifications import GET_NOTIFICATION_PREFERENCES, SET_NOTIFICATION_PREFERENCES
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -50,14 +53,15 @@ async def forgotten_password(request: web.Request) -> web.Response:
     form = forms.check_email(await request.post())
     if not form.errors:
         try:
-            attempt_id = await gateway(request).start_password_reset(caller(request), form.values["email"])
+            started = await gateway(request).call(identity.REQUEST_PASSWORD_RESET, caller(request),
+                                                  {"email": form.values["email"]})
         except GatewayProblem as p:
             log.info("password reset refused", extra={"status": p.status, "code": p.code})
             problem = None if form.merge_gateway_errors(p.field_errors()) else p.message
             return render(request, "forgotten_password.html", {"form": form, "errors": form.errors,
                                                                "problem": problem})
         response = redirect("/forgotten-password/code")
-        RESET.remember(request, response, {"attempt_id": attempt_id, "email": form.values["email"]},
+        RESET.remember(request, response, {"attempt_id": str(started.attempt_id), "email": form.values["email"]},
                        portal_settings(request).journey_seconds)
         return response
     return render(request, "forgotten_password.html", {"form": form, "errors": form.errors})
@@ -88,8 +92,8 @@ async def reset_password(request: web.Request) -> web.Response:
     problem = None
     if not form.errors:
         try:
-            await gateway(request).complete_password_reset(caller(request), attempt["attempt_id"], code.code,
-                                                           password)
+            await gateway(request).call(identity.COMPLETE_PASSWORD_RESET, caller(request), {
+                "attempt_id": attempt["attempt_id"], "code": code.code, "new_password": password})
         except GatewayProblem as p:
             log.info("password reset code refused", extra={"status": p.status, "code": p.code})
             if p.status == 400 or p.code in ("code_invalid", "code_expired", "code_locked"):
@@ -122,7 +126,14 @@ async def password_reset_done(request: web.Request) -> web.Response:
 async def _me(request: web.Request) -> Me:
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
-    return await gateway(request).me(caller(request, signed_in=True))
+    me: Me = await gateway(request).call(auth.GET_ME, caller(request, signed_in=True))
+    return me
+
+
+async def _reminders(request: web.Request, who: Caller) -> str:
+    """How this person gets reminders: "immediate" or "daily"."""
+    chosen = await gateway(request).call(GET_NOTIFICATION_PREFERENCES, who)
+    return str(chosen.reminders)
 
 
 @routes.get("/account")
@@ -130,7 +141,7 @@ async def account(request: web.Request) -> web.Response:
     me = await _me(request)
     groups = accounts.group_memberships(m.model_dump() for m in me.memberships)
     try:
-        chosen = await gateway(request).reminder_preference(caller(request, signed_in=True))
+        chosen = await _reminders(request, caller(request, signed_in=True))
         reminders = REMINDERS.get(chosen, chosen)
     except (GatewayProblem, GatewayUnavailable):
         reminders = "Not available just now"  # the page is still the person's account without it
@@ -143,7 +154,7 @@ async def account(request: web.Request) -> web.Response:
 async def reminders_form(request: web.Request) -> web.Response:
     who = caller(request, signed_in=True)
     await _me(request)
-    chosen = await gateway(request).reminder_preference(who)
+    chosen = await _reminders(request, who)
     return await render_signed_in(request, "account_reminders.html", {
         "current_page": "account", "items": [{"value": k, "text": v, "checked": k == chosen}
                                              for k, v in REMINDERS.items()], "errors": {}})
@@ -158,7 +169,7 @@ async def change_reminders(request: web.Request) -> web.Response:
         return await render_signed_in(request, "account_reminders.html", {
             "current_page": "account", "items": [{"value": k, "text": v} for k, v in REMINDERS.items()],
             "errors": {"reminders": "Select how you want to get reminders"}})
-    await gateway(request).set_reminder_preference(who, chosen)
+    await gateway(request).call(SET_NOTIFICATION_PREFERENCES, who, {"reminders": chosen})
     return redirect("/account?changed=reminders")
 
 
@@ -176,7 +187,8 @@ async def change_password(request: web.Request) -> web.Response:
     problem = None
     if not form.errors:
         try:
-            await gateway(request).change_password(caller(request, signed_in=True), current, new)
+            await gateway(request).call(identity.CHANGE_PASSWORD, caller(request, signed_in=True),
+                                        {"current_password": current, "new_password": new})
         except GatewayProblem as p:
             log.info("password change refused", extra={"status": p.status, "code": p.code})
             problem = None if form.merge_gateway_errors(p.field_errors()) else p.message
@@ -200,14 +212,15 @@ async def change_email(request: web.Request) -> web.Response:
     problem = None
     if not form.errors:
         try:
-            change_id = await gateway(request).start_email_change(caller(request, signed_in=True),
-                                                                   form.values["new_email"], password)
+            started = await gateway(request).call(identity.CHANGE_EMAIL, caller(request, signed_in=True),
+                                                  {"new_email": form.values["new_email"], "password": password})
         except GatewayProblem as p:
             log.info("email change refused", extra={"status": p.status, "code": p.code})
             problem = None if form.merge_gateway_errors(p.field_errors()) else p.message
         else:
             response = redirect("/account/email/code")
-            EMAIL_CHANGE.remember(request, response, {"change_id": change_id, "email": form.values["new_email"]},
+            EMAIL_CHANGE.remember(request, response, {"change_id": str(started.change_id),
+                                                      "email": form.values["new_email"]},
                                   portal_settings(request).journey_seconds)
             return response
     return await render_signed_in(request, "change_email.html", {
@@ -242,8 +255,8 @@ async def check_email_code(request: web.Request) -> web.Response:
     errors = code.errors
     if not errors:
         try:
-            await gateway(request).verify_email_change(caller(request, signed_in=True), change["change_id"],
-                                                       code.code)
+            await gateway(request).call(identity.VERIFY_EMAIL_CHANGE, caller(request, signed_in=True),
+                                        {"change_id": change["change_id"], "code": code.code})
         except GatewayProblem as p:
             log.info("email change code refused", extra={"status": p.status, "code": p.code})
             errors = {"code": p.message}
@@ -259,7 +272,7 @@ async def check_email_code(request: web.Request) -> web.Response:
 async def sessions(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
-    found = await gateway(request).my_sessions(caller(request, signed_in=True))
+    found = await gateway(request).call(identity.LIST_MY_SESSIONS, caller(request, signed_in=True))
     found.sort(key=lambda s: (not s.current, -(s.last_seen_at or s.created_at).timestamp()))
     return await render_signed_in(request, "sessions.html", {
         "sessions": found, "current_page": "account", "ended": request.query.get("ended") == "1"})
@@ -270,13 +283,13 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = require_uuid(request, "session_id")
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
-    await gateway(request).end_my_session(caller(request, signed_in=True), session_id)
+    await gateway(request).call(identity.END_MY_SESSION, caller(request, signed_in=True), session_id=session_id)
     return redirect("/account/sessions?ended=1")
 
 
 @routes.post("/account/sessions/sign-out-everywhere")
 async def sign_out_everywhere(request: web.Request) -> web.Response:
     if SESSION_COOKIE in request.cookies:
-        await gateway(request).sign_out_everywhere(caller(request, signed_in=True))
+        await gateway(request).call(auth.SIGN_OUT_EVERYWHERE, caller(request, signed_in=True))
     return await end_session_here(request, "/signed-out?reason=everywhere")
 

@@ -148,6 +148,11 @@ def powers(memberships: Iterable[dict[str, Any]], organisation_type: str, organi
     return Powers(la_admin=admin, designated_teacher=dt, invitable_roles=invitable)
 
 
+def full_name(person: Any) -> str:
+    """A person's name as one string, from any answer that names someone (a member, a child, a nomination...)."""
+    return f"{person.given_name} {person.family_name}".strip()
+
+
 def date_time(value: datetime | None) -> str:
     """GOV.UK style, in UK time: "23 November 2026 at 4:37pm"."""
     if value is None:

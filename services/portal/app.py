@@ -88,7 +88,7 @@ def _setup(app: web.Application) -> None:
     )
     env.trim_blocks = env.lstrip_blocks = True
     env.filters.update(date_time=accounts.date_time, date_only=accounts.date_only, role_name=accounts.role_name,
-                       action_name=accounts.action_name)
+                       action_name=accounts.action_name, full_name=accounts.full_name)
     env.globals.update(choice_name=accounts.choice_name, access_summary=accounts.access_summary,
                        setting_types=accounts.SETTING_TYPES, phases=accounts.PHASES)
     env.filters.update(long_date=pep_forms.long_date)

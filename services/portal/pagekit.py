@@ -20,6 +20,7 @@ from services.portal import forms, tokens
 from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, GatewayUnavailable
 from services.portal.security import clear_cookie, set_cookie
 from services.portal.settings import PortalSettings
+from shared.api.auth import GET_ME, GET_SESSION
 from shared.service import SETTINGS
 from shared.web import REQUEST_ID
 
@@ -85,7 +86,7 @@ async def render_signed_in(request: web.Request, template: str, context: dict[st
     context = dict(context or {})
     context.setdefault("may_qa", await _may_qa(request, context.get("me")))
     try:
-        times = await gateway(request).session_times(caller(request, signed_in=True))
+        times = await gateway(request).call(GET_SESSION, caller(request, signed_in=True))
     except GatewayUnavailable:
         log.warning("page shown without the timeout warning: no session clock")
     else:
@@ -102,7 +103,7 @@ async def _may_qa(request: web.Request, me: Any) -> bool:
     has one). If identity cannot say, the item is left out; the QA pages still answer for themselves."""
     if me is None:
         try:
-            me = await gateway(request).me(caller(request, signed_in=True))
+            me = await gateway(request).call(GET_ME, caller(request, signed_in=True))
         except (GatewayUnavailable, GatewayProblem):
             return False
     return any(m.role in QA_ROLES for m in getattr(me, "memberships", []))

@@ -17,7 +17,6 @@ from services.portal.gateway_client import (
     GatewayProblem,
     GatewayUnavailable,
     NotSignedIn,
-    SessionTimes,
 )
 from services.portal.pagekit import (
     GATEWAY,
@@ -31,6 +30,8 @@ from services.portal.pagekit import (
     render_signed_in,
 )
 from services.portal.security import RETURN_COOKIE, clear_cookie, is_return_path, renew_browser_secret, set_cookie
+from shared.api import auth
+from shared.api.identity import SessionInfo
 
 __all__ = ["GATEWAY", "client_address", "routes"]
 
@@ -86,7 +87,8 @@ async def sign_in(request: web.Request) -> web.Response:
     problem = None
     if not form.errors:
         try:
-            attempt_id = await gateway(request).start_sign_in(caller(request), form.email, form.password)
+            started = await gateway(request).call(auth.SIGN_IN, caller(request),
+                                                  {"email": form.email, "password": form.password})
         except GatewayProblem as p:
             # Throttling ("Try again in N seconds") or the gateway's own field checks.
             form.errors = {k: v for k, v in p.field_errors().items() if k in ("email", "password")}
@@ -95,7 +97,7 @@ async def sign_in(request: web.Request) -> web.Response:
         else:
             # Right or wrong, the gateway answers the same: the code page says "if they were right".
             response = redirect("/sign-in/code")
-            _remember_sign_in_attempt(request, response, attempt_id, form.email)
+            _remember_sign_in_attempt(request, response, str(started.attempt_id), form.email)
             return response
     form.password = ""  # never sent back to the browser
     return render(request, "sign_in.html", {"form": form, "errors": form.errors, "problem": problem})
@@ -144,12 +146,13 @@ async def send_new_code(request: web.Request) -> web.Response:
     if attempt is None:
         return redirect("/sign-in")
     try:
-        attempt_id = await gateway(request).send_new_code(caller(request), attempt["attempt_id"])
+        started = await gateway(request).call(auth.RESEND_SIGN_IN_CODE, caller(request),
+                                              {"attempt_id": attempt["attempt_id"]})
     except GatewayProblem as p:
         log.info("new code refused", extra={"status": p.status, "code": p.code})
         return _code_page(request, attempt, problem=p.message)
     response = redirect("/sign-in/code?new-code=sent")
-    _remember_sign_in_attempt(request, response, attempt_id, str(attempt.get("email", "")))
+    _remember_sign_in_attempt(request, response, str(started.attempt_id), str(attempt.get("email", "")))
     return response
 
 
@@ -157,7 +160,7 @@ async def send_new_code(request: web.Request) -> web.Response:
 async def home(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
         return redirect("/sign-in")
-    me = await gateway(request).me(caller(request, signed_in=True))
+    me = await gateway(request).call(auth.GET_ME, caller(request, signed_in=True))
     groups = accounts.group_memberships(m.model_dump() for m in me.memberships)
     accepted = request.query.get("invitation") == "accepted"
     return await render_signed_in(request, "home.html", {"me": me, "groups": groups, "current_page": "home",
@@ -169,7 +172,7 @@ async def end_session_here(request: web.Request, location: str) -> web.Response:
     """Sign this browser out (telling the gateway when it can be told) and go to `location`."""
     if SESSION_COOKIE in request.cookies:
         try:
-            await gateway(request).sign_out(caller(request, signed_in=True))
+            await gateway(request).call(auth.SIGN_OUT, caller(request, signed_in=True))
         except NotSignedIn:
             pass
         except GatewayUnavailable:
@@ -199,7 +202,7 @@ async def signed_out(request: web.Request) -> web.Response:
 # ---- the session's clock, for the timeout warning's script ----------------------------------------
 
 
-def _clock_json(times: SessionTimes) -> web.Response:
+def _clock_json(times: SessionInfo) -> web.Response:
     return web.json_response({"idle_expires_at": times.idle_expires_at.isoformat(),
                               "warn_seconds": times.warn_seconds_before,
                               "server_time": _now_iso()})
@@ -215,7 +218,7 @@ async def session_clock(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
         return web.json_response({"signed_in": False}, status=401)
     try:
-        times = await gateway(request).session_times(caller(request, signed_in=True))
+        times = await gateway(request).call(auth.GET_SESSION, caller(request, signed_in=True))
     except NotSignedIn:
         return web.json_response({"signed_in": False}, status=401)
     return _clock_json(times)
@@ -228,7 +231,7 @@ async def extend_session(request: web.Request) -> web.Response:
     try:
         if SESSION_COOKIE not in request.cookies:
             raise NotSignedIn()
-        times = await gateway(request).extend_session(caller(request, signed_in=True))
+        times = await gateway(request).call(auth.EXTEND_SESSION, caller(request, signed_in=True))
     except NotSignedIn as exc:
         if wants_json:
             return web.json_response({"signed_in": False}, status=401)

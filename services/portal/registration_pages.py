@@ -14,8 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import accounts, forms
-from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, InvitationSummary, NotSignedIn
+from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, NotSignedIn
 from services.portal.pagekit import Journey, caller, gateway, portal_settings, redirect, render
+from shared.api import identity
+from shared.api.identity import InvitationPreview
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -40,19 +42,19 @@ def _invitation_gone(request: web.Request, problem: GatewayProblem | None = None
     }, status=404)
 
 
-async def _invitation(request: web.Request) -> tuple[str, InvitationSummary] | web.Response:
+async def _invitation(request: web.Request) -> tuple[str, InvitationPreview] | web.Response:
     token = _token(request)
     if token is None:
         return _invitation_gone(request)
     try:
-        return token, await gateway(request).lookup_invitation(caller(request), token)
+        return token, await gateway(request).call(identity.LOOKUP_INVITATION, caller(request), query={"token": token})
     except GatewayProblem as p:
         if p.status in (404, 410, 422):
             return _invitation_gone(request, p if p.status != 422 else None)
         raise
 
 
-def _register_page(request: web.Request, token: str, invitation: InvitationSummary, form: forms.Form,
+def _register_page(request: web.Request, token: str, invitation: InvitationPreview, form: forms.Form,
                    problem: str | None = None) -> web.Response:
     return render(request, "register.html", {"token": token, "invitation": invitation, "form": form,
                                              "errors": form.errors, "problem": problem})
@@ -78,7 +80,7 @@ async def accept_with_account(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
         raise NotSignedIn()
     try:
-        await gateway(request).accept_invitation(caller(request, signed_in=True), token)
+        await gateway(request).call(identity.ACCEPT_INVITATION, caller(request, signed_in=True), {"token": token})
     except GatewayProblem as p:
         log.info("invitation not accepted", extra={"status": p.status, "code": p.code})
         if p.status in (404, 410, 422):
@@ -111,8 +113,9 @@ async def register(request: web.Request) -> web.Response:
     if form.errors:
         return _register_page(request, token, summary, form)
     try:
-        registration = await gateway(request).register(caller(request), token, form.values["given_name"],
-                                                       form.values["family_name"], form.values["email"], password)
+        registration = await gateway(request).call(identity.REGISTER, caller(request), {
+            "token": token, "given_name": form.values["given_name"], "family_name": form.values["family_name"],
+            "email": form.values["email"], "password": password})
     except GatewayProblem as p:
         log.info("registration refused", extra={"status": p.status, "code": p.code})
         if p.status in (404, 410):
@@ -121,7 +124,7 @@ async def register(request: web.Request) -> web.Response:
             return _register_page(request, token, summary, form)
         return _register_page(request, token, summary, form, problem=p.message)
     response = redirect("/create-account/code")
-    REGISTRATION.remember(request, response, {"registration_id": registration.registration_id,
+    REGISTRATION.remember(request, response, {"registration_id": str(registration.registration_id),
                                               "email": registration.email},
                           portal_settings(request).journey_seconds)
     return response
@@ -167,7 +170,8 @@ async def check_registration_code(request: web.Request) -> web.Response:
     if code.errors:
         return _code_page(request, pending, errors=code.errors, entered=code.entered)
     try:
-        await gateway(request).verify_registration(caller(request), pending["registration_id"], code.code)
+        await gateway(request).call(identity.VERIFY_REGISTRATION, caller(request),
+                                    {"registration_id": pending["registration_id"], "code": code.code})
     except GatewayProblem as p:
         log.info("registration code refused", extra={"status": p.status, "code": p.code})
         if p.status in (404, 410):
@@ -184,7 +188,8 @@ async def resend_registration_code(request: web.Request) -> web.Response:
     if pending is None:
         return _no_registration(request)
     try:
-        await gateway(request).resend_registration_code(caller(request), pending["registration_id"])
+        await gateway(request).call(identity.RESEND_REGISTRATION_CODE, caller(request),
+                                    {"registration_id": pending["registration_id"]})
     except GatewayProblem as p:
         log.info("registration new code refused", extra={"status": p.status, "code": p.code})
         if p.status in (404, 410):

@@ -17,6 +17,9 @@ from tests.portal.fake_gateway import ME, SESSION, FakeGateway, problem
 LA = ME["memberships"][0]["organisation_id"]  # type: ignore[index]
 RIVERSIDE = "c4d7d9a8-7f55-5b8e-9a64-3f1cf4bd6a11"
 TOKEN = "t" * 43
+INVITATION = "0b6c5d9e-3f1a-4c2b-9d8e-7f6a5b4c3d2e"
+REGISTRATION = "1c7d6e0f-4a2b-4d3c-8e9f-8a7b6c5d4e3f"
+ATTEMPT = "2d8e7f1a-5b3c-4e4d-9f0a-9b8c7d6e5f4a"
 LA_ORG = {"id": LA, "name": "Demo Virtual School", "organisation_type": "local_authority", "la_id": None,
           "setting_type": None, "urn": None, "phase": None, "address": None, "contact_email": None,
           "contact_phone": None, "designated_teacher": None, "can_manage": True}
@@ -179,7 +182,8 @@ async def test_an_invitation_is_sent_with_the_gateways_field_errors_shown_inline
     html = await (await portal.post(f"/organisations/{LA}/invitations/new", data=form)).text()
     assert '<a href="#email">There is already an open invitation for this email address</a>' in html
     assert 'value="Nia"' in html
-    fake.answer("POST", f"/organisations/{LA}/invitations", 201, {"id": "i1", "expires_at": "2030-01-01T00:00:00Z"})
+    fake.answer("POST", f"/organisations/{LA}/invitations", 201,
+                {"id": INVITATION, "expires_at": "2030-01-01T00:00:00Z"})
     resp = await portal.post(f"/organisations/{LA}/invitations/new", data=form, allow_redirects=False)
     assert resp.headers["Location"] == f"/organisations/{LA}?done=invited"
     assert fake.asked("POST", f"/organisations/{LA}/invitations")[-1] == {
@@ -237,7 +241,7 @@ async def test_registering_shows_mismatches_inline_then_moves_to_the_code(portal
     assert '<a href="#family_name">The family name does not match the invitation</a>' in html
     assert "kettle-orbit-tangerine" not in html
 
-    fake.answer("POST", "/registrations", 202, {"registration_id": "r-1", "email": "nia@demo.test"})
+    fake.answer("POST", "/registrations", 202, {"registration_id": REGISTRATION, "email": "nia@demo.test"})
     resp = await portal.post(f"/invitations/{TOKEN}/account", data={**data, "family_name": "Newteacher"},
                              allow_redirects=False)
     assert resp.headers["Location"] == "/create-account/code"
@@ -254,7 +258,7 @@ async def test_registering_shows_mismatches_inline_then_moves_to_the_code(portal
     resp = await portal.post("/create-account/code", data={"csrf_token": token, "code": "1234 5678"},
                              allow_redirects=False)
     assert resp.headers["Location"] == "/create-account/done"
-    assert fake.asked("POST", "/registrations/verify")[-1] == {"registration_id": "r-1", "code": "12345678"}
+    assert fake.asked("POST", "/registrations/verify")[-1] == {"registration_id": REGISTRATION, "code": "12345678"}
     assert "Your account is ready" in await (await portal.get("/create-account/done")).text()
 
 
@@ -268,7 +272,7 @@ async def test_the_code_page_without_a_registration_says_to_open_the_link_again(
 
 async def test_a_reset_password_ends_this_browsers_session_too(portal: TestClient, fake: FakeGateway) -> None:
     portal.session.cookie_jar.update_cookies({"epep_session": "session-token"})
-    fake.answer("POST", "/auth/password-reset", 202, {"attempt_id": "a-1"})
+    fake.answer("POST", "/auth/password-reset", 202, {"attempt_id": ATTEMPT})
     token = await _csrf(portal, "/forgotten-password")
     resp = await portal.post("/forgotten-password", data={"csrf_token": token, "email": "dt@demo.test"},
                              allow_redirects=False)
@@ -288,7 +292,7 @@ async def test_a_reset_password_ends_this_browsers_session_too(portal: TestClien
     assert resp.headers["Location"] == "/forgotten-password/done"
     assert 'epep_session=""' in ",".join(resp.headers.getall("Set-Cookie"))
     assert fake.asked("POST", "/auth/password-reset/complete")[-1] == {
-        "attempt_id": "a-1", "code": "12345678", "new_password": "kettle-orbit-tangerine"}
+        "attempt_id": ATTEMPT, "code": "12345678", "new_password": "kettle-orbit-tangerine"}
 
 
 async def test_a_page_is_shown_without_the_warning_when_only_the_clock_is_missing(
