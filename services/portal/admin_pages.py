@@ -14,18 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from services.portal import accounts, forms
-from services.portal.gateway_client import (
-    SESSION_COOKIE,
-    ChildSummary,
-    GatewayProblem,
-    Me,
-    Member,
-    NotSignedIn,
-    OpenInvitation,
-    OrganisationDetail,
-    SettingSummary,
-)
+from services.portal.gateway_client import SESSION_COOKIE, GatewayProblem, NotSignedIn
 from services.portal.pagekit import caller, gateway, optional_uuid, redirect, render_signed_in, require_uuid
+from shared.api import identity
+from shared.api.auth import GET_ME, Me
+from shared.api.children import LIST_CHILDREN, ChildList, ChildSummary
+from shared.api.identity import Member, OpenInvitation, OrganisationOut, SettingSummary
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -50,15 +44,17 @@ def _ensure_signed_in(request: web.Request) -> None:
         raise NotSignedIn()
 
 
-async def _me_and_organisation(request: web.Request, org_id: str) -> tuple[Me, OrganisationDetail]:
+async def _me_and_organisation(request: web.Request, org_id: str) -> tuple[Me, OrganisationOut]:
     _ensure_signed_in(request)
     who = caller(request, signed_in=True)
-    me, org = await asyncio.gather(gateway(request).me(who), gateway(request).organisation(who, org_id))
+    me, org = await asyncio.gather(gateway(request).call(GET_ME, who),
+                                   gateway(request).call(identity.GET_ORGANISATION, who, org_id=org_id))
     return me, org
 
 
-def _powers(me: Me, org: OrganisationDetail) -> accounts.Powers:
-    return accounts.powers([m.model_dump() for m in me.memberships], org.organisation_type, org.id, org.la_id)
+def _powers(me: Me, org: OrganisationOut) -> accounts.Powers:
+    return accounts.powers([m.model_dump() for m in me.memberships], org.organisation_type, str(org.id),
+                           str(org.la_id) if org.la_id else None)
 
 
 def _done_banner(request: web.Request, members: list[Member]) -> dict[str, str] | None:
@@ -66,8 +62,8 @@ def _done_banner(request: web.Request, members: list[Member]) -> dict[str, str] 
     if key not in DONE:
         return None
     user_id = optional_uuid(request.query.get("user", ""))
-    person = next((m for m in members if m.user_id == user_id), None)
-    name = person.full_name if person else "They"
+    person = next((m for m in members if str(m.user_id) == user_id), None)
+    name = accounts.full_name(person) if person else "They"
     heading, body = DONE[key]
     if person is None and "{name}" in heading:
         heading = {"deactivated": "Account deactivated", "reactivated": "Account reactivated",
@@ -86,9 +82,10 @@ async def organisation(request: web.Request) -> web.Response:
     invitations: list[OpenInvitation] = []
     settings: list[SettingSummary] = []
     if org.can_manage:
-        calls: list[Any] = [client.members(who, org.id), client.open_invitations(who, org.id)]
+        calls: list[Any] = [client.call(identity.LIST_MEMBERS, who, org_id=org.id),
+                            client.call(identity.LIST_INVITATIONS, who, org_id=org.id)]
         if org.organisation_type == "local_authority":
-            calls.append(client.settings_of(who, org.id))
+            calls.append(client.call(identity.LIST_SETTINGS, who, la_id=org.id))
         found = await asyncio.gather(*calls)
         members, invitations = found[0], found[1]
         settings = found[2] if len(found) > 2 else []
@@ -107,7 +104,7 @@ def _role_items(roles: tuple[str, ...], chosen: str) -> list[dict[str, Any]]:
              "checked": r == chosen} for r in roles]
 
 
-async def _invite_page(request: web.Request, org: OrganisationDetail, powers: accounts.Powers, form: forms.Form,
+async def _invite_page(request: web.Request, org: OrganisationOut, powers: accounts.Powers, form: forms.Form,
                        problem: str | None = None) -> web.Response:
     return await render_signed_in(request, "invite.html", {
         "org": org, "form": form, "errors": form.errors, "problem": problem,
@@ -135,8 +132,9 @@ async def invite(request: web.Request) -> web.Response:
         return await _invite_page(request, org, powers, form)
     v = form.values
     try:
-        await gateway(request).invite(caller(request, signed_in=True), org.id, v["given_name"], v["family_name"],
-                                      v["email"], v["role"])
+        await gateway(request).call(identity.INVITE, caller(request, signed_in=True), {
+            "given_name": v["given_name"], "family_name": v["family_name"], "email": v["email"], "role": v["role"]},
+            org_id=org.id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -150,7 +148,8 @@ async def invite(request: web.Request) -> web.Response:
 async def withdraw_invitation(request: web.Request) -> web.Response:
     org_id, invitation_id = require_uuid(request, "org_id"), require_uuid(request, "invitation_id")
     _ensure_signed_in(request)
-    await gateway(request).withdraw_invitation(caller(request, signed_in=True), invitation_id)
+    await gateway(request).call(identity.WITHDRAW_INVITATION, caller(request, signed_in=True),
+                                invitation_id=invitation_id)
     return redirect(f"/organisations/{org_id}?done=withdrawn")
 
 
@@ -160,11 +159,9 @@ async def withdraw_invitation(request: web.Request) -> web.Response:
 async def _user_action(request: web.Request, action: str) -> web.Response:
     org_id, user_id = require_uuid(request, "org_id"), require_uuid(request, "user_id")
     _ensure_signed_in(request)
-    who = caller(request, signed_in=True)
-    client = gateway(request)
-    call = {"deactivated": client.deactivate_user, "reactivated": client.reactivate_user,
-            "signed-out": client.end_user_sessions}[action]
-    await call(who, user_id)
+    op = {"deactivated": identity.DEACTIVATE_USER, "reactivated": identity.REACTIVATE_USER,
+          "signed-out": identity.END_USER_SESSIONS}[action]
+    await gateway(request).call(op, caller(request, signed_in=True), user_id=user_id)
     return redirect(f"/organisations/{org_id}?done={action}&user={user_id}")
 
 
@@ -195,14 +192,14 @@ def _setting_items(values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-async def _setting_page(request: web.Request, org: OrganisationDetail, form: forms.Form, *, adding: bool,
+async def _setting_page(request: web.Request, org: OrganisationOut, form: forms.Form, *, adding: bool,
                         problem: str | None = None) -> web.Response:
     return await render_signed_in(request, "setting_form.html", {
         "org": org, "form": form, "errors": form.errors, "problem": problem, "adding": adding,
         **_setting_items(form.values)})
 
 
-async def _admin_of(request: web.Request, org_id: str, kind: str) -> tuple[Me, OrganisationDetail]:
+async def _admin_of(request: web.Request, org_id: str, kind: str) -> tuple[Me, OrganisationOut]:
     """The organisation, when it is of this kind and the caller is a VS admin for it (else Page not found)."""
     me, org = await _me_and_organisation(request, org_id)
     if org.organisation_type != kind or not org.can_manage or not _powers(me, org).la_admin:
@@ -223,7 +220,8 @@ async def add_setting(request: web.Request) -> web.Response:
     if form.errors:
         return await _setting_page(request, la, form, adding=True)
     try:
-        setting = await gateway(request).add_setting(caller(request, signed_in=True), la.id, forms.setting_body(form))
+        setting = await gateway(request).call(identity.ADD_SETTING, caller(request, signed_in=True),
+                                              forms.setting_body(form), la_id=la.id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -233,7 +231,7 @@ async def add_setting(request: web.Request) -> web.Response:
     return redirect(f"/organisations/{setting.id}?done=setting-added")
 
 
-def _setting_values(org: OrganisationDetail) -> dict[str, str]:
+def _setting_values(org: OrganisationOut) -> dict[str, str]:
     return {"name": org.name, "setting_type": org.setting_type or "", "urn": org.urn or "",
             "phase": org.phase or "", "address": org.address or ""}
 
@@ -251,8 +249,8 @@ async def edit_setting(request: web.Request) -> web.Response:
     if form.errors:
         return await _setting_page(request, setting, form, adding=False)
     try:
-        await gateway(request).update_organisation(caller(request, signed_in=True), setting.id,
-                                                   forms.setting_body(form))
+        await gateway(request).call(identity.CHANGE_ORGANISATION, caller(request, signed_in=True),
+                                    forms.setting_body(form), org_id=setting.id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -265,17 +263,18 @@ async def edit_setting(request: web.Request) -> web.Response:
 # ---- the Designated Teacher ----------------------------------------------------------------------
 
 
-async def _designated_teacher_page(request: web.Request, setting: OrganisationDetail, chosen: str,
+async def _designated_teacher_page(request: web.Request, setting: OrganisationOut, chosen: str,
                                    errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
     who = caller(request, signed_in=True)
-    members, history = await asyncio.gather(gateway(request).members(who, setting.id),
-                                            gateway(request).designated_teacher_history(who, setting.id))
+    members, history = await asyncio.gather(
+        gateway(request).call(identity.LIST_MEMBERS, who, org_id=setting.id),
+        gateway(request).call(identity.DESIGNATED_TEACHER_HISTORY, who, setting_id=setting.id))
     candidates = sorted((m for m in members if not m.deactivated),
                         key=lambda m: (m.family_name.casefold(), m.given_name.casefold()))
     history.sort(key=lambda n: n.nominated_at, reverse=True)
-    items = [{"value": m.user_id, "text": m.full_name,
+    items = [{"value": str(m.user_id), "text": accounts.full_name(m),
               "hint": {"text": ", ".join([m.email or "", *(accounts.role_name(r) for r in m.roles)]).strip(", ")},
-              "checked": m.user_id == chosen} for m in candidates]
+              "checked": str(m.user_id) == chosen} for m in candidates]
     return await render_signed_in(request, "designated_teacher.html", {
         "org": setting, "items": items, "history": history, "errors": errors or {}, "problem": problem})
 
@@ -283,7 +282,7 @@ async def _designated_teacher_page(request: web.Request, setting: OrganisationDe
 @routes.get("/organisations/{org_id}/designated-teacher")
 async def designated_teacher_form(request: web.Request) -> web.Response:
     _, setting = await _admin_of(request, require_uuid(request, "org_id"), "setting")
-    current = setting.designated_teacher.user_id if setting.designated_teacher else ""
+    current = str(setting.designated_teacher.user_id) if setting.designated_teacher else ""
     return await _designated_teacher_page(request, setting, current)
 
 
@@ -294,11 +293,12 @@ async def nominate_designated_teacher(request: web.Request) -> web.Response:
     if not user_id:
         return await _designated_teacher_page(request, setting, "",
                                               errors={"user_id": "Select who is the Designated Teacher"})
-    if setting.designated_teacher and setting.designated_teacher.user_id == user_id:
+    if setting.designated_teacher and str(setting.designated_teacher.user_id) == user_id:
         # Saved without a change: nothing to record.
         return redirect(f"/organisations/{setting.id}")
     try:
-        await gateway(request).nominate_designated_teacher(caller(request, signed_in=True), setting.id, user_id)
+        await gateway(request).call(identity.NOMINATE_DESIGNATED_TEACHER, caller(request, signed_in=True),
+                                    {"user_id": user_id}, setting_id=setting.id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -313,38 +313,40 @@ async def nominate_designated_teacher(request: web.Request) -> web.Response:
 # ---- what setting staff may see --------------------------------------------------------------------
 
 
-async def _staff_member(request: web.Request) -> tuple[OrganisationDetail, Member]:
+async def _staff_member(request: web.Request) -> tuple[OrganisationOut, Member]:
     setting_id, user_id = require_uuid(request, "org_id"), require_uuid(request, "user_id")
     me, setting = await _me_and_organisation(request, setting_id)
     if setting.organisation_type != "setting" or not _powers(me, setting).designated_teacher:
         raise web.HTTPNotFound()
-    members = await gateway(request).members(caller(request, signed_in=True), setting.id)
-    member = next((m for m in members if m.user_id == user_id and "setting_staff" in m.roles), None)
+    members = await gateway(request).call(identity.LIST_MEMBERS, caller(request, signed_in=True), org_id=setting.id)
+    member = next((m for m in members if str(m.user_id) == user_id and "setting_staff" in m.roles), None)
     if member is None:
         raise web.HTTPNotFound()
     return setting, member
 
 
-async def _setting_children(request: web.Request, setting: OrganisationDetail) -> list[ChildSummary]:
+async def _setting_children(request: web.Request, setting: OrganisationOut) -> list[ChildSummary]:
     """The setting's children the DT can see (all of them): the ones staff access can be narrowed to."""
     who, found, offset = caller(request, signed_in=True), [], 0
     while True:
-        page = await gateway(request).children(who, setting_id=setting.id, limit=200, offset=offset)
+        page: ChildList = await gateway(request).call(
+            LIST_CHILDREN, who, query={"setting_id": setting.id, "limit": 200, "offset": offset})
         found += page.items
         offset += len(page.items)
         if not page.items or offset >= page.total:
             return sorted(found, key=lambda c: (c.family_name.casefold(), c.given_name.casefold()))
 
 
-async def _access_page(request: web.Request, setting: OrganisationDetail, member: Member, form: forms.Form,
+async def _access_page(request: web.Request, setting: OrganisationOut, member: Member, form: forms.Form,
                        children: list[ChildSummary], problem: str | None = None) -> web.Response:
     ticked = set(filter(None, form.values.get("sections", "").split(",")))
     chosen = set(filter(None, form.values.get("children", "").split(",")))
     return await render_signed_in(request, "staff_access.html", {
         "org": setting, "member": member, "form": form, "errors": form.errors, "problem": problem,
         "all_sections": forms.ALL_SECTIONS in ticked, "all_children": forms.ALL_CHILDREN in chosen,
-        "child_items": [{"value": c.id, "text": c.full_name, "hint": {"text": c.year_group} if c.year_group else None,
-                         "checked": c.id in chosen} for c in children],
+        "child_items": [{"value": str(c.id), "text": accounts.full_name(c),
+                         "hint": {"text": c.year_group} if c.year_group else None,
+                         "checked": str(c.id) in chosen} for c in children],
         "section_items": [{"value": k, "text": v, "checked": k in ticked}
                           for k, v in accounts.SECTIONS.items()]})
 
@@ -355,7 +357,7 @@ async def staff_access_form(request: web.Request) -> web.Response:
     sections = member.access.sections if member.access else None
     children = member.access.children if member.access else None
     form = forms.Form({"sections": forms.ALL_SECTIONS if sections is None else ",".join(sections),
-                       "children": forms.ALL_CHILDREN if children is None else ",".join(children)})
+                       "children": forms.ALL_CHILDREN if children is None else ",".join(map(str, children))})
     return await _access_page(request, setting, member, form, await _setting_children(request, setting))
 
 
@@ -365,14 +367,15 @@ async def change_staff_access(request: web.Request) -> web.Response:
     data = await request.post()
     setting_children = await _setting_children(request, setting)
     form, sections = forms.check_access(data, accounts.SECTIONS)
-    children_form, children = forms.check_children(data, [c.id for c in setting_children])
+    children_form, children = forms.check_children(data, [str(c.id) for c in setting_children])
     form.values.update(children_form.values)
     form.errors = {**children_form.errors, **form.errors}  # in page order: children, then sections
     if form.errors:
         return await _access_page(request, setting, member, form, setting_children)
     try:
-        await gateway(request).set_staff_access(caller(request, signed_in=True), setting.id, member.user_id,
-                                                children, sections)
+        await gateway(request).call(identity.SET_STAFF_ACCESS, caller(request, signed_in=True),
+                                    {"children": children, "sections": sections},
+                                    setting_id=setting.id, user_id=member.user_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -390,8 +393,10 @@ async def audit(request: web.Request) -> web.Response:
     action = request.query.get("action", "").strip()[:100]
     user_id = optional_uuid(request.query.get("user_id", ""))
     who = caller(request, signed_in=True)
-    members, entries = await asyncio.gather(gateway(request).members(who, la.id),
-                                            gateway(request).audit(who, la.id, action, user_id, limit=50))
+    members, entries = await asyncio.gather(
+        gateway(request).call(identity.LIST_MEMBERS, who, org_id=la.id),
+        gateway(request).call(identity.LIST_AUDIT, who, query={"action": action, "user_id": user_id, "limit": 50},
+                              la_id=la.id))
     actions = sorted({*accounts.AUDIT_ACTIONS, *(e.action for e in entries), *([action] if action else [])})
     members.sort(key=lambda m: (m.family_name.casefold(), m.given_name.casefold()))
     return await render_signed_in(request, "audit.html", {
@@ -399,4 +404,5 @@ async def audit(request: web.Request) -> web.Response:
         "action_items": [{"value": "", "text": "All actions"}]
         + [{"value": a, "text": accounts.action_name(a), "selected": a == action} for a in actions],
         "user_items": [{"value": "", "text": "Everyone"}]
-        + [{"value": m.user_id, "text": m.full_name, "selected": m.user_id == user_id} for m in members]})
+        + [{"value": str(m.user_id), "text": accounts.full_name(m), "selected": str(m.user_id) == user_id}
+           for m in members]})

@@ -280,7 +280,8 @@ async def test_the_apis_refusal_is_shown_on_the_field_it_names(portal: TestClien
 async def test_the_las_page_links_to_its_templates(portal: TestClient, admin: FakeGateway) -> None:
     admin.answer("GET", f"/organisations/{LA}", 200, {
         "id": LA, "name": "Demo Virtual School", "organisation_type": "local_authority", "la_id": None,
-        "can_manage": True})
+        "setting_type": None, "urn": None, "phase": None, "address": None, "contact_email": None,
+        "contact_phone": None, "designated_teacher": None, "can_manage": True})
     admin.answer("GET", f"/organisations/{LA}/users", 200, [])
     admin.answer("GET", f"/organisations/{LA}/invitations", 200, [])
     admin.answer("GET", f"/organisations/{LA}/settings", 200, [])
