@@ -17,9 +17,12 @@ from aiohttp import web
 from services.portal import pep_words
 from services.portal.children_pages import ensure_signed_in
 from services.portal.forms import DateField
-from services.portal.gateway_client import Caller, ChildProfile, GatewayProblem
+from services.portal.gateway_client import Caller, GatewayProblem
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import parse_date
+from shared.api import children as children_api
+from shared.api.auth import GET_ME
+from shared.api.children import ChildProfile
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -37,8 +40,8 @@ MAX_CSV = 900_000
 
 async def editable_las(request: web.Request, who: Caller) -> list[tuple[str, str]]:
     """(id, name) of the local authorities where this person may add and import children."""
-    me = await gateway(request).me(who)
-    found = {m.organisation_id: m.organisation_name for m in me.memberships
+    me = await gateway(request).call(GET_ME, who)
+    found = {str(m.organisation_id): m.organisation_name for m in me.memberships
              if m.organisation_type == "local_authority" and m.role in EDITORS}
     return sorted(found.items(), key=lambda kv: kv[1].casefold())
 
@@ -128,8 +131,8 @@ async def add(request: web.Request) -> web.Response:
     if errors:
         return await _add_page(request, las, values, errors)
     try:
-        child = await gateway(request).add_child(who, {"la_id": values["la_id"],
-                                                       **{k: v for k, v in fields.items() if v is not None}})
+        child = await gateway(request).call(children_api.ADD_CHILD, who, {
+            "la_id": values["la_id"], **{k: v for k, v in fields.items() if v is not None}})
     except GatewayProblem as p:
         log.info("child not added", extra={"status": p.status, "code": p.code})
         found = _gateway_errors(p)
@@ -164,7 +167,7 @@ def _changed_rows(mine: dict[str, str], current: dict[str, str]) -> list[dict[st
 @routes.get("/children/{child_id}/change")
 async def change_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=require_uuid(request, "child_id"))
     if not child.can_edit:
         raise web.HTTPNotFound()
     return await _change_page(request, child, values_of(child), child.version)
@@ -179,15 +182,15 @@ async def change(request: web.Request) -> web.Response:
     version_text = str(data.get("version", ""))
     version = int(version_text) if version_text.isdigit() else 0
     if errors or version < 1:
-        child = await gateway(request).child(who, child_id)
+        child = await gateway(request).call(children_api.GET_CHILD, who, child_id=child_id)
         return await _change_page(request, child, values, version or child.version, errors)
     try:
-        await gateway(request).change_child(who, child_id, fields, version)
+        await gateway(request).call(children_api.CHANGE_CHILD, who, {**fields, "version": version}, child_id=child_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
         log.info("child not changed", extra={"status": p.status, "code": p.code})
-        child = await gateway(request).child(who, child_id)
+        child = await gateway(request).call(children_api.GET_CHILD, who, child_id=child_id)
         if p.status == 409:
             return await _change_page(
                 request, child, values, child.version, problem="Someone else changed this record since you "
@@ -245,7 +248,7 @@ async def import_children(request: web.Request) -> web.Response:
     if errors:
         return await _import_page(request, las, values, errors)
     try:
-        done = await gateway(request).import_children(who, values["la_id"], text)
+        done = await gateway(request).call(children_api.IMPORT_CHILDREN, who, {"la_id": values["la_id"], "csv": text})
     except GatewayProblem as p:
         log.info("children import refused", extra={"status": p.status, "code": p.code})
         report = p.extra.get("report")
@@ -277,7 +280,7 @@ async def _attendance_page(request: web.Request, child: ChildProfile, values: di
 @routes.get("/children/{child_id}/attendance")
 async def attendance_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=require_uuid(request, "child_id"))
     return await _attendance_page(request, child, {})
 
 
@@ -303,11 +306,11 @@ async def record_attendance(request: web.Request) -> web.Response:
             errors[name] = f"{label} must be a whole number from 0 to 1000"
         else:
             fields[name] = int(values[name])
-    child = await gateway(request).child(who, child_id)
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=child_id)
     if errors:
         return await _attendance_page(request, child, values, errors)
     try:
-        await gateway(request).record_attendance(who, child_id, fields)
+        await gateway(request).call(children_api.RECORD_ATTENDANCE, who, fields, child_id=child_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise

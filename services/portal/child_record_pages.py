@@ -5,15 +5,19 @@ left out of the page rather than failing it."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from services.portal import pep_words
-from services.portal.gateway_client import ActivityItem, AttendanceRecord, Caller, GatewayClient, GatewayProblem, Note
+from services.portal.gateway_client import Caller, GatewayClient, GatewayProblem
 from services.portal.pep_forms import long_date
+from shared.api import children as children_api
+from shared.api.children import ActivityItem, ActivityList, Attendance, AttendanceList, Note
 
 NOTE_MAX = 5000
+ACTIVITY_SHOWN = 20  # the newest of what happened on the record
 CHART_PERIODS = 12
 PERSISTENT_ABSENCE = 90.0  # below 90% attendance the DfE counts a pupil as persistently absent
 
@@ -27,13 +31,15 @@ async def _or_none(call: Any) -> Any:
         raise
 
 
-async def record_parts(client: GatewayClient, who: Caller, child_id: str) -> tuple[list[Note] | None,
-                                                                                    list[ActivityItem],
-                                                                                    list[AttendanceRecord]]:
+async def record_parts(client: GatewayClient, who: Caller, child_id: uuid.UUID | str) -> tuple[
+        list[Note] | None, list[ActivityItem], list[Attendance]]:
     notes, activity, attendance = await asyncio.gather(
-        _or_none(client.notes(who, child_id)), _or_none(client.activity(who, child_id)),
-        _or_none(client.attendance_of(who, child_id)))
-    return notes, activity or [], attendance or []
+        _or_none(client.call(children_api.LIST_NOTES, who, child_id=child_id)),
+        _or_none(client.call(children_api.CHILD_ACTIVITY, who, query={"limit": ACTIVITY_SHOWN}, child_id=child_id)),
+        _or_none(client.call(children_api.LIST_ATTENDANCE, who, child_id=child_id)))
+    found: ActivityList | None = activity
+    periods: AttendanceList | None = attendance
+    return notes, found.items if found else [], periods.items if periods else []
 
 
 # ---- activity in words -------------------------------------------------------------------------------------
@@ -105,7 +111,7 @@ def _y(percent: float) -> int:
     return PLOT_TOP + round(PLOT_HEIGHT * (100 - max(0.0, min(100.0, percent))) / 100)
 
 
-def attendance_chart(records: list[AttendanceRecord]) -> Chart | None:
+def attendance_chart(records: list[Attendance]) -> Chart | None:
     """The last periods' attendance as bars, oldest on the left, with the 90% persistent-absence line. The same
     figures go in a table beside it, so the chart is never the only way to read them."""
     shown = sorted((r for r in records if r.attendance_percent is not None), key=lambda r: r.period_start)

@@ -23,19 +23,15 @@ from services.portal.child_record_pages import (
     note_problem,
     record_parts,
 )
-from services.portal.gateway_client import (
-    SESSION_COOKIE,
-    Attachment,
-    Caller,
-    ChildProfile,
-    GatewayProblem,
-    GatewayUnavailable,
-    Indicators,
-    NotSignedIn,
-    PepSummary,
-)
+from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import caller, gateway, optional_uuid, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date
+from shared.api import children as children_api
+from shared.api.attachments import LIST_ATTACHMENTS, AttachmentOut
+from shared.api.auth import GET_ME
+from shared.api.children import ChildProfile, Indicators
+from shared.api.identity import LIST_SETTINGS
+from shared.api.peps import LIST_CHILD_PEPS, START_PEP, PepSummary
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -54,16 +50,17 @@ def ensure_signed_in(request: web.Request) -> Caller:
 
 async def setting_names(request: web.Request, who: Caller) -> dict[str, str]:
     """Names of the settings this person can know of: their own, and those in the LAs they work for."""
-    me = await gateway(request).me(who)
-    names = {m.organisation_id: m.organisation_name for m in me.memberships if m.organisation_type == "setting"}
-    las = sorted({m.organisation_id for m in me.memberships if m.organisation_type == "local_authority"})
-    found = await asyncio.gather(*(gateway(request).settings_of(who, la) for la in las), return_exceptions=True)
+    me = await gateway(request).call(GET_ME, who)
+    names = {str(m.organisation_id): m.organisation_name for m in me.memberships if m.organisation_type == "setting"}
+    las = sorted({str(m.organisation_id) for m in me.memberships if m.organisation_type == "local_authority"})
+    found = await asyncio.gather(*(gateway(request).call(LIST_SETTINGS, who, la_id=la) for la in las),
+                                 return_exceptions=True)
     for result in found:
         if isinstance(result, GatewayProblem | GatewayUnavailable):
             continue  # the names are a nicety: the page works without them
         if isinstance(result, BaseException):
             raise result
-        names.update({s.id: s.name for s in result})
+        names.update({str(s.id): s.name for s in result})
     return names
 
 
@@ -101,8 +98,9 @@ async def children(request: web.Request) -> web.Response:
     setting_id = optional_uuid(request.query.get("setting", ""))
     page = _page_number(request.query.get("page", "1"))
     found, names, me = await asyncio.gather(
-        gateway(request).children(who, q, setting_id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE),
-        setting_names(request, who), gateway(request).me(who))
+        gateway(request).call(children_api.LIST_CHILDREN, who, query={
+            "q": q, "setting_id": setting_id, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}),
+        setting_names(request, who), gateway(request).call(GET_ME, who))
     first = (page - 1) * PAGE_SIZE + 1
     return await render_signed_in(request, "children.html", {
         "current_page": "children", "children": found.items, "total": found.total, "q": q, "names": names,
@@ -121,7 +119,7 @@ def profile_rows(child: ChildProfile, names: dict[str, str]) -> list[dict[str, A
 
     carer = child.carer
     carer_text = ", ".join(x for x in (carer.name, carer.phone, carer.email) if x) if carer else None
-    setting = names.get(child.setting_id or "", "An education setting" if child.setting_id else None)
+    setting = names.get(str(child.setting_id), "An education setting") if child.setting_id else None
     return [
         row("Name", child.full_name),
         row("Date of birth", long_date(child.date_of_birth.isoformat())),
@@ -144,15 +142,17 @@ def profile_rows(child: ChildProfile, names: dict[str, str]) -> list[dict[str, A
 
 def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:
     i = child.indicators
-    return [
-        {"key": {"text": "Key stage"}, "value": {"text": i.key_stage or child.key_stage or "Not recorded"}},
+    key_stage: str = i.key_stage or child.key_stage or "Not recorded"
+    rows: list[dict[str, Any]] = [
+        {"key": {"text": "Key stage"}, "value": {"text": key_stage}},
         {"key": {"text": "Attendance this academic year"}, "value": {"text": pep_words.percent(i.attendance_percent)}},
         {"key": {"text": "Last PEP meeting"},
          "value": {"text": long_date(i.last_pep_date.isoformat()) if i.last_pep_date else "None yet"}},
         {"key": {"text": "Next PEP due"},
          "value": {"text": long_date(i.next_pep_due.isoformat()) if i.next_pep_due else "No date set"}},
-    ] + ([{"key": {"text": "PP+ agreed this academic year"}, "value": {"text": pp_plus_words(i)}}]
-         if i.pp_plus_agreed is not None else [])
+    ]
+    return rows + ([{"key": {"text": "PP+ agreed this academic year"}, "value": {"text": pp_plus_words(i)}}]
+                   if i.pp_plus_agreed is not None else [])
 
 
 def pp_plus_words(i: Indicators) -> str:
@@ -161,7 +161,7 @@ def pp_plus_words(i: Indicators) -> str:
         f" ({requests} {'request' if requests == 1 else 'requests'})" if requests else "")
 
 
-def attachment_rows(files: list[Attachment]) -> list[dict[str, Any]]:
+def attachment_rows(files: list[AttachmentOut]) -> list[dict[str, Any]]:
     return [{"id": f.id, "filename": f.filename, "kind": pep_words.words(pep_words.ATTACHMENT_KINDS, f.kind),
              "size": pep_words.file_size(f.size_bytes), "by": f.uploaded_by_name or "Someone", "at": f.uploaded_at,
              "can_delete": f.can_delete} for f in files if f.deleted_at is None]
@@ -169,7 +169,8 @@ def attachment_rows(files: list[Attachment]) -> list[dict[str, Any]]:
 
 async def child_attachments(request: web.Request, child_id: str) -> list[dict[str, Any]] | None:
     try:
-        return attachment_rows(await gateway(request).attachments(ensure_signed_in(request), child_id))
+        return attachment_rows(await gateway(request).call(LIST_ATTACHMENTS, ensure_signed_in(request),
+                                                           child_id=child_id))
     except GatewayProblem as p:
         if p.status in (403, 404):
             return None  # this person may not see the child's files
@@ -178,8 +179,9 @@ async def child_attachments(request: web.Request, child_id: str) -> list[dict[st
 
 async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple[ChildProfile, list[PepSummary],
                                                                                    dict[str, str]]:
-    child, peps, names = await asyncio.gather(gateway(request).child(who, child_id),
-                                              gateway(request).peps_of(who, child_id), setting_names(request, who))
+    child, peps, names = await asyncio.gather(gateway(request).call(children_api.GET_CHILD, who, child_id=child_id),
+                                              gateway(request).call(LIST_CHILD_PEPS, who, child_id=child_id),
+                                              setting_names(request, who))
     return child, peps, names
 
 
@@ -192,10 +194,11 @@ async def _profile(request: web.Request, who: Caller, child_id: str, note: str =
                    note_error: str | None = None) -> web.Response:
     child, peps, names = await _child_page(request, child_id, who)
     done = request.query.get("done", "")
-    files = await child_attachments(request, child.id)
+    files = await child_attachments(request, str(child.id))
     notes, activity, attendance = await record_parts(gateway(request), who, child.id)
     is_vs_admin = child.access == "virtual_school" and any(
-        m.role == "vs_admin" and m.organisation_id == child.la_id for m in (await gateway(request).me(who)).memberships)
+        m.role == "vs_admin" and m.organisation_id == child.la_id
+        for m in (await gateway(request).call(GET_ME, who)).memberships)
     return await render_signed_in(request, "child.html", {
         "is_vs_admin": is_vs_admin, "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
         "activity": activity_rows(activity), "chart": attendance_chart(attendance),
@@ -216,7 +219,7 @@ async def add_note(request: web.Request) -> web.Response:
     problem = note_problem(text)
     if problem is None:
         try:
-            await gateway(request).add_note(who, child_id, text.strip())
+            await gateway(request).call(children_api.ADD_NOTE, who, {"body": text.strip()}, child_id=child_id)
         except GatewayProblem as p:
             if p.status == 404:
                 raise
@@ -232,7 +235,8 @@ async def subject_access_download(request: web.Request) -> web.Response:
     """Everything pep holds about the child, as a file: for answering a subject access request."""
     who = ensure_signed_in(request)
     child_id = require_uuid(request, "child_id")
-    body = await gateway(request).subject_access(who, child_id)
+    found = await gateway(request).call(children_api.SUBJECT_ACCESS, who, child_id=child_id)
+    body = found.model_dump_json(indent=2).encode()
     # No name in the file name: downloads folders and mail attachments outlive the request.
     return web.Response(body=body, content_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="subject-access-{child_id[:8]}.json"',
@@ -244,7 +248,8 @@ async def subject_access_pdf(request: web.Request) -> web.Response:
     """The same export as PDF, for sending to the person who asked."""
     who = ensure_signed_in(request)
     child_id = require_uuid(request, "child_id")
-    async with gateway(request).download(who, f"/children/{child_id}/subject-access.pdf") as upstream:
+    pdf = children_api.SUBJECT_ACCESS_PDF
+    async with gateway(request).download(who, pdf.bind(pdf.path, child_id=child_id)) as upstream:
         body = await upstream.read()
     return web.Response(body=body, content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="subject-access-{child_id[:8]}.pdf"',
@@ -255,13 +260,14 @@ async def subject_access_pdf(request: web.Request) -> web.Response:
 async def access_log_page(request: web.Request) -> web.Response:
     """Who has looked at or changed this child's record and PEPs, month by month: the Virtual School's page."""
     who = ensure_signed_in(request)
-    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=require_uuid(request, "child_id"))
     if child.access != "virtual_school":
         raise web.HTTPNotFound()
     months = months_back(date.today())
     month = next((m for m in months if m[0] == request.query.get("month")), months[0])
     reads_only = request.query.get("reads_only") == "true"
-    found = await gateway(request).access_log(who, child.id, month[1], month[2], reads_only)
+    found = await gateway(request).call(children_api.CHILD_ACCESS_LOG, who, query={
+        "since": month[1], "until": month[2], "reads_only": reads_only or None}, child_id=child.id)
     return await render_signed_in(request, "child_access_log.html", {
         "current_page": "children", "child": child, "month": month[0], "reads_only": reads_only,
         "month_items": [{"value": m[0], "text": date.fromisoformat(m[1]).strftime("%B %Y"),
@@ -296,7 +302,7 @@ async def _start_page(request: web.Request, child: ChildProfile, values: dict[st
 @routes.get("/children/{child_id}/peps/new")
 async def start_pep_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
-    child = await gateway(request).child(who, require_uuid(request, "child_id"))
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=require_uuid(request, "child_id"))
     today = date.today()
     values = {"kind": "", "term": pep_words.term_of(today), "academic_year": pep_words.academic_year(today),
               **pep_words.MEETING_DATE.values_for("", "", "")}
@@ -308,11 +314,11 @@ async def start_pep(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     child_id = require_uuid(request, "child_id")
     form = pep_words.check_start(await request.post())
-    child = await gateway(request).child(who, child_id)
+    child = await gateway(request).call(children_api.GET_CHILD, who, child_id=child_id)
     if form.errors:
         return await _start_page(request, child, form.values, form.errors)
     try:
-        pep = await gateway(request).start_pep(who, child_id, form.body)
+        pep = await gateway(request).call(START_PEP, who, form.body, child_id=child_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
@@ -320,7 +326,7 @@ async def start_pep(request: web.Request) -> web.Response:
         errors = {k: v for k, v in p.field_errors().items() if k in pep_words.START_FIELDS}
         in_progress = None
         if p.code == "pep_in_progress":
-            peps = await gateway(request).peps_of(who, child_id)
+            peps = await gateway(request).call(LIST_CHILD_PEPS, who, child_id=child_id)
             in_progress = next((x for x in peps if x.status in pep_words.OPEN_STATUSES), None)
         return await _start_page(request, child, form.values, errors, None if errors else p.message, in_progress)
     return redirect(f"/peps/{pep.id}")

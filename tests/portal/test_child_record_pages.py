@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from services.portal.child_record_pages import activity_words, attendance_chart, note_problem
-from services.portal.gateway_client import ActivityItem, AttendanceRecord
+from shared.api.children import ActivityItem, Attendance
 
 
-def _record(month_start: date, possible: int, attended: int) -> AttendanceRecord:
-    return AttendanceRecord(period_start=month_start, period_end=month_start + timedelta(days=27),
-                            possible_sessions=possible, attended_sessions=attended,
-                            attendance_percent=round(100 * attended / possible, 1) if possible else None)
+def _record(month_start: date, possible: int, attended: int) -> Attendance:
+    return Attendance(id=uuid.uuid4(), period_start=month_start, period_end=month_start + timedelta(days=27),
+                      possible_sessions=possible, attended_sessions=attended, authorised_absences=0,
+                      unauthorised_absences=possible - attended, source="form",
+                      recorded_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+                      attendance_percent=round(100 * attended / possible, 1) if possible else None)
+
+
+def _activity(**fields: Any) -> ActivityItem:
+    """An item as pep sends it: what the test does not say is absent."""
+    return ActivityItem.model_validate({"by": None, "by_name": None, "pep_id": None, "section_key": None,
+                                        "section_title": None, "times": 1, "detail": None, **fields})
 
 
 def test_the_chart_shows_the_last_twelve_periods_oldest_first_and_marks_those_below_90() -> None:
@@ -31,15 +41,15 @@ def test_the_chart_shows_the_last_twelve_periods_oldest_first_and_marks_those_be
 
 def test_activity_reads_as_what_was_done() -> None:
     at = datetime(2026, 11, 2, 9, 30)
-    item = ActivityItem(at=at, kind="section", action="saved", section_title="Education", times=3)
+    item = _activity(at=at, kind="section", action="saved", section_title="Education", times=3)
     assert activity_words(item) == "Saved “Education” (3 saves)"
-    assert activity_words(ActivityItem(at=at, kind="pep", action="start")) == "Started a PEP"
-    assert activity_words(ActivityItem(at=at, kind="file", action="uploaded", detail="ehcp.pdf")) == \
+    assert activity_words(_activity(at=at, kind="pep", action="start")) == "Started a PEP"
+    assert activity_words(_activity(at=at, kind="file", action="uploaded", detail="ehcp.pdf")) == \
         "Uploaded the file ehcp.pdf"
-    assert activity_words(ActivityItem(at=at, kind="attendance", action="recorded",
-                                       detail="2026-09-01/2026-09-30")) == \
+    assert activity_words(_activity(at=at, kind="attendance", action="recorded",
+                                    detail="2026-09-01/2026-09-30")) == \
         "Recorded attendance for 1 September 2026 to 30 September 2026"
-    assert activity_words(ActivityItem(at=at, kind="attendance", action="recorded", detail=None)) == \
+    assert activity_words(_activity(at=at, kind="attendance", action="recorded", detail=None)) == \
         "Recorded attendance"
 
 

@@ -117,7 +117,7 @@ SECTION_URL = f"/peps/{PEP}/sections/education"
 
 
 async def test_the_children_list_searches_and_pages(portal: TestClient, signed_in: FakeGateway) -> None:
-    items = [{"id": CHILD, "la_id": "x", "given_name": "Jordan", "family_name": "Example",
+    items = [{"id": CHILD, "la_id": CHILD_PROFILE["la_id"], "given_name": "Jordan", "family_name": "Example",
               "date_of_birth": "2016-04-12", "setting_id": OAKFIELD, "year_group": "Year 5", "key_stage": "KS2",
               "sen_status": "ehcp", "in_care": True, "version": 1}]
     signed_in.answer("GET", "/children", 200, {"items": items, "total": 60, "limit": 25, "offset": 25})
