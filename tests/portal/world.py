@@ -17,9 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.portal import delivery_pages, email_preview_pages, timescale_pages
-from services.portal import gateway_client as gc
+from shared.api import attachments as attachments_api
+from shared.api import auth as auth_api
+from shared.api import children as children_api
+from shared.api import identity as identity_api
+from shared.api import notifications as notifications_api
+from shared.api import peps as peps_api
 from shared.api import qa as qa_api
+from shared.api import tasks as tasks_api
+from shared.api import timescales as timescales_api
+from shared.api import views as views_api
 from shared.api.templates import Section
 
 EVIL = "<b>Bold</b> & Co"
@@ -40,7 +47,7 @@ KNOWN: dict[str, Any] = {
     "urn": "123456", "upn": "A123456789012", "uln": "1234567890", "placement": "planned", "action": "assign",
     "outcome": "approved", "grade": "good", "overall_grade": "good", "awarded": "good", "template": "sign_in_code",
     "question_set": "words", "category": "overdue", "href": f"/children/{ID}", "symbol": "happy",
-    "awarded_only": False,
+    "awarded_only": False, "current": False,  # another session, which can be ended
 }
 MONEY = ("amount", "allocation", "pp_plus_agreed", "amount_requested", "amount_approved", "total", "spent")
 
@@ -124,7 +131,7 @@ ANSWERS = {"summary": EVIL, "notes": EVIL, "started": DAY, "feeling": "yes", "ne
 
 
 def _section_out() -> dict[str, Any]:
-    out = sample(gc.SectionOut, "section")
+    out = sample(peps_api.SectionOut, "section")
     out.update({"definition": section_definition(), "answers": ANSWERS, "key": KEY})
     return out
 
@@ -132,78 +139,76 @@ def _section_out() -> dict[str, Any]:
 def world_answers() -> dict[tuple[str, str], Any]:
     """{(method, path): body} for every GET the portal's pages make, in this world."""
     s = sample
-    pep = s(gc.PepOverview)
-    pep["sections"] = [{**s(gc.SectionState), "key": KEY}]
-    template = s(gc.TemplateOut)
+    pep = s(peps_api.PepOverview)
+    pep["sections"] = [{**s(peps_api.SectionState), "key": KEY}]
+    template = s(peps_api.TemplateOut)
     template["body"] = {"key": "school-age", "name": EVIL, "phase": "school_age", "version": 1,
                         "sections": [section_definition()]}
-    timescales = s(timescale_pages.Timescales)
-    timescales["rules"] = {name: s(timescale_pages.Rule) for name in timescale_pages.RULE_NAMES}
+    timescales = s(timescales_api.TimescalesOut)
     views_form = {"audience": "young_person", "given_name": EVIL, "title": EVIL, "expires_at": WHEN,
                   "saved_at": WHEN, "answers": ANSWERS, "questions": section_definition()["fields"]}
     views_section = {**_section_out(), "key": "views"}
     views_section["definition"]["key"] = "views"
-    invitation = {"id": ID, "section": "views", "email": "evil@example.test", "given_name": EVIL, "name": EVIL,
-                  "question_set": "words", "expires_at": WHEN, "last_used_at": WHEN, "created_at": WHEN,
-                  "status": "open", "sent_by": EVIL}
+    invitation = {**s(views_api.ViewsInvitationOut), "section": "views", "email": "evil@example.test",
+                  "status": "open"}
     org, child, task = f"/organisations/{ID}", f"/children/{ID}", f"/tasks/{ID}"
     peps, section = f"/peps/{ID}", f"/peps/{ID}/sections/{KEY}"
-    me = s(gc.Me)
+    me = s(auth_api.Me)
     me["memberships"].append({**me["memberships"][0], "organisation_id": SETTING, "organisation_type": "setting",
                               "role": "designated_teacher"})
-    setting = {**s(gc.OrganisationDetail), "id": SETTING, "organisation_type": "setting", "la_id": ID}
+    setting = {**s(identity_api.OrganisationOut), "id": SETTING, "organisation_type": "setting", "la_id": ID}
     school = f"/organisations/{SETTING}"
     answers: dict[tuple[str, str], Any] = {
         ("GET", "/me"): me,
         ("GET", school): setting,
-        ("GET", f"{school}/users"): [{**s(gc.Member), "roles": ["setting_staff"]}],
-        ("GET", f"{school}/designated-teacher/history"): [s(gc.Nomination)],
-        ("POST", f"{org}/timescales/preview"): s(timescale_pages.Preview),
-        ("GET", "/session"): s(gc.SessionTimes),
-        ("GET", "/invitations/lookup"): s(gc.InvitationSummary),
-        ("GET", "/me/sessions"): [s(gc.SessionSummary)],
-        ("GET", "/me/notification-preferences"): {"reminders": "immediate"},
-        ("GET", org): s(gc.OrganisationDetail),
-        ("GET", f"{org}/settings"): [s(gc.SettingSummary)],
-        ("GET", f"{org}/users"): [s(gc.Member)],
-        ("GET", f"{org}/invitations"): [s(gc.OpenInvitation)],
-        ("GET", f"{org}/designated-teacher/history"): [s(gc.Nomination)],
-        ("GET", f"{org}/audit"): [s(gc.AuditEntry)],
+        ("GET", f"{school}/users"): [{**s(identity_api.Member), "roles": ["setting_staff"]}],
+        ("GET", f"{school}/designated-teacher/history"): [s(identity_api.Nominated)],
+        ("POST", f"{org}/timescales/preview"): s(timescales_api.DeadlinePreview),
+        ("GET", "/session"): s(identity_api.SessionInfo),
+        ("GET", "/invitations/lookup"): s(identity_api.InvitationPreview),
+        ("GET", "/me/sessions"): [s(identity_api.MySession)],
+        ("GET", "/me/notification-preferences"): s(notifications_api.NotificationPreferences),
+        ("GET", org): s(identity_api.OrganisationOut),
+        ("GET", f"{org}/settings"): [s(identity_api.SettingSummary)],
+        ("GET", f"{org}/users"): [s(identity_api.Member)],
+        ("GET", f"{org}/invitations"): [s(identity_api.OpenInvitation)],
+        ("GET", f"{org}/designated-teacher/history"): [s(identity_api.Nominated)],
+        ("GET", f"{org}/audit"): [s(identity_api.IdentityAuditEntry)],
         ("GET", f"{org}/tray-settings"): {"tray_days": 30},
         ("GET", f"{org}/retention"): {"keep_until_age": 25},
         ("GET", f"{org}/pp-plus-allocation"): s(qa_api.Allocation),
         ("GET", f"{org}/timescales"): timescales,
-        ("GET", f"{org}/timescales/history"): [s(timescale_pages.Version)],
-        ("GET", f"{org}/deliveries"): s(delivery_pages.DeliveryPage),
-        ("GET", "/children"): s(gc.ChildList),
-        ("GET", child): s(gc.ChildProfile),
-        ("GET", f"{child}/peps"): [s(gc.PepSummary)],
-        ("GET", f"{child}/access-log"): s(gc.AccessLog),
-        ("GET", f"{child}/subject-access"): {"child": EVIL},
-        ("GET", f"{child}/attendance"): [s(gc.AttendanceRecord)],
-        ("GET", f"{child}/notes"): [s(gc.Note)],
-        ("GET", f"{child}/activity"): [s(gc.ActivityItem)],
-        ("GET", f"{child}/attachments"): [s(gc.Attachment)],
-        ("GET", f"/attachments/{ID}"): s(gc.Attachment),
-        ("GET", "/tasks"): s(gc.TaskList),
-        ("GET", task): s(gc.Task),
-        ("GET", "/caseload"): s(gc.Caseload),
+        ("GET", f"{org}/timescales/history"): [s(timescales_api.TimescalesVersion)],
+        ("GET", f"{org}/deliveries"): s(notifications_api.DeliveryPage),
+        ("GET", "/children"): s(children_api.ChildList),
+        ("GET", child): s(children_api.ChildProfile),
+        ("GET", f"{child}/peps"): [s(peps_api.PepSummary)],
+        ("GET", f"{child}/access-log"): s(children_api.AccessLog),
+        ("GET", f"{child}/subject-access"): s(children_api.SubjectAccess),
+        ("GET", f"{child}/attendance"): s(children_api.AttendanceList),
+        ("GET", f"{child}/notes"): [s(children_api.Note)],
+        ("GET", f"{child}/activity"): s(children_api.ActivityList),
+        ("GET", f"{child}/attachments"): [s(attachments_api.AttachmentOut)],
+        ("GET", f"/attachments/{ID}"): s(attachments_api.AttachmentOut),
+        ("GET", "/tasks"): s(tasks_api.TaskList),
+        ("GET", task): s(tasks_api.Task),
+        ("GET", "/caseload"): s(tasks_api.Caseload),
         ("GET", peps): pep,
-        ("GET", f"{peps}/tasks"): [s(gc.Task)],
-        ("GET", f"{peps}/deadlines"): s(gc.PepDeadlines),
-        ("GET", f"{peps}/missing"): [s(gc.Missing)],
+        ("GET", f"{peps}/tasks"): [s(tasks_api.Task)],
+        ("GET", f"{peps}/deadlines"): s(tasks_api.PepDeadlines),
+        ("GET", f"{peps}/missing"): [s(peps_api.Missing)],
         ("GET", f"{peps}/review"): s(qa_api.PepReview),
         ("GET", section): _section_out(),
-        ("GET", f"{section}/history"): [s(gc.SavedVersion)],
-        ("GET", f"{section}/compare"): [s(gc.Difference)],
+        ("GET", f"{section}/history"): [s(peps_api.SavedVersion)],
+        ("GET", f"{section}/compare"): [s(peps_api.Difference)],
         ("GET", f"{peps}/sections/views"): views_section,
         ("GET", f"{peps}/views-invitations"): [invitation],
-        ("GET", "/templates"): [s(gc.TemplateSummary)],
+        ("GET", "/templates"): [s(peps_api.TemplateSummary)],
         ("GET", f"/templates/{ID}"): template,
         ("GET", "/qa/queue"): s(qa_api.Queue),
         ("GET", "/funding"): s(qa_api.FundingList),
         ("GET", "/dashboard"): s(qa_api.Dashboard),
-        ("GET", "/email-previews"): {"items": [s(email_preview_pages.EmailPreview)]},
+        ("GET", "/email-previews"): s(notifications_api.EmailPreviews),
         ("GET", "/views/form"): views_form,
     }
     return answers
@@ -215,40 +220,47 @@ def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
     org, school, child = f"/organisations/{ID}", f"/organisations/{SETTING}", f"/children/{ID}"
     peps, section = f"/peps/{ID}", f"/peps/{ID}/sections/{KEY}"
     done = (204, None)
+    invitation = world_answers()[("GET", f"{peps}/views-invitations")][0]
     return {
         ("POST", "/auth/sign-in"): (200, {"attempt_id": ID}),
         ("POST", "/auth/sign-in/verify"): (200, {"user_id": ID}),
         ("POST", "/auth/sign-in/resend"): (200, {"attempt_id": ID}),
         ("POST", "/auth/sign-out"): done, ("POST", "/auth/sign-out-everywhere"): done,
-        ("POST", "/session/extend"): (200, s(gc.SessionTimes)),
+        ("POST", "/session/extend"): (200, s(identity_api.SessionInfo)),
         ("POST", "/registrations"): (202, {"registration_id": ID, "email": "evil@example.test"}),
-        ("POST", "/invitations/accept"): done, ("POST", "/registrations/verify"): done,
-        ("POST", "/registrations/resend"): done,
+        ("POST", "/invitations/accept"): (200, s(identity_api.InvitationAccepted)),
+        ("POST", "/registrations/verify"): done,
+        ("POST", "/registrations/resend"): (202, s(identity_api.RegistrationResend)),
         ("POST", "/auth/password-reset"): (202, {"attempt_id": ID}), ("POST", "/auth/password-reset/complete"): done,
         ("DELETE", f"/me/sessions/{ID}"): done, ("POST", "/me/password"): done,
         ("POST", "/me/email"): (202, {"change_id": ID}), ("POST", "/me/email/verify"): done,
-        ("PUT", "/me/notification-preferences"): done,
-        ("POST", f"{org}/settings"): (201, s(gc.OrganisationDetail)),
-        ("PATCH", school): (200, s(gc.OrganisationDetail)),
+        ("PUT", "/me/notification-preferences"): (200, s(notifications_api.NotificationPreferences)),
+        ("POST", f"{org}/settings"): (201, s(identity_api.OrganisationOut)),
+        ("PATCH", school): (200, s(identity_api.OrganisationOut)),
         ("POST", f"{org}/invitations"): (201, {"id": ID, "expires_at": WHEN}),
         ("DELETE", f"/invitations/{ID}"): done,
-        ("POST", f"{school}/designated-teacher"): done,
+        ("POST", f"{school}/designated-teacher"): (200, s(identity_api.OrganisationOut)),
         ("POST", f"/users/{ID}/deactivate"): done, ("POST", f"/users/{ID}/reactivate"): done,
         ("POST", f"/users/{ID}/sessions/revoke-all"): done,
         ("PUT", f"{school}/staff/{ID}/access"): done,
-        ("PUT", f"{org}/tray-settings"): done, ("PUT", f"{org}/retention"): done,
+        ("PUT", f"{org}/tray-settings"): (200, {"tray_days": 30}),
+        ("PUT", f"{org}/retention"): (200, {"keep_until_age": 25}),
         ("PUT", f"{org}/pp-plus-allocation"): (200, s(qa_api.Allocation)),
         ("PUT", f"{org}/timescales"): (200, world_answers()[("GET", f"{org}/timescales")]),
-        ("POST", f"{org}/deliveries/{ID}/resend"): (200, s(delivery_pages.Delivery)),
-        ("POST", "/children"): (201, s(gc.ChildProfile)), ("PATCH", child): (200, s(gc.ChildProfile)),
-        ("POST", "/children/import"): (200, s(gc.ImportResult)),
-        ("POST", f"{child}/attendance"): done, ("POST", f"{child}/notes"): done,
-        ("POST", f"{child}/peps"): (201, s(gc.PepSummary)),
-        ("POST", f"{child}/attachments"): (201, s(gc.Attachment)), ("DELETE", f"/attachments/{ID}"): done,
-        ("POST", f"{peps}/delegations"): (201, s(gc.Task)), ("POST", f"/tasks/{ID}/retract"): done,
+        ("POST", f"{org}/deliveries/{ID}/resend"): (200, s(notifications_api.Delivery)),
+        ("POST", "/children"): (201, s(children_api.ChildProfile)),
+        ("PATCH", child): (200, s(children_api.ChildProfile)),
+        ("POST", "/children/import"): (200, s(children_api.ImportResult)),
+        ("POST", f"{child}/attendance"): (201, s(children_api.Attendance)),
+        ("POST", f"{child}/notes"): (201, s(children_api.Note)),
+        ("POST", f"{child}/peps"): (201, s(peps_api.PepSummary)),
+        ("POST", f"{child}/attachments"): (201, s(attachments_api.AttachmentOut)),
+        ("DELETE", f"/attachments/{ID}"): done,
+        ("POST", f"{peps}/delegations"): (201, s(tasks_api.Task)),
+        ("POST", f"/tasks/{ID}/retract"): (200, s(tasks_api.Task)),
         ("PUT", section): (200, _section_out()), ("POST", f"{section}/complete"): (200, _section_out()),
-        ("POST", f"{peps}/actions/return"): (200, s(gc.PepSummary)),
-        ("POST", f"{peps}/actions/submit"): (200, s(gc.PepSummary)),
+        ("POST", f"{peps}/actions/return"): (200, s(peps_api.PepSummary)),
+        ("POST", f"{peps}/actions/submit"): (200, s(peps_api.PepSummary)),
         ("POST", f"/organisations/{ID}/templates"): (201, world_answers()[("GET", f"/templates/{ID}")]),
         ("PUT", f"/templates/{ID}"): (200, world_answers()[("GET", f"/templates/{ID}")]),
         ("PUT", f"{peps}/review"): (200, s(qa_api.PepReview)),
@@ -258,6 +270,6 @@ def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
         ("POST", "/views/open"): (202, {"code_expires_at": WHEN}),
         ("POST", "/views/verify"): (200, {"session_token": "s" * 43, "expires_at": "2099-01-01T00:00:00+00:00"}),
         ("PUT", "/views/form"): (200, world_answers()[("GET", "/views/form")]),
-        ("POST", f"{peps}/views-invitations"): (201, {"id": ID}),
-        ("POST", f"{peps}/views-invitations/{ID}/revoke"): done,
+        ("POST", f"{peps}/views-invitations"): (201, invitation),
+        ("POST", f"{peps}/views-invitations/{ID}/revoke"): (200, invitation),
     }
