@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 from aiormq.exceptions import ChannelNotFoundEntity
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 HTTP_SECONDS = Histogram(
     "epep_http_request_duration_seconds", "HTTP requests served, by route template, method and status",
@@ -30,6 +32,12 @@ OUTBOX_OLDEST_AGE = Gauge("epep_outbox_oldest_unpublished_age_seconds",
                           "Age of the oldest unpublished outbox event (0 when none)")
 SOURCE_UP = Gauge("epep_metrics_source_up", "1 when the scrape could read this source (database, broker)",
                   ["source"])
+# The broker's health is its own signal, not readiness: a service without its broker still answers requests (their
+# events wait in the outbox), so an alert says so instead of every pod leaving its Service (docs/operations.md).
+BROKER_CONNECTED = Gauge("epep_broker_connected",
+                         "1 while this process's broker connection is up; 0: its events wait in the outbox")
+CONSUMERS_CONSUMING = Gauge("epep_consumers_consuming",
+                            "1 while every consumer of this process is consuming; 0: it takes no messages")
 EMAILS = Counter("epep_emails_total", "Emails notify tried to send, by outcome", ["outcome"])
 REMINDER_LAG = Histogram(
     "epep_reminder_lag_seconds", "How late each task reminder went, after the moment it was owed (07:00 UK time)",
@@ -37,7 +45,7 @@ REMINDER_LAG = Histogram(
 SCHEDULED_LAST_RUN = Gauge("epep_scheduled_work_last_run_timestamp_seconds",
                            "Unix time a scheduler last finished a tick", ["work"])
 
-_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _UNTIMED = {"/healthz", "/readyz", "/metrics"}
 
 
@@ -61,7 +69,7 @@ async def http_metrics_middleware(
         raise
     finally:
         if request.path not in _UNTIMED:
-            method = request.method if request.method in _METHODS else "other"
+            method = request.method if request.method in METHODS else "other"
             HTTP_SECONDS.labels(route_of(request), method, str(status)).observe(time.perf_counter() - start)
 
 
@@ -110,5 +118,27 @@ async def _read_queues(connection: AbstractRobustConnection, queues: list[str]) 
             await channel.close()
 
 
+# The process's resource attributes (shared/telemetry.py), as labels on every series it exposes: which release and
+# which deployment a figure came from, as its spans say. Prometheus label names cannot hold dots.
+_RESOURCE_LABELS: dict[str, str] = {}
+_EXPOSED_ATTRIBUTES = ("service.version", "deployment.environment.name")
+
+
+def label_every_metric(attributes: dict[str, str]) -> None:
+    _RESOURCE_LABELS.clear()
+    _RESOURCE_LABELS.update({k.replace(".", "_"): attributes[k] for k in _EXPOSED_ATTRIBUTES if k in attributes})
+
+
+class _WithResourceLabels(Collector):
+    """The default registry's metrics, each sample with the resource labels added (its own labels win)."""
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in REGISTRY.collect():
+            labelled = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            labelled.samples = [sample._replace(labels={**sample.labels, **{
+                k: v for k, v in _RESOURCE_LABELS.items() if k not in sample.labels}}) for sample in metric.samples]
+            yield labelled
+
+
 def exposition() -> web.Response:
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=generate_latest(_WithResourceLabels()), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -23,11 +23,19 @@ from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrument
 
 from shared import db
 from shared.bus import Bus, Consumers, OutboxRelay, Subscription, declare_subscription, queue_name
-from shared.logs import setup_logging
-from shared.metrics import exposition, http_metrics_middleware, read_outbox, read_queues
+from shared.logs import access_log_middleware, setup_logging
+from shared.metrics import (
+    BROKER_CONNECTED,
+    CONSUMERS_CONSUMING,
+    exposition,
+    http_metrics_middleware,
+    label_every_metric,
+    read_outbox,
+    read_queues,
+)
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
-from shared.telemetry import setup_tracing, shutdown_tracing
+from shared.telemetry import resource_attributes, setup_tracing, shutdown_tracing
 from shared.web import internal_auth_middleware, problem_middleware, request_id_middleware
 
 log = logging.getLogger(__name__)
@@ -62,7 +70,11 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
     # Probes would flood the traces; the instrumentor reads its exclusions from the environment.
     os.environ.setdefault("OTEL_PYTHON_AIOHTTP_SERVER_EXCLUDED_URLS", "healthz,readyz")
     AioHttpServerInstrumentor().instrument()  # idempotent: adds its tracing middleware to every Application
-    middlewares: list[Any] = [http_metrics_middleware, request_id_middleware, problem_middleware]
+    label_every_metric(resource_attributes(settings, spec.name))
+    # The access log outside the request id (it reads the id the inner middleware chose) and inside the
+    # instrumentor's span (so its line carries the request's trace and span ids).
+    middlewares: list[Any] = [http_metrics_middleware, access_log_middleware, request_id_middleware,
+                              problem_middleware]
     if spec.internal:
         middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
     if spec.middlewares:
@@ -143,7 +155,7 @@ def _consumers_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterat
 
 async def _stop_consuming(app: web.Application) -> None:
     """On SIGTERM, before the requests in hand are waited for: take no new messages (the broker gives them to
-    other replicas), so readiness turns 503. The messages in hand finish in the consumers' cleanup."""
+    other replicas). The messages in hand finish in the consumers' cleanup."""
     if CONSUMERS in app:
         await app[CONSUMERS].cancel()
 
@@ -152,8 +164,22 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
+def _broker_checks(app: web.Application) -> dict[str, str]:
+    checks: dict[str, str] = {}
+    if BUS in app:
+        checks["broker"] = "ok" if app[BUS].is_connected else "unreachable"
+        BROKER_CONNECTED.set(app[BUS].is_connected)
+    if CONSUMERS in app:
+        checks["consumers"] = "ok" if app[CONSUMERS].consuming else "not consuming"
+        CONSUMERS_CONSUMING.set(app[CONSUMERS].consuming)
+    return checks
+
+
 async def _readyz(request: web.Request) -> web.Response:
-    """Ready when the database answers and the broker connection (and every consumer) is up."""
+    """Ready to take requests: the process answers HTTP and its database answers. The broker is reported but is
+    not a condition: requests do not need it (their events wait in the outbox, consumers catch up when it is
+    back), so a broker outage must not take every pod out of its Service. Its health is a metric and an alert
+    instead (epep_broker_connected, epep_consumers_consuming; docs/operations.md)."""
     app = request.app
     checks: dict[str, str] = {}
     if POOL in app:
@@ -162,11 +188,8 @@ async def _readyz(request: web.Request) -> web.Response:
             checks["database"] = "ok"
         except Exception:
             checks["database"] = "unreachable"
-    if BUS in app:
-        checks["broker"] = "ok" if app[BUS].is_connected else "unreachable"
-    if CONSUMERS in app:
-        checks["consumers"] = "ok" if app[CONSUMERS].consuming else "not consuming"
-    ok = all(v == "ok" for v in checks.values())
+    ok = checks.get("database", "ok") == "ok"
+    checks.update(_broker_checks(app))
     return web.json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
 
 
@@ -180,6 +203,7 @@ async def _metrics(request: web.Request) -> web.Response:
         await read_outbox(app[POOL])
     if BUS in app and CONSUMERS in app:
         await read_queues(app[BUS].connection, [queue_name(app[SETTINGS], s) for s in app[CONSUMERS].subscriptions])
+    _broker_checks(app)
     return exposition()
 
 

@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     # Keys for the short-lived internal tokens the gateway signs; the first signs, all verify.
     internal_token_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_INTERNAL_KEY)])
 
+    # What is running where, on every span and metric (service.version, deployment.environment.name): the
+    # release (the images set it from their build argument EPEP_VERSION) and the deployment's own name
+    # ("staging", "production-west"); the latter defaults to `environment`.
+    service_version: str = "dev"
+    deployment_environment: str = ""
+
     # Trace exporter: none, console, file (JSON lines under trace_dir) or otlp (OTEL_EXPORTER_OTLP_* env).
     traces_exporter: Literal["none", "console", "file", "otlp"] = "none"
     trace_dir: str = "var/traces"

@@ -14,6 +14,7 @@ from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -68,11 +69,18 @@ def _span_line(span: ReadableSpan) -> str:
     return span.to_json(indent=None) + "\n"
 
 
+def resource_attributes(settings: ServiceSettings, service: str) -> dict[str, str]:
+    """What every span (its resource) and every metric (its labels, shared/metrics.py) says about the process."""
+    return {"service.name": f"epep-{service}", "service.version": settings.service_version,
+            "deployment.environment.name": settings.deployment_environment or settings.environment}
+
+
 def setup_tracing(settings: ServiceSettings, service: str) -> TracerProvider:
     global _provider
     if _provider is not None:
         return _provider
-    provider = TracerProvider(resource=Resource.create({"service.name": f"epep-{service}"}))
+    # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES (the pod's name and namespace in Kubernetes).
+    provider = TracerProvider(resource=Resource.create(resource_attributes(settings, service)))
     if settings.traces_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(RedactingExporter(ConsoleSpanExporter())))
     elif settings.traces_exporter == "file":
@@ -86,6 +94,9 @@ def setup_tracing(settings: ServiceSettings, service: str) -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(RedactingExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
+    # A span per SQL statement, in the request's or message's trace: the statement's text with its $1 placeholders,
+    # never the values bound to them (capture_parameters stays off: they are people's and children's details).
+    AsyncPGInstrumentor(capture_parameters=False).instrument(tracer_provider=provider)
     _provider = provider
     return provider
 

@@ -62,7 +62,10 @@ async def eventually(check: Any, timeout: float = 20.0, what: str = "condition")
         await asyncio.sleep(0.1)
 
 
-async def test_readiness_follows_the_database_and_the_broker(settings: ServiceSettings) -> None:
+async def test_readiness_follows_the_database_and_the_broker_is_a_signal_of_its_own(
+        settings: ServiceSettings) -> None:
+    """Ready means able to answer requests: the database. Without the broker requests still work (their events wait
+    in the outbox), so a broker outage keeps the pod ready and shows in /readyz's checks and in the metrics."""
     pg, amqp = TcpProxy(PG_HOST, PG_PORT).start(), TcpProxy(AMQP_HOST, AMQP_PORT).start()
     through_proxies = settings.model_copy(update={
         "pg_port": pg.port, "amqp_url": SecretStr(f"amqp://guest:guest@127.0.0.1:{amqp.port}/")})
@@ -90,11 +93,21 @@ async def test_readiness_follows_the_database_and_the_broker(settings: ServiceSe
         pg.restore()
         await becomes(200, {"database": "ok"})
 
+        async def broker_metric() -> tuple[float, float]:
+            lines = (await (await client.get("/metrics")).text()).splitlines()
+            return tuple(float(next(line for line in lines if line.startswith(name + "{")).rsplit(" ", 1)[1])
+                         for name in ("epep_broker_connected", "epep_consumers_consuming"))  # type: ignore[return-value]
+
+        assert await broker_metric() == (1, 1)
         amqp.cut()  # RabbitMQ gone, as a broker restart looks to a client
-        await becomes(503, {"broker": "unreachable", "database": "ok"})
+        await becomes(200, {"broker": "unreachable", "database": "ok"})  # still ready: said, not acted on
+        assert (await readiness())[1]["status"] == "ready"
+        assert await broker_metric() == (0, 0)
+        assert (await client.get("/slow")).status == 200  # and requests are answered
         amqp.restore()
         # The robust connection comes back by itself, with its channels and consumers.
         await becomes(200, {"broker": "ok", "consumers": "ok"})
+        assert await broker_metric() == (1, 1)
         # ... and "ok" means it: a message published now is handled.
         bus = Bus(settings, "lifecycletest-client")
         await bus.connect()

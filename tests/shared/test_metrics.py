@@ -63,11 +63,16 @@ async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_
         assert value(text, "epep_metrics_source_up", source="broker") == 1
         assert value(text, "epep_metrics_source_up", source="database") == 1
         assert value(text, "epep_outbox_unpublished") >= 0
+        # Every series says which release and deployment it came from (the spans' resource attributes).
+        samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+        assert all(f'service_version="{settings.service_version}"' in line and
+                   f'deployment_environment_name="{settings.environment}"' in line for line in samples)
 
         # Once a scheduled tick has finished, it says when.
         async def ticked() -> bool:
             text = await (await client.get("/metrics")).text()
-            return 'epep_scheduled_work_last_run_timestamp_seconds{work="lifecycle-tick"}' in text
+            return any(line.startswith("epep_scheduled_work_last_run_timestamp_seconds{")
+                       and 'work="lifecycle-tick"' in line for line in text.splitlines())
         await eventually(ticked, 10, "a tick to finish")
 
         # Through the ingress (which always adds X-Forwarded-For) there is nothing to see.

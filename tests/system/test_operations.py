@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 
@@ -24,7 +25,9 @@ def metrics(system: RunningSystem, service: str, headers: dict[str, str] | None 
 def test_every_service_serves_metrics_on_its_own_port(system: RunningSystem, now: float) -> None:
     start(system, EMAIL)  # a request through the gateway to identity, an event to notify, an email
     system.mailbox.wait_for_code(EMAIL, now)
-    wait_for(lambda: 'epep_emails_total{outcome="sent"}' in metrics(system, "notify")[1], 10, "the email counted")
+    # (Every series also carries service_version and deployment_environment_name: match the labels we mean.)
+    wait_for(lambda: re.search(r'^epep_emails_total\{outcome="sent"[,}]', metrics(system, "notify")[1], re.M), 10,
+             "the email counted")
     for service in SERVICES:
         status, text = metrics(system, service)
         assert status == 200, service
@@ -37,7 +40,8 @@ def test_every_service_serves_metrics_on_its_own_port(system: RunningSystem, now
     # Queue figures are read from the broker at scrape time (a busy broker may miss one scrape).
     wait_for(lambda: 'epep_queue_consumers{queue="delegation.' in metrics(system, "delegation")[1], 20,
              "delegation's queues")
-    wait_for(lambda: 'sign_in_code.dlq"} 0.0' in metrics(system, "notify")[1], 20, "notify's dead-letter queues")
+    wait_for(lambda: re.search(r'^epep_dead_letter_messages\{queue="[^"]*sign_in_code\.dlq"[^}]*\} 0\.0$',
+                               metrics(system, "notify")[1], re.M), 20, "notify's dead-letter queues")
 
 
 def test_metrics_are_not_served_through_the_portal_or_gateway(system: RunningSystem) -> None:
