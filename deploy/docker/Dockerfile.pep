@@ -15,12 +15,18 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
-# Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed here.
-RUN /opt/venv/bin/pip install --requirement /tmp/requirements.txt
+# The lock file only: every version pinned and every file checked against its hash (requirements.in says what
+# the services need; `make lock` writes requirements.txt). Every dependency ships manylinux wheels for CPython
+# 3.11, so no compiler is needed here.
+RUN /opt/venv/bin/pip install --require-hashes --requirement /tmp/requirements.txt
 
 # ---- runtime ----------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# The release, on every span and metric as service.version:  docker build --build-arg EPEP_VERSION=1.4.0 ...
+ARG EPEP_VERSION=dev
+LABEL org.opencontainers.image.version=${EPEP_VERSION}
 ENV PATH=/opt/venv/bin:$PATH \
+    EPEP_SERVICE_VERSION=${EPEP_VERSION} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     EPEP_ENVIRONMENT=production \
@@ -45,8 +51,8 @@ COPY services/pep/ services/pep/
 RUN python -m compileall -q shared services
 USER 10001:10001
 EXPOSE 8102
-# /healthz only says the process is alive; /readyz (database and broker) is for the orchestrator's
-# readiness checks, not for restarting a container. No curl in the slim image, so python asks.
+# /healthz only says the process is alive; /readyz (its database) is for the orchestrator's readiness
+# checks, not for restarting a container. No curl in the slim image, so python asks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('EPEP_PORT', '8102') + '/healthz', timeout=4)"]
 CMD ["python", "-m", "services.pep", "serve"]

@@ -131,7 +131,112 @@ def test_the_ingress_routes_only_to_the_gateway_and_portal() -> None:
     assert backends == {"gateway", "portal"}
 
 
+def test_gateway_api_routes_match_the_ingress() -> None:
+    """The Gateway API resources carry the same routes as the retired ingress-nginx Ingress: /api to the gateway,
+    the rest to the portal, on the same host, each backend an existing Service port; plain HTTP only redirects."""
+    (ingress,) = of_kind("Ingress")
+    (gateway,) = of_kind("Gateway")
+    services = {d["metadata"]["name"]: {p["port"] for p in d["spec"]["ports"]} for d in of_kind("Service")}
+    listeners = {listener["name"]: listener for listener in gateway["spec"]["listeners"]}
+    assert listeners["https"]["protocol"] == "HTTPS" and listeners["https"]["tls"]["certificateRefs"][0]["name"] == \
+        ingress["spec"]["tls"][0]["secretName"]
+    routes = {d["metadata"]["name"]: d for d in of_kind("HTTPRoute")}
+    main, redirect = routes["epep"], routes["epep-https-redirect"]
+    assert main["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"], "sectionName": "https"}]
+    assert main["spec"]["hostnames"] == [rule["host"] for rule in ingress["spec"]["rules"]]
+    by_path = {}
+    for rule in main["spec"]["rules"]:
+        (match,) = rule["matches"]
+        (backend,) = rule["backendRefs"]
+        assert backend["port"] in services[backend["name"]], backend
+        by_path[match["path"]["value"]] = backend["name"]
+    assert by_path == {p["path"]: p["backend"]["service"]["name"]
+                       for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
+    assert redirect["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"], "sectionName": "http"}]
+    (rule,) = redirect["spec"]["rules"]
+    assert rule == {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}
+
+
+def _mebibytes(size: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([km]?)", size.lower()).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2}[unit]
+
+
+def test_the_edge_lets_through_exactly_the_largest_upload_the_services_accept() -> None:
+    """The body limit at the edge (Ingress and Gateway API alike) is the attachment limit plus the room for the form
+    around the file, as the gateway caps it: smaller refuses files the service allows, with the proxy's error page
+    instead of ours; larger lets the gateway read bodies it would refuse anyway."""
+    from services.gateway.pep_files import FORM_ROOM
+    from shared.api.attachments import ATTACHMENT_MAX_BYTES
+
+    (common,) = [d for d in of_kind("ConfigMap") if d["metadata"]["name"] == "epep-common"]
+    limit = int(common["data"].get("EPEP_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES))
+    (ingress,) = of_kind("Ingress")
+    (policy,) = of_kind("ClientSettingsPolicy")
+    assert _mebibytes(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]) == \
+        _mebibytes(policy["spec"]["body"]["maxSize"]) == limit + FORM_ROOM
+    assert policy["spec"]["targetRef"]["name"] == of_kind("Gateway")[0]["metadata"]["name"]
+
+
+def test_readiness_is_the_service_itself_and_the_broker_has_an_alert_of_its_own() -> None:
+    """Readiness probes ask /readyz, which needs the database only (shared/service.py); the broker's health is the
+    epep_broker_connected metric, and an alert says when a pod has lost it."""
+    (rule,) = of_kind("PrometheusRule")
+    exprs = [r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert any("epep_broker_connected" in e and "== 0" in e for e in exprs)
+    assert any("epep_consumers_consuming" in e for e in exprs)
+    for d in of_kind("Deployment"):
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert "broker" not in container["livenessProbe"]["httpGet"]["path"]
+
+
 # ---- Dockerfiles and compose ------------------------------------------------------------------------------
+
+# The oldest release line of each image still supported upstream (Node: LTS lines; RabbitMQ: the 4.x series,
+# community support having ended for 3.x; Postgres: five years per major; Python: five years per minor).
+SUPPORTED = {"node": (22,), "rabbitmq": (4, 0), "postgres": (14,), "python": (3, 11)}
+
+
+def _images() -> list[tuple[str, str]]:
+    """Every third-party image reference: compose's `image:`s and the Dockerfiles' FROM/ARG defaults."""
+    found = [(f"compose {name}", service["image"]) for name, service in COMPOSE["services"].items()
+             if "image" in service and not service["image"].startswith("epep/")]
+    for path in sorted((DEPLOY / "docker").glob("Dockerfile.*")):
+        if path.suffix == ".dockerignore":
+            continue
+        for ref in re.findall(r"^ARG \w+_IMAGE=(\S+)", path.read_text(), re.MULTILINE):
+            found.append((path.name, ref))
+    return found
+
+
+def test_images_are_pinned_to_supported_releases_never_latest() -> None:
+    images = _images()
+    assert {ref.split(":")[0] for _, ref in images} >= {"postgres", "rabbitmq", "axllent/mailpit", "python", "node"}
+    for where, ref in images:
+        name, _, tag = ref.partition(":")
+        tag = tag.split("@")[0]
+        assert tag and tag != "latest" and not tag.startswith("latest"), (where, ref)
+        if name in SUPPORTED:
+            version = tuple(int(n) for n in re.match(r"v?(\d+(?:\.\d+)?)", tag).group(1).split("."))  # type: ignore[union-attr]
+            assert version >= SUPPORTED[name][:len(version)], (where, ref)
+    for d in of_kind("Deployment") + of_kind("Job"):
+        for container in d["spec"]["template"]["spec"]["containers"]:
+            assert not container["image"].endswith(":latest") and ":" in container["image"], d["_file"]
+
+
+def test_images_install_python_dependencies_from_the_lock_file_only() -> None:
+    """The runtime lock (requirements.txt) with hashes, never the development one or an unpinned name."""
+    lock = (DEPLOY.parent / "requirements.txt").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\$", lock, re.MULTILINE)
+    assert pins and lock.count("--hash=sha256:") >= len(pins)
+    assert "aiosmtpd" not in pins  # the development mail sink never ships
+    for service in SERVICES:
+        text = (DEPLOY / "docker" / f"Dockerfile.{service}").read_text()
+        installs = re.findall(r"pip install ([^\n]+)", text)
+        assert installs == ["--require-hashes --requirement /tmp/requirements.txt"], (service, installs)
+        assert "COPY requirements.txt /tmp/requirements.txt" in text and "requirements-dev" not in text, service
+
 
 
 def test_every_service_has_a_non_root_dockerfile() -> None:
