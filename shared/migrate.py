@@ -4,6 +4,18 @@ Runs as the admin login: creates the service's role and schema where it has the 
 the shared bus migrations and the service's own, in order, each in a transaction, under an advisory
 lock (so replicas starting together don't race) with a lock timeout (so a stuck lock fails loudly).
 The service role gets data rights on its own schema only; it owns nothing, so it cannot alter tables.
+
+Two marks, each a comment line at the top of a migration file:
+
+- `-- no-transaction`: its statements run one by one outside a transaction, so that `CREATE INDEX CONCURRENTLY`
+  (which Postgres refuses inside one) builds an index on a large table without blocking its writes. Plain
+  statements only, each ending with `;` at the end of a line (no function bodies). A failure part-way leaves
+  the statements before it done (and a concurrent index build that failed leaves an INVALID index), and the
+  migration is not recorded, so it runs again whole next time: write it to be safe to repeat
+  (`DROP INDEX CONCURRENTLY IF EXISTS` first, `IF NOT EXISTS`).
+- `-- replaces: <sha256>`: this file was rewritten from an earlier text with that checksum, to the same effect
+  (say, made concurrent). Where the earlier text was applied, the new one is accepted without running again and
+  its checksum recorded; any other change to an applied migration still fails loudly.
 """
 
 from __future__ import annotations
@@ -21,6 +33,36 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_NO_TRANSACTION = "-- no-transaction"
+_REPLACES = re.compile(r"^-- replaces: ([0-9a-f]{64})\s*$", re.MULTILINE)
+
+
+def _header(sql: str) -> list[str]:
+    """The comment lines the file starts with (its marks live there)."""
+    lines = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line.rstrip())
+    return lines
+
+
+def runs_outside_a_transaction(sql: str) -> bool:
+    return _NO_TRANSACTION in _header(sql)
+
+
+def replaced_checksums(sql: str) -> set[str]:
+    return set(_REPLACES.findall("\n".join(_header(sql))))
+
+
+def statements(sql: str) -> list[str]:
+    """A no-transaction migration's statements: comment lines dropped, split at each `;` that ends a line (sent
+    one by one: several in one query string would run in one implicit transaction)."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    found = [part.strip() for part in re.split(r";[ \t]*$", body, flags=re.MULTILINE)]
+    if "$$" in body:
+        raise RuntimeError("a no-transaction migration holds plain statements only (no $$ bodies)")
+    return [part for part in found if part]
 
 
 def _migration_files(folder: Path) -> list[Path]:
@@ -103,15 +145,26 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
                     checksum = hashlib.sha256(sql.encode()).hexdigest()
                     key = (source, path.name[:4])
                     if key in done:
-                        if done[key] != checksum:
+                        if done[key] == checksum:
+                            continue
+                        if done[key] not in replaced_checksums(sql):
                             raise RuntimeError(f"migration {source}/{path.name} changed after it was applied")
+                        # Rewritten to the same effect (it says so): the applied text stands for it.
+                        await conn.execute("UPDATE schema_migrations SET checksum = $3 "
+                                           "WHERE source = $1 AND version = $2", source, path.name[:4], checksum)
+                        log.info("migration rewritten, already applied", extra={
+                            "service": service, "migration": path.name, "source": source})
                         continue
-                    async with conn.transaction():
-                        await conn.execute(sql)
-                        await conn.execute(
-                            "INSERT INTO schema_migrations (source, version, checksum) VALUES ($1, $2, $3)",
-                            source, path.name[:4], checksum,
-                        )
+                    record = ("INSERT INTO schema_migrations (source, version, checksum) VALUES ($1, $2, $3)",
+                              source, path.name[:4], checksum)
+                    if runs_outside_a_transaction(sql):
+                        for statement in statements(sql):
+                            await conn.execute(statement)
+                        await conn.execute(*record)
+                    else:
+                        async with conn.transaction():
+                            await conn.execute(sql)
+                            await conn.execute(*record)
                     applied.append(f"{source}/{path.name}")
                     log.info("migration applied", extra={"service": service, "migration": path.name, "source": source})
         finally:
