@@ -24,6 +24,9 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 
 from shared.settings import ServiceSettings
 
@@ -69,6 +72,26 @@ def _span_line(span: ReadableSpan) -> str:
     return span.to_json(indent=None) + "\n"
 
 
+class _NoLoneQueries(Sampler):
+    """Every span (parent-based, as the SDK's default), except a SQL statement outside any trace: the outbox
+    relay's polls and the schedulers' claims, every second or so in every replica, would each make a one-span
+    trace that says nothing. A statement inside a request, a message or a traced tick is kept, under its span."""
+
+    def __init__(self) -> None:
+        self.default = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context: Context | None, trace_id: int, name: str, kind: SpanKind | None = None,
+                      attributes: Attributes = None, links: Sequence[Link] | None = None,
+                      trace_state: TraceState | None = None) -> SamplingResult:
+        lone = not trace.get_current_span(parent_context).get_span_context().is_valid
+        if lone and attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            return SamplingResult(Decision.DROP)
+        return self.default.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoLoneQueries"
+
+
 def resource_attributes(settings: ServiceSettings, service: str) -> dict[str, str]:
     """What every span (its resource) and every metric (its labels, shared/metrics.py) says about the process."""
     return {"service.name": f"epep-{service}", "service.version": settings.service_version,
@@ -80,7 +103,8 @@ def setup_tracing(settings: ServiceSettings, service: str) -> TracerProvider:
     if _provider is not None:
         return _provider
     # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES (the pod's name and namespace in Kubernetes).
-    provider = TracerProvider(resource=Resource.create(resource_attributes(settings, service)))
+    provider = TracerProvider(resource=Resource.create(resource_attributes(settings, service)),
+                              sampler=_NoLoneQueries())
     if settings.traces_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(RedactingExporter(ConsoleSpanExporter())))
     elif settings.traces_exporter == "file":

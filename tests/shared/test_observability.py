@@ -113,6 +113,9 @@ async def test_spans_reach_an_otlp_collector_and_logs_carry_their_trace_ids(
     statements = [{a.key: a.value.string_value for a in span.attributes} for span in queries]
     assert any("SELECT kind FROM work WHERE id = $1" in str(attributes) for attributes in statements), statements
     assert "999999999" not in str(statements)
+    # ... and only there: a statement outside any trace (the relay's polls, the ticks' claims) makes no trace.
+    roots = [span for _, _, span in spans if not span.parent_span_id]
+    assert roots and not [span.name for span in roots if any(a.key.startswith("db.") for a in span.attributes)]
 
     # The log line about the failed request carries the trace id and span id of that request's span.
     text = log.read_text()

@@ -43,3 +43,19 @@ def test_the_exporter_redacts_span_names_and_attributes() -> None:
     span = collected.spans[0]
     assert TOKEN not in span.name and TOKEN not in str(span.attributes)
     assert span.attributes["n"] == 3
+
+
+def test_sql_statements_are_traced_inside_a_trace_only() -> None:
+    """A statement under a request's or message's span is kept; one outside any trace (the relay's polls, the
+    schedulers' claims, every second in every replica) would be a one-span trace saying nothing, so it is not."""
+    from shared.telemetry import _NoLoneQueries
+
+    tracer = TracerProvider(sampler=_NoLoneQueries()).get_tracer("test")
+    query = {"db.system": "postgresql", "db.statement": "SELECT 1"}
+    with tracer.start_as_current_span("SELECT", attributes=query) as lone:
+        assert not lone.is_recording()
+    with tracer.start_as_current_span("GET /children/{child_id}") as request:
+        assert request.is_recording()
+        with tracer.start_as_current_span("SELECT", attributes=query) as inside:
+            assert inside.is_recording()
+            assert inside.get_span_context().trace_id == request.get_span_context().trace_id
