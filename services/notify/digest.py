@@ -26,12 +26,17 @@ from services.notify import directory
 from services.notify.directory import Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
+from shared.api.notifications import (
+    GET_NOTIFICATION_PREFERENCES,
+    SET_NOTIFICATION_PREFERENCES,
+    NotificationPreferences,
+)
 from shared.authz import require_user
 from shared.bus import MessageContext, add_event
 from shared.contracts import DigestDue
 from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, parse_body
+from shared.web import CLAIMS, parse_body, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -46,21 +51,21 @@ class Preferences(BaseModel):
     reminders: Literal["immediate", "daily"]
 
 
-@routes.get("/me/notification-preferences")
-async def get_preferences(request: web.Request) -> web.Response:
+@serves(routes, GET_NOTIFICATION_PREFERENCES)
+async def get_preferences(request: web.Request) -> NotificationPreferences:
     user = uuid.UUID(require_user(request[CLAIMS]))
     chosen = await request.app[POOL].fetchval("SELECT reminders FROM preferences WHERE user_id = $1", user)
-    return web.json_response({"reminders": chosen or "immediate"})
+    return NotificationPreferences(reminders=chosen or "immediate")
 
 
-@routes.put("/me/notification-preferences")
-async def put_preferences(request: web.Request) -> web.Response:
+@serves(routes, SET_NOTIFICATION_PREFERENCES)
+async def put_preferences(request: web.Request) -> NotificationPreferences:
     user = uuid.UUID(require_user(request[CLAIMS]))
     body = await parse_body(request, Preferences)
     await request.app[POOL].execute(
         "INSERT INTO preferences (user_id, reminders) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET "
         "reminders = $2, updated_at = now()", user, body.reminders)
-    return web.json_response({"reminders": body.reminders})
+    return NotificationPreferences(reminders=body.reminders)
 
 
 async def hold_for_digest(ctx: MessageContext, people: Iterable[Person], outgoing: list[Email],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -17,10 +16,12 @@ from aiohttp import web
 from services.notify import directory, emails, previews, sending
 from services.notify.consumers import send_delivery
 from services.notify.settings import NotifySettings
+from shared.api import notifications as api
+from shared.api.notifications import Delivery, DeliveryPage, EmailPreviews, TemplateChoice
 from shared.authz import not_found, organisations_where, roles_at
 from shared.errors import FieldError, Problem
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, path_uuid
+from shared.web import CLAIMS, path_uuid, serves
 
 routes = web.RouteTableDef()
 
@@ -78,8 +79,8 @@ def _admin_la(request: web.Request) -> uuid.UUID:
     return la_id
 
 
-@routes.get("/organisations/{la_id}/deliveries")
-async def delivery_log(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_DELIVERIES)
+async def delivery_log(request: web.Request) -> DeliveryPage:
     """An LA's emails, newest first, 25 a page. Query: recipient (part of an address), template, status, page."""
     la_id = _admin_la(request)
     query = request.query
@@ -112,13 +113,13 @@ async def delivery_log(request: web.Request) -> web.Response:
     rows = await pool.fetch(
         f"SELECT * FROM deliveries WHERE {condition} ORDER BY created_at DESC, id DESC "  # noqa: S608
         f"LIMIT {PAGE_SIZE} OFFSET {(page - 1) * PAGE_SIZE}", *args)
-    return web.json_response({
-        "items": [_entry(r) for r in rows], "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "total": total,
-        "templates": [{"value": k, "name": v} for k, v in TEMPLATE_NAMES.items()], "statuses": list(STATUSES)})
+    return DeliveryPage(
+        items=[_entry(r) for r in rows], page=page, pages=max(1, -(-total // PAGE_SIZE)), total=total,
+        templates=[TemplateChoice(value=k, name=v) for k, v in TEMPLATE_NAMES.items()], statuses=list(STATUSES))
 
 
-@routes.post("/organisations/{la_id}/deliveries/{delivery_id}/resend")
-async def resend(request: web.Request) -> web.Response:
+@serves(routes, api.RESEND_DELIVERY)
+async def resend(request: web.Request) -> Delivery:
     """Send a failed email again, now, and answer with how it went.
 
     Sent here rather than queued because an admin is waiting to see the outcome; the delivery's status
@@ -146,22 +147,20 @@ async def resend(request: web.Request) -> web.Response:
     with contextlib.suppress(sending.TemporaryFailure):
         await send_delivery(pool, settings, row["id"], email, row["subject"], {"resent": True})
     done = await pool.fetchrow("SELECT * FROM deliveries WHERE id = $1", row["id"])
-    return web.json_response(_entry(done))
+    return _entry(done)
 
 
-def _entry(row: asyncpg.Record) -> dict[str, Any]:
-    def when(column: str) -> str | None:
-        return row[column].isoformat() if row[column] else None
-    return {"id": str(row["id"]), "template": row["template"],
-            "template_name": TEMPLATE_NAMES.get(row["template"], row["template"].replace("_", " ")),
-            "recipient": row["recipient"], "status": row["status"], "attempts": row["attempts"],
-            "error": row["last_error"], "created_at": when("created_at"), "sent_at": when("sent_at"),
-            "updated_at": when("updated_at"), "resent_at": when("resent_at"),
-            "can_resend": row["status"] in FAILED and row["payload"] is not None}
+def _entry(row: asyncpg.Record) -> Delivery:
+    return Delivery(id=str(row["id"]), template=row["template"],
+                    template_name=TEMPLATE_NAMES.get(row["template"], row["template"].replace("_", " ")),
+                    recipient=row["recipient"], status=row["status"], attempts=row["attempts"],
+                    error=row["last_error"], created_at=row["created_at"], sent_at=row["sent_at"],
+                    updated_at=row["updated_at"], resent_at=row["resent_at"],
+                    can_resend=row["status"] in FAILED and row["payload"] is not None)
 
 
-@routes.get("/email-previews")
-async def email_previews(request: web.Request) -> web.Response:
+@serves(routes, api.EMAIL_PREVIEWS)
+async def email_previews(request: web.Request) -> EmailPreviews:
     """Every kind of email notify sends, rendered from built-in sample values (never anyone's real data): its
     subject, plain text and HTML. For Virtual School admins, with their LA's contact details in the footer;
     anyone else gets 404."""
@@ -172,5 +171,5 @@ async def email_previews(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     assert isinstance(settings, NotifySettings)
     school = await directory.virtual_school(request.app[POOL], uuid.UUID(sorted(las)[0]))
-    return web.json_response({"items": [{**previews.rendered(email, settings), "name": TEMPLATE_NAMES[email.template]}
-                                        for email in previews.one_of_each(settings, school)]})
+    return EmailPreviews(items=[previews.rendered(email, settings, TEMPLATE_NAMES[email.template])
+                                for email in previews.one_of_each(settings, school)])

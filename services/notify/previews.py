@@ -11,7 +11,6 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from typing import Any
 
 from services.notify import (
     digest,
@@ -26,6 +25,7 @@ from services.notify import (
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
+from shared.api.notifications import EmailPreview
 from shared.contracts import (
     AccountChanged,
     EmailCodeIssued,
@@ -220,13 +220,13 @@ def one_of_each(settings: NotifySettings, virtual_school: Organisation | None = 
     return [replace(first[t], virtual_school=virtual_school or VIRTUAL_SCHOOL) for t in emails.SUBJECTS if t in first]
 
 
-def rendered(email: Email, settings: NotifySettings) -> dict[str, Any]:
-    """Subject, plain text and HTML of one email, as its recipient would get them."""
+def rendered(email: Email, settings: NotifySettings, name: str) -> EmailPreview:
+    """Subject, plain text and HTML of one email, as its recipient would get them; `name` is its kind in words."""
     subject = emails.subject_for(email.template, settings.service_name, email.values)
     message = emails.render(email, delivery_id=uuid.UUID(int=0), sender=settings.mail_from, subject=subject,
                             service_name=settings.service_name)
-    return {"template": email.template, "subject": subject, "text": _part(message, "plain"),
-            "html": _part(message, "html"), "calendar": email.calendar is not None}
+    return EmailPreview(template=email.template, name=name, subject=subject, text=_part(message, "plain"),
+                        html=_part(message, "html"), calendar=email.calendar is not None)
 
 
 def _part(message: EmailMessage, subtype: str) -> str:

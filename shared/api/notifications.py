@@ -3,6 +3,7 @@ admins only)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -20,10 +21,10 @@ class Delivery(BaseModel):
     status: str  # created | sending | sent | temporary_failure | permanent_failure
     attempts: int
     error: str | None = None  # the mail server's answer ("SMTP 550") or why it could not be reached
-    created_at: str
-    sent_at: str | None = None
-    updated_at: str
-    resent_at: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+    updated_at: datetime
+    resent_at: datetime | None = None
     can_resend: bool
 
 

@@ -18,10 +18,11 @@ def test_there_is_a_preview_of_every_template_in_the_order_of_the_registry() -> 
 def test_each_preview_is_the_email_as_sent_with_the_admins_own_virtual_school() -> None:
     school = Organisation(name="Southshire Virtual School", contact_email="vs@southshire.test", contact_phone=None)
     for email in previews.one_of_each(SETTINGS, school):
-        page = previews.rendered(email, SETTINGS)
-        assert page["subject"] == emails.subject_for(email.template, "ePEP", email.values)
-        assert "Southshire Virtual School" in page["text"] and "vs@southshire.test" in page["html"]
-        assert page["html"].lstrip().lower().startswith("<!doctype html>")
-        assert "{{" not in page["text"] and "{{" not in page["html"]
+        page = previews.rendered(email, SETTINGS, TEMPLATE_NAMES[email.template])
+        assert page.subject == emails.subject_for(email.template, "ePEP", email.values)
+        assert page.name == TEMPLATE_NAMES[email.template]
+        assert "Southshire Virtual School" in page.text and "vs@southshire.test" in page.html
+        assert page.html.lstrip().lower().startswith("<!doctype html>")
+        assert "{{" not in page.text and "{{" not in page.html
     meeting = next(e for e in previews.one_of_each(SETTINGS) if e.template == "meeting_invitation")
-    assert previews.rendered(meeting, SETTINGS)["calendar"] is True
+    assert previews.rendered(meeting, SETTINGS, "PEP meeting invitation").calendar is True
