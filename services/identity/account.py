@@ -26,17 +26,23 @@ from shared.api.identity import (
     AcceptInvitation,
     EmailChange,
     EmailChangeCode,
+    EmailChangeStarted,
+    InvitationAccepted,
+    InvitationPreview,
+    MySession,
     PasswordChange,
     Registration,
     RegistrationCode,
     RegistrationResend,
+    RegistrationStarted,
+    ResetStarted,
 )
 from shared.authz import require_service, require_user
 from shared.bus import add_event
 from shared.contracts import AccountChanged
 from shared.errors import Problem
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, parse_body
+from shared.web import CLAIMS, REQUEST_ID, parse_body, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -91,8 +97,8 @@ async def accept_invitation(conn: asyncpg.Connection, invitation: asyncpg.Record
 # ---- invitations and registration -----------------------------------------------------------------
 
 
-@routes.get("/invitations/lookup")
-async def lookup_invitation(request: web.Request) -> web.Response:
+@serves(routes, api.LOOKUP_INVITATION)
+async def lookup_invitation(request: web.Request) -> InvitationPreview:
     """What the emailed link's page shows: who invites you to what. Not the name or email: you type those."""
     require_service(request[CLAIMS])
     token = request.query.get("token", "")
@@ -100,15 +106,14 @@ async def lookup_invitation(request: web.Request) -> web.Response:
         raise INVITATION_NOT_FOUND
     async with request.app[POOL].acquire() as conn:
         inv = await open_invitation(conn, token)
-    return web.json_response({"organisation_name": inv["organisation_name"],
-                              "organisation_type": inv["organisation_type"], "role": inv["role"],
-                              "expires_at": inv["expires_at"].isoformat()})
+    return InvitationPreview(organisation_name=inv["organisation_name"], organisation_type=inv["organisation_type"],
+                             role=inv["role"], expires_at=inv["expires_at"])
 
 
 
 
-@routes.post("/registrations")
-async def register(request: web.Request) -> web.Response:
+@serves(routes, api.REGISTER)
+async def register(request: web.Request) -> RegistrationStarted:
     require_service(request[CLAIMS])
     body = await parse_body(request, Registration)
     settings = _settings(request)
@@ -134,15 +139,15 @@ async def register(request: web.Request) -> web.Response:
         code_id = await codes_store.create(conn, "verify_registration", inv["email"], payload={
             "invitation_id": str(inv["id"]), "password_hash": password_hash})
         await codes_store.send(conn, settings, code_id, inv["given_name"], request[REQUEST_ID])
-    return web.json_response({"registration_id": str(code_id), "email": inv["email"]}, status=202)
+    return RegistrationStarted(registration_id=code_id, email=inv["email"])
 
 
 
 
 
 
-@routes.post("/registrations/verify")
-async def verify_registration(request: web.Request) -> web.Response:
+@serves(routes, api.VERIFY_REGISTRATION)
+async def verify_registration(request: web.Request) -> None:
     """The right code proves the address: the account is created and the invitation accepted, at once."""
     require_service(request[CLAIMS])
     body = await parse_body(request, RegistrationCode)
@@ -168,11 +173,10 @@ async def verify_registration(request: web.Request) -> web.Response:
 
     await codes_store.use(request.app[POOL], _settings(request), body.registration_id, "verify_registration",
                           body.code, create_account)
-    return web.Response(status=204)
 
 
-@routes.post("/registrations/resend")
-async def resend_registration_code(request: web.Request) -> web.Response:
+@serves(routes, api.RESEND_REGISTRATION_CODE)
+async def resend_registration_code(request: web.Request) -> RegistrationResend:
     require_service(request[CLAIMS])
     body = await parse_body(request, RegistrationResend)
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -181,13 +185,13 @@ async def resend_registration_code(request: web.Request) -> web.Response:
             given = await conn.fetchval("SELECT given_name FROM invitations WHERE id = $1",
                                         uuid.UUID(row["payload"]["invitation_id"]))
             await codes_store.send(conn, _settings(request), row["id"], given, request[REQUEST_ID])
-    return web.json_response({"registration_id": str(body.registration_id)}, status=202)
+    return RegistrationResend(registration_id=body.registration_id)
 
 
 
 
-@routes.post("/invitations/accept")
-async def accept_with_existing_account(request: web.Request) -> web.Response:
+@serves(routes, api.ACCEPT_INVITATION)
+async def accept_with_existing_account(request: web.Request) -> InvitationAccepted:
     """One login across LAs and settings: a signed-in person accepts an invitation sent to their address."""
     user_id = uuid.UUID(require_user(request[CLAIMS]))
     body = await parse_body(request, AcceptInvitation)
@@ -198,7 +202,7 @@ async def accept_with_existing_account(request: web.Request) -> web.Response:
             raise Problem(403, "This invitation is for someone else",
                           "Sign in with the email address the invitation was sent to.", code="invitation_not_yours")
         await accept_invitation(conn, inv, user_id)
-    return web.json_response({"organisation_id": str(inv["organisation_id"]), "role": inv["role"]})
+    return InvitationAccepted(organisation_id=inv["organisation_id"], role=inv["role"])
 
 
 # ---- forgotten password ---------------------------------------------------------------------------
@@ -208,8 +212,8 @@ async def accept_with_existing_account(request: web.Request) -> web.Response:
 
 
 
-@routes.post("/auth/password-reset")
-async def request_password_reset(request: web.Request) -> web.Response:
+@serves(routes, api.REQUEST_PASSWORD_RESET)
+async def request_password_reset(request: web.Request) -> ResetStarted:
     """Same answer whether or not the address has an account; a code is emailed only if it does."""
     require_service(request[CLAIMS])
     body = await parse_body(request, PasswordResetRequest)
@@ -230,11 +234,11 @@ async def request_password_reset(request: web.Request) -> web.Response:
                 await codes_store.send(conn, settings, code_id, user["given_name"], request[REQUEST_ID])
                 await audit.record(conn, "password_reset_requested", subject_user_id=user["id"],
                                    client_address=body.client_address)
-    return web.json_response({"attempt_id": str(code_id)}, status=202)
+    return ResetStarted(attempt_id=code_id)
 
 
-@routes.post("/auth/password-reset/complete")
-async def complete_password_reset(request: web.Request) -> web.Response:
+@serves(routes, api.COMPLETE_PASSWORD_RESET)
+async def complete_password_reset(request: web.Request) -> None:
     require_service(request[CLAIMS])
     body = await parse_body(request, PasswordResetComplete)
     settings = _settings(request)
@@ -266,7 +270,6 @@ async def complete_password_reset(request: web.Request) -> web.Response:
                                                settings.throttle_free_failures_address,
                                                settings.throttle_max_delay_seconds)
         raise
-    return web.Response(status=204)
 
 
 async def _replace_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,
@@ -286,8 +289,8 @@ async def _replace_password(conn: asyncpg.Connection, user_id: uuid.UUID, passwo
 
 
 
-@routes.post("/me/password")
-async def change_password(request: web.Request) -> web.Response:
+@serves(routes, api.CHANGE_PASSWORD)
+async def change_password(request: web.Request) -> None:
     claims = request[CLAIMS]
     user_id = uuid.UUID(require_user(claims))
     body = await parse_body(request, PasswordChange)
@@ -304,15 +307,14 @@ async def change_password(request: web.Request) -> web.Response:
         await _replace_password(conn, user_id, password_hash,
                                 keep_session=uuid.UUID(claims.session_id) if claims.session_id else None)
         await audit.record(conn, "password_changed", actor_id=user_id, subject_user_id=user_id)
-    return web.Response(status=204)
 
 
 
 
 
 
-@routes.post("/me/email")
-async def start_email_change(request: web.Request) -> web.Response:
+@serves(routes, api.CHANGE_EMAIL)
+async def start_email_change(request: web.Request) -> EmailChangeStarted:
     """The new address is verified with a code before it replaces the old one."""
     user_id = uuid.UUID(require_user(request[CLAIMS]))
     body = await parse_body(request, EmailChange)
@@ -329,11 +331,11 @@ async def start_email_change(request: web.Request) -> web.Response:
     async with pool.acquire() as conn, conn.transaction():
         code_id = await codes_store.create(conn, "change_email", str(body.new_email).strip(), user_id=user_id)
         await codes_store.send(conn, settings, code_id, user["given_name"], request[REQUEST_ID])
-    return web.json_response({"change_id": str(code_id)}, status=202)
+    return EmailChangeStarted(change_id=code_id)
 
 
-@routes.post("/me/email/verify")
-async def finish_email_change(request: web.Request) -> web.Response:
+@serves(routes, api.VERIFY_EMAIL_CHANGE)
+async def finish_email_change(request: web.Request) -> None:
     user_id = uuid.UUID(require_user(request[CLAIMS]))
     body = await parse_body(request, EmailChangeCode)
 
@@ -352,11 +354,10 @@ async def finish_email_change(request: web.Request) -> web.Response:
 
     await codes_store.use(request.app[POOL], _settings(request), body.change_id, "change_email", body.code, change,
                           owner=user_id)
-    return web.Response(status=204)
 
 
-@routes.get("/me/sessions")
-async def my_sessions(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_MY_SESSIONS)
+async def my_sessions(request: web.Request) -> list[MySession]:
     claims = request[CLAIMS]
     user_id = uuid.UUID(require_user(claims))
     settings = _settings(request)
@@ -364,13 +365,12 @@ async def my_sessions(request: web.Request) -> web.Response:
         "SELECT id, created_at, last_seen_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL "
         "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) ORDER BY last_seen_at DESC",
         user_id, float(settings.session_idle_seconds))
-    return web.json_response([{"id": str(r["id"]), "created_at": r["created_at"].isoformat(),
-                               "last_seen_at": r["last_seen_at"].isoformat(),
-                               "current": str(r["id"]) == claims.session_id} for r in rows])
+    return [MySession(id=r["id"], created_at=r["created_at"], last_seen_at=r["last_seen_at"],
+                      current=str(r["id"]) == claims.session_id) for r in rows]
 
 
-@routes.delete("/me/sessions/{session_id}")
-async def end_my_session(request: web.Request) -> web.Response:
+@serves(routes, api.END_MY_SESSION)
+async def end_my_session(request: web.Request) -> None:
     user_id = uuid.UUID(require_user(request[CLAIMS]))
     try:
         session_id = uuid.UUID(request.match_info["session_id"])
@@ -382,4 +382,3 @@ async def end_my_session(request: web.Request) -> web.Response:
         if not ended:
             raise Problem(404, "Not found", "That session has already ended.", code="not_found")
         await audit.record(conn, "session_ended", actor_id=user_id, subject_user_id=user_id)
-    return web.Response(status=204)

@@ -5,7 +5,6 @@ Who may manage what is in authz.py, the rules in domain/administration.py, the S
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -18,57 +17,71 @@ from services.identity.domain.emails import normalise_email
 from services.identity.membership import nominate
 from services.identity.problems import invalid_fields
 from services.identity.settings import IdentitySettings
-from shared.api.identity import InvitationIn, Nomination, OrganisationPatch, SettingIn, StaffAccess
+from shared.api import identity as api
+from shared.api.identity import (
+    Access,
+    IdentityAuditEntry,
+    InvitationIn,
+    InvitationSent,
+    Member,
+    Nominated,
+    Nomination,
+    OpenInvitation,
+    OrganisationOut,
+    OrganisationPatch,
+    SettingIn,
+    SettingSummary,
+    StaffAccess,
+    StaffPerson,
+)
 from shared.authz import not_found, require_user
 from shared.errors import Problem
 from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
-from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid
+from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid, serves
 
 routes = web.RouteTableDef()
 
 
-def _person(row: asyncpg.Record | None, prefix: str = "") -> dict[str, Any] | None:
-    if row is None or row[f"{prefix}user_id"] is None:
+def _person(row: asyncpg.Record | None) -> StaffPerson | None:
+    if row is None or row["user_id"] is None:
         return None
-    return {"user_id": str(row[f"{prefix}user_id"]), "given_name": row[f"{prefix}given_name"],
-            "family_name": row[f"{prefix}family_name"], "email": row[f"{prefix}email"]}
+    return StaffPerson(user_id=row["user_id"], given_name=row["given_name"], family_name=row["family_name"],
+                       email=row["email"])
 
 
-async def _organisation_out(conn: asyncpg.Connection, claims: Claims, org: asyncpg.Record) -> dict[str, Any]:
+async def _organisation_out(conn: asyncpg.Connection, claims: Claims, org: asyncpg.Record) -> OrganisationOut:
     dt = await store.designated_teacher(conn, org["id"])
-    return {"id": str(org["id"]), "name": org["name"], "organisation_type": org["type"],
-            "la_id": str(org["la_id"]) if org["la_id"] else None,
-            **{k: org[k] for k in sorted(ORGANISATION_DETAILS)},
-            "designated_teacher": _person(dt), "can_manage": authz.can_manage(claims, org)}
+    return OrganisationOut(id=org["id"], name=org["name"], organisation_type=org["type"], la_id=org["la_id"],
+                           **{k: org[k] for k in sorted(ORGANISATION_DETAILS)},
+                           designated_teacher=_person(dt), can_manage=authz.can_manage(claims, org))
 
 
 # ---- organisations --------------------------------------------------------------------------------
 
 
-@routes.get("/organisations/{org_id}")
-async def get_organisation(request: web.Request) -> web.Response:
+@serves(routes, api.GET_ORGANISATION)
+async def get_organisation(request: web.Request) -> OrganisationOut:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         org = await authz.visible(conn, claims, path_uuid(request, "org_id"))
-        return web.json_response(await _organisation_out(conn, claims, org))
+        return await _organisation_out(conn, claims, org)
 
 
-@routes.get("/organisations/{la_id}/settings")
-async def list_settings(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_SETTINGS)
+async def list_settings(request: web.Request) -> list[SettingSummary]:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         la = await authz.visible(conn, claims, path_uuid(request, "la_id"))
         if la["type"] != "local_authority":
             raise not_found()
         rows = await store.settings_of(conn, la["id"])
-    return web.json_response([{"id": str(r["id"]), "name": r["name"], "setting_type": r["setting_type"],
-                               "urn": r["urn"], "phase": r["phase"], "designated_teacher": _person(r)}
-                              for r in rows])
+    return [SettingSummary(id=r["id"], name=r["name"], setting_type=r["setting_type"], urn=r["urn"],
+                           phase=r["phase"], designated_teacher=_person(r)) for r in rows]
 
 
-@routes.post("/organisations/{la_id}/settings")
-async def add_setting(request: web.Request) -> web.Response:
+@serves(routes, api.ADD_SETTING)
+async def add_setting(request: web.Request) -> OrganisationOut:
     claims = request[CLAIMS]
     body = await parse_body(request, SettingIn)
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -81,11 +94,11 @@ async def add_setting(request: web.Request) -> web.Response:
         await audit.record(conn, "setting_added", actor_id=claims.sub, organisation_id=setting_id)
         org = await authz.organisation(conn, setting_id)
         assert org is not None
-        return web.json_response(await _organisation_out(conn, claims, org), status=201)
+        return await _organisation_out(conn, claims, org)
 
 
-@routes.patch("/organisations/{org_id}")
-async def edit_organisation(request: web.Request) -> web.Response:
+@serves(routes, api.CHANGE_ORGANISATION)
+async def edit_organisation(request: web.Request) -> OrganisationOut:
     claims = request[CLAIMS]
     body = await parse_body(request, OrganisationPatch)
     changes = body.model_dump(exclude_unset=True)
@@ -100,40 +113,38 @@ async def edit_organisation(request: web.Request) -> web.Response:
                                details={"fields": sorted(changes)})
         fresh = await authz.organisation(conn, org["id"])
         assert fresh is not None
-        return web.json_response(await _organisation_out(conn, claims, fresh))
+        return await _organisation_out(conn, claims, fresh)
 
 
 # ---- people ---------------------------------------------------------------------------------------
 
 
-@routes.get("/organisations/{org_id}/users")
-async def list_users(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_MEMBERS)
+async def list_users(request: web.Request) -> list[Member]:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         rows = await store.people_of(conn, org["id"])
-    return web.json_response([{
-        "user_id": str(r["id"]), "given_name": r["given_name"], "family_name": r["family_name"], "email": r["email"],
-        "roles": r["roles"], "deactivated": r["disabled_at"] is not None,
-        "last_signed_in_at": r["last_signed_in_at"].isoformat() if r["last_signed_in_at"] else None,
-        "access": {"children": [str(c) for c in r["children"]] if r["children"] is not None else None,
-                   "sections": r["sections"]} if r["has_access"] else None} for r in rows])
+    return [Member(user_id=r["id"], given_name=r["given_name"], family_name=r["family_name"], email=r["email"],
+                   roles=r["roles"], deactivated=r["disabled_at"] is not None,
+                   last_signed_in_at=r["last_signed_in_at"],
+                   access=Access(children=r["children"], sections=r["sections"]) if r["has_access"] else None)
+            for r in rows]
 
 
-@routes.get("/organisations/{org_id}/invitations")
-async def list_invitations(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_INVITATIONS)
+async def list_invitations(request: web.Request) -> list[OpenInvitation]:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         rows = await store.open_invitations(conn, org["id"])
-    return web.json_response([{
-        "id": str(r["id"]), "given_name": r["given_name"], "family_name": r["family_name"], "email": r["email"],
-        "role": r["role"], "created_at": r["created_at"].isoformat(), "expires_at": r["expires_at"].isoformat(),
-        "invited_by_name": r["invited_by_name"]} for r in rows])
+    return [OpenInvitation(id=r["id"], given_name=r["given_name"], family_name=r["family_name"], email=r["email"],
+                           role=r["role"], created_at=r["created_at"], expires_at=r["expires_at"],
+                           invited_by_name=r["invited_by_name"]) for r in rows]
 
 
-@routes.post("/organisations/{org_id}/invitations")
-async def invite(request: web.Request) -> web.Response:
+@serves(routes, api.INVITE)
+async def invite(request: web.Request) -> InvitationSent:
     claims = request[CLAIMS]
     inviter = uuid.UUID(require_user(claims))
     body = await parse_body(request, InvitationIn)
@@ -156,11 +167,11 @@ async def invite(request: web.Request) -> web.Response:
             raise invalid_fields(("email", "There is already an open invitation for this email address")) from None
         await audit.record(conn, "invitation_sent", actor_id=inviter, organisation_id=org["id"],
                            details={"role": body.role, "invitation_id": str(invitation_id)})
-    return web.json_response({"id": str(invitation_id), "expires_at": expires_at.isoformat()}, status=201)
+    return InvitationSent(id=invitation_id, expires_at=expires_at)
 
 
-@routes.delete("/invitations/{invitation_id}")
-async def withdraw_invitation(request: web.Request) -> web.Response:
+@serves(routes, api.WITHDRAW_INVITATION)
+async def withdraw_invitation(request: web.Request) -> None:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         inv = await store.open_invitation(conn, path_uuid(request, "invitation_id"))
@@ -170,11 +181,10 @@ async def withdraw_invitation(request: web.Request) -> web.Response:
         await store.withdraw_invitation(conn, inv["id"])
         await audit.record(conn, "invitation_withdrawn", actor_id=claims.sub, organisation_id=org["id"],
                            details={"invitation_id": str(inv["id"])})
-    return web.Response(status=204)
 
 
-@routes.post("/organisations/{setting_id}/designated-teacher")
-async def change_designated_teacher(request: web.Request) -> web.Response:
+@serves(routes, api.NOMINATE_DESIGNATED_TEACHER)
+async def change_designated_teacher(request: web.Request) -> OrganisationOut:
     claims = request[CLAIMS]
     body = await parse_body(request, Nomination)
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -187,19 +197,18 @@ async def change_designated_teacher(request: web.Request) -> web.Response:
         await publish_user(conn, body.user_id)
         await audit.record(conn, "designated_teacher_changed", actor_id=claims.sub, subject_user_id=body.user_id,
                            organisation_id=org["id"], details={"previous": str(previous) if previous else None})
-        return web.json_response(await _organisation_out(conn, claims, org))
+        return await _organisation_out(conn, claims, org)
 
 
-@routes.get("/organisations/{setting_id}/designated-teacher/history")
-async def designated_teacher_history(request: web.Request) -> web.Response:
+@serves(routes, api.DESIGNATED_TEACHER_HISTORY)
+async def designated_teacher_history(request: web.Request) -> list[Nominated]:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         org = await authz.managed(conn, claims, path_uuid(request, "setting_id"))
         rows = await store.designated_teacher_history(conn, org["id"])
-    return web.json_response([{
-        "user_id": str(r["user_id"]), "given_name": r["given_name"], "family_name": r["family_name"],
-        "nominated_at": r["nominated_at"].isoformat(), "ended_at": r["ended_at"].isoformat() if r["ended_at"] else None,
-        "nominated_by_name": r["nominated_by_name"]} for r in rows])
+    return [Nominated(user_id=r["user_id"], given_name=r["given_name"], family_name=r["family_name"],
+                      nominated_at=r["nominated_at"], ended_at=r["ended_at"], nominated_by_name=r["nominated_by_name"])
+            for r in rows]
 
 
 async def _administered_user(conn: asyncpg.Connection, claims: Claims, request: web.Request) -> uuid.UUID:
@@ -209,8 +218,8 @@ async def _administered_user(conn: asyncpg.Connection, claims: Claims, request: 
     return user_id
 
 
-@routes.post("/users/{user_id}/deactivate")
-async def deactivate(request: web.Request) -> web.Response:
+@serves(routes, api.DEACTIVATE_USER)
+async def deactivate(request: web.Request) -> None:
     """Effective at once: every session ends and sign-in stops working."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -220,32 +229,29 @@ async def deactivate(request: web.Request) -> web.Response:
         await store.deactivate(conn, user_id)
         await publish_user(conn, user_id)
         await audit.record(conn, "account_deactivated", actor_id=claims.sub, subject_user_id=user_id)
-    return web.Response(status=204)
 
 
-@routes.post("/users/{user_id}/reactivate")
-async def reactivate(request: web.Request) -> web.Response:
+@serves(routes, api.REACTIVATE_USER)
+async def reactivate(request: web.Request) -> None:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         user_id = await _administered_user(conn, claims, request)
         await store.reactivate(conn, user_id)
         await publish_user(conn, user_id)
         await audit.record(conn, "account_reactivated", actor_id=claims.sub, subject_user_id=user_id)
-    return web.Response(status=204)
 
 
-@routes.post("/users/{user_id}/sessions/revoke-all")
-async def end_users_sessions(request: web.Request) -> web.Response:
+@serves(routes, api.END_USER_SESSIONS)
+async def end_users_sessions(request: web.Request) -> None:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         user_id = await _administered_user(conn, claims, request)
         await store.end_sessions(conn, user_id)
         await audit.record(conn, "sessions_ended_by_admin", actor_id=claims.sub, subject_user_id=user_id)
-    return web.Response(status=204)
 
 
-@routes.put("/organisations/{setting_id}/staff/{user_id}/access")
-async def set_staff_access(request: web.Request) -> web.Response:
+@serves(routes, api.SET_STAFF_ACCESS)
+async def set_staff_access(request: web.Request) -> None:
     """A DT decides which children and PEP sections each member of their staff may see."""
     claims = request[CLAIMS]
     body = await parse_body(request, StaffAccess)
@@ -260,11 +266,10 @@ async def set_staff_access(request: web.Request) -> web.Response:
         await publish_user(conn, user_id)
         await audit.record(conn, "staff_access_changed", actor_id=claims.sub, subject_user_id=user_id,
                            organisation_id=org["id"])
-    return web.Response(status=204)
 
 
-@routes.get("/organisations/{la_id}/audit")
-async def audit_trail(request: web.Request) -> web.Response:
+@serves(routes, api.LIST_AUDIT)
+async def audit_trail(request: web.Request) -> list[IdentityAuditEntry]:
     """What happened in this LA: for its VS admins only."""
     claims = request[CLAIMS]
     try:
@@ -278,7 +283,4 @@ async def audit_trail(request: web.Request) -> web.Response:
         if la["type"] != "local_authority":
             raise not_found()
         rows = await store.audit_trail(conn, la["id"], action, user_filter, limit)
-    return web.json_response([{
-        "id": r["id"], "at": r["at"].isoformat(), "action": r["action"], "outcome": r["outcome"],
-        "actor_name": r["actor_name"], "subject_name": r["subject_name"],
-        "organisation_name": r["organisation_name"], "client_address": r["client_address"]} for r in rows])
+    return [IdentityAuditEntry.model_validate(dict(r)) for r in rows]
