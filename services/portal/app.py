@@ -36,7 +36,7 @@ from services.portal import (
 )
 from services.portal.errors import error_pages
 from services.portal.gateway_client import SESSION_COOKIE, GatewayClient, gateway_session
-from services.portal.pagekit import GATEWAY
+from services.portal.pagekit import GATEWAY, session_before_body
 from services.portal.security import (
     BROWSER_SECRET,
     csp_nonce,
@@ -124,7 +124,7 @@ async def _gateway_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _middlewares(settings: ServiceSettings) -> list[Any]:
     assert isinstance(settings, PortalSettings)
-    return [error_pages, csrf_middleware(settings)]
+    return [error_pages, csrf_middleware(settings, before_body=session_before_body)]
 
 
 SPEC = ServiceSpec(name="portal", settings_class=PortalSettings, routes=_setup, migrations=None,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from shared.api.identity import email_error
+
 CODE_LENGTH = 8
 
 
@@ -26,8 +27,8 @@ def check_sign_in(email: str, password: str) -> SignInForm:
     form = SignInForm(email=email.strip(), password=password)
     if not form.email:
         form.errors["email"] = "Enter your email address"
-    elif len(form.email) > 320 or not EMAIL_SHAPE.match(form.email):
-        form.errors["email"] = "Enter an email address in the correct format, like name@example.com"
+    elif error := email_error(form.email):
+        form.errors["email"] = error
     if not password:
         form.errors["password"] = "Enter your password"
     elif len(password) > 1024:
@@ -130,11 +131,7 @@ def _clean(data: Any, *names: str) -> dict[str, str]:
 
 
 def _email_error(value: str, empty: str) -> str | None:
-    if not value:
-        return empty
-    if len(value) > 320 or not EMAIL_SHAPE.match(value):
-        return "Enter an email address in the correct format, like name@example.com"
-    return None
+    return email_error(value, empty)
 
 
 def _name_error(value: str, empty: str, what: str) -> str | None:

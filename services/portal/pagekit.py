@@ -17,7 +17,14 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from services.portal import forms, tokens
-from services.portal.gateway_client import SESSION_COOKIE, Caller, GatewayClient, GatewayProblem, GatewayUnavailable
+from services.portal.gateway_client import (
+    SESSION_COOKIE,
+    Caller,
+    GatewayClient,
+    GatewayProblem,
+    GatewayUnavailable,
+    NotSignedIn,
+)
 from services.portal.security import clear_cookie, set_cookie
 from services.portal.settings import PortalSettings
 from shared.api.auth import GET_ME, GET_SESSION
@@ -43,6 +50,32 @@ def caller(request: web.Request, *, signed_in: bool = False) -> Caller:
     return Caller(client_address=client_address(request, portal_settings(request).trusted_proxies),
                   request_id=request[REQUEST_ID],
                   session_token=request.cookies.get(SESSION_COOKIE) if signed_in else None)
+
+
+# Forms anyone may post: signing in and out, registering, a forgotten password, the views link. Every other form is
+# for a signed-in person, and their session is checked before its body is read.
+PUBLIC_FORMS = ("/sign-in", "/sign-out", "/session/extend", "/forgotten-password", "/create-account/", "/invitations/",
+                "/your-views/")
+
+
+async def session_before_body(request: web.Request) -> web.StreamResponse | None:
+    """Refuses, before the body is read, a form that needs signing in and comes without a live session: the cookie's
+    presence is not enough (anyone can send one), so the gateway is asked, without extending the session. The sign-in
+    page for a form; for a script's autosave the JSON answer it understands."""
+    if request.path.startswith(PUBLIC_FORMS):
+        return None
+    try:
+        if SESSION_COOKIE not in request.cookies:
+            raise NotSignedIn()
+        await gateway(request).call(GET_SESSION, caller(request, signed_in=True))
+    except GatewayUnavailable:
+        pass  # the form is still checked for its CSRF token; the page's own calls then answer that we are away
+    except NotSignedIn:
+        if request.path.endswith("/autosave"):
+            return web.json_response({"status": "signed_out", "message": "You have been signed out. Your latest "
+                                      "answers are not saved."}, status=401)
+        raise
+    return None
 
 
 def client_address(request: web.Request, trusted_proxies: Sequence[IPv4Network | IPv6Network]) -> str:

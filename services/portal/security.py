@@ -113,7 +113,11 @@ def clear_cookie(response: web.StreamResponse, settings: PortalSettings, name: s
                         secure=bool(settings.session_cookie_secure))
 
 
-def csrf_middleware(settings: PortalSettings) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def csrf_middleware(settings: PortalSettings,
+                    before_body: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None,
+                    ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """CSRF on every form. `before_body` runs before a form's body is read and may answer instead (the session is
+    checked there, so an anonymous visitor's megabyte is never parsed for a page that needs signing in)."""
     key = settings.csrf_key.get_secret_value()
 
     @web.middleware
@@ -126,6 +130,8 @@ def csrf_middleware(settings: PortalSettings) -> Callable[[web.Request, Handler]
         request[BROWSER_SECRET] = tokens.new_browser_secret() if fresh else secret
         request[NEW_BROWSER_SECRET] = fresh
         if request.method not in SAFE_METHODS:
+            if before_body is not None and (early := await before_body(request)) is not None:
+                return early
             form = await request.post()
             # Forms send the token as a field; scripts may send it as a header instead.
             token = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)

@@ -25,6 +25,7 @@ from services.portal.pagekit import caller, gateway, portal_settings, redirect, 
 from services.portal.security import clear_cookie, set_cookie
 from shared.api import views as views_api
 from shared.api.children import GET_CHILD
+from shared.api.identity import email_error
 from shared.api.operations import Operation
 from shared.api.peps import GET_PEP, GET_SECTION
 from shared.api.templates import TemplateField
@@ -267,8 +268,8 @@ async def send_invitation(request: web.Request) -> web.Response:
     errors = {}
     if not values["given_name"]:
         errors["given_name"] = "Enter their first name"
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["email"]):
-        errors["email"] = "Enter an email address in the correct format, like name@example.com"
+    if email_problem := email_error(values["email"], "Enter their email address"):
+        errors["email"] = email_problem
     if not values["days"].isdigit() or not 1 <= int(values["days"]) <= 28:
         errors["days"] = "Enter a number of days from 1 to 28"
     if not errors:

@@ -16,15 +16,41 @@ SettingType = Literal["school", "academy", "college", "early_years", "alternativ
 Phase = Literal["early_years", "primary", "secondary", "all_through", "post_16", "special"]
 
 
-def _email(value: str) -> str:
+# RFC 5321's limit on a forward path. Every email field in the portal and the services is checked by email_error /
+# Email below, and the length is capped before any pattern sees the text: no pattern ever runs on a megabyte.
+EMAIL_MAX_LENGTH = 320
+EMAIL_FORMAT = "Enter an email address in the correct format, like name@example.com"
+
+
+def normalised_email(value: str) -> str | None:
+    """The address as email-validator writes it, or None if it is not one. The one check of an email address."""
+    if len(value) > EMAIL_MAX_LENGTH:
+        return None
     # Reserved test domains (.test) are allowed: nobody can receive mail there, and demos and tests use them.
     try:
         return validate_email(value.strip(), check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError:
-        raise ValueError("Enter an email address in the correct format, like name@example.com") from None
+        return None
 
 
-Email = Annotated[str, AfterValidator(_email)]
+def email_error(value: str, empty: str = "Enter an email address") -> str | None:
+    """What to tell the person about what they typed in an email field (None: it is an address)."""
+    if not value.strip():
+        return empty
+    if len(value) > EMAIL_MAX_LENGTH:
+        return f"The email address must be {EMAIL_MAX_LENGTH} characters or fewer"
+    return None if normalised_email(value) else EMAIL_FORMAT
+
+
+def _email(value: str) -> str:
+    normalised = normalised_email(value)
+    if normalised is None:
+        raise ValueError(EMAIL_FORMAT)
+    return normalised
+
+
+# The length is checked by pydantic's own string schema, before the validator runs.
+Email = Annotated[str, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_email)]
 
 # ---- requests -------------------------------------------------------------------------------------
 

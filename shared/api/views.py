@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.api.identity import Email
 from shared.api.operations import Operation, operation
 
 Section = Literal["views", "carer_views"]
@@ -23,7 +24,7 @@ InvitationStatus = Literal["open", "expired", "revoked", "closed"]
 class ViewsInvite(BaseModel):
     section: Section = Field(description="views: the child or young person's own; carer_views: their carer's")
     given_name: str = Field(min_length=1, max_length=100, description="How the email greets them")
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: Email
     days: int = Field(default=14, ge=1, le=28, description="How many days the link works for")
     question_set: QuestionSet | None = Field(default=None, description="School-age views only: which questions "
                                              "suit the child (primary, secondary, symbols)")
@@ -67,6 +68,24 @@ class ViewsSave(BaseModel):
     answers: dict[str, Any] = Field(description="Only the answers that changed; null clears one")
 
 
+class ViewsGiven(BaseModel):
+    """Who gave a section's views by invitation, with which questions, and when they last saved: so the adults
+    read the answers knowing whose they are, and every answer shows with the question it answered."""
+
+    name: str = Field(description="Their first name, as the invitation greeted them")
+    audience: Literal["young_person", "carer"]
+    question_set: QuestionSet | None = Field(default=None, description="The questions they were asked")
+    answered: list[str] = Field(description="The questions they answered (keys): each shows to the adults, "
+                                "whatever the section's question set says now")
+    last_saved_at: datetime
+
+
+class ViewsEnded(BaseModel):
+    """The invitation behind a views session has ended (revoked, run out, or the PEP moved on)."""
+
+    ask: str | None = Field(default=None, description="Who sent the invitation: the person to talk to")
+
+
 class ViewsForm(BaseModel):
     """What the invited person sees: their questions and answers, and nothing else about the child."""
 
@@ -96,6 +115,10 @@ REVOKE_VIEWS_INVITATION = _op("revoke_views_invitation", "post",
                               response=ViewsInvitationOut, tags=("views",))
 
 _public = (400, 404, 422, 429)
+CHECK_VIEWS_LINK = operation("check_views_link", "post", "/views/check", "Whether an emailed views link still works, "
+                             "as it is opened: nothing is sent and nothing changes (404, kindly worded and the same "
+                             "for a revoked, expired, unknown or cut-short link)", service="gateway", body=ViewsOpen,
+                             status=204, public=True, errors=(404, 422, 429), tags=("views",))
 OPEN_VIEWS_LINK = operation("open_views_link", "post", "/views/open", "Open an emailed views link: a code is emailed "
                             "to the same address (404, kindly worded, for a link that does not work)",
                             service="gateway", body=ViewsOpen, response=ViewsCodeSent, status=202, public=True,
@@ -109,3 +132,6 @@ GET_VIEWS_FORM = operation("get_views_form", "get", "/views/form", "The invited 
 SAVE_VIEWS_FORM = operation("save_views_form", "put", "/views/form", "Save some answers as they go (cookie "
                             "epep_views)", service="gateway", body=ViewsSave, response=ViewsForm, public=True,
                             errors=(401, 404, 422), tags=("views",))
+END_VIEWS_SESSION = operation("end_views_session", "post", "/views/end", "I have finished: the views session ends "
+                              "on the server at once, so its cookie opens nothing again (cookie epep_views)",
+                              service="gateway", status=204, public=True, errors=(401,), tags=("views",))
