@@ -76,7 +76,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
     middlewares: list[Any] = [http_metrics_middleware, access_log_middleware, request_id_middleware,
                               problem_middleware]
     if spec.internal:
-        middlewares.append(internal_auth_middleware(spec.name, settings.internal_token_keys))
+        middlewares.append(internal_auth_middleware(spec.name, settings.internal_verifier(spec.name)))
     if spec.middlewares:
         middlewares.extend(spec.middlewares(settings))
     app = web.Application(middlewares=middlewares, client_max_size=spec.client_max_size)

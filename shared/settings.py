@@ -6,13 +6,14 @@ Every process reads its own environment, so names are the same in each process
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_INTERNAL_KEY = "dev-internal-token-key-not-for-production-use-0001"
+from shared import internal_auth
 
 
 class ServiceSettings(BaseSettings):
@@ -20,6 +21,10 @@ class ServiceSettings(BaseSettings):
     # What this kind of process needs, so production checks ask only for its own secrets.
     uses_database: ClassVar[bool] = True
     uses_internal_tokens: ClassVar[bool] = True
+    # The issuer name of a process that signs internal tokens (the gateway; qa and delegation, which call pep).
+    internal_issuer: ClassVar[str | None] = None
+    # Whether it takes internal tokens (every service but the gateway, which takes the browser's session).
+    verifies_internal_tokens: ClassVar[bool] = True
 
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -49,8 +54,13 @@ class ServiceSettings(BaseSettings):
     bus_delivery_limit: int = 10
     bus_publish_timeout: float = 5.0
 
-    # Keys for the short-lived internal tokens the gateway signs; the first signs, all verify.
-    internal_token_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_INTERNAL_KEY)])
+    # The internal tokens (shared/internal_auth.py). EPEP_INTERNAL_SIGNING_KEYS: this process's own Ed25519
+    # private keys, base64, the first signs (only processes with an internal_issuer sign). EPEP_INTERNAL_TRUSTED_KEYS:
+    # a JSON map issuer -> the public keys, base64, that verify its tokens (trust only the issuers that call this
+    # service: the gateway; for pep also qa and delegation). Unset: the development keys, derived from the issuers'
+    # names, refused in production and on any address but the loopback.
+    internal_signing_keys: list[SecretStr] = []
+    internal_trusted_keys: dict[str, list[str]] = {}
 
     # What is running where, on every span and metric (service.version, deployment.environment.name): the
     # release (the images set it from their build argument EPEP_VERSION) and the deployment's own name
@@ -77,12 +87,48 @@ class ServiceSettings(BaseSettings):
         return delays
 
     @model_validator(mode="after")
+    def _internal_keys(self) -> ServiceSettings:
+        if not self.uses_internal_tokens:
+            return self
+        issuer = self.internal_issuer
+        if issuer is not None and not self.internal_signing_keys:
+            self.internal_signing_keys = [SecretStr(internal_auth.development_private_key(issuer))]
+        # Parsed now, so a malformed or short key stops the process at start; Ed25519 is the minimum strength.
+        internal_auth.Verifier(self.internal_trusted_keys)
+        if issuer is not None:
+            self.internal_signer()
+        development = [k.get_secret_value() for k in self.internal_signing_keys] + [
+            k for keys in self.internal_trusted_keys.values() for k in keys]
+        unset = self.verifies_internal_tokens and not self.internal_trusted_keys
+        if (unset or any(map(internal_auth.is_development_key, development))) and not self._private_to_this_machine:
+            # Anybody can derive these from the source: a service trusting them trusts anyone.
+            raise ValueError("EPEP_INTERNAL_SIGNING_KEYS and EPEP_INTERNAL_TRUSTED_KEYS must be set (not the "
+                             "development keys) in production and wherever the service listens beyond localhost")
+        return self
+
+    @property
+    def _private_to_this_machine(self) -> bool:
+        """Not production, and listening on the loopback only: where development keys may be used."""
+        if self.environment == "production":
+            return False
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host == "localhost"
+
+    def internal_signer(self) -> internal_auth.Signer:
+        """This process's signer: only processes with an issuer name sign."""
+        if self.internal_issuer is None:
+            raise ValueError(f"{type(self).__name__} does not sign internal tokens")
+        return internal_auth.Signer(self.internal_issuer, self.internal_signing_keys)
+
+    def internal_verifier(self, service: str) -> internal_auth.Verifier:
+        """The keys `service` trusts: as set, else the development keys of the issuers that call it."""
+        return internal_auth.Verifier(self.internal_trusted_keys or internal_auth.development_trusted_keys(service))
+
+    @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:
         if self.environment == "production":
-            if self.uses_internal_tokens and any(
-                k.get_secret_value() == DEV_INTERNAL_KEY for k in self.internal_token_keys
-            ):
-                raise ValueError("EPEP_INTERNAL_TOKEN_KEYS must be set in production")
             if self.uses_database and not self.db_password.get_secret_value():
                 raise ValueError("EPEP_DB_PASSWORD must be set in production")
             if self.clock_file is not None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared import internal_auth
 from shared.api.operations import Operation
@@ -73,8 +73,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
                                         "contact support and quote the request id.", code="internal"), rid)
 
 
-def internal_auth_middleware(audience: str, keys: list[SecretStr]) -> Any:
-    """Every route but health needs the gateway's signed token; the claims go on the request."""
+def internal_auth_middleware(audience: str, verifier: internal_auth.Verifier) -> Any:
+    """Every route but health needs a signed token from an issuer this service trusts (the gateway, or a service
+    speaking as itself); the claims go on the request, with the token they came in (to relay: internal_auth)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -83,7 +84,7 @@ def internal_auth_middleware(audience: str, keys: list[SecretStr]) -> Any:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise Problem(401, "Not authenticated", code="internal_token")
-        request[CLAIMS] = internal_auth.verify(header[7:], audience, keys)
+        request[CLAIMS] = verifier.verify(header[7:], audience)
         return await handler(request)
 
     return middleware
@@ -144,22 +145,27 @@ def json_model(model: BaseModel | list[Any] | dict[str, Any], status: int = 200)
 class ServiceClient:
     """Calls another service's HTTP API with a signed internal token; its problems are re-raised as ours.
 
+    The token: the one the claims arrived in, as it is, when it was signed for this target too (a service asking
+    pep with the caller's own claims relays the gateway's token); otherwise one this process signs.
+
     `base_url` may name several replicas, comma-separated ("http://a:8103,http://b:8103"): calls go round-robin,
     and a replica that refuses the connection is skipped for the next. Only a refused connection fails over:
     the request never reached that replica, so sending it elsewhere cannot do anything twice. A replica that
     dies mid-request answers 503, as one replica always did; the caller decides whether to try again."""
 
-    def __init__(self, service: str, base_url: str | list[str], keys: list[SecretStr],
+    def __init__(self, service: str, base_url: str | list[str], signer: internal_auth.Signer,
                  session: aiohttp.ClientSession) -> None:
         urls = base_url.split(",") if isinstance(base_url, str) else base_url
         self.base_urls = [url.strip().rstrip("/") for url in urls if url.strip()]
         if not self.base_urls:
             raise ValueError(f"no URL for {service}")
-        self.service, self.base_url, self.keys, self.session = service, self.base_urls[0], keys, session
+        self.service, self.base_url, self.signer, self.session = service, self.base_urls[0], signer, session
         self._turn = 0
 
     def _headers(self, claims: internal_auth.Claims, request_id: str | None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {internal_auth.sign(claims, self.service, self.keys)}"}
+        token = claims.relayable_to(self.service) or self.signer.sign(
+            claims, internal_auth.audience_for(self.signer.issuer, self.service, claims))
+        headers = {"Authorization": f"Bearer {token}"}
         if request_id:
             headers["X-Request-Id"] = request_id
         return headers

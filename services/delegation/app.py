@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from aiohttp import web
 from pydantic import Field
@@ -13,6 +14,7 @@ from shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    internal_issuer: ClassVar[str | None] = "delegation"  # it calls pep: as itself, or relaying the gateway's token
     port: int = 8103
     pep_url: str = "http://127.0.0.1:8102"  # EPEP_PEP_URL: delegation asks pep whether the caller may see a PEP
     reminder_interval_seconds: float = Field(default=60.0, gt=0)  # how often each replica looks for reminders

@@ -18,7 +18,7 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     session = client_session()
     urls = {"identity": settings.identity_url, "pep": settings.pep_url, "delegation": settings.delegation_url,
             "notify": settings.notify_url, "qa": settings.qa_url}
-    app[CLIENTS] = {name: ServiceClient(name, url, settings.internal_token_keys, session) for name, url in urls.items()}
+    app[CLIENTS] = {name: ServiceClient(name, url, settings.internal_signer(), session) for name, url in urls.items()}
     app[IDENTITY] = app[CLIENTS]["identity"]
     yield
     await session.close()

@@ -9,6 +9,8 @@ from shared.settings import ServiceSettings
 
 class GatewaySettings(ServiceSettings):
     uses_database: ClassVar[bool] = False
+    internal_issuer: ClassVar[str | None] = "gateway"  # the one issuer that may speak for people
+    verifies_internal_tokens: ClassVar[bool] = False  # it takes sessions, not internal tokens
     port: int = 8000
     # Each may name several replicas, comma-separated: calls take turns and skip one that refuses to connect.
     identity_url: str = "http://127.0.0.1:8101"

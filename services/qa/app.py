@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from aiohttp import web
 from pydantic import Field
@@ -14,6 +15,7 @@ from shared.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
+    internal_issuer: ClassVar[str | None] = "qa"  # it calls pep: as itself, or relaying the gateway's token
     port: int = 8105
     # EPEP_PEP_URL: qa asks pep, with the caller's own claims, whether they may see a PEP, and takes its actions
     pep_url: str = "http://127.0.0.1:8102"

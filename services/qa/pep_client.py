@@ -22,7 +22,7 @@ async def pep_client(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pep_url: str = settings.pep_url  # type: ignore[attr-defined]  # qa's Settings has it
     session = client_session()
-    app[PEP] = ServiceClient("pep", pep_url, settings.internal_token_keys, session)
+    app[PEP] = ServiceClient("pep", pep_url, settings.internal_signer(), session)
     yield
     await session.close()
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.internal_auth import compose_env
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
 SERVICES = {"identity": 8101, "pep": 8102, "delegation": 8103, "notify": 8104, "qa": 8105, "gateway": 8000,
@@ -266,13 +268,25 @@ def test_compose_builds_every_service_from_its_dockerfile_and_waits_on_what_exis
         assert f"{name}-migrate" in services[name]["depends_on"], name
 
 
-def test_docker_compose_accepts_the_file() -> None:
+def test_compose_holds_no_internal_token_key() -> None:
+    """Keys in a file in git are anybody's: compose takes each checkout's own from deploy/.env."""
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "EPEP_INTERNAL_TOKEN_KEYS" not in text
+    for name, service in COMPOSE["services"].items():
+        env = service.get("environment", {})
+        for key in ("EPEP_INTERNAL_SIGNING_KEYS", "EPEP_INTERNAL_TRUSTED_KEYS"):
+            assert key not in env or str(env[key]).startswith("${EPEP_COMPOSE_"), (name, key)
+
+
+def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     docker = shutil.which("docker")
     plugin = docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
     if not plugin:
         pytest.skip("docker compose is not installed here; the structural checks above still ran")
-    result = subprocess.run([docker, "compose", "-f", str(DEPLOY / "docker-compose.yml"), "config", "-q"],
-                            capture_output=True, text=True)
+    keys = tmp_path / "compose.env"
+    keys.write_text(compose_env())
+    result = subprocess.run([docker, "compose", "-f", str(DEPLOY / "docker-compose.yml"), "--env-file", str(keys),
+                             "config", "-q"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 

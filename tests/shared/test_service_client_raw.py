@@ -12,12 +12,13 @@ from shared import internal_auth
 from shared.errors import Problem
 from shared.web import ServiceClient, client_session, problem_middleware
 
-KEYS = [SecretStr("a-test-key-for-internal-tokens-0123456789")]
+PRIVATE, PUBLIC = internal_auth.new_key_pair()
+SIGNER = internal_auth.Signer("gateway", [SecretStr(PRIVATE)])
 CLAIMS = internal_auth.Claims(sub="user-1")
 
 
 async def _echo(request: web.Request) -> web.Response:
-    claims = internal_auth.verify(request.headers["Authorization"][7:], "pep", KEYS)
+    claims = internal_auth.Verifier({"gateway": [PUBLIC]}).verify(request.headers["Authorization"][7:], "pep")
     body = await request.read()
     return web.Response(body=claims.sub.encode() + b":" + body, content_type="application/pdf",
                         headers={"Content-Disposition": "attachment"})
@@ -43,7 +44,7 @@ async def pep_url() -> AsyncIterator[str]:
 
 async def test_the_answer_streams_back_with_its_headers(pep_url: str) -> None:
     async with client_session() as session:
-        client = ServiceClient("pep", pep_url, KEYS, session)
+        client = ServiceClient("pep", pep_url, SIGNER, session)
         async with client.raw("POST", "/echo", CLAIMS, data=b"%PDF-1.7", timeout=5,
                               headers={"Content-Type": "application/octet-stream"}) as resp:
             assert resp.headers["Content-Disposition"] == "attachment"
@@ -52,7 +53,7 @@ async def test_the_answer_streams_back_with_its_headers(pep_url: str) -> None:
 
 async def test_a_problem_is_raised_as_ours(pep_url: str) -> None:
     async with client_session() as session:
-        client = ServiceClient("pep", pep_url, KEYS, session)
+        client = ServiceClient("pep", pep_url, SIGNER, session)
         with pytest.raises(Problem) as raised:
             async with client.raw("GET", "/missing", CLAIMS):
                 pytest.fail("a problem must not be yielded")
@@ -61,7 +62,7 @@ async def test_a_problem_is_raised_as_ours(pep_url: str) -> None:
 
 async def test_a_service_that_is_not_there_is_unavailable() -> None:
     async with client_session() as session:
-        client = ServiceClient("pep", "http://127.0.0.1:9", KEYS, session)
+        client = ServiceClient("pep", "http://127.0.0.1:9", SIGNER, session)
         with pytest.raises(Problem) as raised:
             async with client.raw("GET", "/anything", CLAIMS):
                 pass

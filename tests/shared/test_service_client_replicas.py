@@ -14,7 +14,8 @@ from shared import internal_auth
 from shared.errors import Problem
 from shared.web import ServiceClient, client_session
 
-KEYS = [SecretStr("a-test-key-for-internal-tokens-0123456789")]
+PRIVATE, PUBLIC = internal_auth.new_key_pair()
+SIGNER = internal_auth.Signer("gateway", [SecretStr(PRIVATE)])
 CLAIMS = internal_auth.Claims(sub="user-1")
 NOBODY = "http://127.0.0.1:9"  # nothing listens on the discard port
 
@@ -45,14 +46,14 @@ async def replicas() -> AsyncIterator[list[str]]:
 
 async def test_calls_take_turns_and_skip_a_replica_that_is_down(replicas: list[str]) -> None:
     async with client_session() as session:
-        client = ServiceClient("pep", f"{replicas[0]}, {NOBODY},{replicas[1]}/", KEYS, session)
+        client = ServiceClient("pep", f"{replicas[0]}, {NOBODY},{replicas[1]}/", SIGNER, session)
         answers = Counter([(await client.call("GET", "/who", CLAIMS))["replica"] for _ in range(9)])
         assert answers == Counter({"a": 3, "b": 6})  # the dead one's turns went to the next in line
 
 
 async def test_when_every_replica_is_down_the_service_is_unavailable() -> None:
     async with client_session() as session:
-        client = ServiceClient("pep", f"{NOBODY},{NOBODY}", KEYS, session)
+        client = ServiceClient("pep", f"{NOBODY},{NOBODY}", SIGNER, session)
         with pytest.raises(Problem) as raised:
             await client.call("GET", "/who", CLAIMS)
         assert raised.value.status == 503

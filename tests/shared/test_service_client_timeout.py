@@ -16,7 +16,8 @@ from shared import internal_auth
 from shared.errors import Problem
 from shared.web import ServiceClient, client_session
 
-KEYS = [SecretStr("a-test-key-for-internal-tokens-0123456789")]
+PRIVATE, PUBLIC = internal_auth.new_key_pair()
+SIGNER = internal_auth.Signer("gateway", [SecretStr(PRIVATE)])
 CLAIMS = internal_auth.Claims(sub="user-1")
 
 
@@ -40,7 +41,7 @@ async def slow_url() -> AsyncIterator[str]:
 
 async def test_an_answer_later_than_the_timeout_is_unavailable(slow_url: str) -> None:
     async with client_session(timeout=0.2) as session:
-        client = ServiceClient("identity", slow_url, KEYS, session)
+        client = ServiceClient("identity", slow_url, SIGNER, session)
         with pytest.raises(Problem) as raised:
             await client.call("GET", "/slow", CLAIMS)
         assert raised.value.status == 503

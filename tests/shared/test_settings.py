@@ -3,34 +3,73 @@ the secrets it uses."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
 from services.gateway.settings import GatewaySettings
 from services.identity.settings import IdentitySettings
+from shared.internal_auth import development_private_key, development_public_key, new_key_pair
 from shared.settings import ServiceSettings
 
-KEYS = '["a-real-internal-token-key-of-enough-length"]'
+GATEWAY_PRIVATE, GATEWAY_PUBLIC = new_key_pair()
+KEYS = json.dumps({"gateway": [GATEWAY_PUBLIC]})
 
 
-def test_production_refuses_the_development_internal_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_the_development_internal_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
     monkeypatch.setenv("EPEP_DB_PASSWORD", "s3cret")
-    with pytest.raises(ValidationError, match="EPEP_INTERNAL_TOKEN_KEYS"):
+    with pytest.raises(ValidationError, match="EPEP_INTERNAL_TRUSTED_KEYS"):
+        ServiceSettings()  # unset: it would trust the development keys, which anybody can derive
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", json.dumps({"gateway": [GATEWAY_PUBLIC],
+                                                                 "qa": [development_public_key("qa")]}))
+    with pytest.raises(ValidationError, match="EPEP_INTERNAL_TRUSTED_KEYS"):
+        ServiceSettings()  # one development key among real ones
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
+    assert ServiceSettings().environment == "production"
+    with pytest.raises(ValidationError, match="EPEP_INTERNAL_SIGNING_KEYS"):
+        GatewaySettings()  # the gateway signs: its own key must be set too
+    monkeypatch.setenv("EPEP_INTERNAL_SIGNING_KEYS", json.dumps([development_private_key("gateway")]))
+    with pytest.raises(ValidationError, match="EPEP_INTERNAL_SIGNING_KEYS"):
+        GatewaySettings()
+    monkeypatch.setenv("EPEP_INTERNAL_SIGNING_KEYS", json.dumps([GATEWAY_PRIVATE]))
+    assert GatewaySettings().internal_signer().issuer == "gateway"
+
+
+def test_development_keys_only_on_the_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose and a forgotten EPEP_ENVIRONMENT: listening beyond this machine, the public keys are refused too."""
+    assert ServiceSettings(environment="development", host="127.0.0.1").internal_verifier("pep")
+    assert ServiceSettings(environment="test", host="::1").internal_verifier("notify")
+    for host in ("0.0.0.0", "10.1.2.3", "pep"):
+        with pytest.raises(ValidationError, match="EPEP_INTERNAL_TRUSTED_KEYS"):
+            ServiceSettings(environment="development", host=host)
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
+    assert ServiceSettings(environment="development", host="0.0.0.0").host == "0.0.0.0"
+
+
+def test_internal_keys_are_ed25519(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", '{"gateway": ["a-real-internal-token-key-of-enough-length"]}')
+    with pytest.raises(ValidationError, match="Ed25519"):
         ServiceSettings()
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
+    monkeypatch.setenv("EPEP_INTERNAL_SIGNING_KEYS", '["c2hvcnQ="]')
+    with pytest.raises(ValidationError, match="Ed25519"):
+        GatewaySettings()
 
 
 def test_production_needs_a_database_password_only_where_there_is_a_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
-    monkeypatch.setenv("EPEP_INTERNAL_TOKEN_KEYS", KEYS)
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
     with pytest.raises(ValidationError, match="EPEP_DB_PASSWORD"):
         ServiceSettings()
+    monkeypatch.setenv("EPEP_INTERNAL_SIGNING_KEYS", json.dumps([GATEWAY_PRIVATE]))
     assert GatewaySettings().environment == "production"
 
 
 def test_identity_refuses_the_development_code_key_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
-    monkeypatch.setenv("EPEP_INTERNAL_TOKEN_KEYS", KEYS)
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
     monkeypatch.setenv("EPEP_DB_PASSWORD", "s3cret")
     with pytest.raises(ValidationError, match="EPEP_CODE_HMAC_KEYS"):
         IdentitySettings()
@@ -46,7 +85,7 @@ def test_a_malformed_code_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_production_runs_on_real_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
-    monkeypatch.setenv("EPEP_INTERNAL_TOKEN_KEYS", KEYS)
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
     monkeypatch.setenv("EPEP_DB_PASSWORD", "s3cret")
     monkeypatch.setenv("EPEP_CLOCK_FILE", "/tmp/now")
     with pytest.raises(ValidationError, match="EPEP_CLOCK_FILE"):
