@@ -13,6 +13,25 @@ SETTING_ROLES = frozenset({"designated_teacher", "setting_staff"})
 VIRTUAL_SCHOOL_ROLES = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
 
 
+# Who sees what the Virtual School's quality assurance wrote for professionals (QA's grades and comments, the
+# feedback of a returned PEP, the sign-off checklist): how the caller reaches the child, in pep's words (the
+# `access` of pep's child answer, AccessVia). Never carers, setting staff (however much their DT lets them see)
+# or an invited young person or carer. One rule, for every route and export of every service.
+SEES_QA = frozenset({"virtual_school", "social_worker", "designated_teacher", "iro"})
+# A PEP section this role owns is QA's (the Virtual School's sign-off checklist and comments).
+QA_SECTION_OWNER = "virtual_school"
+
+
+def sees_qa(via: str | None) -> bool:
+    """Whether someone who reaches the child this way (pep's `access`) may see QA's work."""
+    return via in SEES_QA
+
+
+def may_see_section_of(via: str | None, owner: str) -> bool:
+    """Whether someone who reaches the child this way may read a PEP section its template gives this owner."""
+    return owner != QA_SECTION_OWNER or sees_qa(via)
+
+
 def not_found(what: str = "page") -> Problem:
     return Problem(404, "Not found", f"We could not find that {what}.", code="not_found")
 

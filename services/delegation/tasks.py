@@ -38,11 +38,12 @@ from services.delegation.domain.tasks import (
     may_retract,
     reach,
     sort_tray,
+    via,
 )
 from services.delegation.domain.timescales import Deadline, TermDatesMissing, deadlines
 from shared.api import tasks as api
 from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, Task, TaskEvent, TaskQuery, TraySettings
-from shared.authz import not_found, require_user, roles_at
+from shared.authz import not_found, require_user, roles_at, sees_qa
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
@@ -69,14 +70,17 @@ def _name(given: str | None, family: str | None) -> str | None:
     return f"{given} {family}" if given else None
 
 
-def _task(row: asyncpg.Record, claims: Claims, today: date) -> Task:
+def _task(row: asyncpg.Record, claims: Claims, today: date, access: str | None = None) -> Task:
+    """The task as the caller may see it. An amend task's feedback is QA's, for those who see QA (shared.authz):
+    `access`, pep's word for how the caller reaches the child when it was asked, else what the task shows."""
+    feedback = row["feedback"] if sees_qa(access or via(claims, row)) else None
     return Task(
         id=row["id"], kind=row["kind"], status=row["status"], pep_id=row["pep_id"], child_id=row["child_id"],
         child_name=_name(row["given_name"], row["family_name"]), la_id=row["la_id"], setting_id=row["setting_id"],
         sections=list(row["sections"]), assignee_user_id=row["assignee_user_id"],
         originator_id=row["originator_id"], originator_name=_name(row["o_given"], row["o_family"]),
         due_date=row["due_date"], due_rule=row["due_rule"], overdue=is_overdue(row, today), note=row["note"],
-        feedback=row["feedback"], created_at=row["created_at"], updated_at=row["updated_at"],
+        feedback=feedback, created_at=row["created_at"], updated_at=row["updated_at"],
         version=row["version"], can_retract=may_retract(claims, row))
 
 
@@ -184,13 +188,16 @@ async def get_task(request: web.Request) -> Task:
 
 @serves(routes, api.LIST_PEP_TASKS)
 async def pep_tasks(request: web.Request) -> list[Task]:
-    """Every task of a PEP, newest first, for anyone pep lets see the PEP."""
+    """Every task of a PEP, newest first, for anyone pep lets see the PEP; QA's feedback only for those pep says
+    reach the child in a way that sees QA (never carers or setting staff)."""
     claims = request[CLAIMS]
     pep_id = path_uuid(request, "pep_id")
-    await request.app[PEP].call("GET", f"/peps/{pep_id}", claims, request_id=request[REQUEST_ID])
+    client, rid = request.app[PEP], request[REQUEST_ID]
+    pep = await client.call("GET", f"/peps/{pep_id}", claims, request_id=rid)  # pep's 404 is ours
+    child = await client.call("GET", f"/children/{pep['child_id']}", claims, request_id=rid)
     async with request.app[POOL].acquire() as conn:
         rows = await store.of_pep(conn, pep_id)
-    return [_task(r, claims, date.today()) for r in rows]
+    return [_task(r, claims, date.today(), access=child["access"]) for r in rows]
 
 
 @serves(routes, api.LIST_TASKS)

@@ -24,7 +24,7 @@ from services.pep.peps import _pep_or_404, _summary
 from services.pep.template_library import load_default_templates
 from shared.api import peps as api
 from shared.api.templates import Template
-from shared.authz import not_found
+from shared.authz import QA_SECTION_OWNER, not_found
 from shared.errors import FieldError, Problem
 from shared.service import POOL
 from shared.web import CLAIMS, path_uuid, serves
@@ -94,7 +94,7 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
     # The Termly PEP is shared with carers: the Virtual School's review (its sign-off checklist and comments)
     # stays in the Full PEP.
     sections = [pdf.FilledSection(s, saved[s.key]["answers"], saved[s.key]["status"]) for s in template.sections
-                if access.may_see_section(s.key) and s.key in saved and (with_review or s.owner != "virtual_school")]
+                if access.may_see(s) and s.key in saved and (with_review or s.owner != QA_SECTION_OWNER)]
     return pdf.PepDocument(title=f"{heading}: {name}, {pep['term']} term {pep['academic_year']}", heading=heading,
                            cover=cover, sections=sections, printed_at=printed_at)
 
@@ -103,7 +103,7 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
 async def export_json(request: web.Request) -> web.Response:
     """The PEP, the template version it was written on and the answers of every section the caller may see."""
     pep, access, template, child, saved = await _gather(request)
-    visible = [s for s in template.sections if access.may_see_section(s.key)]
+    visible = [s for s in template.sections if access.may_see(s)]  # QA's sign-off only for those who see QA
     body = {
         "export": {"format": "epep.pep", "version": 1, "exported_at": datetime.now(UTC).isoformat()},
         "pep": _summary(pep).model_dump(mode="json"),

@@ -8,14 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from shared.authz import not_found
+from shared.authz import not_found, sees_qa
 from shared.internal_auth import Claims
 from shared.service import SETTINGS
 from shared.web import REQUEST_ID, ServiceClient, client_session
 
 PEP = web.AppKey("pep", ServiceClient)
-# How a caller reaches a child (pep's word) when they may see QA: never carers or setting staff.
-SEES_QA = frozenset({"virtual_school", "social_worker", "designated_teacher", "iro"})
 
 
 async def pep_client(app: web.Application) -> AsyncIterator[None]:
@@ -34,6 +32,6 @@ async def ask(request: web.Request, method: str, path: str, claims: Claims, body
 async def child_seen_with_qa(request: web.Request, claims: Claims, child_id: str, what: str) -> dict[str, Any]:
     """pep's view of the child for this caller; 404 (pep's, or ours) unless they are someone who sees QA."""
     child = await ask(request, "GET", f"/children/{child_id}", claims)
-    if child.get("access") not in SEES_QA:
+    if not sees_qa(child.get("access")):  # the one rule (shared.authz): never carers or setting staff
         raise not_found(what)
     return dict(child)

@@ -44,7 +44,7 @@ def _document(access: Access, qa: list[tuple[str, str]] | None = None) -> pdf.Pe
 
 
 def test_a_pep_prints_its_cover_sections_and_answers_as_words() -> None:
-    reader, text = _text(pdf.render_pep(_document(Access("carer", can_edit=False, sees_qa=False))))
+    reader, text = _text(pdf.render_pep(_document(Access("carer", can_edit=False))))
     assert reader.metadata is not None and reader.metadata.title == \
         "Termly PEP: Zofia Łukasiewicz, autumn term 2026/27"
     assert reader.root_object["/Lang"] == "en-GB"
@@ -62,12 +62,12 @@ def test_a_pep_prints_its_cover_sections_and_answers_as_words() -> None:
 
 
 def test_quality_assurance_is_printed_only_when_there_is_some() -> None:
-    _, text = _text(pdf.render_pep(_document(Access("virtual_school", True, True), qa=[("Rating", "Good")])))
+    _, text = _text(pdf.render_pep(_document(Access("virtual_school", True), qa=[("Rating", "Good")])))
     assert "Quality assurance" in text and "Good" in text
 
 
 def test_only_the_sections_the_reader_may_see() -> None:
-    staff = Access("setting_staff", can_edit=True, sees_qa=False, sections=frozenset({"education"}))
+    staff = Access("setting_staff", can_edit=True, sections=frozenset({"education"}))
     _, text = _text(pdf.render_pep(_document(staff)))
     assert "Education" in text and "Pat Example" not in text and "The PEP meeting" not in text
 
@@ -75,14 +75,14 @@ def test_only_the_sections_the_reader_may_see() -> None:
 def test_answers_are_printed_as_the_text_written_escaped_once() -> None:
     answers = {**ANSWERS, "education": {"strengths": "Likes <b>bold</b> & maths, 5 < 7 &amp; \"quotes\""}}
     saved = {s.key: {"answers": answers.get(s.key, {}), "status": "complete"} for s in TEMPLATE.sections}
-    document = exports.pep_document("Termly PEP", PEP, TEMPLATE, CHILD, saved, Access("carer", False, False))
+    document = exports.pep_document("Termly PEP", PEP, TEMPLATE, CHILD, saved, Access("carer", False))
     _, text = _text(pdf.render_pep(document))
     assert 'Likes <b>bold</b> & maths, 5 < 7 &amp; "quotes"' in text
 
 
 @pytest.mark.parametrize("variant", ["Full PEP", "Termly PEP"])
 def test_a_pep_is_a_tagged_pdf_with_headings_and_tables(variant: str) -> None:
-    access = Access("virtual_school", True, True) if variant == "Full PEP" else Access("carer", False, False)
+    access = Access("virtual_school", True) if variant == "Full PEP" else Access("carer", False)
     saved = {s.key: {"answers": ANSWERS.get(s.key, {}), "status": "in_progress"} for s in TEMPLATE.sections}
     document = exports.pep_document(variant, PEP, TEMPLATE, CHILD, saved, access)
     body = pdf.render_pep(pdf.PepDocument(**{**document.__dict__, "qa": [("Rating", "Good")]}))

@@ -55,6 +55,25 @@ def reach(claims: Claims, task: Task) -> str | None:
     return None
 
 
+def via(claims: Claims, task: Task) -> str | None:
+    """How the caller reaches the task's child, in pep's words (AccessVia), as far as the task shows it: for
+    shared.authz.sees_qa, which decides who reads QA's feedback on an amend task."""
+    roles = roles_at(claims, str(task["la_id"]))
+    if roles & VIRTUAL_SCHOOL:
+        return "virtual_school"
+    if task["setting_id"] is not None:
+        held = {m.role for m in claims.memberships if m.organisation_id == str(task["setting_id"])}
+        if "designated_teacher" in held:
+            return "designated_teacher"
+        if "setting_staff" in held and _staff_may_see(claims, str(task["setting_id"]), str(task["child_id"])):
+            return "setting_staff"
+    me = claims.sub
+    mine = me in (str(task["assignee_user_id"]), str(task["originator_id"]))
+    if mine and "social_worker" in roles:  # a finalise task's social worker, or who delegated the PEP
+        return "social_worker"
+    return None
+
+
 def may_retract(claims: Claims, task: Task) -> bool:
     return task["kind"] == "complete_sections" and task["status"] in OPEN_STATUSES \
         and reach(claims, task) in ("originator", "virtual_school")
