@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import asyncpg
@@ -318,17 +318,52 @@ class MessageContext:
 
 
 Handler = Callable[[MessageContext], Awaitable[None]]
+E = TypeVar("E", bound=EventData)
 
 
 @dataclass
 class Subscription:
-    """A named consumer: its own queue bound to the routing keys it wants."""
+    """A named consumer: its own queue bound to the routing keys it wants. Made with `subscribe` for a consumer
+    of one event model; built directly, its handler reads the envelope itself."""
 
     name: str  # e.g. "notify.sign_in_code"; also the inbox's consumer column
     routing_keys: list[str]
     handler: Handler
     queue: AbstractQueue | None = field(default=None, repr=False)
     consumer_tag: str | None = None
+    event: type[EventData] | None = None  # the event model the handler takes, when made with `subscribe`
+
+
+def subscribe(name: str, event: type[E], handler: Callable[[MessageContext, E], Awaitable[None]]) -> Subscription:
+    """A consumer of one event model, bound to its routing key (`<type>.v<version>`). The bus parses and
+    validates the event's data as `event` once and the handler receives it typed:
+
+        async def _on_child_changed(ctx: MessageContext, child: ChildChanged) -> None: ...
+        subscribe("qa.children", ChildChanged, _on_child_changed)
+
+    Data that is not a valid `event` (or an envelope of another type) cannot be made valid by retrying it, so it
+    goes straight to the consumer's dead-letter queue, as a malformed envelope does."""
+    event_type, version = event_type_of(event)
+
+    async def handle(ctx: MessageContext) -> None:
+        await handler(ctx, _data_as(event, (event_type, version), ctx))
+
+    return Subscription(name=name, routing_keys=[f"{event_type}.v{version}"], handler=handle, event=event)
+
+
+def _data_as(event: type[E], key: tuple[str, int], ctx: MessageContext) -> E:
+    envelope = ctx.envelope
+    fields = {"consumer": ctx.consumer, "event_type": envelope.routing_key, "event_id": str(envelope.event_id),
+              "model": event.__name__}
+    if (envelope.event_type, envelope.version) != key:
+        log.error("event of another type dead-lettered", extra=fields)
+        raise PermanentError(f"{envelope.routing_key} is not {event.__name__}")
+    try:
+        return event.model_validate(envelope.data)
+    except ValidationError:
+        # Only the error's type: a validation error's text can quote the event's data (a code, a name).
+        log.error("event data not valid for its model, dead-lettered", extra=fields)
+        raise PermanentError(f"{envelope.routing_key} data is not a valid {event.__name__}") from None
 
 
 def queue_name(settings: ServiceSettings, sub: Subscription) -> str:

@@ -16,8 +16,8 @@ import asyncpg
 from aiohttp import web
 
 from shared.authz import organisations_where
-from shared.bus import MessageContext, Subscription
-from shared.contracts import ChildErased, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import ChildErased
 from shared.errors import Problem
 from shared.service import POOL
 from shared.web import CLAIMS, path_uuid
@@ -29,17 +29,14 @@ Eraser = Callable[[asyncpg.Connection, ChildErased], Awaitable[int]]
 def erasure_subscription(service: str, erase: Eraser) -> Subscription:
     """`erase(conn, event)` runs in the inbox's transaction and says how many records it erased or anonymised."""
 
-    async def handler(ctx: MessageContext) -> None:
-        data = parse_data(ctx.envelope)
-        assert isinstance(data, ChildErased)
+    async def handler(ctx: MessageContext, data: ChildErased) -> None:
         async with ctx.effect() as conn:
             count = await erase(conn, data)
         # The child's id only: nothing personal goes in the log.
         log.info("child's records erased at the end of their retention",
                  extra={"service": service, "child_id": str(data.child_id), "records": count})
 
-    event_type, version = event_type_of(ChildErased)
-    return Subscription(name=f"{service}.child_erasure", routing_keys=[f"{event_type}.v{version}"], handler=handler)
+    return subscribe(f"{service}.child_erasure", ChildErased, handler)
 
 
 async def erase_by_function(conn: asyncpg.Connection, function: str, data: ChildErased) -> int:

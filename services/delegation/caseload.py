@@ -28,8 +28,8 @@ from services.delegation.domain.timescales import TermDatesMissing, Timescales, 
 from shared.api.caseload import Breakdown, Caseload, CaseloadItem, CaseloadQuery, Category, Counts
 from shared.api.tasks import GET_CASELOAD
 from shared.authz import require_user
-from shared.bus import MessageContext, Subscription
-from shared.contracts import PepMeetingChanged, PepStatusChanged, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.internal_auth import Claims
 from shared.service import POOL
 from shared.web import CLAIMS, serves
@@ -200,9 +200,7 @@ async def get_caseload(request: web.Request) -> Caseload:
 # ---- the PEPs read model ---------------------------------------------------------------------------------------
 
 
-async def _on_status(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepStatusChanged)
+async def _on_status(ctx: MessageContext, data: PepStatusChanged) -> None:
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO peps (id, child_id, la_id, status, kind, term, academic_year, meeting_date, status_version, "
@@ -214,9 +212,7 @@ async def _on_status(ctx: MessageContext) -> None:
             data.meeting_date, data.version, ctx.envelope.occurred_at)
 
 
-async def _on_meeting(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepMeetingChanged)
+async def _on_meeting(ctx: MessageContext, data: PepMeetingChanged) -> None:
     async with ctx.effect() as conn:
         date_now = None if data.change == "cancelled" else data.meeting_date
         # A meeting event may arrive before the PEP's start: keep it, and the start fills in the rest.
@@ -229,9 +225,5 @@ async def _on_meeting(ctx: MessageContext) -> None:
 
 
 def subscriptions() -> list[Subscription]:
-    status_type, status_version = event_type_of(PepStatusChanged)
-    meeting_type, meeting_version = event_type_of(PepMeetingChanged)
-    return [Subscription(name="delegation.caseload_peps", routing_keys=[f"{status_type}.v{status_version}"],
-                         handler=_on_status),
-            Subscription(name="delegation.caseload_meetings", routing_keys=[f"{meeting_type}.v{meeting_version}"],
-                         handler=_on_meeting)]
+    return [subscribe("delegation.caseload_peps", PepStatusChanged, _on_status),
+            subscribe("delegation.caseload_meetings", PepMeetingChanged, _on_meeting)]

@@ -8,14 +8,15 @@ from datetime import date
 
 from services.delegation import task_store as store
 from services.delegation.domain.tasks import RULE_OF_KIND, amend_due
-from shared.bus import MessageContext, Subscription
-from shared.contracts import ChildChanged, PepMeetingChanged, PepStatusChanged, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import PepMeetingChanged, PepStatusChanged
+from shared.readmodels import ChildrenReadModel
+
+CHILDREN = ChildrenReadModel("delegation", extra=("in_care",))
 
 
-async def _on_meeting_moved(ctx: MessageContext) -> None:
+async def _on_meeting_moved(ctx: MessageContext, data: PepMeetingChanged) -> None:
     """The meeting moved: open tasks whose date came from the LA's rules follow it (a date someone chose stays)."""
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepMeetingChanged)
     if data.change == "cancelled":
         return
     async with ctx.effect() as conn:
@@ -26,25 +27,10 @@ async def _on_meeting_moved(ctx: MessageContext) -> None:
             await store.reschedule(conn, task, due, rule, ctx.envelope.correlation_id)
 
 
-async def _on_child_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, ChildChanged)
-    async with ctx.effect() as conn:
-        await conn.execute(
-            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, version, "
-            "in_care) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET la_id = $2, "
-            "setting_id = $3, social_worker_id = $4, given_name = $5, family_name = $6, version = $7, in_care = $8 "
-            "WHERE children.version < $7",
-            data.child_id, data.la_id, data.setting_id, data.social_worker_id, data.given_name, data.family_name,
-            data.version, data.in_care)
-
-
-async def _on_pep_status(ctx: MessageContext) -> None:
+async def _on_pep_status(ctx: MessageContext, data: PepStatusChanged) -> None:
     """The PEP moved on: the tasks follow. Submitting is the delegate's contribution; returning gives the setting
     an amend task with the feedback; approval gives the social worker a finalise task; finalising or
     cancelling closes what is left."""
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepStatusChanged)
     rid = ctx.envelope.correlation_id
     async with ctx.effect() as conn:
         open_tasks = await store.open_tasks(conn, data.pep_id)
@@ -84,12 +70,6 @@ async def _on_pep_status(ctx: MessageContext) -> None:
 
 
 def subscriptions() -> list[Subscription]:
-    child_type, child_version = event_type_of(ChildChanged)
-    pep_type, pep_version = event_type_of(PepStatusChanged)
-    meeting_type, meeting_version = event_type_of(PepMeetingChanged)
-    return [Subscription(name="delegation.children", routing_keys=[f"{child_type}.v{child_version}"],
-                         handler=_on_child_changed),
-            Subscription(name="delegation.task_dates", routing_keys=[f"{meeting_type}.v{meeting_version}"],
-                         handler=_on_meeting_moved),
-            Subscription(name="delegation.pep_status", routing_keys=[f"{pep_type}.v{pep_version}"],
-                         handler=_on_pep_status)]
+    return [CHILDREN.subscription(),
+            subscribe("delegation.task_dates", PepMeetingChanged, _on_meeting_moved),
+            subscribe("delegation.pep_status", PepStatusChanged, _on_pep_status)]

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -32,22 +32,25 @@ from services.notify import (
 )
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
-from shared.bus import MessageContext, PermanentError, Subscription
+from shared.bus import MessageContext, PermanentError, Subscription, subscribe
 from shared.contracts import (
     AccountChanged,
+    DigestDue,
     EmailCodeIssued,
     EventData,
+    FundingDecided,
     InvitationCreated,
+    MeetingReminderDue,
     Organisation,
     PepMeetingChanged,
     PepStatusChanged,
     ReviewDecided,
     SignedIn,
     SignInCodeIssued,
+    TaskChanged,
+    TaskReminder,
     ViewsCodeIssued,
     ViewsInvitationSent,
-    event_type_of,
-    parse_data,
 )
 from shared.db import DATABASE_AWAY_OR_CLOSED, until_database_back
 from shared.readmodels import users_subscription
@@ -133,13 +136,9 @@ def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], 
 
     `signed_by_account`: the event names no LA (identity's codes and security notices), so each email
     that names no Virtual School is given the one of the account it goes to, if there is one."""
-    event_type, version = event_type_of(model)
 
-    async def handle(ctx: MessageContext) -> None:
+    async def handle(ctx: MessageContext, data: E) -> None:
         try:
-            data = parse_data(ctx.envelope)
-            if not isinstance(data, model):
-                raise TypeError(f"{ctx.envelope.routing_key} is not {model.__name__}")
             outgoing = compose(data, settings)
         except (ValidationError, TypeError, notices.UnknownNotice) as exc:
             # Retrying cannot make this event sendable: straight to the dead-letter queue for an operator.
@@ -152,7 +151,7 @@ def _consumer(name: str, model: type[E], compose: Callable[[E, NotifySettings], 
             outgoing = await _signed_by_account(ctx.pool, getattr(data, "user_id", None), outgoing)
         await deliver(ctx, settings, outgoing)
 
-    return Subscription(name=name, routing_keys=[f"{event_type}.v{version}"], handler=handle)
+    return subscribe(name, model, handle)
 
 
 async def _signed_by_account(pool: asyncpg.Pool, user_id: uuid.UUID | None,
@@ -176,23 +175,18 @@ async def _signed_by_account(pool: asyncpg.Pool, user_id: uuid.UUID | None,
 # ---- PEP events: addressed from notify's read models ---------------------------------------------------------
 
 
-def _pep_handler(compose: Callable[[MessageContext, Any, NotifySettings], Awaitable[list[Email]]],
-                 settings: NotifySettings) -> Callable[[MessageContext], Awaitable[None]]:
-    async def handle(ctx: MessageContext) -> None:
-        try:
-            data = parse_data(ctx.envelope)
-        except ValidationError as exc:
-            log.error("event cannot become an email", extra={"consumer": ctx.consumer, "reason": "ValidationError",
-                                                             "event_id": str(ctx.envelope.event_id)})
-            raise PermanentError("ValidationError") from exc
+def _pep_consumer(name: str, model: type[E],
+                  compose: Callable[[MessageContext, E, NotifySettings], Awaitable[list[Email]]],
+                  settings: NotifySettings) -> Subscription:
+    """A queue for one event about a PEP, a task or a child, addressed from notify's read models."""
+    async def handle(ctx: MessageContext, data: E) -> None:
         # directory.ChildNotKnownYet propagates: the event is retried after the bus's delays, by when the
         # child's own event (on another queue) has normally arrived.
         await deliver(ctx, settings, await compose(ctx, data, settings))
-    return handle
+    return subscribe(name, model, handle)
 
 
-async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, PepMeetingChanged)
+async def _meeting_emails(ctx: MessageContext, data: PepMeetingChanged, settings: NotifySettings) -> list[Email]:
     pool = ctx.pool
     child = await directory.child(pool, data.child_id)
     versions = [pep_notices.MeetingVersion(r["sequence"], r["meeting_date"], r["meeting_time"], r["location"],
@@ -224,10 +218,8 @@ async def _meeting_emails(ctx: MessageContext, data: Any, settings: NotifySettin
         stamp=ctx.envelope.occurred_at)
 
 
-async def _on_review_decided(ctx: MessageContext) -> None:
+async def _on_review_decided(ctx: MessageContext, data: ReviewDecided) -> None:
     """Keep the grade QA gave each PEP, for the emails that say it. An older event never overwrites a newer."""
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, ReviewDecided)
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO pep_ratings (pep_id, grade_label, decided_at) VALUES ($1, $2, $3) ON CONFLICT (pep_id) "
@@ -235,8 +227,7 @@ async def _on_review_decided(ctx: MessageContext) -> None:
             data.pep_id, data.grade_label, ctx.envelope.occurred_at)
 
 
-async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, PepStatusChanged)
+async def _status_emails(ctx: MessageContext, data: PepStatusChanged, settings: NotifySettings) -> list[Email]:
     if data.status not in pep_notices.STATUS_TEMPLATES:
         return []
     pool = ctx.pool
@@ -254,13 +245,15 @@ async def _status_emails(ctx: MessageContext, data: Any, settings: NotifySetting
                                      settings=settings)
 
 
-async def _views_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    """A views invitation's link, or the code that opens it, from the child's LA's Virtual School."""
-    virtual_school = await directory.virtual_school(ctx.pool, data.la_id)
-    if isinstance(data, ViewsInvitationSent):
-        return views_notices.views_invitation(data, settings, virtual_school)
-    assert isinstance(data, ViewsCodeIssued)
-    return views_notices.views_code(data, settings, virtual_school)
+async def _views_invitation_emails(ctx: MessageContext, data: ViewsInvitationSent,
+                                   settings: NotifySettings) -> list[Email]:
+    """A views invitation's link, from the child's LA's Virtual School."""
+    return views_notices.views_invitation(data, settings, await directory.virtual_school(ctx.pool, data.la_id))
+
+
+async def _views_code_emails(ctx: MessageContext, data: ViewsCodeIssued, settings: NotifySettings) -> list[Email]:
+    """The code that opens a views invitation, from the child's LA's Virtual School."""
+    return views_notices.views_code(data, settings, await directory.virtual_school(ctx.pool, data.la_id))
 
 
 def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
@@ -271,26 +264,17 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
         _consumer("notify.email_codes", EmailCodeIssued, notices.email_code, settings, signed_by_account=True),
         _consumer("notify.new_sign_ins", SignedIn, notices.new_sign_in, settings, signed_by_account=True),
         _consumer("notify.account_changes", AccountChanged, notices.account_changed, settings, signed_by_account=True),
-        Subscription(name="notify.pep_meetings", routing_keys=["pep.meeting.changed.v1"],
-                     handler=_pep_handler(_meeting_emails, settings)),
-        Subscription(name="notify.pep_workflow", routing_keys=["pep.pep.status_changed.v1"],
-                     handler=_pep_handler(_status_emails, settings)),
-        Subscription(name="notify.tasks", routing_keys=["delegation.task.changed.v1"],
-                     handler=_pep_handler(task_notices.task_changed, settings)),
-        Subscription(name="notify.task_reminders", routing_keys=["delegation.task.reminder.v1"],
-                     handler=_pep_handler(task_notices.task_reminder, settings)),
-        Subscription(name="notify.pep_ratings", routing_keys=["qa.review.decided.v1"], handler=_on_review_decided),
-        Subscription(name="notify.digests", routing_keys=["notify.digest.due.v1"],
-                     handler=_pep_handler(digest.digest_emails, settings)),
-        Subscription(name="notify.funding_decisions", routing_keys=["qa.funding.decided.v1"],
-                     handler=_pep_handler(funding_notices.funding_decided, settings)),
-        Subscription(name="notify.meeting_reminders", routing_keys=["notify.meeting_reminder.due.v1"],
-                     handler=_pep_handler(meeting_reminders.reminder_emails, settings)),
+        _pep_consumer("notify.pep_meetings", PepMeetingChanged, _meeting_emails, settings),
+        _pep_consumer("notify.pep_workflow", PepStatusChanged, _status_emails, settings),
+        _pep_consumer("notify.tasks", TaskChanged, task_notices.task_changed, settings),
+        _pep_consumer("notify.task_reminders", TaskReminder, task_notices.task_reminder, settings),
+        subscribe("notify.pep_ratings", ReviewDecided, _on_review_decided),
+        _pep_consumer("notify.digests", DigestDue, digest.digest_emails, settings),
+        _pep_consumer("notify.funding_decisions", FundingDecided, funding_notices.funding_decided, settings),
+        _pep_consumer("notify.meeting_reminders", MeetingReminderDue, meeting_reminders.reminder_emails, settings),
         # A code is waited for on a page: its own queue, so it never waits behind an invitation or anything else.
-        Subscription(name="notify.views_invitations", routing_keys=["pep.views_invitation.sent.v1"],
-                     handler=_pep_handler(_views_emails, settings)),
-        Subscription(name="notify.views_codes", routing_keys=["pep.views_code.issued.v1"],
-                     handler=_pep_handler(_views_emails, settings)),
+        _pep_consumer("notify.views_invitations", ViewsInvitationSent, _views_invitation_emails, settings),
+        _pep_consumer("notify.views_codes", ViewsCodeIssued, _views_code_emails, settings),
         users_subscription("notify"),
         *directory.subscriptions(),
         erasure.subscription,

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.bus import MessageContext, Subscription
-from shared.contracts import ChildChanged, Organisation, OrganisationChanged, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import Organisation, OrganisationChanged
+from shared.readmodels import ChildrenReadModel
+
+CHILDREN = ChildrenReadModel("notify")
 
 
 @dataclass(frozen=True)
@@ -51,22 +54,7 @@ class ChildNotKnownYet(Exception):
 # ---- keeping the read models --------------------------------------------------------------------------------
 
 
-async def _on_child_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, ChildChanged)
-    async with ctx.effect() as conn:
-        await conn.execute(
-            "INSERT INTO children (id, version, la_id, setting_id, social_worker_id, given_name, family_name) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET version = $2, la_id = $3, "
-            "setting_id = $4, social_worker_id = $5, given_name = $6, family_name = $7 "
-            "WHERE children.version < $2",  # out of order: an older event never overwrites a newer one
-            data.child_id, data.version, data.la_id, data.setting_id, data.social_worker_id, data.given_name,
-            data.family_name)
-
-
-async def _on_organisation_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, OrganisationChanged)
+async def _on_organisation_changed(ctx: MessageContext, data: OrganisationChanged) -> None:
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO organisations (id, name, organisation_type, la_id, contact_email, contact_phone, changed_at) "
@@ -78,9 +66,7 @@ async def _on_organisation_changed(ctx: MessageContext) -> None:
 
 
 def subscriptions() -> list[Subscription]:
-    return [Subscription(name="notify.children", routing_keys=["pep.child.changed.v1"], handler=_on_child_changed),
-            Subscription(name="notify.organisations", routing_keys=["identity.organisation.changed.v1"],
-                         handler=_on_organisation_changed)]
+    return [CHILDREN.subscription(), subscribe("notify.organisations", OrganisationChanged, _on_organisation_changed)]
 
 
 # ---- reading them ----------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ is needed. Each links to the PEP, which opens after signing in.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from services.notify import directory
 from services.notify.directory import Child, Person
@@ -51,8 +50,7 @@ def funding_emails(data: FundingDecided, *, child: Child, recipients: list[Perso
             for p in recipients]
 
 
-async def funding_decided(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, FundingDecided)
+async def funding_decided(ctx: MessageContext, data: FundingDecided, settings: NotifySettings) -> list[Email]:
     pool = ctx.pool
     child = await directory.child(pool, data.child_id)
     recipients = funding_recipients(

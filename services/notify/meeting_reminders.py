@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -71,8 +70,7 @@ async def tick(pool: asyncpg.Pool, moment: datetime, days: int) -> int:
 # ---- sending them ------------------------------------------------------------------------------------------
 
 
-async def reminder_emails(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, MeetingReminderDue)
+async def reminder_emails(ctx: MessageContext, data: MeetingReminderDue, settings: NotifySettings) -> list[Email]:
     pool = ctx.pool
     latest = await pool.fetchrow("SELECT * FROM meeting_versions WHERE pep_id = $1 ORDER BY sequence DESC LIMIT 1",
                                  data.pep_id)

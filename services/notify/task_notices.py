@@ -83,8 +83,7 @@ def reminder_emails(data: TaskReminder, *, child: Child, recipients: list[Person
 # ---- composing from notify's read models -------------------------------------------------------------------
 
 
-async def task_changed(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, TaskChanged)
+async def task_changed(ctx: MessageContext, data: TaskChanged, settings: NotifySettings) -> list[Email]:
     if data.action not in CHANGE_TEMPLATES:
         return []  # submitted, completed, cancelled: the PEP's own emails say so
     pool = ctx.pool
@@ -94,8 +93,7 @@ async def task_changed(ctx: MessageContext, data: Any, settings: NotifySettings)
                          virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings)
 
 
-async def task_reminder(ctx: MessageContext, data: Any, settings: NotifySettings) -> list[Email]:
-    assert isinstance(data, TaskReminder)
+async def task_reminder(ctx: MessageContext, data: TaskReminder, settings: NotifySettings) -> list[Email]:
     pool = ctx.pool
     child = await directory.child(pool, data.child_id)
     if data.rule == "escalated":

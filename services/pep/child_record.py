@@ -23,8 +23,8 @@ from services.pep.domain import core_data
 from services.pep.domain.access import Access
 from shared.api import children as api
 from shared.api.children import ActivityItem, ActivityList, ActivityQuery, Note, NoteIn
-from shared.bus import MessageContext, Subscription
-from shared.contracts import FundingDecided, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import FundingDecided
 from shared.errors import Problem
 from shared.service import POOL
 from shared.web import CLAIMS, parse_body, serves
@@ -172,9 +172,7 @@ async def pp_plus_agreed(conn: asyncpg.Connection, child_id: uuid.UUID, today: d
     return Decimal(row["total"]), int(row["requests"])
 
 
-async def _on_funding_decided(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, FundingDecided)
+async def _on_funding_decided(ctx: MessageContext, data: FundingDecided) -> None:
     async with ctx.effect() as conn:
         # A decision about a child pep does not know (yet, or any more) cannot be shown: recorded as seen.
         if await conn.fetchval("SELECT 1 FROM children WHERE id = $1 AND la_id = $2", data.child_id,
@@ -191,6 +189,4 @@ async def _on_funding_decided(ctx: MessageContext) -> None:
 
 
 def funding_subscription() -> Subscription:
-    event_type, version = event_type_of(FundingDecided)
-    return Subscription(name="pep.funding_decisions", routing_keys=[f"{event_type}.v{version}"],
-                        handler=_on_funding_decided)
+    return subscribe("pep.funding_decisions", FundingDecided, _on_funding_decided)

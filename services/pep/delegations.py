@@ -8,8 +8,8 @@ import uuid
 
 import asyncpg
 
-from shared.bus import MessageContext, Subscription
-from shared.contracts import TaskChanged, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import TaskChanged
 
 OPEN = ("assigned", "in_progress", "returned")
 
@@ -19,9 +19,7 @@ async def delegated_sections(conn: asyncpg.Connection, pep_id: uuid.UUID) -> fro
     return frozenset(key for r in rows for key in r["sections"])
 
 
-async def _on_task_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, TaskChanged)
+async def _on_task_changed(ctx: MessageContext, data: TaskChanged) -> None:
     if data.kind not in ("complete_sections", "amend"):
         return  # a finalise task holds no sections; recorded as seen by the consumer
     async with ctx.effect() as conn:
@@ -33,5 +31,4 @@ async def _on_task_changed(ctx: MessageContext) -> None:
 
 
 def subscription() -> Subscription:
-    event_type, version = event_type_of(TaskChanged)
-    return Subscription(name="pep.delegations", routing_keys=[f"{event_type}.v{version}"], handler=_on_task_changed)
+    return subscribe("pep.delegations", TaskChanged, _on_task_changed)

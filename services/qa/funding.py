@@ -33,8 +33,8 @@ from shared.api.qa import (
     TermlyPaymentOut,
 )
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
-from shared.bus import MessageContext, Subscription, add_event
-from shared.contracts import FundingDecided, FundingRequested, event_type_of, parse_data
+from shared.bus import MessageContext, Subscription, add_event, subscribe
+from shared.contracts import FundingDecided, FundingRequested
 from shared.csvcells import csv_response
 from shared.errors import Problem
 from shared.internal_auth import Claims
@@ -69,11 +69,9 @@ def pounds(amount: Decimal) -> str:
 # ---- requests arrive ---------------------------------------------------------------------------------------------
 
 
-async def _on_requested(ctx: MessageContext) -> None:
+async def _on_requested(ctx: MessageContext, data: FundingRequested) -> None:
     """One request per PEP target; a resubmission asks again, which reopens a request waiting for more information
     (or not yet decided) with its new words and amount. A decided request stays decided."""
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, FundingRequested)
     try:
         amount = Decimal(data.amount) if data.amount else None
     except ArithmeticError:
@@ -92,8 +90,7 @@ async def _on_requested(ctx: MessageContext) -> None:
 
 
 def subscription() -> Subscription:
-    event_type, version = event_type_of(FundingRequested)
-    return Subscription(name="qa.funding_requests", routing_keys=[f"{event_type}.v{version}"], handler=_on_requested)
+    return subscribe("qa.funding_requests", FundingRequested, _on_requested)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------

@@ -6,33 +6,14 @@ so an older event never overwrites a newer one, whatever order they arrive in.""
 
 from __future__ import annotations
 
-from shared.bus import MessageContext, Subscription
-from shared.contracts import (
-    ChildChanged,
-    PepOutcomesSubmitted,
-    PepStatusChanged,
-    TaskChanged,
-    event_type_of,
-    parse_data,
-)
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import PepOutcomesSubmitted, PepStatusChanged, TaskChanged
+from shared.readmodels import ChildrenReadModel
+
+CHILDREN = ChildrenReadModel("qa", extra=("year_group",))
 
 
-async def _on_child_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, ChildChanged)
-    async with ctx.effect() as conn:
-        await conn.execute(
-            "INSERT INTO children (id, la_id, setting_id, social_worker_id, given_name, family_name, year_group, "
-            "version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET la_id = $2, "
-            "setting_id = $3, social_worker_id = $4, given_name = $5, family_name = $6, year_group = $7, "
-            "version = $8 WHERE children.version < $8",
-            data.child_id, data.la_id, data.setting_id, data.social_worker_id, data.given_name, data.family_name,
-            data.year_group, data.version)
-
-
-async def _on_pep_status(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepStatusChanged)
+async def _on_pep_status(ctx: MessageContext, data: PepStatusChanged) -> None:
     submitted_at = ctx.envelope.occurred_at if data.action == "submit" else None
     async with ctx.effect() as conn:
         # The submission time survives later events (a return, an approval); a newer submission replaces it.
@@ -48,9 +29,7 @@ async def _on_pep_status(ctx: MessageContext) -> None:
                                "submitted_at < $2)", data.pep_id, submitted_at)
 
 
-async def _on_task_changed(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, TaskChanged)
+async def _on_task_changed(ctx: MessageContext, data: TaskChanged) -> None:
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO pep_tasks (id, pep_id, la_id, kind, status, due_date, version) VALUES ($1, $2, $3, $4, $5, "
@@ -59,9 +38,7 @@ async def _on_task_changed(ctx: MessageContext) -> None:
             data.task_id, data.pep_id, data.la_id, data.kind, data.status, data.due_date, data.version)
 
 
-async def _on_outcomes(ctx: MessageContext) -> None:
-    data = parse_data(ctx.envelope)
-    assert isinstance(data, PepOutcomesSubmitted)
+async def _on_outcomes(ctx: MessageContext, data: PepOutcomesSubmitted) -> None:
     at = ctx.envelope.occurred_at
     async with ctx.effect() as conn:
         # The latest submission's figures win; an older event arriving late changes nothing.
@@ -80,13 +57,7 @@ async def _on_outcomes(ctx: MessageContext) -> None:
 
 
 def subscriptions() -> list[Subscription]:
-    child_type, child_version = event_type_of(ChildChanged)
-    pep_type, pep_version = event_type_of(PepStatusChanged)
-    task_type, task_version = event_type_of(TaskChanged)
-    outcomes_type, outcomes_version = event_type_of(PepOutcomesSubmitted)
-    return [Subscription(name="qa.children", routing_keys=[f"{child_type}.v{child_version}"],
-                         handler=_on_child_changed),
-            Subscription(name="qa.peps", routing_keys=[f"{pep_type}.v{pep_version}"], handler=_on_pep_status),
-            Subscription(name="qa.tasks", routing_keys=[f"{task_type}.v{task_version}"], handler=_on_task_changed),
-            Subscription(name="qa.outcomes", routing_keys=[f"{outcomes_type}.v{outcomes_version}"],
-                         handler=_on_outcomes)]
+    return [CHILDREN.subscription(),
+            subscribe("qa.peps", PepStatusChanged, _on_pep_status),
+            subscribe("qa.tasks", TaskChanged, _on_task_changed),
+            subscribe("qa.outcomes", PepOutcomesSubmitted, _on_outcomes)]

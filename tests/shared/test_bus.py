@@ -14,6 +14,7 @@ import pytest
 
 from shared import db
 from shared.bus import (
+    ATTEMPT_HEADER,
     Bus,
     Consumers,
     MessageContext,
@@ -22,6 +23,7 @@ from shared.bus import (
     Subscription,
     add_event,
     delete_topology,
+    subscribe,
 )
 from shared.contracts import UserChanged
 from shared.migrate import ensure_database, migrate
@@ -174,6 +176,41 @@ async def test_a_permanent_error_skips_the_retries(env) -> None:  # type: ignore
     await _publish_direct(pool, bus)
     await next_dead_letter(bus, "bustest.permanent")
     assert calls == [0]
+    await consumers.stop(timeout=5)
+
+
+async def test_a_consumer_that_declares_its_event_model_gets_it_typed_and_invalid_data_is_dead_lettered_at_once(
+        env) -> None:  # type: ignore[no-untyped-def]
+    """`subscribe(name, Model, handler)`: bound to the model's routing key, the handler gets the event parsed and
+    validated once. Data that is not a valid model cannot become one by retrying, so it goes straight to the
+    dead letters without reaching the handler, and the events after it still flow."""
+    settings, pool, bus = env
+    name = "bustest.typed"
+    seen: list[tuple[int, UserChanged]] = []
+
+    async def record(ctx: MessageContext, user: UserChanged) -> None:
+        seen.append((ctx.attempt, user))
+        async with ctx.effect() as conn:
+            await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                               ctx.consumer)
+
+    sub = subscribe(name, UserChanged, record)
+    assert sub.routing_keys == ["identity.user.changed.v1"] and sub.event is UserChanged
+    _declared.append(name)
+    consumers = Consumers(bus, pool, settings)
+    await consumers.start([sub])
+    async with pool.acquire() as conn, conn.transaction():
+        bad = await add_event(conn, SERVICE, user_event(1))
+        good = await add_event(conn, SERVICE, user_event(2))
+    invalid = bad.model_dump(mode="json")
+    invalid["data"]["user_id"] = "not a uuid"
+    await bus.publish(invalid, bad.routing_key, {})
+    await bus.publish(good.model_dump(mode="json"), good.routing_key, {})
+    message = await next_dead_letter(bus, name)
+    assert "not a uuid" in message.body.decode()
+    assert ATTEMPT_HEADER not in (message.headers or {})  # never retried
+    await eventually(lambda: _has(pool, name, 1))
+    assert [(attempt, type(user), user.family_name) for attempt, user in seen] == [(0, UserChanged, "2")]
     await consumers.stop(timeout=5)
 
 
