@@ -47,6 +47,7 @@ from shared import db
 from shared.contracts import Envelope, EventData, event_type_of
 from shared.settings import ServiceSettings
 from shared.telemetry import context_from, current_carrier, tracer
+from shared.tombstones import about_erased
 
 log = logging.getLogger(__name__)
 _tracer = tracer("epep.bus")
@@ -299,6 +300,7 @@ class MessageContext:
     attempt: int
     pool: asyncpg.Pool
     effect_recorded: bool = False
+    consumers: Consumers | None = field(default=None, repr=False)  # the service's consumers, settings and all
 
     @contextlib.asynccontextmanager
     async def effect(self) -> AsyncIterator[asyncpg.Connection]:
@@ -481,9 +483,16 @@ class Consumers:
             attributes={"messaging.system": "rabbitmq", "messaging.consumer.group.name": sub.name,
                         "messaging.message.id": str(envelope.event_id), "epep.attempt": attempt},
         ) as span:
-            ctx = MessageContext(sub.name, envelope, attempt, self.pool)
+            ctx = MessageContext(sub.name, envelope, attempt, self.pool, consumers=self)
             try:
                 if await self._seen(sub.name, envelope):
+                    await message.ack()
+                    return
+                if await about_erased(self.pool, envelope.event_type, envelope.data):
+                    # Erasure is final (shared/tombstones.py): a late, retried or replayed event about an erased
+                    # child recreates nothing. Ids only in the log.
+                    log.info("event about an erased child dropped", extra={
+                        "consumer": sub.name, "event_type": envelope.routing_key, "event_id": str(envelope.event_id)})
                     await message.ack()
                     return
                 await sub.handler(ctx)

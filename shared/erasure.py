@@ -1,7 +1,8 @@
 """What each service holds about a child, for the two duties it has about it: erasing or anonymising it when
 pep erases a child whose retention ended (event pep.child.erased; the inbox makes a redelivered event do
-nothing), and showing it in a subject access export (the gateway gathers every service's part). Each service
-gives the SQL, on its own schema only."""
+nothing; a tombstone then makes the bus drop any later event about the child, and the child's messages leave
+the service's dead-letter and retry queues: shared/tombstones.py), and showing it in a subject access export
+(the gateway gathers every service's part). Each service gives the SQL, on its own schema only."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from shared import tombstones
 from shared.authz import organisations_where
-from shared.bus import MessageContext, Subscription, subscribe
+from shared.bus import MessageContext, Subscription, queue_name, subscribe
 from shared.contracts import ChildErased
 from shared.errors import Problem
 from shared.service import POOL
@@ -32,6 +34,13 @@ def erasure_subscription(service: str, erase: Eraser) -> Subscription:
     async def handler(ctx: MessageContext, data: ChildErased) -> None:
         async with ctx.effect() as conn:
             count = await erase(conn, data)
+            # Erasure is final: from now on the bus drops any event about the child (shared/tombstones.py)...
+            await tombstones.remember(conn, data.child_id, data.pep_ids)
+        if ctx.consumers is not None:  # ...and the broker keeps none of their dead letters or waiting retries
+            consumers = ctx.consumers
+            await tombstones.purge_queues(consumers.settings, [queue_name(consumers.settings, s)
+                                                               for s in consumers.subscriptions],
+                                          data.child_id, data.pep_ids)
         # The child's id only: nothing personal goes in the log.
         log.info("child's records erased at the end of their retention",
                  extra={"service": service, "child_id": str(data.child_id), "records": count})

@@ -65,7 +65,8 @@ def _routes(app: web.Application) -> None:
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription()]
+    return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription(),
+            retention.subscription]
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -18,11 +18,13 @@ from datetime import date, datetime
 import asyncpg
 from aiohttp import web
 
+from shared import tombstones
 from shared.api.children import GET_RETENTION, SET_RETENTION
 from shared.api.retention import DEFAULT_KEEP_UNTIL_AGE, RetentionRule
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, roles_at
 from shared.bus import add_event
 from shared.contracts import ChildErased
+from shared.erasure import erasure_subscription
 from shared.errors import Problem
 from shared.schedule import UK, every
 from shared.service import POOL, SETTINGS
@@ -84,6 +86,8 @@ async def erase_ended(pool: asyncpg.Pool, today: date) -> int:
                 pep_ids = await conn.fetchval("SELECT erase_child($1, $2)", child["id"], today)
                 if pep_ids is None:
                     continue
+                # Erasure is final: pep's consumers drop any later event about the child (shared/tombstones.py).
+                await tombstones.remember(conn, child["id"], pep_ids)
                 await add_event(conn, "pep", ChildErased(child_id=child["id"], la_id=child["la_id"],
                                                          pep_ids=list(pep_ids), retention_ended=child["ended"]),
                                 tenant=str(child["la_id"]))
@@ -99,4 +103,11 @@ async def _work(app: web.Application, moment: datetime) -> None:
     await erase_ended(app[POOL], moment.astimezone(UK).date())
 
 
+async def _erased_already(conn: asyncpg.Connection, data: ChildErased) -> int:
+    return 0  # the retention job erased the child and wrote the tombstones, in one transaction
+
+
+# pep hears its own erasure too, like every service: so its dead-letter and retry queues keep nothing about the
+# child either (shared.erasure purges them).
+subscription = erasure_subscription("pep", _erased_already)
 scheduler = every("retention", lambda app: app[SETTINGS].retention_interval_seconds, _work)
