@@ -41,6 +41,7 @@ from shared.authz import require_service, require_user
 from shared.bus import add_event
 from shared.contracts import AccountChanged
 from shared.errors import Problem
+from shared.internal_auth import Claims
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, REQUEST_ID, parse_body, serves
 
@@ -234,6 +235,8 @@ async def request_password_reset(request: web.Request) -> ResetStarted:
                 await codes_store.send(conn, settings, code_id, user["given_name"], request[REQUEST_ID])
                 await audit.record(conn, "password_reset_requested", subject_user_id=user["id"],
                                    client_address=body.client_address)
+            else:  # no account, or over the limit: a decoy that expires and locks as a sent code does
+                await codes_store.decoy(conn, settings, code_id)
     return ResetStarted(attempt_id=code_id)
 
 
@@ -246,16 +249,17 @@ async def complete_password_reset(request: web.Request) -> None:
     async with pool.acquire() as conn:
         if wait := await sign_in_store.blocked_for(conn, [f"address:{body.client_address}"]):
             raise throttled(wait)
-        row = await codes_store.find(conn, body.attempt_id, "reset_password")
-        user = row and row["user_id"] and await conn.fetchrow(
-            "SELECT given_name, family_name, email FROM users WHERE id = $1", row["user_id"])
-    # The policy is checked before the code is used up, so a weak password does not cost the person their code.
-    if errors := _policy_errors(settings, "new_password", body.new_password, user["given_name"] if user else "",
-                                user["family_name"] if user else "", row["email"] if row else ""):
+    # Before the code, only the rules that need nobody's name: checking "not your name" against the account
+    # before the code is right told a stranger whose account it was. Neither check uses the code up.
+    if errors := _policy_errors(settings, "new_password", body.new_password, "", "", ""):
         raise invalid_fields(*errors)
     password_hash = await passwords.hash_password(body.new_password)
 
     async def set_password(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+        user = await conn.fetchrow("SELECT given_name, family_name, email FROM users WHERE id = $1", row["user_id"])
+        if errors := _policy_errors(settings, "new_password", body.new_password, user["given_name"],
+                                    user["family_name"], user["email"]):
+            raise invalid_fields(*errors)  # rolls the code's use back: the person keeps it for a better password
         await _replace_password(conn, row["user_id"], password_hash, keep_session=None)
         await sign_in_store.clear_failures(conn, [f"account:{normalise_email(row['email'])}"])
         await audit.record(conn, "password_reset", subject_user_id=row["user_id"], actor_id=row["user_id"],
@@ -264,12 +268,31 @@ async def complete_password_reset(request: web.Request) -> None:
     try:
         await codes_store.use(pool, settings, body.attempt_id, "reset_password", body.code, set_password,
                               needs_user=True)
-    except Problem:
+    except Problem as problem:
+        if problem.status == 422:
+            raise  # the right code, a password with their name in it: not a failure to guess a code
         async with pool.acquire() as conn:
             await sign_in_store.record_failure(conn, f"address:{body.client_address}",
                                                settings.throttle_free_failures_address,
                                                settings.throttle_max_delay_seconds)
         raise
+
+
+async def _check_current_password(pool: asyncpg.Pool, settings: IdentitySettings, user: asyncpg.Record,
+                                  claims: Claims, password: str, field: str, message: str) -> None:
+    """The current password, asked again before a change: throttled as sign-in is, per account and per address, so a
+    session left open is not a way to guess it."""
+    keys = (f"account:{user['email_normalised']}", f"address:{claims.address or 'unknown'}")
+    async with pool.acquire() as conn:
+        if wait := await sign_in_store.blocked_for(conn, list(keys)):
+            raise throttled(wait)
+    if await passwords.verify(user["password_hash"], password):
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        for key, free in zip(keys, (settings.throttle_free_failures_account, settings.throttle_free_failures_address),
+                             strict=True):
+            await sign_in_store.record_failure(conn, key, free, settings.throttle_max_delay_seconds)
+    raise invalid_fields((field, message))
 
 
 async def _replace_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,
@@ -297,8 +320,8 @@ async def change_password(request: web.Request) -> None:
     settings = _settings(request)
     pool = request.app[POOL]
     user = await pool.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
-    if not await passwords.verify(user["password_hash"], body.current_password):
-        raise invalid_fields(("current_password", "Your current password is not right"))
+    await _check_current_password(pool, settings, user, claims, body.current_password, "current_password",
+                                  "Your current password is not right")
     if errors := _policy_errors(settings, "new_password", body.new_password, user["given_name"],
                                 user["family_name"], user["email"]):
         raise invalid_fields(*errors)
@@ -321,8 +344,8 @@ async def start_email_change(request: web.Request) -> EmailChangeStarted:
     settings = _settings(request)
     pool = request.app[POOL]
     user = await pool.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
-    if not await passwords.verify(user["password_hash"], body.password):
-        raise invalid_fields(("password", "Your password is not right"))
+    await _check_current_password(pool, settings, user, request[CLAIMS], body.password, "password",
+                                  "Your password is not right")
     new = normalise_email(str(body.new_email))
     if new == user["email_normalised"]:
         raise invalid_fields(("new_email", "This is already your email address"))

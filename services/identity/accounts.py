@@ -47,22 +47,24 @@ async def publish_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     """Tell other services who this person now is: after any change to name, email, roles, access or status."""
     user = await conn.fetchrow("SELECT id, email, given_name, family_name, disabled_at FROM users WHERE id = $1",
                                user_id)
+    # Only the memberships no LA has deactivated; staff with no grant from their DT see nothing.
     rows = await conn.fetch(
-        "SELECT m.organisation_id, o.type, m.role, a.children, a.sections FROM memberships m "
-        "JOIN organisations o ON o.id = m.organisation_id "
+        "SELECT m.organisation_id, o.type, m.role, a.children, a.sections, a.user_id IS NOT NULL AS has_access "
+        "FROM memberships m JOIN organisations o ON o.id = m.organisation_id "
         "LEFT JOIN staff_access a ON a.setting_id = m.organisation_id AND a.user_id = m.user_id "
-        "AND m.role = 'setting_staff' WHERE m.user_id = $1", user_id)
+        "AND m.role = 'setting_staff' WHERE m.user_id = $1 AND m.disabled_at IS NULL", user_id)
     memberships: list[dict[str, Any]] = []
     for r in rows:
         entry: dict[str, Any] = {"organisation_id": str(r["organisation_id"]), "organisation_type": r["type"],
                                  "role": r["role"]}
         if r["role"] == "setting_staff":
-            entry["children"] = [str(c) for c in r["children"]] if r["children"] is not None else None
-            entry["sections"] = r["sections"]
+            entry["children"] = ([str(c) for c in r["children"]] if r["children"] is not None else None) \
+                if r["has_access"] else []
+            entry["sections"] = r["sections"] if r["has_access"] else []
         memberships.append(entry)
     await add_event(conn, "identity", UserChanged(
         user_id=user["id"], email=user["email"], given_name=user["given_name"], family_name=user["family_name"],
-        memberships=memberships, disabled=user["disabled_at"] is not None))
+        memberships=memberships, disabled=user["disabled_at"] is not None or not memberships))
 
 
 async def publish_organisation(conn: asyncpg.Connection, org_id: uuid.UUID) -> None:

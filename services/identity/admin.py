@@ -126,7 +126,7 @@ async def list_users(request: web.Request) -> list[Member]:
         org = await authz.managed(conn, claims, path_uuid(request, "org_id"))
         rows = await store.people_of(conn, org["id"])
     return [Member(user_id=r["id"], given_name=r["given_name"], family_name=r["family_name"], email=r["email"],
-                   roles=r["roles"], deactivated=r["disabled_at"] is not None,
+                   roles=r["roles"], deactivated=r["deactivated"],
                    last_signed_in_at=r["last_signed_in_at"],
                    access=Access(children=r["children"], sections=r["sections"]) if r["has_access"] else None)
             for r in rows]
@@ -211,41 +211,54 @@ async def designated_teacher_history(request: web.Request) -> list[Nominated]:
             for r in rows]
 
 
-async def _administered_user(conn: asyncpg.Connection, claims: Claims, request: web.Request) -> uuid.UUID:
+async def _administered_user(conn: asyncpg.Connection, claims: Claims,
+                             request: web.Request) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """The person, and the caller's LAs they work in: what the caller's actions on them may touch."""
     user_id = path_uuid(request, "user_id")
-    if not await authz.administers_user(conn, claims, user_id):
+    las = await authz.administered_las(conn, claims, user_id)
+    if not las:
         raise not_found("person")
-    return user_id
+    return user_id, las
 
 
 @serves(routes, api.DEACTIVATE_USER)
 async def deactivate(request: web.Request) -> None:
-    """Effective at once: every session ends and sign-in stops working."""
+    """Effective at once, for the caller's LAs only: the person's roles there stop counting; with no other LA's
+    work left, every session ends and sign-in stops working."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        user_id = await _administered_user(conn, claims, request)
+        user_id, las = await _administered_user(conn, claims, request)
         if str(user_id) == claims.sub:
             raise Problem(422, "You cannot deactivate your own account", code="own_account")
-        await store.deactivate(conn, user_id)
+        await store.deactivate(conn, user_id, las, uuid.UUID(claims.sub))
         await publish_user(conn, user_id)
-        await audit.record(conn, "account_deactivated", actor_id=claims.sub, subject_user_id=user_id)
+        await audit.record(conn, "account_deactivated", actor_id=claims.sub, subject_user_id=user_id,
+                           details={"las": [str(la) for la in las]})
 
 
 @serves(routes, api.REACTIVATE_USER)
 async def reactivate(request: web.Request) -> None:
+    """Only what the caller's LAs deactivated comes back: another LA's deactivation stands."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        user_id = await _administered_user(conn, claims, request)
-        await store.reactivate(conn, user_id)
+        user_id, las = await _administered_user(conn, claims, request)
+        await store.reactivate(conn, user_id, las)
         await publish_user(conn, user_id)
-        await audit.record(conn, "account_reactivated", actor_id=claims.sub, subject_user_id=user_id)
+        await audit.record(conn, "account_reactivated", actor_id=claims.sub, subject_user_id=user_id,
+                           details={"las": [str(la) for la in las]})
 
 
 @serves(routes, api.END_USER_SESSIONS)
 async def end_users_sessions(request: web.Request) -> None:
+    """A whole-account action: only for an admin of every LA the person works for."""
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        user_id = await _administered_user(conn, claims, request)
+        user_id, las = await _administered_user(conn, claims, request)
+        if not await store.only_in(conn, user_id, las):
+            raise Problem(403, "This person also works for another local authority",
+                          "Only they, or an administrator of every local authority they work for, can end all "
+                          "their sessions. You can deactivate them for your local authority.",
+                          code="works_elsewhere")
         await store.end_sessions(conn, user_id)
         await audit.record(conn, "sessions_ended_by_admin", actor_id=claims.sub, subject_user_id=user_id)
 

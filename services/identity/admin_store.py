@@ -50,8 +50,8 @@ async def change_organisation(conn: asyncpg.Connection, org_id: uuid.UUID, chang
 
 async def is_active_member(conn: asyncpg.Connection, user_id: uuid.UUID, org_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id "
-                                    "WHERE m.user_id = $1 AND m.organisation_id = $2 AND u.disabled_at IS NULL",
-                                    user_id, org_id))
+                                    "WHERE m.user_id = $1 AND m.organisation_id = $2 AND u.disabled_at IS NULL "
+                                    "AND m.disabled_at IS NULL", user_id, org_id))
 
 
 async def designated_teacher_history(conn: asyncpg.Connection, setting_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -70,7 +70,9 @@ async def people_of(conn: asyncpg.Connection, org_id: uuid.UUID) -> list[asyncpg
     """Everyone with a membership of the organisation, with their roles there, when they last signed in and
     (for a setting's staff) the access their DT gave them."""
     return await conn.fetch(
-        "SELECT u.id, u.given_name, u.family_name, u.email, u.disabled_at, array_agg(m.role ORDER BY m.role) "
+        "SELECT u.id, u.given_name, u.family_name, u.email, "
+        "u.disabled_at IS NOT NULL OR bool_and(m.disabled_at IS NOT NULL) AS deactivated, "
+        "array_agg(m.role ORDER BY m.role) "
         "AS roles, (SELECT max(created_at) FROM sessions s WHERE s.user_id = u.id) AS last_signed_in_at, "
         "a.children, a.sections, a.user_id IS NOT NULL AS has_access FROM memberships m "
         "JOIN users u ON u.id = m.user_id "
@@ -79,15 +81,32 @@ async def people_of(conn: asyncpg.Connection, org_id: uuid.UUID) -> list[asyncpg
         "ORDER BY u.family_name, u.given_name", org_id)
 
 
-async def deactivate(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    """At once: the account is disabled and every session it has ends."""
-    await conn.execute("UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now() "
-                       "WHERE id = $1", user_id)
-    await end_sessions(conn, user_id)
+# A membership is in an LA when it is of the LA itself or of a setting in the LA's area.
+_IN_LAS = ("m.organisation_id IN (SELECT id FROM organisations WHERE id = ANY($2::uuid[]) "
+           "OR la_id = ANY($2::uuid[]))")
 
 
-async def reactivate(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE users SET disabled_at = NULL, updated_at = now() WHERE id = $1", user_id)
+async def deactivate(conn: asyncpg.Connection, user_id: uuid.UUID, las: list[uuid.UUID], by: uuid.UUID) -> None:
+    """At once, and only the person's memberships in these LAs: their roles there stop counting on their next
+    request (a session resolves only active memberships). With none active left, they cannot sign in, and every
+    session they have ends. Their work for any other LA is untouched."""
+    await conn.execute("UPDATE memberships m SET disabled_at = now(), disabled_by = $3 WHERE m.user_id = $1 "
+                       f"AND m.disabled_at IS NULL AND {_IN_LAS}", user_id, las, by)
+    if not await conn.fetchval("SELECT 1 FROM memberships WHERE user_id = $1 AND disabled_at IS NULL", user_id):
+        await end_sessions(conn, user_id)
+
+
+async def reactivate(conn: asyncpg.Connection, user_id: uuid.UUID, las: list[uuid.UUID]) -> None:
+    """Only the memberships in these LAs: another LA's deactivation stands."""
+    await conn.execute("UPDATE memberships m SET disabled_at = NULL, disabled_by = NULL WHERE m.user_id = $1 "
+                       f"AND {_IN_LAS}", user_id, las)
+
+
+async def only_in(conn: asyncpg.Connection, user_id: uuid.UUID, las: list[uuid.UUID]) -> bool:
+    """Whether every membership the person has (active or not) is in these LAs: a whole-account action is only
+    for an admin whose LAs hold all of it."""
+    return not await conn.fetchval(f"SELECT 1 FROM memberships m WHERE m.user_id = $1 AND NOT {_IN_LAS}",
+                                   user_id, las)
 
 
 async def end_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:

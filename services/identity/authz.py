@@ -74,6 +74,12 @@ async def user_las(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[uuid.UU
     return [r["la"] for r in rows if r["la"] is not None]
 
 
+async def administered_las(conn: asyncpg.Connection, claims: Claims, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The LAs both the person works with and the caller administers (empty: not the caller's to act on). A VS
+    admin acts on a person's memberships in these LAs only, never on another LA's."""
+    return [la for la in await user_las(conn, user_id) if "vs_admin" in roles_at(claims, str(la))]
+
+
 async def administers_user(conn: asyncpg.Connection, claims: Claims, user_id: uuid.UUID) -> bool:
-    """A VS admin may act on accounts of people in their LA or in settings in their LA."""
-    return any("vs_admin" in roles_at(claims, str(la)) for la in await user_las(conn, user_id))
+    """A VS admin may act on accounts of people in their LA or in settings in their LA (on those memberships)."""
+    return bool(await administered_las(conn, claims, user_id))

@@ -41,6 +41,17 @@ async def send(conn: asyncpg.Connection, settings: IdentitySettings, code_id: uu
         code=codes.display(code), expires_at=expires_at), correlation_id=correlation_id)
 
 
+async def decoy(conn: asyncpg.Connection, settings: IdentitySettings, code_id: uuid.UUID) -> None:
+    """What send does, for a row nobody may use (an address with no account, a person over their hourly limit): a
+    code nobody is sent, with the same tries and expiry, so the row locks and expires as a real one does."""
+    code = codes.new_code()
+    key_id, code_hmac = codes.digest(settings.code_hmac_keys, code_id, code)
+    await conn.execute(
+        "UPDATE email_codes SET code_hmac = $2, code_key_id = $3, code_tries = 0, codes_sent = codes_sent + 1, "
+        "code_expires_at = now() + make_interval(secs => $4) WHERE id = $1",
+        code_id, code_hmac, key_id, float(settings.code_ttl_seconds))
+
+
 async def find(conn: asyncpg.Connection, code_id: uuid.UUID, purpose: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM email_codes WHERE id = $1 AND purpose = $2", code_id, purpose)
 
@@ -56,8 +67,10 @@ async def use(pool: asyncpg.Pool, settings: IdentitySettings, code_id: uuid.UUID
             row = await conn.fetchrow(
                 "SELECT *, code_expires_at <= now() AS expired FROM email_codes WHERE id = $1 AND purpose = $2 "
                 "FOR UPDATE", code_id, purpose)
-            usable = row is not None and (owner is None or row["user_id"] == owner) \
-                and (not needs_user or row["user_id"] is not None)
+            if row is not None and owner is not None and row["user_id"] != owner:
+                row = None  # someone else's: as if it did not exist, and their tries are not spent
+            # A row without an account (a password reset for an unknown address) holds a decoy: judged alike.
+            usable = row is not None and (not needs_user or row["user_id"] is not None)
             outcome = codes.Outcome.INVALID if row is None else codes.judge(
                 settings.code_hmac_keys, row["id"], entered, key_id=row["code_key_id"], stored=row["code_hmac"],
                 tries=row["code_tries"], max_tries=settings.code_max_tries, expired=row["expired"],

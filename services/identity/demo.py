@@ -27,5 +27,9 @@ async def seed(settings: ServiceSettings) -> None:
                 for org_id, role in memberships:
                     if created and role == "designated_teacher":
                         await nominate(conn, org_id, demo.account_id(key), None)
+                    if created and role == "setting_staff":
+                        # Staff see nothing until their DT grants it; the demo's DT has granted everything.
+                        await conn.execute("INSERT INTO staff_access (setting_id, user_id) VALUES ($1, $2) "
+                                           "ON CONFLICT DO NOTHING", org_id, demo.account_id(key))
     finally:
         await conn.close()

@@ -87,6 +87,14 @@ async def _issue_code(conn, request: web.Request, attempt_id: uuid.UUID, user) -
         code=codes.display(code), expires_at=expires_at), correlation_id=request[REQUEST_ID])
 
 
+async def _issue_decoy(conn, request: web.Request, attempt_id: uuid.UUID) -> None:  # type: ignore[no-untyped-def]
+    """A wrong password's attempt gets a code too, which nobody is sent: its tries, expiry and resends then run
+    exactly as a real attempt's do, so no later answer tells a right password from a wrong one."""
+    settings = _settings(request)
+    key_id, code_hmac = codes.digest(settings.code_hmac_keys, attempt_id, codes.new_code())
+    await store.store_code(conn, attempt_id, key_id, code_hmac, settings.code_ttl_seconds)
+
+
 @routes.post("/sign-in")
 async def sign_in(request: web.Request) -> web.Response:
     """Email and password. The answer is the same whether or not they are right: an attempt id.
@@ -107,7 +115,7 @@ async def sign_in(request: web.Request) -> web.Response:
     new_hash = (await passwords.hash_password(body.password)
                 if ok and user and passwords.needs_rehash(user["password_hash"]) else None)
     async with pool.acquire() as conn, conn.transaction():
-        attempt_id = await store.create_attempt(conn, user["id"] if ok and user else None)
+        attempt_id = await store.create_attempt(conn, user["id"] if ok and user else None, email)
         if ok and user:
             if new_hash is not None:
                 await store.upgrade_password_hash(conn, user["id"], user["password_hash"], new_hash)
@@ -116,6 +124,7 @@ async def sign_in(request: web.Request) -> web.Response:
             await audit.record(conn, "sign_in_code_issued", subject_user_id=user["id"],
                                client_address=body.client_address)
         else:
+            await _issue_decoy(conn, request, attempt_id)
             if user:
                 await audit.record(conn, "sign_in", "wrong_password", subject_user_id=user["id"],
                                    client_address=body.client_address)
@@ -129,18 +138,24 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.post("/sign-in/resend")
 async def resend_code(request: web.Request) -> web.Response:
-    """'Send me a new code': the old code stops working. Same answer whatever the attempt was."""
+    """'Send me a new code': the old code stops working. Always 202, whatever the attempt was, so the answer says
+    nothing about the password: a wrong password's attempt gets a new decoy (same counters, same limit), and past
+    codes_per_attempt, or past the address's allowance of resends, nothing more is sent to anyone."""
     _require_service(request)
     body = await parse_body(request, ResendRequest)
     settings = _settings(request)
+    resend_key = f"resend:{body.client_address}"
     async with request.app[POOL].acquire() as conn, conn.transaction():
+        if await store.blocked_for(conn, [resend_key]):
+            return json_model(AttemptResponse(attempt_id=body.attempt_id), status=202)
+        await store.record_failure(conn, resend_key, settings.throttle_free_failures_address,
+                                   settings.throttle_max_delay_seconds)
         attempt = await store.attempt_for_update(conn, body.attempt_id)
-        if attempt is not None and attempt["user_id"] and attempt["used_at"] is None:
-            if attempt["codes_sent"] >= settings.codes_per_attempt:
-                raise Problem(429, "Too many codes requested",
-                              "Start again: go back and enter your email address and password.",
-                              code="too_many_codes")
-            await _issue_code(conn, request, body.attempt_id, attempt)
+        if attempt is not None and attempt["used_at"] is None and attempt["codes_sent"] < settings.codes_per_attempt:
+            if attempt["user_id"]:
+                await _issue_code(conn, request, body.attempt_id, attempt)
+            else:
+                await _issue_decoy(conn, request, body.attempt_id)
     return json_model(AttemptResponse(attempt_id=body.attempt_id), status=202)
 
 
@@ -155,7 +170,8 @@ async def verify_code(request: web.Request) -> web.Response:
             raise throttled(wait)
         async with conn.transaction():
             attempt = await store.attempt_for_update(conn, body.attempt_id)
-            account_key = f"account:{attempt['email_normalised']}" if attempt and attempt["user_id"] else None
+            # Right password or wrong, guessing an attempt's code throttles the account it named.
+            account_key = f"account:{attempt['account_email']}" if attempt and attempt["account_email"] else None
             if account_key and (wait := await store.blocked_for(conn, [account_key])):
                 raise throttled(wait)
             outcome = codes.Outcome.INVALID if attempt is None else codes.judge(
@@ -168,7 +184,8 @@ async def verify_code(request: web.Request) -> web.Response:
                 token = secrets.token_urlsafe(32)
                 session = await store.create_session(conn, attempt["user_id"], _token_hash(token),
                                                      settings.session_absolute_seconds)
-                await store.clear_failures(conn, [k for k in (account_key, address_key) if k])
+                await store.clear_failures(conn, [k for k in (account_key, address_key, f"resend:{body.client_address}")
+                                                  if k])
                 await audit.record(conn, "sign_in", subject_user_id=attempt["user_id"],
                                    actor_id=attempt["user_id"], client_address=body.client_address)
                 await add_event(conn, "identity", SignedIn(

@@ -14,8 +14,10 @@ async def add_membership(conn: asyncpg.Connection, user_id: uuid.UUID, org_id: u
     if role == "designated_teacher":
         await nominate(conn, org_id, user_id, by)
         return
+    # Accepting a new invitation to a role reinstates it if that organisation's admins had deactivated it.
     await conn.execute("INSERT INTO memberships (user_id, organisation_id, role) VALUES ($1, $2, $3) "
-                       "ON CONFLICT DO NOTHING", user_id, org_id, role)
+                       "ON CONFLICT (user_id, organisation_id, role) DO UPDATE SET disabled_at = NULL, "
+                       "disabled_by = NULL", user_id, org_id, role)
 
 
 async def nominate(conn: asyncpg.Connection, setting_id: uuid.UUID, user_id: uuid.UUID,

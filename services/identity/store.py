@@ -10,11 +10,15 @@ import asyncpg
 
 from services.identity.domain.throttle import delay_after
 
+# An account can sign in, and its sessions live, only while it has a membership no LA has deactivated.
+ACTIVE_ACCOUNT = ("users.disabled_at IS NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id "
+                  "AND m.disabled_at IS NULL)")
+
 
 async def user_by_email(conn: asyncpg.Connection, email_normalised: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, email, given_name, family_name, password_hash FROM users "
-        "WHERE email_normalised = $1 AND disabled_at IS NULL", email_normalised)
+        f"WHERE email_normalised = $1 AND {ACTIVE_ACCOUNT}", email_normalised)
 
 
 async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, old_hash: str, new_hash: str) -> bool:
@@ -27,13 +31,13 @@ async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, ol
 
 async def user_with_memberships(conn: asyncpg.Connection, user_id: uuid.UUID) -> dict[str, Any] | None:
     user = await conn.fetchrow("SELECT id, email, given_name, family_name FROM users "
-                               "WHERE id = $1 AND disabled_at IS NULL", user_id)
+                               f"WHERE id = $1 AND {ACTIVE_ACCOUNT}", user_id)
     if user is None:
         return None
     rows = await conn.fetch(
         "SELECT m.organisation_id, o.name AS organisation_name, o.type AS organisation_type, m.role "
         "FROM memberships m JOIN organisations o ON o.id = m.organisation_id "
-        "WHERE m.user_id = $1 ORDER BY o.name, m.role", user_id)
+        "WHERE m.user_id = $1 AND m.disabled_at IS NULL ORDER BY o.name, m.role", user_id)
     return {**dict(user), "memberships": [dict(r) for r in rows]}
 
 
@@ -59,9 +63,12 @@ async def clear_failures(conn: asyncpg.Connection, keys: list[str]) -> None:
     await conn.execute("DELETE FROM throttle WHERE key = ANY($1::text[])", keys)
 
 
-async def create_attempt(conn: asyncpg.Connection, user_id: uuid.UUID | None) -> uuid.UUID:
+async def create_attempt(conn: asyncpg.Connection, user_id: uuid.UUID | None,
+                         email_normalised: str | None = None) -> uuid.UUID:
+    """Every attempt remembers the address typed, right password or not, so each throttles its account alike."""
     attempt_id = uuid.uuid4()
-    await conn.execute("INSERT INTO sign_in_attempts (id, user_id) VALUES ($1, $2)", attempt_id, user_id)
+    await conn.execute("INSERT INTO sign_in_attempts (id, user_id, email_normalised) VALUES ($1, $2, $3)",
+                       attempt_id, user_id, email_normalised)
     return attempt_id
 
 
@@ -76,9 +83,9 @@ async def store_code(conn: asyncpg.Connection, attempt_id: uuid.UUID, key_id: st
 
 async def attempt_for_update(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT a.*, a.code_expires_at <= now() AS expired, u.email_normalised, u.email, u.given_name "
-        "FROM sign_in_attempts a LEFT JOIN users u ON u.id = a.user_id WHERE a.id = $1 FOR UPDATE OF a",
-        attempt_id)
+        "SELECT a.*, a.code_expires_at <= now() AS expired, coalesce(u.email_normalised, a.email_normalised) "
+        "AS account_email, u.email, u.given_name FROM sign_in_attempts a LEFT JOIN users u ON u.id = a.user_id "
+        "WHERE a.id = $1 FOR UPDATE OF a", attempt_id)
 
 
 async def count_wrong_code(conn: asyncpg.Connection, attempt_id: uuid.UUID) -> None:
@@ -109,7 +116,7 @@ async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, idle_seco
     return await conn.fetchrow(
         "WITH live AS (SELECT id, user_id, expires_at, last_seen_at FROM sessions WHERE token_hash = $1 "
         "AND revoked_at IS NULL AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) "
-        "AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)), "
+        f"AND user_id IN (SELECT id FROM users WHERE {ACTIVE_ACCOUNT})), "
         "touched AS (UPDATE sessions s SET last_seen_at = now() FROM live WHERE s.id = live.id "
         "AND $3::float8 IS NOT NULL AND live.last_seen_at <= now() - make_interval(secs => $3::float8) "
         "RETURNING s.id, s.last_seen_at) "
@@ -133,8 +140,20 @@ async def revoke_all_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> i
 
 async def memberships_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT m.organisation_id::text, o.type AS organisation_type, m.role, a.children::text[], a.sections "
+        "SELECT m.organisation_id::text, o.type AS organisation_type, m.role, a.children::text[], a.sections, "
+        "a.user_id IS NOT NULL AS has_access "
         "FROM memberships m JOIN organisations o ON o.id = m.organisation_id "
         "LEFT JOIN staff_access a ON a.setting_id = m.organisation_id AND a.user_id = m.user_id "
-        "AND m.role = 'setting_staff' WHERE m.user_id = $1", user_id)
-    return [{k: v for k, v in dict(r).items() if v is not None or k not in ("children", "sections")} for r in rows]
+        "AND m.role = 'setting_staff' WHERE m.user_id = $1 AND m.disabled_at IS NULL", user_id)
+    return [staff_default(dict(r), has_access=r["has_access"]) for r in rows]
+
+
+def staff_default(membership: dict[str, Any], *, has_access: bool) -> dict[str, Any]:
+    """A setting's staff member sees what their DT granted: nothing until a grant exists (a new member, or a DT
+    replaced and kept on as staff). In a grant, None is everything; other roles carry neither key."""
+    membership.pop("has_access", None)
+    if membership["role"] != "setting_staff":
+        return {k: v for k, v in membership.items() if k not in ("children", "sections")}
+    if not has_access:
+        return {**membership, "children": [], "sections": []}
+    return membership

@@ -39,6 +39,10 @@ async def _session(conn: asyncpg.Connection, seen_seconds_ago: float) -> bytes:
     user_id, token_hash = uuid.uuid4(), hashlib.sha256(uuid.uuid4().bytes).digest()
     await conn.execute("INSERT INTO users (id, email, email_normalised, given_name, family_name) "
                        "VALUES ($1, $2, $2, 'Sam', 'Idle')", user_id, f"{user_id}@example.test")
+    # A session lives only while its person has an active membership.
+    await conn.execute("INSERT INTO organisations (id, name, type) VALUES ($1, 'LA', 'local_authority')", user_id)
+    await conn.execute("INSERT INTO memberships (user_id, organisation_id, role) VALUES ($1, $1, 'social_worker')",
+                       user_id)
     await store.create_session(conn, user_id, token_hash, 12 * 60 * 60)
     await conn.execute("UPDATE sessions SET last_seen_at = now() - make_interval(secs => $2) WHERE token_hash = $1",
                        token_hash, float(seen_seconds_ago))

@@ -30,14 +30,18 @@ class Outcome(Enum):
 
 def judge(keys: list[SecretStr], owner_id: uuid.UUID, entered: str, *, key_id: str | None, stored: bytes | None,
           tries: int, max_tries: int, expired: bool, used: bool, usable: bool = True) -> Outcome:
-    """The one rule for every emailed code (sign-in, registration, new address, password reset)."""
-    if not usable or stored is None or key_id is None or used:
+    """The one rule for every emailed code (sign-in, registration, new address, password reset).
+
+    An unusable attempt (a wrong password, an address with no account) carries a decoy code nobody was sent, with
+    the same tries and expiry as a real one, and is judged the same way up to the last step: so it locks and expires
+    exactly as a real one does, and no answer tells the two apart. Only a usable one can be accepted."""
+    if stored is None or key_id is None or used:
         return Outcome.INVALID
     if tries >= max_tries:
         return Outcome.LOCKED
     if expired:
         return Outcome.EXPIRED
     digits = normalise(entered)
-    if digits is None or not matches(keys, owner_id, digits, key_id, stored):
+    if not usable or digits is None or not matches(keys, owner_id, digits, key_id, stored):
         return Outcome.INVALID
     return Outcome.ACCEPTED
