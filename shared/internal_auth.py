@@ -184,8 +184,10 @@ class Verifier:
     def verify(self, token: str, audience: str) -> Claims:
         try:
             issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            if not isinstance(issuer, str):
+                raise jwt.InvalidTokenError("no issuer")
             key = self._keys.get(issuer, {}).get(jwt.get_unverified_header(token).get("kid", ""))
-            if not isinstance(issuer, str) or key is None:
+            if key is None:
                 raise jwt.InvalidTokenError("unknown issuer or key")
             payload = jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuer,
                                  options={"require": ["exp", "iat", "aud", "sub", "iss"]})
