@@ -59,3 +59,18 @@ async def save_form(request: web.Request) -> web.Response:
     body = await parse_body(request, api.ViewsSave)
     result = await _pep(request, "PUT", "/views/form", {"session_token": session, "answers": body.answers})
     return json_model(api.ViewsForm.model_validate(result))
+
+
+@answers(api.CHECK_VIEWS_LINK)
+async def check_link(request: web.Request) -> web.Response:
+    """The link is being opened: whether it still works, with nothing sent (pep answers 404 if it does not)."""
+    body = await parse_body(request, api.ViewsOpen)
+    await _pep(request, "POST", "/views/check", {"token": body.token})
+    return web.Response(status=204)
+
+
+@answers(api.END_VIEWS_SESSION)
+async def end_session(request: web.Request) -> web.Response:
+    """I have finished: the session ends on the server, so the cookie replayed opens nothing."""
+    await _pep(request, "POST", "/views/end", {"session_token": _session(request)})
+    return web.Response(status=204)

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import asyncpg
 from aiohttp import web
 
+from services.pep import pep_store
 from services.pep.child_access import child_or_404
 from services.pep.reached import WORDS
 from shared.api.children import CHILD_ACCESS_LOG, AccessEntry, AccessLog
@@ -16,15 +17,27 @@ from shared.service import POOL
 from shared.web import CLAIMS, serves
 
 
-def _entry(r: asyncpg.Record) -> AccessEntry:
+def _entry(r: asyncpg.Record, titles: dict[tuple[uuid.UUID, str], str]) -> AccessEntry:
     words = WORDS.get((r["method"], r["endpoint"]), f"{r['method']} {r['endpoint']}")
+    key = r["section_key"]
+    section = titles.get((r["pep_id"], key), key) if key else None
     return AccessEntry(at=r["at"], user_id=r["user_id"],
                        name=f"{r['given_name']} {r['family_name']}" if r["given_name"] else None, via=r["via"],
-                       what=words + (f" ({r['section_key']})" if r["section_key"] else ""), method=r["method"],
+                       what=words + (f" ({section})" if section else ""), method=r["method"],
                        endpoint=r["endpoint"], pep_id=r["pep_id"], address=r["address"], request_id=r["request_id"])
 
 
 routes = web.RouteTableDef()
+
+
+async def _section_titles(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> dict[tuple[uuid.UUID, str], str]:
+    """Each logged section's title in its PEP's template ("My views", not "views")."""
+    peps = {r["pep_id"] for r in rows if r["pep_id"] is not None and r["section_key"]}
+    titles: dict[tuple[uuid.UUID, str], str] = {}
+    for p in await conn.fetch("SELECT id, template_id FROM peps WHERE id = ANY($1::uuid[])", list(peps)):
+        template = await pep_store.template_by_id(conn, p["template_id"])
+        titles.update({(p["id"], s.key): s.title for s in template.sections})
+    return titles
 
 
 @serves(routes, CHILD_ACCESS_LOG)
@@ -53,4 +66,5 @@ async def access_log(request: web.Request) -> AccessLog:
             "AND (NOT $5 OR a.method = 'GET') AND NOT (a.endpoint = '/children/{child_id}/access-log') "
             "ORDER BY a.at DESC, a.id DESC LIMIT 1000",
             child["id"], start, end, pep_id, request.query.get("reads_only") == "true")
-    return AccessLog(since=since, until=until, entries=[_entry(r) for r in rows])
+        titles = await _section_titles(conn, rows)
+    return AccessLog(since=since, until=until, entries=[_entry(r, titles) for r in rows])

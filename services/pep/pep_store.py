@@ -105,11 +105,14 @@ async def save_section(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, ch
 async def save_section_as(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],
                           invitation_id: uuid.UUID) -> asyncpg.Record:
     """Merge in answers given by an invited young person or carer: no version to match (they only ever write
-    their own questions, and a phone that slept must not lose them); the save is in the history as theirs."""
+    their own questions, and a phone that slept must not lose them); the save is in the history as theirs.
+    What they answered is no longer a carried answer waiting to be checked: they have just given it."""
     row = await conn.fetchrow(
         "UPDATE pep_sections SET answers = answers || $3::jsonb, version = version + 1, updated_by = $4, "
         "updated_at = now(), status = CASE WHEN status IN ('complete', 'not_started') THEN 'in_progress' "
-        "ELSE status END WHERE pep_id = $1 AND section_key = $2 RETURNING *", pep_id, key, changes, invitation_id)
+        "ELSE status END, "
+        "to_check = array(SELECT k FROM unnest(to_check) k WHERE split_part(k, '.', 1) <> ALL($5::text[])) "
+        "WHERE pep_id = $1 AND section_key = $2 RETURNING *", pep_id, key, changes, invitation_id, list(changes))
     await conn.execute(
         "INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
         "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, key, row["version"], sorted(changes), row["answers"],

@@ -50,6 +50,7 @@ WORDS = {
     ("POST", "/views/verify/refused"): "Entered a wrong or old code",
     ("GET", "/views/form"): "Read their views form",
     ("PUT", "/views/form"): "Saved their views",
+    ("POST", "/views/end"): "Finished giving their views",
 }
 
 

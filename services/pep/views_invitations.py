@@ -42,6 +42,15 @@ def link_closed() -> Problem:
                    "who sent you the link for a new one.", code="views_link_closed")
 
 
+def invitation_ended(invitation: asyncpg.Record) -> Problem:
+    """To someone with a session, whose invitation has ended since (revoked, run out, or the PEP moved on): they
+    proved who they are, so they are told plainly, and who to talk to (the person who invited them, named in their
+    email already). No code can help, so none is offered."""
+    return Problem(404, "This invitation has ended", "Everything you saved is kept. If you want to say something "
+                   "else, talk to the person who sent you the link.", code="views_invitation_ended",
+                   extra={"ask": invitation["created_by_name"]})
+
+
 def session_ended() -> Problem:
     return Problem(401, "Enter a new code to carry on", "For your safety we ask for a code from your email again "
                    "after a while. Your answers so far are saved.", code="views_session_ended")
@@ -139,6 +148,18 @@ def _service_only(request: web.Request) -> None:
         raise not_found("page")
 
 
+@routes.post("/views/check")
+async def check_link(request: web.Request) -> web.Response:
+    """The link is being opened (GET in the browser): does it still work? Nothing is sent and nothing changes, so
+    a mail scanner that follows it does no harm; a link that does not work is told so at once, the same whatever
+    the reason."""
+    _service_only(request)
+    body = await parse_body(request, ViewsOpen)
+    async with request.app[POOL].acquire() as conn:
+        await _by_token(conn, body.token)
+    return web.Response(status=204)
+
+
 @routes.post("/views/open")
 async def open_link(request: web.Request) -> web.Response:
     """The person pressed the button on the link's page: email them a code (a new one replaces the old)."""
@@ -194,7 +215,7 @@ async def _by_session(conn: asyncpg.Connection, token: str, *, lock: bool = Fals
     if row is None:
         raise session_ended()
     if not _open(row):
-        raise link_closed()
+        raise invitation_ended(row)
     return row
 
 
@@ -204,7 +225,7 @@ async def _form(conn: asyncpg.Connection, invitation: asyncpg.Record) -> dict[st
     template = await pep_store.template_by_id(conn, pep["template_id"])
     section = template.section(invitation["section_key"])
     if section is None:
-        raise link_closed()
+        raise invitation_ended(invitation)
     questions = rules.questions_for(section, invitation["question_set"])
     saved = await store.section_answers(conn, pep["id"], section.key)
     keys = {q.key for q in questions}
@@ -238,20 +259,35 @@ async def save_form(request: web.Request) -> web.Response:
         pep = await pep_store.pep(conn, invitation["pep_id"], lock=True)
         assert pep is not None
         if pep["status"] not in lifecycle.EDITABLE:
-            raise link_closed()
+            raise invitation_ended(invitation)
         template = await pep_store.template_by_id(conn, pep["template_id"])
         section = template.section(invitation["section_key"])
         if section is None:
-            raise link_closed()
+            raise invitation_ended(invitation)
         clean, errors = clean_answers(rules.questions_for(section, invitation["question_set"]), answers)
         if errors:
             raise Problem(422, "Some answers need changing", code="validation",
                           errors=[FieldError(field=f"answers.{e.field}", message=e.message) for e in errors])
         if clean:
-            current = (await store.section_answers(conn, pep["id"], section.key))["answers"]
-            clean.update(rules.recorded_how(section, invitation["question_set"], current))
+            current = await store.section_answers(conn, pep["id"], section.key)
+            clean.update(rules.recorded_how(section, invitation["question_set"], current["answers"],
+                                            current["to_check"]))
             await pep_store.save_section_as(conn, pep["id"], section.key, clean, invitation["id"])
             await store.answered(conn, invitation, pep)
             await _audit(conn, request, invitation, "PUT", "/views/form")
         form = await _form(conn, invitation)
     return web.json_response(form)
+
+
+@routes.post("/views/end")
+async def end_session(request: web.Request) -> web.Response:
+    """I have finished: the session ends on the server now, not only in the browser, so its cookie replayed opens
+    nothing. Their answers stay; the link works again (with a new code) until the invitation ends."""
+    _service_only(request)
+    body = await parse_body(request, _SessionCall)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        invitation = await store.end_session(conn, body.session_token)
+        if invitation is None:
+            raise session_ended()
+        await store.audit(conn, invitation, "POST", "/views/end", request.get(REQUEST_ID), request[CLAIMS].address)
+    return web.Response(status=204)

@@ -15,8 +15,9 @@ from shared.contracts import ViewsCodeIssued, ViewsInvitationSent
 
 _LIST = ("SELECT v.*, v.expires_at <= now() AS expired, u.given_name || ' ' || u.family_name AS created_by_name "
          "FROM views_invitations v LEFT JOIN users u ON u.id = v.created_by ")
-# An invitation with its PEP's status, as the invited person's calls need it.
-_WITH_PEP = "SELECT v.*, v.expires_at <= now() AS expired, p.status AS pep_status "
+# An invitation with its PEP's status and who sent it, as the invited person's calls need it.
+_WITH_PEP = ("SELECT v.*, v.expires_at <= now() AS expired, p.status AS pep_status, "
+             "(SELECT u.given_name || ' ' || u.family_name FROM users u WHERE u.id = v.created_by) AS created_by_name ")
 
 
 # ---- the inviter ---------------------------------------------------------------------------------------------
@@ -56,10 +57,11 @@ async def create(conn: asyncpg.Connection, pep: asyncpg.Record, section_key: str
 
 
 async def revoke(conn: asyncpg.Connection, invitation_id: uuid.UUID, by: uuid.UUID) -> None:
-    """Revoked once (a second revoke keeps the first's time and person); its sessions end at once."""
+    """Revoked once (a second revoke keeps the first's time and person). Its sessions stop working at once (every
+    session call checks its invitation is open), but are kept until they run out, so a form left open says
+    plainly that the invitation has ended rather than asking for a code the link can no longer send."""
     await conn.execute("UPDATE views_invitations SET revoked_at = coalesce(revoked_at, now()), "
                        "revoked_by = coalesce(revoked_by, $2) WHERE id = $1", invitation_id, by)
-    await conn.execute("DELETE FROM views_sessions WHERE invitation_id = $1", invitation_id)
 
 
 # ---- the invited person -------------------------------------------------------------------------------------
@@ -78,6 +80,27 @@ async def by_session(conn: asyncpg.Connection, token: str, *, lock: bool = False
         _WITH_PEP + "FROM views_sessions s JOIN views_invitations v ON v.id = s.invitation_id "
         "JOIN peps p ON p.id = v.pep_id WHERE s.token_hash = $1 AND s.expires_at > now()"
         + (" FOR UPDATE OF v" if lock else ""), rules.token_hash(token))
+
+
+async def end_session(conn: asyncpg.Connection, token: str) -> asyncpg.Record | None:
+    """I have finished: the session ends now, on the server (its cookie opens nothing again). Returns its
+    invitation, for the access log (None when the session had already ended)."""
+    invitation_id = await conn.fetchval("DELETE FROM views_sessions WHERE token_hash = $1 AND expires_at > now() "
+                                        "RETURNING invitation_id", rules.token_hash(token))
+    if invitation_id is None:
+        return None
+    return await conn.fetchrow("SELECT * FROM views_invitations WHERE id = $1", invitation_id)
+
+
+async def given(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> list[asyncpg.Record]:
+    """Who gave this section's views by invitation (each invitation whose person saved), with their question set,
+    every question they answered and when they last saved, from the section's history: first given first."""
+    return await conn.fetch(
+        "SELECT v.given_name AS name, v.audience, v.question_set, max(h.saved_at) AS last_saved_at, "
+        "array(SELECT DISTINCT k FROM section_history h2, unnest(h2.changed) k WHERE h2.pep_id = $1 "
+        "AND h2.section_key = $2 AND h2.saved_by = v.id ORDER BY k) AS answered "
+        "FROM section_history h JOIN views_invitations v ON v.id = h.saved_by "
+        "WHERE h.pep_id = $1 AND h.section_key = $2 GROUP BY v.id ORDER BY min(h.saved_at)", pep_id, key)
 
 
 async def audit(conn: asyncpg.Connection, invitation: asyncpg.Record, method: str, endpoint: str,
@@ -136,8 +159,8 @@ async def start_session(conn: asyncpg.Connection, invitation: asyncpg.Record, se
 
 
 async def section_answers(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> asyncpg.Record:
-    """The section's answers, when they were last saved and its version."""
-    row = await conn.fetchrow("SELECT answers, updated_at, version FROM pep_sections WHERE pep_id = $1 AND "
+    """The section's answers, when they were last saved, its version and the carried answers still to check."""
+    row = await conn.fetchrow("SELECT answers, updated_at, version, to_check FROM pep_sections WHERE pep_id = $1 AND "
                               "section_key = $2", pep_id, key)
     assert row is not None
     return row

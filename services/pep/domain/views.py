@@ -89,17 +89,29 @@ def _preset(section: Section, question_set: str | None) -> dict[str, Any]:
     return {"question_set": question_set} if question_set and section.field("question_set") else {}
 
 
-def recorded_how(section: Section, question_set: str | None, saved: dict[str, Any]) -> dict[str, Any]:
+def recorded_how(section: Section, question_set: str | None, saved: dict[str, Any],
+                 to_check: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What the adult's questions say once a person answered by invitation: they used the interactive
-    questions (where the section offers that and nobody has said otherwise), with the inviter's question set."""
+    questions (where the section offers that and nobody has said otherwise), with the inviter's question set.
+
+    The set the child answered replaces one nobody has chosen this term (none, or one carried forward from the last
+    PEP and not yet checked): the inviter chose it since. One an adult set this term is kept; the child's answers
+    to another set's questions still show to the adults (pep's `given`, from the section's history)."""
     extra: dict[str, Any] = {}
     gathered = section.field("how_gathered")
     if gathered is not None and not saved.get("how_gathered") and any(
             o.value == "interactive" for o in gathered.options or []):
         extra["how_gathered"] = "interactive"
-    if question_set and section.field("question_set") is not None and not saved.get("question_set"):
+    chosen_this_term = saved.get("question_set") and "question_set" not in to_check
+    if question_set and section.field("question_set") is not None and not chosen_this_term:
         extra["question_set"] = question_set
     return extra
+
+
+def answered_by(section: Section, question_set: str | None, changed: list[str]) -> list[str]:
+    """Of the questions a person's saves changed, those that were theirs (not the adult's recorded beside them)."""
+    theirs = {q.key for q in questions_for(section, question_set)}
+    return [k for k in changed if k in theirs]
 
 
 def status(revoked: bool, expired: bool, pep_status: str) -> InvitationStatus:
