@@ -272,9 +272,10 @@ async def access_log_page(request: web.Request) -> web.Response:
         "current_page": "children", "child": child, "month": month[0], "reads_only": reads_only,
         "month_items": [{"value": m[0], "text": date.fromisoformat(m[1]).strftime("%B %Y"),
                          "selected": m[0] == month[0]} for m in months],
-        "entries": [{"at": e.at, "name": e.name or "Someone", "via": pep_words.words(pep_words.ACCESS_VIA, e.via),
-                     "what": e.what, "pep_href": f"/peps/{e.pep_id}" if e.pep_id else None,
-                     "address": e.address or ""} for e in found.entries]})
+        "entries": [{"at": v[0].at, "name": v[0].name or "Someone",
+                     "via": pep_words.words(pep_words.ACCESS_VIA, v[0].via), "what": pep_words.visit_words(v),
+                     "pep_href": next((f"/peps/{e.pep_id}" for e in v if e.pep_id), None),
+                     "address": v[0].address or ""} for v in pep_words.visits(found.entries)]})
 
 
 # ---- starting a PEP ----------------------------------------------------------------------------------------

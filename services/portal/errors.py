@@ -22,6 +22,7 @@ from shared.service import SETTINGS
 from shared.web import REQUEST_ID
 
 log = logging.getLogger(__name__)
+VIEWS_PAGES = "/your-views/"  # the invited person's pages (views_pages.VIEWS_PATH)
 
 NOT_FOUND = {
     "heading": "Page not found",
@@ -55,6 +56,9 @@ BAD_REQUEST = {
 def _page(request: web.Request, page: dict[str, Any], status: int) -> web.Response:
     from services.portal.pagekit import render  # pagekit imports this module's neighbours; avoid a cycle
 
+    if request.path.startswith(VIEWS_PAGES):
+        # An invited young person or carer has no use for the staff start page: no link, and a header without one.
+        page = {**page, "link": None, "views_page": True}
     try:
         return render(request, "message.html", page, status=status)
     except Exception:

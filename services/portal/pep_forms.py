@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,6 +25,7 @@ from typing import Any
 
 from services.portal.forms import DateField
 from shared.api.templates import Option, Section, TemplateField, conditions, visible
+from shared.api.views import ViewsGiven
 
 Raw = dict[str, Any]  # input name -> text, or a list of texts for checkboxes
 NOT_ANSWERED = "Not answered"
@@ -527,9 +528,10 @@ def in_words(question: TemplateField, value: Any) -> list[str]:
 
 
 def saved_time(value: datetime, zone: Any) -> str:
-    """"16:02" in UK time: when the status line says something was saved."""
+    """"4:02pm" in UK time, as the rest of the portal writes times: when the status line says something was
+    saved."""
     local = value.astimezone(zone) if value.tzinfo else value
-    return f"{local:%H:%M}"
+    return f"{local.hour % 12 or 12}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
 # ---- the form's questions, ready for the page ------------------------------------------------------------------
@@ -584,12 +586,26 @@ def widgets(questions: list[TemplateField], raw: Mapping[str, Any], errors: Mapp
     return out
 
 
-def read_only_rows(section: Section, answers: Mapping[str, Any],
-                   change_href: str | None = None) -> list[dict[str, Any]]:
-    """Each question shown by the answers so far, with its answer in words, for a summary list."""
+def shown_anyway(given: Iterable[ViewsGiven], answers: Mapping[str, Any]) -> set[str]:
+    """The questions an invited young person or carer answered, that hold an answer: each shows to the adults
+    with its question whatever the section's question set says now (a child asked the Secondary questions after
+    the Primary set was carried forward keeps every answer they gave)."""
+    return {k for g in given for k in g.answered if normal(answers.get(k)) is not None}
+
+
+def always_shown(found: list[dict[str, Any]], keys: Collection[str]) -> list[dict[str, Any]]:
+    """The form's widgets with the questions in `keys` shown whatever the other answers (no condition for the
+    page's script to hide them by)."""
+    return [{**w, "show_when": [], "condition": None} if w["key"] in keys else w for w in found]
+
+
+def read_only_rows(section: Section, answers: Mapping[str, Any], change_href: str | None = None,
+                   also: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Each question shown by the answers so far (and those in `also`), with its answer in words, for a summary
+    list."""
     rows = []
     for q in section.fields:
-        if not visible(q, answers, section.fields):
+        if not visible(q, answers, section.fields) and q.key not in also:
             continue
         rows.append({"key": q.key, "label": q.label, "lines": in_words(q, answers.get(q.key)),
                      "id": element_id(q.key), "mandatory": q.mandatory,

@@ -232,14 +232,21 @@ def _refused(definition: Section, problem: GatewayProblem, rows: dict[str, list[
     raise problem
 
 
+def given_lines(section: SectionOut) -> list[str]:
+    """Who gave a views section's answers by invitation, with which questions and when, in words."""
+    return [pep_words.given_by(g.name, g.audience, g.question_set, accounts.date_only(g.last_saved_at))
+            for g in section.given]
+
+
 def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                        raw: dict[str, Any], errors: dict[str, str], version: int, *, extra_row: str | None = None,
                        problem: str | None = None, notice: str | None = None) -> dict[str, Any]:
     ordered = pep_forms.in_page_order(definition.fields, errors)
+    found = pep_forms.widgets(definition.fields, raw, ordered, section.to_check, extra_row=extra_row)
     return _common(
         pep, child, section=section, definition=definition, version=version, problem=problem, notice=notice,
-        owner=pep_forms.owner_name(definition.owner),
-        widgets=pep_forms.widgets(definition.fields, raw, ordered, section.to_check, extra_row=extra_row),
+        owner=pep_forms.owner_name(definition.owner), given=given_lines(section),
+        widgets=pep_forms.always_shown(found, pep_forms.shown_anyway(section.given, section.answers)),
         errors={pep_forms.element_id(p): m for p, m in ordered.items()}, error_list=pep_forms.summary_items(ordered),
         base=_base(str(pep.id), definition.key), to_check=len(section.to_check))
 
@@ -247,7 +254,9 @@ def _form_page_context(pep: PepOverview, child: ChildProfile, section: SectionOu
 def _read_only_context(pep: PepOverview, child: ChildProfile, section: SectionOut, definition: Section,
                        problem: str | None = None) -> dict[str, Any]:
     return _common(pep, child, section=section, definition=definition, editable=False, problem=problem,
-                   rows=pep_forms.read_only_rows(definition, section.answers),
+                   rows=pep_forms.read_only_rows(definition, section.answers,
+                                                 also=pep_forms.shown_anyway(section.given, section.answers)),
+                   given=given_lines(section),
                    owner=pep_forms.owner_name(definition.owner), base=_base(str(pep.id), definition.key),
                    heading=definition.title)
 
@@ -284,8 +293,11 @@ async def views_beside_minutes(request: web.Request, who: Caller, pep: PepOvervi
         except GatewayProblem:
             continue
         definition = found.definition
-        rows = [r for r in pep_forms.read_only_rows(definition, found.answers) if r["lines"]]
-        panels.append({"title": definition.title, "rows": rows, "href": _base(str(pep.id), s.key)})
+        rows = [r for r in pep_forms.read_only_rows(definition, found.answers,
+                                                    also=pep_forms.shown_anyway(found.given, found.answers))
+                if r["lines"]]
+        panels.append({"title": definition.title, "rows": rows, "href": _base(str(pep.id), s.key),
+                       "given": given_lines(found)})
     return panels
 
 
@@ -529,7 +541,9 @@ def _check_context(pep: PepOverview, child: ChildProfile, section: SectionOut, d
                    **more: Any) -> dict[str, Any]:
     base = _base(str(pep.id), definition.key)
     return _common(pep, child, section=section, definition=definition, editable=section.can_edit,
-                   rows=pep_forms.read_only_rows(definition, section.answers, base if section.can_edit else None),
+                   rows=pep_forms.read_only_rows(definition, section.answers, base if section.can_edit else None,
+                                                 also=pep_forms.shown_anyway(section.given, section.answers)),
+                   given=given_lines(section),
                    owner=pep_forms.owner_name(definition.owner), base=base,
                    heading="Check your answers", **more)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.portal.forms import DateField
 from services.portal.pep_forms import parse_date
+from shared.api.children import AccessEntry
 
 KINDS = {"initial": "Initial PEP", "termly_review": "Termly review", "change_of_placement": "Change of placement",
          "change_of_setting": "Change of school or setting", "emergency": "Emergency placement"}
@@ -90,6 +91,41 @@ def section_status(status: str, to_check: int) -> dict[str, Any]:
     if status == "in_progress":
         return {"tag": {"text": "In progress", "classes": "govuk-tag--light-blue"}}
     return {"tag": {"text": "Not started", "classes": "govuk-tag--blue"}}
+
+
+INVITED = {"young_person": "young person", "carer": "carer"}
+QUESTION_SETS = {"primary": "Primary", "secondary": "Secondary", "symbols": "Symbols and pictures"}
+
+
+def given_by(name: str, audience: str, question_set: str | None, day: str) -> str:
+    """Whose views a section holds: "Given by Kai (young person, by invitation) on 7 December 2026, with the
+    Secondary questions"."""
+    words = f"Given by {name} ({INVITED.get(audience, audience)}, by invitation) on {day}"
+    return words + (f", with the {QUESTION_SETS.get(question_set, question_set)} questions" if question_set else "")
+
+
+def visits(entries: list[AccessEntry]) -> list[list[AccessEntry]]:
+    """The access log's rows, newest first, grouped by visit: the rows one page made (one request through the
+    portal: the same request id, person and role) are one line, not seven."""
+    grouped: list[list[AccessEntry]] = []
+    for e in entries:
+        last = grouped[-1][0] if grouped else None
+        if last is not None and e.request_id and (e.request_id, e.user_id, e.via) == (
+                last.request_id, last.user_id, last.via):
+            grouped[-1].append(e)
+        else:
+            grouped.append([e])
+    return grouped
+
+
+def visit_words(visit: list[AccessEntry]) -> str:
+    """What one visit did, in the order it was done: "Viewed the child's record, read the notes, viewed
+    attendance"."""
+    done: list[str] = []
+    for e in reversed(visit):  # the log is newest first
+        if e.what not in done:
+            done.append(e.what)
+    return ", ".join([done[0], *(w[:1].lower() + w[1:] for w in done[1:])])
 
 
 def pep_title(kind: str, term: str, academic_year: str) -> str:

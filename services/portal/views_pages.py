@@ -9,6 +9,7 @@ right code gives a views session, kept in an HttpOnly cookie sent only to /your-
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import replace
@@ -39,6 +40,15 @@ CLOSED = {"heading": "This link no longer works",
           "paragraphs": ["It may have run out of time, been cancelled, or the PEP meeting may have happened already.",
                          "Thank you for wanting to share your views. Ask the person who sent you the link for a "
                          "new one."]}
+# For someone who had a session when their invitation ended (revoked, run out, the PEP moved on): no code can help.
+def ended_words(ask: str | None) -> dict[str, Any]:
+    who = f"{ask}, who sent you the link," if ask else "the person who sent you the link"
+    return {"heading": "This invitation has ended",
+            "paragraphs": ["You cannot add to your answers here any more. Everything you saved is kept, and the "
+                           "adults at your PEP meeting will read it.",
+                           f"If you want to say anything else, talk to {who} or another adult you trust."]}
+
+
 NEW_CODE = {"heading": "Open the link in your email again",
             "paragraphs": ["To keep your answers safe, we ask for a new code from your email after a while.",
                            "Everything you have written so far is saved. Open the link in the email we sent you, "
@@ -47,6 +57,15 @@ NEW_CODE = {"heading": "Open the link in your email again",
 
 class ViewsSessionEnded(Exception):
     """The views cookie is missing or its session has ended."""
+
+
+def _ended(p: GatewayProblem) -> bool:
+    return p.code == "views_invitation_ended"
+
+
+def _ask(p: GatewayProblem) -> str | None:
+    ask = p.extra.get("ask")
+    return ask if isinstance(ask, str) and ask else None
 
 
 # ---- calls to the gateway (the views cookie is passed on; the portal's own session is not involved) ----------
@@ -65,11 +84,19 @@ def _message(request: web.Request, words: dict[str, Any], status: int) -> web.Re
     return render(request, "message.html", {**words, "views_page": True}, status=status)
 
 
+class LinkClosed(Exception):
+    """A link that does not work: the kind page, the same whatever the reason (revoked, expired, unknown, cut short)."""
+
+
 def _token(request: web.Request) -> str:
     token = request.match_info.get("token", "")
     if not TOKEN_SHAPE.match(token):
-        raise web.HTTPNotFound()
+        raise LinkClosed()  # cut short in the email, or made up: the same page as any link that does not work
     return token
+
+
+def _closed(request: web.Request) -> web.Response:
+    return _message(request, CLOSED, 404)
 
 
 # ---- the invited young person or carer ------------------------------------------------------------------------
@@ -77,13 +104,26 @@ def _token(request: web.Request) -> str:
 
 @routes.get(VIEWS_PATH + "/{token}")
 async def link(request: web.Request) -> web.Response:
-    token = _token(request)
+    """The emailed link, opened: it is checked now (nothing is sent: a mail scanner following it changes nothing),
+    so a link that does not work says so at once rather than after "Email me a code"."""
+    try:
+        token = _token(request)
+        await _call(request, views_api.CHECK_VIEWS_LINK, {"token": token})
+    except (LinkClosed, ViewsSessionEnded):
+        return _closed(request)
+    except GatewayProblem as p:
+        if p.status == 429:
+            return _message(request, {"heading": "Please wait a little", "paragraphs": [p.detail or p.title]}, 429)
+        return _closed(request)
     return render(request, "views_start.html", {"action": f"{VIEWS_PATH}/{token}", "views_page": True})
 
 
 @routes.post(VIEWS_PATH + "/{token}")
 async def send_code(request: web.Request) -> web.Response:
-    token = _token(request)
+    try:
+        token = _token(request)
+    except LinkClosed:
+        return _closed(request)
     try:
         await _call(request, views_api.OPEN_VIEWS_LINK, {"token": token})
     except GatewayProblem as p:
@@ -102,7 +142,10 @@ def _code_page(request: web.Request, token: str, error: str | None = None, enter
 
 @routes.post(VIEWS_PATH + "/{token}/code")
 async def enter_code(request: web.Request) -> web.Response:
-    token = _token(request)
+    try:
+        token = _token(request)
+    except LinkClosed:
+        return _closed(request)
     entered = str((await request.post()).get("code", "")).strip()[:32]
     if not entered:
         return _code_page(request, token, "Enter the code from your email")
@@ -143,8 +186,8 @@ async def _form(request: web.Request) -> ViewsForm | web.Response:
         return form
     except ViewsSessionEnded:
         return _message(request, NEW_CODE, 401)
-    except GatewayProblem:
-        return _message(request, CLOSED, 404)
+    except GatewayProblem as p:
+        return _message(request, ended_words(_ask(p)) if _ended(p) else CLOSED, 404)
 
 
 @routes.get(VIEWS_PATH + "/answers")
@@ -154,7 +197,13 @@ async def answers(request: web.Request) -> web.Response:
         return form
     raw = pep_forms.answers_to_raw(_questions(form), form.answers)
     saved = request.query.get("saved") == "1"
-    return render(request, "views_answers.html", _form_context(form, raw, {}, saved=saved))
+    return render(request, "views_answers.html", _form_context(form, raw, {}, saved=saved,
+                                                               saved_at=_saved_words(form)))
+
+
+def _saved_words(form: ViewsForm) -> str:
+    """The status line's words: when their answers were last saved, in the portal's time ("Saved at 9:41am")."""
+    return f"Saved at {pep_forms.saved_time(form.saved_at, UK)}" if form.saved_at else ""
 
 
 async def _save(request: web.Request, form: ViewsForm) -> tuple[ViewsForm, dict[str, str], dict[str, Any]]:
@@ -186,11 +235,16 @@ async def save_answers(request: web.Request) -> web.Response:
         form, errors, raw = await _save(request, form)
     except ViewsSessionEnded:
         return _message(request, NEW_CODE, 401)
-    except GatewayProblem:
-        return _message(request, CLOSED, 404)
+    except GatewayProblem as p:
+        return _message(request, ended_words(_ask(p)) if _ended(p) else CLOSED, 404)
     if errors:
-        return render(request, "views_answers.html", _form_context(form, raw, errors), status=400)
+        return render(request, "views_answers.html", _form_context(form, raw, errors, saved_at=_saved_words(form)),
+                      status=400)
     if str((await request.post()).get("action", "")) == "finish":
+        # Ended on the server, not only in this browser: the cookie replayed opens nothing. If it had ended
+        # already, their answers are saved all the same.
+        with contextlib.suppress(ViewsSessionEnded):
+            await _call(request, views_api.END_VIEWS_SESSION, session=request.cookies.get(VIEWS_COOKIE, ""))
         response = render(request, "views_done.html", {"form": form, "views_page": True,
                                                        "carer": form.audience == "carer"})
         clear_cookie(response, portal_settings(request), VIEWS_COOKIE, path=VIEWS_PATH)
@@ -204,19 +258,26 @@ async def autosave(request: web.Request) -> web.Response:
     only this person writes these questions."""
     def say(http_status: int, **body: Any) -> web.Response:
         return web.json_response(body, status=http_status)
+    ended = ("This invitation has ended, so your latest answers are not saved. Everything you saved before is "
+             "kept.")
     try:
         form = await _form(request)
         if isinstance(form, web.Response):
-            return say(401 if form.status == 401 else 404, status="error",
-                       message="Your latest answers are not saved. Open the link in your email again.")
+            if form.status == 401:
+                return say(401, status="error", message="Your latest answers are not saved. Open the link in your "
+                           "email again.")
+            return say(404, status="error", message=ended)
         form, errors, _ = await _save(request, form)
     except ViewsSessionEnded:
         return say(401, status="error", message="Your latest answers are not saved. Open the link in your email "
                    "again.")
-    except (GatewayProblem, GatewayUnavailable):
+    except GatewayProblem as p:
+        if p.status == 404:
+            return say(404, status="error", message=ended)
         return say(503, status="error", message="Your answers could not be saved just now. Use the Save button.")
-    when = pep_forms.saved_time(form.saved_at, UK) if form.saved_at else ""
-    message = f"Saved at {when}" if when else "Saved"
+    except GatewayUnavailable:
+        return say(503, status="error", message="Your answers could not be saved just now. Use the Save button.")
+    message = _saved_words(form) or "Saved"
     if errors:
         message += ". Some answers need changing before they can be saved."
     return say(200, status="saved", version=0, message=message,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api.operations import Operation, operation
 from shared.api.templates import Section
+from shared.api.views import ViewsGiven
 
 Kind = Literal["initial", "termly_review", "change_of_placement", "change_of_setting", "emergency"]
 Term = Literal["autumn", "spring", "summer"]
@@ -85,6 +86,8 @@ class SectionOut(BaseModel):
     missing: list[Gap]
     can_edit: bool
     delegated: bool = False
+    given: list[ViewsGiven] = Field(default_factory=list, description="Views sections: who gave their views "
+                                    "by invitation, with which questions, and when")
 
 
 class Missing(BaseModel):
