@@ -253,7 +253,7 @@ async def test_with_javascript_questions_follow_answers_and_autosave_keeps_what_
             r.request.post_data or "")) as autosaved:
         await dt.get_by_label("Strengths and interests").fill("Loves building things")
     assert (await autosaved.value).status == 200
-    await expect(status_line).to_contain_text(re.compile(r"Saved at \d\d:\d\d"))
+    await expect(status_line).to_contain_text(re.compile(r"Saved at \d{1,2}:\d\d[ap]m"))
     await dt.reload()
     await expect(dt.get_by_label("Strengths and interests")).to_have_value("Loves building things")
     satisfactory = dt.get_by_role("group", name=re.compile("^Is the child's attendance satisfactory"))

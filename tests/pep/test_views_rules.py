@@ -61,3 +61,17 @@ def test_a_code_opens_only_its_own_invitation_and_only_while_it_may() -> None:
     assert judge(code, used=True) is views.CodeOutcome.NEED_NEW
     token = views.new_token()
     assert len(token) >= 43 and views.token_hash(token) != views.token_hash(views.new_token())
+
+
+def test_the_set_a_child_answered_replaces_one_only_carried_forward_and_their_own_answers_are_named() -> None:
+    section = load_default_templates()["school-age"].section("views")
+    assert section is not None
+    # Primary was carried from the last PEP and nobody has checked it: the inviter's Secondary replaces it.
+    carried = {"question_set": "primary"}
+    assert views.recorded_how(section, "secondary", carried, ["question_set"]) == {
+        "how_gathered": "interactive", "question_set": "secondary"}
+    # An adult chose Primary this term: it stays (the child's Secondary answers still show, by `given`).
+    assert "question_set" not in views.recorded_how(section, "secondary", carried, [])
+    # Of what their saves changed, the questions that were theirs (not the adult's recorded beside them).
+    assert views.answered_by(section, "secondary", ["future", "how_gathered", "question_set", "good_at"]) == [
+        "future", "good_at"]

@@ -334,7 +334,7 @@ async def test_autosave_saves_what_changed_and_answers_in_json(portal: TestClien
     resp = await portal.post(f"{SECTION_URL}/autosave", data=data, headers={"X-CSRF-Token": token})
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "saved" and body["version"] == 5
-    assert body["message"] == "Saved at 16:02" and body["idle_expires_at"]
+    assert body["message"] == "Saved at 4:02pm" and body["idle_expires_at"]
     assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == [
         {"answers": {"strengths": "Chess"}, "version": 4}]
     resp = await portal.post(f"{SECTION_URL}/autosave", data=data)

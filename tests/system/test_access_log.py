@@ -41,7 +41,7 @@ def test_the_virtual_school_sees_who_viewed_a_childs_pep_this_month(system: Runn
     status, body, _ = system.api("GET", f"{log}?pep_id={pep['id']}&reads_only=true", cookie=cw)
     assert status == 200, body
     dana = [(e["what"], e["via"]) for e in body["entries"] if e["name"] == "Dana Teacher"]
-    assert dana == [("Read a section (education)", "designated_teacher"), ("Opened the PEP", "designated_teacher")]
+    assert dana == [("Read a section (Education)", "designated_teacher"), ("Opened the PEP", "designated_teacher")]
     assert all(e["address"] == "127.0.0.1" and e["request_id"] for e in body["entries"])
     whole = system.api("GET", log, cookie=cw)[1]["entries"]
     assert ("Viewed the child's record", "Dana Teacher") in {(e["what"], e["name"]) for e in whole}

@@ -176,15 +176,116 @@ def test_expired_links_and_peps_that_moved_on_answer_nothing(system: RunningSyst
     assert form["audience"] == "carer" and "worries" in [q["key"] for q in form["questions"]]
     assert system.api("PUT", "/api/v1/views/form", {"answers": {"good_at": "x"}}, cookie=session)[0] == 422
 
-    # The PEP moves on (here: cancelled): the session and the link stop working.
+    # The PEP moves on (here: cancelled): the session and the link stop working. The person with a session proved
+    # who they are, so they are told the invitation has ended (not asked for a code the link cannot send).
     status, _, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/cancel", {"reason": "Moved LA"},
                               cookie=people["admin"])
     assert status == 200
     status, body, _ = system.api("GET", "/api/v1/views/form", cookie=session)
-    assert status == 404 and body["code"] == "views_link_closed"
+    assert status == 404 and body["code"] == "views_invitation_ended"
     assert system.api("PUT", "/api/v1/views/form", {"answers": {"worries": "x"}}, cookie=session)[0] == 404
     assert system.api("POST", "/api/v1/views/open", {"token": token})[0] == 404
     # And nobody can invite to it now.
     assert system.api("POST", f"/api/v1/peps/{pep_id}/views-invitations", {
         "section": "views", "given_name": "Kai", "email": email}, cookie=people["dt2"])[0] == 403
     assert str(demo.LA_ID) == LA
+
+
+def _codes_issued(system: RunningSystem, invitation_id: str) -> int:
+    """How many codes an invitation has had emailed (none: no code was ever made for it)."""
+    [row] = system.admin_sql("SELECT codes_sent, code_hmac IS NULL AS none FROM pep.views_invitations "
+                             "WHERE id = $1", uuid.UUID(invitation_id))
+    return 0 if row["none"] else int(row["codes_sent"])
+
+
+def test_a_child_asked_another_question_set_has_every_answer_shown_to_the_dt(
+        system: RunningSystem, people: dict[str, str]) -> None:
+    """Primary carried forward from the last PEP; the DT invites Kai with the Secondary questions. Kai's answer to
+    a Secondary-only question is shown to the DT with its question, whatever the section's set says, and the
+    section says who gave it, with which questions; answering moves the section's carried check on."""
+    child_id, pep_id = a_pep(system, people)
+    # As the last PEP's views carry forward: its question set, waiting to be checked.
+    system.admin_sql("UPDATE pep.pep_sections SET answers = answers || '{\"question_set\": \"primary\"}'::jsonb, "
+                     "to_check = '{question_set}' WHERE pep_id = $1 AND section_key = 'views'", uuid.UUID(pep_id))
+    email = f"kai.{uuid.uuid4().hex[:8]}@example.test"
+    invitation, token = invite(system, people["dt2"], pep_id, email, question_set="secondary")
+    kai = sit_down(system, token, email)
+    status, form, _ = system.api("PUT", "/api/v1/views/form", {"answers": {
+        "good_at": "Art", "future": "I want to be a vet"}}, cookie=kai)
+    assert status == 200, form
+
+    status, section, _ = system.api("GET", f"/api/v1/peps/{pep_id}/sections/views", cookie=people["dt2"])
+    assert status == 200, section
+    assert section["answers"]["future"] == "I want to be a vet"
+    assert section["answers"]["question_set"] == "secondary" and section["to_check"] == []  # moved on
+    [given] = section["given"]
+    assert given["name"] == "Kai" and given["audience"] == "young_person" and given["question_set"] == "secondary"
+    assert set(given["answered"]) == {"good_at", "future"}
+    status, overview, _ = system.api("GET", f"/api/v1/peps/{pep_id}", cookie=people["dt2"])
+    views = next(s for s in overview["sections"] if s["key"] == "views")
+    assert views["to_check"] == 0 and views["status"] == "in_progress"
+
+    # The DT then says Primary suits Kai best: the set stays theirs, and Kai's Secondary answer is still named
+    # as theirs (the portal shows it with its question: tests/portal/test_views_pages.py).
+    status, saved, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/views", {
+        "answers": {"question_set": "primary"}, "version": section["version"]}, cookie=people["dt2"])
+    assert status == 200, saved
+    assert saved["answers"]["future"] == "I want to be a vet" and saved["answers"]["question_set"] == "primary"
+    assert "future" in saved["given"][0]["answered"]
+
+    # The access log names the section by its title.
+    log = system.api("GET", f"/api/v1/children/{child_id}/access-log", cookie=people["admin"])[1]["entries"]
+    assert "Saved their views (My views)" in {e["what"] for e in log}
+    assert not any(e["what"].endswith("(views)") for e in log)
+    assert invitation["question_set"] == "secondary"
+
+
+def test_a_dead_link_answers_404_when_opened_and_no_code_is_sent(
+        system: RunningSystem, people: dict[str, str]) -> None:
+    _, pep_id = a_pep(system, people)
+    email = f"kai.{uuid.uuid4().hex[:8]}@example.test"
+    live, live_token = invite(system, people["dt2"], pep_id, email)
+    # A link that works: the check says so, and sends nothing.
+    assert system.api("POST", "/api/v1/views/check", {"token": live_token})[0] == 204
+    assert _codes_issued(system, live["id"]) == 0
+
+    revoked, revoked_token = invite(system, people["dt2"], pep_id, f"r.{email}")
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/views-invitations/{revoked['id']}/revoke",
+                      cookie=people["dt2"])[0] == 200
+    expired, expired_token = invite(system, people["dt2"], pep_id, f"e.{email}")
+    system.admin_sql("UPDATE pep.views_invitations SET expires_at = now() - interval '1 minute' WHERE id = $1",
+                     uuid.UUID(expired["id"]))
+    answers = {}
+    for name, token in (("revoked", revoked_token), ("expired", expired_token), ("unknown", "x" * 43),
+                        ("cut short", live_token[:30])):
+        status, body, _ = system.api("POST", "/api/v1/views/check", {"token": token})
+        answers[name] = (status, body["code"], body["title"], body["detail"])
+    assert len(set(answers.values())) == 1, answers  # the same answer, whatever the reason
+    assert answers["revoked"][:2] == (404, "views_link_closed")
+    assert _codes_issued(system, revoked["id"]) == 0 and _codes_issued(system, expired["id"]) == 0
+
+
+def test_finishing_ends_the_session_on_the_server_and_a_revoke_under_an_open_form_says_so(
+        system: RunningSystem, people: dict[str, str]) -> None:
+    _, pep_id = a_pep(system, people)
+    email = f"kai.{uuid.uuid4().hex[:8]}@example.test"
+    invitation, token = invite(system, people["dt2"], pep_id, email)
+    kai = sit_down(system, token, email)
+    assert system.api("PUT", "/api/v1/views/form", {"answers": {"good_at": "Art"}}, cookie=kai)[0] == 200
+    assert system.api("POST", "/api/v1/views/end", cookie=kai)[0] == 204
+    # The cookie replayed is refused: the session ended on the server, not only in the browser.
+    status, body, _ = system.api("GET", "/api/v1/views/form", cookie=kai)
+    assert status == 401 and body["code"] == "views_session_ended"
+    assert system.api("PUT", "/api/v1/views/form", {"answers": {"good_at": "x"}}, cookie=kai)[0] == 401
+    assert system.api("POST", "/api/v1/views/end", cookie=kai)[0] == 401
+
+    # A new sitting; the DT revokes while the form is open: the invitation has ended, and who to talk to.
+    again = sit_down(system, token, email)
+    assert system.api("POST", f"/api/v1/peps/{pep_id}/views-invitations/{invitation['id']}/revoke",
+                      cookie=people["dt2"])[0] == 200
+    for method, body in (("GET", None), ("PUT", {"answers": {"good_at": "More art"}})):
+        status, problem, _ = system.api(method, "/api/v1/views/form", body, cookie=again)
+        assert status == 404 and problem["code"] == "views_invitation_ended", problem
+        assert problem["ask"] == "Rory Teacher"  # who sent the link: the person to talk to
+    status, section, _ = system.api("GET", f"/api/v1/peps/{pep_id}/sections/views", cookie=people["dt2"])
+    assert section["answers"]["good_at"] == "Art"  # nothing saved after the revoke
