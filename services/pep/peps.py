@@ -10,11 +10,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.pep import lifecycle_store, reached
+from services.pep import lifecycle_store, reached, views_store
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections
 from services.pep.domain import lifecycle
+from services.pep.domain import views as views_rules
 from services.pep.domain.access import Access
 from services.pep.domain.peps import (
     MEETING,
@@ -42,6 +43,7 @@ from shared.api.peps import (
     TemplateRef,
 )
 from shared.api.templates import Section, Template
+from shared.api.views import ViewsGiven
 from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
@@ -131,16 +133,28 @@ async def read_section(request: web.Request) -> SectionOut:
         section = _section_or_404(template, access, request.match_info["key"])
         row = (await store.sections(conn, pep["id"]))[section.key]
         delegated = await delegated_sections(conn, pep["id"])
-    return _section_out(pep, access, section, row, delegated)
+        given = await _given(conn, pep["id"], section)
+    return _section_out(pep, access, section, row, delegated, given)
+
+
+async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) -> list[ViewsGiven]:
+    """A views section's answers given by invitation: who, with which questions, what they answered, and when."""
+    if section.key not in views_rules.AUDIENCES:
+        return []
+    return [ViewsGiven(name=r["name"], audience=r["audience"], question_set=r["question_set"],
+                       answered=views_rules.answered_by(section, r["question_set"], list(r["answered"])),
+                       last_saved_at=r["last_saved_at"])
+            for r in await views_store.given(conn, pep_id, section.key)]
 
 
 def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
-                 delegated: frozenset[str]) -> SectionOut:
+                 delegated: frozenset[str], given: list[ViewsGiven] | None = None) -> SectionOut:
     return SectionOut(pep_id=pep["id"], key=section.key, definition=section, answers=row["answers"],
                       version=row["version"], status=row["status"], to_check=row["to_check"],
                       updated_at=row["updated_at"], updated_by_name=row.get("updated_by_name"),
                       missing=[Gap(field=e.field, message=e.message) for e in missing(section.fields, row["answers"])],
-                      delegated=section.key in delegated, can_edit=may_edit(pep["status"], access, section, delegated))
+                      delegated=section.key in delegated, can_edit=may_edit(pep["status"], access, section, delegated),
+                      given=given or [])
 
 
 @serves(routes, api.SAVE_SECTION)
@@ -174,7 +188,8 @@ async def save_section(request: web.Request) -> SectionOut:
         row = (await store.sections(conn, pep["id"]))[section.key]
         pep = await store.pep(conn, pep["id"])
         assert pep is not None
-    return _section_out(pep, access, section, row, delegated)
+        given = await _given(conn, pep["id"], section)
+    return _section_out(pep, access, section, row, delegated, given)
 
 
 def _require_edit(pep: asyncpg.Record, access: Access, section: Section, delegated: frozenset[str]) -> None:
@@ -203,7 +218,8 @@ async def mark_section_complete(request: web.Request) -> SectionOut:
                                                      for e in gaps])
         await lifecycle_store.complete_section(conn, pep["id"], section.key, uuid.UUID(claims.sub))
         row = (await store.sections(conn, pep["id"]))[section.key]
-    return _section_out(pep, access, section, row, delegated)
+        given = await _given(conn, pep["id"], section)
+    return _section_out(pep, access, section, row, delegated, given)
 
 
 def _answers(saved: dict[str, asyncpg.Record]) -> dict[str, dict[str, Any]]:
