@@ -296,9 +296,10 @@ COMPLETE_PASSWORD_RESET = _op("complete_password_reset", "post", "/auth/password
 ACCEPT_INVITATION = _op("accept_invitation", "post", "/invitations/accept", "Accept an invitation with the account "
                         "you are signed in to", body=AcceptInvitation, response=InvitationAccepted, tags=("account",))
 CHANGE_PASSWORD = _op("change_password", "post", "/me/password", "Change my password (my other sessions end)",
-                      body=PasswordChange, status=204, tags=("account",))
+                      body=PasswordChange, status=204, errors=(401, 404, 422, 429), tags=("account",))
 CHANGE_EMAIL = _op("change_email", "post", "/me/email", "Change my email: a code is sent to the new address",
-                   body=EmailChange, response=EmailChangeStarted, status=202, tags=("account",))
+                   body=EmailChange, response=EmailChangeStarted, status=202, errors=(401, 404, 422, 429),
+                   tags=("account",))
 VERIFY_EMAIL_CHANGE = _op("verify_email_change", "post", "/me/email/verify", "Confirm my new email address with the "
                           "code", body=EmailChangeCode, status=204, tags=("account",))
 LIST_MY_SESSIONS = _op("list_my_sessions", "get", "/me/sessions", "My sessions", response=MySession, many=True,
