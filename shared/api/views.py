@@ -80,12 +80,6 @@ class ViewsGiven(BaseModel):
     last_saved_at: datetime
 
 
-class ViewsEnded(BaseModel):
-    """The invitation behind a views session has ended (revoked, run out, or the PEP moved on)."""
-
-    ask: str | None = Field(default=None, description="Who sent the invitation: the person to talk to")
-
-
 class ViewsForm(BaseModel):
     """What the invited person sees: their questions and answers, and nothing else about the child."""
 
