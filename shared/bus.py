@@ -27,6 +27,7 @@ import contextlib
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -55,6 +56,22 @@ ATTEMPT_HEADER = "x-epep-attempt"
 DUE_HEADER = "x-epep-due"  # when a retry may be tried, in milliseconds since the epoch
 
 
+def owner_of(event_type: str) -> str:
+    """The service that owns an event, and alone may publish it: its type's first part (`pep.child.erased`)."""
+    return event_type.split(".", 1)[0]
+
+
+def redeliver_exchange_name(settings: ServiceSettings, service: str) -> str:
+    """A service's own direct exchange, to which each of its consumer and retry queues is bound by name: its
+    retries and dead-letter replays go through it. No service may publish on the default exchange (deploy/
+    rabbitmq), which would let any broker user put anything into any queue."""
+    return f"{settings.bus_prefix}{service}.redeliver"
+
+
+def broker_user(settings: ServiceSettings) -> str:
+    return urllib.parse.unquote(urllib.parse.urlsplit(settings.amqp_url.get_secret_value()).username or "")
+
+
 class PermanentError(Exception):
     """Raised by a handler when retrying cannot help: the message goes straight to the dead-letter queue."""
 
@@ -76,6 +93,8 @@ async def add_event(
 ) -> Envelope:
     """Write an event to the outbox inside the caller's transaction; the relay publishes it after commit."""
     event_type, version = event_type_of(type(data))
+    if owner_of(event_type) != producer:  # consumers refuse it: a service publishes only its own events
+        raise ValueError(f"{producer} cannot publish {event_type}: {owner_of(event_type)} owns it")
     envelope = Envelope(
         event_type=event_type,
         version=version,
@@ -153,6 +172,7 @@ class Bus:
             message_id=str(envelope["event_id"]),
             type=routing_key,
             headers=headers,
+            user_id=broker_user(self.settings) or None,  # the broker refuses it unless it is who we logged in as
         )
         # Publishes can hang while the connection is down: never wait for a confirm forever.
         await asyncio.wait_for(
@@ -394,10 +414,14 @@ async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
     dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
     await dlq.bind(await channel.get_exchange(bus.dead_exchange_name), routing_key=name)
     # Classic, not quorum: a quorum queue per consumer more made a fresh broker node hang at start-up here.
-    await channel.declare_queue(retry_queue_name(settings, sub), durable=True, arguments={
+    retries = await channel.declare_queue(retry_queue_name(settings, sub), durable=True, arguments={
         "x-dead-letter-exchange": bus.dead_exchange_name,
         "x-dead-letter-routing-key": name,
     })
+    own = await channel.declare_exchange(redeliver_exchange_name(settings, bus.service),
+                                         aio_pika.ExchangeType.DIRECT, durable=True)
+    await queue.bind(own, routing_key=name)  # dead-letter replays
+    await retries.bind(own, routing_key=retry_queue_name(settings, sub))
     return queue
 
 
@@ -416,9 +440,10 @@ class Consumers:
         return await declare_subscription(self.bus, sub)
 
     async def start(self, subscriptions: list[Subscription]) -> None:
-        self._retry_exchange = self.bus.consume_channel.default_exchange  # type: ignore[union-attr]
-        retry_channel = self.bus.retry_channel
-        assert retry_channel is not None, "Bus.connect() first"
+        retry_channel, channel = self.bus.retry_channel, self.bus.consume_channel
+        assert retry_channel is not None and channel is not None, "Bus.connect() first"
+        self._retry_exchange = await channel.declare_exchange(
+            redeliver_exchange_name(self.settings, self.bus.service), aio_pika.ExchangeType.DIRECT, durable=True)
         for sub in subscriptions:
             sub.queue = await self.declare(sub)
             # Declared (passively) on the robust channel itself, so its consumer is restored after a reconnect.
@@ -475,6 +500,12 @@ class Consumers:
                       "message_id": message.message_id})
             await message.reject(requeue=False)
             return
+        if (refused := self._refusal(message, envelope)) is not None:
+            log.error("event refused, dead-lettered: its publisher does not own it", extra={
+                "consumer": sub.name, "event_type": envelope.routing_key, "event_id": str(envelope.event_id),
+                "producer": envelope.producer, "reason": refused})
+            await message.reject(requeue=False)
+            return
         raw_attempt = (message.headers or {}).get(ATTEMPT_HEADER, 0)
         attempt = raw_attempt if isinstance(raw_attempt, int) else 0
         parent = context_from(dict(message.headers or {}))
@@ -510,6 +541,25 @@ class Consumers:
                 return
             await message.ack()
 
+    def _refusal(self, message: AbstractIncomingMessage, envelope: Envelope) -> str | None:
+        """Why this message is not its owner's event (None: it is). An event comes from the `epep` exchange,
+        published by the service that owns its type; a retry or a replay from this service's own exchange. With
+        one broker user per service (`epep_<service>`, deploy/rabbitmq), the broker vouches for the publisher
+        (the validated user id); with one shared user (development, tests) the envelope and exchange still must
+        agree, so a message put straight into a queue, or another service's event, is refused."""
+        owner = owner_of(envelope.event_type)
+        if envelope.producer != owner:
+            return "producer"
+        own_exchange = redeliver_exchange_name(self.settings, self.bus.service)
+        if message.exchange not in (self.bus.exchange_name, own_exchange):
+            return "exchange"
+        me = broker_user(self.settings)
+        if me.startswith("epep_"):
+            expected = f"epep_{owner}" if message.exchange == self.bus.exchange_name else me
+            if message.user_id != expected:
+                return "publisher"
+        return None
+
     async def _seen(self, consumer: str, envelope: Envelope) -> bool:
         return bool(await self.pool.fetchval(
             "SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2", consumer, envelope.event_id))
@@ -529,7 +579,8 @@ class Consumers:
         headers[DUE_HEADER] = int((time.time() + delays[attempt]) * 1000)
         retry = aio_pika.Message(body=message.body, headers=headers, content_type=message.content_type,
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 message_id=message.message_id, type=message.type)
+                                 message_id=message.message_id, type=message.type,
+                                 user_id=broker_user(self.settings) or None)
         try:
             assert self._retry_exchange is not None
             await asyncio.wait_for(
@@ -580,6 +631,7 @@ async def delete_topology(settings: ServiceSettings, consumers: list[str], *, ex
             for suffix in ("", ".dlq", ".retry"):
                 await channel.queue_delete(f"{prefix}{name}{suffix}")
         if exchanges:
-            for exchange in ("epep", "epep.dead", "epep.unrouted"):
+            services = {name.removeprefix(prefix).split(".", 1)[0] for name in consumers}
+            for exchange in ("epep", "epep.dead", "epep.unrouted", *(f"{s}.redeliver" for s in sorted(services))):
                 await channel.exchange_delete(f"{prefix}{exchange}")
             await channel.queue_delete(f"{prefix}epep.unrouted")

@@ -27,7 +27,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 
-from shared.bus import ATTEMPT_HEADER, queue_name
+from shared.bus import ATTEMPT_HEADER, broker_user, queue_name, redeliver_exchange_name
 from shared.service import SETTINGS
 from shared.settings import ServiceSettings
 
@@ -130,21 +130,26 @@ async def inspect(settings: ServiceSettings, queue: str, limit: int = 100) -> li
 
 
 async def replay(settings: ServiceSettings, queue: str, ids: set[str] | None, limit: int = 10_000) -> list[str]:
-    """Republish the chosen dead letters (all when `ids` is None) to their consumer's queue; then ack each."""
+    """Republish the chosen dead letters (all when `ids` is None) to their consumer's queue, through the service's
+    own exchange (nobody may publish on the default exchange); then ack each. The consumer checks each again: a
+    dead letter that is not its owner's event is refused once more."""
     target = _queue(settings, queue)
+    service = target.removeprefix(settings.bus_prefix).split(".", 1)[0]
     done: list[str] = []
     async with await _connect(settings) as conn:
         channel = await conn.channel(publisher_confirms=True, on_return_raises=True)
+        own = await channel.declare_exchange(redeliver_exchange_name(settings, service), aio_pika.ExchangeType.DIRECT,
+                                             durable=True)
         for message in await _take(channel, f"{target}.dlq", limit):
             if ids is not None and message.message_id not in ids:
                 await message.nack(requeue=True)  # not chosen: back where it was
                 continue
             headers = {k: v for k, v in (message.headers or {}).items()
                        if k not in _DEATH_HEADERS and k != ATTEMPT_HEADER}
-            await channel.default_exchange.publish(
+            await own.publish(
                 aio_pika.Message(body=message.body, headers=headers, content_type=message.content_type,
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=message.message_id,
-                                 type=message.type),
+                                 type=message.type, user_id=broker_user(settings) or None),
                 routing_key=target, mandatory=True, timeout=10)
             await message.ack()  # only once the broker has confirmed the copy
             done.append(message.message_id or "-")

@@ -4,6 +4,7 @@ the compose plugin (and says so when it is skipped)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import shutil
@@ -114,6 +115,27 @@ def test_every_configmap_and_secret_referenced_exists_with_the_key() -> None:
                 for field, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
                     if field in ref:
                         assert ref[field]["key"] in data.get((kind, ref[field]["name"]), set()), (name, var["name"])
+
+
+def _pod_environment(name: str) -> dict[str, str]:
+    """What a Deployment's container gets from its ConfigMaps (envFrom) and its own env values."""
+    maps = {m["metadata"]["name"]: m.get("data", {}) for m in of_kind("ConfigMap")}
+    (template,) = [t for n, t in pod_specs() if n == name]
+    env: dict[str, str] = {}
+    for container in template["spec"]["containers"]:
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                env.update(maps[source["configMapRef"]["name"]])
+        env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+    return env
+
+
+def test_the_gateway_and_portal_are_told_which_proxies_to_believe() -> None:
+    """Without trusted proxies every browser is the proxy's address (issue 23, finding 8)."""
+    for name in ("gateway", "portal"):
+        proxies = json.loads(_pod_environment(name)["EPEP_TRUSTED_PROXIES"])
+        assert proxies and all(ipaddress.ip_network(p) for p in proxies), name
+        assert "EPEP_TRUSTED_PROXIES" in COMPOSE["services"][name]["environment"], name
 
 
 def test_pods_run_as_non_root_without_privilege() -> None:
@@ -283,6 +305,7 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     plugin = docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
     if not plugin:
         pytest.skip("docker compose is not installed here; the structural checks above still ran")
+    assert docker is not None
     keys = tmp_path / "compose.env"
     keys.write_text(compose_env())
     result = subprocess.run([docker, "compose", "-f", str(DEPLOY / "docker-compose.yml"), "--env-file", str(keys),
@@ -291,6 +314,19 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
 
 
 # ---- RabbitMQ definitions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["definitions.example.json", "definitions.dev.json"])
+def test_no_service_may_write_to_the_default_exchange_or_another_services_events(name: str) -> None:
+    """Write on amq.default would let a service put any message into any queue (issue 23, finding 4)."""
+    d = json.loads((DEPLOY / "rabbitmq" / name).read_text())
+    services = {p["user"]: p for p in d["permissions"] if p["user"].removeprefix("epep_") in SERVICES}
+    assert set(services) == {f"epep_{s}" for s in ("identity", "pep", "delegation", "notify", "qa")}
+    for user, permission in services.items():
+        assert not re.search(permission["write"], "amq.default"), user
+        assert re.search(permission["write"], f"{user.removeprefix('epep_')}.redeliver"), user
+    topics = {t["user"]: t["write"] for t in d["topic_permissions"] if t["exchange"] == "epep"}
+    assert topics == {user: f"^{user.removeprefix('epep_')}\\." for user in services}
 
 
 @pytest.mark.parametrize("name", ["definitions.example.json", "definitions.dev.json"])

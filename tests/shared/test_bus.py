@@ -102,7 +102,7 @@ async def test_an_event_goes_from_the_outbox_to_its_consumer_once(env) -> None: 
 
     consumers = await run_consumer(settings, pool, bus, "bustest.once", record)
     async with pool.acquire() as conn, conn.transaction():
-        envelope = await add_event(conn, SERVICE, user_event())
+        envelope = await add_event(conn, "identity", user_event())
     relay = OutboxRelay(pool, bus, settings, SERVICE)
     assert await relay.publish_batch() == 1
     await eventually(lambda: _has(pool, "bustest.once", 1))
@@ -153,9 +153,9 @@ async def test_a_message_that_always_fails_is_dead_lettered_and_others_still_flo
     bad = user_event()
     bad.user_id = poison
     async with pool.acquire() as conn, conn.transaction():
-        await add_event(conn, SERVICE, bad)
+        await add_event(conn, "identity", bad)
         for i in range(5):
-            await add_event(conn, SERVICE, user_event(i))
+            await add_event(conn, "identity", user_event(i))
     await OutboxRelay(pool, bus, settings, SERVICE).publish_batch()
     await eventually(lambda: _has(pool, "bustest.poison", 5))
     message = await next_dead_letter(bus, "bustest.poison")
@@ -200,8 +200,8 @@ async def test_a_consumer_that_declares_its_event_model_gets_it_typed_and_invali
     consumers = Consumers(bus, pool, settings)
     await consumers.start([sub])
     async with pool.acquire() as conn, conn.transaction():
-        bad = await add_event(conn, SERVICE, user_event(1))
-        good = await add_event(conn, SERVICE, user_event(2))
+        bad = await add_event(conn, "identity", user_event(1))
+        good = await add_event(conn, "identity", user_event(2))
     invalid = bad.model_dump(mode="json")
     invalid["data"]["user_id"] = "not a uuid"
     await bus.publish(invalid, bad.routing_key, {})
@@ -229,7 +229,7 @@ async def next_dead_letter(bus: Bus, consumer: str, timeout: float = 10.0) -> ai
 
 async def _publish_direct(pool: asyncpg.Pool, bus: Bus) -> uuid.UUID:
     async with pool.acquire() as conn, conn.transaction():
-        envelope = await add_event(conn, SERVICE, user_event())
+        envelope = await add_event(conn, "identity", user_event())
     await OutboxRelay(pool, bus, bus.settings, SERVICE).publish_batch()
     return envelope.event_id
 

@@ -45,7 +45,7 @@ async def test_dead_letters_are_listed_inspected_replayed_once_and_discarded(env
     letter = letters[0]
     assert letter.event_type == "identity.user.changed"
     assert letter.summary["deaths"][0]["reason"] == "rejected"
-    assert letter.summary["producer"] == "bustest"
+    assert letter.summary["producer"] == "identity"
     assert "example.test" not in repr(letters)  # the event's data (an email address) is never shown
     # Inspecting leaves them in place.
     await dead_letters(2)
