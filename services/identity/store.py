@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from services.identity.domain.throttle import delay_after
+from services.identity.domain.throttle import delay_after, max_delay_for
 
 # An account can sign in, and its sessions live, only while it has a membership no LA has deactivated.
 ACTIVE_ACCOUNT = ("users.disabled_at IS NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id "
@@ -53,7 +53,7 @@ async def record_failure(conn: asyncpg.Connection, key: str, free_failures: int,
     failures = await conn.fetchval(
         "INSERT INTO throttle (key, failures) VALUES ($1, 1) ON CONFLICT (key) DO UPDATE "
         "SET failures = throttle.failures + 1, last_failure_at = now() RETURNING failures", key)
-    delay = delay_after(failures, free_failures, max_delay)
+    delay = delay_after(failures, free_failures, max_delay_for(key, max_delay))
     if delay:
         await conn.execute("UPDATE throttle SET blocked_until = now() + make_interval(secs => $2) WHERE key = $1",
                            key, float(delay))
