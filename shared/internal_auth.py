@@ -72,10 +72,15 @@ class Claims(BaseModel):
     _token: str | None = PrivateAttr(default=None)
     _audience: tuple[str, ...] = PrivateAttr(default=())
     _signed: dict[str, Any] | None = PrivateAttr(default=None)
+    _issuer: str | None = PrivateAttr(default=None)
 
     @property
     def is_service(self) -> bool:
         return self.sub.startswith("service:")
+
+    def is_from(self, service: str) -> bool:
+        """Whether these claims are `service` speaking for itself, in a token that service signed (verify)."""
+        return self.sub == f"service:{service}" and self._issuer == service
 
     def relayable_to(self, service: str) -> str | None:
         """The token these claims came in, if it was signed for `service` too and the claims are unchanged."""
@@ -199,6 +204,7 @@ class Verifier:
         aud = payload["aud"]
         claims._token, claims._audience = token, tuple(aud if isinstance(aud, list) else [aud])
         claims._signed = claims.model_dump()
+        claims._issuer = issuer
         return claims
 
 

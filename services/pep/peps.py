@@ -36,6 +36,7 @@ from shared.api.peps import (
     PepOverview,
     PepStart,
     PepSummary,
+    QaDecision,
     SavedVersion,
     SectionOut,
     SectionSave,
@@ -48,7 +49,7 @@ from shared.authz import not_found
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
-from shared.web import CLAIMS, REQUEST_ID, parse_body, path_uuid, serves
+from shared.web import CLAIMS, REQUEST_ID, json_model, parse_body, path_uuid, serves
 
 routes = web.RouteTableDef()
 
@@ -286,36 +287,70 @@ async def _compare_terms(request: web.Request) -> list[Difference]:
 
 
 async def take_action(request: web.Request, action: str) -> PepSummary:
-    """submit, return (with a reason), approve, finalise, cancel (with a reason): one table says who may."""
+    """submit, finalise, cancel (with a reason): one table says who may. Approve and return are qa's (qa_decision)."""
     claims = request[CLAIMS]
     body = await parse_body(request, PepAction) if request.can_read_body else PepAction()
-    rid = request[REQUEST_ID]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
-        move = lifecycle.transition(action, pep["status"], access.via) if access.can_edit else None
-        if move is None:
-            raise Problem(409, "You cannot do that now", f"This PEP is {pep['status'].replace('_', ' ')}.",
-                          code="not_allowed", extra={"allowed": lifecycle.allowed_actions(pep["status"], access.via)})
-        if move.needs_reason and not (body.reason or "").strip():
-            raise Problem(422, "Give a reason", code="validation",
-                          errors=[FieldError(field="reason", message="Enter the reason")])
-        if action == "submit" and (
-                gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None)):
-            raise Problem(422, "The PEP is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
-                          code="incomplete", extra={"missing": [g.model_dump(mode="json") for g in gaps]})
-        await lifecycle_store.set_status(conn, pep["id"], move.to_state)
-        if move.to_state == "submitted":
-            await lifecycle_store.request_funding(conn, pep, rid)
-            await lifecycle_store.outcomes_submitted(conn, pep, rid)
-        if move.to_state == "cancelled" and pep["meeting_date"] is not None:
-            await lifecycle_store.meeting_cancelled(conn, pep, rid)
-        await lifecycle_store.record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action,
-                                                body.reason, claims, rid)
-        if move.to_state == "finalised":
-            await lifecycle_store.start_next_termly(conn, pep, claims, rid)
-        pep = await store.pep(conn, pep["id"])
-        assert pep is not None
+        via = access.via if access.can_edit else None
+        pep = await _move(conn, pep, template, action, via, body.reason, claims, request[REQUEST_ID])
     return _summary(pep)
+
+
+def _through_qa(action: str) -> Problem:
+    return Problem(403, f"A PEP is {'approved' if action == 'approve' else 'returned'} through its quality assurance "
+                   "review", "Open the PEP's review, rate each area and the PEP overall, then approve it or return "
+                   "it to the school there.", code="qa_only")
+
+
+async def qa_decision(request: web.Request, action: str) -> PepSummary:
+    """Approve or return, as qa's decision on the PEP's review (services/qa/reviews.py): only qa, speaking for
+    itself in a token it signed, with the reviewer's user id so the transition records who decided. qa has
+    checked the reviewer is the Virtual School of this child's LA and that the review allows this outcome;
+    anyone else (a person's token, another service) is refused here, whatever their role."""
+    claims = request[CLAIMS]
+    if not claims.is_from("qa"):
+        raise _through_qa(action)
+    body = await parse_body(request, QaDecision)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        pep = await store.pep(conn, path_uuid(request, "pep_id"), lock=True)
+        if pep is None:
+            raise not_found("PEP")
+        template = await store.template_by_id(conn, pep["template_id"])
+        pep = await _move(conn, pep, template, action, lifecycle.QUALITY_ASSURANCE, body.reason,
+                          Claims(sub=str(body.by_user)), request[REQUEST_ID])
+    return _summary(pep)
+
+
+async def _move(conn: asyncpg.Connection, pep: asyncpg.Record, template: Template, action: str, via: str | None,
+                reason: str | None, actor: Claims, rid: str) -> asyncpg.Record:
+    """The transition, if `via` may take it now, and everything that follows from it; the PEP as it is after."""
+    move = lifecycle.transition(action, pep["status"], via) if via is not None else None
+    if move is None:
+        if action in ("approve", "return") and via != lifecycle.QUALITY_ASSURANCE:
+            raise _through_qa(action)
+        raise Problem(409, "You cannot do that now", f"This PEP is {pep['status'].replace('_', ' ')}.",
+                      code="not_allowed", extra={"allowed": lifecycle.allowed_actions(pep["status"], via or "")})
+    if move.needs_reason and not (reason or "").strip():
+        raise Problem(422, "Give a reason", code="validation",
+                      errors=[FieldError(field="reason", message="Enter the reason")])
+    if action == "submit" and (
+            gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None)):
+        raise Problem(422, "The PEP is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
+                      code="incomplete", extra={"missing": [g.model_dump(mode="json") for g in gaps]})
+    await lifecycle_store.set_status(conn, pep["id"], move.to_state)
+    if move.to_state == "submitted":
+        await lifecycle_store.request_funding(conn, pep, rid)
+        await lifecycle_store.outcomes_submitted(conn, pep, rid)
+    if move.to_state == "cancelled" and pep["meeting_date"] is not None:
+        await lifecycle_store.meeting_cancelled(conn, pep, rid)
+    await lifecycle_store.record_transition(conn, pep["id"], pep["la_id"], pep["status"], move.to_state, action,
+                                            reason, actor, rid)
+    if move.to_state == "finalised":
+        await lifecycle_store.start_next_termly(conn, pep, actor, rid)
+    moved = await store.pep(conn, pep["id"])
+    assert moved is not None
+    return moved
 
 
 def _serve_action(op: Operation, action: str) -> None:
@@ -329,6 +364,19 @@ def _serve_action(op: Operation, action: str) -> None:
     serves(routes, op)(act)
 
 
-for _op, _action in ((api.SUBMIT_PEP, "submit"), (api.RETURN_PEP, "return"), (api.APPROVE_PEP, "approve"),
-                     (api.FINALISE_PEP, "finalise"), (api.CANCEL_PEP, "cancel")):
+for _op, _action in ((api.SUBMIT_PEP, "submit"), (api.FINALISE_PEP, "finalise"), (api.CANCEL_PEP, "cancel")):
     _serve_action(_op, _action)
+
+
+def _serve_qa_decision(action: str) -> None:
+    """Not in the public catalogue, so the gateway has no route to it: qa's alone (qa_decision)."""
+
+    async def decided(request: web.Request) -> web.Response:
+        return json_model(await qa_decision(request, action))
+
+    decided.__name__ = f"qa_{action}"
+    routes.post(f"/peps/{{pep_id}}/actions/{action}")(decided)
+
+
+for _action in ("approve", "return"):
+    _serve_qa_decision(_action)

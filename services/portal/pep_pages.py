@@ -41,8 +41,7 @@ SAVED_NOTICES = {
 
 
 # The lifecycle's actions, each an operation of its own.
-PEP_ACTIONS: dict[str, Operation] = {"submit": peps_api.SUBMIT_PEP, "return": peps_api.RETURN_PEP,
-                                     "approve": peps_api.APPROVE_PEP, "finalise": peps_api.FINALISE_PEP,
+PEP_ACTIONS: dict[str, Operation] = {"submit": peps_api.SUBMIT_PEP, "finalise": peps_api.FINALISE_PEP,
                                      "cancel": peps_api.CANCEL_PEP}
 
 
@@ -622,6 +621,8 @@ async def _action_page(request: web.Request, pep: PepOverview, child: ChildProfi
 async def action_form(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, action = require_uuid(request, "pep_id"), request.match_info["action"]
+    if action in pep_words.DECIDED_IN_REVIEW:  # an old link or bookmark: approving is the review's decision
+        return redirect(f"{_base(pep_id)}/review")
     pep, child = await _allowed(request, who, pep_id, action)
     if action == "submit":
         return redirect(f"{_base(pep_id)}/sign-off")
@@ -632,15 +633,16 @@ async def action_form(request: web.Request) -> web.Response:
 async def take_action(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id, action = require_uuid(request, "pep_id"), request.match_info["action"]
+    if action in pep_words.DECIDED_IN_REVIEW:
+        return redirect(f"{_base(pep_id)}/review")
     if action not in pep_words.ACTIONS:
         raise web.HTTPNotFound()
     data = await request.post()
     reason = str(data.get("reason", "")).strip()
     if action in pep_words.ACTIONS_WITH_REASON and not reason:
         pep, child = await _allowed(request, who, pep_id, action)
-        word = "returning" if action == "return" else "cancelling"
         return await _action_page(request, pep, child, action, reason,
-                                  errors={"reason": f"Enter the reason for {word} the PEP"})
+                                  errors={"reason": "Enter the reason for cancelling the PEP"})
     if len(reason) > 2000:
         pep, child = await _allowed(request, who, pep_id, action)
         return await _action_page(request, pep, child, action, reason,

@@ -34,16 +34,16 @@ PEP_STATUSES = {
     "cancelled": ("Cancelled", "govuk-tag--red"),
 }
 OPEN_STATUSES = ("created", "in_progress", "submitted", "returned", "approved")
+# What the PEP page offers. Approving and returning are not here: they are the QA review's decision (qa_pages).
 ACTIONS = {
     "submit": "Submit the PEP",
-    "return": "Return for changes",
-    "approve": "Approve",
     "finalise": "Finalise",
     "cancel": "Cancel this PEP",
 }
+DECIDED_IN_REVIEW = ("approve", "return")
 ACTION_DONE = {"submit": "PEP submitted", "return": "PEP returned for changes", "approve": "PEP approved",
                "finalise": "PEP finalised", "cancel": "PEP cancelled"}
-ACTIONS_WITH_REASON = ("return", "cancel")
+ACTIONS_WITH_REASON = ("cancel",)
 GENDERS = {"female": "Female", "male": "Male", "other": "Other", "not_known": "Not known"}
 LEGAL_STATUSES = {"s20": "Section 20 (voluntary accommodation)", "interim_care_order": "Interim care order",
                   "full_care_order": "Full care order", "placement_order": "Placement order", "remand": "Remand",

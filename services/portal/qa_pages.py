@@ -197,8 +197,8 @@ async def decide(request: web.Request) -> web.Response:
         await gateway(request).call(qa.DECIDE_REVIEW, who,
                                     {"outcome": outcome, **({"reason": reason} if reason else {})}, pep_id=pep_id)
     except GatewayProblem as p:
-        found, problem = _refused(p)
-        return await _review_page(request, review, values, found, problem)
+        found, _ = _refused(p)  # why it was refused (not rated; a grade the framework returns), then each field
+        return await _review_page(request, review, values, found, p.message)
     return redirect(f"/peps/{pep_id}/review?done={'approved' if outcome == 'approve' else 'returned'}")
 
 

@@ -1,8 +1,11 @@
 """Reviews: a Virtual School caseworker rates a submitted PEP's areas and overall by the LA's framework, then
 approves it or returns it with a reason; a second level (approver or admin) confirms or changes the overall grade.
 
-Deciding goes through pep (`POST /peps/{id}/actions/approve|return` with the caller's own claims), so pep's
-lifecycle stays the one truth: if pep refuses, nothing is recorded here. A return's words become the Designated
+Deciding is the only way a PEP is approved or returned: this service checks the caller is the Virtual School of
+the child's LA, that the review is rated (every area and overall) and that the LA's framework lets that overall
+grade be approved, then takes the action at pep's internal `POST /peps/{id}/actions/approve|return` as itself
+(service:qa, with the reviewer's id), which pep accepts from qa alone. pep's lifecycle stays the one truth: if pep
+refuses, nothing is recorded here. A return's words become the Designated
 Teacher's amend task (delegation follows pep's event). Every save, decision and confirmation is a new row of an
 append-only table. Who sees a review: whoever pep lets see the child and its QA (the Virtual School, the social
 worker, the DT, the IRO); never carers or setting staff, who get 404 as if there were none.
@@ -22,6 +25,7 @@ from services.qa.domain import reviews as rules
 from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS, Framework, Grade
 from services.qa.pep_client import ask, child_seen_with_qa
 from shared.api import qa as api
+from shared.api.peps import QaDecision
 from shared.api.qa import (
     AreaOut,
     AreaRatingOut,
@@ -50,6 +54,7 @@ from shared.web import CLAIMS, parse_body, path_uuid, serves
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+AS_QA = Claims(sub="service:qa")  # how qa takes a decided review's action at pep (pep accepts it from qa alone)
 SECOND_LEVEL = frozenset({"vs_approver", "vs_admin"})
 
 
@@ -309,8 +314,8 @@ async def decide(request: web.Request) -> PepReview:
             _, known = await _reviewable(request, claims, pep_id, conn)
             row, words = await _record_decision(conn, known, body, me)
             # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
-            await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", claims,
-                      {"reason": words} if words else {})
+            await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", AS_QA,
+                      QaDecision(by_user=uuid.UUID(me), reason=words).model_dump(mode="json", exclude_none=True))
             taken = True
     except DATABASE_AWAY_OR_CLOSED:
         if not taken:
@@ -324,17 +329,32 @@ async def decide(request: web.Request) -> PepReview:
     return await _pep_review(request, pep_id)
 
 
+def _approvable(framework: Framework, areas: dict[str, Any], overall: str | None) -> None:
+    """Approved only with a rated review (every area, and overall) whose overall grade the framework approves."""
+    if missing := rules.missing_for_approval(framework, areas, overall):
+        raise Problem(422, "Rate the PEP before approving it", "A PEP is approved only when its review gives "
+                      f"every area a rating and the PEP an overall rating: {len(missing)} still to give.",
+                      code="not_rated", errors=[FieldError(field=p.field, message=p.message) for p in missing])
+    if refused := rules.refused_approval(framework, overall):
+        raise Problem(422, f"A PEP rated “{framework.label(overall)}” cannot be approved",
+                      framework.approvable_because or refused.message, code="not_approvable",
+                      errors=[FieldError(field=refused.field, message=refused.message)])
+
+
 async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str
                            ) -> tuple[asyncpg.Record, str | None]:
     """The decided review of the latest draft, and the event telling the others; the words pep's return takes."""
     latest = await _latest(conn, known["id"], known["submitted_at"])
-    if latest is None or latest["stage"] != "draft":
-        raise Problem(409, "Rate the PEP first" if latest is None else "This submission has been decided",
-                      code="no_review" if latest is None else "decided")
+    if latest is None:
+        raise Problem(422, f"Rate the PEP before {'approving' if body.outcome == 'approve' else 'returning'} it",
+                      "Give each area a rating and the PEP an overall rating, and save them: a PEP is approved or "
+                      "returned only by its review.", code="not_rated")
+    if latest["stage"] != "draft":
+        raise Problem(409, "This submission has been decided", code="decided")
     framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
     areas, overall = latest["areas"] or {}, latest["overall_grade"]
-    if body.outcome == "approve" and (missing := rules.missing_for_approval(framework, areas, overall)):
-        raise invalid(missing)
+    if body.outcome == "approve":
+        _approvable(framework, areas, overall)
     row = await _insert(conn, known, "decided", framework, areas, overall, latest["overall_feedback"], me,
                         outcome=body.outcome, reason=body.reason)
     words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
@@ -379,6 +399,11 @@ async def confirm(request: web.Request) -> PepReview:
         if body.overall_grade not in framework.grade_keys:
             raise invalid([rules.Invalid("overall_grade", "Choose one of: " + ", ".join(
                 str(framework.label(k)) for k in framework.grade_keys))])
+        if latest["outcome"] == "approve" and (refused := rules.refused_approval(framework, body.overall_grade)):
+            # An approved PEP cannot be given a grade its framework sends back: that would be approving it.
+            raise Problem(422, f"An approved PEP cannot be rated “{framework.label(body.overall_grade)}”",
+                          framework.approvable_because or refused.message, code="not_approvable",
+                          errors=[FieldError(field=refused.field, message=refused.message)])
         row = await _insert(conn, known, "confirmed", framework, latest["areas"] or {}, body.overall_grade,
                             latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
                             note=body.note)

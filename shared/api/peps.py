@@ -32,6 +32,13 @@ class PepAction(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class QaDecision(PepAction):
+    """Not public: what qa sends pep's internal `POST /peps/{pep_id}/actions/approve|return` (signed as service:qa)
+    once a Virtual School reviewer has decided the PEP's review: who decided, so pep records them."""
+
+    by_user: uuid.UUID
+
+
 class PepSummary(BaseModel):
     id: uuid.UUID
     child_id: uuid.UUID
@@ -173,10 +180,8 @@ COMPARE_SECTION = _op("compare_section", "get", "/peps/{pep_id}/sections/{key}/c
                       "or two terms", query=CompareQuery, response=Difference, many=True, tags=("peps",))
 SUBMIT_PEP = _op("submit_pep", "post", "/peps/{pep_id}/actions/submit", "Submit (all mandatory answers given)",
                  body=PepAction, response=PepSummary, tags=("peps",))
-RETURN_PEP = _op("return_pep", "post", "/peps/{pep_id}/actions/return", "Return for amendment", body=PepAction,
-                 response=PepSummary, tags=("peps",))
-APPROVE_PEP = _op("approve_pep", "post", "/peps/{pep_id}/actions/approve", "Approve", body=PepAction,
-                  response=PepSummary, tags=("peps",))
+# No approve or return here: a PEP is approved or returned only by deciding its QA review (shared/api/qa.py,
+# DECIDE_REVIEW); qa then takes the action at pep's internal route (QaDecision), as itself.
 FINALISE_PEP = _op("finalise_pep", "post", "/peps/{pep_id}/actions/finalise", "Finalise: sign the PEP off",
                    body=PepAction, response=PepSummary, tags=("peps",))
 CANCEL_PEP = _op("cancel_pep", "post", "/peps/{pep_id}/actions/cancel", "Cancel", body=PepAction, response=PepSummary,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.pep.domain.lifecycle import allowed_actions, may_edit_section, transition
+from services.pep.domain.lifecycle import QUALITY_ASSURANCE, allowed_actions, may_edit_section, transition
 
+QA = QUALITY_ASSURANCE
 VS, SW, DT, STAFF, IRO, CARER = "virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer"
 
 
@@ -13,11 +14,14 @@ VS, SW, DT, STAFF, IRO, CARER = "virtual_school", "social_worker", "designated_t
     ("created", DT, ["submit"]),
     ("in_progress", SW, ["submit"]),
     ("in_progress", VS, ["submit", "cancel"]),
-    ("submitted", VS, ["return", "approve", "cancel"]),
+    ("submitted", VS, ["cancel"]),  # approve and return: only by deciding the QA review
+    ("submitted", QA, ["return", "approve"]),
     ("submitted", DT, []),
     ("returned", DT, ["submit"]),
     ("approved", SW, ["finalise"]),
-    ("approved", VS, ["return", "finalise", "cancel"]),
+    ("approved", VS, ["finalise", "cancel"]),
+    ("approved", QA, []),
+    ("in_progress", QA, []),
     ("finalised", VS, []),
     ("cancelled", VS, []),
     ("in_progress", IRO, []),
@@ -29,9 +33,10 @@ def test_allowed_actions(state: str, via: str, actions: list[str]) -> None:
 
 
 def test_a_transition_says_where_it_goes_and_whether_it_needs_a_reason() -> None:
-    back = transition("return", "submitted", VS)
+    back = transition("return", "submitted", QA)
     assert back and back.to_state == "returned" and back.needs_reason
-    assert transition("approve", "in_progress", VS) is None
+    assert transition("approve", "in_progress", QA) is None
+    assert transition("approve", "submitted", VS) is None and transition("return", "submitted", VS) is None
     assert transition("finalise", "approved", DT) is None
 
 

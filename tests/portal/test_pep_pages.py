@@ -425,6 +425,29 @@ async def test_returning_or_cancelling_needs_a_reason(portal: TestClient, signed
     assert (await portal.get(f"/peps/{PEP}/actions/delete")).status == 404
 
 
+async def test_the_pep_page_offers_no_approve_or_return_only_the_review(portal: TestClient,
+                                                                         signed_in: FakeGateway) -> None:
+    """Approving and returning are the QA review's decision: the PEP page links to the review, even if an older pep
+    still listed them, and the old action addresses lead there too, sending nothing to the gateway."""
+    vs = {**CHILD_PROFILE, "access": "virtual_school"}
+    signed_in.answer("GET", f"/children/{CHILD}", 200, vs)
+    signed_in.answer("GET", f"/peps/{PEP}", 200, {**OVERVIEW, "status": "submitted",
+                                                  "actions": ["return", "approve", "cancel"]})
+    html = await (await portal.get(f"/peps/{PEP}")).text()
+    assert f'href="/peps/{PEP}/review">Review this PEP</a>' in html
+    assert f"/peps/{PEP}/actions/approve" not in html and f"/peps/{PEP}/actions/return" not in html
+    assert ">Approve<" not in html and "Return for changes" not in html
+    assert f"/peps/{PEP}/actions/cancel" in html
+    token = await csrf(portal, f"/peps/{PEP}/actions/cancel")
+    for action in ("approve", "return"):
+        resp = await portal.get(f"/peps/{PEP}/actions/{action}", allow_redirects=False)
+        assert resp.headers["Location"] == f"/peps/{PEP}/review"
+        resp = await portal.post(f"/peps/{PEP}/actions/{action}", data={"csrf_token": token, "reason": "x"},
+                                 allow_redirects=False)
+        assert resp.headers["Location"] == f"/peps/{PEP}/review"
+        assert signed_in.asked("POST", f"/peps/{PEP}/actions/{action}") == []
+
+
 async def test_history_and_comparing_versions(portal: TestClient, signed_in: FakeGateway) -> None:
     signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, [
         {"version": 2, "changed": ["strengths", "excluded"], "saved_at": "2027-01-05T16:02:00+00:00",

@@ -260,7 +260,7 @@ def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
         ("POST", f"{peps}/delegations"): (201, s(tasks_api.Task)),
         ("POST", f"/tasks/{ID}/retract"): (200, s(tasks_api.Task)),
         ("PUT", section): (200, _section_out()), ("POST", f"{section}/complete"): (200, _section_out()),
-        ("POST", f"{peps}/actions/return"): (200, s(peps_api.PepSummary)),
+        ("POST", f"{peps}/actions/cancel"): (200, s(peps_api.PepSummary)),
         ("POST", f"{peps}/actions/submit"): (200, s(peps_api.PepSummary)),
         ("POST", f"/organisations/{ID}/templates"): (201, world_answers()[("GET", f"/templates/{ID}")]),
         ("PUT", f"/templates/{ID}"): (200, world_answers()[("GET", f"/templates/{ID}")]),

@@ -99,3 +99,25 @@ def test_an_approval_needs_every_area_and_a_return_carries_the_feedback() -> Non
         "smart_targets": {"grade": "amber", "feedback": "Make target 1 measurable"}}, "amber", "Nearly there")
     assert words.splitlines() == ["Please complete the targets", "Overall: Amber. Nearly there",
                                   "Setting SMART targets (Amber): Make target 1 measurable"]
+
+
+def test_the_frameworks_say_which_overall_grades_may_be_approved() -> None:
+    """Redcar & Cleveland (Welfare Call): Amber and Red go back to the school; Walsall: "does not meet" is returned;
+    ePEP Online rates, then signs off whatever the rating."""
+    assert [g for g in REDCAR.grade_keys if REDCAR.may_approve(g)] == ["green"]
+    assert [g for g in WALSALL.grade_keys if WALSALL.may_approve(g)] == ["meets"]
+    assert all(EPEP_ONLINE.may_approve(g) for g in EPEP_ONLINE.grade_keys) and not EPEP_ONLINE.may_approve(None)
+    refused = reviews.refused_approval(REDCAR, "amber")
+    assert refused is not None and refused.field == "overall_grade"
+    assert refused.message == "A PEP rated “Amber” goes back to the school: only Green can be approved"
+    assert reviews.refused_approval(REDCAR, "green") is None
+    assert reviews.refused_approval(WALSALL, "does_not_meet") is not None
+    assert reviews.refused_approval(EPEP_ONLINE, "inadequate") is None
+
+
+@pytest.mark.parametrize("approvable", [[], ["gold"], ["purple"]])
+def test_approvable_names_grades_a_reviewer_can_choose(approvable: list[str]) -> None:
+    raw = _raw("redcar_cleveland")
+    raw["approvable"] = approvable
+    with pytest.raises(ValidationError, match="approvable must name"):
+        Framework.model_validate(raw)

@@ -90,6 +90,19 @@ def test_a_service_signs_only_as_itself() -> None:
         Verifier({"gateway": [OLD_PUBLIC]}).verify(token, "pep")
 
 
+def test_claims_say_which_service_signed_them() -> None:
+    """pep takes a QA decision from qa alone: service:qa in a token qa signed, not the same words from the gateway."""
+    qa = Verifier({"qa": [OLD_PUBLIC], "gateway": [NEW_PUBLIC]}).verify(
+        Signer("qa", [SecretStr(OLD)]).sign(Claims(sub="service:qa"), "pep"), "pep")
+    assert qa.is_from("qa") and not qa.is_from("delegation")
+    said_by_gateway = Verifier({"gateway": [NEW_PUBLIC]}).verify(gateway(NEW).sign(Claims(sub="service:qa"), "pep"),
+                                                                  "pep")
+    assert said_by_gateway.sub == "service:qa" and not said_by_gateway.is_from("qa")
+    assert not Claims(sub="service:qa").is_from("qa")  # made, not verified
+    person = trusting(OLD_PUBLIC).verify(gateway(OLD).sign(CLAIMS, "pep"), "pep")
+    assert not person.is_from("qa") and not person.is_from("gateway")
+
+
 def test_only_a_persons_token_from_the_gateway_may_be_relayed() -> None:
     assert audience_for("gateway", "qa", CLAIMS) == ["qa", "pep"]
     assert audience_for("gateway", "notify", CLAIMS) == "notify"

@@ -1,7 +1,9 @@
 """A PEP's lifecycle: who may do what in each state, as one table.
 
 created -> in progress -> submitted -> returned for amendment <-> resubmitted -> approved -> finalised;
-cancelled from any state before finalised. `via` is how the caller reaches the child (domain/access.py).
+cancelled from any state before finalised. `via` is how the caller reaches the child (domain/access.py), or
+QUALITY_ASSURANCE: approving and returning are qa's alone, taken when a Virtual School reviewer decides a review
+(services/qa/reviews.py), so no PEP is approved without a decided review of it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 OPEN = ("created", "in_progress", "returned")
 EDITABLE = frozenset(OPEN)
 FINAL = frozenset({"finalised", "cancelled"})
+# Not a way to reach a child: qa, deciding a review for a Virtual School reviewer (peps.py's qa_decision).
+QUALITY_ASSURANCE = "quality_assurance"
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,8 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("submit", frozenset(OPEN), "submitted",
                frozenset({"designated_teacher", "social_worker", "virtual_school"})),
-    Transition("return", frozenset({"submitted", "approved"}), "returned", frozenset({"virtual_school"}),
-               needs_reason=True),
-    Transition("approve", frozenset({"submitted"}), "approved", frozenset({"virtual_school"})),
+    Transition("return", frozenset({"submitted"}), "returned", frozenset({QUALITY_ASSURANCE}), needs_reason=True),
+    Transition("approve", frozenset({"submitted"}), "approved", frozenset({QUALITY_ASSURANCE})),
     Transition("finalise", frozenset({"approved"}), "finalised", frozenset({"social_worker", "virtual_school"})),
     Transition("cancel", frozenset({*OPEN, "submitted", "approved"}), "cancelled", frozenset({"virtual_school"}),
                needs_reason=True),

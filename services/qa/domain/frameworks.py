@@ -5,6 +5,7 @@ how the overall grade is reached. Each LA uses one; the files in services/qa/fra
     framework = FRAMEWORKS["redcar_cleveland"]
     framework.area_grade_keys              # ("green", "amber", "red"): gold is awarded, never chosen
     framework.awarded_grade("green", meeting=date(2026, 12, 18), submitted_at=...)   # "gold" if within 5 days
+    framework.may_approve("amber")         # False: Amber and Red go back to the school
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class Framework(_Strict):
     gold: Gold | None = None
     overall: Overall
     areas: list[Area] = Field(min_length=1)
+    # The overall grades a PEP may be approved with; any other goes back to the school (Redcar & Cleveland: Amber
+    # and Red; Walsall: "does not meet"). None: any grade may be approved (ePEP Online rates, then signs off).
+    approvable: list[Key] | None = None
+    approvable_because: str = ""  # the guide's words, shown when an approval is refused
 
     @cached_property
     def grade_keys(self) -> tuple[str, ...]:
@@ -113,11 +118,18 @@ class Framework(_Strict):
             gold = next((g for g in self.scale if g.key == self.gold.grade), None)
             if gold is None or not gold.awarded_only or self.gold.when not in self.grade_keys:
                 raise ValueError("gold must name an awarded-only grade of the scale and a grade that can be chosen")
+        if self.approvable is not None and (not self.approvable or any(
+                k not in self.grade_keys for k in self.approvable)):
+            raise ValueError("approvable must name at least one grade a reviewer can choose")
         if self.overall.kind == "all_must_meet":
             o = self.overall
             if o.area_grade not in area or o.then not in overall or o.otherwise not in overall:
                 raise ValueError("all_must_meet needs area_grade from the area scale and then/otherwise from the scale")
         return self
+
+    def may_approve(self, overall: str | None) -> bool:
+        """Whether a PEP with this overall grade may be approved, rather than returned to the school."""
+        return overall is not None and (self.approvable is None or overall in self.approvable)
 
     def overall_from(self, area_grades: dict[str, str]) -> str | None:
         """The overall grade the rule gives from the areas' grades, when the rule decides it (all_must_meet)."""

@@ -57,6 +57,16 @@ def missing_for_approval(framework: Framework, areas: dict[str, dict[str, Any]],
     return problems
 
 
+def refused_approval(framework: Framework, overall: str | None) -> Invalid | None:
+    """Why a PEP with this overall grade may not be approved under the framework, if it may not: the grades the
+    LA's framework sends back to the school (Redcar & Cleveland: Amber and Red; Walsall: does not meet)."""
+    if overall is None or framework.may_approve(overall):
+        return None
+    allowed = _grades_in_words(framework, tuple(framework.approvable or ()))
+    return Invalid("overall_grade", f"A PEP rated “{framework.label(overall)}” goes back to the school: only "
+                   f"{allowed} can be approved")
+
+
 def return_words(framework: Framework, reason: str, areas: dict[str, dict[str, Any]], overall: str | None,
                  overall_feedback: str | None) -> str:
     """What the school is told when the PEP comes back: the reason, then the rating and each area's feedback."""
