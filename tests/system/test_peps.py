@@ -9,6 +9,7 @@ import pytest
 
 from shared import demo
 from tests.conftest import RunningSystem
+from tests.system.qa_steps import decide_in_qa
 
 CHILD = str(demo.CHILDREN[0]["id"])  # Jordan, Year 5 at Oakfield; Sam is the allocated social worker
 
@@ -158,10 +159,8 @@ def test_a_pep_from_start_to_sign_off_then_the_next_one_carries_forward(
     # Submitted: the school can no longer change it; returning needs a reason.
     locked = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/{key}", {"answers": {}, "version": 0}, cookie=dt)
     assert locked[0] == 403
-    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/return", {}, cookie=caseworker)[0] == 422
-    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/approve", {}, cookie=dt)[0] == 409
-    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/approve", {}, cookie=caseworker)[1]["status"] == \
-        "approved"
+    # Approved only through its QA review (tests/system/test_no_approval_without_qa.py for the refusals).
+    assert decide_in_qa(system, caseworker, pep_id, "approve")[1]["status"] == "approved"
     assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/finalise", {}, cookie=sw)[1]["status"] == "finalised"
 
     # Signing off started the next termly PEP, pre-filled, with last term's targets waiting for review.

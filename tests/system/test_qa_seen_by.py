@@ -14,6 +14,7 @@ import pytest
 from services.pep.domain.core_data import academic_year_label
 from shared import demo
 from tests.conftest import RunningSystem
+from tests.system.qa_steps import decide_in_qa
 from tests.system.test_children import SW, new_child
 from tests.system.test_peps import answer_what_is_missing, owners
 from tests.system.test_tasks import eventually
@@ -43,7 +44,7 @@ def returned(system: RunningSystem) -> dict[str, Any]:
     status, body, _ = system.api("PUT", f"/api/v1/peps/{pep['id']}/sections/signoff", {
         "answers": {comment: "QA: attainment evidence is thin"}, "version": signoff["version"]}, cookie=cw)
     assert status == 200, body
-    status, body, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/actions/return", {"reason": FEEDBACK}, cookie=cw)
+    status, body = decide_in_qa(system, cw, pep["id"], "return", FEEDBACK)
     assert status == 200, body
     tasks = eventually(lambda: [t for t in system.api("GET", f"/api/v1/peps/{pep['id']}/tasks", cookie=cw)[1]
                                 if t["kind"] == "amend"], "the amend task")

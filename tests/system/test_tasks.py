@@ -15,6 +15,7 @@ import pytest
 
 from services.pep.domain.core_data import academic_year_label
 from tests.conftest import RunningSystem
+from tests.system.qa_steps import decide_in_qa
 from tests.system.test_children import SW, new_child
 from tests.system.test_peps import answer_what_is_missing, owners
 
@@ -163,8 +164,7 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
     assert sent == {task["id"]: "submitted", first["id"]: "retracted"}
 
     # QA returns it: the school gets an amend task with the feedback, for the same sections.
-    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/return",
-                                 {"reason": "Make target 1 measurable"}, cookie=cw)
+    status, body = decide_in_qa(system, cw, pep_id, "return", "Make target 1 measurable")
     assert status == 200, body
     amend = eventually(lambda: tray(system, dt, "current", pep_id), "an amend task")[0]
     assert (amend["kind"], amend["feedback"], amend["sections"]) == ("amend", "Make target 1 measurable",
@@ -173,7 +173,7 @@ def test_kents_flow_from_delegation_to_finalising(system: RunningSystem, cookies
     eventually(lambda: any(t["id"] == amend["id"] for t in tray(system, dt, "submitted", pep_id)), "amend submitted")
 
     # Approval gives the social worker a finalise task; finalising completes it.
-    assert system.api("POST", f"/api/v1/peps/{pep_id}/actions/approve", {}, cookie=cookies["approver"])[0] == 200
+    assert decide_in_qa(system, cookies["approver"], pep_id, "approve")[0] == 200
     finalise = eventually(lambda: tray(system, sw, "current", pep_id), "a finalise task")[0]
     assert (finalise["kind"], finalise["assignee_user_id"]) == ("finalise", SW)
     assert tray(system, dt, "current", pep_id) == []  # the school has nothing more to do
