@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
 
 from shared import tombstones
-from shared.api.children import GET_RETENTION, SET_RETENTION
-from shared.api.retention import DEFAULT_KEEP_UNTIL_AGE, RetentionRule
+from shared.api.children import CONFIRM_RETENTION, GET_RETENTION, SET_RETENTION
+from shared.api.retention import (
+    DEFAULT_KEEP_UNTIL_AGE,
+    NOTICE_DAYS,
+    RetentionConfirm,
+    RetentionReduction,
+    RetentionRule,
+    RetentionState,
+)
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, roles_at
 from shared.bus import add_event
 from shared.contracts import ChildErased
@@ -50,30 +57,109 @@ def _virtual_school_la(request: web.Request, roles: frozenset[str]) -> uuid.UUID
     return la_id
 
 
+_WAITING = ("SELECT keep_until_age, previous_age, proposed_by, proposed_at, takes_effect_on, confirmed_by, "
+            "confirmed_at FROM retention_changes WHERE la_id = $1 AND applied_at IS NULL AND superseded_at IS NULL "
+            "ORDER BY proposed_at DESC LIMIT 1")
+
+
+async def _state(conn: asyncpg.Connection, la_id: uuid.UUID) -> RetentionState:
+    """The age in effect, and the reduction waiting, if any."""
+    age = await conn.fetchval("SELECT keep_until_age FROM retention_rules WHERE la_id = $1", la_id)
+    waiting = await conn.fetchrow(_WAITING, la_id)
+    return RetentionState(keep_until_age=age or DEFAULT_KEEP_UNTIL_AGE,
+                          pending=RetentionReduction(**dict(waiting)) if waiting else None)
+
+
+async def _lock_rule(conn: asyncpg.Connection, la_id: uuid.UUID) -> None:
+    """One change of an LA's rule at a time (the row may not exist yet, so not a row lock)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('pep.retention:' || $1::uuid::text, 0))", la_id)
+
+
 @serves(routes, GET_RETENTION)
-async def get_rule(request: web.Request) -> RetentionRule:
+async def get_rule(request: web.Request) -> RetentionState:
     la_id = _virtual_school_la(request, VIRTUAL_SCHOOL_ROLES)
     async with request.app[POOL].acquire() as conn:
-        age = await conn.fetchval("SELECT keep_until_age FROM retention_rules WHERE la_id = $1", la_id)
-    return RetentionRule(keep_until_age=age or DEFAULT_KEEP_UNTIL_AGE)
+        return await _state(conn, la_id)
 
 
 @serves(routes, SET_RETENTION)
-async def put_rule(request: web.Request) -> RetentionRule:
-    """The LA's VS admin chooses the birthday on which its children's records are erased."""
+async def put_rule(request: web.Request) -> RetentionState:
+    """The LA's VS admin chooses the birthday on which its children's records are erased. An increase (or the same
+    age) applies at once; a reduction waits NOTICE_DAYS and a second VS admin's confirmation, so one request cannot
+    erase every older child within the hour. Either way it replaces a reduction still waiting, and is recorded."""
     la_id = _virtual_school_la(request, frozenset({"vs_admin"}))
     body = await parse_body(request, RetentionRule)
-    async with request.app[POOL].acquire() as conn:
+    who = uuid.UUID(request[CLAIMS].sub)
+    today = datetime.now(UK).date()
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        await _lock_rule(conn, la_id)
+        current = await conn.fetchval("SELECT keep_until_age FROM retention_rules WHERE la_id = $1", la_id) \
+            or DEFAULT_KEEP_UNTIL_AGE
+        await conn.execute("UPDATE retention_changes SET superseded_at = now() WHERE la_id = $1 "
+                           "AND applied_at IS NULL AND superseded_at IS NULL", la_id)
+        reduction = body.keep_until_age < current
         await conn.execute(
-            "INSERT INTO retention_rules (la_id, keep_until_age, changed_by) VALUES ($1, $2, $3) ON CONFLICT (la_id) "
-            "DO UPDATE SET keep_until_age = $2, changed_by = $3, changed_at = now()",
-            la_id, body.keep_until_age, uuid.UUID(request[CLAIMS].sub))
-    log.info("retention rule changed", extra={"la_id": str(la_id), "keep_until_age": body.keep_until_age})
-    return body
+            "INSERT INTO retention_changes (la_id, previous_age, keep_until_age, proposed_by, takes_effect_on, "
+            "applied_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN NULL ELSE now() END)",
+            la_id, current, body.keep_until_age, who,
+            today + timedelta(days=NOTICE_DAYS) if reduction else today, reduction)
+        if not reduction:
+            await conn.execute(
+                "INSERT INTO retention_rules (la_id, keep_until_age, changed_by) VALUES ($1, $2, $3) "
+                "ON CONFLICT (la_id) DO UPDATE SET keep_until_age = $2, changed_by = $3, changed_at = now()",
+                la_id, body.keep_until_age, who)
+        state = await _state(conn, la_id)
+    log.info("retention reduction proposed" if reduction else "retention rule changed",
+             extra={"la_id": str(la_id), "keep_until_age": body.keep_until_age, "previous_age": current})
+    return state
+
+
+@serves(routes, CONFIRM_RETENTION)
+async def confirm_rule(request: web.Request) -> RetentionState:
+    """A second VS admin of the LA confirms the reduction waiting (never the one who proposed it). It still takes
+    effect only on its date, when the retention job applies it."""
+    la_id = _virtual_school_la(request, frozenset({"vs_admin"}))
+    body = await parse_body(request, RetentionConfirm)
+    who = uuid.UUID(request[CLAIMS].sub)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        await _lock_rule(conn, la_id)
+        waiting = await conn.fetchrow(
+            "SELECT id, keep_until_age, proposed_by, confirmed_by FROM retention_changes WHERE la_id = $1 "
+            "AND applied_at IS NULL AND superseded_at IS NULL ORDER BY proposed_at DESC LIMIT 1", la_id)
+        if waiting is None or waiting["keep_until_age"] != body.keep_until_age or waiting["confirmed_by"]:
+            raise Problem(409, "There is no such reduction waiting to be confirmed",
+                          "The rule may have changed since you looked: check it again.", code="no_pending_reduction")
+        if waiting["proposed_by"] == who:
+            raise Problem(403, "Another Virtual School administrator must confirm this",
+                          "A reduction needs a second administrator: you proposed this one.", code="same_admin")
+        await conn.execute("UPDATE retention_changes SET confirmed_by = $2, confirmed_at = now() WHERE id = $1",
+                           waiting["id"], who)
+        state = await _state(conn, la_id)
+    log.info("retention reduction confirmed", extra={"la_id": str(la_id), "keep_until_age": body.keep_until_age})
+    return state
+
+
+async def apply_due(pool: asyncpg.Pool, today: date) -> int:
+    """Make confirmed reductions whose date has come the age in effect; how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        applied = await conn.fetch(
+            "UPDATE retention_changes SET applied_at = now() WHERE applied_at IS NULL AND superseded_at IS NULL "
+            "AND confirmed_by IS NOT NULL AND takes_effect_on <= $1 RETURNING la_id, keep_until_age, proposed_by",
+            today)
+        for change in applied:
+            await conn.execute(
+                "INSERT INTO retention_rules (la_id, keep_until_age, changed_by) VALUES ($1, $2, $3) "
+                "ON CONFLICT (la_id) DO UPDATE SET keep_until_age = $2, changed_by = $3, changed_at = now()",
+                change["la_id"], change["keep_until_age"], change["proposed_by"])
+            log.info("retention reduction took effect",
+                     extra={"la_id": str(change["la_id"]), "keep_until_age": change["keep_until_age"]})
+    return len(applied)
 
 
 async def erase_ended(pool: asyncpg.Pool, today: date) -> int:
-    """Erase every child whose retention ended on or before `today`; how many this call erased."""
+    """Erase every child whose retention ended on or before `today` by the age in effect (a reduction only once
+    confirmed and due: apply_due); how many this call erased."""
+    await apply_due(pool, today)
     erased = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.api.identity import Email
 from shared.api.operations import Operation, operation
-from shared.api.retention import RetentionRule
+from shared.api.retention import RetentionConfirm, RetentionRule, RetentionState
 
 Gender = Literal["female", "male", "other", "not_known"]
 # Interim care orders are made under s38 of the Children Act 1989, full care orders under s31; placement
@@ -393,11 +393,17 @@ CHILD_ACCESS_LOG = _op("child_access_log", "get", "/children/{child_id}/access-l
                        "this month; pep_id; reads_only=true)", query=AccessLogQuery, response=AccessLog,
                        tags=("children",))
 GET_RETENTION = _op("get_retention", "get", "/organisations/{la_id}/retention", "How long the LA keeps a child's "
-                    "records: until which birthday (75 unless its VS admin chose another; the LA's Virtual School)",
-                    response=RetentionRule, tags=("children",))
+                    "records: until which birthday (75 unless its VS admin chose another; the LA's Virtual School), "
+                    "and any reduction waiting to take effect", response=RetentionState, tags=("children",))
 SET_RETENTION = _op("set_retention", "put", "/organisations/{la_id}/retention", "Change it (the LA's VS admin; 25 to "
-                    "100). When that birthday passes, the retention job erases the child's records in every service",
-                    body=RetentionRule, response=RetentionRule, tags=("children",))
+                    "100). When that birthday passes, the retention job erases the child's records in every service. "
+                    "An increase applies at once; a reduction is pending: it takes effect 30 days later, and only "
+                    "once another VS admin confirms it (confirm_retention). A new change replaces a pending one",
+                    body=RetentionRule, response=RetentionState, errors=(401, 403, 404, 422), tags=("children",))
+CONFIRM_RETENTION = _op("confirm_retention", "post", "/organisations/{la_id}/retention/confirm", "Confirm the pending "
+                        "reduction (a VS admin of the LA other than the one who proposed it; the body names the age "
+                        "shown). It still takes effect only on its date", body=RetentionConfirm,
+                        response=RetentionState, errors=(401, 403, 404, 409, 422), tags=("children",))
 
 SUBJECT_ACCESS = operation(
     "subject_access", "get", "/children/{child_id}/subject-access", "Everything held about a child, for a subject "
