@@ -18,6 +18,7 @@ from shared import internal_auth
 from shared.api.operations import Operation
 from shared.db import DATABASE_AWAY
 from shared.errors import Problem, validation_problem
+from shared.telemetry import redact  # paths carry emailed tokens (/invitations/<token>): logged as traces hold them
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -63,12 +64,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         return problem_response(Problem(exc.status, exc.reason), rid)
     except DATABASE_AWAY as exc:
-        log.warning("database unavailable", extra={"path": request.path, "request_id": rid,
+        log.warning("database unavailable", extra={"path": redact(request.path), "request_id": rid,
                                                    "error": type(exc).__name__})
         return problem_response(Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
                                         code="unavailable", headers={"Retry-After": "1"}), rid)
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "request_id": rid})
+        log.exception("unhandled error", extra={"path": redact(request.path), "request_id": rid})
         return problem_response(Problem(500, "Something went wrong", "Try again. If it keeps happening, "
                                         "contact support and quote the request id.", code="internal"), rid)
 
@@ -212,7 +213,7 @@ class ServiceClient:
             raise self._unavailable(path) from None
 
     def _unavailable(self, path: str) -> Problem:
-        log.warning("service unreachable", extra={"target": self.service, "path": path})
+        log.warning("service unreachable", extra={"target": self.service, "path": redact(path)})
         return Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
                        code="unavailable", headers={"Retry-After": "2"})
 

@@ -19,6 +19,7 @@ from services.portal.security import (
 )
 from services.portal.settings import PortalSettings
 from shared.service import SETTINGS
+from shared.telemetry import redact
 from shared.web import REQUEST_ID
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
             return _page(request, BAD_REQUEST, exc.status)
         return _page(request, PROBLEM, exc.status)
     except CsrfFailed:
-        log.info("form without a valid csrf token", extra={"path": request.path})
+        log.info("form without a valid csrf token", extra={"path": redact(request.path)})
         return _page(request, BAD_REQUEST, 400)
     except NotSignedIn as exc:
         settings = request.app[SETTINGS]
@@ -97,8 +98,8 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except GatewayProblem as problem:
         # A page that did not expect this answer. Another organisation's things answer 404 (never 403),
         # so a link to something the person may not see looks like a page that does not exist.
-        log.info("gateway problem not handled by the page", extra={"path": request.path, "status": problem.status,
-                                                                    "code": problem.code})
+        log.info("gateway problem not handled by the page",
+                 extra={"path": redact(request.path), "status": problem.status, "code": problem.code})
         if problem.status in (404, 410):
             return _page(request, NOT_FOUND, 404)
         if problem.status == 403:
@@ -109,6 +110,6 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     except GatewayUnavailable:
         return _page(request, UNAVAILABLE, 503)
     except Exception as exc:
-        log.error("unhandled error", extra={"path": request.path, "error": type(exc).__name__,
+        log.error("unhandled error", extra={"path": redact(request.path), "error": type(exc).__name__,
                                             "request_id": request.get(REQUEST_ID)}, exc_info=True)
         return _page(request, PROBLEM, 500)

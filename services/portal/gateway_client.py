@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from shared.api import auth
 from shared.api.operations import InvalidParameter, Operation, encode_query
+from shared.telemetry import redact
 
 log = logging.getLogger(__name__)
 SESSION_COOKIE = "epep_session"
@@ -151,9 +152,9 @@ class GatewayClient:
                     self._raise(await _problem(resp), path, caller)
                 yield resp
         except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__,
+            log.warning("gateway unreachable", extra={"path": redact(path), "error": type(exc).__name__,
                                                       "request_id": caller.request_id})
-            raise GatewayUnavailable(path) from None
+            raise GatewayUnavailable(str(redact(path))) from None
 
     def _headers(self, caller: Caller, accept: str = "application/json") -> dict[str, str]:
         headers = {"X-Forwarded-For": caller.client_address, "X-Request-Id": caller.request_id, "Accept": accept}
@@ -167,11 +168,11 @@ class GatewayClient:
         if problem.status == 401:
             raise NotSignedIn(problem.code)
         if problem.status in (502, 503, 504):
-            log.warning("gateway unavailable", extra={"path": path, "status": problem.status,
+            log.warning("gateway unavailable", extra={"path": redact(path), "status": problem.status,
                                                       "request_id": caller.request_id})
-            raise GatewayUnavailable(path)
+            raise GatewayUnavailable(str(redact(path)))
         if problem.status >= 500:
-            raise RuntimeError(f"gateway answered {problem.status} on {path} ({problem.code})")
+            raise RuntimeError(f"gateway answered {problem.status} on {redact(path)} ({problem.code})")
         raise problem
 
     async def _call(self, method: str, path: str, caller: Caller, json_body: Any = None,
@@ -187,9 +188,9 @@ class GatewayClient:
                     return ({} if answer is None else answer), resp
                 problem = await _problem(resp)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            log.warning("gateway unreachable", extra={"path": path, "error": type(exc).__name__,
+            log.warning("gateway unreachable", extra={"path": redact(path), "error": type(exc).__name__,
                                                       "request_id": caller.request_id})
-            raise GatewayUnavailable(path) from None
+            raise GatewayUnavailable(str(redact(path))) from None
         self._raise(problem, path, caller)
         raise problem  # not reached: _raise always raises
 
