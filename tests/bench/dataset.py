@@ -205,10 +205,11 @@ def rows_for(world: World, first: int, last: int, template_id: uuid.UUID, sectio
                                None, decided, finalised))
             rows.qa_peps.append((pep_id, cid, la, setting, "finalised", "termly_review", term, year, meeting, submitted,
                                  4))
-            grade = rng.choice(("green", "green", "amber"))
-            rows.reviews.append((pep_id, cid, la, submitted, meeting, "draft", "redcar_cleveland", grade, grade, None,
+            # Approved, so rated what Redcar & Cleveland approves: Green (Gold when on time); Amber goes back.
+            grade = rng.choice(("green", "green", "gold"))  # the grade shown: Gold is awarded to a Green PEP
+            rows.reviews.append((pep_id, cid, la, submitted, meeting, "draft", "redcar_cleveland", "green", grade, None,
                                  caseworker, decided - timedelta(hours=1)))
-            rows.reviews.append((pep_id, cid, la, submitted, meeting, "decided", "redcar_cleveland", grade, grade,
+            rows.reviews.append((pep_id, cid, la, submitted, meeting, "decided", "redcar_cleveland", "green", grade,
                                  "approve", caseworker, decided))
             if rng.random() < 0.3:
                 asked = Decimal(rng.randrange(5000, 60000)) / 100
