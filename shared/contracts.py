@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.sealed import SealedStr
+
 
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -40,14 +42,15 @@ class EventData(BaseModel):
 
 
 class SignInCodeIssued(EventData):
-    """A one-time sign-in code was issued for an attempt. The code is here because notify must send it;
-    it lives in the outbox row and the message only, and is never logged."""
+    """A one-time sign-in code was issued for an attempt. The code is here because notify must send it; it is
+    sealed with a key only identity, pep and notify hold (shared/sealed.py), so the outbox row, the message and any
+    dead letter carry ciphertext, and it is never logged."""
 
     attempt_id: uuid.UUID
     user_id: uuid.UUID
     email: str
     given_name: str
-    code: str  # formatted "1234 5678"
+    code: SealedStr  # formatted "1234 5678"; sealed in the outbox and on the broker (shared/sealed.py)
     expires_at: datetime
 
 
@@ -82,7 +85,7 @@ class InvitationCreated(EventData):
     organisation_id: uuid.UUID
     organisation_name: str
     invited_by_name: str
-    token: str
+    token: SealedStr  # sealed in the outbox and on the broker (shared/sealed.py)
     expires_at: datetime
     virtual_school: Organisation | None = None
 
@@ -94,7 +97,7 @@ class EmailCodeIssued(EventData):
     purpose: str
     email: str
     given_name: str
-    code: str  # formatted "1234 5678"
+    code: SealedStr  # formatted "1234 5678"; sealed in the outbox and on the broker (shared/sealed.py)
     expires_at: datetime
 
 
@@ -352,7 +355,7 @@ class ViewsInvitationSent(EventData):
     given_name: str
     child_name: str
     invited_by_name: str
-    token: str
+    token: SealedStr  # sealed in the outbox and on the broker (shared/sealed.py)
     expires_at: datetime
 
 
@@ -363,7 +366,7 @@ class ViewsCodeIssued(EventData):
     la_id: uuid.UUID
     email: str
     given_name: str
-    code: str  # formatted "1234 5678"
+    code: SealedStr  # formatted "1234 5678"; sealed in the outbox and on the broker (shared/sealed.py)
     expires_at: datetime
 
 

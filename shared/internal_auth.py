@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jwt
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from pydantic import BaseModel, PrivateAttr, SecretStr
@@ -218,6 +219,8 @@ def compose_env() -> str:
 
     lines = [f"EPEP_COMPOSE_{issuer.upper()}_SIGNING_KEYS='{json.dumps([pairs[issuer][0]])}'" for issuer in ISSUERS]
     lines += [f"EPEP_COMPOSE_TRUSTED_KEYS='{trusted('identity')}'", f"EPEP_COMPOSE_PEP_TRUSTED_KEYS='{trusted('pep')}'"]
+    # The key sealing the codes and tokens identity and pep send notify to email (shared/sealed.py).
+    lines.append(f"EPEP_COMPOSE_MESSAGE_KEYS='{json.dumps([Fernet.generate_key().decode()])}'")
     return "\n".join(lines) + "\n"
 
 

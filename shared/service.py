@@ -21,7 +21,7 @@ import asyncpg
 from aiohttp import web
 from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
 
-from shared import db
+from shared import db, sealed
 from shared.bus import Bus, Consumers, OutboxRelay, Subscription, declare_subscription, queue_name
 from shared.logs import access_log_middleware, setup_logging
 from shared.metrics import (
@@ -81,6 +81,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
         middlewares.extend(spec.middlewares(settings))
     app = web.Application(middlewares=middlewares, client_max_size=spec.client_max_size)
     app[SETTINGS] = settings
+    if (message_keys := settings.message_keys_held()) is not None:  # identity, pep and notify: shared/sealed.py
+        sealed.configure(message_keys)
     if spec.migrations is not None:
         app.cleanup_ctx.append(_pool_ctx(spec))
     if spec.uses_bus:

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared import internal_auth
+from shared import internal_auth, sealed
 
 
 class ServiceSettings(BaseSettings):
@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     internal_issuer: ClassVar[str | None] = None
     # Whether it takes internal tokens (every service but the gateway, which takes the browser's session).
     verifies_internal_tokens: ClassVar[bool] = True
+    # Whether it seals or opens the secrets notify emails (shared/sealed.py): identity and pep seal, notify opens.
+    holds_message_keys: ClassVar[bool] = False
 
     environment: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -61,6 +63,9 @@ class ServiceSettings(BaseSettings):
     # names, refused in production and on any address but the loopback.
     internal_signing_keys: list[SecretStr] = []
     internal_trusted_keys: dict[str, list[str]] = {}
+    # EPEP_MESSAGE_KEYS (identity, pep and notify only): Fernet keys sealing the codes and tokens that events carry
+    # for notify to email; the first seals, all open. Unset: the development key, refused in production.
+    message_keys: list[SecretStr] = []
 
     # What is running where, on every span and metric (service.version, deployment.environment.name): the
     # release (the images set it from their build argument EPEP_VERSION) and the deployment's own name
@@ -125,6 +130,23 @@ class ServiceSettings(BaseSettings):
     def internal_verifier(self, service: str) -> internal_auth.Verifier:
         """The keys `service` trusts: as set, else the development keys of the issuers that call it."""
         return internal_auth.Verifier(self.internal_trusted_keys or internal_auth.development_trusted_keys(service))
+
+    def message_keys_held(self) -> list[str] | None:
+        """The keys this process seals and opens with (shared.sealed.configure); None for a process without."""
+        if not self.holds_message_keys:
+            return None
+        return [k.get_secret_value() for k in self.message_keys] or [sealed.development_key()]
+
+    @model_validator(mode="after")
+    def _message_keys(self) -> ServiceSettings:
+        keys = self.message_keys_held()
+        if keys is not None:
+            sealed.Sealer(keys)  # a malformed key stops the process at start
+            if any(map(sealed.is_development_key, keys)) and not self._private_to_this_machine:
+                # Anybody can derive it from the source: it would seal the codes for everyone to open.
+                raise ValueError("EPEP_MESSAGE_KEYS must be set (not the development key) in production and "
+                                 "wherever the service listens beyond localhost")
+        return self
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> ServiceSettings:

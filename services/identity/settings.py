@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -10,6 +10,7 @@ DEV_CODE_KEY = "dev-code-hmac-key-not-for-production-0001"
 
 
 class IdentitySettings(ServiceSettings):
+    holds_message_keys: ClassVar[bool] = True  # the codes and tokens notify emails: shared/sealed.py
     port: int = 8101
     # Keys for the one-time-code HMAC: "id:secret" pairs, the first signs new codes, all verify.
     code_hmac_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(f"k1:{DEV_CODE_KEY}")])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -8,6 +8,7 @@ from shared.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):
+    holds_message_keys: ClassVar[bool] = True  # the codes and tokens notify emails: shared/sealed.py
     port: int = 8104
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from aiohttp import web
 from pydantic import Field, SecretStr, model_validator
@@ -30,6 +31,7 @@ DEV_VIEWS_CODE_KEY = "dev-views-code-key-not-for-production-use-0001"
 
 
 class Settings(ServiceSettings):
+    holds_message_keys: ClassVar[bool] = True  # the codes and tokens notify emails: shared/sealed.py
     port: int = 8102
     attachment_max_bytes: int = ATTACHMENT_MAX_BYTES  # EPEP_ATTACHMENT_MAX_BYTES
     # The codes that open a views invitation: keyed HMACs ("id:secret"; the first signs, all verify).

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from services.gateway.settings import GatewaySettings
 from services.identity.settings import IdentitySettings
+from services.notify.settings import NotifySettings
+from services.pep.app import Settings as PepSettings
 from shared.internal_auth import development_private_key, development_public_key, new_key_pair
+from shared.sealed import development_key
 from shared.settings import ServiceSettings
 
 GATEWAY_PRIVATE, GATEWAY_PUBLIC = new_key_pair()
@@ -71,10 +75,38 @@ def test_identity_refuses_the_development_code_key_in_production(monkeypatch: py
     monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
     monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
     monkeypatch.setenv("EPEP_DB_PASSWORD", "s3cret")
+    monkeypatch.setenv("EPEP_MESSAGE_KEYS", json.dumps([Fernet.generate_key().decode()]))
     with pytest.raises(ValidationError, match="EPEP_CODE_HMAC_KEYS"):
         IdentitySettings()
     monkeypatch.setenv("EPEP_CODE_HMAC_KEYS", '["k9:a-production-code-key-0123456789"]')
     assert IdentitySettings().code_hmac_keys[0].get_secret_value().startswith("k9:")
+
+
+def test_the_message_key_is_held_by_identity_pep_and_notify_and_never_the_development_one_in_production(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key sealing emailed codes and tokens (shared/sealed.py): anybody can derive the development one."""
+    assert IdentitySettings().message_keys_held() == [development_key()]  # development, on the loopback
+    assert NotifySettings().message_keys_held() == [development_key()] == PepSettings().message_keys_held()
+    assert GatewaySettings().message_keys_held() is None and ServiceSettings().message_keys_held() is None
+    monkeypatch.setenv("EPEP_ENVIRONMENT", "production")
+    monkeypatch.setenv("EPEP_INTERNAL_TRUSTED_KEYS", KEYS)
+    monkeypatch.setenv("EPEP_DB_PASSWORD", "s3cret")
+    for settings_class in (IdentitySettings, NotifySettings, PepSettings):
+        with pytest.raises(ValidationError, match="EPEP_MESSAGE_KEYS"):
+            settings_class()  # unset: the development key
+    monkeypatch.setenv("EPEP_MESSAGE_KEYS", json.dumps([development_key()]))
+    with pytest.raises(ValidationError, match="EPEP_MESSAGE_KEYS"):
+        NotifySettings()
+    monkeypatch.setenv("EPEP_MESSAGE_KEYS", '["not-a-fernet-key"]')
+    with pytest.raises(ValidationError):
+        NotifySettings()
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("EPEP_MESSAGE_KEYS", json.dumps([key]))
+    assert NotifySettings().message_keys_held() == [key]
+    monkeypatch.setenv("EPEP_ENVIRONMENT", "development")
+    monkeypatch.delenv("EPEP_MESSAGE_KEYS")
+    with pytest.raises(ValidationError, match="EPEP_MESSAGE_KEYS"):
+        PepSettings(host="0.0.0.0")  # a forgotten EPEP_ENVIRONMENT, listening beyond this machine
 
 
 def test_a_malformed_code_key_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
