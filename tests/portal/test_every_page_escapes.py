@@ -32,7 +32,7 @@ NO_TEXT = {"/", "/accessibility", "/privacy", "/cookies", "/sign-in", "/signed-o
            "/forgotten-password/done", "/create-account/done", "/account/password", "/account/email",
            "/account/reminders", "/account/sessions", "/children/import", "/children/add", f"/your-views/{'t' * 43}"}
 # Path parameters that are not ids: the value that opens the page in this world.
-PARAMS = {"key": KEY, "action": "return", "token": "t" * 43}
+PARAMS = {"key": KEY, "action": "cancel", "token": "t" * 43}
 # Pages whose parameters or query name something other than the usual: where to open them.
 URLS = {"/peps/{pep_id}/sections/{key}/invitations": f"/peps/{ID}/sections/views/invitations",
         "/peps/{pep_id}/sections/{key}/compare": f"/peps/{ID}/sections/{KEY}/compare?from=1&to=2",
