@@ -170,6 +170,8 @@ def test_gateway_api_routes_match_the_ingress() -> None:
     assert main["spec"]["hostnames"] == [rule["host"] for rule in ingress["spec"]["rules"]]
     by_path = {}
     for rule in main["spec"]["rules"]:
+        if rule.get("filters"):
+            continue  # the pods' own probes and metrics, hidden (below)
         (match,) = rule["matches"]
         (backend,) = rule["backendRefs"]
         assert backend["port"] in services[backend["name"]], backend
@@ -179,6 +181,42 @@ def test_gateway_api_routes_match_the_ingress() -> None:
     assert redirect["spec"]["parentRefs"] == [{"name": gateway["metadata"]["name"], "sectionName": "http"}]
     (rule,) = redirect["spec"]["rules"]
     assert rule == {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}
+
+
+PROBES = ("/metrics", "/healthz", "/readyz")
+
+
+def _route(rules: list[dict[str, Any]], path: str) -> tuple[str, str]:
+    """Where an HTTPRoute sends `path`: (backend, the path it receives). Gateway API precedence: an Exact match
+    before any PathPrefix, the longest prefix first; a prefix matches whole segments."""
+    def matched(match: dict[str, Any]) -> tuple[int, int] | None:
+        kind, value = match["path"]["type"], match["path"]["value"]
+        if kind == "Exact":
+            return (1, len(value)) if path == value else None
+        prefix = value.rstrip("/")
+        return (0, len(value)) if path == prefix or path.startswith(prefix + "/") else None
+
+    candidates = [(rank, rule) for rule in rules for match in rule["matches"] if (rank := matched(match))]
+    _, rule = max(candidates, key=lambda c: c[0])
+    received = path
+    for f in rule.get("filters", []):
+        if f["type"] == "URLRewrite" and f["urlRewrite"]["path"]["type"] == "ReplaceFullPath":
+            received = f["urlRewrite"]["path"]["replaceFullPath"]
+    (backend,) = rule["backendRefs"]
+    return backend["name"], received
+
+
+def test_the_pods_probes_and_metrics_are_not_reachable_through_the_gateway() -> None:
+    """The portal's /metrics (and every pod's probes) are for the pod network: through the Gateway the portal is
+    sent a page that does not exist instead, whatever headers the Gateway's implementation adds (issue 23,
+    finding 9). Its pages and the gateway's API still reach them."""
+    rules = {d["metadata"]["name"]: d for d in of_kind("HTTPRoute")}["epep"]["spec"]["rules"]
+    for path in PROBES:
+        backend, received = _route(rules, path)
+        assert received not in PROBES, (path, backend, received)
+    assert _route(rules, "/api/v1/metrics") == ("gateway", "/api/v1/metrics")  # the gateway's 404, not a probe
+    assert _route(rules, "/sign-in") == ("portal", "/sign-in")
+    assert _route(rules, "/metrics/x") == ("portal", "/metrics/x")  # no such page: the portal's 404
 
 
 def _mebibytes(size: str) -> int:
