@@ -24,14 +24,14 @@ DONE = {"proposed": "Reduction proposed: it takes effect on the date shown, once
 
 
 async def _page(request: web.Request, la_id: str, value: str, error: str | None = None,
-                confirm_error: str | None = None, status: int = 200) -> web.Response:
+                confirm_error: str | None = None) -> web.Response:
     who = ensure_signed_in(request)
     rule: RetentionState = await gateway(request).call(GET_RETENTION, who, la_id=la_id)
     org = await gateway(request).call(GET_ORGANISATION, who, org_id=la_id)
     return await render_signed_in(request, "retention.html", {
         "current_page": "home", "org": org, "value": value or str(rule.keep_until_age), "rule": rule,
         "done": DONE.get(request.query.get("done", "")), "confirm_error": confirm_error,
-        "errors": {"keep_until_age": error} if error else {}}, status=status)
+        "errors": {"keep_until_age": error} if error else {}})
 
 
 @routes.get("/organisations/{la_id}/retention")
@@ -66,12 +66,12 @@ async def confirm_retention(request: web.Request) -> web.Response:
     la_id = require_uuid(request, "la_id")
     value = str((await request.post()).get("keep_until_age", "")).strip()
     if not value.isdigit() or not 25 <= int(value) <= 100:
-        return await _page(request, la_id, "", confirm_error="This reduction could not be confirmed", status=400)
+        return await _page(request, la_id, "", confirm_error="This reduction could not be confirmed")
     try:
         await gateway(request).call(CONFIRM_RETENTION, who, RetentionConfirm(keep_until_age=int(value)), la_id=la_id)
     except GatewayProblem as p:
         if p.status == 404:
             raise
         log.info("retention reduction not confirmed", extra={"status": p.status, "code": p.code})
-        return await _page(request, la_id, "", confirm_error=p.message, status=p.status if p.status < 500 else 400)
+        return await _page(request, la_id, "", confirm_error=p.message)  # the page again, saying why
     return redirect(f"/organisations/{la_id}/retention?done=confirmed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from playwright.async_api import Browser, expect
 
 from shared import demo
@@ -32,10 +33,27 @@ async def test_a_vs_admin_sets_until_which_birthday_childrens_records_are_kept(s
         await expect(page.locator(".govuk-notification-banner")).to_contain_text("Record retention saved")
         await page.get_by_role("link", name="Record retention").click()
         await expect(field).to_have_value("80")
-    finally:
+        # Lowering it waits: the page says from which day, and that another VS administrator must confirm it.
         await field.fill("75")
         await page.get_by_role("button", name="Save").click()
-        await expect(page.locator(".govuk-notification-banner")).to_contain_text("Record retention saved")
+        await expect(page.locator(".govuk-notification-banner")).to_contain_text("Reduction proposed")
+        panel = page.locator("#pending-reduction")
+        await expect(panel).to_contain_text("takes effect on")
+        await expect(panel).to_contain_text("once another Virtual School administrator confirms it")
+        await assert_accessible(page)
+        # Not by the one who proposed it (issue 23, finding 9).
+        await panel.get_by_role("button", name="Confirm the reduction").click()
+        await expect(page.locator("#confirm-error")).to_contain_text(
+            "Another Virtual School administrator must confirm this")
+    finally:
+        # Back to 75 with nothing waiting, as the database's owner: no administrator may lower it at once.
+        conn = await asyncpg.connect(system.admin_dsn)
+        try:
+            await conn.execute("DELETE FROM pep.retention_rules WHERE la_id = $1", demo.LA_ID)
+            await conn.execute("UPDATE pep.retention_changes SET superseded_at = now() WHERE la_id = $1 "
+                               "AND applied_at IS NULL AND superseded_at IS NULL", demo.LA_ID)
+        finally:
+            await conn.close()
     assert problems == []
     await context.close()
 
