@@ -125,6 +125,7 @@ async def _review_page(request: web.Request, review: PepReview, values: dict[str
     return await render_signed_in(request, "qa_review.html", {
         "current_page": "qa", "review": review, "framework": framework, "areas": areas,
         "overall_items": overall_items, "values": values, "errors": errors or {}, "problem": problem,
+        "approvable_words": " or ".join(g.label for g in framework.scale if g.key in (framework.approvable or [])),
         "current": _shown(review.current) if review.current else None,
         "earlier": [_shown(r) for r in review.earlier],
         "status_tag": pep_words.pep_status(review.status),

@@ -80,7 +80,8 @@ def framework_out(f: Framework) -> FrameworkOut:
         overall=OverallOut(kind=f.overall.kind, description=f.overall.description,
                            descriptors=dict(f.overall.descriptors)),
         areas=[AreaOut(key=a.key, title=a.title, descriptors=dict(a.descriptors)) for a in f.areas],
-        gold_within_working_days=f.gold.within_working_days if f.gold else None)
+        gold_within_working_days=f.gold.within_working_days if f.gold else None,
+        approvable=list(f.approvable) if f.approvable is not None else None)
 
 
 async def la_framework(conn: asyncpg.Connection, la_id: uuid.UUID) -> Framework:

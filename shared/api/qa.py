@@ -51,6 +51,8 @@ class FrameworkOut(BaseModel):
     areas: list[AreaOut]
     gold_within_working_days: int | None = Field(default=None, description="Gold: Green and submitted within this "
                                                  "many working days of the meeting (None: the framework has no Gold)")
+    approvable: list[str] | None = Field(default=None, description="The overall grades a PEP may be approved with; "
+                                         "any other goes back to the school (None: any grade)")
 
 
 class FrameworkChoice(BaseModel):

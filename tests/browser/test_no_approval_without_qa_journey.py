@@ -39,6 +39,8 @@ async def test_a_caseworker_approves_only_from_a_rated_review(system: Any, brows
     await cw.get_by_role("group", name="Setting SMART targets").get_by_label("Green", exact=True).check()
     await cw.get_by_role("button", name="Save ratings").click()
     await expect(cw.locator(".govuk-notification-banner")).to_contain_text("Ratings saved")
+    await expect(cw.locator("main")).to_contain_text("a PEP is approved only when every area and the PEP overall are "
+                                                     "rated, and only with an overall rating of Green")
     await cw.get_by_role("button", name="Approve the PEP").click()
     summary = cw.locator(".govuk-error-summary")
     await expect(summary).to_contain_text("Rate the PEP before approving it")
