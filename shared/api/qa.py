@@ -390,11 +390,12 @@ class DashboardQuery(BaseModel):
     la_id: uuid.UUID
     academic_year: str | None = Field(default=None, max_length=20, description="Like 2025/26")
     term: str | None = Field(default=None, max_length=20, description="autumn, spring or summer")
-    setting_id: uuid.UUID | None = None
+    # The ids are checked by qa with the other filters, so one answer names every filter that is wrong.
+    setting_id: str | None = Field(default=None, max_length=40, description="A setting's id (UUID)")
     status: str | None = Field(default=None, max_length=40, description="A PEP status")
     key_stage: str | None = Field(default=None, max_length=10)
-    social_worker_id: uuid.UUID | None = None
-    caseworker_id: uuid.UUID | None = None
+    social_worker_id: str | None = Field(default=None, max_length=40, description="A social worker's id (UUID)")
+    caseworker_id: str | None = Field(default=None, max_length=40, description="A caseworker's id (UUID)")
     rating: str | None = Field(default=None, max_length=40, description="An overall grade")
 
 
