@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import urllib.error
-import urllib.request
-
 from tests.conftest import RunningSystem
+from tests.support.metrics import scrape, values
 from tests.system.test_faults import EMAIL, wait_for
 from tests.system.test_sign_in_api import start
 
@@ -14,20 +11,18 @@ SERVICES = ["identity", "pep", "delegation", "notify", "qa", "gateway", "portal"
 
 
 def metrics(system: RunningSystem, service: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(f"{system.local.url(service)}/metrics", headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
+    return scrape(system.local.url(service), headers)
 
 
 def test_every_service_serves_metrics_on_its_own_port(system: RunningSystem, now: float) -> None:
     start(system, EMAIL)  # a request through the gateway to identity, an event to notify, an email
     system.mailbox.wait_for_code(EMAIL, now)
-    # (Every series also carries service_version and deployment_environment_name: match the labels we mean.)
-    wait_for(lambda: re.search(r'^epep_emails_total\{outcome="sent"[,}]', metrics(system, "notify")[1], re.M), 10,
+    # Every series also carries service_version and deployment_environment_name, written in alphabetical order:
+    # read samples by their labels, as Prometheus does, not by where a label falls in the text.
+    wait_for(lambda: sum(values(metrics(system, "notify")[1], "epep_emails_total", outcome="sent")) >= 1, 10,
              "the email counted")
+    _, notify = metrics(system, "notify")
+    assert values(notify, "epep_emails_total", outcome="sent", service_version=".+", deployment_environment_name=".+")
     for service in SERVICES:
         status, text = metrics(system, service)
         assert status == 200, service
@@ -38,10 +33,11 @@ def test_every_service_serves_metrics_on_its_own_port(system: RunningSystem, now
     _, identity = metrics(system, "identity")
     assert "epep_outbox_unpublished" in identity and "epep_outbox_oldest_unpublished_age_seconds" in identity
     # Queue figures are read from the broker at scrape time (a busy broker may miss one scrape).
-    wait_for(lambda: 'epep_queue_consumers{queue="delegation.' in metrics(system, "delegation")[1], 20,
+    wait_for(lambda: values(metrics(system, "delegation")[1], "epep_queue_consumers", queue=r"delegation\..*"), 20,
              "delegation's queues")
-    wait_for(lambda: re.search(r'^epep_dead_letter_messages\{queue="[^"]*sign_in_code\.dlq"[^}]*\} 0\.0$',
-                               metrics(system, "notify")[1], re.M), 20, "notify's dead-letter queues")
+    def dead_letters() -> set[float]:
+        return set(values(metrics(system, "notify")[1], "epep_dead_letter_messages", queue=r".*sign_in_code\.dlq"))
+    wait_for(lambda: dead_letters() == {0.0}, 20, "notify's dead-letter queues")
 
 
 def test_metrics_are_not_served_through_the_portal_or_gateway(system: RunningSystem) -> None:
