@@ -1,10 +1,11 @@
-"""The due date a caseworker types on the delegate form is the task's due date: in the API, on the task page and
-in the school's tray (it was once silently dropped for the LA rule's date: the form's boxes were named `due-day`,
+"""The due date a caseworker types on the delegate form is the task's due date: in the API, on the task page, in
+the trays and in the Designated Teacher's email (it was once silently dropped for the LA rule's date: the form's boxes were named `due-day`,
 the handler read `due.day`)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ async def test_the_due_date_typed_is_the_tasks_due_date(system: Any, browser: Br
     await when.get_by_label("Day").fill(str(due.day))
     await when.get_by_label("Month").fill(str(due.month))
     await when.get_by_label("Year").fill(str(due.year))
+    since = time.time()
     await page.get_by_role("button", name="Delegate").click()
     await expect(page.locator(".govuk-notification-banner")).to_contain_text("Sections delegated to the school")
 
@@ -43,5 +45,20 @@ async def test_the_due_date_typed_is_the_tasks_due_date(system: Any, browser: Br
     await expect(page.locator("main")).to_contain_text(long_date(due.isoformat()))
     await page.goto(f"{system.portal_url}/tasks?tray=sent")
     await expect(page.locator("#tasks-table tbody tr", has_text=name)).to_contain_text(long_date(due.isoformat()))
+
+    # And the Designated Teacher's email gives the same day.
+    words = f"{due:%A} {due.day} {due:%B} {due.year}"
+
+    def task_email() -> str:
+        for _ in range(100):
+            for msg in system.mailbox.messages("dt@demo.test", since):
+                body = msg.get_body(preferencelist=("plain",))
+                text = body.get_content() if body else ""
+                if name in text or name.split()[0] in text:
+                    return str(text)
+            time.sleep(0.2)
+        raise AssertionError("no task email reached the Designated Teacher")
+
+    assert f"by {words}" in await asyncio.to_thread(task_email)
     assert problems == []
     await context.close()
