@@ -7,6 +7,7 @@ import signal
 import time
 
 from tests.conftest import RunningSystem
+from tests.support.metrics import scrape, values
 from tests.system.test_sign_in_api import start
 
 EMAIL = "caseworker@demo.test"
@@ -25,6 +26,14 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     raise TimeoutError(what)
 
 
+BROKER_USERS = ["identity", "notify", "pep", "delegation", "qa"]
+
+
+def broker_connected(system: RunningSystem, service: str) -> list[float]:
+    """`epep_broker_connected` on the service's /metrics: [1.0] while its broker connection is up."""
+    return values(scrape(system.local.url(service))[1], "epep_broker_connected")
+
+
 def test_notify_down_during_sign_in_sends_the_code_once_it_is_back(system: RunningSystem, now: float) -> None:
     assert system.local.stop("notify") == 0  # SIGTERM: a clean, graceful exit
     start(system, EMAIL)
@@ -40,7 +49,11 @@ def test_notify_down_during_sign_in_sends_the_code_once_it_is_back(system: Runni
 def test_broker_away_during_sign_in_the_outbox_keeps_the_code(system: RunningSystem, now: float) -> None:
     system.proxy.cut()
     try:
-        wait_for(lambda: not system.local.ready("identity"), 10, "identity to notice the broker is gone")
+        # Ready means able to answer requests (shared/service.py): identity stays ready, and the broker's own
+        # signal, the metric an alert watches and /readyz's checks, says the broker is gone.
+        wait_for(lambda: broker_connected(system, "identity") == [0.0], 15, "identity to notice the broker is gone")
+        assert system.local.ready("identity")
+        assert system.local.readiness("identity")["checks"] == {"database": "ok", "broker": "unreachable"}
         start(system, EMAIL)  # the sign-in still succeeds: the event waits in identity's outbox
         time.sleep(1.5)
         pending = system.admin_sql("SELECT count(*) AS n FROM identity.outbox WHERE published_at IS NULL")
@@ -48,7 +61,7 @@ def test_broker_away_during_sign_in_the_outbox_keeps_the_code(system: RunningSys
         assert emails_to(system, now) == 0
     finally:
         system.proxy.restore()
-    system.local.wait_ready(["identity", "notify", "pep", "delegation", "qa"], timeout=60)
+    wait_for(lambda: all(broker_connected(system, s) == [1.0] for s in BROKER_USERS), 60, "the broker back for all")
     system.mailbox.wait_for_code(EMAIL, now, timeout=60)
     time.sleep(1.5)
     assert emails_to(system, now) == 1
