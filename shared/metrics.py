@@ -38,6 +38,10 @@ BROKER_CONNECTED = Gauge("epep_broker_connected",
                          "1 while this process's broker connection is up; 0: its events wait in the outbox")
 CONSUMERS_CONSUMING = Gauge("epep_consumers_consuming",
                             "1 while every consumer of this process is consuming; 0: it takes no messages")
+# Left out of /metrics until the process says them (`say`): a gauge reads 0 until set, and the gateway and portal
+# have no broker, identity no consumers; a 0 from them would keep an alert firing for as long as they run.
+_UNSAID = {"epep_broker_connected", "epep_consumers_consuming"}
+_SAID: set[str] = set()
 EMAILS = Counter("epep_emails_total", "Emails notify tried to send, by outcome", ["outcome"])
 REMINDER_LAG = Histogram(
     "epep_reminder_lag_seconds", "How late each task reminder went, after the moment it was owed (07:00 UK time)",
@@ -124,16 +128,25 @@ _RESOURCE_LABELS: dict[str, str] = {}
 _EXPOSED_ATTRIBUTES = ("service.version", "deployment.environment.name")
 
 
+def say(gauge: Gauge, value: bool) -> None:
+    """Set one of the process's broker signals (BROKER_CONNECTED, CONSUMERS_CONSUMING), exposed from then on."""
+    gauge.set(value)
+    _SAID.update(metric.name for metric in gauge.describe())
+
+
 def label_every_metric(attributes: dict[str, str]) -> None:
     _RESOURCE_LABELS.clear()
     _RESOURCE_LABELS.update({k.replace(".", "_"): attributes[k] for k in _EXPOSED_ATTRIBUTES if k in attributes})
 
 
 class _WithResourceLabels(Collector):
-    """The default registry's metrics, each sample with the resource labels added (its own labels win)."""
+    """The default registry's metrics, each sample with the resource labels added (its own labels win); the broker
+    signals only once said."""
 
     def collect(self) -> Iterator[Metric]:
         for metric in REGISTRY.collect():
+            if metric.name in _UNSAID and metric.name not in _SAID:
+                continue
             labelled = Metric(metric.name, metric.documentation, metric.type, metric.unit)
             labelled.samples = [sample._replace(labels={**sample.labels, **{
                 k: v for k, v in _RESOURCE_LABELS.items() if k not in sample.labels}}) for sample in metric.samples]

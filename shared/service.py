@@ -32,6 +32,7 @@ from shared.metrics import (
     label_every_metric,
     read_outbox,
     read_queues,
+    say,
 )
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
@@ -170,10 +171,10 @@ def _broker_checks(app: web.Application) -> dict[str, str]:
     checks: dict[str, str] = {}
     if BUS in app:
         checks["broker"] = "ok" if app[BUS].is_connected else "unreachable"
-        BROKER_CONNECTED.set(app[BUS].is_connected)
+        say(BROKER_CONNECTED, app[BUS].is_connected)
     if CONSUMERS in app:
         checks["consumers"] = "ok" if app[CONSUMERS].consuming else "not consuming"
-        CONSUMERS_CONSUMING.set(app[CONSUMERS].consuming)
+        say(CONSUMERS_CONSUMING, app[CONSUMERS].consuming)
     return checks
 
 

@@ -45,3 +45,20 @@ def test_metrics_are_not_served_through_the_portal_or_gateway(system: RunningSys
     for service in ("portal", "gateway"):
         assert metrics(system, service, {"X-Forwarded-For": "203.0.113.7"})[0] == 404, service
     assert system.api("GET", "/api/v1/metrics")[0] == 404
+
+
+def test_a_process_says_nothing_of_a_broker_or_consumers_it_does_not_have(system: RunningSystem) -> None:
+    """The alerts read epep_broker_connected 0 as a lost broker and epep_consumers_consuming 0 (broker up) as stopped
+    consumers (deploy/k8s/monitoring/alerts.yaml). The gateway and portal have no broker and identity consumes
+    nothing: a 0 from them would keep an alert firing for as long as they run."""
+    for service in ("gateway", "portal"):
+        text = metrics(system, service)[1]
+        assert values(text, "epep_broker_connected") == [], service
+        assert values(text, "epep_consumers_consuming") == [], service
+    identity = metrics(system, "identity")[1]
+    assert values(identity, "epep_broker_connected") == [1.0]
+    assert values(identity, "epep_consumers_consuming") == []
+    for service in ("pep", "delegation", "notify", "qa"):
+        wait_for(lambda s=service: values(metrics(system, s)[1], "epep_consumers_consuming") == [1.0], 20,
+                 f"{service} consuming")
+        assert values(metrics(system, service)[1], "epep_broker_connected") == [1.0], service
