@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local.mailsink import MaildirHandler
+from services.notify import task_notices
 from services.notify.consumers import subscriptions_for
 from services.notify.settings import NotifySettings
 from shared import contracts, db
@@ -351,3 +352,25 @@ async def test_both_addresses_of_an_email_change_are_signed_by_the_accounts_virt
     for address in ("old.pat@example.test", "new.pat@example.test"):
         [message] = notify.mail(address)
         assert f"{FOOTER} {name} Phone: 01632 960 777" in text_of(message)
+
+
+async def test_a_setting_task_is_told_only_to_staff_their_dt_lets_see_the_child(notify: Notify) -> None:
+    """Issue 23, finding 9: a member of staff with no grant (identity sends children []) hears of no child."""
+    school = await add_organisation(notify, f"Brook Primary {secrets.token_hex(2)}", "setting")
+    child, other = uuid.uuid4(), uuid.uuid4()
+    tag = secrets.token_hex(3)
+
+    async def staff(name: str, children: list[str] | None) -> None:
+        await notify.pool.execute(
+            "INSERT INTO users (id, email, given_name, family_name, memberships, changed_at) "
+            "VALUES ($1, $2, 'Pat', 'Kerr', $3, now())", uuid.uuid4(), f"{name}.{tag}@example.test",
+            [{"organisation_id": str(school), "organisation_type": "setting", "role": "setting_staff",
+              "children": children, "sections": None if children is None else []}])
+
+    await add_user(notify, f"dt.{tag}@example.test", (school, "designated_teacher"))
+    await staff("everyone", None)
+    await staff("granted", [str(other), str(child)])
+    await staff("newcomer", [])
+    await staff("elsewhere", [str(other)])
+    people = await task_notices.setting_people(notify.pool, school, child)
+    assert [p.email for p in people] == [f"{n}.{tag}@example.test" for n in ("dt", "everyone", "granted")]

@@ -74,6 +74,11 @@ def test_a_daily_digest_gathers_reminders_and_goes_once_a_day(system: RunningSys
     create_account(system, ("dt@demo.test", "demo-pass-2026"), str(demo.OAKFIELD), "setting_staff", "Kit",
                    "Keen", staff_email, PASSWORD)
     staff = system.sign_in(staff_email, PASSWORD)
+    # A newcomer sees no child until their DT grants it (issue 23, finding 9), and is sent nothing about one:
+    # the DT lets Kit see every child at the setting, as the demo's staff may.
+    staff_id = system.api("GET", "/api/v1/me", cookie=staff)[1]["id"]
+    assert system.api("PUT", f"/api/v1/organisations/{demo.OAKFIELD}/staff/{staff_id}/access",
+                      {"children": None, "sections": None}, cookie=system.sign_in("dt@demo.test"))[0] == 204
     prefs = "/api/v1/me/notification-preferences"
     assert system.api("GET", prefs, cookie=staff)[1] == {"reminders": "immediate"}
     status, body, _ = system.api("PUT", prefs, {"reminders": "weekly"}, cookie=staff)
