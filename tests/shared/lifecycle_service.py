@@ -8,20 +8,29 @@ when it started and when it finished, so a test can see what a SIGTERM cut short
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from shared.bus import MessageContext, Subscription, add_event
-from shared.contracts import DigestDue
+from shared.contracts import EVENTS, EventData
 from shared.schedule import every
 from shared.service import POOL, ServiceSpec, main
 
 SERVICE = "lifecycletest"
 MIGRATIONS = Path(__file__).with_name("lifecycle_migrations")
 WORK_SECONDS = 1.5
+
+
+class TickDone(EventData):
+    """The test service's own event: a service publishes only events it owns (shared/bus.py), as the reminder
+    and digest schedulers publish delegation's and notify's."""
+
+    day: date
+
+
+EVENTS[(f"{SERVICE}.tick.done", 1)] = TickDone
 
 
 async def _started(app: web.Application, kind: str) -> int:
@@ -67,7 +76,7 @@ async def _tick(app: web.Application, now: datetime) -> None:
     work = await _started(app, "tick")
     await asyncio.sleep(WORK_SECONDS)
     async with app[POOL].acquire() as conn, conn.transaction():
-        await add_event(conn, SERVICE, DigestDue(user_id=uuid.uuid4(), digest_date=now.date()))
+        await add_event(conn, SERVICE, TickDone(day=now.date()))
         await conn.execute("UPDATE work SET finished_at = clock_timestamp() WHERE id = $1", work)
 
 

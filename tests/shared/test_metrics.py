@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -11,11 +10,10 @@ from prometheus_client import REGISTRY, generate_latest
 
 from shared import db
 from shared.bus import add_event
-from shared.contracts import DigestDue
 from shared.metrics import read_outbox
 from shared.service import POOL, create_app
 from shared.settings import ServiceSettings
-from tests.shared.lifecycle_service import SERVICE, SPEC
+from tests.shared.lifecycle_service import SERVICE, SPEC, TickDone
 from tests.shared.test_lifecycle import database, eventually, settings  # noqa: F401 - the same fixtures
 
 
@@ -85,7 +83,7 @@ async def test_the_outbox_backlog_and_its_oldest_age(settings: ServiceSettings) 
     pool = await db.create_pool(settings, SERVICE)
     try:
         async with pool.acquire() as conn, conn.transaction():  # no relay runs here: the event stays put
-            await add_event(conn, SERVICE, DigestDue(user_id=uuid.uuid4(), digest_date=date(2027, 1, 4)))
+            await add_event(conn, SERVICE, TickDone(day=date(2027, 1, 4)))
         await pool.execute("UPDATE outbox SET created_at = now() - interval '10 minutes'")
         await read_outbox(pool)
         text = generate_latest(REGISTRY).decode()
