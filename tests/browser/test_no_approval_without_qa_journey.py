@@ -66,6 +66,9 @@ async def test_a_caseworker_approves_only_from_a_rated_review(system: Any, brows
 
     # Green throughout: approved from the review.
     await main.get_by_role("link", name="Review this PEP").click()
+    # count() does not wait: it must not run before the review page (its last button) has arrived, or it counts
+    # the radios of a page still loading and the ratings saved are short of some areas.
+    await expect(cw.get_by_role("button", name="Save ratings")).to_be_visible()
     greens = cw.get_by_label("Green", exact=True)
     for i in range(await greens.count()):
         await greens.nth(i).check()

@@ -109,6 +109,9 @@ async def test_a_caseworker_rates_and_returns_a_pep_and_an_approver_decides_its_
     row = cw.locator("tbody tr", has_text=name)
     await expect(row).to_contain_text("Not started", timeout=20_000)  # once qa hears of the resubmission
     await row.get_by_role("link").click()
+    # count() does not wait: it must not run before the review page (its last button) has arrived, or it counts
+    # the radios of a page still loading and the ratings saved are short of some areas.
+    await expect(cw.get_by_role("button", name="Save ratings")).to_be_visible()
     greens = cw.get_by_label("Green", exact=True)
     for i in range(await greens.count()):
         await greens.nth(i).check()
