@@ -1,6 +1,6 @@
 """The due date a caseworker types on the delegate form is the task's due date: in the API, on the task page, in
-the trays and in the Designated Teacher's email (it was once silently dropped for the LA rule's date: the form's boxes were named `due-day`,
-the handler read `due.day`)."""
+the trays and in the Designated Teacher's email (it was once silently dropped for the LA rule's date: the form's
+boxes were named `due-day`, the handler read `due.day`)."""
 
 from __future__ import annotations
 
