@@ -72,6 +72,9 @@ async def test_a_designated_teacher_manages_their_staff_and_cannot_see_another_s
     await assert_accessible(page)
     await page.get_by_role("link", name="Change access for Sol Staff").click()
     await expect(page.get_by_label("Jordan Example")).to_be_checked()
+    # "All children" unticks the others through GOV.UK Frontend's script: wait until it has started on this page
+    # (it marks the component), or on a busy machine the click lands first and nothing unticks.
+    await expect(page.locator("[data-module=govuk-checkboxes][data-govuk-checkboxes-init]").first).to_be_attached()
     await page.get_by_label(re.compile("All children at Oakfield")).check()  # unticks Jordan (exclusive)
     await expect(page.get_by_label("Jordan Example")).not_to_be_checked()
     await page.get_by_role("button", name="Save").click()
