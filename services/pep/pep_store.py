@@ -122,7 +122,7 @@ async def save_section_as(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str,
 
 async def history(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT h.version, h.changed, h.saved_at, coalesce(u.given_name || ' ' || u.family_name, "
+        "SELECT h.version, h.changed, h.saved_at, h.saved_by, coalesce(u.given_name || ' ' || u.family_name, "
         "v.given_name || ' (by invitation)') AS saved_by_name FROM section_history h "
         "LEFT JOIN users u ON u.id = h.saved_by LEFT JOIN views_invitations v ON v.id = h.saved_by "
         "WHERE h.pep_id = $1 AND h.section_key = $2 ORDER BY h.version DESC", pep_id, key)

@@ -242,8 +242,9 @@ async def section_history(request: web.Request) -> list[SavedVersion]:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         section = _section_or_404(template, access, request.match_info["key"])
         rows = await store.history(conn, pep["id"], section.key)
+    me = str(request[CLAIMS].sub).lower()
     return [SavedVersion(version=r["version"], changed=r["changed"], saved_at=r["saved_at"],
-                         saved_by_name=r["saved_by_name"]) for r in rows]
+                         saved_by_name=r["saved_by_name"], saved_by_me=str(r["saved_by"]) == me) for r in rows]
 
 
 @serves(routes, api.COMPARE_SECTION)

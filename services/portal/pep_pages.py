@@ -177,31 +177,60 @@ def _theirs_now(section: SectionOut) -> Theirs:
                   at=section.updated_at)
 
 
+async def own_saves_since(request: web.Request, who: Caller, pep_id: str, key: str, version: int,
+                          latest: int) -> int:
+    """How far the person's own saves carried the section on from `version`: the last of the saves just after it
+    that were all theirs (an autosave the page had not heard back from, another tab of theirs). Those are not
+    someone else's answers to merge with: the page's answers already hold them, or newer ones."""
+    if version >= latest:
+        return version
+    try:
+        saves = await gateway(request).call(peps_api.SECTION_HISTORY, who, pep_id=pep_id, key=key)
+    except GatewayProblem:
+        return version  # no history to read: every save since counts as someone else's, as before
+    mine = {s.version for s in saves if s.saved_by_me}
+    while version < latest and version + 1 in mine:
+        version += 1
+    return version
+
+
 async def commit(request: web.Request, who: Caller, pep_id: str, definition: Section, current: SectionOut,
                  my_changes: dict[str, Any], base_version: int, base: dict[str, Any], *, merge: bool,
                  rows: dict[str, list[int]] | None = None) -> Outcome:
     """Save my changes, made from `base_version` (whose answers were `base`).
 
-    Nobody saved since: saved as they are. Someone did (seen now, or as a 409 from the gateway): questions only I
-    changed are saved on top of theirs when `merge` allows it; questions we both changed are a conflict."""
+    Nobody else saved since: saved as they are ("saved"). My own saves since (my autosave, still on its way when I
+    pressed Save) are mine, not theirs: my changes are saved on top of them, as from their version. Someone else
+    saved since (seen now, or as a 409 from the gateway): questions only I changed are saved on top of theirs when
+    `merge` allows it ("merged": saved with theirs); questions we both changed are a conflict."""
     client = gateway(request)
     key = definition.key
-    theirs: Theirs | None = None
-    if base_version == current.version:
+    latest = _theirs_now(current)
+    for _attempt in range(3):
+        if base_version != latest.version:
+            mine_to = await own_saves_since(request, who, pep_id, key, base_version, latest.version)
+            if mine_to != base_version:
+                new_base = latest.answers if mine_to == latest.version else await answers_at(
+                    request, who, pep_id, key, mine_to)
+                my_changes = pep_forms.changes(definition.fields, {**base, **my_changes}, new_base)
+                base_version, base = mine_to, new_base
+        if base_version != latest.version:
+            break  # someone else saved since: merge below
         if not my_changes:
-            return Outcome("unchanged", section=current)
+            if latest.version == current.version:
+                return Outcome("unchanged", section=current)
+            fresh = await client.call(peps_api.GET_SECTION, who, pep_id=pep_id, key=key)
+            return Outcome("unchanged", section=fresh)
         try:
             saved = await client.call(peps_api.SAVE_SECTION, who, SectionSave(answers=my_changes, version=base_version),
                                       pep_id=pep_id, key=key)
         except GatewayProblem as p:
             if p.status == 409 and p.code == "conflict":
-                theirs = _theirs_from(p)
-            else:
-                return _refused(definition, p, rows)
-        else:
-            return Outcome("saved", section=saved)
-    else:
-        theirs = _theirs_now(current)
+                latest = _theirs_from(p)
+                continue
+            return _refused(definition, p, rows)
+        return Outcome("saved", section=saved)
+    theirs = latest
     plan = pep_forms.three_way(my_changes, base, theirs.answers)
     if plan.conflicts or not merge:
         return Outcome("conflict", theirs=theirs, my_changes=dict(my_changes), conflicts=plan.conflicts,
@@ -378,9 +407,9 @@ def _json(http_status: int, **body: Any) -> web.Response:
 async def autosave(request: web.Request) -> web.Response:
     """The page's script sends the whole form a moment after typing stops; only what changed is saved.
 
-    Never merges: if anyone saved since the page's version, the answer is a conflict and the person chooses on
-    the conflict page (the form keeps everything they typed). Answers the gateway refuses are left out, so the
-    rest are saved, and named in the answer."""
+    Never merges: if anyone else saved since the page's version, the answer is a conflict and the person chooses
+    on the conflict page (the form keeps everything they typed); their own saves since are not a conflict.
+    Answers the gateway refuses are left out, so the rest are saved, and named in the answer."""
     try:
         who = ensure_signed_in(request)
     except NotSignedIn:
@@ -403,7 +432,10 @@ async def autosave(request: web.Request) -> web.Response:
     errors = dict(parsed.errors)
     mine = {k: v for k, v in parsed.answers.items() if not any(p.split(".")[0] == k for p in errors)}
     if posted_version != current.version:
-        return _conflict_json(_theirs_now(current))
+        # Saves since the page's version that were all the person's own are not a conflict: the page holds them.
+        posted_version = await own_saves_since(request, who, pep_id, key, posted_version, current.version)
+        if posted_version != current.version:
+            return _conflict_json(_theirs_now(current))
     my_changes = pep_forms.changes(definition.fields, mine, current.answers)
     outcome = await commit(request, who, pep_id, definition, current, my_changes, posted_version, current.answers,
                            merge=False, rows=parsed.rows)

@@ -109,6 +109,8 @@ class SavedVersion(BaseModel):
     changed: list[str]
     saved_at: datetime
     saved_by_name: str | None
+    saved_by_me: bool = Field(default=False, description="Saved by the person asking (their own autosave, say): "
+                              "what the portal need not merge as someone else's")
 
 
 class Difference(BaseModel):

@@ -36,8 +36,14 @@ class FakeGateway:
     answers: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, Any, str | None]] = field(default_factory=list)
 
+    # Answers given once each, in turn, before `answers` (a race: the first call loses, the next one wins).
+    in_turn: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
+
     def answer(self, method: str, path: str, status: int, body: Any = None) -> None:
         self.answers[(method, path)] = (status, body)
+
+    def answer_once(self, method: str, path: str, status: int, body: Any = None) -> None:
+        self.in_turn.setdefault((method, path), []).append((status, body))
 
     def signed_in(self, me: dict[str, Any] | None = None) -> None:
         self.answer("GET", "/me", 200, me or ME)
@@ -54,7 +60,9 @@ class FakeGateway:
         else:
             body = await request.json() if request.can_read_body else dict(request.query)
         self.calls.append((request.method, path, body, request.cookies.get("epep_session")))
-        status, answer = self.answers.get((request.method, path), problem(404, "Not found", code="not_found"))
+        waiting = self.in_turn.get((request.method, path))
+        status, answer = waiting.pop(0) if waiting else self.answers.get(
+            (request.method, path), problem(404, "Not found", code="not_found"))
         if answer is None:
             return web.Response(status=status)
         content_type = "application/problem+json" if status >= 400 else "application/json"

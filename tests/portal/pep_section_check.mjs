@@ -85,4 +85,51 @@ section.changed(0)
 section.flush()
 assert.equal(answers.length, 3) // stopped: nothing more is sent
 
+// Pressing Save and continue while an autosave is on its way: the form waits for that save's answer, then goes
+// once, pressed by the same button, carrying the version the autosave made. With nothing on its way it goes at once.
+{
+  const held = input('version', '7', 'hidden')
+  const pressed = []
+  const heldForm = {
+    ...form,
+    querySelector: (selector) => selector === '[data-section-version]' ? held : null,
+    requestSubmit (button) { pressed.push([button, held.value]) }
+  }
+  let answer
+  const waiting = new PepSection(heldForm, {
+    doc,
+    delay: 0,
+    fetchFn: () => new Promise((resolve) => { answer = resolve })
+  })
+  waiting.dirty = true
+  const saving = waiting.save()
+  assert.equal(waiting.busy, true)
+  const button = { form: heldForm, name: 'action', value: 'continue' }
+  let prevented = 0
+  const event = { submitter: button, preventDefault () { prevented += 1 } }
+  const going = waiting.submitting(event)
+  waiting.submitting(event) // pressed again while waiting: still only one form
+  assert.equal(prevented, 2)
+  assert.deepEqual(pressed, [])
+  answer({ status: 200, ok: true, json: async () => ({ status: 'saved', version: 8, message: 'Saved at 16:03' }) })
+  await saving
+  await going
+  assert.deepEqual(pressed, [[button, '8']])
+  waiting.submitting(event) // the form going now is let through
+  assert.equal(prevented, 2)
+  assert.equal(waiting.stopped, true)
+
+  const idle = new PepSection(heldForm, { doc, delay: 0, fetchFn: async () => { throw new Error('not sent') } })
+  let idlePrevented = false
+  idle.submitting({ submitter: button, preventDefault () { idlePrevented = true } })
+  assert.equal(idlePrevented, false) // nothing on its way: the form goes at once
+
+  // An autosave that never answers holds the form only so long.
+  const hung = new PepSection(heldForm, { doc, delay: 0, submitWait: 5, fetchFn: () => new Promise(() => {}) })
+  hung.dirty = true
+  hung.save()
+  await hung.submitting({ submitter: button, preventDefault () {} })
+  assert.equal(pressed.length, 2)
+}
+
 console.log('ok')

@@ -323,6 +323,74 @@ async def test_a_save_that_loses_the_race_gets_the_conflict_page(portal: TestCli
     assert 'name="version" value="5"' in html and 'name="base_version" value="4"' in html
 
 
+def saves(*by_me: bool, first: int = 5) -> list[dict[str, Any]]:
+    """The section's history from version `first` on, newest first: each save the caller's own or someone else's."""
+    return [{"version": first + i, "changed": ["strengths"], "saved_at": "2027-01-05T16:02:00+00:00",
+             "saved_by_name": "Dana Teacher" if mine else "Sol Staff", "saved_by_me": mine}
+            for i, mine in reversed(list(enumerate(by_me)))]
+
+
+async def test_my_own_autosave_since_the_page_is_not_theirs(portal: TestClient, signed_in: FakeGateway) -> None:
+    # The page holds version 4; my autosave (still on its way when I pressed Save) made version 5 with "Chess".
+    # I typed on: my Save is saved on top of my autosave, as from version 5, and says "saved", not "with theirs".
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education", 200, section({"strengths": "Chess",
+                                                                             "excluded": False}, version=5))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, saves(True))
+    signed_in.answer("PUT", f"/peps/{PEP}/sections/education", 200, section(version=6))
+    token = await csrf(portal, SECTION_URL)
+    resp = await portal.post(SECTION_URL, allow_redirects=False, data=form(token, **{
+        "answers.strengths": "Chess club", "answers.excluded": "no", "action": "continue"}))
+    assert resp.headers["Location"] == f"/peps/{PEP}?done=saved"
+    assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == [
+        {"answers": {"strengths": "Chess club"}, "version": 5}]
+
+
+async def test_my_autosave_already_saved_it_all(portal: TestClient, signed_in: FakeGateway) -> None:
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education", 200, section({"strengths": "Chess",
+                                                                             "excluded": False}, version=5))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, saves(True))
+    token = await csrf(portal, SECTION_URL)
+    resp = await portal.post(SECTION_URL, allow_redirects=False, data=form(token, **{
+        "answers.strengths": "Chess", "answers.excluded": "no"}))
+    assert resp.headers["Location"] == f"{SECTION_URL}?saved=saved"
+    assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == []
+
+
+async def test_someone_else_after_my_autosave_is_merged_with(portal: TestClient, signed_in: FakeGateway) -> None:
+    # Mine made version 5, Sol's version 6 (a different question): merged from version 5, "saved with theirs".
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education", 200, section({"strengths": "Chess",
+                                                                             "excluded": True}, version=6))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, saves(True, False))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/compare", 200, [
+        {"field": "strengths", "label": "S", "before": "Chess", "after": "Chess", "changed": False},
+        {"field": "excluded", "label": "E", "before": False, "after": False, "changed": False}])
+    signed_in.answer("PUT", f"/peps/{PEP}/sections/education", 200, section(version=7))
+    token = await csrf(portal, SECTION_URL)
+    resp = await portal.post(SECTION_URL, allow_redirects=False, data=form(token, **{
+        "answers.strengths": "Chess club", "answers.excluded": "no"}))
+    assert resp.headers["Location"] == f"{SECTION_URL}?saved=merged"
+    assert signed_in.asked("GET", f"/peps/{PEP}/sections/education/compare")[-1] == {"from": "5", "to": "5"}
+    assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == [
+        {"answers": {"strengths": "Chess club"}, "version": 6}]
+
+
+async def test_a_save_racing_my_own_autosave_is_saved_on_top_of_it(portal: TestClient,
+                                                                   signed_in: FakeGateway) -> None:
+    # The page and pep both said version 4 when I pressed Save; my autosave landed version 5 just before my Save.
+    signed_in.answer_once("PUT", f"/peps/{PEP}/sections/education", 409, {
+        "title": "Someone else saved this section", "status": 409, "code": "conflict",
+        "current": {"answers": {"strengths": "Chess", "excluded": False}, "version": 5,
+                    "updated_by_name": "Dana Teacher", "updated_at": "2027-01-05T16:05:00+00:00"}})
+    signed_in.answer("PUT", f"/peps/{PEP}/sections/education", 200, section(version=6))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, saves(True))
+    token = await csrf(portal, SECTION_URL)
+    resp = await portal.post(SECTION_URL, allow_redirects=False, data=form(token, **{
+        "answers.strengths": "Chess club", "answers.excluded": "no"}))
+    assert resp.headers["Location"] == f"{SECTION_URL}?saved=saved"
+    assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == [
+        {"answers": {"strengths": "Chess club"}, "version": 4}, {"answers": {"strengths": "Chess club"}, "version": 5}]
+
+
 # ---- autosave ---------------------------------------------------------------------------------------------------
 
 
@@ -363,6 +431,18 @@ async def test_autosave_never_merges_it_reports_the_conflict(portal: TestClient,
     body = await resp.json()
     assert resp.status == 409 and body["status"] == "conflict" and body["by"] == "Sol Staff"
     assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == []
+
+
+async def test_autosave_after_my_own_autosave_is_no_conflict(portal: TestClient, signed_in: FakeGateway) -> None:
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education", 200, section({"strengths": "Chess"}, version=6))
+    signed_in.answer("GET", f"/peps/{PEP}/sections/education/history", 200, saves(True, True))
+    signed_in.answer("PUT", f"/peps/{PEP}/sections/education", 200, section({"strengths": "Chess club"}, version=7))
+    token = await csrf(portal, SECTION_URL)
+    resp = await portal.post(f"{SECTION_URL}/autosave", data=form(token, **{"answers.strengths": "Chess club"}))
+    body = await resp.json()
+    assert resp.status == 200 and body["status"] == "saved" and body["version"] == 7
+    assert signed_in.asked("PUT", f"/peps/{PEP}/sections/education") == [
+        {"answers": {"strengths": "Chess club"}, "version": 6}]
 
 
 async def test_autosave_when_signed_out_says_so(portal: TestClient, fake: FakeGateway) -> None:

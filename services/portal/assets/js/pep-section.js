@@ -9,8 +9,15 @@
 // gives the new version (kept in the hidden field, so the next save starts from it) and words for the status
 // line ("Saved at 16:02"), which is a live region. If someone else saved first, autosave stops and a banner
 // offers the conflict page (its button posts the form as it is, so the typed answers go with it).
+//
+// Saves go one at a time, in order: never two in flight. Pressing a button while an autosave is on its way holds
+// the form until that save has answered, so the form carries the version it made: a person's own autosave is
+// never "someone else's" save to their own Save (no conflict, no "saved with theirs").
 
 export const AUTOSAVE_DELAY_MS = 2000
+// How long a pressed button waits for an autosave on its way before the form goes anyway (the portal still
+// knows the person's own saves from someone else's).
+export const SUBMIT_WAIT_MS = 10000
 
 // Which of a form's current values a conditional question depends on: radios give the checked one,
 // checkboxes every ticked one, other inputs their value.
@@ -53,10 +60,12 @@ export function applyConditions (form) {
 }
 
 export class PepSection {
-  constructor (form, { fetchFn = (...args) => window.fetch(...args), delay = AUTOSAVE_DELAY_MS, doc = document } = {}) {
+  constructor (form, { fetchFn = (...args) => window.fetch(...args), delay = AUTOSAVE_DELAY_MS, doc = document,
+    submitWait = SUBMIT_WAIT_MS } = {}) {
     this.form = form
     this.fetch = fetchFn
     this.delay = delay
+    this.submitWait = submitWait
     this.doc = doc
     this.url = form.dataset.autosaveUrl
     this.version = form.querySelector('[data-section-version]')
@@ -67,6 +76,9 @@ export class PepSection {
     this.again = false
     this.stopped = false
     this.timer = null
+    this.inflight = null // the autosave on its way, if any: a promise settled when it has answered
+    this.holding = false // a pressed button waits for that autosave
+    this.released = false // the form may now go
   }
 
   start () {
@@ -84,9 +96,49 @@ export class PepSection {
       if (this.dirty && this.isAnswer(event.target)) this.schedule(0)
     })
     // The form is being posted: the page that comes back decides, so no save may race it.
-    this.form.addEventListener('submit', () => this.stop())
+    this.form.addEventListener('submit', (event) => this.submitting(event))
     // Leaving the page (a link, a reload, closing the tab) with answers not yet saved: send them on the way out.
     window.addEventListener('pagehide', () => this.flush())
+  }
+
+  // A button was pressed (or Enter): no more autosaves. If one is on its way, the form waits for its answer, then
+  // goes with the version it made, pressed by the same button.
+  submitting (event) {
+    this.stop()
+    if (this.released) return
+    if (this.holding) {
+      event.preventDefault() // pressed again while waiting: the form goes once
+      return
+    }
+    if (!this.busy || !this.inflight) return
+    event.preventDefault()
+    this.holding = true
+    const submitter = event.submitter
+    this.say('Saving…')
+    let timer = null
+    const waited = new Promise((resolve) => { timer = setTimeout(resolve, this.submitWait) })
+    return Promise.race([this.inflight, waited]).then(() => {
+      clearTimeout(timer)
+      this.release(submitter)
+    })
+  }
+
+  release (submitter) {
+    this.released = true
+    this.holding = false
+    const button = submitter && submitter.form === this.form ? submitter : null
+    if (typeof this.form.requestSubmit === 'function') {
+      this.form.requestSubmit(button || undefined)
+      return
+    }
+    if (button && button.name) { // an older browser: the button's value goes as a field
+      const field = this.doc.createElement('input')
+      field.type = 'hidden'
+      field.name = button.name
+      field.value = button.value
+      this.form.appendChild(field)
+    }
+    this.form.submit()
   }
 
   flush () {
@@ -143,6 +195,11 @@ export class PepSection {
     }
     this.busy = true
     this.dirty = false
+    this.inflight = this.send()
+    await this.inflight
+  }
+
+  async send () {
     this.say('Saving…')
     try {
       const response = await this.fetch(this.url, this.request())
@@ -168,6 +225,7 @@ export class PepSection {
       this.say('Your latest answers are not saved yet. Use the Save button.')
     } finally {
       this.busy = false
+      this.inflight = null
       if (this.again && !this.stopped) {
         this.again = false
         this.schedule(this.delay)
