@@ -330,16 +330,40 @@ class MeetingReminderDue(EventData):
     recipients: list[str]
 
 
+class ReviewedArea(EventData):
+    """One area of a review as the framework words it: its grade's label and the reviewer's feedback."""
+
+    key: str
+    title: str
+    grade: str | None = None
+    grade_label: str | None = None
+    feedback: str | None = None
+
+
 class ReviewDecided(EventData):
-    """qa decided a submitted PEP (approve, or return for amendment) or a second level confirmed its rating:
-    the grade it shows now (Gold awarded where earned) in the LA framework's words."""
+    """qa decided a submitted PEP (approve, or return for amendment), a first reviewer approved it and it waits for
+    the second level (`reviewed`, where the LA has two-level QA), or a second level confirmed its rating: the grade
+    it shows now (Gold awarded where earned) in the LA framework's words, with the whole review (added within v1:
+    each area's rating and feedback, overall, by whom), so the Full PEP can carry it. `review_id` rises with every
+    review row qa keeps, so an older event never overwrites a newer one."""
 
     pep_id: uuid.UUID
     child_id: uuid.UUID
     la_id: uuid.UUID
-    outcome: str  # approve | return | confirm
+    outcome: str  # approve | return | confirm | reviewed
     grade: str | None = None
     grade_label: str | None = None
+    review_id: int | None = None
+    level: int = 1  # 1: the first (or only) reviewer; 2: the second level (an approver or the VS admin)
+    framework_key: str | None = None
+    framework_name: str | None = None
+    overall_grade: str | None = None  # as rated; `grade` is what the PEP shows (Gold where earned)
+    overall_label: str | None = None
+    overall_feedback: str | None = None
+    areas: list[ReviewedArea] = []
+    reason: str | None = None  # why it went back to the school (a return)
+    submitted_at: datetime | None = None  # the submission reviewed
+    by_user: uuid.UUID | None = None
 
 
 class ViewsInvitationSent(EventData):

@@ -7,7 +7,15 @@ grade be approved, then takes the action at pep's internal `POST /peps/{id}/acti
 (service:qa, with the reviewer's id), which pep accepts from qa alone. pep's lifecycle stays the one truth: if pep
 refuses, nothing is recorded here. A return's words become the Designated
 Teacher's amend task (delegation follows pep's event). Every save, decision and confirmation is a new row of an
-append-only table. Who sees a review: whoever pep lets see the child and its QA (the Virtual School, the social
+append-only table.
+
+Two-level QA, where the LA turns it on (Welfare Call: the caseworker, then the VS Head; Kent: the ESO, then the
+AH): a first reviewer's approval is kept as stage `reviewed` and the PEP stays submitted; delegation gives the LA's
+approvers a "Second QA review" task from the event. A VS approver or administrator other than the first reviewer
+then approves it (with the first reviewer's grade or another) or returns it with a reason; only then is pep told.
+A first reviewer's return still returns the PEP at once. Without the second level, an approver or the VS admin may
+confirm or change the grade after the approval (`confirm`); with it, confirming a `reviewed` review is the second
+level's approval. Who sees a review: whoever pep lets see the child and its QA (the Virtual School, the social
 worker, the DT, the IRO); never carers or setting staff, who get 404 as if there were none.
 """
 
@@ -45,7 +53,7 @@ from shared.api.qa import (
 )
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import add_event
-from shared.contracts import ReviewDecided
+from shared.contracts import ReviewDecided, ReviewedArea
 from shared.db import DATABASE_AWAY_OR_CLOSED, until_database_back
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
@@ -103,10 +111,15 @@ def _la_or_404(claims: Claims, raw: str, roles: frozenset[str] = VIRTUAL_SCHOOL_
 async def _la_qa_framework(request: web.Request, la_id: uuid.UUID) -> LaQaFramework:
     async with request.app[POOL].acquire() as conn:
         framework = await la_framework(conn, la_id)
-        changed_at = await conn.fetchval("SELECT changed_at FROM la_settings WHERE la_id = $1", la_id)
+        row = await conn.fetchrow("SELECT changed_at, two_level FROM la_settings WHERE la_id = $1", la_id)
     return LaQaFramework(la_id=la_id, framework=framework_out(framework),
                          available=[FrameworkChoice(key=f.key, name=f.name) for f in FRAMEWORKS.values()],
-                         changed_at=changed_at)
+                         changed_at=row["changed_at"] if row else None, two_level=bool(row and row["two_level"]))
+
+
+async def la_two_level(conn: asyncpg.Connection, la_id: uuid.UUID) -> bool:
+    """Whether the LA's QA has a second level (off unless its VS admin turns it on)."""
+    return bool(await conn.fetchval("SELECT two_level FROM la_settings WHERE la_id = $1", la_id))
 
 
 @serves(routes, api.GET_QA_FRAMEWORK)
@@ -116,18 +129,22 @@ async def get_framework(request: web.Request) -> LaQaFramework:
 
 @serves(routes, api.CHOOSE_QA_FRAMEWORK)
 async def choose_framework(request: web.Request) -> LaQaFramework:
-    """The LA's VS admin chooses its framework; reviews already written keep the one they were written with."""
+    """The LA's VS admin chooses its framework, and whether its QA has a second level; reviews already written
+    keep the framework they were written with, and a review waiting for the second level still waits for it."""
     claims = request[CLAIMS]
     la_id = _la_or_404(claims, request.match_info["la_id"])
     if "vs_admin" not in roles_at(claims, str(la_id)):
         raise Problem(403, "Only the Virtual School's administrator chooses its QA framework", code="forbidden")
     body = await parse_body(request, FrameworkChoiceIn)
-    if body.framework not in FRAMEWORKS:
+    if body.framework is not None and body.framework not in FRAMEWORKS:
         raise invalid([rules.Invalid("framework", "Choose one of: " + ", ".join(FRAMEWORKS))])
     async with request.app[POOL].acquire() as conn:
-        await conn.execute("INSERT INTO la_settings (la_id, framework_key, changed_by) VALUES ($1, $2, $3) "
-                           "ON CONFLICT (la_id) DO UPDATE SET framework_key = $2, changed_by = $3, changed_at = now()",
-                           la_id, body.framework, uuid.UUID(require_user(claims)))
+        await conn.execute(
+            "INSERT INTO la_settings (la_id, framework_key, two_level, changed_by) VALUES ($1, coalesce($2, $5), "
+            "coalesce($3, false), $4) ON CONFLICT (la_id) DO UPDATE SET framework_key = coalesce($2, "
+            "la_settings.framework_key), two_level = coalesce($3, la_settings.two_level), changed_by = $4, "
+            "changed_at = now()", la_id, body.framework, body.two_level, uuid.UUID(require_user(claims)),
+            DEFAULT_FRAMEWORK)
     return await _la_qa_framework(request, la_id)
 
 
@@ -149,9 +166,9 @@ async def queue(request: web.Request) -> Queue:
         raise Problem(403, "The QA queue is the Virtual School's", code="forbidden")
     async with request.app[POOL].acquire() as conn:
         rows = await conn.fetch(
-            "SELECT p.*, c.given_name, c.family_name, r.overall_grade AS draft_grade, r.framework_key "
+            "SELECT p.*, c.given_name, c.family_name, r.overall_grade AS draft_grade, r.framework_key, r.stage "
             "FROM peps p LEFT JOIN children c ON c.id = p.child_id "
-            "LEFT JOIN LATERAL (SELECT overall_grade, framework_key FROM reviews WHERE pep_id = p.id "
+            "LEFT JOIN LATERAL (SELECT overall_grade, framework_key, stage FROM reviews WHERE pep_id = p.id "
             "AND submitted_at = p.submitted_at ORDER BY id DESC LIMIT 1) r ON true "
             "WHERE p.la_id = ANY($1::uuid[]) AND p.status = 'submitted' AND p.submitted_at IS NOT NULL "
             "ORDER BY p.submitted_at, p.id", [uuid.UUID(la) for la in las])
@@ -163,7 +180,8 @@ async def queue(request: web.Request) -> Queue:
                                setting_id=r["setting_id"], kind=r["kind"], term=r["term"],
                                academic_year=r["academic_year"], meeting_date=r["meeting_date"],
                                submitted_at=r["submitted_at"], draft_grade=r["draft_grade"],
-                               draft_label=framework.label(r["draft_grade"])))
+                               draft_label=framework.label(r["draft_grade"]),
+                               waiting_for="second_review" if r["stage"] == "reviewed" else "first_review"))
     return Queue(items=items)
 
 
@@ -220,22 +238,32 @@ async def _pep_review(request: web.Request, pep_id: uuid.UUID) -> PepReview:
         submitted_at = known["submitted_at"] if known else None
         rows = await conn.fetch("SELECT DISTINCT ON (submitted_at) * FROM reviews WHERE pep_id = $1 "
                                 "ORDER BY submitted_at DESC, id DESC", pep_id)
-        names = await _names(conn, {r["by_user"] for r in rows if r["by_user"]})
+        first = None if submitted_at is None else await conn.fetchrow(
+            "SELECT * FROM reviews WHERE pep_id = $1 AND submitted_at = $2 AND stage = 'reviewed' ORDER BY id DESC "
+            "LIMIT 1", pep_id, submitted_at)
+        names = await _names(conn, {r["by_user"] for r in [*rows, *([first] if first else [])] if r["by_user"]})
         framework = await la_framework(conn, uuid.UUID(child["la_id"]))
+        two_level = await la_two_level(conn, uuid.UUID(child["la_id"]))
     current = next((r for r in rows if r["submitted_at"] == submitted_at), None)
     if current is not None:
         framework = FRAMEWORKS.get(current["framework_key"], framework)
     vs = bool(roles & VIRTUAL_SCHOOL_ROLES) and child["access"] == "virtual_school"
     stage = current["stage"] if current else None
+    waiting = pep["status"] == "submitted" and submitted_at is not None
     return PepReview(
         pep_id=pep_id, child_id=pep["child_id"], child_name=_name(child.get("given_name"), child.get("family_name")),
         status=pep["status"], meeting_date=date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None,
         submitted_at=submitted_at, framework=framework_out(framework),
         current=_review(current, names) if current else None,
         earlier=[_review(r, names) for r in rows if r is not current],
-        can_review=vs and pep["status"] == "submitted" and submitted_at is not None and stage in (None, "draft"),
-        can_decide=vs and pep["status"] == "submitted" and stage == "draft",
-        can_confirm=bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed"))
+        can_review=vs and waiting and stage in (None, "draft"),
+        can_decide=vs and waiting and stage == "draft",
+        can_confirm=bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed"),
+        two_level=two_level or stage == "reviewed",
+        waiting_for=("second_review" if stage == "reviewed" else "first_review") if waiting else None,
+        first_review=_review(first, names) if first else None,
+        can_second_review=bool(roles & SECOND_LEVEL) and vs and waiting and stage == "reviewed"
+        and current is not None and str(current["by_user"]) != claims.sub)
 
 
 async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, conn: asyncpg.Connection
@@ -293,31 +321,48 @@ async def save_draft(request: web.Request) -> PepReview:
 
 
 async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str, framework: Framework,
-                    grade: str | None) -> None:
-    """Tell the others the grade the PEP shows now (notify puts it in the signed-off email)."""
-    await add_event(conn, "qa", ReviewDecided(pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"],
-                                              outcome=outcome, grade=grade, grade_label=framework.label(grade)),
-                    tenant=str(pep["la_id"]))
+                    row: asyncpg.Record, level: int = 1) -> None:
+    """Tell the others the grade the PEP shows now (notify puts it in the signed-off email), with the whole review
+    in the framework's words (pep prints it in the Full PEP; delegation gives the second level its task)."""
+    areas = row["areas"] or {}
+    await add_event(conn, "qa", ReviewDecided(
+        pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], outcome=outcome, grade=row["awarded_grade"],
+        grade_label=framework.label(row["awarded_grade"]), review_id=row["id"], level=level,
+        framework_key=framework.key, framework_name=framework.name, overall_grade=row["overall_grade"],
+        overall_label=framework.label(row["overall_grade"]), overall_feedback=row["overall_feedback"],
+        areas=[ReviewedArea(key=a.key, title=a.title, grade=(areas.get(a.key) or {}).get("grade"),
+                            grade_label=framework.label((areas.get(a.key) or {}).get("grade")),
+                            feedback=(areas.get(a.key) or {}).get("feedback")) for a in framework.areas],
+        reason=row["reason"], submitted_at=row["submitted_at"], by_user=row["by_user"]),
+        tenant=str(pep["la_id"]))
 
 
 @serves(routes, api.DECIDE_REVIEW)
 async def decide(request: web.Request) -> PepReview:
-    """Approve, or return with a reason: recorded here only if pep takes the action for the caller."""
+    """Approve, or return with a reason: recorded here only if pep takes the action for the caller. With two-level
+    QA, a first reviewer's approval is recorded and waits for the second level, which decides here too."""
+    pep_id = path_uuid(request, "pep_id")
+    await _decide(request, pep_id, await parse_body(request, DecideIn))
+    return await _pep_review(request, pep_id)
+
+
+async def _decide(request: web.Request, pep_id: uuid.UUID, body: DecideIn) -> None:
     claims = request[CLAIMS]
     me = require_user(claims)
-    pep_id = path_uuid(request, "pep_id")
-    body = await parse_body(request, DecideIn)
     if body.outcome == "return" and not body.reason:
         raise invalid([rules.Invalid("reason", "Say what the school needs to change")])
     taken = False
     try:
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            _, known = await _reviewable(request, claims, pep_id, conn)
-            row, words = await _record_decision(conn, known, body, me)
-            # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
-            await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", AS_QA,
-                      QaDecision(by_user=uuid.UUID(me), reason=words).model_dump(mode="json", exclude_none=True))
-            taken = True
+            child, known = await _reviewable(request, claims, pep_id, conn)
+            second_level = bool(roles_at(claims, child["la_id"]) & SECOND_LEVEL)
+            row, words, takes_action = await _record_decision(conn, known, body, me, second_level=second_level,
+                                                              two_level=await la_two_level(conn, known["la_id"]))
+            if takes_action:
+                # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
+                await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", AS_QA,
+                          QaDecision(by_user=uuid.UUID(me), reason=words).model_dump(mode="json", exclude_none=True))
+                taken = True
     except DATABASE_AWAY_OR_CLOSED:
         if not taken:
             raise
@@ -326,8 +371,8 @@ async def decide(request: web.Request) -> PepReview:
         # is back; if the commit did in fact happen, there is nothing more to do.
         await _record_after_pep_took_it(request, pep_id, body, me)
     else:
-        log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
-    return await _pep_review(request, pep_id)
+        log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"],
+                                        "stage": row["stage"]})
 
 
 def _approvable(framework: Framework, areas: dict[str, Any], overall: str | None) -> None:
@@ -342,26 +387,53 @@ def _approvable(framework: Framework, areas: dict[str, Any], overall: str | None
                       errors=[FieldError(field=refused.field, message=refused.message)])
 
 
-async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str
-                           ) -> tuple[asyncpg.Record, str | None]:
-    """The decided review of the latest draft, and the event telling the others; the words pep's return takes."""
+async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str, *,
+                           second_level: bool, two_level: bool) -> tuple[asyncpg.Record, str | None, bool]:
+    """The review as decided, and the event telling the others; the words pep's return takes; whether pep is to
+    take the action (not when a first reviewer's approval waits for the second level)."""
     latest = await _latest(conn, known["id"], known["submitted_at"])
     if latest is None:
         raise Problem(422, f"Rate the PEP before {'approving' if body.outcome == 'approve' else 'returning'} it",
                       "Give each area a rating and the PEP an overall rating, and save them: a PEP is approved or "
                       "returned only by its review.", code="not_rated")
-    if latest["stage"] != "draft":
+    if latest["stage"] not in ("draft", "reviewed"):
         raise Problem(409, "This submission has been decided", code="decided")
     framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
     areas, overall = latest["areas"] or {}, latest["overall_grade"]
+    level = 1
+    if latest["stage"] == "reviewed":
+        level = 2
+        overall = _second_level_grade(framework, areas, latest, body, me, second_level)
+    elif body.overall_grade is not None or body.note is not None:
+        raise invalid([rules.Invalid("overall_grade" if body.overall_grade is not None else "note",
+                                     "Only the second level changes the grade or adds a note when deciding: "
+                                     "save the ratings first")])
     if body.outcome == "approve":
         _approvable(framework, areas, overall)
-    row = await _insert(conn, known, "decided", framework, areas, overall, latest["overall_feedback"], me,
-                        outcome=body.outcome, reason=body.reason)
+    waits = body.outcome == "approve" and level == 1 and two_level
+    row = await _insert(conn, known, "reviewed" if waits else "decided", framework, areas, overall,
+                        latest["overall_feedback"], me, outcome=body.outcome, reason=body.reason, note=body.note)
     words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
         if body.outcome == "return" else None
-    await _announce(conn, known, body.outcome, framework, row["awarded_grade"])
-    return row, words
+    await _announce(conn, known, "reviewed" if waits else body.outcome, framework, row, level)
+    return row, words, not waits
+
+
+def _second_level_grade(framework: Framework, areas: dict[str, Any], first: asyncpg.Record, body: DecideIn,
+                        me: str, second_level: bool) -> str | None:
+    """The overall grade the second level decides with: the first reviewer's, or the one it changes it to. The
+    second level is a VS approver or administrator, and someone other than the first reviewer."""
+    if not second_level:
+        raise Problem(403, "The second review is a Virtual School approver's or administrator's",
+                      "The first review is done: this PEP is waiting for an approver.", code="forbidden")
+    if str(first["by_user"]) == me:
+        raise Problem(403, "Someone other than the first reviewer makes the second review",
+                      "You approved this PEP at the first level.", code="same_reviewer")
+    if body.overall_grade is None:
+        return first["overall_grade"]  # type: ignore[no-any-return]
+    if problems := rules.check_draft(framework, areas, body.overall_grade):
+        raise invalid(problems)
+    return body.overall_grade
 
 
 async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, body: DecideIn, me: str,
@@ -371,8 +443,9 @@ async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, bod
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
             known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
             latest = None if known is None else await _latest(conn, pep_id, known["submitted_at"])
-            if latest is not None and latest["stage"] == "draft":
-                row, _ = await _record_decision(conn, known, body, me)
+            if latest is not None and latest["stage"] in ("draft", "reviewed"):
+                # pep took the action: this is the decision that made it, never a first level waiting for another.
+                row, _, _ = await _record_decision(conn, known, body, me, second_level=True, two_level=False)
                 log.info("pep reviewed (recorded again after the database came back)",
                          extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
 
@@ -382,7 +455,9 @@ async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, bod
 
 @serves(routes, api.CONFIRM_REVIEW)
 async def confirm(request: web.Request) -> PepReview:
-    """The second level (an approver or the VS admin) confirms the overall grade of a decided review, or changes it."""
+    """The second level (an approver or the VS admin) confirms the overall grade of a decided review, or changes it.
+    A review waiting for the second level (two-level QA) is approved by confirming it: that is the second level's
+    decision, taken as `decide` takes it."""
     claims = request[CLAIMS]
     me = require_user(claims)
     pep_id = path_uuid(request, "pep_id")
@@ -390,11 +465,17 @@ async def confirm(request: web.Request) -> PepReview:
     pep, child = await _seen(request, claims, pep_id)
     if child["access"] != "virtual_school" or not roles_at(claims, child["la_id"]) & SECOND_LEVEL:
         raise Problem(403, "A Virtual School approver or administrator confirms the rating", code="forbidden")
+    async with request.app[POOL].acquire() as conn:
+        known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
+        latest = await _latest(conn, pep_id, known["submitted_at"] if known else None)
+    if latest is not None and latest["stage"] == "reviewed":
+        await _decide(request, pep_id, DecideIn(outcome="approve", overall_grade=body.overall_grade, note=body.note))
+        return await _pep_review(request, pep_id)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
         known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
         latest = await _latest(conn, pep_id, known["submitted_at"] if known else None)
-        if known is None or latest is None or latest["stage"] == "draft":
+        if known is None or latest is None or latest["stage"] in ("draft", "reviewed"):
             raise Problem(409, "There is no decided review to confirm", code="not_decided")
         framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
         if body.overall_grade not in framework.grade_keys:
@@ -408,6 +489,5 @@ async def confirm(request: web.Request) -> PepReview:
         row = await _insert(conn, known, "confirmed", framework, latest["areas"] or {}, body.overall_grade,
                             latest["overall_feedback"], me, outcome=latest["outcome"], reason=latest["reason"],
                             note=body.note)
-        await _announce(conn, known, "confirm", framework, row["awarded_grade"])
+        await _announce(conn, known, "confirm", framework, row, 2)
     return await _pep_review(request, pep_id)
-

@@ -65,11 +65,15 @@ class LaQaFramework(BaseModel):
     framework: FrameworkOut
     available: list[FrameworkChoice]
     changed_at: datetime | None = None
+    two_level: bool = Field(default=False, description="Two-level QA: a first reviewer's approval waits for a VS "
+                            "approver's or administrator's decision before the PEP is approved")
 
 
 class FrameworkChoiceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    framework: Key = Field(description="The key of one of the available frameworks")
+    framework: Key | None = Field(default=None, description="The key of one of the available frameworks (left "
+                                  "out: unchanged)")
+    two_level: bool | None = Field(default=None, description="Turn two-level QA on or off (left out: unchanged)")
 
 
 # ---- reviews ---------------------------------------------------------------------------------------------------
@@ -94,6 +98,9 @@ class DecideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["approve", "return"]
     reason: Feedback | None = Field(default=None, description="Why it goes back to the school (needed to return)")
+    overall_grade: Key | None = Field(default=None, description="The second level only: the overall grade it "
+                                      "approves with, when it changes the first reviewer's")
+    note: Feedback | None = Field(default=None, description="The second level only: a note kept with the decision")
 
 
 class ConfirmIn(BaseModel):
@@ -112,7 +119,8 @@ class AreaRatingOut(BaseModel):
 
 class ReviewOut(BaseModel):
     id: int
-    stage: Literal["draft", "decided", "confirmed"]
+    stage: Literal["draft", "reviewed", "decided", "confirmed"] = Field(
+        description="reviewed: the first reviewer approved it and it waits for the second level (two-level QA)")
     framework_key: str
     areas: list[AreaRatingOut]
     overall_grade: str | None = None
@@ -144,6 +152,12 @@ class PepReview(BaseModel):
     can_review: bool = False
     can_decide: bool = False
     can_confirm: bool = False
+    two_level: bool = Field(default=False, description="The LA's QA has a second level")
+    waiting_for: Literal["first_review", "second_review"] | None = Field(
+        default=None, description="Which level of QA the PEP is waiting for (None: it is not waiting for QA)")
+    first_review: ReviewOut | None = Field(default=None, description="Two-level QA: the first reviewer's approval "
+                                           "of the latest submission")
+    can_second_review: bool = Field(default=False, description="The caller may make the second-level decision")
 
 
 class QueueItem(BaseModel):
@@ -159,10 +173,32 @@ class QueueItem(BaseModel):
     submitted_at: datetime
     draft_grade: str | None = None
     draft_label: str | None = None
+    waiting_for: Literal["first_review", "second_review"] = "first_review"
 
 
 class Queue(BaseModel):
     items: list[QueueItem]
+
+
+class PepRating(BaseModel):
+    """A PEP's QA rating as pep keeps it from qa's decisions, in the LA framework's words."""
+
+    pep_id: uuid.UUID
+    child_id: uuid.UUID
+    child_name: str | None = None
+    kind: str
+    term: str
+    academic_year: str
+    status: str = Field(description="The PEP's status")
+    grade: str | None = Field(default=None, description="The grade the PEP shows (Gold where awarded)")
+    grade_label: str | None = None
+    outcome: Literal["approve", "return", "confirm"] = Field(description="The decision that gave it: approved, "
+                                                             "returned to the school, or a rating confirmed")
+    decided_at: datetime
+
+
+class PepRatings(BaseModel):
+    items: list[PepRating]
 
 
 # ---- PP+ funding -----------------------------------------------------------------------------------------------
