@@ -222,9 +222,11 @@ class PepMeetingChanged(EventData):
 
 class FundingRequested(EventData):
     """A submitted PEP's target asks for funding: qa decides (approve, possibly less; refuse; ask for more).
-    One event per target per submission; `target` is its 1-based row among the PEP's current targets."""
+    One event per target per submission; `target` is its 1-based row among the PEP's current targets.
+    A target raised between PEPs (Kent's "Action Plan and Targets outside of PEP") has no PEP: `pep_id` is None,
+    `action_target_id` names it and `target` is 1."""
 
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None = None
     child_id: uuid.UUID
     la_id: uuid.UUID
     setting_id: uuid.UUID | None = None
@@ -236,6 +238,7 @@ class FundingRequested(EventData):
     intervention_type: str | None = None
     academic_year: str
     term: str
+    action_target_id: uuid.UUID | None = None
 
 
 class SubjectAttainment(EventData):
@@ -263,9 +266,11 @@ class PepOutcomesSubmitted(EventData):
 
 class FundingDecided(EventData):
     """qa decided a funding request (a PEP target's): approved (`amount` may be less than asked), refused, or
-    more information wanted. A later decision on the same (pep_id, target) replaces an earlier one."""
+    more information wanted. A later decision on the same (pep_id, target) replaces an earlier one. A target raised
+    between PEPs has no `pep_id`; its `action_target_id` names it. `financial_year` is the one the amount counts in
+    (1 April to 31 March, "2026-27")."""
 
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None = None
     child_id: uuid.UUID
     la_id: uuid.UUID
     target: int = Field(ge=1)
@@ -273,6 +278,24 @@ class FundingDecided(EventData):
     amount: str | None = Field(default=None, pattern=r"^\d{1,8}\.\d{2}$")  # pounds and pence approved
     academic_year: str
     reason: str | None = None
+    action_target_id: uuid.UUID | None = None
+    financial_year: str | None = None
+
+
+class TermlyPaymentMade(EventData):
+    """qa made an automatic termly PP+ payment for a child (the LA's termly payment, capped at what was left of the
+    child's allocation for the financial year: `amount` may be less than `amount_due`, or 0.00 when nothing was
+    left). pep counts it in the child's PP+ agreed."""
+
+    payment_id: uuid.UUID
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    pep_id: uuid.UUID
+    academic_year: str
+    term: str
+    amount: str = Field(pattern=r"^\d{1,8}\.\d{2}$")
+    amount_due: str = Field(pattern=r"^\d{1,8}\.\d{2}$")
+    financial_year: str
 
 
 class TaskChanged(EventData):
@@ -410,6 +433,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("pep.funding.requested", 1): FundingRequested,
     ("pep.outcomes.submitted", 1): PepOutcomesSubmitted,
     ("qa.funding.decided", 1): FundingDecided,
+    ("qa.termly_payment.made", 1): TermlyPaymentMade,
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
     ("notify.digest.due", 1): DigestDue,

@@ -45,7 +45,9 @@ def funding_emails(data: FundingDecided, *, child: Child, recipients: list[Perso
     values = {"child": child.short_name, "target": data.target, "academic_year": data.academic_year,
               "amount": pounds(data.amount) if data.decision == "approved" else "",
               "reason": (data.reason or "").strip(),
-              "link": f"{settings.portal_url.rstrip('/')}/peps/{data.pep_id}"}
+              # A target raised between PEPs has no PEP: its link is the child's targets between PEPs.
+              "link": f"{settings.portal_url.rstrip('/')}/peps/{data.pep_id}" if data.pep_id is not None
+              else f"{settings.portal_url.rstrip('/')}/children/{data.child_id}/action-plan"}
     return [Email(template, p.email, {"given_name": p.given_name, **values}, virtual_school=virtual_school)
             for p in recipients]
 

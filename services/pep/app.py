@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from services.pep import (
     access_log,
+    action_plan,
     attachments,
     child_record,
     children,
@@ -56,6 +57,7 @@ class Settings(ServiceSettings):
 def _routes(app: web.Application) -> None:
     app.router.add_routes(children.routes)
     app.router.add_routes(child_record.routes)
+    app.router.add_routes(action_plan.routes)  # targets raised between PEPs
     app.router.add_routes(access_log.routes)
     app.router.add_routes(subject_access.routes)
     app.router.add_routes(retention.routes)
@@ -68,6 +70,7 @@ def _routes(app: web.Application) -> None:
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
     return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription(),
+            action_plan.termly_subscription(),
             retention.subscription]
 
 

@@ -6,20 +6,20 @@
   placement and setting changes), so nothing can happen without showing here. It says what happened and who
   did it, never the content: no answers, no QA feedback, no note text.
 - PP+ agreed: qa publishes its funding decisions (qa.funding.decided); pep keeps the latest per PEP target
-  and adds up the approved amounts of the academic year for the profile's key indicators.
+  (a target raised between PEPs keeps its own: services/pep/action_plan.py, which adds them up as qa does).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 from aiohttp import web
 
+from services.pep import action_plan
 from services.pep.child_access import child_or_404
-from services.pep.domain import core_data
 from services.pep.domain.access import Access
 from shared.api import children as api
 from shared.api.children import ActivityItem, ActivityList, ActivityQuery, Note, NoteIn
@@ -162,30 +162,24 @@ async def list_activity(request: web.Request) -> ActivityList:
 # ---- PP+ agreed --------------------------------------------------------------------------------------------
 
 
-async def pp_plus_agreed(conn: asyncpg.Connection, child_id: uuid.UUID, today: date) -> tuple[Decimal, int]:
-    """The PP+ approved for this child in the academic year `today` falls in, and how many requests it was."""
-    row = await conn.fetchrow(
-        "SELECT coalesce(sum(amount), 0) AS total, count(*) AS requests FROM funding_decisions "
-        "WHERE child_id = $1 AND academic_year = $2 AND decision = 'approved'",
-        child_id, core_data.academic_year_label(today))
-    assert row is not None
-    return Decimal(row["total"]), int(row["requests"])
-
-
 async def _on_funding_decided(ctx: MessageContext, data: FundingDecided) -> None:
     async with ctx.effect() as conn:
         # A decision about a child pep does not know (yet, or any more) cannot be shown: recorded as seen.
         if await conn.fetchval("SELECT 1 FROM children WHERE id = $1 AND la_id = $2", data.child_id,
                                data.la_id) is None:
             return
+        if data.action_target_id is not None:  # a target raised between PEPs: kept on the target
+            return await action_plan.target_decided(conn, data, ctx.envelope.occurred_at)
+        if data.pep_id is None:
+            return
         await conn.execute(
             "INSERT INTO funding_decisions (pep_id, target, child_id, la_id, academic_year, decision, amount, "
-            "decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pep_id, target) DO UPDATE SET "
-            "decision = $6, amount = $7, academic_year = $5, decided_at = $8 "
+            "decided_at, financial_year) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pep_id, target) "
+            "DO UPDATE SET decision = $6, amount = $7, academic_year = $5, decided_at = $8, financial_year = $9 "
             "WHERE funding_decisions.decided_at <= $8",
             data.pep_id, data.target, data.child_id, data.la_id, data.academic_year, data.decision,
             Decimal(data.amount) if data.amount is not None and data.decision == "approved" else None,
-            ctx.envelope.occurred_at)
+            ctx.envelope.occurred_at, data.financial_year)
 
 
 def funding_subscription() -> Subscription:

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.pep import child_record, pep_store
+from services.pep import action_plan, pep_store
 from services.pep import children_store as store
 from services.pep.child_access import (
     CORE_DATA_EDITORS,
@@ -129,8 +129,8 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
     attended, possible = await store.attendance_between(conn, row["id"], start, end)
     last_pep, next_pep = await pep_store.pep_dates(conn, row["id"], date.today())
     # Funding decisions are QA's: shown to those who see QA, as the PEP's own funding answers are.
-    agreed, requests = await child_record.pp_plus_agreed(conn, row["id"], date.today()) if access.sees_qa \
-        else (None, None)
+    agreed, requests, termly, financial_year = await action_plan.pp_plus_agreed(conn, row["id"], date.today()) \
+        if access.sees_qa else (None, None, None, None)
     ref = ref_of(row)
     people = []
     for user in await store.people_near(conn, [o for o in (row["la_id"], row["setting_id"]) if o is not None]):
@@ -149,7 +149,9 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
                                  key_stage=core_data.key_stage(row["year_group"]),
                                  attendance_percent=core_data.attendance_percent(attended, possible),
                                  pp_plus_agreed=f"{agreed:.2f}" if agreed is not None else None,
-                                 pp_plus_requests=requests),
+                                 pp_plus_requests=requests,
+                                 pp_plus_paid_termly=f"{termly:.2f}" if termly is not None else None,
+                                 pp_plus_financial_year=financial_year),
         "people": people, "siblings": siblings,
         "placement_history": _changes(await store.history(conn, "placement_history", row["id"])),
         "setting_history": _changes(await store.history(conn, "setting_history", row["id"])),

@@ -10,10 +10,10 @@ from typing import Any
 
 import asyncpg
 
-from services.pep import children_store
+from services.pep import action_plan, children_store
 from services.pep import pep_store as store
 from services.pep.domain import core_data
-from services.pep.domain.carry_forward import core_values, funding_requests, start_answers
+from services.pep.domain.carry_forward import add_targets_between_peps, core_values, funding_requests, start_answers
 from services.pep.domain.lifecycle import next_term
 from services.pep.domain.peps import MEETING, meeting_invitees, subject_attainment
 from shared.bus import add_event
@@ -42,6 +42,9 @@ async def create_pep(conn: asyncpg.Connection, child: asyncpg.Record, kind: str,
     template_id, template = await store.template_for(conn, child["la_id"], store.phase_for(child["year_group"]))
     previous_id, previous = await store.previous_answers(conn, child["id"])
     answers, to_check = start_answers(template, previous, core_values(dict(child)))
+    between = await action_plan.to_carry(conn, child["id"])  # targets raised since the last PEP
+    taken = between[:add_targets_between_peps(template, answers, to_check, [action_plan.review_words(t)
+                                                                           for t in between])]
     pep_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO peps (id, child_id, la_id, setting_id, template_id, kind, term, academic_year, meeting_date, "
@@ -56,6 +59,7 @@ async def create_pep(conn: asyncpg.Connection, child: asyncpg.Record, kind: str,
         await conn.execute("INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
                            "VALUES ($1, $2, 0, $3, $4, $5)", pep_id, section.key, sorted(start), start,
                            uuid.UUID(claims.sub))
+    await action_plan.carried(conn, [t["id"] for t in taken], pep_id)
     await record_transition(conn, pep_id, child["la_id"], "created", "created", "start", None, claims,
                             correlation_id)
     pep = await store.pep(conn, pep_id)

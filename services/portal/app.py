@@ -13,6 +13,7 @@ from aiohttp import web
 from services.portal import (
     account_pages,
     accounts,
+    action_plan_pages,
     admin_pages,
     child_admin_pages,
     children_pages,
@@ -110,6 +111,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(retention_pages.routes)  # how long the LA keeps children's records
     app.router.add_routes(views_pages.routes)  # the child's and carer's views by secure invitation
     app.router.add_routes(cookie_pages.routes)  # the cookies page, linked from every page's footer
+    app.router.add_routes(action_plan_pages.routes)  # targets raised between PEPs, from the child's profile
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

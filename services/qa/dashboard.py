@@ -76,6 +76,15 @@ PEPS = ("p.la_id = $1 AND ($2::text IS NULL OR p.academic_year = $2) AND ($3::te
         "AND r8.stage IN ('decided', 'confirmed') ORDER BY r8.id DESC LIMIT 1) = $8) "
         "AND ($9::uuid IS NULL OR EXISTS (SELECT 1 FROM reviews r9 WHERE r9.pep_id = p.id AND r9.la_id = $1 "
         "AND r9.by_user = $9))")
+# A PP+ request counted with these PEPs: a PEP target's (p joined by f.pep_id) where its PEP matches, or a target
+# raised between PEPs (no PEP) where its own year, term and setting and its child match; filters about a PEP's
+# status, rating or reviewer leave those out.
+FUNDED = (f"((f.pep_id IS NOT NULL AND p.id IS NOT NULL AND {PEPS}) OR (f.pep_id IS NULL "
+          "AND ($2::text IS NULL OR f.academic_year = $2) AND ($3::text IS NULL OR f.term = $3) "
+          "AND ($4::uuid IS NULL OR f.setting_id = $4) AND $5::text IS NULL AND $8::text IS NULL "
+          "AND $9::uuid IS NULL AND ($6::text[] IS NULL OR EXISTS (SELECT 1 FROM children c WHERE c.id = f.child_id "
+          "AND c.year_group = ANY($6::text[]))) AND ($7::uuid IS NULL OR EXISTS (SELECT 1 FROM children c "
+          "WHERE c.id = f.child_id AND c.social_worker_id = $7))))")
 # The filters are "$n IS NULL OR ...", one statement for every combination. After five runs of a prepared statement
 # Postgres may settle on a generic plan, which cannot know which filters are NULL: a filter by caseworker then ran
 # its per-PEP subquery the slow way and took over 10 s at 10,000 PEPs. A custom plan sees the values (a millisecond
@@ -229,20 +238,23 @@ async def figures(conn: asyncpg.Connection, la_id: uuid.UUID, filters: dict[str,
         f"r.at FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 AND r.stage = 'decided' "
         "ORDER BY r.pep_id, r.submitted_at, r.id) d", *args)
 
+    # PP+ approved: requests of these PEPs' targets, and of targets raised between PEPs that match the filters.
     funding = ("SELECT f.{col} AS key, count(*) AS n, sum(f.amount_approved) AS amount FROM funding_requests f "
-               f"JOIN peps p ON p.id = f.pep_id WHERE {PEPS} AND f.la_id = $1 AND f.status = 'approved' "
+               f"LEFT JOIN peps p ON p.id = f.pep_id WHERE {FUNDED} AND f.la_id = $1 AND f.status = 'approved' "
                "GROUP BY f.{col} ORDER BY amount DESC, key NULLS LAST")
     by_area = await conn.fetch(funding.format(col="area_of_focus"), *args)
     by_intervention = await conn.fetch(funding.format(col="intervention_type"), *args)
     # PP+ approved per setting (the request's) in each financial year, the newest year first.
     by_setting = await conn.fetch(
         "SELECT f.financial_year, f.setting_id, count(*) AS n, sum(f.amount_approved) AS amount "
-        f"FROM funding_requests f JOIN peps p ON p.id = f.pep_id WHERE {PEPS} AND f.la_id = $1 "
+        f"FROM funding_requests f LEFT JOIN peps p ON p.id = f.pep_id WHERE {FUNDED} AND f.la_id = $1 "
         "AND f.status = 'approved' GROUP BY f.financial_year, f.setting_id "
         "ORDER BY f.financial_year DESC NULLS LAST, amount DESC, f.setting_id NULLS LAST", *args)
-    # PP+ paid automatically each term (for these PEPs' children and terms), per financial year, the newest first.
+    # PP+ paid automatically each term (for these PEPs' children and terms), per financial year, the newest first;
+    # a term settled with nothing paid (the allocation used up) is not a payment.
     termly = await conn.fetch(
-        "SELECT t.financial_year, count(*) AS n, sum(t.amount) AS amount FROM termly_payments t "
+        "SELECT t.financial_year, count(*) FILTER (WHERE t.amount > 0) AS n, sum(t.amount) AS amount "
+        "FROM termly_payments t "
         f"JOIN peps p ON p.id = t.pep_id WHERE {PEPS} AND t.la_id = $1 GROUP BY t.financial_year "
         "ORDER BY t.financial_year DESC", *args)
 

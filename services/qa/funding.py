@@ -34,7 +34,7 @@ from shared.api.qa import (
 )
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
 from shared.bus import MessageContext, Subscription, add_event, subscribe
-from shared.contracts import FundingDecided, FundingRequested
+from shared.contracts import FundingDecided, FundingRequested, TermlyPaymentMade
 from shared.csvcells import csv_response
 from shared.errors import Problem
 from shared.internal_auth import Claims
@@ -72,6 +72,8 @@ def pounds(amount: Decimal) -> str:
 async def _on_requested(ctx: MessageContext, data: FundingRequested) -> None:
     """One request per PEP target; a resubmission asks again, which reopens a request waiting for more information
     (or not yet decided) with its new words and amount. A decided request stays decided."""
+    if data.action_target_id is not None:
+        return await _on_target_between_peps(ctx, data)
     try:
         amount = Decimal(data.amount) if data.amount else None
     except ArithmeticError:
@@ -89,6 +91,19 @@ async def _on_requested(ctx: MessageContext, data: FundingRequested) -> None:
             ctx.envelope.occurred_at)
 
 
+async def _on_target_between_peps(ctx: MessageContext, data: FundingRequested) -> None:
+    """A target raised between PEPs (pep's action_targets) asks once: one request per target, no PEP."""
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO funding_requests (id, pep_id, action_target_id, target, child_id, la_id, setting_id, "
+            "description, funding_type, area_of_focus, intervention_type, amount_requested, academic_year, term, "
+            "requested_at) VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+            "ON CONFLICT (action_target_id) DO NOTHING",
+            uuid.uuid4(), data.action_target_id, data.target, data.child_id, data.la_id, data.setting_id,
+            data.description, data.funding_type, data.area_of_focus, data.intervention_type,
+            Decimal(data.amount) if data.amount else None, data.academic_year, data.term, ctx.envelope.occurred_at)
+
+
 def subscription() -> Subscription:
     return subscribe("qa.funding_requests", FundingRequested, _on_requested)
 
@@ -103,7 +118,8 @@ REQUEST_SQL = ("SELECT f.*, c.given_name, c.family_name, u.given_name AS d_given
 
 def _request(row: asyncpg.Record, claims: Claims) -> FundingRequestOut:
     return FundingRequestOut(
-        id=row["id"], pep_id=row["pep_id"], target=row["target"], child_id=row["child_id"],
+        id=row["id"], pep_id=row["pep_id"], action_target_id=row["action_target_id"], target=row["target"],
+        child_id=row["child_id"],
         child_name=f"{row['given_name']} {row['family_name']}" if row["given_name"] else None,
         la_id=row["la_id"], setting_id=row["setting_id"], description=row["description"],
         funding_type=row["funding_type"], area_of_focus=row["area_of_focus"],
@@ -159,7 +175,17 @@ TERMLY_SQL = "SELECT t.* FROM termly_payments t "
 def _termly(row: asyncpg.Record) -> TermlyPaymentOut:
     return TermlyPaymentOut(id=row["id"], child_id=row["child_id"], pep_id=row["pep_id"], setting_id=row["setting_id"],
                             academic_year=row["academic_year"], term=row["term"], amount=pounds(row["amount"]),
+                            amount_due=pounds(row["amount_due"]), capped=row["amount"] < row["amount_due"],
                             financial_year=row["financial_year"], paid_at=row["paid_at"])
+
+
+def capped_words(paid: Decimal, due: Decimal) -> str | None:
+    """What finance reads when a termly payment was capped at what was left of the child's allocation."""
+    if paid >= due:
+        return None
+    if paid == 0:
+        return f"Nothing paid: the child's allocation for the year was used up (termly payment £{pounds(due)})"
+    return f"Capped at the £{pounds(paid)} left of the child's allocation for the year (termly payment £{pounds(due)})"
 
 
 @serves(routes, api.CHILD_FUNDING)
@@ -233,7 +259,8 @@ async def decide(request: web.Request) -> FundingRequestOut:
                            "VALUES ($1, $2, $3, $4, $5)", request_id, status, amount, body.reason, me)
         await add_event(conn, "qa", FundingDecided(
             pep_id=row["pep_id"], child_id=row["child_id"], la_id=row["la_id"], target=row["target"],
-            decision=status, amount=money(amount), academic_year=row["academic_year"], reason=body.reason),
+            decision=status, amount=money(amount), academic_year=row["academic_year"], reason=body.reason,
+            action_target_id=row["action_target_id"], financial_year=year),
             tenant=str(row["la_id"]), correlation_id=request[REQUEST_ID])
         out = await conn.fetchrow(REQUEST_SQL + "WHERE f.id = $1", request_id)
     return _request(out, claims)
@@ -299,9 +326,12 @@ async def export(request: web.Request) -> web.Response:
                  d.financial_year)
                 for d in (_request(r, claims) for r in rows)]
     # The automatic termly payments: a row each, paid (no request behind them, so its own id and no target).
+    # amount_requested is the LA's termly payment, amount_approved what was paid: less (or 0.00) where the child's
+    # allocation for the year ran out, which the reason says.
     payments = [(t["id"], t["child_id"], f"{t['given_name']} {t['family_name']}" if t["given_name"] else None,
                  t["setting_id"], t["pep_id"], None, t["academic_year"], t["term"], "Automatic termly payment", None,
-                 None, "termly_payment", None, "paid", money(t["amount"]), None, t["paid_at"].isoformat(), None,
+                 None, "termly_payment", money(t["amount_due"]), "paid", money(t["amount"]),
+                 capped_words(t["amount"], t["amount_due"]), t["paid_at"].isoformat(), None,
                  t["financial_year"]) for t in termly]
     return csv_response(CSV_COLUMNS, [*requests, *payments], f"pp-plus-{la_id}.csv")
 
@@ -311,23 +341,52 @@ async def export(request: web.Request) -> web.Response:
 
 async def pay_termly(conn: asyncpg.Connection, moment: datetime) -> int:
     """Pay each LA's termly payment, where it has one, for every child with an approved or finalised PEP in a term
-    of the current academic year not yet paid for (turning payments on does not pay for years gone by). The unique
-    (child, academic year, term) makes it once, however many replicas tick at the same moment. The financial year
-    is the payment's (its UK date)."""
+    of the current academic year not yet paid for (turning payments on does not pay for years gone by), never past
+    what is left of the child's allocation for the financial year (the payment's, by its UK date): the remainder,
+    or nothing, recorded as such so the term is settled and the CSV and the child's totals say so. Each payment is
+    its own transaction holding the child's lock, so two terms (or two replicas) never both spend the same
+    remainder; the unique (child, academic year, term) makes it once. Each is announced (qa.termly_payment.made)
+    for the child's profile. Returns how many were made."""
     today = uk_date(moment)
     start = today.year if today.month >= 9 else today.year - 1
-    rows = await conn.fetch(
-        "INSERT INTO termly_payments (id, child_id, la_id, pep_id, setting_id, academic_year, term, amount, "
-        "financial_year, paid_at) SELECT gen_random_uuid(), d.child_id, d.la_id, d.id, d.setting_id, d.academic_year, "
-        "d.term, d.termly_payment, $1, $2 FROM (SELECT DISTINCT ON (p.child_id, p.academic_year, p.term) p.*, "
-        "s.termly_payment FROM peps p JOIN la_settings s ON s.la_id = p.la_id AND s.termly_payment IS NOT NULL "
-        "WHERE p.status IN ('approved', 'finalised') AND p.academic_year = $3 AND NOT EXISTS (SELECT 1 "
-        "FROM termly_payments t WHERE t.child_id = p.child_id AND t.academic_year = p.academic_year "
-        "AND t.term = p.term) "
-        "ORDER BY p.child_id, p.academic_year, p.term, p.status_version DESC, p.id) d "
-        "ON CONFLICT (child_id, academic_year, term) DO NOTHING RETURNING la_id",
-        financial_year(today), moment, f"{start}/{(start + 1) % 100:02d}")
-    return len(rows)
+    year = financial_year(today)
+    due = await conn.fetch(
+        "SELECT DISTINCT ON (p.child_id, p.academic_year, p.term) p.child_id, p.la_id, p.id AS pep_id, "
+        "p.setting_id, p.academic_year, p.term FROM peps p JOIN la_settings s ON s.la_id = p.la_id "
+        "AND s.termly_payment IS NOT NULL WHERE p.status IN ('approved', 'finalised') AND p.academic_year = $1 "
+        "AND NOT EXISTS (SELECT 1 FROM termly_payments t WHERE t.child_id = p.child_id "
+        "AND t.academic_year = p.academic_year AND t.term = p.term) "
+        "ORDER BY p.child_id, p.academic_year, p.term, p.status_version DESC, p.id", f"{start}/{(start + 1) % 100:02d}")
+    made = 0
+    for d in due:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('qa.pp_plus'), hashtext($1))",
+                               str(d["child_id"]))
+            settings = await conn.fetchrow("SELECT allocation, termly_payment FROM la_settings WHERE la_id = $1",
+                                           d["la_id"])
+            if settings is None or settings["termly_payment"] is None:
+                continue
+            spent = await conn.fetchval(
+                "SELECT coalesce((SELECT sum(amount_approved) FROM funding_requests WHERE child_id = $1 "
+                "AND la_id = $2 AND status = 'approved' AND financial_year = $3), 0) + coalesce((SELECT sum(amount) "
+                "FROM termly_payments WHERE child_id = $1 AND la_id = $2 AND financial_year = $3), 0)",
+                d["child_id"], d["la_id"], year)
+            amount_due: Decimal = settings["termly_payment"]
+            amount = min(amount_due, max(settings["allocation"] - spent, Decimal(0)))
+            payment_id = await conn.fetchval(
+                "INSERT INTO termly_payments (id, child_id, la_id, pep_id, setting_id, academic_year, term, amount, "
+                "amount_due, financial_year, paid_at) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                "$10) ON CONFLICT (child_id, academic_year, term) DO NOTHING RETURNING id",
+                d["child_id"], d["la_id"], d["pep_id"], d["setting_id"], d["academic_year"], d["term"], amount,
+                amount_due, year, moment)
+            if payment_id is None:
+                continue  # another replica paid this term first
+            await add_event(conn, "qa", TermlyPaymentMade(
+                payment_id=payment_id, child_id=d["child_id"], la_id=d["la_id"], pep_id=d["pep_id"],
+                academic_year=d["academic_year"], term=d["term"], amount=pounds(amount), amount_due=pounds(amount_due),
+                financial_year=year), tenant=str(d["la_id"]))
+            made += 1
+    return made
 
 
 async def _termly_tick(app: web.Application, moment: datetime) -> None:

@@ -184,9 +184,13 @@ class Indicators(BaseModel):
     year_group: str | None
     key_stage: KeyStage | None
     attendance_percent: float | None = Field(description="Attended of possible sessions this academic year")
-    pp_plus_agreed: str | None = Field(default=None, description="Pupil Premium Plus approved this academic year, "
-                                       "pounds and pence (null for those who do not see funding decisions)")
+    pp_plus_agreed: str | None = Field(default=None, description="Pupil Premium Plus agreed this financial year "
+                                       "(1 April to 31 March), as qa counts it against the allocation: requests "
+                                       "approved (at the amount approved) and automatic termly payments made; pounds "
+                                       "and pence (null for those who do not see funding decisions)")
     pp_plus_requests: int | None = Field(default=None, description="How many approved requests that is")
+    pp_plus_paid_termly: str | None = Field(default=None, description="Of which automatic termly payments")
+    pp_plus_financial_year: str | None = Field(default=None, description="The financial year counted (2026-27)")
 
 
 class Sibling(BaseModel):
@@ -342,6 +346,62 @@ class SubjectAccess(BaseModel):
     held_by_others: dict[str, dict[str, Any]] = {}
 
 
+# ---- targets raised between PEPs (Kent's "Action Plan and Targets outside of PEP") ----------------------------
+
+TargetText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ActionTargetIn(BaseModel):
+    """A costed target with its request for the Virtual School's PP+, raised between PEPs."""
+
+    model_config = ConfigDict(extra="forbid")
+    what: TargetText = Field(description="What is the target?")
+    by_when: date = Field(description="When will it be achieved?")
+    how: TargetText = Field(description="How will it be achieved?")
+    amount: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,6}(\.\d{1,2})?$")] = Field(
+        description="PP+ asked for, pounds and pence (more than £0)")
+    area_of_focus: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    intervention_type: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class TargetChoice(BaseModel):
+    value: str
+    label: str
+
+
+class ActionTarget(BaseModel):
+    id: uuid.UUID
+    child_id: uuid.UUID
+    what: str
+    by_when: date
+    how: str
+    funding_type: str
+    funding_type_label: str
+    amount: str
+    area_of_focus: str
+    area_of_focus_label: str
+    intervention_type: str
+    intervention_type_label: str
+    academic_year: str
+    term: str
+    raised_by: uuid.UUID
+    raised_by_name: str | None = None
+    raised_at: datetime
+    decision: Literal["approved", "refused", "more_information"] | None = Field(
+        default=None, description="The Virtual School's decision on its PP+ (null: waiting)")
+    amount_approved: str | None = None
+    decision_reason: str | None = None
+    decided_at: datetime | None = None
+    carried_into: uuid.UUID | None = Field(default=None, description="The PEP that lists it among previous targets")
+
+
+class ActionTargetList(BaseModel):
+    items: list[ActionTarget]
+    can_raise: bool
+    areas_of_focus: list[TargetChoice] = Field(description="The choices, from the child's PEP template")
+    intervention_types: list[TargetChoice]
+
+
 # ---- operations ------------------------------------------------------------------------------------
 
 class AccessLogQuery(BaseModel):
@@ -392,6 +452,14 @@ CHILD_ACCESS_LOG = _op("child_access_log", "get", "/children/{child_id}/access-l
                        "and PEPs, newest first (the Virtual School only; query: since, until as YYYY-MM-DD, default "
                        "this month; pep_id; reads_only=true)", query=AccessLogQuery, response=AccessLog,
                        tags=("children",))
+LIST_ACTION_TARGETS = _op("list_action_targets", "get", "/children/{child_id}/action-targets", "Targets raised "
+                          "for a child between PEPs, newest first, with their PP+ decisions (the child's Designated "
+                          "Teacher, social worker and Virtual School; others 404)", response=ActionTargetList,
+                          tags=("children",))
+RAISE_ACTION_TARGET = _op("raise_action_target", "post", "/children/{child_id}/action-targets", "Raise a costed "
+                          "target with a PP+ request between PEPs: it goes to the Virtual School's PP+ queue and the "
+                          "next PEP lists it among its previous targets", body=ActionTargetIn,
+                          response=ActionTarget, status=201, tags=("children",))
 GET_RETENTION = _op("get_retention", "get", "/organisations/{la_id}/retention", "How long the LA keeps a child's "
                     "records: until which birthday (75 unless its VS admin chose another; the LA's Virtual School), "
                     "and any reduction waiting to take effect", response=RetentionState, tags=("children",))

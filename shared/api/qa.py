@@ -214,7 +214,8 @@ class FundingDecideIn(BaseModel):
 
 class FundingRequestOut(BaseModel):
     id: uuid.UUID
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None = Field(default=None, description="None for a target raised between PEPs")
+    action_target_id: uuid.UUID | None = Field(default=None, description="The target raised between PEPs it is for")
     target: int
     child_id: uuid.UUID
     child_name: str | None = None
@@ -257,7 +258,10 @@ class TermlyPaymentOut(BaseModel):
     setting_id: uuid.UUID | None = None
     academic_year: str
     term: str
-    amount: str
+    amount: str = Field(description="What was paid: the termly payment, or what was left of the allocation")
+    amount_due: str | None = Field(default=None, description="The LA's termly payment it stood for")
+    capped: bool = Field(default=False, description="Less than the termly payment was paid (possibly nothing): "
+                         "the child's allocation for the financial year was used up")
     financial_year: str
     paid_at: datetime
 

@@ -70,6 +70,30 @@ def _targets_to_review(group: TemplateField, rows: list[dict[str, Any]]) -> list
     return reviewed
 
 
+def add_targets_between_peps(template: Template, answers: dict[str, dict[str, Any]],
+                             to_check: dict[str, list[str]], words: list[str]) -> int:
+    """Targets raised between PEPs (Kent's "Action Plan and Targets outside of PEP") join the new PEP's previous
+    targets to review, after those carried from the last PEP, as far as the group has rows. Returns how many of
+    `words` (oldest first) were added; the rest wait for the PEP after."""
+    for section in template.sections:
+        group = section.field(PREVIOUS_TARGETS)
+        if group is None or group.type != "group":
+            continue
+        text_column = next((f.key for f in group.fields or [] if f.type in TEXT), None)
+        if text_column is None:
+            return 0
+        mine = answers.setdefault(section.key, {})
+        rows = list(mine.get(PREVIOUS_TARGETS) or [])
+        room = max((group.max_rows or len(rows) + len(words)) - len(rows), 0)
+        added = words[:room]
+        if added:
+            mine[PREVIOUS_TARGETS] = rows + [{text_column: w} for w in added]
+            checks = to_check.setdefault(section.key, [])
+            checks += [f"{PREVIOUS_TARGETS}.{i}" for i in range(len(rows) + 1, len(rows) + len(added) + 1)]
+        return len(added)
+    return 0
+
+
 def funding_requests(answers: dict[str, dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     """The current targets that need funding, with their row numbers: what a submitted PEP asks qa to decide."""
     for section_answers in answers.values():
