@@ -13,7 +13,13 @@ import asyncpg
 from services.pep import action_plan, children_store
 from services.pep import pep_store as store
 from services.pep.domain import core_data
-from services.pep.domain.carry_forward import add_targets_between_peps, core_values, funding_requests, start_answers
+from services.pep.domain.carry_forward import (
+    add_targets_between_peps,
+    core_values,
+    funding_requests,
+    next_meeting,
+    start_answers,
+)
 from services.pep.domain.lifecycle import next_term
 from services.pep.domain.peps import MEETING, meeting_invitees, subject_attainment
 from shared.bus import add_event
@@ -37,11 +43,13 @@ async def has_open_pep(conn: asyncpg.Connection, child_id: uuid.UUID) -> bool:
 
 
 async def create_pep(conn: asyncpg.Connection, child: asyncpg.Record, kind: str, term: str, academic_year: str,
-                     meeting_date: date | None, claims: Claims, correlation_id: str | None = None) -> asyncpg.Record:
-    """A new PEP from the right template for the child's phase, carried forward from their last one."""
+                     meeting_date: date | None, claims: Claims, correlation_id: str | None = None,
+                     meeting: dict[str, Any] | None = None) -> asyncpg.Record:
+    """A new PEP from the right template for the child's phase, carried forward from their last one; `meeting`:
+    its meeting section's answers already agreed (the date, time and venue the last PEP set for this one)."""
     template_id, template = await store.template_for(conn, child["la_id"], store.phase_for(child["year_group"]))
     previous_id, previous = await store.previous_answers(conn, child["id"])
-    answers, to_check = start_answers(template, previous, core_values(dict(child)))
+    answers, to_check = start_answers(template, previous, core_values(dict(child)), meeting)
     between = await action_plan.to_carry(conn, child["id"])  # targets raised since the last PEP
     taken = between[:add_targets_between_peps(template, answers, to_check, [action_plan.review_words(t)
                                                                            for t in between])]
@@ -70,13 +78,23 @@ async def create_pep(conn: asyncpg.Connection, child: asyncpg.Record, kind: str,
 async def start_next_termly(conn: asyncpg.Connection, finalised: asyncpg.Record, claims: Claims,
                             correlation_id: str) -> None:
     """Signing a PEP off starts the next termly review, carried forward, for a child still in care: nobody has
-    to remember to. Its meeting date is for whoever arranges the meeting; the LA's timescales say by when."""
+    to remember to. The next meeting its meeting section agreed (date, time, venue) is the new PEP's meeting,
+    announced as scheduled, so the school's delegation, task dates, invitations and reminders follow from it.
+    Without an agreed date still to come, the new PEP has none: whoever arranges the meeting sets it, and the
+    LA's timescales say by when."""
     await hold_child(conn, finalised["child_id"])
     child = await children_store.child(conn, finalised["child_id"])
     if child is None or not child["in_care"] or await has_open_pep(conn, child["id"]):
         return
     term, academic_year = next_term(finalised["term"], finalised["academic_year"])
-    await create_pep(conn, child, "termly_review", term, academic_year, None, claims, correlation_id)
+    section = (await store.sections(conn, finalised["id"])).get(MEETING)
+    agreed = next_meeting(section["answers"] if section is not None else {}, finalised["meeting_date"],
+                          date.today())
+    when = date.fromisoformat(agreed["meeting_date"]) if agreed else None
+    pep = await create_pep(conn, child, "termly_review", term, academic_year, when, claims, correlation_id,
+                           meeting=agreed)
+    if agreed and when is not None:
+        await _announce_meeting(conn, pep, when, agreed, "scheduled", correlation_id)
 
 
 async def section_saved(conn: asyncpg.Connection, pep: asyncpg.Record) -> None:
@@ -141,14 +159,19 @@ async def meeting_changed(conn: asyncpg.Connection, pep: asyncpg.Record, answers
     when = answers.get("meeting_date")
     if not when:
         return
-    meeting_date = date.fromisoformat(when)
+    await _announce_meeting(conn, pep, date.fromisoformat(when), answers,
+                            "moved" if pep["meeting_date"] is not None else "scheduled", correlation_id)
+
+
+async def _announce_meeting(conn: asyncpg.Connection, pep: asyncpg.Record, meeting_date: date,
+                            answers: dict[str, Any], change: str, correlation_id: str) -> None:
     sequence = await conn.fetchval("UPDATE peps SET meeting_date = $2, meeting_sequence = meeting_sequence + 1 "
                                    "WHERE id = $1 RETURNING meeting_sequence - 1", pep["id"], meeting_date)
     await add_event(conn, "pep", PepMeetingChanged(
         pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
-        change="moved" if pep["meeting_date"] is not None else "scheduled", meeting_date=meeting_date,
-        meeting_time=answers.get("meeting_time"), location=answers.get("location"), sequence=int(sequence),
-        invitees=meeting_invitees(answers)), tenant=str(pep["la_id"]), correlation_id=correlation_id)
+        change=change, meeting_date=meeting_date, meeting_time=answers.get("meeting_time"),
+        location=answers.get("location"), sequence=int(sequence), invitees=meeting_invitees(answers)),
+        tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 async def meeting_cancelled(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:

@@ -24,6 +24,7 @@ from services.pep.domain.peps import (
     held_by_delegate,
     may_edit,
     missing_for_sign_off,
+    shown_state,
 )
 from services.pep.domain.templates import clean_answers, missing, progress
 from shared.api import peps as api
@@ -117,9 +118,10 @@ async def overview(request: web.Request) -> PepOverview:
             continue
         row = saved[section.key]
         answered, shown = progress(section, row["answers"])
+        status, to_check = shown_state(pep["status"], row["status"], list(row["to_check"]))
         sections.append(SectionState(key=section.key, title=section.title, owner=section.owner,
-                                     status=row["status"], answered=answered, questions=shown,
-                                     to_check=len(row["to_check"]), delegated=section.key in delegated,
+                                     status=status, answered=answered, questions=shown,
+                                     to_check=len(to_check), delegated=section.key in delegated,
                                      can_edit=may_edit(pep["status"], access, section, delegated)))
     return PepOverview(**dict(_summary(pep)),
                        template=TemplateRef(key=template.key, name=template.name, version=template.version),
@@ -150,8 +152,9 @@ async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) 
 
 def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
                  delegated: frozenset[str], given: list[ViewsGiven] | None = None) -> SectionOut:
+    status, to_check = shown_state(pep["status"], row["status"], list(row["to_check"]))
     return SectionOut(pep_id=pep["id"], key=section.key, definition=section, answers=row["answers"],
-                      version=row["version"], status=row["status"], to_check=row["to_check"],
+                      version=row["version"], status=status, to_check=to_check,
                       updated_at=row["updated_at"], updated_by_name=row.get("updated_by_name"),
                       missing=[Gap(field=e.field, message=e.message) for e in missing(section.fields, row["answers"])],
                       delegated=section.key in delegated, can_edit=may_edit(pep["status"], access, section, delegated),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.pep.domain.carry_forward import core_values, start_answers
+from datetime import date
+
+from services.pep.domain.carry_forward import core_values, next_meeting, start_answers
 from shared.api.templates import Template
 
 TEMPLATE = Template.model_validate({
@@ -22,10 +24,35 @@ TEMPLATE = Template.model_validate({
                 {"key": "by_when", "label": "By when", "type": "date"}]}]}]})
 
 
-def test_a_first_pep_starts_from_core_data_only() -> None:
+def test_a_first_pep_starts_from_core_data_only_with_nothing_carried_to_check() -> None:
     answers, to_check = start_answers(TEMPLATE, None, core_values({"given_name": "Jordan"}))
     assert answers == {"personal": {"name": "Jordan"}}
-    assert to_check == {"personal": ["name"]}
+    assert to_check == {"personal": []}  # from the record as it is now, not carried: "Check carried answers" lies
+
+
+def test_the_agreed_next_meeting_is_the_next_peps_meeting_not_a_carried_answer() -> None:
+    agreed = next_meeting({"next_meeting_date": "2027-03-03", "next_meeting_time": "10:15",
+                           "next_meeting_venue": "Library", "meeting_date": "2026-12-04"},
+                          date(2026, 12, 4), date(2026, 12, 7))
+    assert agreed == {"meeting_date": "2027-03-03", "meeting_time": "10:15", "location": "Library"}
+    template = Template.model_validate({**TEMPLATE.model_dump(), "sections": [*TEMPLATE.model_dump()["sections"], {
+        "key": "meeting", "title": "Meeting", "owner": "designated_teacher", "fields": [
+            {"key": "meeting_date", "label": "Date", "type": "date"},
+            {"key": "location", "label": "Where", "type": "text", "carry_forward": True},
+            {"key": "next_meeting_date", "label": "Next", "type": "date"}]}]})
+    answers, to_check = start_answers(template, {"meeting": {"location": "Old room"}}, {}, agreed)
+    # Only the questions the template asks; the agreed venue wins over last term's, and none of it is to check.
+    assert answers["meeting"] == {"meeting_date": "2027-03-03", "location": "Library"}
+    assert to_check["meeting"] == []
+
+
+def test_only_a_next_meeting_still_to_come_is_scheduled() -> None:
+    held, today = date(2026, 12, 1), date(2026, 12, 7)
+    assert next_meeting({}, held, today) is None
+    assert next_meeting({"next_meeting_date": ""}, held, today) is None
+    assert next_meeting({"next_meeting_date": "2026-12-06"}, held, today) is None  # already past
+    assert next_meeting({"next_meeting_date": "2026-12-08"}, date(2026, 12, 9), today) is None  # before this one
+    assert next_meeting({"next_meeting_date": "2026-12-07"}, None, today) == {"meeting_date": "2026-12-07"}
 
 
 def test_the_next_pep_carries_forward_and_turns_current_targets_into_targets_to_review() -> None:

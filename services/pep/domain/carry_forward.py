@@ -3,21 +3,43 @@
 About 70% of a PEP stays the same term to term; it is copied so nobody retypes it, and listed as "to check"
 so somebody reads it again. Last term's current targets become this term's previous targets, waiting for
 their review. The caller passes only this child's previous answers: nothing can come from another child.
+Answers from the child's record (core data) are filled in too, but they are not carried answers: a first PEP,
+with nothing to carry, has nothing to check. The next meeting the last PEP agreed is this PEP's meeting.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from services.pep.domain.peps import MEETING
 from shared.api.templates import Template, TemplateField
 
 CURRENT_TARGETS, PREVIOUS_TARGETS = "current_targets", "previous_targets"
 TEXT = ("text", "long_text")
+# The meeting section's agreed next meeting, and the question of the next PEP's meeting section each becomes.
+NEXT_MEETING = {"next_meeting_date": "meeting_date", "next_meeting_time": "meeting_time",
+                "next_meeting_venue": "location"}
 
 
-def start_answers(template: Template, previous: dict[str, dict[str, Any]] | None,
-                  core: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
-    """(answers per section, keys per section to check) for a new PEP."""
+def next_meeting(meeting: dict[str, Any], held: date | None, today: date) -> dict[str, Any] | None:
+    """The next PEP's meeting as the finalised PEP's meeting section agreed it (`meeting_date`, `meeting_time`,
+    `location`), or None: no date agreed, or one that is not still to come (before today, or not after the
+    meeting `held`), which is no meeting to schedule."""
+    try:
+        when = date.fromisoformat(str(meeting.get("next_meeting_date") or ""))
+    except ValueError:
+        return None
+    if when < today or (held is not None and when <= held):
+        return None
+    agreed = {ours: meeting[theirs] for theirs, ours in NEXT_MEETING.items() if meeting.get(theirs) not in (None, "")}
+    return agreed | {"meeting_date": when.isoformat()}
+
+
+def start_answers(template: Template, previous: dict[str, dict[str, Any]] | None, core: dict[str, Any],
+                  meeting: dict[str, Any] | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """(answers per section, keys per section to check) for a new PEP; `meeting`: its meeting section's answers
+    already agreed (next_meeting), which are its own, not carried answers to check."""
     answers: dict[str, dict[str, Any]] = {}
     to_check: dict[str, list[str]] = {}
     previous = previous or {}
@@ -33,14 +55,17 @@ def start_answers(template: Template, previous: dict[str, dict[str, Any]] | None
                 mine[field.key] = before[field.key]
                 check.append(field.key)
             elif field.prefill and core.get(field.prefill) not in (None, ""):
-                mine[field.key] = core[field.prefill]
-                check.append(field.key)
+                mine[field.key] = core[field.prefill]  # from the record as it is now: nothing carried to check
         previous_group = section.field(PREVIOUS_TARGETS)
         if previous_group is not None and previous_group.type == "group":
             carried = _targets_to_review(previous_group, _find_current_targets(previous))
             if carried:
                 mine[PREVIOUS_TARGETS] = carried
                 check += [f"{PREVIOUS_TARGETS}.{i}" for i in range(1, len(carried) + 1)]
+        if section.key == MEETING and meeting:
+            agreed = {k: v for k, v in meeting.items() if section.field(k) is not None}
+            mine.update(agreed)
+            check = [k for k in check if k not in agreed]
         if mine:
             answers[section.key] = mine
             to_check[section.key] = check

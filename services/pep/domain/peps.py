@@ -32,6 +32,15 @@ def may_edit(status: str, access: Access, section: Section, delegated: frozenset
     return lifecycle.may_edit_section(section.owner, status, access.via)
 
 
+def shown_state(pep_status: str, status: str, to_check: list[str]) -> tuple[str, list[str]]:
+    """A section's state as people read it. A finalised PEP is finished: it was signed off as it stands, so every
+    section is complete with nothing left to check, whatever was last saved in it (or never opened, as the
+    Virtual School's sign-off is when QA's review stands in for it)."""
+    if pep_status == "finalised":
+        return "complete", []
+    return status, to_check
+
+
 def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any]],
                          access: Access | None) -> list[Missing]:
     """Every mandatory answer shown that is not there, section by section (those the caller may see, when
