@@ -130,7 +130,8 @@ scheduler = every("digests", lambda app: app[SETTINGS].digest_interval_seconds, 
 
 
 def digest_email(person: Person, digest_date: date, items: list[dict[str, Any]], virtual_school: Any) -> Email:
-    lines = [{"what": WHAT.get(i["template"], "Reminder"), "child": i["values"].get("child", ""),
+    lines = [{"what": WHAT.get(i["template"], "Reminder"),
+              "child": i["values"].get("child_name") or i["values"].get("child", ""),
               "task": i["values"].get("what", ""), "due": i["values"].get("due", ""),
               "link": i["values"].get("link", "")} for i in items]
     return Email("daily_digest", person.email, {"given_name": person.given_name, "count": len(lines),

@@ -41,6 +41,11 @@ class Child:
     social_worker_id: uuid.UUID | None
 
     @property
+    def full_name(self) -> str:
+        """First name and family name, for the body of an email to someone who works with the child."""
+        return f"{self.given_name.strip()} {self.family_name.strip()}".strip()
+
+    @property
     def short_name(self) -> str:
         """First name and family-name initial: all a subject line may say about a child."""
         initial = self.family_name.strip()[:1].upper()

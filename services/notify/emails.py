@@ -29,6 +29,7 @@ _env.filters["london_time"] = london_time
 
 # Subjects are stored in the delivery log and shown on lock screens: no personal data in them beyond a child's
 # first name and family-name initial ({child}, "Jordan E."), which is how the guides say to refer to a child.
+# The body, read by someone who works with the child, names them in full ({{ child_name }}, "Jordan Example").
 SUBJECTS = {
     "sign_in_code": "Your {service_name} sign-in code",
     "invitation": "You have been invited to use {service_name}",
@@ -106,7 +107,10 @@ def payload_of(email: Email) -> dict[str, object] | None:
 
 def from_payload(template: str, recipient: str, payload: Mapping[str, Any]) -> Email:
     school, calendar = payload.get("virtual_school"), payload.get("calendar")
-    return Email(template, recipient, payload.get("values") or {},
+    values = dict(payload.get("values") or {})
+    if "child" in values:
+        values.setdefault("child_name", values["child"])  # kept before bodies named the child in full
+    return Email(template, recipient, values,
                  virtual_school=Organisation.model_validate(school) if school else None,
                  calendar=CalendarFile(calendar["method"], calendar["ics"].encode()) if calendar else None)
 

@@ -18,6 +18,7 @@ import asyncpg
 
 from services.notify import directory
 from services.notify.digest import SEND_FROM_HOUR, UK
+from services.notify.directory import Child
 from services.notify.emails import Email
 from services.notify.pep_notices import _pep_link, _when
 from services.notify.settings import NotifySettings
@@ -85,15 +86,16 @@ async def reminder_emails(ctx: MessageContext, data: MeetingReminderDue, setting
     virtual_school = await directory.virtual_school(pool, latest["la_id"]) if latest["la_id"] else None
     when = _when(latest["meeting_date"], latest["meeting_time"])
     # Only people with an account can open the PEP: carers and parents are told the meeting, not sent a link.
-    return [reminder_email(address, accounts.get(address.casefold(), ""), child.short_name, when,
+    return [reminder_email(address, accounts.get(address.casefold(), ""), child, when,
                            (latest["location"] or "").strip(),
                            _pep_link(settings, data.pep_id) if address.casefold() in accounts else "", virtual_school)
             for address in data.recipients]
 
 
-def reminder_email(recipient: str, given_name: str, child: str, when: str, place: str, link: str,
+def reminder_email(recipient: str, given_name: str, child: Child, when: str, place: str, link: str,
                    virtual_school: Organisation | None) -> Email:
     """One reminder: the meeting's date, time and place, and (for someone with an account) a link to the PEP."""
-    return Email("meeting_reminder", recipient, {"given_name": given_name, "child": child, "when": when,
+    return Email("meeting_reminder", recipient, {"given_name": given_name, "child": child.short_name,
+                                                 "child_name": child.full_name, "when": when,
                                                  "place": place, "previous_when": "", "link": link},
                  virtual_school=virtual_school)

@@ -117,10 +117,11 @@ def _meeting_email(template: str, data: PepMeetingChanged, r: Recipient, child: 
     ics = calendar.invitation(
         pep_id=data.pep_id, sequence=data.sequence, cancelled=cancelled, meeting_date=data.meeting_date,
         meeting_time=data.meeting_time, location=place or None, summary=f"PEP meeting: {child.short_name}",
-        description=f"The Personal Education Plan (PEP) meeting for {child.short_name}. Questions: "
+        description=f"The Personal Education Plan (PEP) meeting for {child.full_name}. Questions: "
                     f"{organiser_name}, {organiser_email}.", organiser_email=organiser_email,
         organiser_name=organiser_name, attendee_email=r.email, attendee_name=r.name or None, stamp=stamp)
-    values = {"given_name": r.name or "", "child": child.short_name, "when": when, "place": place,
+    values = {"given_name": r.name or "", "child": child.short_name, "child_name": child.full_name, "when": when,
+              "place": place,
               "previous_when": previous_when if previous_when != when else "",
               "link": _pep_link(settings, data.pep_id) if r.has_account else ""}
     return Email(template, r.email, values, virtual_school=virtual_school,
@@ -168,7 +169,7 @@ def status_emails(data: PepStatusChanged, *, child: Child, recipients: list[Pers
         return []
     pep_name = f"{data.term} term {data.academic_year} PEP"
     return [Email(template, p.email, {
-        "given_name": p.given_name, "child": child.short_name, "pep_name": pep_name,
+        "given_name": p.given_name, "child": child.short_name, "child_name": child.full_name, "pep_name": pep_name,
         "by_name": by_name or "Someone", "reason": (data.reason or "").strip(), "rating": rating,
         "link": _pep_link(settings, data.pep_id)}, virtual_school=virtual_school) for p in recipients]
 

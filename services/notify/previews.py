@@ -127,7 +127,7 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
                                       virtual_school=VIRTUAL_SCHOOL, settings=settings, stamp=WHEN)
     for who, link in ((DT, f"{settings.portal_url.rstrip('/')}/peps/{PEP_ID}"), (None, "")):
         out.append(meeting_reminders.reminder_email(
-            who.email if who else "pat.carer@example.test", who.given_name if who else "", CHILD.short_name,
+            who.email if who else "pat.carer@example.test", who.given_name if who else "", CHILD,
             "Tuesday 1 December 2026 at 3:30pm", "Oakfield Primary School, Room 4", link, VIRTUAL_SCHOOL))
     for status, action, people in (("submitted", "submit", [CASEWORKER]), ("returned", "return", [DT]),
                                    ("approved", "approve", [SW]), ("finalised", "finalise", [SW])):

@@ -59,7 +59,8 @@ def _unique(people: list[Person], actor: uuid.UUID | None) -> list[Person]:
 
 def _values(p: Person, child: Child, data: TaskChanged | TaskReminder, settings: NotifySettings,
             **more: Any) -> dict[str, Any]:
-    return {"given_name": p.given_name, "child": child.short_name, "what": KIND_WORDS.get(data.kind, "work on"),
+    return {"given_name": p.given_name, "child": child.short_name, "child_name": child.full_name,
+            "what": KIND_WORDS.get(data.kind, "work on"),
             "due": day_in_words(data.due_date) if data.due_date else "", "sections": len(getattr(data, "sections", [])),
             "link": f"{settings.portal_url.rstrip('/')}/tasks/{data.task_id}", **more}
 

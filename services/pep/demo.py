@@ -12,6 +12,8 @@ from shared import db, demo
 from shared.settings import ServiceSettings
 
 SW, IRO, CARER = demo.account_id("sw"), demo.account_id("iro"), demo.account_id("carer")
+# Who entered each LA's children: a real person of that LA, so the record's activity names them as it would anyone.
+ENTERED_BY = {demo.LA_ID: demo.account_id("caseworker"), demo.OTHER_LA_ID: demo.account_id("admin2")}
 CHILD_IDS: list[uuid.UUID] = [c["id"] for c in demo.CHILDREN]  # type: ignore[misc]
 # A Northshire child at Hillside, so every screen can be seen to keep LAs apart.
 NORTHSHIRE_CHILD: dict[str, Any] = {"id": demo._id("child/5"), "given_name": "Avery", "family_name": "Northern",
@@ -53,7 +55,7 @@ async def seed(settings: ServiceSettings) -> None:
             for la_id, child in [*((demo.LA_ID, c) for c in demo.CHILDREN), (demo.OTHER_LA_ID, NORTHSHIRE_CHILD)]:
                 await _seed_child(conn, la_id, child)
             first, second = CHILD_IDS[0], CHILD_IDS[1]
-            await children_store.link_siblings(conn, demo.LA_ID, first, second, None)
+            await children_store.link_siblings(conn, demo.LA_ID, first, second, ENTERED_BY[demo.LA_ID])
     finally:
         await conn.close()
 
@@ -62,11 +64,11 @@ async def _seed_child(conn: asyncpg.Connection, la_id: uuid.UUID, child: dict[st
     values = {"given_name": child["given_name"], "family_name": child["family_name"],
               "date_of_birth": date.fromisoformat(child["date_of_birth"]), "setting_id": child["setting_id"],
               "year_group": child["year_group"], **DETAILS[child["id"]]}
-    current = await children_store.child(conn, child["id"], lock=True)
+    current, by = await children_store.child(conn, child["id"], lock=True), ENTERED_BY[la_id]
     if current is None:
-        row = await children_store.insert_child(conn, child["id"], la_id, values, None)
+        row = await children_store.insert_child(conn, child["id"], la_id, values, by)
     elif current["social_care_id"] is None:  # seeded before core data had these fields
-        row = await children_store.update_child(conn, current, core_data.changes(dict(current), values), None)
+        row = await children_store.update_child(conn, current, core_data.changes(dict(current), values), by)
     else:
         return  # already there: keep whatever was done with it since
     await children_store.publish_changed(conn, row, None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import date
 from typing import Any
 
@@ -70,9 +71,22 @@ async def trays(request: web.Request) -> web.Response:
     sort = sort if sort in SORTS else "due"
     query = TaskQuery.model_validate({"tray": tray, "sort": sort})
     found = await gateway(request).call(tasks_api.LIST_TASKS, who, query=query)
+    titles = await section_titles(request, who, found.items)
     return await render_signed_in(request, "tasks.html", {
         "current_page": "tasks", "tray": tray, "trays": TRAYS, "hint": TRAY_HINTS[tray], "counts": found.counts,
-        "sort": sort, "sorts": SORTS, "rows": [task_row(t) for t in found.items]})
+        "sort": sort, "sorts": SORTS, "rows": [task_row(t, titles.get(t.pep_id)) for t in found.items]})
+
+
+async def section_titles(request: web.Request, who: Caller, tasks: list[Task]) -> dict[uuid.UUID, dict[str, str]]:
+    """The section titles of each PEP these tasks name sections of, from the PEP's own template version (an LA
+    may have renamed a section): a tray says "Attainment and progress", never the key `attainment`."""
+    async def one(pep_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, str]]:
+        try:
+            pep = await gateway(request).call(GET_PEP, who, pep_id=pep_id)
+        except GatewayProblem:
+            return pep_id, {}  # a PEP gone from view since: its task keeps the section's words
+        return pep_id, {s.key: s.title for s in pep.sections}
+    return dict(await asyncio.gather(*(one(p) for p in {t.pep_id for t in tasks if t.sections})))
 
 
 @routes.get("/tasks/{task_id}")

@@ -287,3 +287,35 @@ def test_funding_goes_to_the_settings_dts_and_the_social_worker_once_each() -> N
         samples.DT, samples.SW]
     assert funding_recipients(social_worker=None, designated_teachers=[]) == []
     assert (pounds("20.00"), pounds("1234567.5"), pounds(None), pounds("x")) == ("£20.00", "£1,234,567.50", "", "")
+
+
+@pytest.mark.parametrize("email", [e for e in ALL if "child" in e.values  # views: the invitee's own words
+                                   and not e.template.startswith(("views_", "funding_"))],  # funding: tested above
+                         ids=lambda e: f"{e.template}-{e.recipient}")
+def test_the_body_names_the_child_in_full_never_by_initial(email: Email) -> None:
+    """Issue 22: "Riley S.." read badly; someone who works with the child reads their full name. Only the subject
+    (on lock screens, in the delivery log) keeps to the first name and initial."""
+    message = render(email)
+    text, html = parts(message)
+    html_body = re.sub(r"<title>.*?</title>", "", html, flags=re.S)
+    for body in (text, html_body):
+        assert "Jordan Example" in body, body
+        assert "Jordan E." not in body, body
+    assert "Jordan E." in str(message["Subject"]) and "Example" not in str(message["Subject"])
+
+
+def test_the_daily_digest_names_each_child_in_full() -> None:
+    digests = [e for e in ALL if e.template == "daily_digest"]
+    assert digests
+    for email in digests:
+        text, html = parts(render(email))
+        assert "the PEP for Jordan Example" in text and "Jordan E." not in text
+        assert "the PEP for Jordan Example" in html
+
+
+def test_an_email_kept_before_bodies_named_the_child_in_full_can_still_be_resent() -> None:
+    kept = emails.payload_of(next(e for e in ALL if e.template == "task_assigned"))
+    assert kept is not None
+    old = {**kept, "values": {k: v for k, v in kept["values"].items() if k != "child_name"}}  # type: ignore[union-attr]
+    text, _ = parts(render(emails.from_payload("task_assigned", "dt@example.test", old)))
+    assert "the Personal Education Plan (PEP) for Jordan E." in text

@@ -451,6 +451,33 @@ async def test_autosave_when_signed_out_says_so(portal: TestClient, fake: FakeGa
     assert resp.status == 401 and (await resp.json())["status"] == "signed_out"
 
 
+# ---- the trays ---------------------------------------------------------------------------------------------------
+
+
+async def test_a_tray_names_sections_by_their_titles_in_the_peps_template(portal: TestClient,
+                                                                          signed_in: FakeGateway) -> None:
+    # The LA's template calls its sections by its own words (escaped once); a task names them by key.
+    overview = {**OVERVIEW, "sections": [
+        {"key": k, "title": t, "owner": "designated_teacher", "status": "not_started", "answered": 0, "questions": 1,
+         "to_check": 0, "can_edit": True} for k, t in (("attainment", "Attainment and progress"),
+                                                       ("views", "The child’s views"),
+                                                       ("carer_views", "Carer <b>views</b> & wishes"))]}
+    signed_in.answer("GET", f"/peps/{PEP}", 200, overview)
+    task = {"id": "0b3c2f3e-8a6d-4e7a-9f1b-2c3d4e5f6a7b", "kind": "complete_sections", "status": "assigned",
+            "pep_id": PEP, "child_id": CHILD, "child_name": "Jordan Example", "la_id": CHILD_PROFILE["la_id"],
+            "setting_id": OAKFIELD, "sections": ["attainment", "views", "carer_views"], "assignee_user_id": None,
+            "originator_id": None, "originator_name": "Cal Caseworker", "due_date": "2027-02-01", "overdue": False,
+            "note": None, "feedback": None, "created_at": "2027-01-05T10:00:00+00:00",
+            "updated_at": "2027-01-05T10:00:00+00:00", "version": 1, "can_retract": False}
+    signed_in.answer("GET", "/tasks", 200, {"items": [task, {**task, "id": OLD_PEP, "kind": "finalise",
+                                                            "sections": []}], "counts": {"current": 2}})
+    html = await (await portal.get("/tasks")).text()
+    assert ("Complete sections: Attainment and progress, The child’s views, "
+            "Carer &lt;b&gt;views&lt;/b&gt; &amp; wishes") in html
+    assert "Carer views" not in html and ">Attainment<" not in html and "Attainment," not in html
+    assert len(signed_in.asked("GET", f"/peps/{PEP}")) == 1  # once a PEP, however many of its tasks
+
+
 # ---- check answers, sign-off, actions, history --------------------------------------------------------------------
 
 
