@@ -13,6 +13,9 @@ from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.readmodels import ChildrenReadModel
 
 CHILDREN = ChildrenReadModel("delegation", extra=("in_care",))
+# pep's action when the school's contribution is in but the PEP waits for the social worker's part (pep's
+# domain/lifecycle.py CONTRIBUTED).
+SCHOOL_CONTRIBUTION = "submit_contribution"
 
 
 async def _on_meeting_moved(ctx: MessageContext, data: PepMeetingChanged) -> None:
@@ -28,13 +31,14 @@ async def _on_meeting_moved(ctx: MessageContext, data: PepMeetingChanged) -> Non
 
 
 async def _on_pep_status(ctx: MessageContext, data: PepStatusChanged) -> None:
-    """The PEP moved on: the tasks follow. Submitting is the delegate's contribution; returning gives the setting
-    an amend task with the feedback; approval gives the social worker a finalise task; finalising or
-    cancelling closes what is left."""
+    """The PEP moved on: the tasks follow. The school's contribution (`submit_contribution`: the PEP waits for the
+    social worker's part; or `submit`: it went to QA) ends the school's task; returning gives the setting an amend
+    task with the feedback; approval gives the social worker a finalise task; finalising or cancelling closes
+    what is left."""
     rid = ctx.envelope.correlation_id
     async with ctx.effect() as conn:
         open_tasks = await store.open_tasks(conn, data.pep_id)
-        if data.action == "submit":
+        if data.action in ("submit", SCHOOL_CONTRIBUTION):
             for t in open_tasks:
                 if t["kind"] in ("complete_sections", "amend"):
                     await store.move_task(conn, t, "submit", "submitted", None, data.by_user, rid)

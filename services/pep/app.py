@@ -12,6 +12,7 @@ from services.pep import (
     attachments,
     child_record,
     children,
+    contributions,
     delegations,
     demo,
     exports,
@@ -62,6 +63,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(subject_access.routes)
     app.router.add_routes(retention.routes)
     app.router.add_routes(peps.routes)
+    app.router.add_routes(contributions.routes)  # the LA's rule for when PEPs go to QA
     app.router.add_routes(templates_api.routes)
     app.router.add_routes(attachments.routes)
     app.router.add_routes(exports.routes)

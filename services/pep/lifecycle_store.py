@@ -130,6 +130,19 @@ async def record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: 
         meeting_date=pep["meeting_date"]), tenant=str(la_id), correlation_id=correlation_id)
 
 
+async def part_submitted(conn: asyncpg.Connection, pep: asyncpg.Record, action: str, claims: Claims,
+                         correlation_id: str, *, announce: bool) -> None:
+    """A part of the PEP is in while the PEP waits for another: kept among its transitions (its status unchanged).
+    `announce`: told to others too (pep.pep.status_changed with this action; delegation ends the school's task)."""
+    if not announce:
+        await conn.execute("INSERT INTO pep_transitions (pep_id, from_status, to_status, action, by_user) "
+                           "VALUES ($1, $2, $2, $3, $4)", pep["id"], pep["status"], action, uuid.UUID(claims.sub))
+        return
+    await conn.execute("UPDATE peps SET version = version + 1, updated_at = now() WHERE id = $1", pep["id"])
+    await record_transition(conn, pep["id"], pep["la_id"], pep["status"], pep["status"], action, None, claims,
+                            correlation_id)
+
+
 async def request_funding(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:
     """Each PP+ funding request the submitted PEP's targets make, for qa to decide."""
     saved = await store.sections(conn, pep["id"])

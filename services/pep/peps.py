@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.pep import lifecycle_store, reached, views_store
+from services.pep import contributions, lifecycle_store, reached, views_store
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections
@@ -33,6 +33,7 @@ from shared.api.peps import (
     Difference,
     Gap,
     Missing,
+    PartState,
     PepAction,
     PepOverview,
     PepStart,
@@ -42,6 +43,7 @@ from shared.api.peps import (
     SectionOut,
     SectionSave,
     SectionState,
+    SignOff,
     TemplateRef,
 )
 from shared.api.templates import Section, Template
@@ -230,13 +232,43 @@ def _answers(saved: dict[str, asyncpg.Record]) -> dict[str, dict[str, Any]]:
     return {key: row["answers"] for key, row in saved.items()}
 
 
+def _my_part(access: Access) -> str | None:
+    """The part of the PEP this caller submits (None: the whole PEP, for the Virtual School and those who only read)."""
+    return lifecycle.part_of(access.via) if access.can_edit else None
+
+
 @serves(routes, api.PEP_MISSING)
 async def what_is_missing(request: web.Request) -> list[Missing]:
-    """Everything that stops sign-off, section by section."""
+    """What stops the caller's sign-off, section by section: only their part's gaps, which they can fix."""
     async with request.app[POOL].acquire() as conn:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
-    return missing_for_sign_off(template, _answers(saved), access)
+        delegated = await delegated_sections(conn, pep["id"])
+    return missing_for_sign_off(template, _answers(saved), access, _my_part(access), delegated)
+
+
+@serves(routes, api.GET_SIGN_OFF)
+async def sign_off(request: web.Request) -> SignOff:
+    """Where sign-off stands for the caller: their part, what stops it, and which parts are in."""
+    async with request.app[POOL].acquire() as conn:
+        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
+        saved = await store.sections(conn, pep["id"])
+        delegated = await delegated_sections(conn, pep["id"])
+        rule = await contributions.goes_to_qa(conn, pep["la_id"])
+        found = {r["part"]: r for r in await contributions.parts_in(conn, pep["id"])}
+    part = _my_part(access)
+    needed = lifecycle.parts_needed(rule, pep["status"], pep["setting_id"] is not None)
+    parts = []
+    for name in (lifecycle.SCHOOL, lifecycle.SOCIAL_WORKER):
+        row = found.get(name)
+        parts.append(PartState(
+            part=name, needed=name in needed, submitted_at=row["submitted_at"] if row else None,  # type: ignore[arg-type]
+            submitted_by_name=f"{row['given_name']} {row['family_name']}" if row and row["given_name"] else None,
+            setting_id=row["setting_id"] if row else None))
+    actions = lifecycle.allowed_actions(pep["status"], access.via) if access.can_edit else []
+    return SignOff(status=pep["status"], goes_to_qa=rule, my_part=part, parts=parts,  # type: ignore[arg-type]
+                   missing=missing_for_sign_off(template, _answers(saved), access, part, delegated),
+                   can_submit="submit" in actions)
 
 
 @serves(routes, api.SECTION_HISTORY)
@@ -297,8 +329,43 @@ async def take_action(request: web.Request, action: str) -> PepSummary:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         via = access.via if access.can_edit else None
-        pep = await _move(conn, pep, template, action, via, body.reason, claims, request[REQUEST_ID])
+        if action == "submit":
+            pep = await _submit(conn, pep, template, access, body.reason, claims, request[REQUEST_ID])
+        else:
+            pep = await _move(conn, pep, template, action, via, body.reason, claims, request[REQUEST_ID])
     return _summary(pep)
+
+
+async def _submit(conn: asyncpg.Connection, pep: asyncpg.Record, template: Template, access: Access,
+                  reason: str | None, actor: Claims, rid: str) -> asyncpg.Record:
+    """The caller submits their part (lifecycle: PARTS): it needs only that part's mandatory answers. The PEP goes
+    to QA when every part the LA's rule waits for is in; until then it stays as it is, the part recorded (and the
+    school's announced, so delegation ends the school's task). The Virtual School submits the whole PEP."""
+    via = access.via if access.can_edit else None
+    if via is None or lifecycle.transition("submit", pep["status"], via) is None:
+        return await _move(conn, pep, template, "submit", via, reason, actor, rid)  # refused there, with why
+    part = lifecycle.part_of(via)
+    delegated = await delegated_sections(conn, pep["id"])
+    if gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None, part,
+                                    delegated):
+        shown = [g for g in gaps if access.may_see_section(g.section)]
+        what = {lifecycle.SCHOOL: "Your contribution", lifecycle.SOCIAL_WORKER: "Your part of the PEP"}.get(
+            part or "", "The PEP")
+        raise Problem(422, f"{what} is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
+                      code="incomplete", extra={"missing": [g.model_dump(mode="json") for g in shown]})
+    if part is None:
+        return await _move(conn, pep, template, "submit", via, reason, actor, rid)
+    await contributions.record(conn, pep["id"], part, pep["setting_id"] if part == lifecycle.SCHOOL else None,
+                               uuid.UUID(actor.sub))
+    rule = await contributions.goes_to_qa(conn, pep["la_id"])
+    have = {r["part"] for r in await contributions.parts_in(conn, pep["id"])}
+    if lifecycle.parts_needed(rule, pep["status"], pep["setting_id"] is not None) <= have:
+        return await _move(conn, pep, template, "submit", via, reason, actor, rid)
+    await lifecycle_store.part_submitted(conn, pep, lifecycle.CONTRIBUTED[part], actor, rid,
+                                         announce=part == lifecycle.SCHOOL)
+    moved = await store.pep(conn, pep["id"])
+    assert moved is not None
+    return moved
 
 
 def _through_qa(action: str) -> Problem:
@@ -338,11 +405,9 @@ async def _move(conn: asyncpg.Connection, pep: asyncpg.Record, template: Templat
     if move.needs_reason and not (reason or "").strip():
         raise Problem(422, "Give a reason", code="validation",
                       errors=[FieldError(field="reason", message="Enter the reason")])
-    if action == "submit" and (
-            gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None)):
-        raise Problem(422, "The PEP is not ready to submit", f"{len(gaps)} mandatory answers are missing.",
-                      code="incomplete", extra={"missing": [g.model_dump(mode="json") for g in gaps]})
     await lifecycle_store.set_status(conn, pep["id"], move.to_state)
+    if move.to_state == "returned":  # back to the school, whose amendment is a new contribution
+        await contributions.take_back(conn, pep["id"], lifecycle.SCHOOL)
     if move.to_state == "submitted":
         await lifecycle_store.request_funding(conn, pep, rid)
         await lifecycle_store.outcomes_submitted(conn, pep, rid)

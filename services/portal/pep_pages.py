@@ -18,15 +18,15 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from services.portal import accounts, pep_forms, pep_words, task_pages
-from services.portal.children_pages import ensure_signed_in
+from services.portal import accounts, contribution_words, pep_forms, pep_words, task_pages
+from services.portal.children_pages import ensure_signed_in, setting_names
 from services.portal.gateway_client import Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
 from shared.api import peps as peps_api
 from shared.api.auth import GET_SESSION
 from shared.api.children import GET_CHILD, ChildProfile
 from shared.api.operations import Operation
-from shared.api.peps import CompareQuery, PepAction, PepOverview, PepSummary, SectionOut, SectionSave
+from shared.api.peps import CompareQuery, PepAction, PepOverview, PepSummary, SectionOut, SectionSave, SignOff
 from shared.api.templates import Section, TemplateField, visible
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,16 @@ async def overview(request: web.Request) -> web.Response:
         banner = {"heading": "Section marked as complete", "body": ""}
     elif done in SAVED_NOTICES:
         banner = {"heading": SAVED_NOTICES[done], "body": ""}
+    elif done in contribution_words.DONE:
+        banner = {"heading": contribution_words.DONE[done], "body": ""}
     delegation = await task_pages.pep_delegation(request, who, pep, child)
+    state = await gateway(request).call(peps_api.GET_SIGN_OFF, who, pep_id=str(pep.id))
+    names = await setting_names(request, who) if any(p.submitted_at for p in state.parts) else {}
     return await render_signed_in(request, "pep_overview.html", _common(
         pep, child, items=task_items(pep), previous=previous_pep(peps, pep), done=banner, delegation=delegation,
-        status_tag=pep_words.pep_status(pep.status),
-        actions=[a for a in pep.actions if a in pep_words.ACTIONS], action_names=pep_words.ACTIONS))
+        status_tag=pep_words.pep_status(pep.status), submitted=contribution_words.banner_lines(state, names),
+        actions=[a for a in pep.actions if a in pep_words.ACTIONS],
+        action_names={**pep_words.ACTIONS, "submit": contribution_words.SUBMIT_WORDS[state.my_part][1]}))
 
 
 # ---- saving a section ------------------------------------------------------------------------------------------
@@ -615,22 +620,29 @@ async def complete(request: web.Request) -> web.Response:
 async def sign_off(request: web.Request) -> web.Response:
     who = ensure_signed_in(request)
     pep_id = require_uuid(request, "pep_id")
-    (pep, child), gaps = await asyncio.gather(_pep_and_child(request, who, pep_id),
-                                              gateway(request).call(peps_api.PEP_MISSING, who, pep_id=pep_id))
-    return await _sign_off_page(request, pep, child, gaps)
+    (pep, child), state = await asyncio.gather(_pep_and_child(request, who, pep_id),
+                                               gateway(request).call(peps_api.GET_SIGN_OFF, who, pep_id=pep_id))
+    return await _sign_off_page(request, who, pep, child, state)
 
 
-async def _sign_off_page(request: web.Request, pep: PepOverview, child: ChildProfile, gaps: list[Any],
-                         problem: str | None = None) -> web.Response:
+async def _sign_off_page(request: web.Request, who: Caller, pep: PepOverview, child: ChildProfile,
+                         state: SignOff, problem: str | None = None) -> web.Response:
+    """What the person signing submits, only the gaps they can fix (pep says which: their part's), each linked
+    to its question, and which parts of the PEP are in."""
     groups: dict[str, dict[str, Any]] = {}
-    for g in gaps:
+    for g in state.missing:
         group = groups.setdefault(g.section, {"title": g.section_title, "href": _base(str(pep.id), g.section),
                                               "items": []})
         group["items"].append({"text": g.message,
                                "href": f"{_base(str(pep.id), g.section)}#{pep_forms.element_id(g.field)}"})
+    names = await setting_names(request, who)
+    heading, button = contribution_words.SUBMIT_WORDS[state.my_part]
     return await render_signed_in(request, "pep_sign_off.html", _common(
-        pep, child, groups=list(groups.values()), count=len(gaps), can_submit="submit" in pep.actions,
-        problem=problem, status_tag=pep_words.pep_status(pep.status)))
+        pep, child, groups=list(groups.values()), count=len(state.missing), can_submit=state.can_submit,
+        problem=problem, status_tag=pep_words.pep_status(pep.status), heading=heading, button=button,
+        my_part=state.my_part, part_rows=contribution_words.part_rows(state, names),
+        rule=contribution_words.RULES[state.goes_to_qa], waiting=contribution_words.waiting_for(state),
+        submitted=contribution_words.banner_lines(state, names)))
 
 
 async def _allowed(request: web.Request, who: Caller, pep_id: str, action: str) -> tuple[PepOverview, ChildProfile]:
@@ -688,13 +700,15 @@ async def take_action(request: web.Request) -> web.Response:
         log.info("PEP action refused", extra={"action": action, "status": p.status, "code": p.code})
         pep, child = await _allowed(request, who, pep_id, action)
         if action == "submit":
-            gaps = await gateway(request).call(peps_api.PEP_MISSING, who, pep_id=pep_id)
-            return await _sign_off_page(request, pep, child, gaps, problem=p.message)
+            state = await gateway(request).call(peps_api.GET_SIGN_OFF, who, pep_id=pep_id)
+            return await _sign_off_page(request, who, pep, child, state, problem=p.message)
         errors = {k: m for k, m in p.field_errors().items() if k == "reason"}
         return await _action_page(request, pep, child, action, reason, errors=errors,
                                   problem=None if errors else p.message)
     if action == "cancel":
         return redirect(f"/children/{done.child_id}?done=cancel")
+    if action == "submit" and done.status != "submitted":  # my part is in; the PEP waits for another
+        return redirect(f"{_base(pep_id)}?done=contributed")
     return redirect(f"{_base(pep_id)}?done={action}")
 
 

@@ -42,7 +42,10 @@ ACTIONS = {
 }
 DECIDED_IN_REVIEW = ("approve", "return")
 ACTION_DONE = {"submit": "PEP submitted", "return": "PEP returned for changes", "approve": "PEP approved",
-               "finalise": "PEP finalised", "cancel": "PEP cancelled"}
+               "finalise": "PEP finalised", "cancel": "PEP cancelled",
+               # A part of the PEP submitted while it waits for another (pep's lifecycle.CONTRIBUTED).
+               "submit_contribution": "Submitted the school’s contribution",
+               "social_worker_complete": "Submitted the social worker’s part"}
 ACTIONS_WITH_REASON = ("cancel",)
 GENDERS = {"female": "Female", "male": "Male", "other": "Other", "not_known": "Not known"}
 LEGAL_STATUSES = {"s20": "Section 20 (voluntary accommodation)", "interim_care_order": "Interim care order",

@@ -104,6 +104,38 @@ class Missing(BaseModel):
     message: str
 
 
+GoesToQa = Literal["school_submits", "social_worker_completes"]
+Part = Literal["school", "social_worker"]
+
+
+class SubmissionSettings(BaseModel):
+    goes_to_qa: GoesToQa = Field(description="When a PEP goes to quality assurance: when the school submits its "
+                                 "contribution (school_submits: Kent, the default), or once the social worker has "
+                                 "completed their part too (social_worker_completes: ePEP Online)")
+
+
+class PartState(BaseModel):
+    part: Part = Field(description="school: the sections delegated to the school and those it writes; "
+                       "social_worker: the social worker's own section")
+    needed: bool = Field(description="Whether the PEP waits for this part before it goes to QA")
+    submitted_at: datetime | None = Field(default=None, description="When it was submitted; null: not yet")
+    submitted_by_name: str | None = None
+    setting_id: uuid.UUID | None = Field(default=None, description="The school's part: the setting that submitted it")
+
+
+class SignOff(BaseModel):
+    """Where the PEP's sign-off stands for the caller: what they submit, what stops it (only what they can fix),
+    and which parts are in."""
+
+    status: str
+    goes_to_qa: GoesToQa
+    my_part: Part | None = Field(description="What the caller submits: their part of the PEP, or null: the whole "
+                                 "PEP (the Virtual School), or nothing when they cannot submit")
+    parts: list[PartState]
+    missing: list[Missing] = Field(description="What stops the caller's submission, in sections they can fix")
+    can_submit: bool
+
+
 class SavedVersion(BaseModel):
     version: int
     changed: list[str]
@@ -174,14 +206,28 @@ SAVE_SECTION = _op("save_section", "put", "/peps/{pep_id}/sections/{key}", "Save
                    "since your version)", body=SectionSave, response=SectionOut, tags=("peps",))
 COMPLETE_SECTION = _op("complete_section", "post", "/peps/{pep_id}/sections/{key}/complete", "Mark a section complete "
                        "(its mandatory answers given)", response=SectionOut, tags=("peps",))
-PEP_MISSING = _op("pep_missing", "get", "/peps/{pep_id}/missing", "What stops sign-off", response=Missing, many=True,
-                  tags=("peps",))
+PEP_MISSING = _op("pep_missing", "get", "/peps/{pep_id}/missing", "What stops my sign-off: the mandatory answers "
+                  "missing from my part of the PEP (the whole PEP for the Virtual School)", response=Missing,
+                  many=True, tags=("peps",))
 SECTION_HISTORY = _op("section_history", "get", "/peps/{pep_id}/sections/{key}/history", "Every save of a section",
                       response=SavedVersion, many=True, tags=("peps",))
 COMPARE_SECTION = _op("compare_section", "get", "/peps/{pep_id}/sections/{key}/compare", "Two versions side by side, "
                       "or two terms", query=CompareQuery, response=Difference, many=True, tags=("peps",))
-SUBMIT_PEP = _op("submit_pep", "post", "/peps/{pep_id}/actions/submit", "Submit (all mandatory answers given)",
+SUBMIT_PEP = _op("submit_pep", "post", "/peps/{pep_id}/actions/submit", "Submit my part: the school's contribution "
+                 "(a Designated Teacher or setting staff: the sections delegated to the school and those it writes), "
+                 "the social worker's section, or (the Virtual School) the whole PEP; 422 with `missing` lists only "
+                 "that part's gaps. The PEP goes to QA (submitted) once every part the LA's rule waits for is in; "
+                 "until then it stays as it is, with the part recorded (get_sign_off)",
                  body=PepAction, response=PepSummary, tags=("peps",))
+GET_SIGN_OFF = _op("get_sign_off", "get", "/peps/{pep_id}/sign-off", "Where sign-off stands for me: what I submit, "
+                   "what stops it (only what I can fix) and which parts are in", response=SignOff, tags=("peps",))
+GET_SUBMISSION_SETTINGS = _op("get_submission_settings", "get", "/organisations/{la_id}/submission-settings",
+                              "When the LA's PEPs go to quality assurance (the LA's Virtual School)",
+                              response=SubmissionSettings, tags=("peps",))
+SET_SUBMISSION_SETTINGS = _op("set_submission_settings", "put", "/organisations/{la_id}/submission-settings",
+                              "Change it (the LA's VS admin); PEPs already waiting follow the new rule when their "
+                              "next part is submitted", body=SubmissionSettings, response=SubmissionSettings,
+                              errors=(401, 403, 404, 422), tags=("peps",))
 # No approve or return here: a PEP is approved or returned only by deciding its QA review (shared/api/qa.py,
 # DECIDE_REVIEW); qa then takes the action at pep's internal route (QaDecision), as itself.
 FINALISE_PEP = _op("finalise_pep", "post", "/peps/{pep_id}/actions/finalise", "Finalise: sign the PEP off",

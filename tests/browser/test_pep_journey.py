@@ -201,11 +201,11 @@ async def test_a_pep_from_start_to_the_sign_off_list_with_safe_saving(system: An
     # ---- the sign-off page lists what is missing, each linked to its question -----------------------------
     await dt.goto(pep_url)
     await dt.get_by_role("link", name="See what is needed before the PEP can be submitted").click()
-    await expect(dt.get_by_role("heading", level=1)).to_have_text("Submit the PEP")
+    await expect(dt.get_by_role("heading", level=1)).to_have_text("Submit your contribution")
     await expect(dt.locator("main")).to_contain_text("answers are missing")
     key_stage = dt.get_by_role("link", name="Answer ‘Key stage’")
     await expect(key_stage).to_have_attribute("href", re.compile(r"/sections/education#answers-key_stage$"))
-    await expect(dt.get_by_role("button", name="Submit the PEP")).to_have_count(0)
+    await expect(dt.get_by_role("button", name="Submit contribution")).to_have_count(0)
     await assert_accessible_without_javascript(dt)
     await key_stage.click()
     await expect(dt.get_by_role("heading", level=1)).to_have_text("Education")

@@ -101,7 +101,7 @@ async def test_a_caseworker_rates_and_returns_a_pep_and_an_approver_decides_its_
     await expect(dt.locator("main")).to_contain_text("Make target 1 measurable")
     await assert_accessible(dt)
     await dt.goto(f"{system.portal_url}/peps/{pep_id}/sign-off")
-    await dt.get_by_role("button", name="Submit the PEP").click()
+    await dt.get_by_role("button", name="Submit contribution").click()
     await expect(dt.locator(".govuk-notification-banner")).to_contain_text("PEP submitted")
 
     # The caseworker rates the resubmission Green in every area and overall, and approves it: Gold.

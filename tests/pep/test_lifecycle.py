@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from services.pep.domain.lifecycle import QUALITY_ASSURANCE, allowed_actions, may_edit_section, transition
+from services.pep.domain.lifecycle import (
+    QUALITY_ASSURANCE,
+    SCHOOL,
+    SCHOOL_SUBMITS,
+    SOCIAL_WORKER,
+    SOCIAL_WORKER_COMPLETES,
+    allowed_actions,
+    may_edit_section,
+    part_of,
+    parts_needed,
+    section_part,
+    transition,
+)
 
 QA = QUALITY_ASSURANCE
 VS, SW, DT, STAFF, IRO, CARER = "virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro", "carer"
@@ -26,7 +38,7 @@ VS, SW, DT, STAFF, IRO, CARER = "virtual_school", "social_worker", "designated_t
     ("cancelled", VS, []),
     ("in_progress", IRO, []),
     ("in_progress", CARER, []),
-    ("in_progress", STAFF, []),
+    ("in_progress", STAFF, ["submit"]),  # the school's contribution, with the DT's leave to write its sections
 ])
 def test_allowed_actions(state: str, via: str, actions: list[str]) -> None:
     assert allowed_actions(state, via) == actions
@@ -64,3 +76,34 @@ def test_the_term_after() -> None:
     assert next_term("spring", "2026/27") == ("summer", "2026/27")
     assert next_term("summer", "2026/27") == ("autumn", "2027/28")
     assert next_term("summer", "2099/00") == ("autumn", "2100/01")
+
+
+# ---- the parts of a PEP (Kent's "Submit Contribution") -------------------------------------------------------
+
+
+def test_each_writer_submits_their_part_and_the_virtual_school_the_whole_pep() -> None:
+    assert part_of(DT) == part_of(STAFF) == SCHOOL
+    assert part_of(SW) == SOCIAL_WORKER
+    assert part_of(VS) is None
+
+
+@pytest.mark.parametrize("owner,key,delegated,part", [
+    ("designated_teacher", "education", frozenset(), SCHOOL),
+    ("young_person", "views", frozenset(), SCHOOL),  # ePEP Online: the DT marks B and the young person's C
+    ("carer", "carer_views", frozenset(), SCHOOL),
+    ("social_worker", "personal", frozenset(), SOCIAL_WORKER),
+    ("social_worker", "personal", frozenset({"personal"}), SCHOOL),  # delegated to the school: the school's
+    ("virtual_school", "signoff", frozenset(), None),  # signed after submission: nobody's part
+])
+def test_whose_part_each_section_is(owner: str, key: str, delegated: frozenset[str], part: str | None) -> None:
+    assert section_part(owner, key, delegated) == part
+
+
+@pytest.mark.parametrize("rule,status,has_school,needed", [
+    (SCHOOL_SUBMITS, "in_progress", True, {SCHOOL}),  # Kent: the school's submission sends it to QA
+    (SOCIAL_WORKER_COMPLETES, "in_progress", True, {SCHOOL, SOCIAL_WORKER}),  # ePEP Online: both
+    (SOCIAL_WORKER_COMPLETES, "returned", True, {SCHOOL}),  # QA returned it to the school: its amendment sends it
+    (SCHOOL_SUBMITS, "in_progress", False, {SOCIAL_WORKER}),  # no school: the social worker's part alone
+])
+def test_when_the_pep_goes_to_qa(rule: str, status: str, has_school: bool, needed: set[str]) -> None:
+    assert parts_needed(rule, status, has_school) == needed

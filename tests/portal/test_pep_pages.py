@@ -96,6 +96,7 @@ def signed_in(portal: TestClient, fake: FakeGateway) -> FakeGateway:
     fake.answer("GET", f"/children/{CHILD}", 200, CHILD_PROFILE)
     fake.answer("GET", f"/children/{CHILD}/peps", 200, [SUMMARY])
     fake.answer("GET", f"/peps/{PEP}/sections/education", 200, section())
+    fake.answer("GET", f"/peps/{PEP}/sign-off", 200, sign_off())
     return fake
 
 
@@ -112,6 +113,16 @@ def form(token: str, **values: Any) -> dict[str, Any]:
 
 SECTION_URL = f"/peps/{PEP}/sections/education"
 
+
+def sign_off(missing: list[dict[str, Any]] | None = None, my_part: str | None = "school", can_submit: bool = True,
+             school_at: str | None = None) -> dict[str, Any]:
+    """pep's SignOff: the caller's part, what stops it, and which parts are in (none, unless `school_at`)."""
+    return {"status": "in_progress", "goes_to_qa": "social_worker_completes", "my_part": my_part,
+            "missing": missing or [], "can_submit": can_submit,
+            "parts": [{"part": "school", "needed": True, "submitted_at": school_at,
+                       "submitted_by_name": "Dana Teacher" if school_at else None,
+                       "setting_id": OAKFIELD if school_at else None},
+                      {"part": "social_worker", "needed": True}]}
 
 # ---- children -----------------------------------------------------------------------------------------------------
 
@@ -505,16 +516,31 @@ async def test_a_section_you_cannot_change_is_shown_read_only(portal: TestClient
 
 
 async def test_sign_off_lists_what_is_missing_then_offers_submit(portal: TestClient, signed_in: FakeGateway) -> None:
-    signed_in.answer("GET", f"/peps/{PEP}/missing", 200, [
+    signed_in.answer("GET", f"/peps/{PEP}/sign-off", 200, sign_off([
         {"section": "education", "section_title": "Education", "field": "previous.1.name",
-         "message": "Answer ‘Name’"}])
+         "message": "Answer ‘Name’"}]))
     html = await (await portal.get(f"/peps/{PEP}/sign-off")).text()
-    assert "1 answer is missing" in html
+    assert "Submit your contribution" in html and "1 answer is missing" in html
     assert f'<a class="govuk-link" href="{SECTION_URL}#answers-previous-1-name">Answer ‘Name’</a>' in html
     assert f'action="/peps/{PEP}/actions/submit"' not in html
-    signed_in.answer("GET", f"/peps/{PEP}/missing", 200, [])
+    signed_in.answer("GET", f"/peps/{PEP}/sign-off", 200, sign_off())
     html = await (await portal.get(f"/peps/{PEP}/sign-off")).text()
-    assert f'action="/peps/{PEP}/actions/submit"' in html
+    assert f'action="/peps/{PEP}/actions/submit"' in html and re.search(r">\s*Submit contribution\s*</button>", html)
+
+
+async def test_a_contribution_submitted_while_the_pep_waits_says_so(portal: TestClient,
+                                                                    signed_in: FakeGateway) -> None:
+    """The DT's submission is their part: when the PEP waits for the social worker, the PEP page says the school's
+    contribution is in, by which school and when, and what it waits for."""
+    signed_in.answer("POST", f"/peps/{PEP}/actions/submit", 200, SUMMARY)  # still in progress: it waits
+    token = await csrf(portal, f"/peps/{PEP}/sign-off")
+    resp = await portal.post(f"/peps/{PEP}/actions/submit", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.headers["Location"] == f"/peps/{PEP}?done=contributed"
+    signed_in.answer("GET", f"/peps/{PEP}/sign-off", 200, sign_off(school_at="2027-03-03T10:00:00+00:00"))
+    html = await (await portal.get(f"/peps/{PEP}?done=contributed")).text()
+    assert "Contribution submitted" in html
+    assert "Contribution submitted by Oakfield Primary School on 3 March 2027" in html
+    assert "The PEP goes to quality assurance once this is in: Social worker’s part." in html
 
 
 async def test_returning_or_cancelling_needs_a_reason(portal: TestClient, signed_in: FakeGateway) -> None:

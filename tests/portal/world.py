@@ -197,6 +197,8 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", f"{peps}/tasks"): [s(tasks_api.Task)],
         ("GET", f"{peps}/deadlines"): s(tasks_api.PepDeadlines),
         ("GET", f"{peps}/missing"): [s(peps_api.Missing)],
+        ("GET", f"{peps}/sign-off"): s(peps_api.SignOff),
+        ("GET", f"{org}/submission-settings"): {"goes_to_qa": "school_submits"},
         ("GET", f"{peps}/review"): s(qa_api.PepReview),
         ("GET", section): _section_out(),
         ("GET", f"{section}/history"): [s(peps_api.SavedVersion)],

@@ -27,8 +27,9 @@ class Transition:
 
 
 TRANSITIONS: tuple[Transition, ...] = (
+    # A delegate's or the social worker's submit is their part (PARTS below); the PEP moves when every part is in.
     Transition("submit", frozenset(OPEN), "submitted",
-               frozenset({"designated_teacher", "social_worker", "virtual_school"})),
+               frozenset({"designated_teacher", "setting_staff", "social_worker", "virtual_school"})),
     Transition("return", frozenset({"submitted"}), "returned", frozenset({QUALITY_ASSURANCE}), needs_reason=True),
     Transition("approve", frozenset({"submitted"}), "approved", frozenset({QUALITY_ASSURANCE})),
     Transition("finalise", frozenset({"approved"}), "finalised", frozenset({"social_worker", "virtual_school"})),
@@ -65,6 +66,47 @@ def may_edit_section(owner: str, state: str, via: str) -> bool:
         return via in SECTION_WRITERS[owner]
     # Once submitted, only the Virtual School's own sign-off section is still written, until finalised.
     return state in ("submitted", "approved") and owner == "virtual_school" and via == "virtual_school"
+
+
+# ---- the parts of a PEP, and when it goes to quality assurance (Kent's "Submit Contribution") -------------------
+# The school (its DT and staff) submits its contribution: the sections delegated to it and those it writes; the
+# social worker completes theirs. Submitting ends that part's work; the PEP goes to QA once every part the LA's
+# rule waits for is in. The Virtual School, who may write every section, submits the PEP as a whole (no part).
+SCHOOL, SOCIAL_WORKER = "school", "social_worker"
+PART_OF_VIA = {"designated_teacher": SCHOOL, "setting_staff": SCHOOL, "social_worker": SOCIAL_WORKER}
+SCHOOL_OWNERS = frozenset({"designated_teacher", "young_person", "carer"})  # ePEP Online: B and the child's C
+# The LA's rule (its VS admin chooses): Kent sends the PEP to QA when the school submits; ePEP Online when the
+# social worker has completed their section too.
+SCHOOL_SUBMITS, SOCIAL_WORKER_COMPLETES = "school_submits", "social_worker_completes"
+GOES_TO_QA = (SCHOOL_SUBMITS, SOCIAL_WORKER_COMPLETES)
+DEFAULT_GOES_TO_QA = SCHOOL_SUBMITS
+# The transition's action when a part is in but the PEP waits for another (pep.pep.status_changed, status unchanged).
+CONTRIBUTED = {SCHOOL: "submit_contribution", SOCIAL_WORKER: "social_worker_complete"}
+
+
+def part_of(via: str) -> str | None:
+    """The part of the PEP this caller submits: the school's, the social worker's, or None (the whole PEP)."""
+    return PART_OF_VIA.get(via)
+
+
+def section_part(owner: str, key: str, delegated: frozenset[str]) -> str | None:
+    """Whose part a section is: the school's when delegated to it or written by it; the social worker's own
+    section otherwise theirs; the Virtual School's sign-off is nobody's (it comes after submission)."""
+    if key in delegated or owner in SCHOOL_OWNERS:
+        return SCHOOL
+    if owner == "social_worker":
+        return SOCIAL_WORKER
+    return None
+
+
+def parts_needed(goes_to_qa: str, status: str, has_school: bool) -> frozenset[str]:
+    """The parts that must be in before the PEP goes to QA. A PEP QA returned goes back when the school (who
+    QA returned it to) resubmits; a child without a school waits for the social worker alone."""
+    if not has_school:
+        return frozenset({SOCIAL_WORKER})
+    if status == "returned" or goes_to_qa == SCHOOL_SUBMITS:
+        return frozenset({SCHOOL})
+    return frozenset({SCHOOL, SOCIAL_WORKER})
 
 
 TERMS = ("autumn", "spring", "summer")

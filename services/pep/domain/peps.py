@@ -41,13 +41,17 @@ def shown_state(pep_status: str, status: str, to_check: list[str]) -> tuple[str,
     return status, to_check
 
 
-def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any]],
-                         access: Access | None) -> list[Missing]:
+def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any]], access: Access | None,
+                         part: str | None = None, delegated: frozenset[str] = frozenset()) -> list[Missing]:
     """Every mandatory answer shown that is not there, section by section (those the caller may see, when
-    `access` is given). The Virtual School's own section is not counted: its sign-off comes after submission."""
+    `access` is given). The Virtual School's own section is not counted: its sign-off comes after submission.
+    `part` (lifecycle.SCHOOL or SOCIAL_WORKER): only that part's sections (`delegated`: those with the school now),
+    which is what its writer can fix and all their submission needs; None: the whole PEP."""
     found = []
     for section in template.sections:
         if section.owner == "virtual_school" or (access is not None and not access.may_see_section(section.key)):
+            continue
+        if part is not None and lifecycle.section_part(section.owner, section.key, delegated) != part:
             continue
         for gap in missing(section.fields, answers[section.key]):
             found.append(Missing(section=section.key, section_title=section.title, field=gap.field,
