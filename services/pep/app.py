@@ -17,6 +17,7 @@ from services.pep import (
     demo,
     exports,
     peps,
+    qa_outcomes,
     reached,
     retention,
     subject_access,
@@ -68,12 +69,13 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(attachments.routes)
     app.router.add_routes(exports.routes)
     app.router.add_routes(views_invitations.routes)
+    app.router.add_routes(qa_outcomes.routes)  # the QA each PEP carries, and its rating
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
     return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription(),
             action_plan.termly_subscription(),
-            retention.subscription]
+            qa_outcomes.subscription(), retention.subscription]
 
 
 SPEC = ServiceSpec(name="pep", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

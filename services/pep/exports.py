@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from aiohttp import web
 
-from services.pep import children_store, pdf
+from services.pep import children_store, pdf, qa_outcomes
 from services.pep import pep_store as store
 from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
@@ -68,19 +69,24 @@ async def export_pdf(request: web.Request) -> web.Response:
     pep, access, template, child, saved = await _gather(request)
     if variant == "full" and not access.sees_qa:
         raise not_found("PEP")
+    qa = None
+    if variant == "full":
+        async with request.app[POOL].acquire() as conn:
+            qa = await qa_outcomes.outcome_of(conn, pep["id"])
     document = pep_document(VARIANTS[variant], pep, template, child, saved, access, with_review=variant == "full",
-                            printed_at=datetime.now(LONDON))
+                            printed_at=datetime.now(LONDON), qa=qa)
     body = await asyncio.to_thread(pdf.render_pep, document)
     return _download(body, "application/pdf", f"{_file_stem(pep)}-{variant}.pdf")
 
 
 def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: Template,
                  child: asyncpg.Record | dict[str, Any], saved: dict[str, Any], access: Access,
-                 printed_at: datetime | None = None, with_review: bool = True) -> pdf.PepDocument:
-    """What the reader's PDF holds: the cover, then each section they may see, in the template's order.
-
-    Quality assurance is kept by the qa service; until PEP exports ask it, there is none to print, and the
-    Full PEP prints no QA section rather than an empty one."""
+                 printed_at: datetime | None = None, with_review: bool = True,
+                 qa: Mapping[str, Any] | None = None) -> pdf.PepDocument:
+    """What the reader's PDF holds: the cover, then each section they may see, in the template's order, and, in
+    the Full PEP (`with_review`), the Virtual School's review as qa last announced it (`qa`, qa_outcomes.py):
+    each area's rating and feedback, the overall rating (Gold where awarded) and feedback, in the framework's
+    words. A PEP QA has not decided prints no QA section rather than an empty one."""
     personal = saved.get("personal")
     setting = (personal["answers"].get("setting_name") if personal is not None else None) or ""
     name = f"{child['given_name']} {child['family_name']}"
@@ -95,8 +101,32 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
     # stays in the Full PEP.
     sections = [pdf.FilledSection(s, saved[s.key]["answers"], saved[s.key]["status"]) for s in template.sections
                 if access.may_see(s) and s.key in saved and (with_review or s.owner != QA_SECTION_OWNER)]
+    summary, areas = _review(qa) if with_review and qa is not None else ([], [])
     return pdf.PepDocument(title=f"{heading}: {name}, {pep['term']} term {pep['academic_year']}", heading=heading,
-                           cover=cover, sections=sections, printed_at=printed_at)
+                           cover=cover, sections=sections, printed_at=printed_at, qa=summary, qa_areas=areas)
+
+
+QA_OUTCOMES = {"approve": "Approved", "confirm": "Approved, and its rating confirmed",
+               "return": "Returned to the school for changes",
+               "reviewed": "Approved at the first level, waiting for the second review"}
+
+
+def _review(qa: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[pdf.QaArea]]:
+    """The review's summary and each area's rating and feedback, as the Full PEP prints them."""
+    overall = qa["grade_label"] or qa["overall_label"] or ""
+    if qa["grade"] != qa["overall_grade"] and qa["overall_label"]:
+        overall = f"{overall} (rated {qa['overall_label']}, and recorded on time)"
+    reviewed = qa["submitted_at"].astimezone(LONDON) if qa["submitted_at"] else None
+    summary = [("Framework", qa["framework_name"] or ""), ("Overall rating", overall),
+               ("Overall feedback", qa["overall_feedback"] or "None given"),
+               ("Outcome", QA_OUTCOMES.get(qa["outcome"], qa["outcome"]))]
+    if qa["reason"]:
+        summary.append(("What the school was asked to change", qa["reason"]))
+    if reviewed is not None:
+        summary.append(("Submission reviewed", f"{reviewed.day} {reviewed:%B %Y}"))
+    areas = [pdf.QaArea(a.get("title") or a.get("key") or "", a.get("grade_label") or "Not rated",
+                        a.get("feedback") or "None given") for a in qa["areas"] or []]
+    return summary, areas
 
 
 @serves(routes, api.EXPORT_JSON)

@@ -31,6 +31,15 @@ class FilledSection:
 
 
 @dataclass(frozen=True)
+class QaArea:
+    """One area of the Virtual School's review, as its framework words it."""
+
+    title: str
+    rating: str
+    feedback: str
+
+
+@dataclass(frozen=True)
 class PepDocument:
     """Everything a PEP's PDF shows, already chosen for the reader (their sections, their variant)."""
 
@@ -38,8 +47,10 @@ class PepDocument:
     heading: str  # "Full PEP" or "Termly PEP"
     cover: list[tuple[str, str]]
     sections: list[FilledSection]
-    # Quality assurance ratings and feedback (full PEP only); the section is printed only when there are some.
+    # Quality assurance ratings and feedback (full PEP only); the section is printed only when there are some:
+    # `qa` the review's summary (overall rating, feedback, outcome), `qa_areas` each area's rating and feedback.
     qa: list[tuple[str, str]] = field(default_factory=list)
+    qa_areas: list[QaArea] = field(default_factory=list)
     printed_at: datetime | None = None
 
 
@@ -84,7 +95,7 @@ def render_pep(doc: PepDocument) -> bytes:
                  "status": None if s.status == "complete" else s.status.replace("_", " "),
                  "items": _answers(s.section.fields, s.answers, 3)} for s in doc.sections]
     return TEMPLATES.render("pep.html", title=doc.title, subject="Personal Education Plan", heading=doc.heading,
-                            cover=doc.cover, printed=printed, sections=sections, qa=doc.qa)
+                            cover=doc.cover, printed=printed, sections=sections, qa=doc.qa, qa_areas=doc.qa_areas)
 
 
 def _answers(fields: list[TemplateField], answers: dict[str, Any], level: int) -> list[Item]:

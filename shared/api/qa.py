@@ -486,6 +486,14 @@ GET_DASHBOARD = _op("get_dashboard", "get", "/dashboard", "The Virtual School's 
                     "intervention type, with PEPs due, overdue and completed, PP+ paid termly, attendance and "
                     "attainment", query=DashboardQuery, response=Dashboard, tags=("quality assurance",))
 
+# Served by pep, which keeps each PEP's QA outcome from qa's decisions (qa.review.decided) beside the PEP it prints.
+CHILD_PEP_RATINGS = operation("child_pep_ratings", "get", "/children/{child_id}/pep-ratings", "The QA rating of each "
+                              "of a child's PEPs that QA has decided, newest first (those who see QA)",
+                              service="pep", response=PepRatings, tags=("quality assurance",))
+MY_PEP_RATINGS = operation("my_pep_ratings", "get", "/pep-ratings", "The latest QA rating of each child I work "
+                           "with as their social worker, Designated Teacher or IRO, newest first (up to 50)",
+                           service="pep", response=PepRatings, tags=("quality assurance",))
+
 FUNDING_CSV = _op("funding_csv", "get", "/funding.csv", "Every PP+ request of an LA with its decision, as CSV for "
                   "finance (the Virtual School)", query=FundingCsvQuery, media="text/csv", tags=("pp+ funding",))
 DASHBOARD_CSV = _op("dashboard_csv", "get", "/dashboard.csv", "One table of the Virtual School's dashboard as CSV",
