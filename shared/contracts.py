@@ -238,6 +238,11 @@ class FundingRequested(EventData):
     intervention_type: str | None = None
     academic_year: str
     term: str
+    # The keys above in the PEP template's words, for the people who read the queue, the tray and the emails.
+    funding_type_label: str | None = None
+    area_of_focus_label: str | None = None
+    intervention_type_label: str | None = None
+    meeting_date: date | None = None  # the PEP's meeting: the approver's task is due by the LA's rule from it
     action_target_id: uuid.UUID | None = None
 
 
@@ -308,7 +313,7 @@ class TaskChanged(EventData):
     child_id: uuid.UUID
     la_id: uuid.UUID
     setting_id: uuid.UUID | None = None
-    kind: str  # complete_sections | amend | finalise
+    kind: str  # complete_sections | amend | finalise | approve_funding
     sections: list[str] = []
     status: str
     action: str
@@ -317,6 +322,7 @@ class TaskChanged(EventData):
     due_date: date | None = None
     by_user: uuid.UUID | None = None
     version: int
+    assignee_role: str | None = None  # a task for whoever holds this role at the LA (approve_funding: vs_approver)
     reason: str | None = None  # why it was retracted or cancelled, or the rule a new due date follows
 
 
@@ -332,6 +338,7 @@ class TaskReminder(EventData):
     assignee_user_id: uuid.UUID | None = None
     originator_id: uuid.UUID | None = None
     kind: str
+    assignee_role: str | None = None
     rule: str  # due_soon | due_today | overdue | escalated
     occurrence: date
     due_date: date

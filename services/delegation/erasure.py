@@ -29,7 +29,10 @@ async def _held(conn: asyncpg.Connection, child_id: uuid.UUID, pep_ids: list[uui
             "task_history": rows(await conn.fetch("SELECT * FROM task_events WHERE task_id = ANY($1::uuid[]) "
                                                   "ORDER BY id", ids)),
             "reminders": rows(await conn.fetch("SELECT * FROM reminders WHERE task_id = ANY($1::uuid[]) "
-                                               "ORDER BY sent_at", ids))}
+                                               "ORDER BY sent_at", ids)),
+            "funding_requests": rows(await conn.fetch(
+                "SELECT * FROM funding_requests WHERE (child_id = $1 OR pep_id = ANY($2::uuid[])) "
+                "AND la_id = ANY($3::uuid[]) ORDER BY requested_at", child_id, pep_ids, la_ids))}
 
 
 routes = subject_access_routes("delegation", _held)

@@ -69,7 +69,8 @@ async def _send_once(pool: asyncpg.Pool, task: asyncpg.Record, rule: str, occurr
         await add_event(conn, "delegation", TaskReminder(
             task_id=task["id"], pep_id=task["pep_id"], child_id=task["child_id"], la_id=task["la_id"],
             setting_id=task["setting_id"], assignee_user_id=task["assignee_user_id"],
-            originator_id=task["originator_id"], kind=task["kind"], rule=rule, occurrence=occurrence,
+            originator_id=task["originator_id"], kind=task["kind"], assignee_role=task["assignee_role"], rule=rule,
+            occurrence=occurrence,
             due_date=task["due_date"]), tenant=str(task["la_id"]))
     log.info("reminder sent", extra={"task_id": str(task["id"]), "rule": rule, "occurrence": occurrence.isoformat()})
     owed_at = datetime.combine(occurrence, time(SEND_FROM_HOUR), UK)

@@ -39,14 +39,15 @@ async def of_pep(conn: asyncpg.Connection, pep_id: uuid.UUID) -> list[asyncpg.Re
 
 
 async def tray_candidates(conn: asyncpg.Connection, me: uuid.UUID, settings: list[uuid.UUID], since: datetime,
-                          pep_id: uuid.UUID | None) -> list[asyncpg.Record]:
-    """Tasks that may be in one of the caller's trays: theirs, their settings', or delegated by them; open or
-    changed since `since`; of one PEP if `pep_id`."""
+                          pep_id: uuid.UUID | None, las: list[uuid.UUID] | None = None) -> list[asyncpg.Record]:
+    """Tasks that may be in one of the caller's trays: theirs, their settings', for a role at one of `las`, or
+    delegated by them; open or changed since `since`; of one PEP if `pep_id`."""
     return await conn.fetch(
         TASK_SQL + "WHERE (t.assignee_user_id = $1 OR t.originator_id = $1 "
-        "OR (t.assignee_user_id IS NULL AND t.setting_id = ANY($2::uuid[]))) "
+        "OR (t.assignee_user_id IS NULL AND t.setting_id = ANY($2::uuid[])) "
+        "OR (t.assignee_role IS NOT NULL AND t.la_id = ANY($5::uuid[]))) "
         "AND (t.status IN ('assigned', 'in_progress', 'returned') OR t.updated_at >= $3) "
-        "AND ($4::uuid IS NULL OR t.pep_id = $4)", me, settings, since, pep_id)
+        "AND ($4::uuid IS NULL OR t.pep_id = $4)", me, settings, since, pep_id, las or [])
 
 
 async def open_tasks(conn: asyncpg.Connection, pep_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -120,7 +121,8 @@ async def _announce(conn: asyncpg.Connection, task: asyncpg.Record, action: str,
         task_id=task["id"], pep_id=task["pep_id"], child_id=task["child_id"], la_id=task["la_id"],
         setting_id=task["setting_id"], kind=task["kind"], sections=list(task["sections"]), status=task["status"],
         action=action, assignee_user_id=task["assignee_user_id"], originator_id=task["originator_id"],
-        due_date=task["due_date"], by_user=by, version=task["version"], reason=reason),
+        due_date=task["due_date"], by_user=by, version=task["version"], reason=reason,
+        assignee_role=task["assignee_role"]),
         tenant=str(task["la_id"]), correlation_id=correlation_id)
 
 
@@ -128,14 +130,14 @@ async def create_task(conn: asyncpg.Connection, *, kind: str, pep_id: uuid.UUID,
                       la_id: uuid.UUID, setting_id: uuid.UUID | None, sections: list[str],
                       assignee_user_id: uuid.UUID | None, originator_id: uuid.UUID | None, due_date: date | None,
                       due_rule: str | None, note: str | None, feedback: str | None, by: uuid.UUID | None,
-                      correlation_id: str | None) -> asyncpg.Record | None:
+                      correlation_id: str | None, assignee_role: str | None = None) -> asyncpg.Record | None:
     """A new assigned task, kept and announced; None if the PEP already has an open task of this kind."""
     row = await conn.fetchrow(
         "INSERT INTO tasks (id, kind, status, pep_id, child_id, la_id, setting_id, sections, assignee_user_id, "
-        "originator_id, due_date, due_rule, note, feedback) VALUES ($1, $2, 'assigned', $3, $4, $5, $6, $7, $8, $9, "
-        "$10, $11, $12, $13) ON CONFLICT (pep_id, kind) WHERE status IN ('assigned', 'in_progress', 'returned') "
-        "DO NOTHING RETURNING *", uuid.uuid4(), kind, pep_id, child_id, la_id, setting_id, sections,
-        assignee_user_id, originator_id, due_date, due_rule, note, feedback)
+        "originator_id, due_date, due_rule, note, feedback, assignee_role) VALUES ($1, $2, 'assigned', $3, $4, $5, "
+        "$6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (pep_id, kind) WHERE status IN ('assigned', "
+        "'in_progress', 'returned') DO NOTHING RETURNING *", uuid.uuid4(), kind, pep_id, child_id, la_id, setting_id,
+        sections, assignee_user_id, originator_id, due_date, due_rule, note, feedback, assignee_role)
     if row is None:
         return None
     await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "

@@ -41,8 +41,18 @@ from services.delegation.domain.tasks import (
     via,
 )
 from services.delegation.domain.timescales import Deadline, TermDatesMissing, deadlines
+from services.delegation.funding_tasks import funding_of
 from shared.api import tasks as api
-from shared.api.tasks import OPEN_STATUSES, DelegationIn, RetractIn, Task, TaskEvent, TaskQuery, TraySettings
+from shared.api.tasks import (
+    OPEN_STATUSES,
+    DelegationIn,
+    RetractIn,
+    Task,
+    TaskEvent,
+    TaskFunding,
+    TaskQuery,
+    TraySettings,
+)
 from shared.authz import not_found, require_user, roles_at, sees_qa
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
@@ -70,9 +80,11 @@ def _name(given: str | None, family: str | None) -> str | None:
     return f"{given} {family}" if given else None
 
 
-def _task(row: asyncpg.Record, claims: Claims, today: date, access: str | None = None) -> Task:
+def _task(row: asyncpg.Record, claims: Claims, today: date, access: str | None = None,
+          funding: dict[uuid.UUID, list[TaskFunding]] | None = None) -> Task:
     """The task as the caller may see it. An amend task's feedback is QA's, for those who see QA (shared.authz):
-    `access`, pep's word for how the caller reaches the child when it was asked, else what the task shows."""
+    `access`, pep's word for how the caller reaches the child when it was asked, else what the task shows.
+    `funding`: the PP+ requests of approve_funding tasks' PEPs (funding_tasks.funding_of)."""
     feedback = row["feedback"] if sees_qa(access or via(claims, row)) else None
     return Task(
         id=row["id"], kind=row["kind"], status=row["status"], pep_id=row["pep_id"], child_id=row["child_id"],
@@ -81,7 +93,12 @@ def _task(row: asyncpg.Record, claims: Claims, today: date, access: str | None =
         originator_id=row["originator_id"], originator_name=_name(row["o_given"], row["o_family"]),
         due_date=row["due_date"], due_rule=row["due_rule"], overdue=is_overdue(row, today), note=row["note"],
         feedback=feedback, created_at=row["created_at"], updated_at=row["updated_at"],
-        version=row["version"], can_retract=may_retract(claims, row))
+        version=row["version"], can_retract=may_retract(claims, row), assignee_role=row["assignee_role"],
+        funding=(funding or {}).get(row["pep_id"], []) if row["kind"] == "approve_funding" else [])
+
+
+async def _funding(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> dict[uuid.UUID, list[TaskFunding]]:
+    return await funding_of(conn, [r["pep_id"] for r in rows if r["kind"] == "approve_funding"])
 
 
 def _history(rows: list[asyncpg.Record]) -> list[TaskEvent]:
@@ -181,7 +198,7 @@ async def get_task(request: web.Request) -> Task:
     claims = request[CLAIMS]
     async with request.app[POOL].acquire() as conn:
         task = await _task_or_404(conn, claims, request.match_info["task_id"])
-        out = _task(task, claims, date.today())
+        out = _task(task, claims, date.today(), funding=await _funding(conn, [task]))
         out.history = _history(await store.history(conn, task["id"]))
     return out
 
@@ -197,7 +214,8 @@ async def pep_tasks(request: web.Request) -> list[Task]:
     child = await client.call("GET", f"/children/{pep['child_id']}", claims, request_id=rid)
     async with request.app[POOL].acquire() as conn:
         rows = await store.of_pep(conn, pep_id)
-    return [_task(r, claims, date.today(), access=child["access"]) for r in rows]
+        funding = await _funding(conn, rows)
+    return [_task(r, claims, date.today(), access=child["access"], funding=funding) for r in rows]
 
 
 @serves(routes, api.LIST_TASKS)
@@ -209,14 +227,17 @@ async def trays(request: web.Request) -> api.TaskList:
     query = TaskQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
     settings = [uuid.UUID(m.organisation_id) for m in claims.memberships
                 if m.role in ("designated_teacher", "setting_staff")]
+    # The LAs where the caller may hold a role a task is for (approve_funding: the approvers).
+    las = list({uuid.UUID(m.organisation_id) for m in claims.memberships if m.role in VIRTUAL_SCHOOL})
     now = datetime.now(UTC)
     async with request.app[POOL].acquire() as conn:
         days = await store.tray_days(conn)
         rows = await store.tray_candidates(conn, uuid.UUID(me), settings, now - timedelta(days=MAX_TRAY_DAYS),
-                                           query.pep_id)
-    today = date.today()
-    chosen, counts = fill_trays(claims, rows, query.tray, now, days)
-    return api.TaskList(items=[_task(r, claims, today) for r in sort_tray(chosen, query.sort, today)],
+                                           query.pep_id, las)
+        today = date.today()
+        chosen, counts = fill_trays(claims, rows, query.tray, now, days)
+        funding = await _funding(conn, chosen)
+    return api.TaskList(items=[_task(r, claims, today, funding=funding) for r in sort_tray(chosen, query.sort, today)],
                         counts=counts)
 
 

@@ -3,7 +3,7 @@
 The people who asked for it and work with the child: the Designated Teachers of the child's setting and the
 child's social worker. Never carers (a funding decision is the school's and the LA's business), and nobody
 outside the child's circle. Approved says how much (in pounds); refused says why; more information says what
-is needed. Each links to the PEP, which opens after signing in.
+is needed. Each links to the PEP, which opens after signing in. The body names the child in full.
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ def funding_emails(data: FundingDecided, *, child: Child, recipients: list[Perso
     template = DECISION_TEMPLATES.get(data.decision)
     if template is None:
         return []
-    values = {"child": child.short_name, "target": data.target, "academic_year": data.academic_year,
+    # The subject names the child as subjects do (first name, initial: it shows on lock screens and in the
+    # delivery log); the body, read by someone who works with the child, names them in full.
+    values = {"child": child.short_name, "child_name": child.full_name, "target": data.target,
+              "academic_year": data.academic_year,
               "amount": pounds(data.amount) if data.decision == "approved" else "",
               "reason": (data.reason or "").strip(),
               # A target raised between PEPs has no PEP: its link is the child's targets between PEPs.

@@ -1,7 +1,8 @@
 """Which emails delegation's task events become, and to whom.
 
 - A task assigned: for a setting, its Designated Teachers and the staff their DT lets see the child; for a
-  person (the social worker's finalise task), that person. The email links to the task (`/tasks/<id>`),
+  person (the social worker's finalise task), that person; for a role (the approvers' approve_funding task),
+  everyone holding it at the LA. The email links to the task (`/tasks/<id>`),
   which opens after signing in; the link carries no token, so a mail scanner following it uses nothing up.
 - Retracted or re-dated: the same people, with the reason or the new date.
 - Due soon, due today, overdue: the same people. Escalated: the LA's Virtual School caseworkers, and whoever
@@ -24,7 +25,8 @@ from services.notify.wording import day_in_words
 from shared.bus import MessageContext
 from shared.contracts import Organisation, TaskChanged, TaskReminder
 
-KIND_WORDS = {"complete_sections": "complete sections of", "amend": "amend", "finalise": "sign off"}
+KIND_WORDS = {"complete_sections": "complete sections of", "amend": "amend", "finalise": "sign off",
+              "approve_funding": "decide the PP+ funding asked for in"}
 CHANGE_TEMPLATES = {"assign": "task_assigned", "retract": "task_retracted", "reschedule": "task_rescheduled"}
 REMINDER_TEMPLATES = {"due_soon": "task_due_soon", "due_today": "task_due_today", "overdue": "task_overdue",
                       "escalated": "task_escalated"}
@@ -46,6 +48,8 @@ async def setting_people(pool: asyncpg.Pool, setting_id: uuid.UUID | None, child
 async def _doers(pool: asyncpg.Pool, data: TaskChanged | TaskReminder) -> list[Person]:
     if data.assignee_user_id is not None:
         return [p for p in [await directory.person(pool, data.assignee_user_id)] if p is not None]
+    if data.assignee_role is not None:  # a task for a role at the LA (approve_funding: its approvers)
+        return await directory.people_with_role(pool, data.la_id, data.assignee_role)
     return await setting_people(pool, data.setting_id, data.child_id)
 
 

@@ -8,6 +8,7 @@ PEP, carers included. Each shows only the sections the caller may see. Rendering
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -22,6 +23,7 @@ from services.pep import pep_store as store
 from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
 from services.pep.peps import _pep_or_404, _summary
+from services.pep.target_funding import in_words, of_pep
 from services.pep.template_library import load_default_templates
 from shared.api import peps as api
 from shared.api.templates import Template
@@ -75,6 +77,9 @@ async def export_pdf(request: web.Request) -> web.Response:
             qa = await qa_outcomes.outcome_of(conn, pep["id"])
     document = pep_document(VARIANTS[variant], pep, template, child, saved, access, with_review=variant == "full",
                             printed_at=datetime.now(LONDON), qa=qa)
+    async with request.app[POOL].acquire() as conn:  # each target's funding and its decision (VSK Approval)
+        funding = await of_pep(conn, pep["id"], template, {s.section.key: s.answers for s in document.sections})
+    document = dataclasses.replace(document, funding={f.target: in_words(f) for f in funding})
     body = await asyncio.to_thread(pdf.render_pep, document)
     return _download(body, "application/pdf", f"{_file_stem(pep)}-{variant}.pdf")
 

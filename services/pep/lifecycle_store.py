@@ -12,7 +12,7 @@ import asyncpg
 
 from services.pep import action_plan, children_store
 from services.pep import pep_store as store
-from services.pep.domain import core_data
+from services.pep.domain import carry_forward, core_data
 from services.pep.domain.carry_forward import (
     add_targets_between_peps,
     core_values,
@@ -22,6 +22,8 @@ from services.pep.domain.carry_forward import (
 )
 from services.pep.domain.lifecycle import next_term
 from services.pep.domain.peps import MEETING, meeting_invitees, subject_attainment
+from shared.api.qa import VIRTUAL_SCHOOL_FUNDING
+from shared.api.templates import Template
 from shared.bus import add_event
 from shared.contracts import FundingRequested, PepMeetingChanged, PepOutcomesSubmitted, PepStatusChanged
 from shared.internal_auth import Claims
@@ -130,6 +132,16 @@ async def record_transition(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: 
         meeting_date=pep["meeting_date"]), tenant=str(la_id), correlation_id=correlation_id)
 
 
+def _target_labels(template: Template) -> dict[str, dict[str, str]]:
+    """The current targets' choices in the template's words: {"funding_type": {"vs_pp_plus": "Virtual School PP+
+    …"}, "area_of_focus": …, "intervention_type": …}."""
+    for section in template.sections:
+        for f in section.fields:
+            if f.key == carry_forward.CURRENT_TARGETS:
+                return {c.key: {o.value: o.label for o in c.options or []} for c in f.fields or []}
+    return {}
+
+
 async def part_submitted(conn: asyncpg.Connection, pep: asyncpg.Record, action: str, claims: Claims,
                          correlation_id: str, *, announce: bool) -> None:
     """A part of the PEP is in while the PEP waits for another: kept among its transitions (its status unchanged).
@@ -144,15 +156,27 @@ async def part_submitted(conn: asyncpg.Connection, pep: asyncpg.Record, action: 
 
 
 async def request_funding(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:
-    """Each PP+ funding request the submitted PEP's targets make, for qa to decide."""
+    """Each request the submitted PEP's targets make for funding the Virtual School decides (its PP+), for qa's
+    queue and the approver's tray; a target paid from another budget (school funding, high needs) is recorded in
+    the PEP only. Labels travel with the keys, so the queue, the tray and the emails read the template's words."""
     saved = await store.sections(conn, pep["id"])
+    labels = _target_labels(await store.template_by_id(conn, pep["template_id"]))
     for row_number, target in funding_requests({k: r["answers"] for k, r in saved.items()}):
+        if target.get("funding_type") not in VIRTUAL_SCHOOL_FUNDING:
+            continue
+
+        def label(key: str, target: dict[str, Any] = target) -> str | None:
+            value = target.get(key)
+            return labels.get(key, {}).get(value, value) if value is not None else None
+
         await add_event(conn, "pep", FundingRequested(
             pep_id=pep["id"], child_id=pep["child_id"], la_id=pep["la_id"], setting_id=pep["setting_id"],
             target=row_number, description=str(target.get("what") or ""), funding_type=target.get("funding_type"),
             amount=target.get("amount"), area_of_focus=target.get("area_of_focus"),
             intervention_type=target.get("intervention_type"), academic_year=pep["academic_year"],
-            term=pep["term"]), tenant=str(pep["la_id"]), correlation_id=correlation_id)
+            term=pep["term"], funding_type_label=label("funding_type"), area_of_focus_label=label("area_of_focus"),
+            intervention_type_label=label("intervention_type"), meeting_date=pep["meeting_date"]),
+            tenant=str(pep["la_id"]), correlation_id=correlation_id)
 
 
 async def outcomes_submitted(conn: asyncpg.Connection, pep: asyncpg.Record, correlation_id: str) -> None:

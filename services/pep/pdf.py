@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from services.pep.domain import printable
+from services.pep.domain.carry_forward import CURRENT_TARGETS
 from shared.api.templates import Section, Template, TemplateField, visible
 from shared.pdfdoc import PdfTemplates
 
 TEMPLATES = PdfTemplates(Path(__file__).parent / "pdf_templates")
+APPROVAL = "Virtual School approval"  # a target's funding decision (Kent: "VSK Approval")
 # The deepest heading level HTML (and the PDF's tags) has.
 DEEPEST = 6
 
@@ -52,6 +54,8 @@ class PepDocument:
     qa: list[tuple[str, str]] = field(default_factory=list)
     qa_areas: list[QaArea] = field(default_factory=list)
     printed_at: datetime | None = None
+    # Each current target's funding in words, by its row (target_funding.in_words): Kent's "VSK Approval".
+    funding: dict[int, str] = field(default_factory=dict)
 
 
 # ---- what the templates lay out: a question and its answer, or its space to write in --------------------
@@ -93,12 +97,13 @@ def render_pep(doc: PepDocument) -> bytes:
                "The PEP may have changed since.") if doc.printed_at is not None else None
     sections = [{"title": s.section.title,
                  "status": None if s.status == "complete" else s.status.replace("_", " "),
-                 "items": _answers(s.section.fields, s.answers, 3)} for s in doc.sections]
+                 "items": _answers(s.section.fields, s.answers, 3, doc.funding)} for s in doc.sections]
     return TEMPLATES.render("pep.html", title=doc.title, subject="Personal Education Plan", heading=doc.heading,
                             cover=doc.cover, printed=printed, sections=sections, qa=doc.qa, qa_areas=doc.qa_areas)
 
 
-def _answers(fields: list[TemplateField], answers: dict[str, Any], level: int) -> list[Item]:
+def _answers(fields: list[TemplateField], answers: dict[str, Any], level: int,
+             funding: dict[int, str] | None = None) -> list[Item]:
     items = []
     for f in printable.shown(fields, answers):
         value = answers.get(f.key)
@@ -115,8 +120,10 @@ def _answers(fields: list[TemplateField], answers: dict[str, Any], level: int) -
                               rows=[[printable.answer_text(c, r.get(c.key)) if visible(c, r, columns) else ""
                                      for c in columns] for r in rows]))
         else:
-            entries = [(f"{f.label}: {i} of {len(rows)}", _answers(columns, row, level + 2))
-                       for i, row in enumerate(rows, start=1)]
+            decided = funding if funding and f.key == CURRENT_TARGETS else {}
+            entries = [(f"{f.label}: {i} of {len(rows)}", _answers(columns, row, level + 2) + (
+                [Item("answer", APPROVAL, _level(level + 2), text=decided[i])] if i in decided else []))
+                for i, row in enumerate(rows, start=1)]
             items.append(Item("entries", f.label, _level(level), entries=entries))
     return items
 

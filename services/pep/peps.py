@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.pep import contributions, lifecycle_store, reached, views_store
+from services.pep import contributions, lifecycle_store, reached, target_funding, views_store
 from services.pep import pep_store as store
 from services.pep.child_access import child_or_404
 from services.pep.delegations import delegated_sections
@@ -114,6 +114,9 @@ async def overview(request: web.Request) -> PepOverview:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
         delegated = await delegated_sections(conn, pep["id"])
+        visible = {s.key for s in template.sections if access.may_see(s)}  # the targets, for those who see them
+        funding = await target_funding.of_pep(conn, pep["id"], template,
+                                              {k: r["answers"] for k, r in saved.items() if k in visible})
     sections = []
     for section in template.sections:
         if not access.may_see(section):
@@ -127,7 +130,7 @@ async def overview(request: web.Request) -> PepOverview:
                                      can_edit=may_edit(pep["status"], access, section, delegated)))
     return PepOverview(**dict(_summary(pep)),
                        template=TemplateRef(key=template.key, name=template.name, version=template.version),
-                       sections=sections,
+                       sections=sections, funding=funding,
                        actions=lifecycle.allowed_actions(pep["status"], access.via) if access.can_edit else [])
 
 

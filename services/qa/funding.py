@@ -81,14 +81,16 @@ async def _on_requested(ctx: MessageContext, data: FundingRequested) -> None:
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO funding_requests (id, pep_id, target, child_id, la_id, setting_id, description, funding_type, "
-            "area_of_focus, intervention_type, amount_requested, academic_year, term, requested_at) VALUES ($1, $2, "
-            "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (pep_id, target) DO UPDATE SET "
-            "setting_id = $6, description = $7, funding_type = $8, area_of_focus = $9, intervention_type = $10, "
-            "amount_requested = $11, academic_year = $12, term = $13, requested_at = $14, status = 'pending' "
+            "area_of_focus, intervention_type, amount_requested, academic_year, term, requested_at, "
+            "funding_type_label, area_of_focus_label, intervention_type_label) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (pep_id, target) DO UPDATE "
+            "SET setting_id = $6, description = $7, funding_type = $8, area_of_focus = $9, intervention_type = $10, "
+            "amount_requested = $11, academic_year = $12, term = $13, requested_at = $14, status = 'pending', "
+            "funding_type_label = $15, area_of_focus_label = $16, intervention_type_label = $17 "
             "WHERE funding_requests.status IN ('pending', 'more_information') AND funding_requests.requested_at < $14",
             uuid.uuid4(), data.pep_id, data.target, data.child_id, data.la_id, data.setting_id, data.description,
             data.funding_type, data.area_of_focus, data.intervention_type, amount, data.academic_year, data.term,
-            ctx.envelope.occurred_at)
+            ctx.envelope.occurred_at, data.funding_type_label, data.area_of_focus_label, data.intervention_type_label)
 
 
 async def _on_target_between_peps(ctx: MessageContext, data: FundingRequested) -> None:
@@ -124,6 +126,8 @@ def _request(row: asyncpg.Record, claims: Claims) -> FundingRequestOut:
         la_id=row["la_id"], setting_id=row["setting_id"], description=row["description"],
         funding_type=row["funding_type"], area_of_focus=row["area_of_focus"],
         intervention_type=row["intervention_type"], amount_requested=money(row["amount_requested"]),
+        funding_type_label=row["funding_type_label"], area_of_focus_label=row["area_of_focus_label"],
+        intervention_type_label=row["intervention_type_label"],
         status=row["status"], amount_approved=money(row["amount_approved"]), reason=row["reason"],
         academic_year=row["academic_year"], term=row["term"], requested_at=row["requested_at"],
         decided_at=row["decided_at"],
@@ -144,15 +148,21 @@ def _la_of_vs(claims: Claims, raw: str) -> uuid.UUID:
 
 @serves(routes, api.LIST_FUNDING)
 async def funding_queue(request: web.Request) -> FundingList:
-    """An LA's PP+ requests (query: la_id, status; default pending), oldest first, with the count of each status."""
+    """An LA's PP+ requests (query: la_id, status; default pending; pep_id: only that PEP's, as the approver's task
+    opens them), oldest first, with the count of each status."""
     claims = request[CLAIMS]
     la_id = _la_of_vs(claims, request.query.get("la_id", ""))
     status = request.query.get("status", "pending").strip() or "pending"
     if status not in (*STATUSES, "all"):
         raise invalid([Invalid("status", "Choose one of: " + ", ".join((*STATUSES, "all")))])
+    try:
+        pep_id = uuid.UUID(request.query["pep_id"]) if request.query.get("pep_id", "").strip() else None
+    except ValueError:
+        raise invalid([Invalid("pep_id", "Give the PEP's id")]) from None
     async with request.app[POOL].acquire() as conn:
         rows = await conn.fetch(REQUEST_SQL + "WHERE f.la_id = $1 AND ($2 = 'all' OR f.status = $2) "
-                                "ORDER BY f.requested_at, f.target", la_id, status)
+                                "AND ($3::uuid IS NULL OR f.pep_id = $3) ORDER BY f.requested_at, f.target",
+                                la_id, status, pep_id)
         counts = {r["status"]: r["n"] for r in await conn.fetch(
             "SELECT status, count(*) AS n FROM funding_requests WHERE la_id = $1 GROUP BY status", la_id)}
     return FundingList(items=[_request(r, claims) for r in rows],

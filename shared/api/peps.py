@@ -69,10 +69,29 @@ class TemplateRef(BaseModel):
     version: int
 
 
+class TargetFunding(BaseModel):
+    """A current target that needs funding: who pays and, where the Virtual School decides (its PP+), the decision
+    (Kent's "VSK Approval"). Other funding (school funding, high needs) is recorded in the plan, not queued."""
+
+    target: int = Field(description="The target's row among the PEP's current targets (1-based)")
+    what: str
+    funding_type: str | None = Field(description="The template's key")
+    funding_type_label: str | None = Field(description="The funding type in the template's words")
+    amount: str | None = Field(description="Pounds and pence asked for")
+    route: Literal["virtual_school", "recorded"] = Field(
+        description="virtual_school: the VS approver decides it; recorded: paid from another budget, in the plan only")
+    decision: Literal["approved", "refused", "more_information"] | None = None
+    amount_approved: str | None = None
+    decided_at: datetime | None = None
+
+
 class PepOverview(PepSummary):
     template: TemplateRef
     sections: list[SectionState]
     actions: list[str]
+    funding: list[TargetFunding] = Field(default_factory=list, description="The current targets that need funding, "
+                                         "with the Virtual School's decision where it decides (for those who see "
+                                         "the targets)")
 
 
 class Gap(BaseModel):

@@ -16,6 +16,10 @@ Feedback = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 Money = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,8}(\.\d{1,2})?$")]
 FundingStatus = Literal["pending", "approved", "refused", "more_information"]
+# The funding types the Virtual School's approver decides (Kent's "VSK Approval"): a target of one of these goes to
+# the PP+ queue and the approver's tray. Every other type (school funding, high needs, the automatic termly
+# payment) says who pays from their own budget: it is recorded in the PEP, not queued.
+VIRTUAL_SCHOOL_FUNDING = frozenset({"vs_pp_plus"})
 
 
 # ---- frameworks ------------------------------------------------------------------------------------------------
@@ -225,6 +229,9 @@ class FundingRequestOut(BaseModel):
     funding_type: str | None = None
     area_of_focus: str | None = None
     intervention_type: str | None = None
+    funding_type_label: str | None = Field(default=None, description="The funding type in the PEP template's words")
+    area_of_focus_label: str | None = Field(default=None, description="The area of focus in the template's words")
+    intervention_type_label: str | None = Field(default=None, description="The intervention in the template's words")
     amount_requested: str | None = None
     status: FundingStatus
     amount_approved: str | None = None
@@ -420,6 +427,7 @@ class QueueQuery(BaseModel):
 class FundingQuery(BaseModel):
     la_id: uuid.UUID
     status: Literal["pending", "more_information", "approved", "refused", "all"] = "pending"
+    pep_id: uuid.UUID | None = Field(default=None, description="Only this PEP's requests (the approver's task)")
 
 
 class FundingCsvQuery(BaseModel):

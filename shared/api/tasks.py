@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.api.caseload import Caseload, CaseloadQuery
 from shared.api.operations import Operation, operation
 
-TaskKind = Literal["complete_sections", "amend", "finalise"]
+TaskKind = Literal["complete_sections", "amend", "finalise", "approve_funding"]
 TaskStatus = Literal["assigned", "in_progress", "submitted", "retracted", "returned", "completed", "cancelled"]
 Tray = Literal["current", "retracted", "submitted", "sent"]
 OPEN_STATUSES = ("assigned", "in_progress", "returned")
@@ -54,6 +54,16 @@ class TaskEvent(BaseModel):
     at: datetime
 
 
+class TaskFunding(BaseModel):
+    """One PP+ request an approve_funding task asks the approver to decide: the PEP's target and its amount."""
+
+    target: int = Field(description="The target's row among the PEP's current targets (1-based)")
+    what: str = Field(description="The target, as the school wrote it")
+    amount: str | None = Field(description="Pounds and pence asked for")
+    funding_type: str | None = Field(default=None, description="The funding type in the template's words")
+    decision: Literal["approved", "refused", "more_information"] | None = None
+
+
 class Task(BaseModel):
     id: uuid.UUID
     kind: TaskKind
@@ -65,6 +75,8 @@ class Task(BaseModel):
     setting_id: uuid.UUID | None
     sections: list[str]
     assignee_user_id: uuid.UUID | None = Field(description="A person (finalise); null when it is for the setting")
+    assignee_role: str | None = Field(default=None, description="Whoever holds this role at the LA (approve_funding: "
+                                      "vs_approver)")
     originator_id: uuid.UUID | None
     originator_name: str | None
     due_date: date | None
@@ -76,6 +88,8 @@ class Task(BaseModel):
     updated_at: datetime
     version: int
     can_retract: bool
+    funding: list[TaskFunding] = Field(default_factory=list, description="approve_funding: the PEP's PP+ requests "
+                                       "to decide")
     history: list[TaskEvent] | None = None
 
 

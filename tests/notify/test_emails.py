@@ -270,8 +270,10 @@ def test_a_funding_decision_says_the_amount_the_reason_or_what_is_needed_and_lin
         for who in (samples.DT, samples.SW)]
     texts = {e.template: " ".join(parts(render(e))[0].split()) for e in sent}
     link = f"https://epep.northshire.test/peps/{samples.PEP_ID}"
-    assert "approved Pupil Premium Plus (PP+) funding for target 2 of the 2026/27 PEP for Jordan E." in \
+    assert "approved Pupil Premium Plus (PP+) funding for target 2 of the 2026/27 PEP for Jordan Example." in \
         texts["funding_approved"]
+    # The body names the child in full, never "Jordan E.." (issue 22); the subject keeps the initial.
+    assert all("Jordan E." not in text for text in texts.values())
     assert "Amount approved: £1,250.00" in texts["funding_approved"]
     assert "Why: The tutoring is already funded by the school" in texts["funding_refused"]
     assert "What is needed: Which tutor, and for how many sessions?" in texts["funding_more_information"]

@@ -41,7 +41,10 @@ def sample(field: dict[str, Any]) -> Any:
     if kind == "yes_no":
         return True
     if kind == "single_choice":
-        return field["options"][0]["value"]
+        values = [o["value"] for o in field["options"]]
+        # A target that needs funding asks for the Virtual School's PP+: the route with a decision to follow
+        # (school funding, the first choice, is recorded in the PEP and never queued).
+        return "vs_pp_plus" if field["key"] == "funding_type" and "vs_pp_plus" in values else values[0]
     if kind == "multiple_choice":
         return [field["options"][0]["value"]]
     if kind in ("number", "score"):

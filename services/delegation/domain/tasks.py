@@ -2,7 +2,10 @@
 which of the LA's timescale rules sets each kind's due date.
 
 A task is read as a mapping of its row (an asyncpg record or a dict): `assignee_user_id`, `setting_id`,
-`child_id`, `originator_id`, `la_id`, `kind`, `status`, `updated_at`.
+`child_id`, `originator_id`, `la_id`, `kind`, `status`, `updated_at`, and `assignee_role` where it has one.
+
+Kinds: complete_sections (the school's part), amend (after QA returned the PEP), finalise (the social worker's),
+approve_funding (the LA's approvers decide the PEP's Virtual School PP+ requests: services/delegation/funding_tasks).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ PEP_OPEN = ("created", "in_progress", "returned")
 TRAY_DAYS = 30  # how long retracted and submitted tasks stay in those trays, unless the LA says otherwise
 MAX_TRAY_DAYS = 365
 TRAYS = ("current", "retracted", "submitted", "sent")
-RULE_OF_KIND = {"complete_sections": "dt_return", "amend": "dt_return", "finalise": "finalise"}
+RULE_OF_KIND = {"complete_sections": "dt_return", "amend": "dt_return", "finalise": "finalise",
+                "approve_funding": "approver"}
 CHOSEN = "Chosen when the PEP was delegated"  # a due date a person chose does not follow the meeting
 RETURN_PASSED = "The Designated Teacher's return date had passed when QA returned it"
 
@@ -45,6 +49,9 @@ def reach(claims: Claims, task: Task) -> str | None:
     me = claims.sub
     if task["assignee_user_id"] is not None and str(task["assignee_user_id"]) == me:
         return "delegate"
+    role = task.get("assignee_role")
+    if role is not None and role in roles_at(claims, str(task["la_id"])):
+        return "delegate"  # a task for a role at the LA: everyone holding it there has it to do
     if task["assignee_user_id"] is None and task["setting_id"] is not None \
             and _staff_may_see(claims, str(task["setting_id"]), str(task["child_id"])):
         return "delegate"
