@@ -6,7 +6,16 @@ from typing import ClassVar
 from aiohttp import web
 from pydantic import Field
 
-from services.delegation import caseload, erasure, funding_tasks, reminders, task_consumers, tasks, timescales
+from services.delegation import (
+    caseload,
+    erasure,
+    funding_tasks,
+    reminders,
+    review_tasks,
+    task_consumers,
+    tasks,
+    timescales,
+)
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
 from shared.service import ServiceSpec
@@ -29,7 +38,7 @@ def _routes(app: web.Application) -> None:
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
     return [users_subscription("delegation"), *task_consumers.subscriptions(), *caseload.subscriptions(),
-            *funding_tasks.subscriptions(), erasure.subscription]
+            *funding_tasks.subscriptions(), *review_tasks.subscriptions(), erasure.subscription]
 
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

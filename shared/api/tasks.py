@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from shared.api.caseload import Caseload, CaseloadQuery
 from shared.api.operations import Operation, operation
 
-TaskKind = Literal["complete_sections", "amend", "finalise", "approve_funding"]
+TaskKind = Literal["complete_sections", "amend", "finalise", "approve_funding", "second_review"]
 TaskStatus = Literal["assigned", "in_progress", "submitted", "retracted", "returned", "completed", "cancelled"]
 Tray = Literal["current", "retracted", "submitted", "sent"]
 OPEN_STATUSES = ("assigned", "in_progress", "returned")

@@ -28,7 +28,9 @@ TRAY_DAYS = 30  # how long retracted and submitted tasks stay in those trays, un
 MAX_TRAY_DAYS = 365
 TRAYS = ("current", "retracted", "submitted", "sent")
 RULE_OF_KIND = {"complete_sections": "dt_return", "amend": "dt_return", "finalise": "finalise",
-                "approve_funding": "approver"}
+                "approve_funding": "approver", "second_review": "approver"}
+# Two-level QA's second review (services/delegation/review_tasks.py): any VS approver, or the VS admin.
+SECOND_REVIEWERS = frozenset({"vs_approver", "vs_admin"})
 CHOSEN = "Chosen when the PEP was delegated"  # a due date a person chose does not follow the meeting
 RETURN_PASSED = "The Designated Teacher's return date had passed when QA returned it"
 
@@ -49,6 +51,11 @@ def reach(claims: Claims, task: Task) -> str | None:
     me = claims.sub
     if task["assignee_user_id"] is not None and str(task["assignee_user_id"]) == me:
         return "delegate"
+    if task["kind"] == "second_review":  # never the first reviewer's to do: they see it as theirs sent
+        if task["originator_id"] is not None and str(task["originator_id"]) == me:
+            return "originator"
+        if roles_at(claims, str(task["la_id"])) & SECOND_REVIEWERS:
+            return "delegate"
     role = task.get("assignee_role")
     if role is not None and role in roles_at(claims, str(task["la_id"])):
         return "delegate"  # a task for a role at the LA: everyone holding it there has it to do
