@@ -32,6 +32,7 @@ from shared.api.auth import GET_ME
 from shared.api.children import ChildProfile, Indicators
 from shared.api.identity import LIST_SETTINGS
 from shared.api.peps import LIST_CHILD_PEPS, START_PEP, PepSummary
+from shared.api.qa import CHILD_PEP_RATINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -177,6 +178,19 @@ async def child_attachments(request: web.Request, child_id: str) -> list[dict[st
         raise
 
 
+async def pep_ratings(request: web.Request, who: Caller, child_id: str) -> dict[str, Any] | None:
+    """Each decided PEP's QA rating as a tag, by PEP id; None for those who do not see QA (carers, staff)."""
+    from services.portal.qa_pages import grade_tag  # qa_pages builds on this module
+
+    try:
+        found = await gateway(request).call(CHILD_PEP_RATINGS, who, child_id=child_id)
+    except GatewayProblem as p:
+        if p.status in (403, 404):
+            return None
+        raise
+    return {str(r.pep_id): grade_tag(r.grade, r.grade_label) for r in found.items if r.outcome != "return"}
+
+
 async def _child_page(request: web.Request, child_id: str, who: Caller) -> tuple[ChildProfile, list[PepSummary],
                                                                                    dict[str, str]]:
     child, peps, names = await asyncio.gather(gateway(request).call(children_api.GET_CHILD, who, child_id=child_id),
@@ -195,6 +209,7 @@ async def _profile(request: web.Request, who: Caller, child_id: str, note: str =
     child, peps, names = await _child_page(request, child_id, who)
     done = request.query.get("done", "")
     files = await child_attachments(request, str(child.id))
+    ratings = await pep_ratings(request, who, str(child.id))
     notes, activity, attendance = await record_parts(gateway(request), who, child.id)
     is_vs_admin = child.access == "virtual_school" and any(
         m.role == "vs_admin" and m.organisation_id == child.la_id
@@ -203,7 +218,7 @@ async def _profile(request: web.Request, who: Caller, child_id: str, note: str =
         "is_vs_admin": is_vs_admin, "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
         "activity": activity_rows(activity), "chart": attendance_chart(attendance),
         "files": files, "can_edit": child.can_edit,
-        "current_page": "children", "child": child, "peps": peps, "names": names,
+        "current_page": "children", "child": child, "peps": peps, "names": names, "ratings": ratings,
         "profile_rows": profile_rows(child, names), "indicator_rows": indicator_rows(child),
         "people": sorted(child.people, key=lambda p: (p.family_name.casefold(), p.given_name.casefold())),
         "can_start": child.access in pep_words.STARTERS,

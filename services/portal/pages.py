@@ -29,9 +29,11 @@ from services.portal.pagekit import (
     render,
     render_signed_in,
 )
+from services.portal.qa_pages import grade_tag
 from services.portal.security import RETURN_COOKIE, clear_cookie, is_return_path, renew_browser_secret, set_cookie
 from shared.api import auth
 from shared.api.identity import SessionInfo
+from shared.api.qa import MY_PEP_RATINGS
 
 __all__ = ["GATEWAY", "client_address", "routes"]
 
@@ -156,6 +158,9 @@ async def send_new_code(request: web.Request) -> web.Response:
     return response
 
 
+RATING_READERS = ("social_worker", "designated_teacher", "iro")
+
+
 @routes.get("/home")
 async def home(request: web.Request) -> web.Response:
     if SESSION_COOKIE not in request.cookies:
@@ -163,7 +168,15 @@ async def home(request: web.Request) -> web.Response:
     me = await gateway(request).call(auth.GET_ME, caller(request, signed_in=True))
     groups = accounts.group_memberships(m.model_dump() for m in me.memberships)
     accepted = request.query.get("invitation") == "accepted"
+    # The latest QA rating of each child a social worker, DT or IRO works with (Welfare Call's home page box).
+    ratings = None
+    if any(m.role in RATING_READERS for m in me.memberships):
+        found = await gateway(request).call(MY_PEP_RATINGS, caller(request, signed_in=True))
+        ratings = [{"r": r, "tag": grade_tag(r.grade, r.grade_label) or {"text": "Not rated",
+                                                                          "classes": "govuk-tag--grey"}}
+                   for r in found.items]
     return await render_signed_in(request, "home.html", {"me": me, "groups": groups, "current_page": "home",
+                                                         "ratings": ratings,
                                                          "done": {"heading": "Invitation accepted"} if accepted
                                                          else None})
 

@@ -31,7 +31,10 @@ GRADE_TAGS = {"gold": "govuk-tag--yellow", "green": "govuk-tag--green", "amber":
               "meets": "govuk-tag--green", "does_not_meet": "govuk-tag--red", "yes": "govuk-tag--green",
               "no": "govuk-tag--red"}
 REVIEW_DONE = {"saved": "Ratings saved", "approved": "PEP approved", "returned": "PEP returned to the school",
-               "confirmed": "Rating confirmed"}
+               "confirmed": "Rating confirmed",
+               "reviewed": "First review done: the PEP is waiting for the second review"}
+# Which level of QA a PEP waits for (two-level QA: the caseworker's review, then an approver's).
+WAITING_FOR = {"first_review": "First review", "second_review": "Second review (a Virtual School approver)"}
 FUNDING_STATUSES = {"pending": "Waiting for a decision", "more_information": "More information asked for",
                     "approved": "Approved", "refused": "Refused", "all": "All requests"}
 FUNDING_TAGS = {"pending": "govuk-tag--blue", "more_information": "govuk-tag--orange", "approved": "govuk-tag--green",
@@ -63,7 +66,8 @@ async def queue(request: web.Request) -> web.Response:
     rows = [{"child": i.child_name or "A child", "href": f"/peps/{i.pep_id}/review",
              "pep": pep_words.pep_title(i.kind, i.term, i.academic_year),
              "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "No date",
-             "submitted": accounts.date_time(i.submitted_at), "draft": grade_tag(i.draft_grade, i.draft_label)}
+             "submitted": accounts.date_time(i.submitted_at), "draft": grade_tag(i.draft_grade, i.draft_label),
+             "waiting_for": WAITING_FOR[i.waiting_for]}
             for i in found.items]
     return await render_signed_in(request, "qa_queue.html", {
         "current_page": "qa", "rows": rows, "las": sorted(las.items(), key=lambda kv: kv[1].casefold())})
@@ -94,7 +98,8 @@ def _values_of(review: PepReview) -> dict[str, str]:
 
 def _shown(r: Any) -> dict[str, Any]:
     """A review as the page lists it."""
-    return {"stage": r.stage, "outcome": r.outcome, "reason": r.reason, "note": r.note, "by": r.by_name or "",
+    return {"stage": r.stage, "outcome": r.outcome, "first_level": r.stage == "reviewed", "reason": r.reason,
+            "note": r.note, "by": r.by_name or "",
             "at": accounts.date_time(r.at), "submitted": accounts.date_time(r.submitted_at),
             "awarded": grade_tag(r.awarded_grade, r.awarded_label), "overall_feedback": r.overall_feedback,
             "areas": [{"title": a.title, "grade": grade_tag(a.grade, a.grade_label), "feedback": a.feedback}
@@ -122,7 +127,13 @@ async def _review_page(request: web.Request, review: PepReview, values: dict[str
                          if g.key in framework.overall.descriptors else {})}
                      for g in framework.scale if not g.awarded_only]
     done = REVIEW_DONE.get(request.query.get("done", ""))
+    second_grade = values.get("second_grade") or (review.current.overall_grade if review.current else "") or ""
     return await render_signed_in(request, "qa_review.html", {
+        "waiting_for": WAITING_FOR.get(review.waiting_for or ""),
+        "first_review": _shown(review.first_review) if review.first_review else None,
+        "second_items": [{"value": i["value"], "text": i["text"], "checked": i["value"] == second_grade}
+                         for i in overall_items],
+        "descriptors": _descriptors(framework) if not review.can_review else None,
         "current_page": "qa", "review": review, "framework": framework, "areas": areas,
         "overall_items": overall_items, "values": values, "errors": errors or {}, "problem": problem,
         "approvable_words": " or ".join(g.label for g in framework.scale if g.key in (framework.approvable or [])),
@@ -132,6 +143,19 @@ async def _review_page(request: web.Request, review: PepReview, values: dict[str
         "meeting": long_date(review.meeting_date.isoformat()) if review.meeting_date else "No date set",
         "submitted": accounts.date_time(review.submitted_at) if review.submitted_at else "Not submitted",
         "done": {"heading": done, "body": ""} if done else None})
+
+
+def _descriptors(framework: FrameworkOut) -> list[dict[str, Any]]:
+    """What each grade means, area by area and overall, for those who read the review (the DT, the social
+    worker): the framework's own words, to read, never to change."""
+    scale = framework.area_scale or framework.scale
+    labels = {g.key: g.label for g in [*framework.scale, *scale]}
+    areas = [{"title": a.title, "rows": [{"key": {"text": labels.get(k, k)}, "value": {"text": words}}
+                                         for k, words in a.descriptors.items()]} for a in framework.areas]
+    if framework.overall.descriptors:
+        areas.append({"title": "Overall rating", "rows": [{"key": {"text": labels.get(k, k)}, "value": {"text": w}}
+                                                          for k, w in framework.overall.descriptors.items()]})
+    return areas
 
 
 @routes.get("/peps/{pep_id}/review")
@@ -185,21 +209,32 @@ async def decide(request: web.Request) -> web.Response:
     pep_id = require_uuid(request, "pep_id")
     data = await request.post()
     outcome = str(data.get("outcome", ""))
-    reason = str(data.get("reason", "")).strip()
+    second = data.get("level") == "second"  # the second level's form: its grade and note go with the decision
+    reason = str(data.get("second_reason" if second else "reason", "")).strip()
+    grade, note = str(data.get("second_grade", "")).strip(), str(data.get("note", "")).strip()
     review = await gateway(request).call(qa.GET_REVIEW, who, pep_id=pep_id)
-    values = {**_values_of(review), "reason": reason}
+    values = {**_values_of(review), "reason": reason, "second_reason": reason, "second_grade": grade, "note": note}
+    reason_field = "second-reason" if second else "reason"
     if outcome not in ("approve", "return"):
         raise web.HTTPBadRequest()
     if outcome == "return" and not reason:
-        return await _review_page(request, review, values, {"reason": "Say what the school needs to change"})
+        return await _review_page(request, review, values, {reason_field: "Say what the school needs to change"})
     if len(reason) > 2000:
-        return await _review_page(request, review, values, {"reason": "The reason must be 2000 characters or fewer"})
+        return await _review_page(request, review, values,
+                                  {reason_field: "The reason must be 2000 characters or fewer"})
+    fields: dict[str, Any] = {"outcome": outcome, **({"reason": reason} if reason else {})}
+    if second:
+        fields.update({**({"overall_grade": grade} if grade else {}), **({"note": note} if note else {})})
     try:
-        await gateway(request).call(qa.DECIDE_REVIEW, who,
-                                    {"outcome": outcome, **({"reason": reason} if reason else {})}, pep_id=pep_id)
+        decided = await gateway(request).call(qa.DECIDE_REVIEW, who, fields, pep_id=pep_id)
     except GatewayProblem as p:
         found, _ = _refused(p)  # why it was refused (not rated; a grade the framework returns), then each field
+        if second:
+            found = {{"overall-grade": "second-grade", "reason": "second-reason"}.get(k, k): v
+                     for k, v in found.items()}
         return await _review_page(request, review, values, found, p.message)
+    if decided.current is not None and decided.current.stage == "reviewed":
+        return redirect(f"/peps/{pep_id}/review?done=reviewed")
     return redirect(f"/peps/{pep_id}/review?done={'approved' if outcome == 'approve' else 'returned'}")
 
 

@@ -35,13 +35,14 @@ TRAY_HINTS = {"current": "Work to do, soonest due first.",
               "submitted": "Work you submitted or finished in the last 30 days.",
               "sent": "PEP sections you delegated that are open, or changed in the last 30 days."}
 SORTS = {"due": "Due soonest", "-due": "Due latest", "updated": "Recently changed"}
-KINDS = {"complete_sections": "Complete sections", "amend": "Amend after QA", "finalise": "Finalise the PEP"}
+KINDS = {"complete_sections": "Complete sections", "amend": "Amend after QA", "finalise": "Finalise the PEP",
+         "second_review": "Second QA review"}
 STATUSES = {"assigned": ("Assigned", "govuk-tag--blue"), "in_progress": ("In progress", "govuk-tag--light-blue"),
             "submitted": ("Submitted", "govuk-tag--green"), "retracted": ("Retracted", "govuk-tag--grey"),
             "returned": ("Returned", "govuk-tag--orange"), "completed": ("Completed", "govuk-tag--green"),
             "cancelled": ("Cancelled", "govuk-tag--grey")}
 ACTIONS = {"assign": "Assigned", "submit": "Submitted", "retract": "Retracted", "finalise": "Completed",
-           "cancel": "Cancelled"}
+           "cancel": "Cancelled", "qa_decided": "Second review decided"}
 DELEGATORS = ("virtual_school", "social_worker")
 DUE = DateField("due")  # the delegate form's due date: its boxes' names, for the template and the handler
 PEP_OPEN = ("created", "in_progress", "returned")

@@ -208,6 +208,8 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", "/templates"): [s(peps_api.TemplateSummary)],
         ("GET", f"/templates/{ID}"): template,
         ("GET", "/qa/queue"): s(qa_api.Queue),
+        ("GET", f"/children/{ID}/pep-ratings"): s(qa_api.PepRatings),
+        ("GET", "/pep-ratings"): s(qa_api.PepRatings),
         ("GET", "/funding"): s(qa_api.FundingList),
         ("GET", "/dashboard"): s(qa_api.Dashboard),
         ("GET", "/email-previews"): s(notifications_api.EmailPreviews),
