@@ -17,6 +17,7 @@ from tests.conftest import RunningSystem
 from tests.system.qa_steps import decide_in_qa
 from tests.system.test_children import SW, new_child
 from tests.system.test_notifications import body_of, calendar_of, wait_for_mail
+from tests.system.test_pep_files import fetch, pdf_text
 from tests.system.test_peps import answer_what_is_missing, owners
 from tests.system.test_tasks import eventually, save
 
@@ -31,10 +32,11 @@ def cookies(system: RunningSystem) -> dict[str, str]:
     return {who: system.sign_in(f"{who}@demo.test") for who in ("caseworker", "sw", "dt")}
 
 
-def finalised_with(system: RunningSystem, cookies: dict[str, str], next_meeting: dict[str, Any]
-                   ) -> tuple[dict[str, Any], str]:
-    """A new child's first PEP, delegated to the school, written, submitted, approved through QA and finalised
-    by the social worker, its meeting held three days ago and `next_meeting` agreed in its meeting section."""
+def approved_with(system: RunningSystem, cookies: dict[str, str], next_meeting: dict[str, Any]
+                  ) -> tuple[dict[str, Any], str]:
+    """A new child's first PEP, delegated to the school, written, submitted and approved through QA, its meeting
+    held three days ago and `next_meeting` agreed in its meeting section: for the social worker to finalise.
+    `cookies`: the caseworker's, social worker's and DT's sessions."""
     cw, sw, dt = cookies["caseworker"], cookies["sw"], cookies["dt"]
     child = new_child(system, cw, social_worker_id=SW)
     status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
@@ -58,9 +60,16 @@ def finalised_with(system: RunningSystem, cookies: dict[str, str], next_meeting:
     assert status == 200, body
     status, body = decide_in_qa(system, cw, pep["id"], "approve")
     assert (status, body["status"]) == (200, "approved"), body
-    status, body, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/actions/finalise", {}, cookie=sw)
-    assert (status, body["status"]) == (200, "finalised"), body
     return child, pep["id"]
+
+
+def finalised_with(system: RunningSystem, cookies: dict[str, str], next_meeting: dict[str, Any]
+                   ) -> tuple[dict[str, Any], str]:
+    """The same PEP, finalised by the social worker."""
+    child, pep_id = approved_with(system, cookies, next_meeting)
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/finalise", {}, cookie=cookies["sw"])
+    assert (status, body["status"]) == (200, "finalised"), body
+    return child, pep_id
 
 
 def the_next_pep(system: RunningSystem, cookie: str, child_id: str, finalised: str) -> dict[str, Any]:
@@ -87,6 +96,9 @@ def test_the_agreed_next_meeting_becomes_the_next_peps_meeting(system: RunningSy
     assert "signoff" in {s["key"] for s in system.api("GET", f"/api/v1/peps/{finalised}", cookie=cw)[1]["sections"]}
     signoff = system.api("GET", f"/api/v1/peps/{finalised}/sections/signoff", cookie=cw)[1]
     assert (signoff["status"], signoff["to_check"]) == ("complete", [])
+    for variant in ("termly", "full"):  # and on paper: no section printed as still in progress
+        status, data, _ = fetch(system, cw, "GET", f"/api/v1/peps/{finalised}/export.pdf?variant={variant}")
+        assert status == 200 and "Section status" not in pdf_text(data)
 
     # The next PEP's meeting is the agreed one: its date, and its meeting section's date, time and venue.
     nxt = the_next_pep(system, sw, child["id"], finalised)
