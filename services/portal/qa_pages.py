@@ -261,10 +261,24 @@ async def confirm(request: web.Request) -> web.Response:
 # ---- PP+ funding -------------------------------------------------------------------------------------------------
 
 
+def _label(label: str | None, key: str | None) -> str | None:
+    """The template's words for a choice; a request queued before labels travelled with it reads its key as words."""
+    return label or (key.replace("_", " ").capitalize() if key else None)
+
+
 def _funding_row(r: FundingRequestOut) -> dict[str, Any]:
-    return {"id": r.id, "child": r.child_name or "A child", "child_href": f"/children/{r.child_id}",
-            "what": r.description or "A target", "focus": r.area_of_focus, "intervention": r.intervention_type,
-            "asked": f"£{r.amount_requested}" if r.amount_requested else "Not given",
+    asked = f"£{r.amount_requested}" if r.amount_requested else "Not given"
+    child = r.child_name or "A child"
+    what = r.description or "A target"
+    return {"id": r.id, "child": child, "child_href": f"/children/{r.child_id}", "pep_href": f"/peps/{r.pep_id}",
+            "what": what, "focus": _label(r.area_of_focus_label, r.area_of_focus),
+            "intervention": _label(r.intervention_type_label, r.intervention_type),
+            "funding_type": _label(r.funding_type_label, r.funding_type),
+            # Each decision's fieldset names whose request it is, so a screen-reader user can tell them apart.
+            "legend": f"Decision on {child}’s target {r.target}, {what}: {asked} asked for",
+            "amount_label": f"Amount approved for {child}’s target {r.target}",
+            "reason_label": f"Reason for {child}’s target {r.target} (needed to refuse or ask for more)",
+            "asked": asked,
             "approved": f"£{r.amount_approved}" if r.amount_approved else None, "reason": r.reason,
             "status": {"text": FUNDING_STATUSES.get(r.status, r.status),
                        "classes": FUNDING_TAGS.get(r.status, "govuk-tag--grey")},
@@ -287,14 +301,16 @@ async def _la_of(request: web.Request) -> tuple[str, list[tuple[str, str]]]:
 async def _funding_page(request: web.Request, la_id: str, las: list[tuple[str, str]], status: str,
                         failed: str = "", values: dict[str, str] | None = None,
                         errors: dict[str, str] | None = None, problem: str | None = None) -> web.Response:
+    pep_id = optional_uuid(request.query.get("pep_id", ""))  # one PEP's requests: the approver's task opens these
     found = await gateway(request).call(qa.LIST_FUNDING, ensure_signed_in(request),
-                                        query={"la_id": la_id, "status": status})
+                                        query={"la_id": la_id, "status": status, **({"pep_id": pep_id} if pep_id
+                                                                                    else {})})
     done = request.query.get("done") == "decided"
     return await render_signed_in(request, "qa_funding.html", {
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "status": status, "statuses": FUNDING_STATUSES, "counts": found.counts,
         "rows": [_funding_row(r) for r in found.items], "decisions": DECISIONS, "failed": failed,
-        "values": values or {}, "errors": errors or {}, "problem": problem,
+        "values": values or {}, "errors": errors or {}, "problem": problem, "pep_id": pep_id or "",
         "done": {"heading": "Decision recorded", "body": ""} if done else None})
 
 
@@ -328,7 +344,8 @@ async def decide_funding(request: web.Request) -> web.Response:
         except GatewayProblem as p:
             errors, problem = _refused(p)
         else:
-            return redirect(f"/funding?la_id={la_id}&done=decided")
+            pep_id = optional_uuid(request.query.get("pep_id", ""))
+            return redirect(f"/funding?la_id={la_id}&done=decided" + (f"&pep_id={pep_id}" if pep_id else ""))
     errors = {f"request-{request_id}-{k}": v for k, v in errors.items()}
     return await _funding_page(request, la_id, las, "pending", request_id, values, errors, problem)
 

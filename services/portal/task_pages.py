@@ -36,13 +36,14 @@ TRAY_HINTS = {"current": "Work to do, soonest due first.",
               "sent": "PEP sections you delegated that are open, or changed in the last 30 days."}
 SORTS = {"due": "Due soonest", "-due": "Due latest", "updated": "Recently changed"}
 KINDS = {"complete_sections": "Complete sections", "amend": "Amend after QA", "finalise": "Finalise the PEP",
-         "second_review": "Second QA review"}
+         "approve_funding": "Approve funding", "second_review": "Second QA review"}
+FUNDING_DECISIONS = {"approved": "approved", "refused": "refused", "more_information": "more information asked for"}
 STATUSES = {"assigned": ("Assigned", "govuk-tag--blue"), "in_progress": ("In progress", "govuk-tag--light-blue"),
             "submitted": ("Submitted", "govuk-tag--green"), "retracted": ("Retracted", "govuk-tag--grey"),
             "returned": ("Returned", "govuk-tag--orange"), "completed": ("Completed", "govuk-tag--green"),
             "cancelled": ("Cancelled", "govuk-tag--grey")}
 ACTIONS = {"assign": "Assigned", "submit": "Submitted", "retract": "Retracted", "finalise": "Completed",
-           "cancel": "Cancelled", "qa_decided": "Second review decided"}
+           "cancel": "Cancelled", "decide": "Funding decided", "qa_decided": "Second review decided"}
 DELEGATORS = ("virtual_school", "social_worker")
 DUE = DateField("due")  # the delegate form's due date: its boxes' names, for the template and the handler
 PEP_OPEN = ("created", "in_progress", "returned")
@@ -58,7 +59,12 @@ def task_row(t: Task, titles: dict[str, str] | None = None) -> dict[str, Any]:
     what = KINDS.get(t.kind, t.kind)
     if t.sections:
         what += ": " + ", ".join(titles.get(k, pep_words.words({}, k)) for k in t.sections)
-    return {"id": t.id, "child": t.child_name or "A child", "pep_href": f"/peps/{t.pep_id}", "href": f"/tasks/{t.id}",
+    funding = [f"Target {f.target}, {f.what}: " + (f"£{f.amount}" if f.amount else "no amount") + " asked"
+               + (f" ({FUNDING_DECISIONS[f.decision]})" if f.decision else "") for f in t.funding]
+    if funding:
+        what += ": " + "; ".join(funding)
+    return {"funding": funding, "decide_href": f"/funding?la_id={t.la_id}&pep_id={t.pep_id}&status=all",
+            "id": t.id, "child": t.child_name or "A child", "pep_href": f"/peps/{t.pep_id}", "href": f"/tasks/{t.id}",
             "what": what, "due": long_date(t.due_date.isoformat()) if t.due_date else "No date",
             "overdue": t.overdue, "from": t.originator_name or "", "status": status_tag(t.status)}
 
