@@ -181,3 +181,24 @@ def test_without_the_second_level_one_decision_approves(system: RunningSystem,
                         if t["kind"] == "finalise"], "the social worker's finalise task")
     assert not [t for t in system.api("GET", f"/api/v1/peps/{pep_id}/tasks", cookie=cw)[1]
                 if t["kind"] == "second_review"]
+
+
+def test_nobody_makes_both_reviews(
+        system: RunningSystem, cookies: dict[str, str], two_level: None) -> None:  # noqa: F811
+    """An approver may make the first review, but then the second is someone else's: not in their tray, refused."""
+    approver, admin = cookies["approver"], cookies["admin"]
+    _, pep_id = submitted_pep(system, cookies, last_working_day_before(date.today()))
+    eventually(lambda: queued(system, approver, pep_id), "the PEP reaches the QA queue")
+    rate_fully(system, approver, pep_id)
+    review = f"/api/v1/peps/{pep_id}/review"
+    status, body, _ = system.api("POST", f"{review}/decide", {"outcome": "approve"}, cookie=approver)
+    assert status == 200 and body["current"]["stage"] == "reviewed" and not body["can_second_review"], body
+    task = _second_review_task(system, admin, pep_id)
+    assert not [t for t in tray(system, approver, "current", pep_id) if t["kind"] == "second_review"]
+    assert [t["id"] for t in tray(system, approver, "sent", pep_id)] == [task["id"]]
+    for path, body in (("decide", {"outcome": "approve"}), ("confirm", {"overall_grade": "green"})):
+        status, answer, _ = system.api("POST", f"{review}/{path}", body, cookie=approver)
+        assert status == 403 and answer["code"] == "same_reviewer", answer
+    assert system.api("GET", f"/api/v1/peps/{pep_id}", cookie=admin)[1]["status"] == "submitted"
+    status, body, _ = system.api("POST", f"{review}/decide", {"outcome": "approve"}, cookie=admin)
+    assert status == 200 and body["status"] == "approved", body
