@@ -152,14 +152,18 @@ def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:
         {"key": {"text": "Next PEP due"},
          "value": {"text": long_date(i.next_pep_due.isoformat()) if i.next_pep_due else "No date set"}},
     ]
-    return rows + ([{"key": {"text": "PP+ agreed this academic year"}, "value": {"text": pp_plus_words(i)}}]
+    return rows + ([{"key": {"text": f"PP+ agreed this financial year ({i.pp_plus_financial_year})"
+                             if i.pp_plus_financial_year else "PP+ agreed this financial year"},
+                     "value": {"text": pp_plus_words(i)}}]
                    if i.pp_plus_agreed is not None else [])
 
 
 def pp_plus_words(i: Indicators) -> str:
     requests = i.pp_plus_requests or 0
-    return f"£{Decimal(i.pp_plus_agreed or 0):,.2f}" + (
-        f" ({requests} {'request' if requests == 1 else 'requests'})" if requests else "")
+    parts = [f"{requests} {'request' if requests == 1 else 'requests'}"] if requests else []
+    if i.pp_plus_paid_termly and Decimal(i.pp_plus_paid_termly):
+        parts.append(f"£{Decimal(i.pp_plus_paid_termly):,.2f} paid termly")
+    return f"£{Decimal(i.pp_plus_agreed or 0):,.2f}" + (f" ({' and '.join(parts)})" if parts else "")
 
 
 def attachment_rows(files: list[AttachmentOut]) -> list[dict[str, Any]]:

@@ -164,12 +164,17 @@ def test_pp_plus_agreed_this_year_follows_qas_decisions(system: RunningSystem, c
         "pp_plus_agreed"] == "0.00"
     pep_id, last_year = uuid.uuid4(), f"{TERM_START.year - 1}/{TERM_START.year % 100:02d}"
 
-    def decided(target: int, decision: str, amount: str | None, year: str = THIS_YEAR) -> FundingDecided:
+    def decided(target: int, decision: str, amount: str | None, year: str = THIS_YEAR,
+                financial_year: str | None = None) -> FundingDecided:
         return FundingDecided(pep_id=pep_id, child_id=child_id, la_id=LA, target=target, decision=decision,
-                              amount=amount, academic_year=year)
+                              amount=amount, academic_year=year, financial_year=financial_year)
 
+    # The profile counts as qa counts against the allocation: approved amounts in this financial year (1 April to
+    # 31 March), so an amount qa counted in the year before is not this year's.
+    start = date.today().year if date.today().month >= 4 else date.today().year - 1
     asyncio.run(_qa_decides(system.admin_dsn, decided(1, "approved", "250.00"), decided(2, "approved", "99.50"),
-                            decided(3, "refused", None), decided(4, "approved", "1000.00", last_year)))
+                            decided(3, "refused", None), decided(4, "approved", "1000.00", last_year,
+                                                                 f"{start - 1}-{start % 100:02d}")))
     indicators = _pp_plus(system, cookies["dt"], child_id, "349.50")
     assert (indicators["pp_plus_agreed"], indicators["pp_plus_requests"]) == ("349.50", 2)
 
