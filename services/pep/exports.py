@@ -22,6 +22,7 @@ from services.pep import children_store, pdf, qa_outcomes
 from services.pep import pep_store as store
 from services.pep.attachments import DOWNLOAD_HEADERS, content_disposition
 from services.pep.domain.access import Access
+from services.pep.domain.peps import shown_state
 from services.pep.peps import _pep_or_404, _summary
 from services.pep.target_funding import in_words, of_pep
 from services.pep.template_library import load_default_templates
@@ -104,7 +105,8 @@ def pep_document(heading: str, pep: asyncpg.Record | dict[str, Any], template: T
              ("Template", f"{template.name}, version {template.version}")]
     # The Termly PEP is shared with carers: the Virtual School's review (its sign-off checklist and comments)
     # stays in the Full PEP.
-    sections = [pdf.FilledSection(s, saved[s.key]["answers"], saved[s.key]["status"]) for s in template.sections
+    sections = [pdf.FilledSection(s, saved[s.key]["answers"], shown_state(pep["status"], saved[s.key]["status"], [])[0])
+                for s in template.sections
                 if access.may_see(s) and s.key in saved and (with_review or s.owner != QA_SECTION_OWNER)]
     summary, areas = _review(qa) if with_review and qa is not None else ([], [])
     return pdf.PepDocument(title=f"{heading}: {name}, {pep['term']} term {pep['academic_year']}", heading=heading,
