@@ -7,6 +7,7 @@ Approval"). Another LA's decider finds none of it."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from tests.system.test_children import LA, SW, new_child
 from tests.system.test_pep_files import fetch, pdf_text
 from tests.system.test_peps import answer_what_is_missing, owners
 from tests.system.test_qa import last_working_day_before
-from tests.system.test_tasks import eventually, save, tray
+from tests.system.test_tasks import emails_about, eventually, save, tray
 
 PP_PLUS = "Virtual School PP+ (up to the end of key stage 4)"
 TUTORING = "<b>Tutoring</b> & reading"  # what a school may write: shown as written, escaped once
@@ -64,6 +65,7 @@ def _pep_with_two_funded_targets(system: RunningSystem, cookies: dict[str, str])
 def test_a_pp_plus_target_goes_to_the_approver_and_a_school_funded_one_stays_in_the_pep(
         system: RunningSystem, cookies: dict[str, str]) -> None:
     approver, cw, dt, other = cookies["approver"], cookies["caseworker"], cookies["dt"], cookies["other_la"]
+    since = time.time() - 1
     child, pep_id = _pep_with_two_funded_targets(system, cookies)
     name = f"{child['given_name']} {child['family_name']}"
 
@@ -90,6 +92,11 @@ def test_a_pp_plus_target_goes_to_the_approver_and_a_school_funded_one_stays_in_
     assert [(f["target"], f["what"], f["amount"], f["funding_type"], f["decision"]) for f in task["funding"]] == [
         (1, TUTORING, "400.00", PP_PLUS, None)]
     assert task["due_date"] is not None and task["due_date"] >= date.today().isoformat() and task["due_rule"]
+    # The approvers are told, once each, as anyone given a task is; the caseworker is not.
+    [email] = emails_about(system, "approver@demo.test", task["id"], since,
+                           f"A PEP task for you: {child['given_name']} {child['family_name'][0]}.")
+    assert "decide the PP+ funding asked for in the Personal Education Plan" in " ".join(email.split())
+    assert not [m for m in system.mailbox.messages("caseworker@demo.test", since) if task["id"] in str(m)]
     # Not the caseworker's to do, not the DT's to see; another LA's decider finds nothing.
     assert [t for t in tray(system, cw, "current", pep_id) if t["kind"] == "approve_funding"] == []
     assert system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=dt)[0] == 404
