@@ -8,7 +8,8 @@ the social worker a finalise task; finalising completes it. pep's lifecycle even
 (task_consumers.py), so a task can never disagree with the PEP it is about.
 
 Who may see a task (domain/tasks.py): the person it is for; for a setting's task the setting's DT, and its
-staff whose DT lets them see the child; whoever delegated it; the child's LA's Virtual School. Anyone else gets
+staff whose DT lets them see the child; for a role's task (the approvers' approve_funding, funding_tasks.py)
+whoever holds that role at the child's LA; whoever delegated it; the child's LA's Virtual School. Anyone else gets
 404. Whether the caller may delegate a PEP at all is pep's to say: delegation asks pep with the caller's own
 claims. The SQL is in task_store.py.
 """
