@@ -26,7 +26,8 @@ from shared.bus import MessageContext
 from shared.contracts import Organisation, TaskChanged, TaskReminder
 
 KIND_WORDS = {"complete_sections": "complete sections of", "amend": "amend", "finalise": "sign off",
-              "approve_funding": "decide the PP+ funding asked for in"}
+              "approve_funding": "decide the PP+ funding asked for in",
+              "second_review": "make the second quality assurance review of"}
 CHANGE_TEMPLATES = {"assign": "task_assigned", "retract": "task_retracted", "reschedule": "task_rescheduled"}
 REMINDER_TEMPLATES = {"due_soon": "task_due_soon", "due_today": "task_due_today", "overdue": "task_overdue",
                       "escalated": "task_escalated"}

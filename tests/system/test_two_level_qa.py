@@ -6,6 +6,7 @@ reviewer's return still returns at once; with the setting off, one decision appr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -16,7 +17,7 @@ from shared import demo
 from tests.conftest import RunningSystem
 from tests.system.qa_steps import rate, rate_fully
 from tests.system.test_qa import LA, cookies, last_working_day_before, queued, submitted_pep  # noqa: F401 (fixture)
-from tests.system.test_tasks import eventually, tray
+from tests.system.test_tasks import emails_about, eventually, tray
 
 CASEWORKER = str(demo.account_id("caseworker"))
 
@@ -66,6 +67,7 @@ def _task_status(system: RunningSystem, cookie: str, task_id: str) -> str:
 def test_the_caseworkers_approval_waits_for_the_approver_whose_approval_approves_it(
         system: RunningSystem, cookies: dict[str, str], two_level: None) -> None:  # noqa: F811
     cw, approver, admin = cookies["caseworker"], cookies["approver"], cookies["admin"]
+    since = time.time() - 1
     pep_id = _first_approval(system, cookies)
     review = f"/api/v1/peps/{pep_id}/review"
 
@@ -79,6 +81,11 @@ def test_the_caseworkers_approval_waits_for_the_approver_whose_approval_approves
     # The approver's tray (and the VS admin's) has the task; the caseworker sees it among the tasks they sent.
     task = _second_review_task(system, approver, pep_id)
     assert (task["status"], task["assignee_role"], task["originator_id"]) == ("assigned", "vs_approver", CASEWORKER)
+    # The approver is emailed once, in words: the task and a link to it.
+    child = system.api("GET", f"/api/v1/children/{task['child_id']}", cookie=approver)[1]
+    short = f"{child['given_name']} {child['family_name'][0]}."
+    emailed = emails_about(system, "approver@demo.test", task["id"], since, f"A PEP task for you: {short}")
+    assert len(emailed) == 1 and "make the second quality assurance review of" in emailed[0], emailed
     assert [t["id"] for t in tray(system, admin, "current", pep_id) if t["kind"] == "second_review"] == [task["id"]]
     assert not [t for t in tray(system, cw, "current", pep_id) if t["kind"] == "second_review"]
     assert [t["id"] for t in tray(system, cw, "sent", pep_id) if t["kind"] == "second_review"] == [task["id"]]
