@@ -44,6 +44,7 @@ SUBJECTS = {
     "meeting_cancelled": "Cancelled: PEP meeting for {child}",
     "meeting_reminder": "Reminder: PEP meeting for {child}",
     "pep_submitted": "PEP submitted for {child}",
+    "pep_resubmitted": "PEP resubmitted after amendment: {child}",
     "pep_returned": "PEP returned for amendment: {child}",
     "pep_approved": "PEP approved for {child}",
     "pep_finalised": "PEP signed off for {child}",
@@ -66,7 +67,8 @@ SUBJECTS = {
 # Emails that can be sent again from the delivery log: they carry no code or link token, so what they say is
 # kept with the delivery (`payload`). The others cannot be resent: the person asks for a new code instead.
 RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancelled", "meeting_reminder",
-                        "pep_submitted", "pep_returned", "pep_approved", "pep_finalised", "task_assigned",
+                        "pep_submitted", "pep_resubmitted", "pep_returned", "pep_approved", "pep_finalised",
+                        "task_assigned",
                         "task_retracted", "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue",
                         "task_escalated", "daily_digest", "funding_approved", "funding_refused",
                         "funding_more_information"})

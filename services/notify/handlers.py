@@ -43,6 +43,7 @@ TEMPLATE_NAMES = {
     "meeting_cancelled": "PEP meeting cancellation",
     "meeting_reminder": "PEP meeting reminder",
     "pep_submitted": "PEP submitted",
+    "pep_resubmitted": "PEP resubmitted after amendment",
     "pep_returned": "PEP returned for amendment",
     "pep_approved": "PEP approved",
     "pep_finalised": "PEP signed off",

@@ -165,6 +165,9 @@ def status_emails(data: PepStatusChanged, *, child: Child, recipients: list[Pers
                   virtual_school: Organisation | None, settings: NotifySettings, rating: str = "") -> list[Email]:
     """`rating`: the grade QA gave (approved and signed-off emails say it; "" before any)."""
     template = STATUS_TEMPLATES.get(data.status)
+    if template == "pep_submitted" and data.from_status == "returned":
+        # Not the same email twice: the reviewer is told this is the amended PEP coming back.
+        template = "pep_resubmitted"
     if template is None:
         return []
     pep_name = f"{data.term} term {data.academic_year} PEP"

@@ -104,9 +104,9 @@ def meeting_changed(change: str = "scheduled", *, sequence: int = 0, on: date = 
 
 
 def status_changed(status: str, action: str, reason: str | None = None,
-                   by: Person | None = None) -> PepStatusChanged:
+                   by: Person | None = None, from_status: str = "in_progress") -> PepStatusChanged:
     return PepStatusChanged(pep_id=PEP_ID, child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID, kind="review",
-                            term="autumn", academic_year="2026/27", from_status="in_progress", status=status,
+                            term="autumn", academic_year="2026/27", from_status=from_status, status=status,
                             action=action, reason=reason, by_user=by.user_id if by else None, version=2)
 
 
@@ -135,6 +135,9 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
         out += pep_notices.status_emails(event, child=CHILD, recipients=people, by_name="Cal Caseworker",
                                          virtual_school=VIRTUAL_SCHOOL, settings=settings,
                                          rating="Gold" if action in ("approve", "finalise") else "")
+    out += pep_notices.status_emails(status_changed("submitted", "submit", from_status="returned"), child=CHILD,
+                                     recipients=[CASEWORKER], by_name="Dana Teacher", virtual_school=VIRTUAL_SCHOOL,
+                                     settings=settings)
     return out + task_emails(settings) + funding_emails(settings)
 
 

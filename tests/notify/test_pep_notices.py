@@ -10,7 +10,7 @@ import icalendar
 
 from services.notify import pep_notices
 from services.notify.directory import Child, Person
-from services.notify.emails import Email
+from services.notify.emails import Email, subject_for
 from services.notify.settings import NotifySettings
 from shared.contracts import MeetingInvitee
 from tests.notify import samples
@@ -128,6 +128,16 @@ def test_a_return_carries_the_feedback_and_every_workflow_email_links_to_the_pep
     assert email.template == "pep_returned"
     assert email.values["reason"] == "Targets 2 and 3 need a date"
     assert email.values["link"] == f"https://epep.northshire.test/peps/{samples.PEP_ID}"
+
+
+def test_a_pep_amended_after_its_return_is_announced_as_resubmitted_not_as_a_second_submission() -> None:
+    first = samples.status_changed("submitted", "submit")
+    again = first.model_copy(update={"from_status": "returned"})
+    [one], [two] = (pep_notices.status_emails(d, child=samples.CHILD, recipients=[CASEWORKER], by_name="Dana Teacher",
+                                              virtual_school=None, settings=SETTINGS) for d in (first, again))
+    assert (one.template, two.template) == ("pep_submitted", "pep_resubmitted")
+    subjects = [subject_for(e.template, "ePEP", e.values) for e in (one, two)]
+    assert subjects[0] != subjects[1] and "resubmitted after amendment" in subjects[1]
 
 
 def test_a_child_is_named_by_first_name_and_initial() -> None:
