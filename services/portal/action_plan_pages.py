@@ -16,13 +16,14 @@ from services.portal.forms import DateField
 from services.portal.gateway_client import Caller, GatewayProblem
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
 from services.portal.pep_forms import long_date, parse_date
+from services.portal.text_limits import max_length
 from shared.api import children as children_api
-from shared.api.children import ActionTarget, ActionTargetList, ChildProfile
+from shared.api.children import ActionTarget, ActionTargetIn, ActionTargetList, ChildProfile
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 BY_WHEN = DateField("by_when")
-TEXT_MAX = 2000
+TEXT_MAX = max_length(ActionTargetIn, "what")  # what pep refuses past, for the character counts
 DECISIONS = {"approved": ("Approved", "green"), "refused": ("Refused", "red"),
              "more_information": ("More information needed", "yellow"), None: ("Waiting for a decision", "grey")}
 TERMS = {"autumn": "Autumn", "spring": "Spring", "summer": "Summer"}
@@ -64,7 +65,7 @@ async def _page(request: web.Request, who: Caller, child_id: str, values: dict[s
     done = request.query.get("done") == "raised" and not errors
     return await render_signed_in(request, "action_plan.html", {
         "current_page": "children", "child": child, "values": values, "errors": errors or {}, "problem": problem,
-        "targets": [{"what": t.what, "rows": target_rows(t)} for t in found.items],
+        "text_max": TEXT_MAX, "targets": [{"what": t.what, "rows": target_rows(t)} for t in found.items],
         "by_when_items": BY_WHEN.items(values, (errors or {}).get("by_when")),
         "areas": _items(found.areas_of_focus, values.get("area_of_focus", "")),
         "interventions": _items(found.intervention_types, values.get("intervention_type", "")),

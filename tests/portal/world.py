@@ -49,7 +49,8 @@ KNOWN: dict[str, Any] = {
     "question_set": "words", "category": "overdue", "href": f"/children/{ID}", "symbol": "happy",
     "awarded_only": False, "current": False,  # another session, which can be ended
 }
-MONEY = ("amount", "allocation", "pp_plus_agreed", "amount_requested", "amount_approved", "total", "spent")
+MONEY = ("amount", "allocation", "pp_plus_agreed", "amount_requested", "amount_approved", "total", "spent",
+         "pp_plus_paid_termly", "amount_due")
 
 
 def _sample_model(model: type[BaseModel], depth: int) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", f"{child}/subject-access"): s(children_api.SubjectAccess),
         ("GET", f"{child}/attendance"): s(children_api.AttendanceList),
         ("GET", f"{child}/notes"): [s(children_api.Note)],
+        ("GET", f"{child}/action-targets"): s(children_api.ActionTargetList),
         ("GET", f"{child}/activity"): s(children_api.ActivityList),
         ("GET", f"{child}/attachments"): [s(attachments_api.AttachmentOut)],
         ("GET", f"/attachments/{ID}"): s(attachments_api.AttachmentOut),
@@ -258,6 +260,7 @@ def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
         ("POST", "/children/import"): (200, s(children_api.ImportResult)),
         ("POST", f"{child}/attendance"): (201, s(children_api.Attendance)),
         ("POST", f"{child}/notes"): (201, s(children_api.Note)),
+        ("POST", f"{child}/action-targets"): (201, s(children_api.ActionTarget)),
         ("POST", f"{child}/peps"): (201, s(peps_api.PepSummary)),
         ("POST", f"{child}/attachments"): (201, s(attachments_api.AttachmentOut)),
         ("DELETE", f"/attachments/{ID}"): done,
