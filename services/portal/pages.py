@@ -171,10 +171,16 @@ async def home(request: web.Request) -> web.Response:
     # The latest QA rating of each child a social worker, DT or IRO works with (Welfare Call's home page box).
     ratings = None
     if any(m.role in RATING_READERS for m in me.memberships):
-        found = await gateway(request).call(MY_PEP_RATINGS, caller(request, signed_in=True))
-        ratings = [{"r": r, "tag": grade_tag(r.grade, r.grade_label) or {"text": "Not rated",
-                                                                          "classes": "govuk-tag--grey"}}
-                   for r in found.items]
+        try:
+            found = await gateway(request).call(MY_PEP_RATINGS, caller(request, signed_in=True))
+        except (GatewayUnavailable, GatewayProblem) as exc:
+            if isinstance(exc, GatewayProblem) and exc.status < 500:
+                raise
+            log.warning("home page without the latest ratings: pep did not answer")  # the rest still works
+        else:
+            ratings = [{"r": r, "tag": grade_tag(r.grade, r.grade_label) or {"text": "Not rated",
+                                                                              "classes": "govuk-tag--grey"}}
+                       for r in found.items]
     return await render_signed_in(request, "home.html", {"me": me, "groups": groups, "current_page": "home",
                                                          "ratings": ratings,
                                                          "done": {"heading": "Invitation accepted"} if accepted
