@@ -461,7 +461,8 @@ GET_QA_FRAMEWORK = _op("get_qa_framework", "get", "/organisations/{la_id}/qa-fra
                        "grades, areas with a descriptor per grade, overall rule) and the frameworks it may choose "
                        "(the Virtual School)", response=LaQaFramework, tags=("quality assurance",))
 CHOOSE_QA_FRAMEWORK = _op("choose_qa_framework", "put", "/organisations/{la_id}/qa-framework", "Choose the LA's QA "
-                          "framework (VS admin); reviews already written keep theirs", body=FrameworkChoiceIn,
+                          "framework, and whether its QA has a second level (VS admin); reviews already written keep "
+                          "their framework", body=FrameworkChoiceIn,
                           response=LaQaFramework, tags=("quality assurance",))
 QA_QUEUE = _op("qa_queue", "get", "/qa/queue", "PEPs awaiting review in my LAs, oldest submission first (the Virtual "
                "School; query: la_id)", query=QueueQuery, response=Queue, tags=("quality assurance",))
@@ -473,10 +474,12 @@ SAVE_REVIEW = _op("save_review", "put", "/peps/{pep_id}/review", "Save a casewor
                   response=PepReview, tags=("quality assurance",))
 DECIDE_REVIEW = _op("decide_review", "post", "/peps/{pep_id}/review/decide", "Approve the PEP, or return it to the "
                     "school with a reason (taken through the PEP's own lifecycle; the school gets an amend task with "
-                    "the feedback)", body=DecideIn, response=PepReview, tags=("quality assurance",))
+                    "the feedback). With two-level QA a first reviewer's approval waits for a VS approver or admin, "
+                    "who decides here too, perhaps with another overall grade", body=DecideIn, response=PepReview,
+                    tags=("quality assurance",))
 CONFIRM_REVIEW = _op("confirm_review", "post", "/peps/{pep_id}/review/confirm", "Confirm or change a decided review's "
-                     "overall grade (a VS approver or admin)", body=ConfirmIn, response=PepReview,
-                     tags=("quality assurance",))
+                     "overall grade (a VS approver or admin); a review waiting for the second level is approved by "
+                     "confirming it", body=ConfirmIn, response=PepReview, tags=("quality assurance",))
 LIST_FUNDING = _op("list_funding", "get", "/funding", "An LA's PP+ requests, oldest first, with the count of each "
                    "status (the Virtual School)", query=FundingQuery, response=FundingList, tags=("pp+ funding",))
 DECIDE_FUNDING = _op("decide_funding", "post", "/funding/{request_id}/decide", "Approve a PP+ request (at most the "
