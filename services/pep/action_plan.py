@@ -149,7 +149,10 @@ async def raise_target(request: web.Request) -> ActionTarget:
             pep_id=None, action_target_id=target_id, child_id=child["id"], la_id=child["la_id"],
             setting_id=child["setting_id"], target=1, description=body.what, funding_type=FUNDING_TYPE,
             amount=f"{Decimal(body.amount):.2f}", area_of_focus=body.area_of_focus,
-            intervention_type=body.intervention_type, academic_year=year, term=term),
+            intervention_type=body.intervention_type, academic_year=year, term=term,
+            funding_type_label=_label(choices, "funding_type", FUNDING_TYPE),
+            area_of_focus_label=_label(choices, "area_of_focus", body.area_of_focus),
+            intervention_type_label=_label(choices, "intervention_type", body.intervention_type)),
             tenant=str(child["la_id"]), correlation_id=request[REQUEST_ID])
         row = await conn.fetchrow(TARGET_SQL + "WHERE t.id = $1", target_id)
     return _target(row, choices)

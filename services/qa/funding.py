@@ -99,11 +99,13 @@ async def _on_target_between_peps(ctx: MessageContext, data: FundingRequested) -
         await conn.execute(
             "INSERT INTO funding_requests (id, pep_id, action_target_id, target, child_id, la_id, setting_id, "
             "description, funding_type, area_of_focus, intervention_type, amount_requested, academic_year, term, "
-            "requested_at) VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-            "ON CONFLICT (action_target_id) DO NOTHING",
+            "requested_at, funding_type_label, area_of_focus_label, intervention_type_label) VALUES ($1, NULL, $2, "
+            "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (action_target_id) "
+            "DO NOTHING",
             uuid.uuid4(), data.action_target_id, data.target, data.child_id, data.la_id, data.setting_id,
             data.description, data.funding_type, data.area_of_focus, data.intervention_type,
-            Decimal(data.amount) if data.amount else None, data.academic_year, data.term, ctx.envelope.occurred_at)
+            Decimal(data.amount) if data.amount else None, data.academic_year, data.term, ctx.envelope.occurred_at,
+            data.funding_type_label, data.area_of_focus_label, data.intervention_type_label)
 
 
 def subscription() -> Subscription:

@@ -69,6 +69,10 @@ def test_a_target_raised_between_peps_is_decided_counted_and_carried_into_the_ne
     request = eventually(queued, "the target's PP+ request reaches qa's queue")
     assert (request["pep_id"], request["amount_requested"], request["child_id"], request["description"]) == (
         None, "300.00", child["id"], a_target()["what"])
+    # The queue reads the template's words, as for a PEP's target, never a raw key.
+    assert (request["funding_type_label"], request["area_of_focus_label"], request["intervention_type_label"]) == (
+        raised["funding_type_label"], raised["area_of_focus_label"], raised["intervention_type_label"]), request
+    assert request["funding_type_label"].startswith("Virtual School PP+"), request
 
     status, decided, _ = system.api("POST", f"/api/v1/funding/{request['id']}/decide",
                                     {"decision": "approve", "amount": "250.00"}, cookie=approver)
