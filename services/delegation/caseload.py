@@ -90,7 +90,9 @@ def _next_due(config: Timescales, last_meeting: date) -> tuple[date, str]:
 
 
 def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[asyncpg.Record], config: Timescales,
-             today: date) -> None:
+             today: date, contributed: frozenset[uuid.UUID] = frozenset()) -> None:
+    """`contributed`: the PEPs whose school's contribution is in (the PEP waits for another part): the school is not
+    late with them, whatever their status."""
     under_way = [p for p in peps if p["status"] in UNDER_WAY]
     current = max(under_way, key=lambda p: p["started_at"], default=None)
     entry.pep = current
@@ -107,7 +109,8 @@ def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[async
     else:
         if today <= meeting <= today + timedelta(days=UPCOMING_DAYS):
             entry.categories.append("upcoming")
-        if meeting < today and current is not None and current["status"] in WRITING:
+        if meeting < today and current is not None and current["status"] in WRITING \
+                and current["id"] not in contributed:
             try:
                 back = deadlines(config, meeting=meeting)["dt_return"]
             except TermDatesMissing:
@@ -116,6 +119,15 @@ def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[async
                 entry.reasons.append(f"Not submitted by {long_date(back.due)}: {back.explanation}")
     if entry.reasons:
         entry.categories.insert(0, "overdue")
+
+
+async def _contributed(conn: asyncpg.Connection, pep_ids: list[uuid.UUID]) -> frozenset[uuid.UUID]:
+    """The PEPs whose school's contribution is in: their latest school task (to complete sections, or to amend
+    after a return) was submitted (task_consumers: pep's `submit_contribution` or `submit`)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (pep_id) pep_id, status FROM tasks WHERE pep_id = ANY($1::uuid[]) "
+        "AND kind IN ('complete_sections', 'amend') ORDER BY pep_id, created_at DESC", pep_ids)
+    return frozenset(r["pep_id"] for r in rows if r["status"] == "submitted")
 
 
 async def caseload(conn: asyncpg.Connection, claims: Claims, query: CaseloadQuery, today: date) -> list[Entry]:
@@ -140,13 +152,14 @@ async def caseload(conn: asyncpg.Connection, claims: Claims, query: CaseloadQuer
     for t in await conn.fetch("SELECT * FROM tasks WHERE child_id = ANY($1::uuid[]) AND due_date < $2 AND status IN "
                               "('assigned', 'in_progress', 'returned')", ids, today):
         late.setdefault(t["child_id"], []).append(t)
+    contributed = await _contributed(conn, [p["id"] for ps in peps.values() for p in ps])
     configs: dict[uuid.UUID, Timescales] = {}
     out = []
     for c in children:
         if c["la_id"] not in configs:
             configs[c["la_id"]], _ = await timescale_store.current(conn, c["la_id"])
         entry = Entry(c)
-        classify(entry, peps.get(c["id"], []), late.get(c["id"], []), configs[c["la_id"]], today)
+        classify(entry, peps.get(c["id"], []), late.get(c["id"], []), configs[c["la_id"]], today, contributed)
         out.append(entry)
     return out
 

@@ -25,6 +25,7 @@ from services.pep.domain.peps import (
     may_edit,
     missing_for_sign_off,
     shown_state,
+    with_school,
 )
 from services.pep.domain.templates import clean_answers, missing, progress
 from shared.api import peps as api
@@ -114,6 +115,7 @@ async def overview(request: web.Request) -> PepOverview:
         pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
         saved = await store.sections(conn, pep["id"])
         delegated = await delegated_sections(conn, pep["id"])
+        parts_in = frozenset(await _parts_in(conn, pep["id"]))
         visible = {s.key for s in template.sections if access.may_see(s)}  # the targets, for those who see them
         funding = await target_funding.of_pep(conn, pep["id"], template,
                                               {k: r["answers"] for k, r in saved.items() if k in visible})
@@ -127,11 +129,11 @@ async def overview(request: web.Request) -> PepOverview:
         sections.append(SectionState(key=section.key, title=section.title, owner=section.owner,
                                      status=status, answered=answered, questions=shown,
                                      to_check=len(to_check), delegated=section.key in delegated,
-                                     can_edit=may_edit(pep["status"], access, section, delegated)))
+                                     can_edit=may_edit(pep["status"], access, section, delegated, parts_in)))
     return PepOverview(**dict(_summary(pep)),
                        template=TemplateRef(key=template.key, name=template.name, version=template.version),
                        sections=sections, funding=funding,
-                       actions=lifecycle.allowed_actions(pep["status"], access.via) if access.can_edit else [])
+                       actions=_actions(pep, access, parts_in))
 
 
 @serves(routes, api.GET_SECTION)
@@ -141,8 +143,9 @@ async def read_section(request: web.Request) -> SectionOut:
         section = _section_or_404(template, access, request.match_info["key"])
         row = (await store.sections(conn, pep["id"]))[section.key]
         delegated = await delegated_sections(conn, pep["id"])
+        parts_in = frozenset(await _parts_in(conn, pep["id"]))
         given = await _given(conn, pep["id"], section)
-    return _section_out(pep, access, section, row, delegated, given)
+    return _section_out(pep, access, section, row, delegated, given, parts_in)
 
 
 async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) -> list[ViewsGiven]:
@@ -156,13 +159,15 @@ async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) 
 
 
 def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
-                 delegated: frozenset[str], given: list[ViewsGiven] | None = None) -> SectionOut:
+                 delegated: frozenset[str], given: list[ViewsGiven] | None = None,
+                 parts_in: frozenset[str] = frozenset()) -> SectionOut:
     status, to_check = shown_state(pep["status"], row["status"], list(row["to_check"]))
     return SectionOut(pep_id=pep["id"], key=section.key, definition=section, answers=row["answers"],
                       version=row["version"], status=status, to_check=to_check,
                       updated_at=row["updated_at"], updated_by_name=row.get("updated_by_name"),
                       missing=[Gap(field=e.field, message=e.message) for e in missing(section.fields, row["answers"])],
-                      delegated=section.key in delegated, can_edit=may_edit(pep["status"], access, section, delegated),
+                      delegated=section.key in delegated,
+                      can_edit=may_edit(pep["status"], access, section, delegated, parts_in),
                       given=given or [])
 
 
@@ -176,7 +181,7 @@ async def save_section(request: web.Request) -> SectionOut:
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         delegated = await delegated_sections(conn, pep["id"])
-        _require_edit(pep, access, section, delegated)
+        await _require_edit(conn, pep, access, section, delegated)
         clean, errors = clean_answers(section.fields, body.answers)
         if errors:
             raise Problem(422, "Some answers need changing", "Check these answers: " +
@@ -201,10 +206,36 @@ async def save_section(request: web.Request) -> SectionOut:
     return _section_out(pep, access, section, row, delegated, given)
 
 
-def _require_edit(pep: asyncpg.Record, access: Access, section: Section, delegated: frozenset[str]) -> None:
+async def _parts_in(conn: asyncpg.Connection, pep_id: uuid.UUID) -> dict[str, asyncpg.Record]:
+    """The parts of the PEP that are in, by part."""
+    return {r["part"]: r for r in await contributions.parts_in(conn, pep_id)}
+
+
+def _actions(pep: asyncpg.Record, access: Access, parts_in: frozenset[str]) -> list[str]:
+    """What the caller may do now: the school, its part in, has nothing to submit until QA returns the PEP."""
+    if not access.can_edit:
+        return []
+    actions = lifecycle.allowed_actions(pep["status"], access.via)
+    if lifecycle.submitted_part(access.via, parts_in) is not None:
+        actions = [a for a in actions if a != "submit"]
+    return actions
+
+
+def _contribution_in(found: dict[str, asyncpg.Record]) -> Problem:
+    at = found[lifecycle.SCHOOL]["submitted_at"]
+    return Problem(409, f"You submitted the school's contribution on {at.day} {at:%B %Y}; the Virtual School can "
+                   "return it for changes", "The school's sections are read-only until the Virtual School returns "
+                   "the PEP to the school.", code="contribution_submitted")
+
+
+async def _require_edit(conn: asyncpg.Connection, pep: asyncpg.Record, access: Access, section: Section,
+                        delegated: frozenset[str]) -> None:
     if held_by_delegate(section.key, access.via, delegated) and access.can_edit:
         raise Problem(403, "This section is with the school", "It is delegated to the Designated Teacher until they "
                       "submit their contribution or the task is retracted.", code="delegated")
+    found = await _parts_in(conn, pep["id"])
+    if access.can_edit and lifecycle.submitted_part(access.via, frozenset(found)) is not None:
+        raise _contribution_in(found)
     if not may_edit(pep["status"], access, section, delegated):
         raise Problem(403, "You cannot change this section now", code="read_only",
                       detail=f"This PEP is {pep['status'].replace('_', ' ')}." if pep["status"] not in
@@ -219,7 +250,7 @@ async def mark_section_complete(request: web.Request) -> SectionOut:
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         delegated = await delegated_sections(conn, pep["id"])
-        _require_edit(pep, access, section, delegated)
+        await _require_edit(conn, pep, access, section, delegated)
         row = (await store.sections(conn, pep["id"]))[section.key]
         if gaps := missing(section.fields, row["answers"]):
             raise Problem(422, "Some answers are missing", f"{len(gaps)} mandatory answers are missing.",
@@ -268,10 +299,11 @@ async def sign_off(request: web.Request) -> SignOff:
             part=name, needed=name in needed, submitted_at=row["submitted_at"] if row else None,  # type: ignore[arg-type]
             submitted_by_name=f"{row['given_name']} {row['family_name']}" if row and row["given_name"] else None,
             setting_id=row["setting_id"] if row else None))
-    actions = lifecycle.allowed_actions(pep["status"], access.via) if access.can_edit else []
+    actions = _actions(pep, access, frozenset(found))
     return SignOff(status=pep["status"], goes_to_qa=rule, my_part=part, parts=parts,  # type: ignore[arg-type]
                    missing=missing_for_sign_off(template, _answers(saved), access, part, delegated),
-                   can_submit="submit" in actions)
+                   can_submit="submit" in actions,
+                   with_school=with_school(template, _answers(saved), access, delegated) if access.can_edit else [])
 
 
 @serves(routes, api.SECTION_HISTORY)
@@ -348,6 +380,9 @@ async def _submit(conn: asyncpg.Connection, pep: asyncpg.Record, template: Templ
     if via is None or lifecycle.transition("submit", pep["status"], via) is None:
         return await _move(conn, pep, template, "submit", via, reason, actor, rid)  # refused there, with why
     part = lifecycle.part_of(via)
+    found = await _parts_in(conn, pep["id"])
+    if lifecycle.submitted_part(via, frozenset(found)) is not None:
+        raise _contribution_in(found)
     delegated = await delegated_sections(conn, pep["id"])
     if gaps := missing_for_sign_off(template, _answers(await store.sections(conn, pep["id"])), None, part,
                                     delegated):

@@ -640,7 +640,7 @@ async def _sign_off_page(request: web.Request, who: Caller, pep: PepOverview, ch
     return await render_signed_in(request, "pep_sign_off.html", _common(
         pep, child, groups=list(groups.values()), count=len(state.missing), can_submit=state.can_submit,
         problem=problem, status_tag=pep_words.pep_status(pep.status), heading=heading, button=button,
-        my_part=state.my_part, part_rows=contribution_words.part_rows(state, names),
+        my_part=state.my_part, part_rows=contribution_words.part_rows(state, names), with_school=state.with_school,
         rule=contribution_words.RULES[state.goes_to_qa], waiting=contribution_words.waiting_for(state),
         submitted=contribution_words.banner_lines(state, names)))
 

@@ -83,6 +83,8 @@ class TargetFunding(BaseModel):
     decision: Literal["approved", "refused", "more_information"] | None = None
     amount_approved: str | None = None
     decided_at: datetime | None = None
+    decision_reason: str | None = Field(default=None, description="The Virtual School's reason, as it gave it: why "
+                                        "it refused, or what more it needs")
 
 
 class PepOverview(PepSummary):
@@ -142,6 +144,14 @@ class PartState(BaseModel):
     setting_id: uuid.UUID | None = Field(default=None, description="The school's part: the setting that submitted it")
 
 
+class WithSchool(BaseModel):
+    """A section delegated to the school while its task is open: the school's to complete, not the signer's."""
+
+    section: str
+    section_title: str
+    missing: int = Field(description="Mandatory answers not yet given in it")
+
+
 class SignOff(BaseModel):
     """Where the PEP's sign-off stands for the caller: what they submit, what stops it (only what they can fix),
     and which parts are in."""
@@ -153,6 +163,8 @@ class SignOff(BaseModel):
     parts: list[PartState]
     missing: list[Missing] = Field(description="What stops the caller's submission, in sections they can fix")
     can_submit: bool
+    with_school: list[WithSchool] = Field(default_factory=list, description="Sections delegated to the school "
+                                          "while its task is open, which the caller cannot write until it submits")
 
 
 class SavedVersion(BaseModel):

@@ -50,3 +50,13 @@ def test_a_meeting_held_but_not_submitted_by_the_dt_return_date_is_overdue() -> 
     assert entry.categories == ["overdue"] and entry.reasons[0].startswith("Not submitted by 10 March 2027")
     # Submitted: with QA now, not late for the school.
     assert _classify([_pep("submitted", date(2027, 2, 24))]).categories == []
+
+
+def test_a_pep_waiting_with_the_schools_contribution_in_is_not_the_school_late() -> None:
+    # The school submitted its part; the PEP waits for the social worker's (ePEP Online's rule): not overdue.
+    pep = _pep("in_progress", date(2027, 2, 24))
+    entry = Entry({"id": "child"})  # type: ignore[arg-type]
+    classify(entry, [pep], [], CONFIG, TODAY, contributed=frozenset({pep["id"]}))  # type: ignore[list-item]
+    assert entry.categories == [] and entry.reasons == []
+    # Another PEP's contribution says nothing of this one.
+    assert _classify([pep]).categories == ["overdue"]

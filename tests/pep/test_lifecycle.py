@@ -15,6 +15,7 @@ from services.pep.domain.lifecycle import (
     part_of,
     parts_needed,
     section_part,
+    submitted_part,
     transition,
 )
 
@@ -107,3 +108,17 @@ def test_whose_part_each_section_is(owner: str, key: str, delegated: frozenset[s
 ])
 def test_when_the_pep_goes_to_qa(rule: str, status: str, has_school: bool, needed: set[str]) -> None:
     assert parts_needed(rule, status, has_school) == needed
+
+
+@pytest.mark.parametrize("via,parts_in,locked", [
+    (DT, {SCHOOL}, SCHOOL),  # the school's part is in: its sections are read-only for the school
+    (STAFF, {SCHOOL}, SCHOOL),
+    (DT, set(), None),  # not yet submitted, or QA returned it (which takes the school's part back)
+    (DT, {SOCIAL_WORKER}, None),
+    (SW, {SCHOOL}, None),  # the social worker still writes their section while the PEP waits
+    (SW, {SCHOOL, SOCIAL_WORKER}, None),
+    (VS, {SCHOOL}, None),  # the Virtual School writes every section until it goes to QA
+])
+def test_the_schools_part_once_in_is_read_only_for_the_school(via: str, parts_in: set[str],
+                                                               locked: str | None) -> None:
+    assert submitted_part(via, frozenset(parts_in)) == locked

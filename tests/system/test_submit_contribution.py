@@ -6,6 +6,7 @@ queue."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from services.pep.domain.core_data import academic_year_label
 from shared import demo
 from tests.conftest import RunningSystem
 from tests.system.qa_steps import decide_in_qa
+from tests.system.test_caseload import caseload
 from tests.system.test_children import SW, new_child
 from tests.system.test_peps import answer_what_is_missing, owners
 from tests.system.test_tasks import eventually, tray
@@ -44,12 +46,13 @@ def rule(system: RunningSystem, cookies: dict[str, str]) -> Iterator[Any]:
     choose("school_submits")
 
 
-def delegated_pep(system: RunningSystem, cookies: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def delegated_pep(system: RunningSystem, cookies: dict[str, str],
+                  meeting_date: str | None = None) -> tuple[str, dict[str, Any]]:
     """A new child at Oakfield with a PEP whose school sections the caseworker delegated to Dana (the DT)."""
     child = new_child(system, cookies["caseworker"], social_worker_id=SW)
     status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
-        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today())},
-        cookie=cookies["sw"])
+        "kind": "initial", "term": "autumn", "academic_year": academic_year_label(date.today()),
+        "meeting_date": meeting_date}, cookie=cookies["sw"])
     assert status == 201, pep
     status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {
         "sections": ["education", "attainment", "targets", "meeting"], "due_date": DUE}, cookie=cookies["caseworker"])
@@ -119,6 +122,20 @@ def test_when_the_social_worker_completes_the_school_contributes_and_the_pep_wai
     school = next(p for p in sign_off(system, cw, pep_id)["parts"] if p["part"] == "school")
     assert school["submitted_at"] and school["submitted_by_name"] == "Dana Teacher" and school["setting_id"]
     assert not in_qa_queue(system, cw, pep_id)
+    # The school's part is in: its sections are read-only for the school (and say so) until QA returns the PEP.
+    today = date.today()
+    why = f"You submitted the school's contribution on {today.day} {today:%B %Y}"
+    overview = system.api("GET", f"/api/v1/peps/{pep_id}", cookie=dt)[1]
+    assert not any(s["can_edit"] for s in overview["sections"]) and "submit" not in overview["actions"]
+    education = system.api("GET", f"/api/v1/peps/{pep_id}/sections/education", cookie=dt)[1]
+    assert education["can_edit"] is False
+    status, body, _ = system.api("PUT", f"/api/v1/peps/{pep_id}/sections/education",
+                                 {"answers": {}, "version": education["version"]}, cookie=dt)
+    assert (status, body["code"]) == (409, "contribution_submitted") and body["title"].startswith(why), body
+    assert "the Virtual School can return it for changes" in body["title"]
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
+    assert (status, body["code"]) == (409, "contribution_submitted"), body
+    assert sign_off(system, dt, pep_id)["can_submit"] is False
 
     # The social worker completes their part, which needs only their own section: then the PEP goes to QA.
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=sw)
@@ -134,6 +151,7 @@ def test_when_the_social_worker_completes_the_school_contributes_and_the_pep_wai
     assert decide_in_qa(system, cw, pep_id, "return", "Make target 1 measurable")[0] == 200
     amend = eventually(lambda: tray(system, dt, "current", pep_id), "an amend task")[0]
     assert amend["kind"] == "amend"
+    assert system.api("GET", f"/api/v1/peps/{pep_id}/sections/education", cookie=dt)[1]["can_edit"] is True
     state = sign_off(system, dt, pep_id)
     assert [p["submitted_at"] is None for p in state["parts"]] == [True, False]  # the school's taken back
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
@@ -165,3 +183,43 @@ def test_when_the_school_submits_the_pep_goes_to_qa_without_the_social_workers_p
     # Submitted: nobody's part can be submitted again, and the school can no longer change it.
     status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=cookies["sw"])
     assert (status, body["code"]) == (409, "not_allowed")
+
+
+def test_the_virtual_schools_sign_off_lists_only_what_it_can_fix_and_what_is_with_the_school(
+        system: RunningSystem, cookies: dict[str, str], rule: Any) -> None:
+    rule("school_submits")
+    dt, cw = cookies["dt"], cookies["caseworker"]
+    pep_id, _ = delegated_pep(system, cookies)
+    held = {"education", "attainment", "targets", "meeting"}
+    school_gaps = Counter(g["section"] for g in system.api("GET", f"/api/v1/peps/{pep_id}/missing", cookie=dt)[1])
+    assert school_gaps.keys() & held  # the school has answers to give in the sections delegated to it
+    # The Virtual School cannot write those while the school's task is open: they are not its gaps but with the
+    # school, each with what is still missing there.
+    state = sign_off(system, cw, pep_id)
+    assert state["my_part"] is None and state["missing"]
+    assert not {g["section"] for g in state["missing"]} & held
+    assert {s["section"]: s["missing"] for s in state["with_school"]} == {k: school_gaps[k] for k in held}
+    assert not {g["section"] for g in system.api("GET", f"/api/v1/peps/{pep_id}/missing", cookie=cw)[1]} & held
+    # The school sees its own gaps, never "with the school".
+    mine = sign_off(system, dt, pep_id)
+    assert mine["with_school"] == [] and {g["section"] for g in mine["missing"]} & held
+
+
+def test_the_caseload_does_not_count_the_school_late_once_its_contribution_is_in(
+        system: RunningSystem, cookies: dict[str, str], rule: Any) -> None:
+    rule("social_worker_completes")
+    dt, sw = cookies["dt"], cookies["sw"]
+    long_ago = (date.today() - timedelta(days=70)).isoformat()  # its DT return date (10 working days on) has passed
+    pep_id, _ = delegated_pep(system, cookies, meeting_date=long_ago)
+
+    def entry() -> dict[str, Any]:
+        return next((i for i in caseload(system, sw)["items"] if i["pep_id"] == pep_id), {"categories": []})
+    eventually(lambda: "overdue" in entry()["categories"], "the PEP not submitted by the DT return date")
+    assert any(r.startswith("Not submitted by") for r in entry()["reasons"])
+
+    # The school's part is in; the PEP waits for the social worker's: the school is no longer late.
+    answer_what_is_missing(system, dt, pep_id, school_sections(system, dt, pep_id))
+    status, body, _ = system.api("POST", f"/api/v1/peps/{pep_id}/actions/submit", {}, cookie=dt)
+    assert status == 200 and body["status"] == "in_progress", body
+    eventually(lambda: "overdue" not in entry()["categories"], "the school not counted late")
+    assert entry()["pep_status"] == "in_progress" and entry()["reasons"] == []

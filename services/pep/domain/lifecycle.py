@@ -89,6 +89,14 @@ def part_of(via: str) -> str | None:
     return PART_OF_VIA.get(via)
 
 
+def submitted_part(via: str, parts_in: frozenset[str]) -> str | None:
+    """The caller's part when it is in and so read-only for them: the school's, once it submitted its contribution,
+    until QA returns the PEP (which takes the school's part back). The social worker's section stays theirs while
+    the PEP waits for the school; the Virtual School writes every section until the PEP goes to QA."""
+    part = part_of(via)
+    return part if part == SCHOOL and part in parts_in else None
+
+
 def section_part(owner: str, key: str, delegated: frozenset[str]) -> str | None:
     """Whose part a section is: the school's when delegated to it or written by it; the social worker's own
     section otherwise theirs; the Virtual School's sign-off is nobody's (it comes after submission)."""

@@ -9,7 +9,7 @@ from typing import Any
 from services.pep.domain import lifecycle
 from services.pep.domain.access import Access
 from services.pep.domain.templates import missing
-from shared.api.peps import Difference, Missing
+from shared.api.peps import Difference, Missing, WithSchool
 from shared.api.templates import Section, Template, TemplateField
 from shared.contracts import MeetingInvitee, SubjectAttainment
 
@@ -22,10 +22,12 @@ def held_by_delegate(key: str, via: str, delegated: frozenset[str]) -> bool:
     return key in delegated and via not in DELEGATES
 
 
-def may_edit(status: str, access: Access, section: Section, delegated: frozenset[str]) -> bool:
+def may_edit(status: str, access: Access, section: Section, delegated: frozenset[str],
+             parts_in: frozenset[str] = frozenset()) -> bool:
     """The section's writers may edit it while the PEP is open; a delegated section, only the delegate (whatever
-    role usually writes it: delegating is how the Virtual School hands a section to the school)."""
-    if not access.can_edit:
+    role usually writes it: delegating is how the Virtual School hands a section to the school). Once the school's
+    contribution is in (`parts_in`), nothing is the school's to edit until QA returns the PEP."""
+    if not access.can_edit or lifecycle.submitted_part(access.via, parts_in) is not None:
         return False
     if section.key in delegated:
         return status in lifecycle.EDITABLE and not held_by_delegate(section.key, access.via, delegated)
@@ -46,10 +48,13 @@ def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any
     """Every mandatory answer shown that is not there, section by section (those the caller may see, when
     `access` is given). The Virtual School's own section is not counted: its sign-off comes after submission.
     `part` (lifecycle.SCHOOL or SOCIAL_WORKER): only that part's sections (`delegated`: those with the school now),
-    which is what its writer can fix and all their submission needs; None: the whole PEP."""
+    which is what its writer can fix and all their submission needs; None: the whole PEP. A section with the school
+    (delegated, the task open) is not the caller's to fix when they are not the school (with_school)."""
     found = []
     for section in template.sections:
         if section.owner == "virtual_school" or (access is not None and not access.may_see_section(section.key)):
+            continue
+        if access is not None and held_by_delegate(section.key, access.via, delegated):
             continue
         if part is not None and lifecycle.section_part(section.owner, section.key, delegated) != part:
             continue
@@ -57,6 +62,15 @@ def missing_for_sign_off(template: Template, answers: Mapping[str, dict[str, Any
             found.append(Missing(section=section.key, section_title=section.title, field=gap.field,
                                  message=gap.message))
     return found
+
+
+def with_school(template: Template, answers: Mapping[str, dict[str, Any]], access: Access,
+                delegated: frozenset[str]) -> list[WithSchool]:
+    """The sections the caller sees that are with the school (delegated, its task open; not the school asking),
+    each with how many mandatory answers it still needs."""
+    return [WithSchool(section=s.key, section_title=s.title, missing=len(missing(s.fields, answers[s.key])))
+            for s in template.sections
+            if access.may_see_section(s.key) and held_by_delegate(s.key, access.via, delegated)]
 
 
 def compare(fields: list[TemplateField], before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Difference]:
