@@ -285,6 +285,7 @@ class FundingDecided(EventData):
     reason: str | None = None
     action_target_id: uuid.UUID | None = None
     financial_year: str | None = None
+    decided_by: uuid.UUID | None = None  # the approver or VS admin who decided (the task's history names them)
 
 
 class TermlyPaymentMade(EventData):
@@ -309,7 +310,7 @@ class TaskChanged(EventData):
     pep follows it to let only the delegate write the delegated sections; notify emails the people involved."""
 
     task_id: uuid.UUID
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None  # None only for an approve_funding task about a target raised between PEPs
     child_id: uuid.UUID
     la_id: uuid.UUID
     setting_id: uuid.UUID | None = None
@@ -324,6 +325,7 @@ class TaskChanged(EventData):
     version: int
     assignee_role: str | None = None  # a task for whoever holds this role at the LA (approve_funding: vs_approver)
     reason: str | None = None  # why it was retracted or cancelled, or the rule a new due date follows
+    action_target_id: uuid.UUID | None = None  # the target raised between PEPs an approve_funding task is about
 
 
 class TaskReminder(EventData):
@@ -331,7 +333,7 @@ class TaskReminder(EventData):
     rule and occurrence (the day it fell due), whatever the number of delegation replicas."""
 
     task_id: uuid.UUID
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None  # None only for an approve_funding task about a target raised between PEPs
     child_id: uuid.UUID
     la_id: uuid.UUID
     setting_id: uuid.UUID | None = None

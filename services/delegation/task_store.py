@@ -122,22 +122,25 @@ async def _announce(conn: asyncpg.Connection, task: asyncpg.Record, action: str,
         setting_id=task["setting_id"], kind=task["kind"], sections=list(task["sections"]), status=task["status"],
         action=action, assignee_user_id=task["assignee_user_id"], originator_id=task["originator_id"],
         due_date=task["due_date"], by_user=by, version=task["version"], reason=reason,
-        assignee_role=task["assignee_role"]),
+        assignee_role=task["assignee_role"], action_target_id=task["action_target_id"]),
         tenant=str(task["la_id"]), correlation_id=correlation_id)
 
 
-async def create_task(conn: asyncpg.Connection, *, kind: str, pep_id: uuid.UUID, child_id: uuid.UUID,
+async def create_task(conn: asyncpg.Connection, *, kind: str, pep_id: uuid.UUID | None, child_id: uuid.UUID,
                       la_id: uuid.UUID, setting_id: uuid.UUID | None, sections: list[str],
                       assignee_user_id: uuid.UUID | None, originator_id: uuid.UUID | None, due_date: date | None,
                       due_rule: str | None, note: str | None, feedback: str | None, by: uuid.UUID | None,
-                      correlation_id: str | None, assignee_role: str | None = None) -> asyncpg.Record | None:
-    """A new assigned task, kept and announced; None if the PEP already has an open task of this kind."""
+                      correlation_id: str | None, assignee_role: str | None = None,
+                      action_target_id: uuid.UUID | None = None) -> asyncpg.Record | None:
+    """A new assigned task, kept and announced; None if the PEP already has an open task of this kind. Only an
+    approve_funding task for a target raised between PEPs has no PEP (`action_target_id` names the target)."""
     row = await conn.fetchrow(
         "INSERT INTO tasks (id, kind, status, pep_id, child_id, la_id, setting_id, sections, assignee_user_id, "
-        "originator_id, due_date, due_rule, note, feedback, assignee_role) VALUES ($1, $2, 'assigned', $3, $4, $5, "
-        "$6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (pep_id, kind) WHERE status IN ('assigned', "
-        "'in_progress', 'returned') DO NOTHING RETURNING *", uuid.uuid4(), kind, pep_id, child_id, la_id, setting_id,
-        sections, assignee_user_id, originator_id, due_date, due_rule, note, feedback, assignee_role)
+        "originator_id, due_date, due_rule, note, feedback, assignee_role, action_target_id) VALUES ($1, $2, "
+        "'assigned', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (pep_id, kind) WHERE "
+        "status IN ('assigned', 'in_progress', 'returned') DO NOTHING RETURNING *", uuid.uuid4(), kind, pep_id,
+        child_id, la_id, setting_id, sections, assignee_user_id, originator_id, due_date, due_rule, note, feedback,
+        assignee_role, action_target_id)
     if row is None:
         return None
     await conn.execute("INSERT INTO task_events (task_id, action, from_status, to_status, reason, by_user) "

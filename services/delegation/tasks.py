@@ -95,11 +95,13 @@ def _task(row: asyncpg.Record, claims: Claims, today: date, access: str | None =
         due_date=row["due_date"], due_rule=row["due_rule"], overdue=is_overdue(row, today), note=row["note"],
         feedback=feedback, created_at=row["created_at"], updated_at=row["updated_at"],
         version=row["version"], can_retract=may_retract(claims, row), assignee_role=row["assignee_role"],
-        funding=(funding or {}).get(row["pep_id"], []) if row["kind"] == "approve_funding" else [])
+        funding=(funding or {}).get(row["pep_id"] or row["action_target_id"], [])
+        if row["kind"] == "approve_funding" else [], action_target_id=row["action_target_id"])
 
 
 async def _funding(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> dict[uuid.UUID, list[TaskFunding]]:
-    return await funding_of(conn, [r["pep_id"] for r in rows if r["kind"] == "approve_funding"])
+    return await funding_of(conn, [r["pep_id"] or r["action_target_id"] for r in rows
+                                   if r["kind"] == "approve_funding"])
 
 
 def _history(rows: list[asyncpg.Record]) -> list[TaskEvent]:

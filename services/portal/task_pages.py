@@ -23,7 +23,7 @@ from shared.api.caseload import CaseloadQuery
 from shared.api.children import GET_CHILD, ChildProfile
 from shared.api.identity import GET_ORGANISATION
 from shared.api.peps import GET_PEP, PepOverview
-from shared.api.tasks import Task, TaskQuery, TraySettings
+from shared.api.tasks import Task, TaskEvent, TaskQuery, TraySettings
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -45,6 +45,11 @@ STATUSES = {"assigned": ("Assigned", "govuk-tag--blue"), "in_progress": ("In pro
 ACTIONS = {"assign": "Assigned", "submit": "Submitted", "retract": "Retracted", "finalise": "Completed",
            "cancel": "Cancelled", "decide": "Funding decided", "qa_decided": "Second review decided"}
 DELEGATORS = ("virtual_school", "social_worker")
+# Who took a step nobody took: the system, on what (a task's history never says "Someone" for it).
+SYSTEM_STEPS = {("approve_funding", "assign"): "Automatically, when the PEP was submitted",
+                ("approve_funding", "decide"): "Automatically, when the Virtual School decided the funding",
+                ("complete_sections", "assign"): "Automatically, on the date the delegation was scheduled for"}
+BETWEEN_PEPS = "Targets between PEPs"  # what an approve_funding task without a PEP is about (the child's targets)
 DUE = DateField("due")  # the delegate form's due date: its boxes' names, for the template and the handler
 PEP_OPEN = ("created", "in_progress", "returned")
 
@@ -52,6 +57,17 @@ PEP_OPEN = ("created", "in_progress", "returned")
 def status_tag(status: str) -> dict[str, str]:
     text, classes = STATUSES.get(status, (status.replace("_", " ").capitalize(), "govuk-tag--grey"))
     return {"text": text, "classes": classes}
+
+
+def history_by(task: Task, h: TaskEvent) -> str:
+    """Who took a step, in words a person reads: their name, else what the system did it on."""
+    if h.by_name:
+        return h.by_name
+    if h.by_user is not None:
+        return "A person no longer on the system"
+    if (task.kind, h.action) == ("approve_funding", "assign") and task.pep_id is None:
+        return "Automatically, when the target was raised between PEPs"
+    return SYSTEM_STEPS.get((task.kind, h.action), "Automatically")
 
 
 def task_row(t: Task, titles: dict[str, str] | None = None) -> dict[str, Any]:
@@ -63,8 +79,11 @@ def task_row(t: Task, titles: dict[str, str] | None = None) -> dict[str, Any]:
                + (f" ({FUNDING_DECISIONS[f.decision]})" if f.decision else "") for f in t.funding]
     if funding:
         what += ": " + "; ".join(funding)
-    return {"funding": funding, "decide_href": f"/funding?la_id={t.la_id}&pep_id={t.pep_id}&status=all",
-            "id": t.id, "child": t.child_name or "A child", "pep_href": f"/peps/{t.pep_id}", "href": f"/tasks/{t.id}",
+    # A target raised between PEPs has no PEP: its task leads to the child's targets and the LA's PP+ queue.
+    decide = f"&pep_id={t.pep_id}&status=all" if t.pep_id else "&status=pending"
+    return {"funding": funding, "decide_href": f"/funding?la_id={t.la_id}{decide}",
+            "pep_href": f"/peps/{t.pep_id}" if t.pep_id else f"/children/{t.child_id}/action-plan",
+            "id": t.id, "child": t.child_name or "A child", "href": f"/tasks/{t.id}",
             "what": what, "due": long_date(t.due_date.isoformat()) if t.due_date else "No date",
             "overdue": t.overdue, "from": t.originator_name or "", "status": status_tag(t.status)}
 
@@ -81,7 +100,8 @@ async def trays(request: web.Request) -> web.Response:
     titles = await section_titles(request, who, found.items)
     return await render_signed_in(request, "tasks.html", {
         "current_page": "tasks", "tray": tray, "trays": TRAYS, "hint": TRAY_HINTS[tray], "counts": found.counts,
-        "sort": sort, "sorts": SORTS, "rows": [task_row(t, titles.get(t.pep_id)) for t in found.items]})
+        "sort": sort, "sorts": SORTS,
+        "rows": [task_row(t, titles.get(t.pep_id) if t.pep_id else None) for t in found.items]})
 
 
 async def section_titles(request: web.Request, who: Caller, tasks: list[Task]) -> dict[uuid.UUID, dict[str, str]]:
@@ -93,7 +113,7 @@ async def section_titles(request: web.Request, who: Caller, tasks: list[Task]) -
         except GatewayProblem:
             return pep_id, {}  # a PEP gone from view since: its task keeps the section's words
         return pep_id, {s.key: s.title for s in pep.sections}
-    return dict(await asyncio.gather(*(one(p) for p in {t.pep_id for t in tasks if t.sections})))
+    return dict(await asyncio.gather(*(one(p) for p in {t.pep_id for t in tasks if t.sections and t.pep_id})))
 
 
 @routes.get("/tasks/{task_id}")
@@ -101,14 +121,17 @@ async def task_page(request: web.Request) -> web.Response:
     """One task: what, for whom, by when and why; the way to the PEP; its history. Emailed links land here."""
     who = ensure_signed_in(request)
     task = await gateway(request).call(tasks_api.GET_TASK, who, task_id=require_uuid(request, "task_id"))
-    pep = await gateway(request).call(GET_PEP, who, pep_id=task.pep_id)
-    titles = {s.key: s.title for s in pep.sections}
-    history = [{"what": ACTIONS.get(h.action, h.action.capitalize()), "by": h.by_name or "Someone", "at": h.at,
+    if task.pep_id is None:  # Approve funding for a target raised between PEPs: about the child's targets
+        titles, pep_name = {}, BETWEEN_PEPS
+    else:
+        pep = await gateway(request).call(GET_PEP, who, pep_id=task.pep_id)
+        titles = {s.key: s.title for s in pep.sections}
+        pep_name = pep_words.pep_title(pep.kind, pep.term, pep.academic_year)
+    history = [{"what": ACTIONS.get(h.action, h.action.capitalize()), "by": history_by(task, h), "at": h.at,
                 "reason": h.reason} for h in task.history or []]
     return await render_signed_in(request, "task.html", {
         "current_page": "tasks", "task": task, "row": task_row(task, titles), "history": history,
-        "pep_name": pep_words.pep_title(pep.kind, pep.term, pep.academic_year),
-        "sections": [titles.get(k, k) for k in task.sections],
+        "pep_name": pep_name, "sections": [titles.get(k, k) for k in task.sections],
         "done": {"heading": "Task retracted", "body": ""} if request.query.get("done") == "retracted" else None})
 
 

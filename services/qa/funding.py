@@ -272,7 +272,7 @@ async def decide(request: web.Request) -> FundingRequestOut:
         await add_event(conn, "qa", FundingDecided(
             pep_id=row["pep_id"], child_id=row["child_id"], la_id=row["la_id"], target=row["target"],
             decision=status, amount=money(amount), academic_year=row["academic_year"], reason=body.reason,
-            action_target_id=row["action_target_id"], financial_year=year),
+            action_target_id=row["action_target_id"], financial_year=year, decided_by=me),
             tenant=str(row["la_id"]), correlation_id=request[REQUEST_ID])
         out = await conn.fetchrow(REQUEST_SQL + "WHERE f.id = $1", request_id)
     return _request(out, claims)

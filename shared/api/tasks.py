@@ -68,7 +68,10 @@ class Task(BaseModel):
     id: uuid.UUID
     kind: TaskKind
     status: TaskStatus
-    pep_id: uuid.UUID
+    pep_id: uuid.UUID | None = Field(description="The PEP; null only for an approve_funding task about a target "
+                                     "raised between PEPs (action_target_id)")
+    action_target_id: uuid.UUID | None = Field(default=None, description="approve_funding: the target raised "
+                                               "between PEPs it is about, when it is not a PEP's")
     child_id: uuid.UUID
     child_name: str | None = Field(description="First name and family name, for those the task is for")
     la_id: uuid.UUID

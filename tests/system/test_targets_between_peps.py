@@ -5,6 +5,7 @@ targets, once. Another school's DT, a carer and another LA get 404; every proble
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from services.pep.domain.core_data import academic_year_label
 from tests.conftest import RunningSystem
 from tests.system.test_children import LA, SW, new_child
 from tests.system.test_tasks import eventually
+from tests.system.test_words_people_read import _portal_page
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +76,39 @@ def test_a_target_raised_between_peps_is_decided_counted_and_carried_into_the_ne
         raised["funding_type_label"], raised["area_of_focus_label"], raised["intervention_type_label"]), request
     assert request["funding_type_label"].startswith("Virtual School PP+"), request
 
+    # The same route as a PEP's PP+ target: the approvers' tray holds an "Approve funding" task, about the child
+    # and this target (no PEP), naming the target and its amount in the template's words.
+    def task_for_target() -> list[dict[str, Any]]:
+        status, body, _ = system.api("GET", "/api/v1/tasks?tray=current", cookie=approver)
+        assert status == 200, body
+        return [t for t in body["items"] if t["action_target_id"] == raised["id"]]
+    [task] = eventually(task_for_target, "the approver's Approve funding task")
+    assert (task["kind"], task["pep_id"], task["child_id"], task["assignee_role"], task["status"]) == (
+        "approve_funding", None, child["id"], "vs_approver", "assigned")
+    assert [(f["target"], f["what"], f["amount"], f["funding_type"], f["decision"]) for f in task["funding"]] == [
+        (1, a_target()["what"], "300.00", raised["funding_type_label"], None)]
+    assert system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=dt)[0] == 404
+    assert system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=cookies["admin2"])[0] == 404
+    # The portal draws it: the tray and the task page lead to the child's targets, what the school wrote escaped
+    # once.
+    escaped = html.escape(a_target()["what"], quote=False)
+    tray_page = _portal_page(system, approver, "/tasks")
+    assert f"/tasks/{task['id']}" in tray_page and escaped in tray_page and a_target()["what"] not in tray_page
+    task_page = _portal_page(system, approver, f"/tasks/{task['id']}")
+    assert f'href="/children/{child["id"]}/action-plan"' in task_page and "Targets between PEPs" in task_page
+    assert escaped in task_page and a_target()["what"] not in task_page
+
     status, decided, _ = system.api("POST", f"/api/v1/funding/{request['id']}/decide",
                                     {"decision": "approve", "amount": "250.00"}, cookie=approver)
     assert status == 200 and decided["status"] == "approved", decided
+    done = eventually(lambda: (t := system.api("GET", f"/api/v1/tasks/{task['id']}", cookie=approver)[1])[
+        "status"] == "completed" and t, "qa's decision completes the approver's task")
+    assert done["funding"][0]["decision"] == "approved"
+    assert [h["action"] for h in done["history"]] == ["assign", "decide"]
+    assert decided["decided_by_name"] and done["history"][1]["by_name"] == decided["decided_by_name"]
+    task_page = _portal_page(system, approver, f"/tasks/{task['id']}")
+    assert "Automatically, when the target was raised between PEPs" in task_page and "Someone" not in task_page
+    assert task_for_target() == []
 
     # The decision comes back onto the target; both totals count the £250 approved, not the £300 asked.
     def heard() -> dict[str, Any] | None:
