@@ -174,12 +174,12 @@ async def _on_funding_decided(ctx: MessageContext, data: FundingDecided) -> None
             return
         await conn.execute(
             "INSERT INTO funding_decisions (pep_id, target, child_id, la_id, academic_year, decision, amount, "
-            "decided_at, financial_year) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (pep_id, target) "
-            "DO UPDATE SET decision = $6, amount = $7, academic_year = $5, decided_at = $8, financial_year = $9 "
-            "WHERE funding_decisions.decided_at <= $8",
+            "decided_at, financial_year, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT "
+            "(pep_id, target) DO UPDATE SET decision = $6, amount = $7, academic_year = $5, decided_at = $8, "
+            "financial_year = $9, reason = $10 WHERE funding_decisions.decided_at <= $8",
             data.pep_id, data.target, data.child_id, data.la_id, data.academic_year, data.decision,
             Decimal(data.amount) if data.amount is not None and data.decision == "approved" else None,
-            ctx.envelope.occurred_at, data.financial_year)
+            ctx.envelope.occurred_at, data.financial_year, data.reason)
 
 
 def funding_subscription() -> Subscription:

@@ -53,7 +53,8 @@ def targets_funding(template: Template, answers: dict[str, dict[str, Any]],
             funding_type_label=labels.get(kind, kind) if kind else None, amount=_pounds(target.get("amount")),
             route=route, decision=decided["decision"] if decided else None,
             amount_approved=_pounds(decided["amount"]) if decided else None,
-            decided_at=decided["decided_at"] if decided else None))
+            decided_at=decided["decided_at"] if decided else None,
+            decision_reason=decided["reason"] if decided else None))
     return out
 
 
@@ -79,6 +80,7 @@ def in_words(f: TargetFunding) -> str:
     when = f" on {_day(f.decided_at)}" if f.decided_at else ""
     if f.decision == "approved":
         return f"Approved: £{f.amount_approved} of {asked} asked{when}."
+    because = f" The Virtual School's reason: {f.decision_reason}" if f.decision_reason else ""
     if f.decision == "refused":
-        return f"Refused{when}."
-    return f"More information asked for{when}."
+        return f"Refused{when}.{because}"
+    return f"More information asked for{when}.{because}"

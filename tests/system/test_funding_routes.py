@@ -7,6 +7,7 @@ Approval"). Another LA's decider finds none of it."""
 
 from __future__ import annotations
 
+import html
 import time
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from tests.system.test_pep_files import fetch, pdf_text
 from tests.system.test_peps import answer_what_is_missing, owners
 from tests.system.test_qa import last_working_day_before
 from tests.system.test_tasks import emails_about, eventually, save, tray
+from tests.system.test_words_people_read import _portal_page
 
 PP_PLUS = "Virtual School PP+ (up to the end of key stage 4)"
 TUTORING = "<b>Tutoring</b> & reading"  # what a school may write: shown as written, escaped once
@@ -119,6 +121,11 @@ def test_a_pp_plus_target_goes_to_the_approver_and_a_school_funded_one_stays_in_
         "status"] == "completed" and t, "the approver's task completes")
     assert done["funding"][0]["decision"] == "approved"
     assert [h["action"] for h in done["history"]] == ["assign", "decide"]
+    # Its history names the decider, and says in words what the system did; never "Someone".
+    assert body["decided_by_name"] and [h["by_name"] for h in done["history"]] == [None, body["decided_by_name"]]
+    page = _portal_page(system, approver, f"/tasks/{task['id']}")
+    assert "Automatically, when the PEP was submitted" in page and body["decided_by_name"] in page, page
+    assert "Someone" not in page
     assert [t["id"] for t in tray(system, approver, "submitted", pep_id)] == [task["id"]]
     assert [t for t in tray(system, approver, "current", pep_id) if t["kind"] == "approve_funding"] == []
 
@@ -147,3 +154,33 @@ def test_a_pp_plus_target_goes_to_the_approver_and_a_school_funded_one_stays_in_
 def _day(iso: str) -> str:
     local = datetime.fromisoformat(iso).astimezone(LONDON)
     return f"{local.day} {local:%B %Y}"
+
+
+def test_a_refusal_and_a_request_for_more_show_their_reason_on_the_target(
+        system: RunningSystem, cookies: dict[str, str]) -> None:
+    """The Virtual School's reason travels with its decision: the PEP (API and page) and its PDF say why."""
+    approver, dt = cookies["approver"], cookies["dt"]
+    _, pep_id = _pep_with_two_funded_targets(system, cookies)
+    [request] = eventually(lambda: system.api("GET", f"/api/v1/funding?la_id={LA}&status=all&pep_id={pep_id}",
+                                              cookie=approver)[1]["items"], "the PP+ request reaches qa")
+
+    def decision_reason(decision: str) -> Any:
+        found = system.api("GET", f"/api/v1/peps/{pep_id}", cookie=dt)[1]["funding"][0]
+        return found["decision"] == decision and found
+
+    for decision, outcome, reason in (("more_information", "more_information", "Which <b>tutor</b> & how often?"),
+                                      ("refuse", "refused", "Not <b>costed</b> & the school pays tutoring")):
+        status, body, _ = system.api("POST", f"/api/v1/funding/{request['id']}/decide",
+                                     {"decision": decision, "reason": reason}, cookie=approver)
+        assert status == 200, body
+        target = eventually(lambda o=outcome: decision_reason(o), f"the PEP hears '{outcome}'")
+        assert target["decision_reason"] == reason
+        page = _portal_page(system, dt, f"/peps/{pep_id}")
+        assert page.count(html.escape(reason, quote=False)) == 1 and reason not in page
+        if decision == "more_information":  # the school answers by resubmitting; qa's queue takes it again
+            continue
+        status, pdf, _ = fetch(system, dt, "GET", f"/api/v1/peps/{pep_id}/export.pdf?variant=termly")
+        assert status == 200
+        text = " ".join(pdf_text(pdf).split())
+        assert f"Virtual School approval Refused on {_day(body['decided_at'])}. The Virtual School's reason: " \
+               f"{reason}" in text, text
