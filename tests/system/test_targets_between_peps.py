@@ -128,3 +128,28 @@ def test_a_target_raised_between_peps_is_decided_counted_and_carried_into_the_ne
         "Reading age up a year: <b>phonics</b> & fluency (raised between PEPs; Virtual School PP+ £300.00 asked, "
         "£250.00 approved)"], previous
     assert system.api("GET", targets, cookie=dt)[1]["items"][0]["carried_into"] == pep["id"]
+
+
+def test_a_refused_target_between_peps_says_why(system: RunningSystem, cookies: dict[str, str]) -> None:
+    """The Virtual School's reason comes back onto the target: its API and the child's targets page say it."""
+    dt, approver = cookies["dt"], cookies["approver"]
+    child = new_child(system, cookies["caseworker"], social_worker_id=SW)
+    targets = f"/api/v1/children/{child['id']}/action-targets"
+    status, raised, _ = system.api("POST", targets, a_target(), cookie=dt)
+    assert status == 201, raised
+
+    def queued() -> dict[str, Any] | None:
+        items = system.api("GET", f"/api/v1/funding?la_id={LA}&status=pending", cookie=approver)[1]["items"]
+        return next((i for i in items if i["action_target_id"] == raised["id"]), None)
+    request = eventually(queued, "the target's PP+ request reaches qa's queue")
+    reason = "Tuition is <b>already</b> funded & running"
+    status, decided, _ = system.api("POST", f"/api/v1/funding/{request['id']}/decide",
+                                    {"decision": "refuse", "reason": reason}, cookie=approver)
+    assert status == 200 and decided["status"] == "refused", decided
+
+    def heard() -> dict[str, Any] | None:
+        item = system.api("GET", targets, cookie=dt)[1]["items"][0]
+        return item if item["decision"] == "refused" else None
+    assert eventually(heard, "pep hears the refusal")["decision_reason"] == reason
+    page = _portal_page(system, dt, f"/children/{child['id']}/action-plan")
+    assert page.count(html.escape(reason, quote=False)) == 1 and reason not in page
