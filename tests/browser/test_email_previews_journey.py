@@ -38,7 +38,8 @@ async def test_an_admin_previews_every_email_and_opens_one_as_html(system: Any, 
     assert response is not None and response.status == 200
     csp = response.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "sandbox" in csp and "script-src" not in csp
-    await expect(page.get_by_role("heading", level=1)).to_have_text("PEP meeting for Jordan E.")
+    # The subject (lock screens, the delivery log) names the child by first name and initial; the email in full.
+    await expect(page.get_by_role("heading", level=1)).to_have_text("PEP meeting for Jordan Example")
     await expect(page).to_have_title("Invitation: PEP meeting for Jordan E.")
     # axe cannot run inside the CSP sandbox: the same HTML is checked as served, without that header.
     await assert_accessible_without_javascript(page)
