@@ -22,7 +22,17 @@ from tests.browser.axe import assert_accessible, assert_accessible_without_javas
 from tests.browser.helpers import new_page
 from tests.pep import samples
 from tests.portal.fake_gateway import FakeGateway
-from tests.portal.test_pep_pages import CHILD, CHILD_PROFILE, ME, OVERVIEW, PEP, SECTION_URL, SUMMARY, section
+from tests.portal.test_pep_pages import (
+    CHILD,
+    CHILD_PROFILE,
+    ME,
+    OVERVIEW,
+    PEP,
+    SECTION_URL,
+    SUMMARY,
+    section,
+    sign_off,
+)
 
 
 @pytest.fixture
@@ -43,6 +53,7 @@ async def _signed_in(context: BrowserContext, url: str, fake: FakeGateway) -> No
     fake.answer("GET", f"/children/{CHILD}", 200, CHILD_PROFILE)
     fake.answer("GET", f"/children/{CHILD}/peps", 200, [SUMMARY])
     fake.answer("GET", f"/peps/{PEP}/sections/education", 200, section())
+    fake.answer("GET", f"/peps/{PEP}/sign-off", 200, sign_off())  # the PEP page says which parts are in
     await context.add_cookies([{"name": "epep_session", "value": "session-token", "url": url}])
 
 
