@@ -66,6 +66,8 @@ def _values(p: Person, child: Child, data: TaskChanged | TaskReminder, settings:
             **more: Any) -> dict[str, Any]:
     return {"given_name": p.given_name, "child": child.short_name, "child_name": child.full_name,
             "what": KIND_WORDS.get(data.kind, "work on"),
+            # A PP+ request for a target raised between PEPs has no PEP to name.
+            "plan": "a target set between PEPs" if data.pep_id is None else "the Personal Education Plan (PEP)",
             "due": day_in_words(data.due_date) if data.due_date else "", "sections": len(getattr(data, "sections", [])),
             "link": f"{settings.portal_url.rstrip('/')}/tasks/{data.task_id}", **more}
 

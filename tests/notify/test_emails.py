@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.notify import emails, notices, previews
+from services.notify import emails, notices, previews, task_notices
 from services.notify.consumers import subscriptions_for
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -321,3 +321,18 @@ def test_an_email_kept_before_bodies_named_the_child_in_full_can_still_be_resent
     old = {**kept, "values": {k: v for k, v in kept["values"].items() if k != "child_name"}}  # type: ignore[union-attr]
     text, _ = parts(render(emails.from_payload("task_assigned", "dt@example.test", old)))
     assert "the Personal Education Plan (PEP) for Jordan E." in text
+
+
+def test_an_approver_asked_to_decide_a_target_set_between_peps_is_not_told_it_is_in_a_pep() -> None:
+    between = previews.task_changed("assign", kind="approve_funding").model_copy(update={"pep_id": None})
+    in_pep = previews.task_changed("assign", kind="approve_funding")
+    texts = []
+    for data in (between, in_pep):
+        [email] = task_notices.change_emails(data, child=previews.CHILD, recipients=[previews.DT], reason="",
+                                             virtual_school=None, settings=SETTINGS)
+        body = render(email).get_body(preferencelist=("plain",))
+        assert body is not None
+        texts.append(" ".join(body.get_content().split()))
+    assert "decide the PP+ funding asked for in a target set between PEPs for" in texts[0]
+    assert "Personal Education Plan" not in texts[0]
+    assert "decide the PP+ funding asked for in the Personal Education Plan (PEP) for" in texts[1]
