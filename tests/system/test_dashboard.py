@@ -72,7 +72,7 @@ TASK_COLUMNS = ("id", "pep_id", "la_id", "kind", "status", "due_date", "version"
 OUTCOME_COLUMNS = ("pep_id", "child_id", "la_id", "attended_sessions", "possible_sessions", "submitted_at")
 ATTAINMENT_COLUMNS = ("pep_id", "row_number", "subject", "compared_with_are", "progress")
 TERMLY_COLUMNS = ("id", "child_id", "la_id", "pep_id", "setting_id", "academic_year", "term", "amount",
-                  "financial_year", "paid_at")
+                  "amount_due", "financial_year", "paid_at")
 
 
 def uk_today() -> date:
@@ -125,9 +125,11 @@ def generate(rng: random.Random, settings: list[uuid.UUID | None]) -> tuple[Data
                                else None})
         if status in ("approved", "finalised") and rng.random() < 0.5:
             paid = datetime(2025, 9, 1, tzinfo=UTC) + timedelta(days=rng.randrange(400))
+            due = rng.choice((Decimal("210.50"), Decimal("300.00")))
+            # One in ten terms is settled with nothing paid: the child's allocation was used up.
             data.termly.append({"id": uuid.uuid4(), "child_id": child_id, "la_id": NORTHSHIRE, "pep_id": pep_id,
                                 "setting_id": setting, "academic_year": pep["academic_year"], "term": pep["term"],
-                                "amount": rng.choice((Decimal("210.50"), Decimal("300.00"))),
+                                "amount": Decimal("0.00") if rng.random() < 0.1 else due, "amount_due": due,
                                 "financial_year": "2025-26" if paid.date() < date(2026, 4, 1) else "2026-27",
                                 "paid_at": paid})
         if submitted_at is not None and rng.random() < 0.8:
@@ -358,7 +360,7 @@ def expected(data: Data, filters: dict[str, Any], today: date) -> dict[str, Any]
     termly: dict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0)])
     for t in data.termly:
         if t["pep_id"] in peps:
-            termly[t["financial_year"]][0] += 1
+            termly[t["financial_year"]][0] += 1 if t["amount"] > 0 else 0
             termly[t["financial_year"]][1] += t["amount"]
     # Attendance (PEPs with sessions recorded) in bands, and the attainment rows, of these PEPs.
     recorded = [o for o in data.outcomes if o["pep_id"] in peps and o["possible_sessions"] > 0]
