@@ -24,6 +24,18 @@ from shared.web import CLAIMS
 
 routes = web.RouteTableDef()
 
+# Every table of pep's schema that holds something about a child or one of their PEPs, and where the export puts
+# it (tests/system/test_subject_access.py checks this against the schema, so a new table cannot be forgotten).
+# Left out: erased_children and tombstones (records of an erased child, ids only: never of a living one).
+EXPORTED_TABLES = frozenset({
+    "children", "placement_history", "setting_history", "sibling_links", "attendance", "child_notes", "peps",
+    "pep_sections", "section_history", "pep_transitions", "delegated_sections", "pep_contributions",
+    "qa_outcomes", "attachments", "attachment_audit", "funding_decisions", "views_invitations", "action_targets",
+    "termly_payments", "access_log"})
+NOT_EXPORTED = frozenset({"erased_children", "tombstones"})
+# Secrets are never exported: the invitation link's token and the emailed code (hashes, but still secrets).
+VIEWS_SECRETS = ("token_hash", "code_hmac", "code_key_id")
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, UUID | date | datetime):
@@ -72,7 +84,19 @@ async def subject_access(request: web.Request) -> web.Response:
                     "SELECT * FROM section_history WHERE pep_id = $1 ORDER BY id", p["id"])),
                 "status_history": _rows(await conn.fetch(
                     "SELECT * FROM pep_transitions WHERE pep_id = $1 ORDER BY id", p["id"])),
+                "delegated_sections": _rows(await conn.fetch(
+                    "SELECT * FROM delegated_sections WHERE pep_id = $1 ORDER BY version", p["id"])),
+                "contributions": _rows(await conn.fetch(
+                    "SELECT * FROM pep_contributions WHERE pep_id = $1", p["id"])),
+                "quality_assurance": _rows(await conn.fetch(
+                    "SELECT * FROM qa_outcomes WHERE pep_id = $1", p["id"])),
             } for p in peps],
+            "views_invitations": _rows(await conn.fetch(
+                "SELECT * FROM views_invitations WHERE child_id = $1 ORDER BY created_at", cid), VIEWS_SECRETS),
+            "targets_between_peps": _rows(await conn.fetch(
+                "SELECT * FROM action_targets WHERE child_id = $1 ORDER BY raised_at", cid)),
+            "termly_payments": _rows(await conn.fetch(
+                "SELECT * FROM termly_payments WHERE child_id = $1 ORDER BY paid_at", cid)),
             "files": _rows(await conn.fetch("SELECT * FROM attachments WHERE child_id = $1 ORDER BY uploaded_at", cid)),
             "file_audit": _rows(await conn.fetch(
                 "SELECT * FROM attachment_audit WHERE child_id = $1 ORDER BY id", cid)),

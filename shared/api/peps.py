@@ -234,9 +234,11 @@ GET_PEP = _op("get_pep", "get", "/peps/{pep_id}", "A PEP's task list: sections, 
 GET_SECTION = _op("get_section", "get", "/peps/{pep_id}/sections/{key}", "A section: its questions and the answers so "
                   "far", response=SectionOut, tags=("peps",))
 SAVE_SECTION = _op("save_section", "put", "/peps/{pep_id}/sections/{key}", "Save some answers (409 if someone saved "
-                   "since your version)", body=SectionSave, response=SectionOut, tags=("peps",))
+                   "since your version)", body=SectionSave, response=SectionOut, errors=(401, 403, 404, 409, 422),
+                   tags=("peps",))
 COMPLETE_SECTION = _op("complete_section", "post", "/peps/{pep_id}/sections/{key}/complete", "Mark a section complete "
-                       "(its mandatory answers given)", response=SectionOut, tags=("peps",))
+                       "(its mandatory answers given)", response=SectionOut, errors=(401, 403, 404, 409, 422),
+                       tags=("peps",))
 PEP_MISSING = _op("pep_missing", "get", "/peps/{pep_id}/missing", "What stops my sign-off: the mandatory answers "
                   "missing from my part of the PEP (the whole PEP for the Virtual School)", response=Missing,
                   many=True, tags=("peps",))
@@ -249,7 +251,7 @@ SUBMIT_PEP = _op("submit_pep", "post", "/peps/{pep_id}/actions/submit", "Submit 
                  "the social worker's section, or (the Virtual School) the whole PEP; 422 with `missing` lists only "
                  "that part's gaps. The PEP goes to QA (submitted) once every part the LA's rule waits for is in; "
                  "until then it stays as it is, with the part recorded (get_sign_off)",
-                 body=PepAction, response=PepSummary, tags=("peps",))
+                 body=PepAction, response=PepSummary, errors=(401, 403, 404, 409, 422), tags=("peps",))
 GET_SIGN_OFF = _op("get_sign_off", "get", "/peps/{pep_id}/sign-off", "Where sign-off stands for me: what I submit, "
                    "what stops it (only what I can fix) and which parts are in", response=SignOff, tags=("peps",))
 GET_SUBMISSION_SETTINGS = _op("get_submission_settings", "get", "/organisations/{la_id}/submission-settings",
@@ -262,7 +264,7 @@ SET_SUBMISSION_SETTINGS = _op("set_submission_settings", "put", "/organisations/
 # No approve or return here: a PEP is approved or returned only by deciding its QA review (shared/api/qa.py,
 # DECIDE_REVIEW); qa then takes the action at pep's internal route (QaDecision), as itself.
 FINALISE_PEP = _op("finalise_pep", "post", "/peps/{pep_id}/actions/finalise", "Finalise: sign the PEP off",
-                   body=PepAction, response=PepSummary, tags=("peps",))
+                   body=PepAction, response=PepSummary, errors=(401, 403, 404, 409, 422), tags=("peps",))
 CANCEL_PEP = _op("cancel_pep", "post", "/peps/{pep_id}/actions/cancel", "Cancel", body=PepAction, response=PepSummary,
                  tags=("peps",))
 LIST_TEMPLATES = _op("list_templates", "get", "/templates", "PEP templates: the national defaults and my LAs' own",

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pypdf import PdfReader
 
 from services.pep.domain.core_data import academic_year_label
+from services.pep.subject_access import EXPORTED_TABLES, NOT_EXPORTED
 from tests.conftest import RunningSystem
 from tests.system.test_children import SW, new_child
 
@@ -25,6 +26,10 @@ def test_the_vs_admin_exports_everything_pep_holds_about_a_child(system: Running
     section = system.api("GET", f"/api/v1/peps/{pep['id']}/sections/education", cookie=cw)[1]
     assert system.api("PUT", f"/api/v1/peps/{pep['id']}/sections/education", {
         "answers": {"strengths": "Loves maps"}, "version": section["version"]}, cookie=cw)[0] == 200
+    status, invitation, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/views-invitations", {
+        "section": "views", "given_name": "Kai", "email": "kai.views@example.test", "question_set": "secondary"},
+        cookie=cw)
+    assert status == 201, invitation
     assert system.api("POST", f"/api/v1/children/{child['id']}/notes", {"body": "Met the carer today"},
                       cookie=cw)[0] == 201
     status, task, _ = system.api("POST", f"/api/v1/peps/{pep['id']}/delegations", {
@@ -41,6 +46,12 @@ def test_the_vs_admin_exports_everything_pep_holds_about_a_child(system: Running
     assert education["answers"]["strengths"] == "Loves maps"
     assert [h["version"] for h in held["section_history"] if h["section_key"] == "education"] == [0, 1]
     assert [t["action"] for t in held["status_history"]] == ["start"]
+    assert [d["sections"] for d in held["delegated_sections"]] in ([], [["attainment"]])  # pep hears of it soon
+    assert held["contributions"] == [] and held["quality_assurance"] == []
+    [asked] = body["views_invitations"]
+    assert (asked["id"], asked["email"]) == (invitation["id"], "kai.views@example.test")
+    assert not set(asked) & {"token_hash", "code_hmac", "code_key_id"}  # never a secret, even hashed
+    assert body["targets_between_peps"] == [] and body["termly_payments"] == []
     assert any(e["endpoint"] == "/children/{child_id}/notes" for e in body["access_log"])
     others = body["held_by_others"]
     assert [t["id"] for t in others["delegation"]["tasks"]] == [task["id"]]
@@ -70,3 +81,12 @@ def _download(system: RunningSystem, path: str, cookie: str) -> tuple[int, bytes
             return resp.status, resp.read(), dict(resp.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_every_table_pep_holds_about_a_child_is_in_the_export(system: RunningSystem) -> None:
+    """A new table of pep's with a child_id or pep_id column is exported, or says why not: it cannot be forgotten."""
+    rows = system.admin_sql("SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'pep' "
+                            "AND column_name IN ('child_id', 'pep_id')")
+    about_a_child = {r["table_name"] for r in rows} | {"children"}
+    assert about_a_child - EXPORTED_TABLES - NOT_EXPORTED == set()
+    assert about_a_child >= EXPORTED_TABLES | NOT_EXPORTED  # and the list names no table that is gone
