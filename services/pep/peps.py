@@ -233,7 +233,9 @@ async def _require_edit(conn: asyncpg.Connection, pep: asyncpg.Record, access: A
     if held_by_delegate(section.key, access.via, delegated) and access.can_edit:
         raise Problem(403, "This section is with the school", "It is delegated to the Designated Teacher until they "
                       "submit their contribution or the task is retracted.", code="delegated")
-    found = await _parts_in(conn, pep["id"])
+    # While the PEP waits for its other parts, the school's part is in and read-only for the school; once the PEP
+    # has gone on (QA, approved, finalised) its state says why nobody but the Virtual School writes it.
+    found = await _parts_in(conn, pep["id"]) if pep["status"] in lifecycle.EDITABLE else {}
     if access.can_edit and lifecycle.submitted_part(access.via, frozenset(found)) is not None:
         raise _contribution_in(found)
     if not may_edit(pep["status"], access, section, delegated):
