@@ -618,7 +618,10 @@ class Consumers:
         """Stop taking messages, then let the ones in hand finish (unfinished ones are redelivered)."""
         await self.cancel()
         if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=timeout)
+            _, pending = await asyncio.wait(set(self._inflight), timeout=timeout)
+            if pending:
+                log.warning("shutdown timed out: messages still in hand are left for redelivery",
+                            extra={"messages": len(pending)})
 
 
 async def delete_topology(settings: ServiceSettings, consumers: list[str], *, exchanges: bool = True) -> None:

@@ -60,7 +60,11 @@ def every(name: str, interval: Callable[[web.Application], float],
         # On shutdown the tick in hand finishes; one still running after the shutdown timeout is cancelled
         # (its transaction rolls back and the next tick, here or on another replica, does that work).
         stopping.set()
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        try:
             await asyncio.wait_for(task, timeout=app[SETTINGS].shutdown_timeout)
+        except TimeoutError:
+            log.warning("shutdown timed out: the scheduled tick in hand was cancelled", extra={"tick": name})
+        except asyncio.CancelledError:
+            pass
 
     return context

@@ -113,6 +113,8 @@ def _pool_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[No
         try:
             await asyncio.wait_for(app[POOL].close(), timeout=app[SETTINGS].shutdown_timeout)
         except TimeoutError:
+            log.warning("shutdown timed out: database connections still in use were cut off",
+                        extra={"service": spec.name})
             app[POOL].terminate()
     return ctx
 

@@ -179,7 +179,6 @@ async def test_sigterm_stops_consuming_finishes_the_work_in_hand_drains_the_outb
         await eventually(all_in_hand, 10, "a request, a message and a tick in hand")
 
         proc.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
 
         async def refusing() -> bool:  # the listening socket closes first: no new requests
             result: dict[str, Any] = {}
@@ -191,8 +190,11 @@ async def test_sigterm_stops_consuming_finishes_the_work_in_hand_drains_the_outb
 
         returncode = await asyncio.wait_for(proc.wait(), 30)
         requester.join(5)
-        assert returncode == 0, (tmp_path / "service.log").read_text()
-        assert time.monotonic() - sent < 10
+        output = (tmp_path / "service.log").read_text()
+        assert returncode == 0, output
+        # It finished the work and stopped, rather than waiting out a shutdown timeout (each one says so when it
+        # fires). The time it took is no measure of that on a busy machine: two full runs side by side took 11.7 s.
+        assert "shutdown timed out" not in output, output
         assert request == {"status": 200}  # the request in hand was answered
         unfinished = await pool.fetch("SELECT kind FROM work WHERE finished_at IS NULL")
         assert unfinished == [], f"cut short: {[r['kind'] for r in unfinished]}"
