@@ -91,6 +91,30 @@ async def ensure_database(settings: ServiceSettings) -> None:
         await conn.close()
 
 
+async def _ensure_role(settings: ServiceSettings, role: str, password: str) -> None:
+    """The service's login role, with its password. Roles are cluster-wide: two databases on one server (two test
+    runs, or two environments) share them, and Postgres refuses two concurrent changes to one role ("tuple
+    concurrently updated"). An advisory lock is per database, so the lock is taken in the `postgres` database,
+    which every process migrating on this server shares."""
+    conn = await asyncpg.connect(settings.admin_dsn("postgres"))
+    try:
+        await conn.execute("SET lock_timeout = '15s'")
+        digest = hashlib.sha256(f"epep-role-{role}".encode()).digest()
+        lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
+        try:
+            with contextlib.suppress(asyncpg.UniqueViolationError):
+                await conn.execute(
+                    f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
+                    f"CREATE ROLE {_ident(role)} LOGIN; END IF; END $$"
+                )
+            await conn.execute(f"ALTER ROLE {_ident(role)} LOGIN PASSWORD {_literal(password)}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
+    finally:
+        await conn.close()
+
+
 async def migrate(settings: ServiceSettings, service: str, folder: Path,
                   shared_sets: tuple[str, ...] = ("bus",)) -> list[str]:
     role, schema = settings.role_name(service), service
@@ -107,13 +131,7 @@ async def migrate(settings: ServiceSettings, service: str, folder: Path,
                 "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
             )
             if can_create_roles:
-                # Roles are cluster-wide: two databases (e.g. two test runs) share them.
-                with contextlib.suppress(asyncpg.UniqueViolationError):
-                    await conn.execute(
-                        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN "
-                        f"CREATE ROLE {_ident(role)} LOGIN; END IF; END $$"
-                    )
-                await conn.execute(f"ALTER ROLE {_ident(role)} LOGIN PASSWORD {_literal(password)}")
+                await _ensure_role(settings, role, password)
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
             await conn.execute(f"REVOKE ALL ON SCHEMA {_ident(schema)} FROM PUBLIC")
             await conn.execute(f"GRANT USAGE ON SCHEMA {_ident(schema)} TO {_ident(role)}")

@@ -39,6 +39,8 @@ def _amend_task(system: Any, pep_id: str) -> str:
 async def _gold(page: Page) -> int:
     """The Gold count in the dashboard's "as shown on each PEP" table (0 when no row)."""
     table = page.get_by_role("table", name="Latest ratings, as shown on each PEP")
+    # count() does not wait: the URL changes before the page has arrived, so wait for the table itself first.
+    await expect(table).to_be_visible()
     row = table.locator("tr", has=page.locator("th", has_text=re.compile(r"^Gold$")))
     return int((await row.locator("td").inner_text()).strip()) if await row.count() else 0
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.migrate import ensure_database, migrate, replaced_checksums, runs_outside_a_transaction, statements
+from shared.migrate import (
+    _ensure_role,
+    ensure_database,
+    migrate,
+    replaced_checksums,
+    runs_outside_a_transaction,
+    statements,
+)
 from shared.settings import ServiceSettings
 from tests.conftest import PG_HOST, PG_PORT, module_database
 
@@ -142,3 +149,17 @@ def test_qa_s_dashboard_index_is_built_concurrently_and_replaces_the_text_alread
                                "CREATE INDEX CONCURRENTLY reviews_la_pep ON reviews (la_id, pep_id, id)"]
     # sha256 of the file as commit 8665c9e added it (`git show 8665c9e:<path> | sha256sum`).
     assert replaced_checksums(sql) == {"60e5cb5a346a5291a22a6eb726221b3263680d377a07518adc9b4af7bcd2766e"}
+
+
+async def test_two_runs_on_one_server_set_the_shared_role_at_once_without_a_catalogue_conflict(
+        settings: ServiceSettings) -> None:
+    """Roles are the server's, not a database's: two test runs (or environments) migrating on one Postgres both set
+    a service's role. Unserialised, Postgres refuses one of two concurrent changes to a role ("tuple concurrently
+    updated"): seen when two fresh-clone runs started side by side."""
+    role = settings.role_name(SERVICE)
+    await asyncio.gather(*(_ensure_role(settings, role, f"{role}-dev") for _ in range(12)))
+    conn = await asyncpg.connect(settings.admin_dsn("postgres"))
+    try:
+        assert await conn.fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role)
+    finally:
+        await conn.close()
