@@ -164,6 +164,13 @@ class ChildChanged(EventData):
     year_group: str | None = None
     sen_status: str | None = None
     in_care: bool = True
+    # The facts the PEP clocks count from (added within v1; delegation's timeliness tracking reads them):
+    date_of_birth: date | None = None  # Post-16 reviews run every six months from the 16th birthday
+    date_entered_care: date | None = None  # the initial PEP is due from it
+    entered_care_emergency: bool = False  # an emergency placement: the initial PEP's shorter clock
+    moved_on: date | None = None  # the start date of the latest change of school or placement
+    move_kind: str | None = None  # school | placement: what changed on `moved_on`
+    move_reason: str | None = None
 
 
 class ChildErased(EventData):
