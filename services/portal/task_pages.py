@@ -9,6 +9,7 @@ import logging
 import uuid
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from shared.api.children import GET_CHILD, ChildProfile
 from shared.api.identity import GET_ORGANISATION
 from shared.api.peps import GET_PEP, PepOverview
 from shared.api.tasks import Task, TaskEvent, TaskQuery, TraySettings
+from shared.csvcells import csv_response
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -264,16 +266,21 @@ async def retract(request: web.Request) -> web.Response:
 
 # ---- caseload trackers -----------------------------------------------------------------------------------------
 
-TRACKERS = {"overdue": "Overdue", "no_pep_date": "No PEP date", "upcoming": "Upcoming"}
-TRACKER_HINTS = {"overdue": "A task is late, a PEP was not submitted in time, or the next PEP was due.",
+TRACKERS = {"overdue": "Overdue", "due_soon": "Due soon", "no_pep_date": "No PEP date", "upcoming": "Upcoming",
+            "initial_pep_late": "Initial PEP late", "review_after_change": "Review after a change due",
+            "awaiting_qa": "Awaiting QA too long"}
+TRACKER_HINTS = {"overdue": "A task is late, a PEP was not submitted in time, or a PEP is past the date it was due.",
+                 "due_soon": "A PEP is due within the next few working days.",
                  "no_pep_date": "No PEP under way has a meeting date.",
-                 "upcoming": "A PEP meeting in the next 4 weeks."}
+                 "upcoming": "A PEP meeting in the next 4 weeks.",
+                 "initial_pep_late": "The first PEP after entering care was not held in time.",
+                 "review_after_change": "A change of school or placement needs a PEP review.",
+                 "awaiting_qa": "A submitted PEP has waited longer than it should for the Virtual School's QA."}
+CSV_HEADER = ("Child", "School or setting", "Social worker", "PEP meeting", "Alert", "Due", "Reason")
 
 
-@routes.get("/caseload")
-async def caseload(request: web.Request) -> web.Response:
-    """The trackers: counts of each, the children in the one chosen, and for the Virtual School the counts by
-    setting and by social worker (each a link narrowing the list)."""
+async def _caseload(request: web.Request) -> tuple[Any, dict[str, Any]]:
+    """The tracker and filters asked for in the query, and what delegation found for them."""
     who = ensure_signed_in(request)
     category = request.query.get("category", "overdue")
     category = category if category in TRACKERS else "overdue"
@@ -283,18 +290,47 @@ async def caseload(request: web.Request) -> web.Response:
                                           "social_worker_id": social_worker_id or None})
     found, names = await asyncio.gather(gateway(request).call(tasks_api.GET_CASELOAD, who, query=query),
                                         setting_names(request, who))
-    narrowed_to = names.get(setting_id, "") if setting_id else ""
+    rows = [{"child": i.child_name, "href": f"/peps/{i.pep_id}" if i.pep_id else f"/children/{i.child_id}",
+             "setting": names.get(str(i.setting_id), ""), "social_worker": i.social_worker_name or "",
+             "meeting": i.meeting_date, "alerts": [a for a in i.alerts if a.kind == category]} for i in found.items]
+    for r in rows:  # the soonest date in the tracker: the one to act on first
+        r["due"] = min((a.due for a in r["alerts"] if a.due is not None), default=None)
+    return found, {"category": category, "setting_id": setting_id, "social_worker_id": social_worker_id,
+                   "names": names, "rows": rows}
+
+
+def _filters(chosen: dict[str, Any], category: str | None = None) -> str:
+    """The query string of a tracker with the filters chosen."""
+    return urlencode({k: v for k, v in (("category", category or chosen["category"]),
+                                        ("setting_id", chosen["setting_id"]),
+                                        ("social_worker_id", chosen["social_worker_id"])) if v})
+
+
+@routes.get("/caseload")
+async def caseload(request: web.Request) -> web.Response:
+    """The trackers: counts of each, the children in the one chosen with why and when each was due, and for the
+    Virtual School the counts by setting and by social worker (each a link narrowing the list)."""
+    found, chosen = await _caseload(request)
+    setting_id, social_worker_id = chosen["setting_id"], chosen["social_worker_id"]
+    narrowed_to = chosen["names"].get(setting_id, "") if setting_id else ""
     if social_worker_id:
         narrowed_to = next((g.name or "" for g in found.by_social_worker or [] if str(g.id) == social_worker_id),
                            "the social worker")
+    category = chosen["category"]
     return await render_signed_in(request, "caseload.html", {
-        "current_page": "caseload", "category": category, "trackers": TRACKERS, "hint": TRACKER_HINTS[category],
-        "found": found, "names": names, "setting_id": setting_id, "social_worker_id": social_worker_id,
-        "narrowed_to": narrowed_to,
-        "rows": [{"child": i.child_name, "href": f"/peps/{i.pep_id}" if i.pep_id else f"/children/{i.child_id}",
-                  "setting": names.get(str(i.setting_id), ""), "social_worker": i.social_worker_name or "",
-                  "meeting": long_date(i.meeting_date.isoformat()) if i.meeting_date else "None",
-                  "reasons": i.reasons} for i in found.items]})
+        "current_page": "caseload", "trackers": TRACKERS, "hint": TRACKER_HINTS[category], "found": found,
+        "narrowed_to": narrowed_to, "links": {key: _filters(chosen, key) for key in TRACKERS},
+        "csv_query": _filters(chosen), "long_date": lambda d: long_date(d.isoformat()) if d else "", **chosen})
+
+
+@routes.get("/caseload.csv")
+async def caseload_csv(request: web.Request) -> web.Response:
+    """The children in the tracker chosen, with the filters chosen, one row for each alert: what the page lists."""
+    found, chosen = await _caseload(request)
+    rows = [[r["child"], r["setting"], r["social_worker"], r["meeting"].isoformat() if r["meeting"] else None,
+             TRACKERS[chosen["category"]], a.due.isoformat() if a and a.due else None, a.reason if a else None]
+            for r in chosen["rows"] for a in (r["alerts"] or [None])]
+    return csv_response(CSV_HEADER, rows, f"caseload-{chosen['category']}-{found.today.isoformat()}.csv")
 
 
 # ---- how long finished tasks stay in the trays (the LA's VS admin decides) -------------------------------------

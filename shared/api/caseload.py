@@ -1,4 +1,5 @@
-"""Caseload trackers as the gateway exposes them (delegation answers): Overdue, No PEP date, Upcoming."""
+"""Caseload trackers and alerts as the gateway exposes them (delegation answers): Overdue, Due soon, No PEP date,
+Upcoming, Initial PEP late, Review after a change due, Awaiting QA too long."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Category = Literal["overdue", "no_pep_date", "upcoming"]
+Category = Literal["overdue", "due_soon", "no_pep_date", "upcoming", "initial_pep_late", "review_after_change",
+                   "awaiting_qa"]
+CATEGORIES: tuple[Category, ...] = ("overdue", "due_soon", "no_pep_date", "upcoming", "initial_pep_late",
+                                    "review_after_change", "awaiting_qa")
 
 
 class CaseloadQuery(BaseModel):
@@ -17,6 +21,14 @@ class CaseloadQuery(BaseModel):
     la_id: uuid.UUID | None = None
     setting_id: uuid.UUID | None = None
     social_worker_id: uuid.UUID | None = None
+
+
+class Alert(BaseModel):
+    kind: Category
+    clock: str | None = Field(default=None, description="The PEP clock behind it (initial_pep, review_after_change, "
+                              "termly_review, post16_review, qa_review); null for a task, the DT's return or no date")
+    reason: str = Field(description="Why, in words, with the rule that set the date")
+    due: date | None = Field(default=None, description="The date it was (or is) due; null when nothing is dated")
 
 
 class CaseloadItem(BaseModel):
@@ -31,12 +43,20 @@ class CaseloadItem(BaseModel):
     meeting_date: date | None
     categories: list[Category]
     reasons: list[str] = Field(description="Why the child is overdue, in words, with the rule that set the date")
+    alerts: list[Alert] = Field(default_factory=list, description="Every alert on the child, each with its reason "
+                                "and the date it was due")
 
 
 class Counts(BaseModel):
+    """Children in each tracker (a child may be in several)."""
+
     overdue: int
+    due_soon: int = 0
     no_pep_date: int
     upcoming: int
+    initial_pep_late: int = 0
+    review_after_change: int = 0
+    awaiting_qa: int = 0
     children: int
 
 
