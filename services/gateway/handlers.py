@@ -142,7 +142,8 @@ async def _session(request: web.Request, touch: bool) -> web.Response:
     found = await request.app[IDENTITY].call("POST", "/sessions/resolve", GATEWAY, request_id=request[REQUEST_ID],
                                              json_body={"session_token": token, "touch": touch})
     info = SessionInfo(expires_at=found["expires_at"], idle_expires_at=found["idle_expires_at"],
-                       warn_seconds_before=120, idle_timeout_seconds=found["idle_timeout_seconds"])
+                       warn_seconds_before=found["warning_seconds"],
+                       idle_timeout_seconds=found["idle_timeout_seconds"])
     return web.Response(text=info.model_dump_json(), content_type="application/json")
 
 

@@ -385,9 +385,10 @@ async def my_sessions(request: web.Request) -> list[MySession]:
     user_id = uuid.UUID(require_user(claims))
     settings = _settings(request)
     rows = await request.app[POOL].fetch(
-        "SELECT id, created_at, last_seen_at FROM sessions WHERE user_id = $1 AND revoked_at IS NULL "
-        "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) ORDER BY last_seen_at DESC",
-        user_id, float(settings.session_idle_seconds))
+        "SELECT s.id, s.created_at, s.last_seen_at FROM sessions s "
+        "CROSS JOIN LATERAL session_rule_of(s.user_id, $2, $3, $4) r WHERE s.user_id = $1 AND s.revoked_at IS NULL "
+        "AND s.expires_at > now() AND s.last_seen_at > now() - make_interval(secs => r.idle_seconds) "
+        "ORDER BY s.last_seen_at DESC", user_id, *settings.session_rule_defaults.args())
     return [MySession(id=r["id"], created_at=r["created_at"], last_seen_at=r["last_seen_at"],
                       current=str(r["id"]) == claims.session_id) for r in rows]
 

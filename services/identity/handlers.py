@@ -184,6 +184,7 @@ async def verify_code(request: web.Request) -> web.Response:
                 token = secrets.token_urlsafe(32)
                 session = await store.create_session(conn, attempt["user_id"], _token_hash(token),
                                                      settings.session_absolute_seconds)
+                rule = await store.session_rule(conn, attempt["user_id"], settings.session_rule_defaults)
                 await store.clear_failures(conn, [k for k in (account_key, address_key, f"resend:{body.client_address}")
                                                   if k])
                 await audit.record(conn, "sign_in", subject_user_id=attempt["user_id"],
@@ -206,7 +207,7 @@ async def verify_code(request: web.Request) -> web.Response:
     log.info("signed in", extra={"user_id": str(attempt["user_id"]), "session_id": str(session["id"])})
     return json_model(SessionCreated(
         session_token=token, session_id=session["id"], user_id=attempt["user_id"], expires_at=session["expires_at"],
-        idle_expires_at=session["last_seen_at"] + timedelta(seconds=settings.session_idle_seconds)))
+        idle_expires_at=session["last_seen_at"] + timedelta(seconds=rule["idle_seconds"])))
 
 
 @routes.post("/sessions/resolve")
@@ -216,9 +217,10 @@ async def resolve_session(request: web.Request) -> web.Response:
     _require_service(request)
     body = await parse_body(request, TokenRequest)
     settings = _settings(request)
-    touch_after = {None: settings.session_touch_after, True: 0.0, False: None}[body.touch]
+    touch_after = {None: float(settings.session_touch_seconds), True: 0.0, False: None}[body.touch]
     async with request.app[POOL].acquire() as conn:
-        session = await store.resolve_session(conn, _token_hash(body.session_token), settings.session_idle_seconds,
+        # The person's own rule (their LAs' strictest): a session idle past it is refused here, for every request.
+        session = await store.resolve_session(conn, _token_hash(body.session_token), settings.session_rule_defaults,
                                               touch_after)
         if session is None:
             raise Problem(401, "Not signed in", "Your session has ended. Sign in again.", code="session_ended")
@@ -226,7 +228,7 @@ async def resolve_session(request: web.Request) -> web.Response:
     return web.json_response({
         "session_id": str(session["id"]), "user_id": str(session["user_id"]),
         "expires_at": session["expires_at"].isoformat(), "idle_expires_at": session["idle_expires_at"].isoformat(),
-        "idle_timeout_seconds": settings.session_idle_seconds,
+        "idle_timeout_seconds": session["idle_seconds"], "warning_seconds": session["warning_seconds"],
         "memberships": memberships})
 
 

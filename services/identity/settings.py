@@ -4,6 +4,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from services.identity.domain.session_rules import RuleDefaults
 from shared.settings import ServiceSettings
 
 DEV_CODE_KEY = "dev-code-hmac-key-not-for-production-0001"
@@ -17,10 +18,15 @@ class IdentitySettings(ServiceSettings):
     code_ttl_seconds: int = 600
     code_max_tries: int = 5
     codes_per_attempt: int = 5
+    # The default session rule, for people whose LAs have set none (an LA's VS admin sets its own: session_rules.py).
     session_idle_seconds: int = 20 * 60
+    session_warning_seconds: int = 2 * 60
+    # Seconds in one minute of an LA's session rule: 60. Tests shrink it, so a 5-minute rule runs out in 5 seconds.
+    session_rule_unit_seconds: int = Field(default=60, ge=1, le=60)
     # Ordinary requests restart the idle clock only when it was last restarted this long ago (or a twentieth of the
     # idle timeout, if less), so most requests only read. The price: a session may end up to this much before
-    # session_idle_seconds of true idleness (never later). "Stay signed in" restarts it at once.
+    # session_idle_seconds of true idleness (never later). "Stay signed in" restarts it at once. The threshold is
+    # taken per session, against that person's own idle timeout (store.py resolve_session).
     session_touch_seconds: int = 60
     session_absolute_seconds: int = 12 * 60 * 60
     # Progressive delay: free failures before delays start, then 1 s doubling, capped.
@@ -34,9 +40,8 @@ class IdentitySettings(ServiceSettings):
     invitation_days: int = 14
 
     @property
-    def session_touch_after(self) -> float:
-        """Seconds after which an ordinary request restarts the idle clock: the early-ending tolerance."""
-        return min(float(self.session_touch_seconds), self.session_idle_seconds / 20)
+    def session_rule_defaults(self) -> RuleDefaults:
+        return RuleDefaults(self.session_idle_seconds, self.session_warning_seconds, self.session_rule_unit_seconds)
 
     @model_validator(mode="after")
     def _keys(self) -> IdentitySettings:
@@ -44,6 +49,11 @@ class IdentitySettings(ServiceSettings):
             kid, _, secret = key.get_secret_value().partition(":")
             if not kid or len(secret) < 16:
                 raise ValueError("EPEP_CODE_HMAC_KEYS entries must be 'id:secret' with a secret of 16+ characters")
+        if not 0 < self.session_warning_seconds < self.session_idle_seconds:
+            raise ValueError("EPEP_SESSION_WARNING_SECONDS must be more than 0 and less than "
+                             "EPEP_SESSION_IDLE_SECONDS")
+        if self.environment == "production" and self.session_rule_unit_seconds != 60:
+            raise ValueError("EPEP_SESSION_RULE_UNIT_SECONDS is for tests: a minute is 60 seconds in production")
         if self.environment == "production" and any(DEV_CODE_KEY in k.get_secret_value() for k in self.code_hmac_keys):
             raise ValueError("EPEP_CODE_HMAC_KEYS must be set in production")
         return self

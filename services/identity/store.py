@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from services.identity.domain.session_rules import RuleDefaults
 from services.identity.domain.throttle import delay_after, max_delay_for
 
 # An account can sign in, and its sessions live, only while it has a membership no LA has deactivated.
@@ -106,24 +107,35 @@ async def create_session(conn: asyncpg.Connection, user_id: uuid.UUID, token_has
         uuid.uuid4(), token_hash, user_id, float(absolute_seconds))
 
 
-async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, idle_seconds: int,
+async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, rule: RuleDefaults,
                           touch_after: float | None = 0) -> asyncpg.Record | None:
     """The live session for this token; None if unknown, revoked, idle, expired, or its user deactivated.
 
-    Its idle clock is restarted if it was last restarted `touch_after` seconds ago or longer (0: always; None:
-    never). Ordinary requests pass a threshold so that most of them only read: a write per request was a WAL flush
-    on every read of the whole system. One round trip either way; the UPDATE writes (and flushes) only when due."""
+    Idle means idle past the person's own rule (session_rule_of: their LAs' strictest, or `rule`'s default), which
+    the row also carries (idle_seconds, warning_seconds). Its idle clock is restarted if it was last restarted
+    `touch_after` seconds ago or a twentieth of that idle timeout, whichever is less (0: always; None: never).
+    Ordinary requests pass a threshold so that most of them only read: a write per request was a WAL flush on every
+    read of the whole system. One round trip either way; the UPDATE writes (and flushes) only when due."""
     return await conn.fetchrow(
-        "WITH live AS (SELECT id, user_id, expires_at, last_seen_at FROM sessions WHERE token_hash = $1 "
-        "AND revoked_at IS NULL AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2) "
-        f"AND user_id IN (SELECT id FROM users WHERE {ACTIVE_ACCOUNT})), "
+        "WITH live AS (SELECT s.id, s.user_id, s.expires_at, s.last_seen_at, r.idle_seconds, r.warning_seconds "
+        "FROM sessions s CROSS JOIN LATERAL session_rule_of(s.user_id, $2, $3, $4) r WHERE s.token_hash = $1 "
+        "AND s.revoked_at IS NULL AND s.expires_at > now() "
+        "AND s.last_seen_at > now() - make_interval(secs => r.idle_seconds) "
+        f"AND s.user_id IN (SELECT id FROM users WHERE {ACTIVE_ACCOUNT})), "
         "touched AS (UPDATE sessions s SET last_seen_at = now() FROM live WHERE s.id = live.id "
-        "AND $3::float8 IS NOT NULL AND live.last_seen_at <= now() - make_interval(secs => $3::float8) "
+        "AND $5::float8 IS NOT NULL "
+        "AND live.last_seen_at <= now() - make_interval(secs => least($5::float8, live.idle_seconds / 20.0)) "
         "RETURNING s.id, s.last_seen_at) "
-        "SELECT live.id, live.user_id, live.expires_at, "
-        "coalesce(touched.last_seen_at, live.last_seen_at) + make_interval(secs => $2) AS idle_expires_at "
-        "FROM live LEFT JOIN touched USING (id)",
-        token_hash, float(idle_seconds), None if touch_after is None else float(touch_after))
+        "SELECT live.id, live.user_id, live.expires_at, live.idle_seconds, live.warning_seconds, "
+        "coalesce(touched.last_seen_at, live.last_seen_at) + make_interval(secs => live.idle_seconds) "
+        "AS idle_expires_at FROM live LEFT JOIN touched USING (id)",
+        token_hash, *rule.args(), None if touch_after is None else float(touch_after))
+
+
+async def session_rule(conn: asyncpg.Connection, user_id: uuid.UUID, rule: RuleDefaults) -> asyncpg.Record:
+    """The rule this person's sessions follow now: idle_seconds and warning_seconds."""
+    return await conn.fetchrow("SELECT idle_seconds, warning_seconds FROM session_rule_of($1, $2, $3, $4)",
+                               user_id, *rule.args())
 
 
 async def revoke_session(conn: asyncpg.Connection, token_hash: bytes) -> uuid.UUID | None:

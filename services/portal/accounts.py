@@ -62,7 +62,7 @@ UK = ZoneInfo("Europe/London")
 AUDIT_ACTIONS = ("account_deactivated", "account_reactivated", "designated_teacher_changed", "email_changed",
                  "invitation_accepted", "invitation_sent", "invitation_withdrawn", "organisation_changed",
                  "password_changed", "password_reset", "password_reset_requested", "registered", "session_ended",
-                 "sessions_ended_by_admin", "setting_added", "sign_in", "sign_in_code_issued",
+                 "session_rules_changed", "sessions_ended_by_admin", "setting_added", "sign_in", "sign_in_code_issued",
                  "staff_access_changed")
 
 

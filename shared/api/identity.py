@@ -119,6 +119,15 @@ class OrganisationPatch(BaseModel):
     contact_phone: str | None = Field(default=None, max_length=40)
 
 
+class SessionRules(BaseModel):
+    """An LA's own session rules, in minutes (identity checks the bounds and names the field: 5 to 120 minutes,
+    a warning of at least 1 minute and shorter than the idle timeout)."""
+    idle_minutes: int = Field(ge=0, le=10_000, description="Minutes without activity that end a session of anyone "
+                              "who works for the LA (5 to 120)")
+    warning_minutes: int = Field(ge=0, le=10_000, description="Minutes before that when the timeout warning shows "
+                                 "(at least 1, less than idle_minutes)")
+
+
 class InvitationIn(BaseModel):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
@@ -143,6 +152,15 @@ class SessionInfo(BaseModel):
     idle_expires_at: datetime
     warn_seconds_before: int = Field(description="Show the timeout warning this long before idle_expires_at")
     idle_timeout_seconds: int = Field(description="How long without activity ends a session")
+
+
+class SessionRulesOut(BaseModel):
+    idle_minutes: int
+    warning_minutes: int
+    set_by_la: bool = Field(description="False: the LA has set none, and these are the service's default")
+    version: int | None = Field(default=None, description="How many times the LA has set its rules")
+    changed_at: datetime | None = None
+    changed_by_name: str | None = None
 
 
 class InvitationPreview(BaseModel):
@@ -315,6 +333,13 @@ LIST_SETTINGS = _op("list_settings", "get", "/organisations/{la_id}/settings", "
                     response=SettingSummary, many=True, tags=("administration",))
 ADD_SETTING = _op("add_setting", "post", "/organisations/{la_id}/settings", "Add an education setting (VS admin)",
                   body=SettingIn, response=OrganisationOut, status=201, tags=("administration",))
+GET_SESSION_RULES = _op("get_session_rules", "get", "/organisations/{la_id}/session-rules", "How long without "
+                        "activity ends the session of anyone who works for the LA, and when the warning shows (the "
+                        "LA's VS admin)", response=SessionRulesOut, tags=("administration",))
+SET_SESSION_RULES = _op("set_session_rules", "put", "/organisations/{la_id}/session-rules", "Change them (the LA's VS "
+                        "admin); someone who works for several LAs follows the shortest idle timeout. Sessions "
+                        "follow the new rules from their next request", body=SessionRules, response=SessionRulesOut,
+                        errors=(401, 403, 404, 422), tags=("administration",))
 LIST_MEMBERS = _op("list_members", "get", "/organisations/{org_id}/users", "The people in an organisation I manage",
                    response=Member, many=True, tags=("administration",))
 LIST_INVITATIONS = _op("list_invitations", "get", "/organisations/{org_id}/invitations", "Open invitations",

@@ -12,12 +12,14 @@ import asyncpg
 import pytest
 
 from services.identity import store
+from services.identity.domain.session_rules import RuleDefaults
 from services.identity.settings import IdentitySettings
 from shared.migrate import ensure_database, migrate
 from tests.conftest import PG_HOST, PG_PORT, module_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
 IDLE = 20 * 60
+DEFAULTS = RuleDefaults(IDLE, 120)  # nobody here works for an LA with rules of its own
 TOUCH_AFTER = 60.0
 
 
@@ -59,7 +61,7 @@ async def _seen(conn: asyncpg.Connection, token_hash: bytes) -> tuple[float, int
 async def test_a_request_within_the_threshold_only_reads(conn: asyncpg.Connection) -> None:
     token_hash = await _session(conn, 30)
     _, version = await _seen(conn, token_hash)
-    session = await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER)
+    session = await store.resolve_session(conn, token_hash, DEFAULTS, TOUCH_AFTER)
     ago, version_after = await _seen(conn, token_hash)
     assert session is not None and version_after == version and ago >= 30
     # The idle deadline it reports is the one the database enforces: from the last restart, not this request.
@@ -70,26 +72,36 @@ async def test_a_request_within_the_threshold_only_reads(conn: asyncpg.Connectio
 async def test_a_request_after_the_threshold_restarts_the_idle_clock(conn: asyncpg.Connection) -> None:
     token_hash = await _session(conn, 61)
     _, version = await _seen(conn, token_hash)
-    assert await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER) is not None
+    assert await store.resolve_session(conn, token_hash, DEFAULTS, TOUCH_AFTER) is not None
     ago, version_after = await _seen(conn, token_hash)
     assert ago < 5 and version_after != version
 
 
 async def test_stay_signed_in_restarts_it_at_once_and_looking_never_does(conn: asyncpg.Connection) -> None:
     token_hash = await _session(conn, 10)
-    assert await store.resolve_session(conn, token_hash, IDLE, None) is not None
+    assert await store.resolve_session(conn, token_hash, DEFAULTS, None) is not None
     assert (await _seen(conn, token_hash))[0] >= 10
-    assert await store.resolve_session(conn, token_hash, IDLE, 0) is not None
+    assert await store.resolve_session(conn, token_hash, DEFAULTS, 0) is not None
     assert (await _seen(conn, token_hash))[0] < 5
 
 
 async def test_an_idle_session_still_ends(conn: asyncpg.Connection) -> None:
     token_hash = await _session(conn, IDLE + 1)
-    assert await store.resolve_session(conn, token_hash, IDLE, TOUCH_AFTER) is None
-    assert await store.resolve_session(conn, token_hash, IDLE, 0) is None
+    assert await store.resolve_session(conn, token_hash, DEFAULTS, TOUCH_AFTER) is None
+    assert await store.resolve_session(conn, token_hash, DEFAULTS, 0) is None
     assert (await _seen(conn, token_hash))[0] > IDLE  # and asking did not revive it
 
 
-def test_the_tolerance_is_a_minute_at_most_and_small_beside_the_idle_timeout() -> None:
-    assert IdentitySettings().session_touch_after == 60
-    assert IdentitySettings(session_idle_seconds=300).session_touch_after == 15
+async def test_the_tolerance_is_a_minute_at_most_and_small_beside_the_idle_timeout(conn: asyncpg.Connection) -> None:
+    """The threshold is a twentieth of the person's own idle timeout when that is less than a minute: 15 s of a
+    5-minute one."""
+    assert IdentitySettings().session_touch_seconds == 60
+    short = RuleDefaults(300, 60)
+    token_hash = await _session(conn, 14)
+    assert await store.resolve_session(conn, token_hash, short, TOUCH_AFTER) is not None
+    assert (await _seen(conn, token_hash))[0] >= 14
+    await conn.execute("UPDATE sessions SET last_seen_at = now() - interval '16 seconds' WHERE token_hash = $1",
+                       token_hash)
+    session = await store.resolve_session(conn, token_hash, short, TOUCH_AFTER)
+    assert session is not None and session["idle_seconds"] == 300 and session["warning_seconds"] == 60
+    assert (await _seen(conn, token_hash))[0] < 5
