@@ -353,6 +353,25 @@ class TaskReminder(EventData):
     due_date: date
 
 
+class PepClockPrompt(EventData):
+    """One of a child's PEP clocks (delegation's domain/clocks.py) is about to run out (stage due_soon), has run
+    out (overdue), or has been overdue for the LA's escalation period (escalated: the Virtual School is told).
+    Sent once per (child, clock, due date, stage), whatever the number of delegation replicas. `setting_id` and
+    `social_worker_id` are the child's when delegation sent it: who is responsible for the child."""
+
+    child_id: uuid.UUID
+    la_id: uuid.UUID
+    setting_id: uuid.UUID | None = None
+    social_worker_id: uuid.UUID | None = None
+    pep_id: uuid.UUID | None = None  # the PEP the clock is about, where there is one (the QA clock's)
+    clock: str  # initial_pep | review_after_change | termly_review | post16_review | qa_review
+    label: str  # what is due, as a person reads it: "Initial PEP"
+    due: date
+    stage: str  # due_soon | overdue | escalated
+    explanation: str  # which rule set the due date and how
+    escalation: str | None = None  # escalated: the LA's rule that tells the Virtual School now, in words
+
+
 class DigestDue(EventData):
     """notify's own: a person's daily digest of reminders is due (one per person per day); notify sends it."""
 
@@ -453,6 +472,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
     ("notify.digest.due", 1): DigestDue,
+    ("delegation.clock.prompt", 1): PepClockPrompt,
     ("qa.review.decided", 1): ReviewDecided,
     ("notify.meeting_reminder.due", 1): MeetingReminderDue,
     ("pep.views_invitation.sent", 1): ViewsInvitationSent,

@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from services.notify import (
+    clock_notices,
     digest,
     directory,
     emails,
@@ -42,6 +43,7 @@ from shared.contracts import (
     InvitationCreated,
     MeetingReminderDue,
     Organisation,
+    PepClockPrompt,
     PepMeetingChanged,
     PepStatusChanged,
     ReviewDecided,
@@ -268,6 +270,7 @@ def subscriptions_for(settings: NotifySettings) -> list[Subscription]:
         _pep_consumer("notify.pep_workflow", PepStatusChanged, _status_emails, settings),
         _pep_consumer("notify.tasks", TaskChanged, task_notices.task_changed, settings),
         _pep_consumer("notify.task_reminders", TaskReminder, task_notices.task_reminder, settings),
+        _pep_consumer("notify.clock_prompts", PepClockPrompt, clock_notices.clock_prompt, settings),
         subscribe("notify.pep_ratings", ReviewDecided, _on_review_decided),
         _pep_consumer("notify.digests", DigestDue, digest.digest_emails, settings),
         _pep_consumer("notify.funding_decisions", FundingDecided, funding_notices.funding_decided, settings),

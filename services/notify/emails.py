@@ -55,6 +55,9 @@ SUBJECTS = {
     "task_due_today": "Due today: PEP task for {child}",
     "task_overdue": "Overdue: PEP task for {child}",
     "task_escalated": "Overdue PEP task for {child}",
+    "clock_due_soon": "Due soon: a PEP deadline for {child}",
+    "clock_overdue": "Overdue: a PEP deadline for {child}",
+    "clock_escalated": "Overdue PEP deadline for {child}",
     "daily_digest": "Your {service_name} reminders for today",
     "funding_approved": "PP+ funding approved for {child}",
     "funding_refused": "PP+ funding refused for {child}",
@@ -70,7 +73,8 @@ RESENDABLE = frozenset({"meeting_invitation", "meeting_update", "meeting_cancell
                         "pep_submitted", "pep_resubmitted", "pep_returned", "pep_approved", "pep_finalised",
                         "task_assigned",
                         "task_retracted", "task_rescheduled", "task_due_soon", "task_due_today", "task_overdue",
-                        "task_escalated", "daily_digest", "funding_approved", "funding_refused",
+                        "task_escalated", "clock_due_soon", "clock_overdue", "clock_escalated", "daily_digest",
+                        "funding_approved", "funding_refused",
                         "funding_more_information"})
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
 from services.notify import (
+    clock_notices,
     digest,
     emails,
     funding_notices,
@@ -34,6 +35,7 @@ from shared.contracts import (
     InvitationCreated,
     MeetingInvitee,
     Organisation,
+    PepClockPrompt,
     PepMeetingChanged,
     PepStatusChanged,
     SignedIn,
@@ -138,7 +140,7 @@ def pep_emails(settings: NotifySettings) -> list[Email]:
     out += pep_notices.status_emails(status_changed("submitted", "submit", from_status="returned"), child=CHILD,
                                      recipients=[CASEWORKER], by_name="Dana Teacher", virtual_school=VIRTUAL_SCHOOL,
                                      settings=settings)
-    return out + task_emails(settings) + funding_emails(settings)
+    return out + task_emails(settings) + funding_emails(settings) + clock_emails(settings)
 
 
 def funding_decided(decision: str, amount: str | None = None, reason: str | None = None) -> FundingDecided:
@@ -185,6 +187,27 @@ def task_emails(settings: NotifySettings) -> list[Email]:
                                             virtual_school=VIRTUAL_SCHOOL, settings=settings)
     items = [{"template": e.template, "values": dict(e.values)} for e in out if e.template in digest.DIGESTIBLE]
     out.append(digest.digest_email(DT, date(2026, 12, 16), items, VIRTUAL_SCHOOL))
+    return out
+
+
+def clock_prompt(stage: str, clock: str = "initial_pep") -> PepClockPrompt:
+    return PepClockPrompt(
+        child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID, social_worker_id=SW.user_id, clock=clock,
+        label="Initial PEP" if clock == "initial_pep" else "Virtual School review (QA)", due=date(2026, 12, 15),
+        stage=stage, explanation="20 working days after entering care on 16 November 2026 (default rule "
+        "'initial_pep')", escalation="The Virtual School is told when a PEP deadline is still not met 10 working "
+        "days after it: 15 December 2026 was the due date, so from 5 January 2027 (default rule 'escalate_after')"
+        if stage == "escalated" else None)
+
+
+def clock_emails(settings: NotifySettings) -> list[Email]:
+    """One email of every PEP clock prompt template: due soon and overdue to the people responsible for the
+    child, the QA clock to the Virtual School's caseworkers, an escalation to the Virtual School."""
+    out: list[Email] = []
+    for stage, clock, people in (("due_soon", "initial_pep", [SW, DT]), ("overdue", "initial_pep", [SW, DT]),
+                                 ("overdue", "qa_review", [CASEWORKER]), ("escalated", "initial_pep", [CASEWORKER])):
+        out += clock_notices.prompt_emails(clock_prompt(stage, clock), child=CHILD, recipients=people,
+                                           virtual_school=VIRTUAL_SCHOOL, settings=settings)
     return out
 
 

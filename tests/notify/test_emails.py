@@ -27,6 +27,7 @@ from shared.contracts import (
     InvitationCreated,
     MeetingReminderDue,
     OrganisationChanged,
+    PepClockPrompt,
     PepMeetingChanged,
     PepStatusChanged,
     ReviewDecided,
@@ -79,7 +80,7 @@ def test_the_samples_cover_every_template_and_every_consumer() -> None:
     models: list[type[EventData]] = [*COMPOSE, UserChanged, PepMeetingChanged, PepStatusChanged, ChildChanged,
                                      OrganisationChanged, TaskChanged, TaskReminder, DigestDue,
                                      FundingDecided, MeetingReminderDue, ReviewDecided, ViewsInvitationSent,
-                                     ViewsCodeIssued, ChildErased]
+                                     ViewsCodeIssued, ChildErased, PepClockPrompt]
     routing_keys = {"{}.v{}".format(*event_type_of(model)) for model in models}
     assert {key for sub in subscriptions_for(SETTINGS) for key in sub.routing_keys} == routing_keys
     assert all(sub.name.startswith("notify.") for sub in subscriptions_for(SETTINGS))
