@@ -33,6 +33,7 @@ from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.internal_auth import Claims
 from shared.service import POOL
 from shared.web import CLAIMS, serves
+from shared.workdays import uk_date
 
 routes = web.RouteTableDef()
 VIRTUAL_SCHOOL = frozenset({"vs_admin", "vs_caseworker", "vs_approver"})
@@ -214,15 +215,20 @@ async def get_caseload(request: web.Request) -> Caseload:
 
 
 async def _on_status(ctx: MessageContext, data: PepStatusChanged) -> None:
+    # status_on: the UK day of this change; submitted_on: of the latest submission (the QA clock counts from it).
+    day = uk_date(ctx.envelope.occurred_at)
+    submitted = day if data.status == "submitted" else None
     async with ctx.effect() as conn:
         await conn.execute(
             "INSERT INTO peps (id, child_id, la_id, status, kind, term, academic_year, meeting_date, status_version, "
-            "started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET "
-            "status = $4, kind = $5, term = $6, academic_year = $7, status_version = $9, "
+            "started_at, status_on, submitted_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+            "ON CONFLICT (id) DO UPDATE SET "
+            "status = $4, kind = $5, term = $6, academic_year = $7, status_version = $9, status_on = $11, "
+            "submitted_on = coalesce($12, peps.submitted_on), "
             "meeting_date = CASE WHEN peps.meeting_sequence < 0 THEN $8 "
             "ELSE peps.meeting_date END WHERE peps.status_version < $9",
             data.pep_id, data.child_id, data.la_id, data.status, data.kind, data.term, data.academic_year,
-            data.meeting_date, data.version, ctx.envelope.occurred_at)
+            data.meeting_date, data.version, ctx.envelope.occurred_at, day, submitted)
 
 
 async def _on_meeting(ctx: MessageContext, data: PepMeetingChanged) -> None:

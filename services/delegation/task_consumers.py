@@ -12,7 +12,9 @@ from shared.bus import MessageContext, Subscription, subscribe
 from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.readmodels import ChildrenReadModel
 
-CHILDREN = ChildrenReadModel("delegation", extra=("in_care",))
+# The clock facts (domain/clocks.py ChildFacts) are kept with the rest: migration 0020.
+CHILDREN = ChildrenReadModel("delegation", extra=("in_care", "date_of_birth", "date_entered_care",
+                                                  "entered_care_emergency", "moved_on", "move_kind"))
 # pep's action when the school's contribution is in but the PEP waits for the social worker's part (pep's
 # domain/lifecycle.py CONTRIBUTED).
 SCHOOL_CONTRIBUTION = "submit_contribution"

@@ -22,10 +22,16 @@ from typing import Any, Literal
 
 import holidays
 
-Unit = Literal["working_days", "school_days", "weeks"]
+Unit = Literal["working_days", "school_days", "weeks", "months"]
 Placement = Literal["planned", "emergency"]
 UNIT_WORDS: dict[str, tuple[str, str]] = {"working_days": ("working day", "working days"),
-                                          "school_days": ("school day", "school days"), "weeks": ("week", "weeks")}
+                                          "school_days": ("school day", "school days"), "weeks": ("week", "weeks"),
+                                          "months": ("month", "months")}
+# What each rule counts from, in words (RuleSpec.event).
+Event = Literal["meeting", "entered_care", "change", "last_meeting", "submission", "due_date"]
+EVENT_WORDS: dict[str, str] = {"meeting": "the meeting", "entered_care": "entering care",
+                               "change": "a change of school or placement", "last_meeting": "the last PEP meeting",
+                               "submission": "the PEP is submitted", "due_date": "a PEP deadline"}
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,13 @@ class Rule:
 class RuleSpec:
     label: str  # what is due, as a person reads it
     before: bool  # counted back from the event, not forward
-    event: Literal["meeting", "entered_care"]
+    event: Event
     default: Rule
 
     @property
     def counts(self) -> str:
         """What the rule counts from, in words: 'before the meeting', 'after entering care'."""
-        return f"{'before' if self.before else 'after'} {'the meeting' if self.event == 'meeting' else 'entering care'}"
+        return f"{'before' if self.before else 'after'} {EVENT_WORDS[self.event]}"
 
 
 # The order here is the order deadlines are shown in.
@@ -64,6 +70,16 @@ RULES: dict[str, RuleSpec] = {
     "vs_review": RuleSpec("Virtual School review (QA)", False, "meeting", Rule(4, "weeks")),
     "approver": RuleSpec("Approval", False, "meeting", Rule(6, "weeks")),
     "finalise": RuleSpec("Social worker finalises the PEP", False, "meeting", Rule(8, "weeks")),
+    # The PEP clocks (domain/clocks.py, issue 18):
+    "review_after_change": RuleSpec("PEP review after a change of school or placement", False, "change",
+                                    Rule(10, "working_days")),
+    "post16_review": RuleSpec("Post-16 PEP review (from the 16th birthday, instead of termly)", False,
+                              "last_meeting", Rule(6, "months")),
+    "qa_review": RuleSpec("Virtual School quality check of a submitted PEP", False, "submission",
+                          Rule(10, "working_days")),
+    "due_soon": RuleSpec("A PEP deadline shows as due soon", True, "due_date", Rule(5, "working_days")),
+    "escalate_after": RuleSpec("An overdue PEP is escalated to the Virtual School", False, "due_date",
+                               Rule(10, "working_days")),
 }
 DEFAULT_RULES: dict[str, Rule] = {name: spec.default for name, spec in RULES.items()}
 TERM_RULES = {"termly_deadline": "The LA's termly deadline", "next_pep": "Next PEP meeting"}
@@ -122,6 +138,20 @@ def long_date(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (earlier when negative), or the month's last day when it has no such day."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def calendar_offset(start: date, amount: int, unit: Unit) -> date:
+    """`amount` calendar weeks or months from `start`, before any move to a working day."""
+    return add_months(start, amount) if unit == "months" else start + timedelta(weeks=amount)
+
+
 @functools.lru_cache(maxsize=1)
 def _bank_holidays() -> holidays.HolidayBase:
     # England and Wales share their bank holidays; the object adds years as they are asked about.
@@ -163,10 +193,11 @@ class Calendar:
 
     def add(self, start: date, amount: int, unit: Unit) -> date:
         """`amount` units after `start` (before it when negative); the start day itself is not counted.
-        Weeks are calendar weeks; one that lands on another day moves to the next working day, or for a deadline
-        before the event to the working day before, so it never gives less time than the rule says."""
-        if unit == "weeks":
-            day = start + timedelta(weeks=amount)
+        Weeks and months are calendar ones (a month from 31 January is the last day of February); one that lands
+        on another day moves to the next working day, or for a deadline before the event to the working day
+        before, so it never gives less time than the rule says."""
+        if unit in ("weeks", "months"):
+            day = calendar_offset(start, amount, unit)
             while not self.is_working_day(day):
                 day += timedelta(days=1 if amount >= 0 else -1)
             return day
@@ -216,20 +247,23 @@ def terms(calendar: Calendar) -> list[Term]:
     return out
 
 
-def _source(rule: str, version: int) -> str:
+def rule_source(rule: str, version: int) -> str:
+    """Which rule set a date, in words: "default rule 'x'" or "LA rule 'x', version 3"."""
     return f"default rule '{rule}'" if version == 0 else f"LA rule '{rule}', version {version}"
 
 
-def _offset_deadline(config: Timescales, calendar: Calendar, name: str, event_day: date) -> Deadline:
+def offset_deadline(config: Timescales, calendar: Calendar, name: str, event_day: date,
+                     counts: str | None = None) -> Deadline:
+    """`counts`: the event in words when the rule's own are too general ('after the change of school')."""
     spec, rule = RULES[name], config.rule(name)
-    when = f"{rule.words()} {spec.counts} on {long_date(event_day)}"
-    source = _source(name, rule.version)
+    when = f"{rule.words()} {counts or spec.counts} on {long_date(event_day)}"
+    source = rule_source(name, rule.version)
     try:
         due = calendar.add(event_day, -rule.amount if spec.before else rule.amount, rule.unit)
     except TermDatesMissing as exc:
         return Deadline(name, spec.label, None, name, rule.version, f"{when}, but {exc} ({source})")
-    if rule.unit == "weeks":
-        landed = event_day + timedelta(weeks=-rule.amount if spec.before else rule.amount)
+    if rule.unit in ("weeks", "months"):
+        landed = calendar_offset(event_day, -rule.amount if spec.before else rule.amount, rule.unit)
         if landed != due:
             when += (f" is {long_date(landed)}, {calendar.why_not_working(landed)}, "
                      f"so the {'working day before' if spec.before else 'next working day'}")
@@ -254,7 +288,7 @@ def _week_of_term(term: Term, day: date) -> int:
 
 def _termly_deadline(config: Timescales, all_terms: list[Term], meeting: date) -> Deadline:
     name, version = "termly_deadline", config.termly_deadlines_version
-    label, source = LABELS[name], _source(name, version)
+    label, source = LABELS[name], rule_source(name, version)
     index, inside = _term_of(all_terms, meeting)
     if index == len(all_terms):
         return Deadline(name, label, None, name, version, f"The LA has no term dates for the meeting on "
@@ -271,7 +305,7 @@ def _termly_deadline(config: Timescales, all_terms: list[Term], meeting: date) -
 
 def _next_pep(config: Timescales, calendar: Calendar, all_terms: list[Term], meeting: date) -> Deadline:
     name, version = "next_pep", config.term_dates_version
-    label, source = LABELS[name], _source(name, version)
+    label, source = LABELS[name], rule_source(name, version)
     index, inside = _term_of(all_terms, meeting)
     if inside:
         week = _week_of_term(all_terms[index], meeting)
@@ -309,10 +343,10 @@ def deadlines(config: Timescales, *, meeting: date | None = None, entered_care: 
     out: dict[str, Deadline] = {}
     if entered_care is not None:
         name = "initial_pep_emergency" if placement == "emergency" else "initial_pep"
-        out["initial_pep"] = replace(_offset_deadline(config, calendar, name, entered_care), key="initial_pep")
+        out["initial_pep"] = replace(offset_deadline(config, calendar, name, entered_care), key="initial_pep")
     if meeting is not None:
         for name in ("delegate", "dt_return", "vs_review", "approver", "finalise"):
-            out[name] = _offset_deadline(config, calendar, name, meeting)
+            out[name] = offset_deadline(config, calendar, name, meeting)
         all_terms = terms(calendar)
         out["termly_deadline"] = _termly_deadline(config, all_terms, meeting)
         out["next_pep"] = _next_pep(config, calendar, all_terms, meeting)
