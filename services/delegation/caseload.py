@@ -1,13 +1,19 @@
-"""Caseload trackers: for each child someone works with, whether their PEP is overdue, has no date, or has a
-meeting coming up; counted, listed, and for the Virtual School broken down by setting and by social worker.
+"""Caseload trackers and alerts: for each child someone works with, what about their PEPs is late, due soon or
+missing; counted, listed, and for the Virtual School broken down by setting and by social worker.
 
 A child is
 - overdue when a task on their PEP is past its due date; when the PEP's meeting has passed and the LA's
-  "DT returns" deadline with it without the PEP being submitted; or when they have no PEP under way and the
-  next one was due (the LA's "next PEP" rule from the last finalised meeting; an LA without term dates: 17
-  weeks, about a term with its holidays);
+  "DT returns" deadline with it without the PEP being submitted; or when one of their PEP clocks (initial PEP,
+  review after a change, termly review, Post-16 review: domain/clocks.py) has run out. An LA that has set no
+  termly deadline cannot date the termly review: then the next PEP is due by the LA's "next PEP" rule from the
+  last finalised meeting (without term dates: 17 weeks, about a term with its holidays);
+- due soon when a PEP clock runs out within the LA's "due soon" working days;
+- initial PEP late when the initial PEP clock has run out (the child is also overdue);
+- review after a change due when a change of school or placement has started a review clock not yet met;
+- awaiting QA too long when a submitted PEP has waited past the LA's QA rule for the caseworker's review;
 - without a PEP date when no PEP under way has a meeting date (or none is under way);
 - upcoming when the PEP under way meets within the next 4 weeks.
+Each alert carries its reason in words and the date it was due. "Today" is the service's clock.
 Who sees which children: the Virtual School its LA's; a social worker their allocated children; a DT their
 setting's; setting staff those their DT lets them see. The data are delegation's read models of pep's events.
 """
@@ -24,14 +30,16 @@ import asyncpg
 from aiohttp import web
 
 from services.delegation import timescale_store
+from services.delegation.domain.clocks import ChildFacts, Clock, PepFacts, clocks
 from services.delegation.domain.timescales import TermDatesMissing, Timescales, deadlines, long_date
-from shared.api.caseload import Breakdown, Caseload, CaseloadItem, CaseloadQuery, Category, Counts
+from shared.api.caseload import CATEGORIES, Alert, Breakdown, Caseload, CaseloadItem, CaseloadQuery, Category, Counts
 from shared.api.tasks import GET_CASELOAD
 from shared.authz import require_user
 from shared.bus import MessageContext, Subscription, subscribe
 from shared.contracts import PepMeetingChanged, PepStatusChanged
 from shared.internal_auth import Claims
-from shared.service import POOL
+from shared.schedule import now
+from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, serves
 from shared.workdays import uk_date
 
@@ -47,8 +55,18 @@ NO_TERM_DATES_WEEKS = 17
 class Entry:
     child: asyncpg.Record
     pep: asyncpg.Record | None = None
-    categories: list[Category] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def categories(self) -> list[Category]:
+        """The trackers the child is in, in the trackers' order."""
+        kinds = {a.kind for a in self.alerts}
+        return [c for c in CATEGORIES if c in kinds]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the child is overdue."""
+        return [a.reason for a in self.alerts if a.kind == "overdue"]
 
 
 def _scope_sql(claims: Claims) -> tuple[str, list[Any]]:
@@ -90,6 +108,36 @@ def _next_due(config: Timescales, last_meeting: date) -> tuple[date, str]:
                  "term dates for the next-PEP rule)")
 
 
+def clock_alerts(found: list[Clock]) -> list[Alert]:
+    """The alerts a child's clocks raise: a PEP clock run out is overdue (and, for the initial PEP, initial PEP
+    late), one about to run out due soon; a review after a change not yet held is due whatever its state; QA
+    past its rule is awaiting QA too long (the caseworker's lateness, not the school's: not overdue)."""
+    out = []
+    for c in found:
+        if c.state == "met" or c.due is None:
+            continue
+        why = c.explanation  # a termly review booked after its deadline says so here
+        if c.key == "qa_review":
+            if c.state == "overdue":
+                out.append(Alert(kind="awaiting_qa", clock=c.key, due=c.due,
+                                 reason=f"{c.label} was due by {long_date(c.due)}: {why}"))
+            continue
+        if c.state == "overdue":
+            out.append(Alert(kind="overdue", clock=c.key, due=c.due,
+                             reason=f"{c.label} was due by {long_date(c.due)}: {why}"))
+            if c.key == "initial_pep":
+                out.append(Alert(kind="initial_pep_late", clock=c.key, due=c.due,
+                                 reason=f"{c.label} was due by {long_date(c.due)}: {why}"))
+        elif c.state == "due_soon":
+            out.append(Alert(kind="due_soon", clock=c.key, due=c.due,
+                             reason=f"{c.label} is due by {long_date(c.due)}: {why}"))
+        if c.key == "review_after_change":
+            late = c.state == "overdue"
+            out.append(Alert(kind="review_after_change", clock=c.key, due=c.due,
+                             reason=f"{c.label} {'was' if late else 'is'} due by {long_date(c.due)}: {why}"))
+    return out
+
+
 def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[asyncpg.Record], config: Timescales,
              today: date, contributed: frozenset[uuid.UUID] = frozenset()) -> None:
     """`contributed`: the PEPs whose school's contribution is in (the PEP waits for another part): the school is not
@@ -97,19 +145,26 @@ def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[async
     under_way = [p for p in peps if p["status"] in UNDER_WAY]
     current = max(under_way, key=lambda p: p["started_at"], default=None)
     entry.pep = current
-    finished = [p["meeting_date"] for p in peps if p["status"] == "finalised" and p["meeting_date"] is not None]
     for t in overdue_tasks:
-        entry.reasons.append(f"A task was due on {long_date(t['due_date'])}")
+        entry.alerts.append(Alert(kind="overdue", due=t["due_date"],
+                                  reason=f"A task was due on {long_date(t['due_date'])}"))
+    found = clocks(ChildFacts.of(entry.child), [PepFacts.of(p) for p in peps], config, today)
+    entry.alerts.extend(clock_alerts(found))
+    # An LA without termly deadlines cannot date the termly review: the next PEP is then due by its next-PEP rule.
+    dated = any(c.due is not None for c in found if c.key in ("termly_review", "post16_review"))
+    finished = [p["meeting_date"] for p in peps if p["status"] == "finalised" and p["meeting_date"] is not None]
     meeting = current["meeting_date"] if current is not None else None
     if meeting is None:
-        entry.categories.append("no_pep_date")
-        if current is None and finished:
+        entry.alerts.append(Alert(kind="no_pep_date", reason="No PEP under way has a meeting date"))
+        if current is None and finished and not dated:
             due, why = _next_due(config, max(finished))
             if due < today:
-                entry.reasons.append(f"The next PEP was due by {long_date(due)}: {why}")
+                entry.alerts.append(Alert(kind="overdue", due=due,
+                                          reason=f"The next PEP was due by {long_date(due)}: {why}"))
     else:
         if today <= meeting <= today + timedelta(days=UPCOMING_DAYS):
-            entry.categories.append("upcoming")
+            entry.alerts.append(Alert(kind="upcoming", due=meeting,
+                                      reason=f"The PEP meeting is on {long_date(meeting)}"))
         if meeting < today and current is not None and current["status"] in WRITING \
                 and current["id"] not in contributed:
             try:
@@ -117,9 +172,10 @@ def classify(entry: Entry, peps: list[asyncpg.Record], overdue_tasks: list[async
             except TermDatesMissing:
                 back = None
             if back is not None and back.due is not None and back.due < today:
-                entry.reasons.append(f"Not submitted by {long_date(back.due)}: {back.explanation}")
-    if entry.reasons:
-        entry.categories.insert(0, "overdue")
+                entry.alerts.append(Alert(kind="overdue", due=back.due,
+                                          reason=f"Not submitted by {long_date(back.due)}: {back.explanation}"))
+    # Overdue reasons first, then the rest in the trackers' order (a stable sort keeps each tracker's own order).
+    entry.alerts.sort(key=lambda a: CATEGORIES.index(a.kind))
 
 
 async def _contributed(conn: asyncpg.Connection, pep_ids: list[uuid.UUID]) -> frozenset[uuid.UUID]:
@@ -172,13 +228,13 @@ def _item(e: Entry) -> CaseloadItem:
         setting_id=c["setting_id"], social_worker_id=c["social_worker_id"],
         social_worker_name=f"{c['sw_given']} {c['sw_family']}" if c["sw_given"] else None,
         pep_id=p["id"] if p else None, pep_status=p["status"] if p else None,
-        meeting_date=p["meeting_date"] if p else None, categories=e.categories, reasons=e.reasons)
+        meeting_date=p["meeting_date"] if p else None, categories=e.categories, reasons=e.reasons,
+        alerts=e.alerts)
 
 
 def _counts(entries: list[Entry]) -> Counts:
     counted = Counter(cat for e in entries for cat in e.categories)
-    return Counts(overdue=counted["overdue"], no_pep_date=counted["no_pep_date"], upcoming=counted["upcoming"],
-                  children=len(entries))
+    return Counts(**{c: counted[c] for c in CATEGORIES}, children=len(entries))
 
 
 def _breakdown(entries: list[Entry], key: str) -> list[Breakdown]:
@@ -201,7 +257,7 @@ async def get_caseload(request: web.Request) -> Caseload:
     counts by setting and by social worker."""
     claims = request[CLAIMS]
     query = CaseloadQuery.model_validate({k: v for k, v in request.query.items() if v.strip()})
-    today = date.today()
+    today = uk_date(now(request.app[SETTINGS].clock_file))
     async with request.app[POOL].acquire() as conn:
         entries = await caseload(conn, claims, query, today)
     chosen = [e for e in entries if query.category is None or query.category in e.categories]
