@@ -37,6 +37,7 @@ DONE = {
     "tray-settings": ("Task trays saved", "Retracted and submitted tasks stay in the trays for the days you chose."),
     "retention": ("Record retention saved", "Children’s records are kept until the birthday you chose."),
     "submission-settings": ("Submission saved", "PEPs go to quality assurance when you chose."),
+    "session-rules": ("Signing out saved", "People are signed out after the time you chose, from their next page."),
 }
 
 

@@ -29,6 +29,7 @@ from services.portal import (
     qa_pages,
     registration_pages,
     retention_pages,
+    session_rule_pages,
     submission_pages,
     task_pages,
     template_pages,
@@ -111,6 +112,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(dashboard_pages.routes)  # the Virtual School's dashboard
     app.router.add_routes(retention_pages.routes)  # how long the LA keeps children's records
     app.router.add_routes(submission_pages.routes)  # when the LA's PEPs go to quality assurance
+    app.router.add_routes(session_rule_pages.routes)  # when the LA's people are signed out for doing nothing
     app.router.add_routes(views_pages.routes)  # the child's and carer's views by secure invitation
     app.router.add_routes(cookie_pages.routes)  # the cookies page, linked from every page's footer
     app.router.add_routes(action_plan_pages.routes)  # targets raised between PEPs, from the child's profile

@@ -29,8 +29,8 @@ def essential_cookies(settings: PortalSettings) -> list[tuple[str, str, str]]:
     journey = _minutes(settings.journey_seconds)
     return [
         (SESSION_COOKIE, "Keeps you signed in",
-         f"When you sign out, or after {settings.idle_timeout_minutes} minutes without using the service "
-         "(12 hours at most)"),
+         f"When you sign out, or after {settings.idle_timeout_minutes} minutes without using the service, or the "
+         "time your local authority has chosen (12 hours at most)"),
         (CSRF_COOKIE, "Makes sure the forms you send come from this service and not from another website",
          "When you close your browser"),
         (SIGN_IN.cookie, "Remembers your sign-in between your password and the emailed code",

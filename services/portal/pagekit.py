@@ -126,6 +126,7 @@ async def render_signed_in(request: web.Request, template: str, context: dict[st
         context["session_clock"] = {
             "idle_expires_at": times.idle_expires_at.astimezone(UTC).isoformat(),
             "warn_seconds": max(times.warn_seconds_before, 0),
+            "idle_seconds": times.idle_timeout_seconds,
             "server_time": datetime.now(UTC).isoformat(),
         }
     return render(request, template, context, status)

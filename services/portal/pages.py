@@ -79,7 +79,7 @@ async def sign_in_form(request: web.Request) -> web.Response:
     reason = request.query.get("reason")
     return render(request, "sign_in.html", {"form": forms.SignInForm(),
                                             "signed_out_reason": reason if reason in SIGNED_OUT_REASONS else None,
-                                            "idle_minutes": portal_settings(request).idle_timeout_minutes})
+                                            "idle_words": idle_words(request)})
 
 
 @routes.post("/sign-in")
@@ -211,11 +211,24 @@ async def sign_out(request: web.Request) -> web.Response:
     return await end_session_here(request, "/signed-out?reason=timeout" if timed_out else "/signed-out")
 
 
+def idle_words(request: web.Request) -> str:
+    """How long without activity ended the session, in words: the person's own idle timeout, which the timeout
+    warning's script passes as `after` (seconds) from the page's session clock; the usual one when not known."""
+    after = request.query.get("after", "")
+    seconds = int(after) if after.isdigit() and len(after) <= 5 else 0
+    if not 0 < seconds <= 24 * 60 * 60:
+        seconds = portal_settings(request).idle_timeout_minutes * 60
+    if seconds % 60:  # only where a test has shrunk the LA's minutes to seconds
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    minutes = seconds // 60
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
 @routes.get("/signed-out")
 async def signed_out(request: web.Request) -> web.Response:
     reason = request.query.get("reason")
     return render(request, "signed_out.html", {"reason": reason if reason in SIGNED_OUT_REASONS else None,
-                                               "idle_minutes": portal_settings(request).idle_timeout_minutes})
+                                               "idle_words": idle_words(request)})
 
 
 # ---- the session's clock, for the timeout warning's script ----------------------------------------
@@ -223,7 +236,7 @@ async def signed_out(request: web.Request) -> web.Response:
 
 def _clock_json(times: SessionInfo) -> web.Response:
     return web.json_response({"idle_expires_at": times.idle_expires_at.isoformat(),
-                              "warn_seconds": times.warn_seconds_before,
+                              "warn_seconds": times.warn_seconds_before, "idle_seconds": times.idle_timeout_seconds,
                               "server_time": _now_iso()})
 
 

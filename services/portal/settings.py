@@ -33,8 +33,9 @@ class PortalSettings(ServiceSettings):
     sign_in_attempt_seconds: int = 30 * 60
     # How long the other journeys' pages stay linked (registering, resetting a password, changing an email).
     journey_seconds: int = 60 * 60
-    # Only for words on the signed-out pages ("you did not do anything for 20 minutes"): identity owns the
-    # real idle timeout, and the timeout warning's timing comes from the gateway. Keep the two in step.
+    # Only for words on the signed-out pages ("you did not do anything for 20 minutes") when the person's own idle
+    # timeout is not known: identity owns the real one (its default, or the LA's own rule), and the timeout
+    # warning's timing comes from the gateway. Keep this in step with identity's default.
     idle_timeout_minutes: int = 20
 
     @model_validator(mode="after")

@@ -86,4 +86,25 @@ calls.length = 0
 await ended.timeUp()
 assert.deepEqual(calls, [['/session', 'GET', ''], ['/sign-out', 'POST', 'csrf_token=csrf&reason=timeout']])
 assert.equal(navigated, '/signed-out?reason=timeout')
+
+// A Welfare Call page: its own 40 minutes with a 10-minute warning, as the page's clock says. The warning opens
+// 10 minutes before, not 2; when the time is up the signed-out page is told the 40 minutes.
+now = serverNow
+const welfare = fakePage({
+  idleExpiresAt: '2030-01-01T08:40:00Z', warnSeconds: '600', idleSeconds: '2400', serverTime: '2030-01-01T08:00:00Z'
+})
+const theirs = new TimeoutWarning(welfare.body, welfare.dialog, {
+  now: () => now,
+  fetchFn: async (url, options = {}) => ({ ok: false, status: 401, json: async () => ({ signed_in: false }) }),
+  navigate: (url) => { navigated = url }
+})
+now += (40 * 60 - 601) * 1000
+theirs.tick()
+assert.equal(welfare.dialog.open, false, 'no warning 10:01 before')
+now += 2000
+theirs.tick()
+assert.equal(welfare.dialog.open, true, 'the warning 9:59 before')
+assert.equal(welfare.parts['.app-timeout-dialog__countdown'].textContent, '9 minutes')
+await theirs.timeUp()
+assert.equal(navigated, '/signed-out?reason=timeout&after=2400')
 console.log('ok')

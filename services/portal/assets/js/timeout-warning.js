@@ -1,8 +1,11 @@
 // The GOV.UK timeout warning: a modal dialog shown shortly before an idle session ends.
 //
 // Signed-in pages carry the session's clock on <body>: data-idle-expires-at (when the session ends if
-// nothing happens), data-warn-seconds (how long before that to warn) and data-server-time (the server's
-// clock when the page was made, so a wrong clock on this computer does not move the warning).
+// nothing happens), data-warn-seconds (how long before that to warn), data-idle-seconds (how long without
+// activity ends it) and data-server-time (the server's clock when the page was made, so a wrong clock on this
+// computer does not move the warning). The idle timeout and the warning are the person's own: their local
+// authority's rule (the strictest of them), from identity through the gateway; nothing here is a constant
+// but the fallback for a page without a clock.
 // "Stay signed in" asks the portal to restart the idle clock; when the time is up we sign out and say why.
 // Without JavaScript none of this runs, and the next page after the session ends is the sign-in page.
 
@@ -118,6 +121,14 @@ export class TimeoutWarning {
     this.skewMs = this.measureSkew(clock.server_time)
     this.body.dataset.idleExpiresAt = clock.idle_expires_at
     this.body.dataset.warnSeconds = String(clock.warn_seconds)
+    if (clock.idle_seconds) this.body.dataset.idleSeconds = String(clock.idle_seconds)
+  }
+
+  // Where the signed-out page goes: it says how long without activity ended the session, when the page knows.
+  signedOutUrl () {
+    const seconds = Number(this.body.dataset.idleSeconds)
+    const after = Number.isInteger(seconds) && seconds > 0 ? `&after=${seconds}` : ''
+    return `/signed-out?reason=timeout${after}`
   }
 
   csrfToken () {
@@ -183,7 +194,7 @@ export class TimeoutWarning {
     } catch (error) {
       // The session has ended on the server anyway; the page below says so.
     }
-    this.navigate('/signed-out?reason=timeout')
+    this.navigate(this.signedOutUrl())
   }
 }
 
