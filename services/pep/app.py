@@ -73,7 +73,8 @@ def _routes(app: web.Application) -> None:
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("pep"), child_record.funding_subscription(), delegations.subscription(),
+    return [users_subscription("pep"), children.organisations_subscription(), child_record.funding_subscription(),
+            delegations.subscription(),
             action_plan.termly_subscription(),
             qa_outcomes.subscription(), retention.subscription]
 

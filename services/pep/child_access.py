@@ -59,6 +59,22 @@ def may_edit_core_data(claims: Claims, row: asyncpg.Record) -> bool:
         and "social_worker" in roles_at(claims, str(row["la_id"]))
 
 
+def may_move(claims: Claims, row: asyncpg.Record) -> bool:
+    """Changing a child's school, placement and the people allocated is the LA's Virtual School's (admin,
+    caseworker): it moves the child between settings' Designated Teachers."""
+    return not claims.is_service and bool(roles_at(claims, str(row["la_id"])) & CORE_DATA_EDITORS)
+
+
+async def movable_child_or_404(conn: asyncpg.Connection, claims: Claims, child_id: uuid.UUID | str,
+                               *, lock: bool = True) -> tuple[asyncpg.Record, Access]:
+    """As child_or_404, and the caller may move the child (403 if they may only read the record)."""
+    row, access = await child_or_404(conn, claims, child_id, lock=lock)
+    if not may_move(claims, row):
+        raise Problem(403, "You cannot change this child's school or placement", "Ask the child's Virtual School "
+                      "to make the change.", code="forbidden")
+    return row, access
+
+
 async def editable_child_or_404(conn: asyncpg.Connection, claims: Claims, child_id: uuid.UUID | str,
                                 *, lock: bool = True) -> tuple[asyncpg.Record, Access]:
     """As child_or_404, and the caller may change the child's core data (403 if they may only read it)."""

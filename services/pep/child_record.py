@@ -79,37 +79,41 @@ async def add_note(request: web.Request) -> Note:
 
 # ---- activity -------------------------------------------------------------------------------------------
 
-# One row per thing that happened: (at, kind, action, by, pep_id, section_key, section_title, times, detail).
+# One row per thing that happened: (at, kind, action, by, pep_id, section_key, section_title, times, detail,
+# starts_on, reason). A change of school or placement (with its start date and reason) is 'moved'; its reason,
+# like a note, is for the professionals only.
 # Section saves are counted per person, section and day, since autosave writes many versions of one sitting.
 ACTIVITY_SQL = """
 WITH child_peps AS (SELECT p.id, p.template_id FROM peps p WHERE p.child_id = $1)
 SELECT * FROM (
     SELECT t.at, 'pep' AS kind, t.action, t.by_user AS by_user, t.pep_id, NULL::text AS section_key, 1 AS times,
-           t.to_status AS detail
+           t.to_status AS detail, NULL::date AS starts_on, NULL::text AS reason
     FROM pep_transitions t JOIN child_peps p ON p.id = t.pep_id
   UNION ALL
-    SELECT max(h.saved_at), 'section', 'saved', h.saved_by, h.pep_id, h.section_key, count(*)::int, NULL
+    SELECT max(h.saved_at), 'section', 'saved', h.saved_by, h.pep_id, h.section_key, count(*)::int, NULL, NULL, NULL
     FROM section_history h JOIN child_peps p ON p.id = h.pep_id
     WHERE h.version > 0  -- version 0 is what the PEP started with: part of its 'start'
     GROUP BY h.pep_id, h.section_key, h.saved_by, (h.saved_at AT TIME ZONE 'Europe/London')::date
   UNION ALL
-    SELECT a.at, 'file', a.action, a.by_user, f.pep_id, NULL, 1, f.filename
+    SELECT a.at, 'file', a.action, a.by_user, f.pep_id, NULL, 1, f.filename, NULL, NULL
     FROM attachment_audit a JOIN attachments f ON f.id = a.attachment_id
     WHERE a.child_id = $1 AND a.action IN ('uploaded', 'deleted')
   UNION ALL
-    SELECT n.written_at, 'note', 'added', n.written_by, NULL, NULL, 1, NULL
+    SELECT n.written_at, 'note', 'added', n.written_by, NULL, NULL, 1, NULL, NULL, NULL
     FROM child_notes n WHERE n.child_id = $1 AND $3
   UNION ALL
     SELECT r.recorded_at, 'attendance', 'recorded', r.recorded_by, NULL, NULL, 1,
-           to_char(r.period_start, 'YYYY-MM-DD') || '/' || to_char(r.period_end, 'YYYY-MM-DD')
+           to_char(r.period_start, 'YYYY-MM-DD') || '/' || to_char(r.period_end, 'YYYY-MM-DD'), NULL, NULL
     FROM attendance r WHERE r.child_id = $1
   UNION ALL
-    SELECT max(h.changed_at), 'placement', 'changed', h.changed_by, NULL, NULL, count(*)::int,
-           string_agg(h.what, ',' ORDER BY h.what)
+    SELECT max(h.changed_at), 'placement', CASE WHEN max(h.starts_on) IS NULL THEN 'changed' ELSE 'moved' END,
+           h.changed_by, NULL, NULL, count(*)::int, string_agg(h.what, ',' ORDER BY h.what), max(h.starts_on),
+           max(h.reason)
     FROM placement_history h WHERE h.child_id = $1 GROUP BY h.version, h.changed_by
   UNION ALL
-    SELECT max(h.changed_at), 'setting', 'changed', h.changed_by, NULL, NULL, count(*)::int,
-           string_agg(h.what, ',' ORDER BY h.what)
+    SELECT max(h.changed_at), 'setting', CASE WHEN max(h.starts_on) IS NULL THEN 'changed' ELSE 'moved' END,
+           h.changed_by, NULL, NULL, count(*)::int, string_agg(h.what, ',' ORDER BY h.what), max(h.starts_on),
+           max(h.reason)
     FROM setting_history h WHERE h.child_id = $1 GROUP BY h.version, h.changed_by
 ) activity
 WHERE $2::timestamptz IS NULL OR at < $2
@@ -146,7 +150,8 @@ async def activity(conn: asyncpg.Connection, child_id: uuid.UUID, access: Access
         items.append(ActivityItem(at=r["at"], kind=r["kind"], action=r["action"], by=r["by_user"],
                                   by_name=names.get(r["by_user"]), pep_id=r["pep_id"], section_key=r["section_key"],
                                   section_title=titles.get((r["pep_id"], r["section_key"])) if r["section_key"]
-                                  else None, times=r["times"], detail=r["detail"]))
+                                  else None, times=r["times"], detail=r["detail"], starts_on=r["starts_on"],
+                                  reason=r["reason"] if _may_read_notes(access) else None))
     return items
 
 

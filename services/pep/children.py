@@ -19,6 +19,8 @@ from services.pep.child_access import (
     child_or_404,
     editable_child_or_404,
     may_edit_core_data,
+    may_move,
+    movable_child_or_404,
     ref_of,
 )
 from services.pep.domain import core_data
@@ -45,23 +47,35 @@ from shared.api.children import (
     ChildProfile,
     ChildQuery,
     ChildSummary,
+    Choice,
     CsvImport,
     ImportResult,
     Indicators,
     PersonWithAccess,
+    PlacementMove,
+    RecordChoices,
+    SettingMove,
     Sibling,
     SiblingLink,
 )
 from shared.authz import not_found, require_user, roles_at
+from shared.bus import MessageContext, Subscription, subscribe
+from shared.contracts import OrganisationChanged
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims, Membership
-from shared.service import POOL
+from shared.schedule import now
+from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, REQUEST_ID, parse_body, serves
+from shared.workdays import uk_date
 
 routes = web.RouteTableDef()
 # Who is meant by an id in each of these fields: they must hold this role in the child's LA.
 PEOPLE_ROLES = {"social_worker_id": ("social_worker", "a social worker"), "iro_id": ("iro", "an IRO"),
                 "carer_ids": ("carer", "a carer")}
+
+
+# Who reads why a child moved (as they read case notes): not carers or invited young people.
+PROFESSIONALS = frozenset({"virtual_school", "social_worker", "designated_teacher", "setting_staff", "iro"})
 
 
 def invalid(errors: list[FieldError]) -> Problem:
@@ -113,9 +127,11 @@ def _sibling(row: asyncpg.Record) -> Sibling:
                    date_of_birth=row["date_of_birth"], setting_id=row["setting_id"], year_group=row["year_group"])
 
 
-def _changes(rows: list[asyncpg.Record]) -> list[Change]:
+def _changes(rows: list[asyncpg.Record], professional: bool) -> list[Change]:
+    """The history; a move's reason, like a case note, is for the professionals working with the child."""
     return [Change(what=r["what"], from_value=r["from_value"], to_value=r["to_value"], version=r["version"],
-                   changed_at=r["changed_at"], changed_by=r["changed_by"], changed_by_name=r["changed_by_name"])
+                   changed_at=r["changed_at"], changed_by=r["changed_by"], changed_by_name=r["changed_by_name"],
+                   starts_on=r["starts_on"], reason=r["reason"] if professional else None)
             for r in rows]
 
 
@@ -139,6 +155,7 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
             people.append(PersonWithAccess(user_id=user["id"], given_name=user["given_name"],
                                            family_name=user["family_name"], email=user["email"], via=reach.via))
     siblings = [_sibling(s) for s in await store.siblings(conn, row["id"]) if access_to(claims, ref_of(s))]
+    professional = access.via in PROFESSIONALS
     # The core data as stored (every field of CoreData is a column), then what is worked out from it.
     return ChildProfile.model_validate({
         **{name: row[name] for name in store.CORE_FIELDS},
@@ -153,9 +170,11 @@ async def profile(conn: asyncpg.Connection, claims: Claims, row: asyncpg.Record,
                                  pp_plus_paid_termly=f"{termly:.2f}" if termly is not None else None,
                                  pp_plus_financial_year=financial_year),
         "people": people, "siblings": siblings,
-        "placement_history": _changes(await store.history(conn, "placement_history", row["id"])),
-        "setting_history": _changes(await store.history(conn, "setting_history", row["id"])),
-        "access": access.via, "can_edit": may_edit_core_data(claims, row),
+        "moved_on": row["moved_on"], "move_kind": row["move_kind"],
+        "move_reason": row["move_reason"] if professional else None,
+        "placement_history": _changes(await store.history(conn, "placement_history", row["id"]), professional),
+        "setting_history": _changes(await store.history(conn, "setting_history", row["id"]), professional),
+        "access": access.via, "can_edit": may_edit_core_data(claims, row), "can_move": may_move(claims, row),
     })
 
 
@@ -248,6 +267,112 @@ async def edit_child(request: web.Request) -> ChildProfile:
                 raise invalid([_duplicate_social_care_id()]) from None
             await store.publish_changed(conn, row, request[REQUEST_ID])
         return await profile(conn, claims, row, access)
+
+
+# ---- changing school, placement and the people allocated, by name -----------------------------------
+
+
+def _today(request: web.Request) -> date:
+    """The service's day (a test may move the clock: EPEP_CLOCK_FILE)."""
+    return uk_date(now(request.app[SETTINGS].clock_file))
+
+
+def _choices(rows: list[asyncpg.Record], name: Any) -> list[Choice]:
+    return [Choice(id=r["id"], name=name(r)) for r in rows]
+
+
+@serves(routes, api.RECORD_CHOICES)
+async def record_choices(request: web.Request) -> RecordChoices:
+    """The settings of the child's LA and its people with each role, by name: the pickers of the child's record."""
+    async with request.app[POOL].acquire() as conn:
+        row, _ = await movable_child_or_404(conn, request[CLAIMS], request.match_info["child_id"], lock=False)
+        la_id = row["la_id"]
+
+        def person(r: asyncpg.Record) -> str:
+            return f"{r['given_name']} {r['family_name']}"
+
+        return RecordChoices(
+            settings=_choices(await store.settings_of(conn, la_id), lambda r: r["name"]),
+            social_workers=_choices(await store.people_with_role(conn, la_id, "social_worker"), person),
+            iros=_choices(await store.people_with_role(conn, la_id, "iro"), person),
+            carers=_choices(await store.people_with_role(conn, la_id, "carer"), person))
+
+
+def _stale(row: asyncpg.Record, version: int, current: ChildProfile) -> Problem:
+    return Problem(409, "Someone else changed this record", f"It is now at version {row['version']}; you started "
+                   f"from version {version}. Check the current record and make your change again.",
+                   code="stale_version", extra={"current": current.model_dump(mode="json")})
+
+
+def _start_problems(row: asyncpg.Record, starts_on: date, today: date) -> list[FieldError]:
+    """A move's start: today or before (the child moves now), after birth, and not before the latest move (the
+    clocks count from the latest)."""
+    if starts_on > today:
+        return [FieldError(field="starts_on", message="The start date must be today or in the past")]
+    if starts_on < row["date_of_birth"]:
+        return [FieldError(field="starts_on", message="The start date must be on or after the date of birth")]
+    if row["moved_on"] is not None and starts_on < row["moved_on"]:
+        return [FieldError(field="starts_on", message="The start date must be on or after the latest change of "
+                           f"school or placement, {row['moved_on'].strftime('%-d %B %Y')}")]
+    return []
+
+
+async def _move(request: web.Request, body: SettingMove | PlacementMove, kind: str,
+                proposed: dict[str, Any]) -> ChildProfile:
+    claims, user = _user(request)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        row, access = await movable_child_or_404(conn, claims, request.match_info["child_id"])
+        if row["version"] != body.version:
+            raise _stale(row, body.version, await profile(conn, claims, row, access))
+        errors = _start_problems(row, body.starts_on, _today(request))
+        changed = core_data.changes(dict(row), proposed)
+        if kind == "school":
+            setting = await store.organisation(conn, proposed["setting_id"])
+            if setting is None or setting["organisation_type"] != "setting" or setting["la_id"] != row["la_id"]:
+                errors.insert(0, FieldError(field="setting_id", message="Choose a school or setting in this local "
+                                                                       "authority"))
+            elif "setting_id" not in changed:
+                errors.insert(0, FieldError(field="setting_id", message="The child is already at this school or "
+                                                                       "setting: choose the new one"))
+        else:  # a new placement is a change even of the same type: it is kept as one
+            changed.setdefault("placement_type", (row["placement_type"], proposed["placement_type"]))
+        if errors:
+            raise invalid(errors)
+        row = await store.update_child(conn, row, changed, user, store.Move(kind, body.starts_on, body.reason))
+        await store.publish_changed(conn, row, request[REQUEST_ID])
+        return await profile(conn, claims, row, access)
+
+
+@serves(routes, api.MOVE_SETTING)
+async def move_setting(request: web.Request) -> ChildProfile:
+    """A change of school: the child goes to the new setting (and its Designated Teacher) now; the review after a
+    change of school is due from the start date."""
+    body = await parse_body(request, SettingMove)
+    return await _move(request, body, "school", {"setting_id": body.setting_id})
+
+
+@serves(routes, api.MOVE_PLACEMENT)
+async def move_placement(request: web.Request) -> ChildProfile:
+    """A change of placement, with the carer(s) of the new placement when given (null clears them)."""
+    body = await parse_body(request, PlacementMove)
+    proposed: dict[str, Any] = {"placement_type": body.placement_type}
+    if "carer" in body.model_fields_set:
+        proposed["carer"] = body.carer.model_dump() if body.carer is not None else None
+    return await _move(request, body, "placement", proposed)
+
+
+async def _on_organisation_changed(ctx: MessageContext, data: OrganisationChanged) -> None:
+    async with ctx.effect() as conn:
+        await conn.execute(
+            "INSERT INTO organisations (id, name, organisation_type, la_id, changed_at) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET name = $2, organisation_type = $3, la_id = $4, changed_at = $5 "
+            "WHERE organisations.changed_at <= $5",
+            data.organisation_id, data.name, data.organisation_type, data.la_id, ctx.envelope.occurred_at)
+
+
+def organisations_subscription() -> Subscription:
+    """identity's LAs and settings (identity.organisation.changed): the settings a child may move to."""
+    return subscribe("pep.organisations", OrganisationChanged, _on_organisation_changed)
 
 
 # ---- siblings -------------------------------------------------------------------------------------

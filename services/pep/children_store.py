@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -49,29 +50,43 @@ async def insert_child(conn: asyncpg.Connection, child_id: uuid.UUID, la_id: uui
     return row
 
 
+@dataclass(frozen=True)
+class Move:
+    """A change of school or placement: the day it starts and the reason given (the clocks count from it)."""
+
+    kind: str  # school | placement
+    starts_on: date
+    reason: str
+
+
 async def update_child(conn: asyncpg.Connection, current: asyncpg.Record, changed: dict[str, tuple[Any, Any]],
-                       by: uuid.UUID | None) -> asyncpg.Record:
-    """Write the changes, one version up, with their history. The caller holds the row lock."""
+                       by: uuid.UUID | None, move: Move | None = None) -> asyncpg.Record:
+    """Write the changes, one version up, with their history. The caller holds the row lock. A `move` is also kept
+    on the record as the latest change of school or placement, and with each change in the history."""
     names = [n for n in changed if n in CORE_FIELDS]
+    values = [_column_value(n, changed[n][1]) for n in names]
+    if move is not None:
+        names += ["moved_on", "move_kind", "move_reason"]
+        values += [move.starts_on, move.kind, move.reason]
     assignments = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=3))
     row = await conn.fetchrow(
         f"UPDATE children SET {assignments}{', ' if names else ''}version = version + 1, updated_at = now(), "
-        "updated_by = $2 WHERE id = $1 RETURNING *", current["id"], by,
-        *[_column_value(n, changed[n][1]) for n in names])
+        "updated_by = $2 WHERE id = $1 RETURNING *", current["id"], by, *values)
     assert row is not None
-    await _record_history(conn, row, {n: changed[n] for n in names}, by)
+    await _record_history(conn, row, {n: changed[n] for n in changed if n in CORE_FIELDS}, by, move)
     return row
 
 
 async def _record_history(conn: asyncpg.Connection, row: asyncpg.Record, changed: dict[str, tuple[Any, Any]],
-                          by: uuid.UUID | None) -> None:
+                          by: uuid.UUID | None, move: Move | None = None) -> None:
+    starts_on, reason = (move.starts_on, move.reason) if move is not None else (None, None)
     for table, fields in (("placement_history", core_data.PLACEMENT_FIELDS),
                           ("setting_history", core_data.SETTING_FIELDS)):
-        entries = [(row["id"], row["version"], n, to_json(old), to_json(new), by)
+        entries = [(row["id"], row["version"], n, to_json(old), to_json(new), by, starts_on, reason)
                    for n, (old, new) in changed.items() if n in fields]
         if entries:
-            await conn.executemany(f"INSERT INTO {table} (child_id, version, what, from_value, to_value, changed_by) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6)", entries)
+            await conn.executemany(f"INSERT INTO {table} (child_id, version, what, from_value, to_value, changed_by, "
+                                   "starts_on, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", entries)
 
 
 async def history(conn: asyncpg.Connection, table: str, child_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -87,7 +102,9 @@ async def publish_changed(conn: asyncpg.Connection, row: asyncpg.Record, correla
         child_id=row["id"], version=row["version"], la_id=row["la_id"], setting_id=row["setting_id"],
         social_worker_id=row["social_worker_id"], iro_id=row["iro_id"], carer_ids=list(row["carer_ids"]),
         given_name=row["given_name"], family_name=row["family_name"], year_group=row["year_group"],
-        sen_status=row["sen_status"], in_care=row["in_care"]),
+        sen_status=row["sen_status"], in_care=row["in_care"], date_of_birth=row["date_of_birth"],
+        date_entered_care=row["date_entered_care"], entered_care_emergency=row["entered_care_emergency"],
+        moved_on=row["moved_on"], move_kind=row["move_kind"], move_reason=row["move_reason"]),
         tenant=str(row["la_id"]), correlation_id=correlation_id)
 
 
@@ -139,6 +156,25 @@ async def people_near(conn: asyncpg.Connection, org_ids: list[uuid.UUID]) -> lis
         "SELECT * FROM users WHERE NOT disabled AND EXISTS (SELECT 1 FROM jsonb_array_elements(memberships) m "
         "WHERE m->>'organisation_id' = ANY($1::text[])) ORDER BY family_name, given_name",
         [str(o) for o in org_ids])
+
+
+async def people_with_role(conn: asyncpg.Connection, la_id: uuid.UUID, role: str) -> list[asyncpg.Record]:
+    """Active people who hold `role` in this LA, by name."""
+    return await conn.fetch(
+        "SELECT * FROM users WHERE NOT disabled AND EXISTS (SELECT 1 FROM jsonb_array_elements(memberships) m "
+        "WHERE m->>'organisation_id' = $1 AND m->>'role' = $2) ORDER BY family_name, given_name, id", str(la_id), role)
+
+
+# ---- organisations (pep's read model of identity's LAs and settings) --------------------------------
+
+
+async def settings_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM organisations WHERE la_id = $1 AND organisation_type = 'setting' "
+                            "ORDER BY lower(name), id", la_id)
+
+
+async def organisation(conn: asyncpg.Connection, org_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM organisations WHERE id = $1", org_id)
 
 
 # ---- siblings -------------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class CoreData(BaseModel):
     social_care_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = \
         Field(default=None, description="The child's id in the LA's social care system; unique within the LA")
     date_entered_care: date | None = None
+    entered_care_emergency: bool | None = Field(default=None, description="Whether the child entered care by an "
+                                                "emergency placement (the initial PEP is then due sooner)")
     legal_status: LegalStatus | None = None
     placement_type: PlacementType | None = None
     carer: CarerDetails | None = None
@@ -92,7 +94,9 @@ class CoreData(BaseModel):
 
 # Fields a change may not blank out: the record would no longer say who the child is.
 REQUIRED = ("given_name", "family_name", "date_of_birth")
-NOT_NULL = (*REQUIRED, "contacts", "carer_ids", "in_care")
+NOT_NULL = (*REQUIRED, "contacts", "carer_ids", "in_care", "entered_care_emergency")
+MoveKind = Literal["school", "placement"]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class ChildIn(CoreData):
@@ -104,6 +108,44 @@ class ChildIn(CoreData):
 
 class ChildPatch(CoreData):
     version: int = Field(ge=1, description="The version you started from: a change made since answers 409")
+
+
+class SettingMove(BaseModel):
+    """A change of school (education setting): the child goes to the new setting's Designated Teacher, and the
+    review after a change of school is due from `starts_on`."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1, description="The version you started from: a change made since answers 409")
+    setting_id: uuid.UUID = Field(description="The new setting: one in the child's LA (GET .../record-choices)")
+    starts_on: date = Field(description="The child's first day at the new setting")
+    reason: Reason = Field(description="Why the child is changing school, as the record keeps it")
+
+
+class PlacementMove(BaseModel):
+    """A change of placement: the review after a change of placement is due from `starts_on`."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1, description="The version you started from: a change made since answers 409")
+    placement_type: PlacementType
+    starts_on: date = Field(description="The day the new placement starts")
+    reason: Reason = Field(description="Why the placement changed, as the record keeps it")
+    carer: CarerDetails | None = Field(default=None, description="The carer(s) in the new placement (null: none "
+                                       "recorded)")
+
+
+class Choice(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class RecordChoices(BaseModel):
+    """What a child's record may be changed to, by name: the settings of the child's LA and its people who hold
+    each role (so nobody types an id)."""
+
+    settings: list[Choice]
+    social_workers: list[Choice]
+    iros: list[Choice]
+    carers: list[Choice]
 
 
 class AttendanceIn(BaseModel):
@@ -176,6 +218,8 @@ class Change(BaseModel):
     changed_at: datetime
     changed_by: uuid.UUID | None
     changed_by_name: str | None
+    starts_on: date | None = Field(default=None, description="A change of school or placement: the day it starts")
+    reason: str | None = Field(default=None, description="A change of school or placement: the reason given")
 
 
 class Indicators(BaseModel):
@@ -216,6 +260,7 @@ class ChildProfile(BaseModel):
     uln: str | None
     social_care_id: str | None
     date_entered_care: date | None
+    entered_care_emergency: bool = False
     legal_status: str | None
     placement_type: str | None
     carer: CarerDetails | None
@@ -230,6 +275,9 @@ class ChildProfile(BaseModel):
     iro_id: uuid.UUID | None
     carer_ids: list[uuid.UUID]
     in_care: bool
+    moved_on: date | None = Field(default=None, description="The start of the latest change of school or placement")
+    move_kind: MoveKind | None = None
+    move_reason: str | None = None
     created_at: datetime
     updated_at: datetime
     updated_by: uuid.UUID | None
@@ -240,6 +288,8 @@ class ChildProfile(BaseModel):
     setting_history: list[Change]
     access: AccessVia = Field(description="How you reach this child")
     can_edit: bool = Field(description="Whether you may change the core data")
+    can_move: bool = Field(default=False, description="Whether you may change the child's school, placement and "
+                           "the people allocated (the LA's Virtual School)")
 
     @property
     def full_name(self) -> str:
@@ -308,6 +358,8 @@ class ActivityItem(BaseModel):
     times: int = Field(description="Saves of a section by one person on one day are one item; fields changed at once")
     detail: str | None = Field(description="A PEP's new status, a file's name, an attendance period, or the fields "
                                "changed; never answers or note text")
+    starts_on: date | None = Field(default=None, description="A change of school or placement: the day it starts")
+    reason: str | None = Field(default=None, description="A change of school or placement: the reason given")
 
 
 class ActivityList(BaseModel):
@@ -430,6 +482,18 @@ GET_CHILD = _op("get_child", "get", "/children/{child_id}", "A child's profile: 
 CHANGE_CHILD = _op("change_child", "patch", "/children/{child_id}", "Change a child's core data (409 with the current "
                    "record if it changed since your version)", body=ChildPatch, response=ChildProfile,
                    tags=("children",))
+RECORD_CHOICES = _op("record_choices", "get", "/children/{child_id}/record-choices", "What the child's school, "
+                     "social worker, IRO and carers may be changed to, by name: the settings of the child's LA and its "
+                     "people with each role (the LA's Virtual School)", response=RecordChoices, tags=("children",))
+MOVE_SETTING = _op("move_setting", "post", "/children/{child_id}/setting", "Change the child's school (the LA's "
+                   "Virtual School): from the start date the new setting's Designated Teacher has the child and the "
+                   "old one no longer does; the review after a change of school is due from it (409 with the current "
+                   "record if it changed since your version)", body=SettingMove, response=ChildProfile,
+                   errors=(401, 403, 404, 409, 422), tags=("children",))
+MOVE_PLACEMENT = _op("move_placement", "post", "/children/{child_id}/placement", "Change the child's placement "
+                     "(the LA's Virtual School), with its start date and reason: the review after a change of "
+                     "placement is due from it (409 with the current record if it changed since your version)",
+                     body=PlacementMove, response=ChildProfile, errors=(401, 403, 404, 409, 422), tags=("children",))
 LIST_ATTENDANCE = _op("list_attendance", "get", "/children/{child_id}/attendance", "A child's attendance, and this "
                       "academic year's percentage", response=AttendanceList, tags=("children",))
 RECORD_ATTENDANCE = _op("record_attendance", "post", "/children/{child_id}/attendance", "Record a period's attendance "

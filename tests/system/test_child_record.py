@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,7 +19,7 @@ from shared import demo
 from shared.bus import add_event
 from shared.contracts import FundingDecided
 from tests.conftest import RunningSystem
-from tests.system.test_children import CARER, IRO, LA, SW, new_child
+from tests.system.test_children import CARER, IRO, LA, OAKFIELD, SW, child_events, fields_of, new_child
 
 TERM_START = academic_year_of(date.today())[0]
 THIS_YEAR = academic_year_label(date.today())
@@ -189,3 +189,172 @@ def test_pp_plus_agreed_this_year_follows_qas_decisions(system: RunningSystem, c
         pep_id=pep_id, child_id=child_id, la_id=demo.OTHER_LA_ID, target=5, decision="approved", amount="5.00",
         academic_year=THIS_YEAR), decided(6, "approved", "0.50")))
     assert _pp_plus(system, cookies["dt"], child_id, "250.50")["pp_plus_requests"] == 2
+
+
+# ---- changing school, placement and the people allocated (issue 18) ------------------------------------------
+
+RIVERSIDE, HILLSIDE = str(demo.RIVERSIDE), str(demo.HILLSIDE)
+REASON = "Nearer the new carers <b>Smith</b> & family"
+
+
+def _choices(system: RunningSystem, cookie: str, child_id: str) -> dict[str, Any]:
+    """The pickers, once pep has heard of the demo settings (identity.organisation.changed)."""
+    deadline = time.monotonic() + 30
+    while True:
+        status, body, _ = system.api("GET", f"/api/v1/children/{child_id}/record-choices", cookie=cookie)
+        assert status == 200, body
+        if {s["name"] for s in body["settings"]} >= {"Oakfield Primary School", "Riverside Academy"} \
+                or time.monotonic() > deadline:
+            return dict(body)
+        time.sleep(0.2)
+
+
+def _delegation_child(system: RunningSystem, child_id: str, version: int) -> dict[str, Any]:
+    """delegation's read model of the child (pep.child.changed), once it has this version."""
+    deadline = time.monotonic() + 30
+    while True:
+        rows = system.admin_sql("SELECT * FROM delegation.children WHERE id = $1", uuid.UUID(child_id))
+        if rows and rows[0]["version"] >= version:
+            return dict(rows[0])
+        assert time.monotonic() < deadline, "delegation never heard of the change"
+        time.sleep(0.2)
+
+
+def test_a_caseworker_changes_a_childs_school_by_name(system: RunningSystem, cookies: dict[str, str]) -> None:
+    cw = cookies["caseworker"]
+    child = new_child(system, cw, social_worker_id=SW, date_entered_care="2024-01-08")
+    child_id, path = child["id"], f"/api/v1/children/{child['id']}"
+    assert child["can_move"] is True and child["moved_on"] is None
+
+    # The pickers: the LA's settings and people by name, never another LA's.
+    choices = _choices(system, cw, child_id)
+    names = {s["name"]: s["id"] for s in choices["settings"]}
+    assert names["Riverside Academy"] == RIVERSIDE and "Hillside School" not in names
+    assert [p["name"] for p in choices["social_workers"]] == ["Sam Social-Worker"]
+    assert [p["name"] for p in choices["iros"]] == ["Ira Reviewer"]
+    assert "Cara Carer" in [p["name"] for p in choices["carers"]]
+    # Only the LA's Virtual School moves a child: the social worker and DT read the record (403); others 404.
+    for who in ("sw", "dt"):
+        assert system.api("GET", f"{path}/record-choices", cookie=cookies[who])[0] == 403
+        assert system.api("POST", f"{path}/setting", {"version": 1, "setting_id": RIVERSIDE, "starts_on":
+                                                      "2026-01-05", "reason": "x"}, cookie=cookies[who])[0] == 403
+    for who in ("admin2", "dt2"):
+        assert system.api("GET", f"{path}/record-choices", cookie=cookies[who])[0] == 404
+        assert system.api("POST", f"{path}/setting", {"version": 1, "setting_id": RIVERSIDE, "starts_on":
+                                                      "2026-01-05", "reason": "x"}, cookie=cookies[who])[0] == 404
+
+    # Bad input is named, field by field, and nothing changes.
+    status, body, _ = system.api("POST", f"{path}/setting", {"version": 1, "setting_id": RIVERSIDE, "reason": " "},
+                                 cookie=cw)
+    assert status == 422 and fields_of(body) == {"starts_on", "reason"}, body
+    today = date.today()
+    for setting, starts, field, words in (
+            (HILLSIDE, today, "setting_id", "Choose a school or setting in this local authority"),
+            (OAKFIELD, today, "setting_id", "The child is already at this school or setting: choose the new one"),
+            (RIVERSIDE, date(today.year + 1, 1, 1), "starts_on", "The start date must be today or in the past"),
+            (RIVERSIDE, date(2010, 1, 1), "starts_on", "The start date must be on or after the date of birth")):
+        status, body, _ = system.api("POST", f"{path}/setting", {
+            "version": 1, "setting_id": setting, "starts_on": starts.isoformat(), "reason": REASON}, cookie=cw)
+        assert status == 422 and body["errors"] == [{"field": field, "message": words}], body
+    assert system.api("GET", path, cookie=cw)[1]["version"] == 1
+
+    # The move: the child is Riverside's from now, with the start date and reason on the record and its history.
+    moved_on = today - timedelta(days=3)
+    status, moved, _ = system.api("POST", f"{path}/setting", {
+        "version": 1, "setting_id": RIVERSIDE, "starts_on": moved_on.isoformat(), "reason": f"  {REASON} "},
+        cookie=cw)
+    assert status == 200, moved
+    assert (moved["version"], moved["setting_id"], moved["moved_on"], moved["move_kind"], moved["move_reason"]) == (
+        2, RIVERSIDE, moved_on.isoformat(), "school", REASON)
+    [entry] = [h for h in moved["setting_history"] if h["version"] == 2]
+    assert (entry["what"], entry["from_value"], entry["to_value"], entry["starts_on"], entry["reason"],
+            entry["changed_by_name"]) == ("setting_id", OAKFIELD, RIVERSIDE, moved_on.isoformat(), REASON,
+                                          "Cal Caseworker")
+    # Someone who started from version 1 cannot overwrite it unseen: 409 with the record as it is now.
+    status, stale, _ = system.api("POST", f"{path}/setting", {
+        "version": 1, "setting_id": OAKFIELD, "starts_on": today.isoformat(), "reason": "Back"}, cookie=cw)
+    assert status == 409 and stale["code"] == "stale_version" and stale["current"]["setting_id"] == RIVERSIDE
+
+    # The new school's DT has the child; the old school's DT no longer even finds it.
+    status, seen, _ = system.api("GET", path, cookie=cookies["dt2"])
+    assert status == 200 and seen["access"] == "designated_teacher" and seen["move_reason"] == REASON
+    assert system.api("GET", path, cookie=cookies["dt"])[0] == 404
+    assert system.api("GET", f"{path}/activity", cookie=cookies["dt"])[0] == 404
+    assert child_id in {c["id"] for c in system.api("GET", "/api/v1/children?limit=200",
+                                                    cookie=cookies["dt2"])[1]["items"]}
+
+    # The activity says who moved the child, when from and why.
+    items = system.api("GET", f"{path}/activity", cookie=cookies["dt2"])[1]["items"]
+    assert (items[0]["kind"], items[0]["action"], items[0]["by_name"], items[0]["starts_on"], items[0]["reason"]) \
+        == ("setting", "moved", "Cal Caseworker", moved_on.isoformat(), REASON)
+
+    # Told to the other services in the same transaction; delegation's clocks read model keeps the new facts.
+    event = child_events(system, child_id)[-1]["data"]
+    assert (event["version"], event["setting_id"], event["moved_on"], event["move_kind"], event["move_reason"],
+            event["date_of_birth"], event["date_entered_care"], event["entered_care_emergency"]) == (
+        2, RIVERSIDE, moved_on.isoformat(), "school", REASON, "2016-05-01", "2024-01-08", False)
+    kept = _delegation_child(system, child_id, 2)
+    assert (kept["setting_id"], kept["moved_on"], kept["move_kind"], kept["date_of_birth"],
+            kept["date_entered_care"], kept["entered_care_emergency"]) == (
+        demo.RIVERSIDE, moved_on, "school", date(2016, 5, 1), date(2024, 1, 8), False)
+
+
+def test_placement_people_and_entering_care_are_kept_with_their_history(system: RunningSystem,
+                                                                        cookies: dict[str, str]) -> None:
+    cw = cookies["caseworker"]
+    child = new_child(system, cw, social_worker_id=SW, carer_ids=[CARER], placement_type="foster_care",
+                      carer={"name": "Old Carer"})
+    child_id, path = child["id"], f"/api/v1/children/{child['id']}"
+    _choices(system, cw, child_id)
+
+    # Entering care: the date and whether by emergency placement, as core data (the initial PEP's clock).
+    status, body, _ = system.api("PATCH", path, {"version": 1, "entered_care_emergency": None}, cookie=cw)
+    assert status == 422 and fields_of(body) == {"entered_care_emergency"}
+    status, edited, _ = system.api("PATCH", path, {"version": 1, "date_entered_care": "2025-02-03",
+                                                   "entered_care_emergency": True}, cookie=cw)
+    assert status == 200 and (edited["date_entered_care"], edited["entered_care_emergency"]) == ("2025-02-03", True)
+    assert {(h["what"], h["from_value"], h["to_value"]) for h in edited["placement_history"] if h["version"] == 2} \
+        == {("date_entered_care", None, "2025-02-03"), ("entered_care_emergency", False, True)}
+
+    # A change of placement: type, start date, reason and the new carers' details; bad input named.
+    status, body, _ = system.api("POST", f"{path}/placement", {"version": 2, "placement_type": "castle",
+                                                               "starts_on": "yesterday"}, cookie=cw)
+    assert status == 422 and fields_of(body) == {"placement_type", "starts_on", "reason"}, body
+    starts = date.today() - timedelta(days=1)
+    status, moved, _ = system.api("POST", f"{path}/placement", {
+        "version": 2, "placement_type": "residential", "starts_on": starts.isoformat(), "reason": REASON,
+        "carer": {"name": "Hill <b>House</b> & Co", "phone": "01632 960222"}}, cookie=cw)
+    assert status == 200, moved
+    assert (moved["placement_type"], moved["moved_on"], moved["move_kind"], moved["carer"]["name"]) == (
+        "residential", starts.isoformat(), "placement", "Hill <b>House</b> & Co")
+    entries = {h["what"]: h for h in moved["placement_history"] if h["version"] == 3}
+    assert set(entries) == {"placement_type", "carer"}
+    assert (entries["placement_type"]["from_value"], entries["placement_type"]["reason"],
+            entries["placement_type"]["starts_on"]) == ("foster_care", REASON, starts.isoformat())
+    # The same type again is still a new placement, kept as one; an earlier start than the latest is refused.
+    status, body, _ = system.api("POST", f"{path}/placement", {
+        "version": 3, "placement_type": "residential", "starts_on": (starts - timedelta(days=1)).isoformat(),
+        "reason": "Another"}, cookie=cw)
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["starts_on"], body
+    status, again, _ = system.api("POST", f"{path}/placement", {
+        "version": 3, "placement_type": "residential", "starts_on": date.today().isoformat(), "reason": "Another"},
+        cookie=cw)
+    assert status == 200 and again["version"] == 4 and again["carer"]["name"] == "Hill <b>House</b> & Co"
+    assert [h["to_value"] for h in again["placement_history"] if h["version"] == 4] == ["residential"]
+
+    # The people allocated, by the ids the pickers give; each change in the history with who made it.
+    status, people, _ = system.api("PATCH", path, {"version": 4, "iro_id": IRO, "carer_ids": []}, cookie=cw)
+    assert status == 200, people
+    changes = {(h["what"], h["changed_by_name"]) for h in people["placement_history"] if h["version"] == 5}
+    assert changes == {("iro_id", "Cal Caseworker"), ("carer_ids", "Cal Caseworker")}
+    # The carer no longer allocated no longer reaches the child; the why of a move is for professionals only.
+    assert system.api("GET", path, cookie=cookies["carer"])[0] == 404
+    items = system.api("GET", f"{path}/activity", cookie=cw)[1]["items"]
+    assert [(i["kind"], i["action"], i["reason"]) for i in items[:3]] == [
+        ("placement", "changed", None), ("placement", "moved", "Another"), ("placement", "moved", REASON)]
+
+    event = child_events(system, child_id)[-1]["data"]
+    assert (event["moved_on"], event["move_kind"], event["date_entered_care"], event["entered_care_emergency"]) == (
+        date.today().isoformat(), "placement", "2025-02-03", True)
+    kept = _delegation_child(system, child_id, 5)
+    assert (kept["moved_on"], kept["move_kind"], kept["entered_care_emergency"]) == (date.today(), "placement", True)

@@ -18,7 +18,8 @@ from shared.api.children import KeyStage, Phase
 from shared.errors import FieldError
 
 # Changes to these are kept in the placement history and the setting history.
-PLACEMENT_FIELDS = ("legal_status", "placement_type", "carer", "carer_ids", "in_care")
+PLACEMENT_FIELDS = ("legal_status", "placement_type", "carer", "carer_ids", "in_care", "date_entered_care",
+                    "entered_care_emergency", "social_worker_id", "iro_id")
 SETTING_FIELDS = ("setting_id", "year_group")
 OLDEST_AGE = 26  # care leavers are supported to 25
 
