@@ -10,6 +10,7 @@ from services.delegation import (
     caseload,
     erasure,
     funding_tasks,
+    prompts,
     reminders,
     review_tasks,
     task_consumers,
@@ -27,6 +28,9 @@ class Settings(ServiceSettings):
     port: int = 8103
     pep_url: str = "http://127.0.0.1:8102"  # EPEP_PEP_URL: delegation asks pep whether the caller may see a PEP
     reminder_interval_seconds: float = Field(default=60.0, gt=0)  # how often each replica looks for reminders
+    # How often each replica works out every child's PEP clocks for prompts (services/delegation/prompts.py): they
+    # change by the day, so minutes are soon enough, and a tick reads every child in care.
+    prompt_interval_seconds: float = Field(default=300.0, gt=0)
 
 
 def _routes(app: web.Application) -> None:
@@ -43,4 +47,4 @@ def _subscriptions(app: web.Application) -> list[Subscription]:
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,
                    migrations=Path(__file__).parent / "migrations", shared_migrations=("bus", "users"),
-                   extra_contexts=[tasks.pep_client, reminders.scheduler])
+                   extra_contexts=[tasks.pep_client, reminders.scheduler, prompts.scheduler])

@@ -32,7 +32,10 @@ async def _held(conn: asyncpg.Connection, child_id: uuid.UUID, pep_ids: list[uui
                                                "ORDER BY sent_at", ids)),
             "funding_requests": rows(await conn.fetch(
                 "SELECT * FROM funding_requests WHERE (child_id = $1 OR pep_id = ANY($2::uuid[])) "
-                "AND la_id = ANY($3::uuid[]) ORDER BY requested_at", child_id, pep_ids, la_ids))}
+                "AND la_id = ANY($3::uuid[]) ORDER BY requested_at", child_id, pep_ids, la_ids)),
+            "clock_prompts": rows(await conn.fetch(
+                "SELECT * FROM clock_prompts WHERE child_id = $1 AND la_id = ANY($2::uuid[]) ORDER BY sent_at",
+                child_id, la_ids))}
 
 
 routes = subject_access_routes("delegation", _held)

@@ -1,0 +1,117 @@
+"""The prompt scheduler: every replica of delegation runs it; each prompt still goes out once.
+
+Each tick (from 07:00 UK time, like task reminders) reads every child in care and their PEPs in two queries and
+each LA's timescales once, works out each child's PEP clocks for today (domain/clocks.py) and the prompts they
+are owed (domain/prompts.py), in a worker thread so the event loop keeps serving, then asks in one query which of
+those were sent already. Each one left is sent in its own transaction: its (child, clock, due, stage) row, with
+ON CONFLICT DO NOTHING, and its event through the outbox. The key makes every other attempt (another replica,
+a restart, the next tick) do nothing. notify turns the event into emails.
+
+The clock is the system's, unless EPEP_CLOCK_FILE names a file holding an ISO date-time (shared/schedule.py);
+EPEP_PROMPT_INTERVAL_SECONDS says how often each replica looks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import asyncpg
+from aiohttp import web
+
+from services.delegation import timescale_store
+from services.delegation.domain.clocks import ChildFacts, PepFacts, clocks
+from services.delegation.domain.prompts import Prompt, owed
+from services.delegation.domain.timescales import Timescales
+from shared.bus import add_event
+from shared.contracts import PepClockPrompt
+from shared.schedule import UK, every
+from shared.service import POOL, SETTINGS
+
+log = logging.getLogger(__name__)
+SEND_FROM_HOUR = 7
+
+
+@dataclass(frozen=True)
+class Owed:
+    child: asyncpg.Record
+    prompt: Prompt
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str, date, str]:
+        return self.child["id"], self.prompt.clock.key, self.prompt.due, self.prompt.stage
+
+
+def work_out(children: list[asyncpg.Record], peps: list[asyncpg.Record], configs: dict[uuid.UUID, Timescales],
+             today: date) -> list[Owed]:
+    """Every prompt owed today, for every child: pure CPU work (run in a thread)."""
+    by_child: dict[uuid.UUID, list[PepFacts]] = {}
+    for p in peps:
+        by_child.setdefault(p["child_id"], []).append(PepFacts.of(p))
+    out = []
+    for child in children:
+        config = configs[child["la_id"]]
+        for prompt in owed(clocks(ChildFacts.of(child), by_child.get(child["id"], []), config, today), config,
+                           today):
+            out.append(Owed(child, prompt))
+    return out
+
+
+async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
+    """Send what is owed at `moment`; the number of prompts this call sent."""
+    local = moment.astimezone(UK)
+    if local.hour < SEND_FROM_HOUR:
+        return 0
+    today = local.date()
+    async with pool.acquire() as conn:
+        children = await conn.fetch("SELECT * FROM children WHERE in_care")
+        peps = await conn.fetch("SELECT p.* FROM peps p JOIN children c ON c.id = p.child_id WHERE c.in_care")
+        configs = {la: (await timescale_store.current(conn, la))[0] for la in {c["la_id"] for c in children}}
+    candidates = await asyncio.to_thread(work_out, children, peps, configs, today)
+    if not candidates:
+        return 0
+    keys = [c.key for c in candidates]
+    async with pool.acquire() as conn:
+        done = {(r["child_id"], r["clock"], r["due"], r["stage"]) for r in await conn.fetch(
+            "SELECT p.child_id, p.clock, p.due, p.stage FROM clock_prompts p JOIN unnest($1::uuid[], $2::text[], "
+            "$3::date[], $4::text[]) AS k (child_id, clock, due, stage) USING (child_id, clock, due, stage)",
+            *(list(column) for column in zip(*keys, strict=True)))}
+    sent = 0
+    for item in candidates:
+        if item.key not in done:
+            sent += await _send_once(pool, item)
+    return sent
+
+
+async def _send_once(pool: asyncpg.Pool, item: Owed) -> int:
+    child, prompt = item.child, item.prompt
+    async with pool.acquire() as conn, conn.transaction():
+        # Still in care, and still responsible for by the same people? (It may have changed since the read.)
+        now = await conn.fetchrow("SELECT in_care, setting_id, social_worker_id FROM children WHERE id = $1",
+                                  child["id"])
+        if now is None or not now["in_care"]:
+            return 0
+        inserted = await conn.fetchval(
+            "INSERT INTO clock_prompts (child_id, clock, due, stage, la_id) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING RETURNING 1", *item.key, child["la_id"])
+        if inserted is None:
+            return 0
+        await add_event(conn, "delegation", PepClockPrompt(
+            child_id=child["id"], la_id=child["la_id"], setting_id=now["setting_id"],
+            social_worker_id=now["social_worker_id"], pep_id=prompt.clock.pep_id, clock=prompt.clock.key,
+            label=prompt.clock.label, due=prompt.due, stage=prompt.stage, explanation=prompt.clock.explanation,
+            escalation=prompt.escalation), tenant=str(child["la_id"]))
+    log.info("PEP clock prompt sent", extra={"child_id": str(child["id"]), "clock": prompt.clock.key,
+                                             "stage": prompt.stage, "due": prompt.due.isoformat()})
+    return 1
+
+
+async def _work(app: web.Application, moment: datetime) -> None:
+    await tick(app[POOL], moment)
+
+
+# Every replica runs it; each prompt is claimed with a unique row, so none is sent twice.
+scheduler = every("prompts", lambda app: app[SETTINGS].prompt_interval_seconds, _work)
