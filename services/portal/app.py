@@ -16,6 +16,7 @@ from services.portal import (
     action_plan_pages,
     admin_pages,
     child_admin_pages,
+    child_move_pages,
     children_pages,
     cookie_pages,
     dashboard_pages,
@@ -116,6 +117,7 @@ def _setup(app: web.Application) -> None:
     app.router.add_routes(views_pages.routes)  # the child's and carer's views by secure invitation
     app.router.add_routes(cookie_pages.routes)  # the cookies page, linked from every page's footer
     app.router.add_routes(action_plan_pages.routes)  # targets raised between PEPs, from the child's profile
+    app.router.add_routes(child_move_pages.routes)  # a child's school, placement and people, changed by name
     if not settings.static_dir.is_dir():
         raise RuntimeError(f"{settings.static_dir} is missing: run `npm ci && npm run build:portal` first")
     app.router.add_static("/static/", settings.static_dir)

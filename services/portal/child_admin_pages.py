@@ -34,7 +34,9 @@ CHOICE_FIELDS = {"gender": pep_words.GENDERS, "sen_status": pep_words.SEN_STATUS
 LABELS = {"given_name": "Given name", "family_name": "Family name", "date_of_birth": "Date of birth",
           "gender": "Gender", "ethnicity": "Ethnicity", "first_language": "First language",
           "upn": "Unique Pupil Number (UPN)", "social_care_id": "Social care ID", "year_group": "Year group",
-          "sen_status": "Special educational needs", "health_notes": "Health"}
+          "sen_status": "Special educational needs", "health_notes": "Health",
+          "date_entered_care": "Date entered care", "entered_care_emergency": "Entered care by emergency placement"}
+EMERGENCY = {"true": "Yes", "false": "No"}  # the radios' values, as the API's true and false
 MAX_CSV = 900_000
 
 
@@ -54,6 +56,7 @@ def _la_items(las: list[tuple[str, str]], chosen: str) -> list[dict[str, Any]]:
 
 
 BORN = DateField("date_of_birth")
+ENTERED = DateField("date_entered_care")
 # The attendance form's two dates: (the boxes, the legend, how an error names it).
 PERIOD = ((DateField("period_start"), "First day of the period", "The first day of the period"),
           (DateField("period_end"), "Last day of the period", "The last day of the period"))
@@ -61,8 +64,11 @@ PERIOD = ((DateField("period_start"), "First day of the period", "The first day 
 
 def values_of(child: ChildProfile) -> dict[str, str]:
     values = {name: str(getattr(child, name) or "") for name in (*TEXT_FIELDS, *CHOICE_FIELDS)}
-    born = child.date_of_birth
+    born, entered = child.date_of_birth, child.date_entered_care
     values.update(BORN.values_for(born.day, born.month, born.year))
+    values.update(ENTERED.values_for(entered.day, entered.month, entered.year) if entered else
+                  ENTERED.values_for("", "", ""))
+    values["entered_care_emergency"] = "true" if child.entered_care_emergency else "false"
     return values
 
 
@@ -70,6 +76,10 @@ def read_core(data: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]
     """(what was typed, the gateway's fields, errors by input id)."""
     values = {name: str(data.get(name, "")).strip() for name in (*TEXT_FIELDS, *CHOICE_FIELDS)}
     values.update(BORN.read(data))
+    values.update(ENTERED.read(data))
+    values["entered_care_emergency"] = str(data.get("entered_care_emergency", "")).strip()
+    if values["entered_care_emergency"] not in EMERGENCY:
+        values["entered_care_emergency"] = ""
     errors: dict[str, str] = {}
     if not values["given_name"]:
         errors["given_name"] = "Enter the child’s given name"
@@ -83,6 +93,11 @@ def read_core(data: Any) -> tuple[dict[str, str], dict[str, Any], dict[str, str]
             values[name] = ""
     fields: dict[str, Any] = {name: values[name] or None for name in (*TEXT_FIELDS, *CHOICE_FIELDS)}
     fields["date_of_birth"] = born
+    entered, error = parse_date(*ENTERED.typed(values), "Date entered care")
+    if error:
+        errors["date_entered_care"] = error
+    fields["date_entered_care"] = entered
+    fields["entered_care_emergency"] = values["entered_care_emergency"] == "true"
     return values, fields, errors
 
 
@@ -90,7 +105,10 @@ def _core_items(values: dict[str, str], errors: dict[str, str] | None) -> dict[s
     items = {f"{name}_items": [{"value": "", "text": "Not recorded"}] + [
         {"value": k, "text": v, "selected": values.get(name) == k} for k, v in choices.items()]
         for name, choices in CHOICE_FIELDS.items()}
-    return items | {"date_of_birth_items": BORN.items(values, (errors or {}).get("date_of_birth"))}
+    return items | {"date_of_birth_items": BORN.items(values, (errors or {}).get("date_of_birth")),
+                    "date_entered_care_items": ENTERED.items(values, (errors or {}).get("date_entered_care")),
+                    "emergency_items": [{"value": k, "text": v, "checked": values.get("entered_care_emergency") == k}
+                                        for k, v in EMERGENCY.items()]}
 
 
 def _gateway_errors(problem: GatewayProblem) -> dict[str, str]:
@@ -155,8 +173,12 @@ def _changed_rows(mine: dict[str, str], current: dict[str, str]) -> list[dict[st
     """Where the record now differs from what this person sent: a summary list's rows of the current values."""
     rows = []
     for name, label in LABELS.items():
-        if name == "date_of_birth":
-            now, sent = "/".join(BORN.typed(current)), "/".join(BORN.typed(mine))
+        if name in ("date_of_birth", "date_entered_care"):
+            box = BORN if name == "date_of_birth" else ENTERED
+            now, sent = "/".join(box.typed(current)).strip("/"), "/".join(box.typed(mine)).strip("/")
+        elif name == "entered_care_emergency":
+            now = EMERGENCY.get(current.get(name, ""), "")
+            sent = EMERGENCY.get(mine.get(name, "") or "false", "")
         else:
             now, sent = current.get(name, ""), mine.get(name, "")
         if now != sent:

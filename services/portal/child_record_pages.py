@@ -46,6 +46,7 @@ async def record_parts(client: GatewayClient, who: Caller, child_id: uuid.UUID |
 
 FILE_ACTIONS = {"uploaded": "Uploaded", "deleted": "Deleted"}
 CHANGED = {"placement": "Changed care placement details", "setting": "Changed school or setting details"}
+MOVED = {"placement": "Changed placement", "setting": "Changed school"}  # with a start date and reason
 
 
 def _period(detail: str | None) -> str:
@@ -72,6 +73,9 @@ def activity_words(item: ActivityItem) -> str:
     if item.kind == "attendance":
         period = _period(item.detail)
         return f"Recorded attendance for {period}" if period else "Recorded attendance"
+    if item.action == "moved" and item.kind in MOVED:
+        start = f" from {long_date(item.starts_on.isoformat())}" if item.starts_on else ""
+        return f"{MOVED[item.kind]}{start}" + (f": {item.reason}" if item.reason else "")
     return CHANGED.get(item.kind, item.kind.capitalize())
 
 

@@ -40,7 +40,8 @@ PAGE_SIZE = 25
 CHILD_EDITORS = ("vs_admin", "vs_caseworker")  # who may add and import children (pep decides)
 PROFILE_DONE = {**pep_words.ACTION_DONE, "uploaded": "File uploaded", "deleted": "File deleted",
                 "added": "Child added", "changed": "Details saved", "attendance": "Attendance recorded",
-                "note": "Note added"}
+                "note": "Note added", "school": "School changed", "placement": "Placement changed",
+                "people": "Social worker, IRO and carers saved"}
 
 
 def ensure_signed_in(request: web.Request) -> Caller:
@@ -130,15 +131,26 @@ def profile_rows(child: ChildProfile, names: dict[str, str]) -> list[dict[str, A
         row("Unique Pupil Number (UPN)", child.upn),
         *([row("Unique Learner Number (ULN)", child.uln)] if child.uln else []),
         row("Social care ID", child.social_care_id),
-        row("Date entered care", long_date(child.date_entered_care.isoformat()) if child.date_entered_care else None),
+        row("Date entered care", (long_date(child.date_entered_care.isoformat()) + (
+            ", by emergency placement" if child.entered_care_emergency else "")) if child.date_entered_care else None),
         row("Legal status", pep_words.words(pep_words.LEGAL_STATUSES, child.legal_status)),
         row("Placement", pep_words.words(pep_words.PLACEMENT_TYPES, child.placement_type)),
         row("Carer", carer_text),
         row("Education setting", setting),
         row("Year group", child.year_group),
+        row("Latest change of school or placement", move_words(child)),
         row("Special educational needs", pep_words.words(pep_words.SEN_STATUSES, child.sen_status)),
         row("Health", child.health_notes),
     ]
+
+
+def move_words(child: ChildProfile) -> str | None:
+    """The latest change of school or placement: what, from when, and why (the why only for professionals)."""
+    if child.moved_on is None:
+        return None
+    kind = "Change of school" if child.move_kind == "school" else "Change of placement"
+    return f"{kind} from {long_date(child.moved_on.isoformat())}" + (f": {child.move_reason}"
+                                                                       if child.move_reason else "")
 
 
 def indicator_rows(child: ChildProfile) -> list[dict[str, Any]]:

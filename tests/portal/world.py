@@ -191,6 +191,9 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", f"{child}/notes"): [s(children_api.Note)],
         ("GET", f"{child}/action-targets"): s(children_api.ActionTargetList),
         ("GET", f"{child}/activity"): s(children_api.ActivityList),
+        # The pickers: a school the child is not at yet (SETTING), and the LA's people by name.
+        ("GET", f"{child}/record-choices"): {**s(children_api.RecordChoices),
+                                             "settings": [{"id": SETTING, "name": EVIL}]},
         ("GET", f"{child}/attachments"): [s(attachments_api.AttachmentOut)],
         ("GET", f"/attachments/{ID}"): s(attachments_api.AttachmentOut),
         ("GET", "/tasks"): s(tasks_api.TaskList),
@@ -259,6 +262,8 @@ def write_answers() -> dict[tuple[str, str], tuple[int, Any]]:
         ("POST", f"{org}/deliveries/{ID}/resend"): (200, s(notifications_api.Delivery)),
         ("POST", "/children"): (201, s(children_api.ChildProfile)),
         ("PATCH", child): (200, s(children_api.ChildProfile)),
+        ("POST", f"{child}/setting"): (200, s(children_api.ChildProfile)),
+        ("POST", f"{child}/placement"): (200, s(children_api.ChildProfile)),
         ("POST", "/children/import"): (200, s(children_api.ImportResult)),
         ("POST", f"{child}/attendance"): (201, s(children_api.Attendance)),
         ("POST", f"{child}/notes"): (201, s(children_api.Note)),
