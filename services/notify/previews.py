@@ -195,7 +195,7 @@ def clock_prompt(stage: str, clock: str = "initial_pep") -> PepClockPrompt:
         child_id=CHILD_ID, la_id=LA_ID, setting_id=SETTING_ID, social_worker_id=SW.user_id, clock=clock,
         label="Initial PEP" if clock == "initial_pep" else "Virtual School review (QA)", due=date(2026, 12, 15),
         stage=stage, explanation="20 working days after entering care on 16 November 2026 (default rule "
-        "'initial_pep')", escalation="The Virtual School is told when a PEP deadline is still not met 10 working "
+        "'initial_pep')", escalation="the Virtual School is told when a PEP deadline is still not met 10 working "
         "days after it: 15 December 2026 was the due date, so from 5 January 2027 (default rule 'escalate_after')"
         if stage == "escalated" else None)
 
