@@ -51,7 +51,8 @@ def _start_and_reason(data: Any, values: dict[str, str], errors: dict[str, str],
     values["reason"] = str(data.get("reason", "")).strip()
     starts, error = parse_date(*STARTS.typed(values), "The start date")
     if error or not starts:
-        errors["starts_on"] = error or f"Enter the date the {what} starts"
+        errors["starts_on"] = error or ("Enter the start date at the new school" if what == "school" else
+                                        "Enter the start date of the new placement")
     if not values["reason"]:
         errors["reason"] = f"Enter the reason for the change of {what}"
     elif len(values["reason"]) > REASON_MAX:
