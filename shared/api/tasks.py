@@ -142,8 +142,10 @@ LIST_TASKS = _op("list_tasks", "get", "/tasks", "My tray with the counts of ever
 GET_TASK = _op("get_task", "get", "/tasks/{task_id}", "A task with its history", response=Task, tags=("tasks",))
 RETRACT_TASK = _op("retract_task", "post", "/tasks/{task_id}/retract", "Take a delegated task back, saying why",
                    body=RetractIn, response=Task, tags=("tasks",))
-GET_CASELOAD = _op("get_caseload", "get", "/caseload", "My caseload trackers: Overdue, No PEP date, Upcoming, with "
-                   "counts, the children in one and, for the Virtual School, counts by setting and by social worker",
+GET_CASELOAD = _op("get_caseload", "get", "/caseload", "My caseload trackers and alerts: Overdue, Due soon, No PEP "
+                   "date, Upcoming, Initial PEP late, Review after a change due, Awaiting QA too long, with counts, "
+                   "the children in one (each alert with its reason and the date due) and, for the Virtual School, "
+                   "counts by setting and by social worker",
                    query=CaseloadQuery, response=Caseload, tags=("tasks",))
 GET_TRAY_SETTINGS = _op("get_tray_settings", "get", "/organisations/{la_id}/tray-settings", "How long retracted and "
                         "submitted tasks stay in the trays (the LA's Virtual School)", response=TraySettings,
