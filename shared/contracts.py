@@ -372,6 +372,33 @@ class PepClockPrompt(EventData):
     escalation: str | None = None  # escalated: the LA's rule that tells the Virtual School now, in words
 
 
+class TimescaleRuleData(EventData):
+    """One of an LA's timescale rules: `amount` `unit`s (working_days, school_days, weeks or months), set by
+    configuration version `version` (0: the default)."""
+
+    amount: int
+    unit: str
+    version: int = 0
+
+
+class TermDates(EventData):
+    term: str
+    start: date
+    end: date
+
+
+class TimescalesChanged(EventData):
+    """An LA saved a new version of its timescales (delegation's engine): every rule by name, with the term dates
+    and INSET days school days count in, so another service counts by the LA's own rules (qa: the dashboard's
+    QA within timescale, by `qa_review`). Keep the highest `version` per LA: an older event may arrive late."""
+
+    la_id: uuid.UUID
+    version: int
+    rules: dict[str, TimescaleRuleData]
+    term_periods: list[TermDates] = []
+    inset_days: list[date] = []
+
+
 class DigestDue(EventData):
     """notify's own: a person's daily digest of reminders is due (one per person per day); notify sends it."""
 
@@ -472,6 +499,7 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("delegation.task.changed", 1): TaskChanged,
     ("delegation.task.reminder", 1): TaskReminder,
     ("notify.digest.due", 1): DigestDue,
+    ("delegation.timescales.changed", 1): TimescalesChanged,
     ("delegation.clock.prompt", 1): PepClockPrompt,
     ("qa.review.decided", 1): ReviewDecided,
     ("notify.meeting_reminder.due", 1): MeetingReminderDue,

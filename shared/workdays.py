@@ -4,6 +4,7 @@ service can count in working days; delegation's timescale engine adds school day
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -41,3 +42,38 @@ def uk_date(moment: datetime) -> date:
 def within_working_days(start: date, moment: datetime, n: int) -> bool:
     """Whether `moment` falls no later than the nth working day after `start` (UK time); earlier is within."""
     return uk_date(moment) <= add_working_days(start, n)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has no such day (31 January + 1: 28 or 29
+    February)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month + 1, min(day.day, last))
+
+
+def add_period(start: date, amount: int, unit: str, term_periods: Sequence[tuple[date, date]] = (),
+               inset_days: Collection[date] = ()) -> date | None:
+    """The day `amount` `unit`s after `start` (amount >= 0), counted as an LA's timescale rules count
+    (delegation's engine, services/delegation/domain/timescales.py Calendar.add; a test holds the two equal):
+    working_days; school_days (working days inside the term periods, not INSET days; None when the count runs
+    past the last period); weeks and months are calendar ones, moved on to the next working day."""
+    if unit in ("weeks", "months"):
+        day = add_months(start, amount) if unit == "months" else start + timedelta(weeks=amount)
+        while not is_working_day(day):
+            day += timedelta(days=1)
+        return day
+    if unit == "working_days":
+        return add_working_days(start, amount)
+    if unit != "school_days":
+        raise ValueError(f"unknown unit {unit!r}")
+    periods = sorted(term_periods)
+    day, left = start, amount
+    while left:
+        day += timedelta(days=1)
+        if not periods or not periods[0][0] <= day <= periods[-1][1]:
+            return None
+        if is_working_day(day) and day not in inset_days and any(a <= day <= b for a, b in periods):
+            left -= 1
+    return day

@@ -10,6 +10,7 @@ from services.delegation import (
     caseload,
     erasure,
     funding_tasks,
+    in_date,
     prompts,
     reminders,
     review_tasks,
@@ -37,12 +38,14 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(timescales.routes)
     app.router.add_routes(tasks.routes)
     app.router.add_routes(caseload.routes)
+    app.router.add_routes(in_date.routes)
     app.router.add_routes(erasure.routes)  # its part of a child's subject access export
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
     return [users_subscription("delegation"), *task_consumers.subscriptions(), *caseload.subscriptions(),
-            *funding_tasks.subscriptions(), *review_tasks.subscriptions(), erasure.subscription]
+            *funding_tasks.subscriptions(), *review_tasks.subscriptions(), erasure.subscription,
+            *in_date.subscriptions()]
 
 
 SPEC = ServiceSpec(name="delegation", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -14,6 +14,9 @@ from shared.erasure import erase_by_function, erasure_subscription, rows, subjec
 
 
 async def _erase(conn: asyncpg.Connection, data: ChildErased) -> int:
+    # Who reviewed the child's PEPs (the in-date figure's caseworker): no history rule, so plain SQL, together.
+    await conn.execute("DELETE FROM pep_caseworkers WHERE child_id = $1 OR pep_id = ANY($2::uuid[])",
+                       data.child_id, data.pep_ids)
     return await erase_by_function(conn, "erase_child", data)
 
 
@@ -35,7 +38,10 @@ async def _held(conn: asyncpg.Connection, child_id: uuid.UUID, pep_ids: list[uui
                 "AND la_id = ANY($3::uuid[]) ORDER BY requested_at", child_id, pep_ids, la_ids)),
             "clock_prompts": rows(await conn.fetch(
                 "SELECT * FROM clock_prompts WHERE child_id = $1 AND la_id = ANY($2::uuid[]) ORDER BY sent_at",
-                child_id, la_ids))}
+                child_id, la_ids)),
+            "pep_caseworkers": rows(await conn.fetch(
+                "SELECT * FROM pep_caseworkers WHERE (child_id = $1 OR pep_id = ANY($2::uuid[])) "
+                "AND la_id = ANY($3::uuid[]) ORDER BY review_id", child_id, pep_ids, la_ids))}
 
 
 routes = subject_access_routes("delegation", _held)

@@ -23,6 +23,8 @@ from services.delegation.domain.timescales import (
 )
 from shared.api import timescales as api
 from shared.authz import VIRTUAL_SCHOOL_ROLES, not_found, require_user, roles_at
+from shared.bus import add_event
+from shared.contracts import TermDates, TimescaleRuleData, TimescalesChanged
 from shared.errors import FieldError, Problem
 from shared.internal_auth import Claims
 from shared.service import POOL
@@ -92,8 +94,20 @@ async def change_timescales(request: web.Request) -> api.TimescalesOut:
             await store.save(conn, la_id, saved, what, user_id, body.note)
         except store.VersionConflict:
             raise _conflict(config.version + 1) from None
+        # Through the outbox, with the save: qa counts its dashboard's QA timescale by the LA's own rule.
+        await add_event(conn, "delegation", changed_event(la_id, saved), tenant=str(la_id))
         config, row = await store.current(conn, la_id)
     return _out(la_id, config, row)
+
+
+def changed_event(la_id: uuid.UUID, config: Timescales) -> TimescalesChanged:
+    """What other services are told of a saved version: every rule, and the term dates school days count in."""
+    return TimescalesChanged(
+        la_id=la_id, version=config.version,
+        rules={name: TimescaleRuleData(amount=r.amount, unit=r.unit, version=r.version)
+               for name in RULES for r in (config.rule(name),)},
+        term_periods=[TermDates(term=p.term, start=p.start, end=p.end) for p in config.term_periods],
+        inset_days=sorted(config.inset_days))
 
 
 def _conflict(version: int) -> Problem:

@@ -6,6 +6,7 @@ name. qa counts every figure; another LA's dashboard is "Page not found"."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,11 +14,12 @@ from aiohttp import web
 
 from services.portal.children_pages import ensure_signed_in
 from services.portal.file_pages import _pass_on
-from services.portal.gateway_client import GatewayProblem
+from services.portal.gateway_client import GatewayProblem, GatewayUnavailable
 from services.portal.pagekit import gateway, optional_uuid, render_signed_in
 from shared.api import qa
 from shared.api.auth import GET_ME
 from shared.api.identity import LIST_SETTINGS
+from shared.api.in_date import GET_IN_DATE, LIST_IN_DATE_CHILDREN
 
 routes = web.RouteTableDef()
 
@@ -195,19 +197,101 @@ async def dashboard(request: web.Request) -> web.Response:
                                    ATTAINMENT_COLOURS),
         "attainment_progress": _count_chart("attainment_progress", "Progress since the last PEP",
                                             found.attainment_progress, ATTAINMENT_COLOURS)}
+    in_date = await _in_date(request, la_id, setting_names)
     context: dict[str, Any] = {
+        "in_date": in_date,
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
         "filters": filters, "terms": TERMS, "statuses": STATUSES, "key_stages": KEY_STAGES,
         "ratings": RATINGS, "filtered": any(filters.values()), "d": found, "csv_query": urlencode(query),
         "percent": "Not applicable" if found.within_timescale_percent is None
         else f"{found.within_timescale_percent:.1f}%",
-        "turnaround": _days(found.turnaround_median_days),
+        "turnaround": _days(found.turnaround_median_days), "qa_percent": _percent(found.qa_within_timescale_percent),
+        "timescale_rule": found.timescale_rule or f"{found.timescale_working_days} working days after the meeting",
         "attendance_percent": "Not recorded" if found.attendance_percent is None
         else f"{found.attendance_percent:.1f}%", "chart": ratings_chart(found.ratings_by_term),
         "by_setting": by_setting, "pickers": pickers, "charts": charts,
         "termly": [{"label": t.financial_year, "payments": t.payments, "amount": t.amount}
                    for t in found.pp_plus_termly]}
     return await render_signed_in(request, "dashboard.html", context)
+
+
+def _percent(value: float | None) -> str:
+    return "Not applicable" if value is None else f"{value:.1f}%"
+
+
+IN_DATE_GROUPS = {"setting": "Setting", "social_worker": "Social worker", "caseworker": "QA caseworker"}
+NONE_OF = {"setting": "No setting", "social_worker": "No social worker", "caseworker": "Not reviewed yet"}
+
+
+def _group_name(group: str, key: str | None, name: str | None, setting_names: dict[str, str]) -> str:
+    if key is None:
+        return NONE_OF[group]
+    if group == "setting":
+        return setting_names.get(key, f"Setting {key}")
+    return name or f"Account {key}"
+
+
+def _in_date_link(la_id: str, group: str = "la", key: str | None = None) -> str:
+    query = {"la_id": la_id, "group": group, **({"id": key} if key else {})}
+    return "/dashboard/in-date?" + urlencode(query)
+
+
+async def _in_date(request: web.Request, la_id: str, setting_names: dict[str, str]) -> dict[str, Any] | None:
+    """The in-date figure, its breakdowns with a link to the children behind each, and its trend by term as a table
+    and a chart; None when delegation cannot answer just now (the rest of the dashboard still shows)."""
+    try:
+        found = await gateway(request).call(GET_IN_DATE, ensure_signed_in(request), la_id=la_id)
+    except (GatewayProblem, GatewayUnavailable):
+        return None
+    groups = {}
+    for group, rows in (("setting", found.by_setting), ("social_worker", found.by_social_worker),
+                        ("caseworker", found.by_caseworker)):
+        groups[group] = [{"label": _group_name(group, str(g.id) if g.id else None, g.name, setting_names),
+                          "children": g.children, "in_date": g.in_date, "percent": _percent(g.percent),
+                          "href": _in_date_link(la_id, group, str(g.id) if g.id else None)} for g in rows]
+    trend = [{"term": t.term, "as_of": t.as_of, "current": t.current, "children": t.children, "in_date": t.in_date,
+              "percent": _percent(t.percent)} for t in found.trend]
+    chart = bar_chart("in_date_trend", "PEPs in date by term", [
+        (f"{t.term} ({'today' if t.current else 'at its end'})", t.percent or 0.0, _percent(t.percent), "#00703c")
+        for t in found.trend], "of children in care")
+    return {"figure": found, "percent": _percent(found.percent), "href": _in_date_link(la_id),
+            "groups": [(IN_DATE_GROUPS[g], rows) for g, rows in groups.items()], "trend": trend, "chart": chart}
+
+
+@routes.get("/dashboard/in-date")
+async def in_date_children(request: web.Request) -> web.Response:
+    """The children behind one in-date figure (the LA's, or a setting's, social worker's or caseworker's), those not
+    in date first, each with why."""
+    la_id, las, _ = await _chosen(request)
+    group = request.query.get("group", "la")
+    if group not in ("la", *IN_DATE_GROUPS):
+        raise web.HTTPNotFound()
+    key = optional_uuid(request.query.get("id", ""))
+    if group == "la":
+        key = ""
+    not_in_date = request.query.get("not_in_date", "") == "yes"
+    query = {"group": group, **({"id": key} if key else {}), **({"not_in_date": "true"} if not_in_date else {})}
+    found = await gateway(request).call(LIST_IN_DATE_CHILDREN, ensure_signed_in(request), query=query, la_id=la_id)
+    setting_names: dict[str, str] = {}
+    if group == "setting" or any(i.setting_id for i in found.items):
+        with contextlib.suppress(GatewayProblem):  # not everyone at the Virtual School may list its settings
+            setting_names = {str(s.id): s.name for s in await gateway(request).call(
+                LIST_SETTINGS, ensure_signed_in(request), la_id=la_id)}
+    whose = None if group == "la" else _group_name(group, key or None, found.name, setting_names)
+    items = [{"child": i.child_name, "href": f"/children/{i.child_id}", "in_date": i.in_date,
+              "setting": setting_names.get(str(i.setting_id), f"Setting {i.setting_id}") if i.setting_id
+              else "No setting", "social_worker": i.social_worker_name or ("Not named" if i.social_worker_id
+                                                                          else "None allocated"),
+              "caseworker": i.caseworker_name or ("Not named" if i.caseworker_id else "Not reviewed yet"),
+              "reasons": i.reasons} for i in found.items]
+    base = {"la_id": la_id, "group": group, **({"id": key} if key else {})}
+    context: dict[str, Any] = {
+        "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"),
+        "whose": whose, "group_label": IN_DATE_GROUPS.get(group), "found": found, "percent": _percent(found.percent),
+        "items": items, "not_in_date": not_in_date, "all_href": "/dashboard/in-date?" + urlencode(base),
+        "late_href": "/dashboard/in-date?" + urlencode({**base, "not_in_date": "yes"}),
+        "dashboard_href": "/dashboard?" + urlencode({"la_id": la_id})}
+    return await render_signed_in(request, "dashboard_in_date.html", context)
 
 
 def _choices(anyone: str, names: dict[str, str], chosen: str) -> list[dict[str, Any]]:

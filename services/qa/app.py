@@ -6,7 +6,7 @@ from typing import ClassVar
 from aiohttp import web
 from pydantic import Field
 
-from services.qa import dashboard, erasure, funding, readmodels, reviews
+from services.qa import dashboard, erasure, funding, readmodels, reviews, timescales
 from services.qa.pep_client import pep_client
 from shared.bus import Subscription
 from shared.readmodels import users_subscription
@@ -32,7 +32,8 @@ def _routes(app: web.Application) -> None:
 
 
 def _subscriptions(app: web.Application) -> list[Subscription]:
-    return [users_subscription("qa"), *readmodels.subscriptions(), funding.subscription(), erasure.subscription]
+    return [users_subscription("qa"), *readmodels.subscriptions(), funding.subscription(), erasure.subscription,
+            timescales.subscription()]
 
 
 SPEC = ServiceSpec(name="qa", settings_class=Settings, routes=_routes, subscriptions=_subscriptions,

@@ -1,11 +1,13 @@
-"""The Virtual School's dashboard: counts of an LA's PEPs by status, PEPs due, overdue and completed (the due dates
-are delegation's open tasks', as its events announce them), how many were submitted within the timescale (10 working
-days of the meeting), the latest rating of each PEP, QA turnaround, PP+ approved by area of focus and intervention
-type, PP+ paid automatically each term, and attendance and attainment as the PEPs submitted record them. Every
-figure is counted in SQL from qa's own read models (peps, pep_tasks, reviews, funding_requests, termly_payments,
-pep_outcomes, pep_attainment, children), about the PEPs that match the filters (academic year, term,
-setting, status, the child's key stage from its year group and social worker, the QA caseworker who reviewed the PEP,
-the PEP's latest awarded rating). The Virtual School of that LA only; anyone else gets 404.
+"""The Virtual School's dashboard: counts of an LA's PEPs by status, PEPs due, overdue and completed (the due dates are
+delegation's open tasks', as its events announce them), how many were submitted within the timescale (the LA's own
+'dt_return' rule from the meeting), the latest rating of each PEP, QA turnaround and how much of it came within the
+LA's 'qa_review' rule (services/qa/timescales.py: the LA's rules as delegation announces them), PP+ approved by area
+of focus and intervention type, PP+ paid automatically each term, and attendance and attainment as the PEPs
+submitted record them. Every figure is counted in SQL from qa's own read models (peps, pep_tasks, reviews,
+funding_requests, termly_payments, pep_outcomes, pep_attainment, children, la_timescales), about the PEPs that match
+the filters (academic year, term, setting, status, the child's key stage from its year group and social worker, the
+QA caseworker who reviewed the PEP, the PEP's latest awarded rating). The Virtual School of that LA only; anyone
+else gets 404.
 
 Counting is per request and grows with the LA (about a second for a 37,500-PEP LA on two cores), so each qa process
 keeps the figures it last counted per LA, filters and day, and serves them again while nothing they are counted
@@ -31,6 +33,7 @@ from services.qa.domain.frameworks import DEFAULT_FRAMEWORK, FRAMEWORKS
 from services.qa.domain.reviews import Invalid
 from services.qa.funding import money
 from services.qa.reviews import invalid
+from services.qa.timescales import rule_of as la_rule
 from shared.api.qa import (
     DASHBOARD_CSV,
     GET_DASHBOARD,
@@ -51,10 +54,9 @@ from shared.internal_auth import Claims
 from shared.schedule import now
 from shared.service import POOL, SETTINGS
 from shared.web import CLAIMS, serves
-from shared.workdays import add_working_days, uk_date
+from shared.workdays import uk_date
 
 routes = web.RouteTableDef()
-TIMESCALE_WORKING_DAYS = 10
 STATUSES = {"created": "Started", "in_progress": "In progress", "submitted": "Submitted",
             "returned": "Returned for amendment", "approved": "Approved", "finalised": "Finalised",
             "cancelled": "Cancelled"}
@@ -191,11 +193,13 @@ async def figures(conn: asyncpg.Connection, la_id: uuid.UUID, filters: dict[str,
     by_status = {r["status"]: r["n"] for r in await conn.fetch(
         f"SELECT p.status, count(*) AS n FROM peps p WHERE {PEPS} GROUP BY p.status", *args)}
 
-    # Each meeting date's deadline in working days (England and Wales bank holidays), counted against in SQL.
+    # Each meeting date's deadline by the LA's own 'dt_return' rule, counted against in SQL (a deadline that cannot
+    # be worked out, school days past the LA's term dates, counts as not within).
+    returned = await la_rule(conn, la_id, "dt_return")
     meetings = [r["meeting_date"] for r in await conn.fetch(
         f"SELECT DISTINCT p.meeting_date FROM peps p WHERE {PEPS} AND p.submitted_at IS NOT NULL "
         "AND p.meeting_date IS NOT NULL", *args)]
-    deadlines: list[date] = [add_working_days(m, TIMESCALE_WORKING_DAYS) for m in meetings]
+    deadlines: list[date | None] = [returned.due(m) for m in meetings]
     timescale = await conn.fetchrow(
         "SELECT count(*) AS submitted, count(*) FILTER (WHERE (p.submitted_at AT TIME ZONE 'Europe/London')::date "
         f"<= d.deadline) AS within FROM peps p JOIN unnest($10::date[], $11::date[]) AS d (meeting, deadline) "
@@ -231,12 +235,20 @@ async def figures(conn: asyncpg.Connection, la_id: uuid.UUID, filters: dict[str,
         r["academic_year"], TERMS.index(r["term"]) if r["term"] in TERMS else len(TERMS), r["term"], -r["n"],
         r["framework_key"], r["grade"]))
 
-    # QA turnaround: from each submission to its decision (approve or return), in days.
+    # QA turnaround: from each submission to its decision (approve or return), in days; and how many decisions came
+    # within the LA's 'qa_review' rule of the submission (UK dates), each submission day's deadline worked out here.
+    checked = await la_rule(conn, la_id, "qa_review")
+    sent = [r["day"] for r in await conn.fetch(
+        "SELECT DISTINCT (r.submitted_at AT TIME ZONE 'Europe/London')::date AS day FROM reviews r "
+        f"JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 AND r.stage = 'decided'", *args)]
     turnaround = await conn.fetchrow(
         "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.at - "
-        "d.submitted_at) / 86400.0) AS median FROM (SELECT DISTINCT ON (r.pep_id, r.submitted_at) r.submitted_at, "
+        "d.submitted_at) / 86400.0) AS median, count(*) FILTER (WHERE (d.at AT TIME ZONE 'Europe/London')::date "
+        "<= q.deadline) AS within FROM (SELECT DISTINCT ON (r.pep_id, r.submitted_at) r.submitted_at, "
         f"r.at FROM reviews r JOIN peps p ON p.id = r.pep_id WHERE {PEPS} AND r.la_id = $1 AND r.stage = 'decided' "
-        "ORDER BY r.pep_id, r.submitted_at, r.id) d", *args)
+        "ORDER BY r.pep_id, r.submitted_at, r.id) d LEFT JOIN unnest($10::date[], $11::date[]) AS q (sent, deadline) "
+        "ON q.sent = (d.submitted_at AT TIME ZONE 'Europe/London')::date", *args, sent,
+        [checked.due(day) for day in sent])
 
     # PP+ approved: requests of these PEPs' targets, and of targets raised between PEPs that match the filters.
     funding = ("SELECT f.{col} AS key, count(*) AS n, sum(f.amount_approved) AS amount FROM funding_requests f "
@@ -297,9 +309,14 @@ async def figures(conn: asyncpg.Connection, la_id: uuid.UUID, filters: dict[str,
         attendance_bands=[DashboardCount(key=k, label=label, count=attendance[k])
                           for k, label in ATTENDANCE_BANDS.items()],
         attainment=_labelled(COMPARED, compared), attainment_progress=_labelled(PROGRESS_SINCE, since),
-        timescale_working_days=TIMESCALE_WORKING_DAYS,
+        timescale_working_days=returned.amount,
+        timescale_rule=f"{returned.words()} after the meeting ({returned.source()})",
         submitted=submitted, within_timescale=within,
         within_timescale_percent=round(100 * within / submitted, 1) if submitted else None,
+        qa_timescale=f"{checked.words()} after submission ({checked.source()})",
+        qa_checked=turnaround["n"], qa_within_timescale=turnaround["within"],
+        qa_within_timescale_percent=round(100 * turnaround["within"] / turnaround["n"], 1) if turnaround["n"]
+        else None,
         ratings=[_rating(r) for r in ratings if r["kind"] == "overall"],
         awarded=[_rating(r) for r in ratings if r["kind"] == "awarded"],
         ratings_by_term=[DashboardTermRating(academic_year=r["academic_year"], term=r["term"],
@@ -448,9 +465,11 @@ def _table_rows(out: Dashboard, table: str) -> tuple[list[str], list[list[Any]]]
                 [[a.financial_year, a.setting_id, a.requests, a.amount] for a in out.pp_plus_by_setting])
     if table == "timescale":
         return ["measure", "value"], [[k, getattr(out, k)] for k in (
-            "timescale_working_days", "submitted", "within_timescale", "within_timescale_percent")]
+            "timescale_working_days", "submitted", "within_timescale", "within_timescale_percent", "timescale_rule")]
     if table == "turnaround":
-        return ["measure", "value"], [[k, getattr(out, k)] for k in ("decisions", "turnaround_median_days")]
+        return ["measure", "value"], [[k, getattr(out, k)] for k in (
+            "decisions", "turnaround_median_days", "qa_timescale", "qa_within_timescale",
+            "qa_within_timescale_percent")]
     amounts: list[DashboardAmount] = getattr(out, table)
     return (["key", "label", "requests_approved", "amount_approved"],
             [[a.key, a.label, a.requests, a.amount] for a in amounts])

@@ -203,7 +203,7 @@ def operation(id: str, method: str, path: str, summary: str, *, service: str, **
 
 
 # The modules that declare operations, in the order the OpenAPI document lists them.
-AREAS = ("auth", "identity", "children", "peps", "attachments", "views", "tasks", "timescales", "qa",
+AREAS = ("auth", "identity", "children", "peps", "attachments", "views", "tasks", "timescales", "in_date", "qa",
          "notifications")
 
 

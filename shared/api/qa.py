@@ -388,11 +388,21 @@ class Dashboard(BaseModel):
         "expectations (count: subjects)")
     attainment_progress: list[DashboardCount] = Field(
         default_factory=list, description="The same rows by progress since the last PEP (count: subjects)")
-    timescale_working_days: int
+    timescale_working_days: int = Field(description="The amount of the LA's 'dt_return' rule (units: "
+                                        "timescale_rule says)")
+    timescale_rule: str | None = Field(default=None, description="The LA's rule within_timescale counts by, in "
+                                       "words: '10 working days after the meeting (default rule 'dt_return')'")
     submitted: int = Field(description="PEPs submitted, with a meeting date")
-    within_timescale: int = Field(description="Of those, submitted (latest submission, UK date) within "
-                                  "timescale_working_days working days of the meeting")
+    within_timescale: int = Field(description="Of those, submitted (latest submission, UK date) within the LA's "
+                                  "'dt_return' rule of the meeting (timescale_rule)")
     within_timescale_percent: float | None = None
+    qa_timescale: str | None = Field(default=None, description="The LA's rule for the Virtual School's quality "
+                                     "check, in words: '10 working days after submission (LA rule 'qa_review', "
+                                     "version 3)'")
+    qa_checked: int = Field(default=0, description="Submissions QA decided (approved or returned), as `decisions`")
+    qa_within_timescale: int = Field(default=0, description="Of those, decided (UK date) within the LA's "
+                                     "'qa_review' rule of the submission (UK date)")
+    qa_within_timescale_percent: float | None = None
     ratings: list[DashboardRating] = Field(description="Each PEP's latest decided or confirmed review, by its "
                                            "overall grade")
     awarded: list[DashboardRating] = Field(description="The same reviews by the grade the PEP shows (Gold)")

@@ -591,9 +591,11 @@ def json_rows(body: dict[str, Any], table: str) -> list[list[str]]:
             [a["financial_year"], a["setting_id"], a["requests"], a["amount"]] for a in body[table]]
     elif table == "timescale":
         rows = [["measure", "value"]] + [[k, body[k]] for k in ("timescale_working_days", "submitted",
-                                                                 "within_timescale", "within_timescale_percent")]
+                                                                 "within_timescale", "within_timescale_percent",
+                                                                 "timescale_rule")]
     elif table == "turnaround":
-        rows = [["measure", "value"]] + [[k, body[k]] for k in ("decisions", "turnaround_median_days")]
+        rows = [["measure", "value"]] + [[k, body[k]] for k in ("decisions", "turnaround_median_days", "qa_timescale",
+                                                                 "qa_within_timescale", "qa_within_timescale_percent")]
     else:
         rows = [["key", "label", "requests_approved", "amount_approved"]] + [
             [a["key"], a["label"], a["requests"], a["amount"]] for a in body[table]]
