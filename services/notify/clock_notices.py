@@ -6,7 +6,8 @@
 - Escalated (overdue for the LA's escalation period): the LA's Virtual School, its caseworkers and admins.
 Each email says what is due, by when, the rule that set the date, and links to the child's page (which opens
 after signing in; the link carries no token). Subjects name the child by first name and family-name initial
-only. Delegation sends each prompt once; notify's delivery rows make each email go once per recipient.
+only. Delegation sends each prompt once; notify's delivery rows make each email go once per recipient. Someone
+who chose reminders once a day gets prompts in their daily digest instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from services.notify import directory
+from services.notify import digest, directory
 from services.notify.directory import Child, Person
 from services.notify.emails import Email
 from services.notify.settings import NotifySettings
@@ -65,5 +66,8 @@ async def clock_prompt(ctx: MessageContext, data: PepClockPrompt, settings: Noti
     pool = ctx.pool
     # directory.ChildNotKnownYet propagates: retried until the child's own event has arrived.
     child = await directory.child(pool, data.child_id)
-    return prompt_emails(data, child=child, recipients=await recipients(pool, data),
-                         virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings)
+    people = await recipients(pool, data)
+    outgoing = prompt_emails(data, child=child, recipients=people,
+                             virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings)
+    # Like task reminders: someone who chose one email a day gets their prompts in it.
+    return await digest.hold_for_digest(ctx, people, outgoing, data.la_id)

@@ -41,9 +41,11 @@ from shared.web import CLAIMS, parse_body, serves
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 SEND_FROM_HOUR = 7
-DIGESTIBLE = frozenset({"task_due_soon", "task_due_today", "task_overdue", "task_escalated"})
+DIGESTIBLE = frozenset({"task_due_soon", "task_due_today", "task_overdue", "task_escalated", "clock_due_soon",
+                        "clock_overdue", "clock_escalated"})
 WHAT = {"task_due_soon": "Due soon", "task_due_today": "Due today", "task_overdue": "Overdue",
-        "task_escalated": "Overdue (escalated to the Virtual School)"}
+        "task_escalated": "Overdue (escalated to the Virtual School)", "clock_due_soon": "Due soon",
+        "clock_overdue": "Overdue", "clock_escalated": "Overdue (escalated to the Virtual School)"}
 
 
 class Preferences(BaseModel):
@@ -133,6 +135,7 @@ def digest_email(person: Person, digest_date: date, items: list[dict[str, Any]],
     lines = [{"what": WHAT.get(i["template"], "Reminder"),
               "child": i["values"].get("child_name") or i["values"].get("child", ""),
               "task": i["values"].get("what", ""), "due": i["values"].get("due", ""),
+              "label": i["values"].get("label", ""),  # a PEP clock's prompt: what is due, not a task
               "link": i["values"].get("link", "")} for i in items]
     return Email("daily_digest", person.email, {"given_name": person.given_name, "count": len(lines),
                                                 "items": lines, "day": digest_date.isoformat()},

@@ -114,3 +114,17 @@ def test_each_stage_says_what_is_due_by_when_and_the_rule_with_a_link_to_the_chi
 def test_a_stage_this_version_does_not_know_sends_nothing() -> None:
     assert clock_notices.prompt_emails(prompt("reminded_twice"), child=CHILD, recipients=[SW],
                                        virtual_school=None, settings=SETTINGS) == []
+
+
+def test_a_prompt_in_the_daily_digest_says_what_is_due_for_whom_and_links_to_the_child() -> None:
+    from services.notify import digest
+
+    data = prompt("overdue")
+    [email] = clock_notices.prompt_emails(data, child=CHILD, recipients=[DT], virtual_school=None, settings=SETTINGS)
+    assert email.template in digest.DIGESTIBLE
+    daily = digest.digest_email(DT, data.due, [{"template": email.template, "values": dict(email.values)}], None)
+    text, html = parts(render(daily))
+    assert "- Overdue: Initial PEP for Jordan <b> Example & Co, due by Tuesday 16 March 2027" in text
+    assert f"https://epep.northshire.test/children/{data.child_id}" in text
+    assert "Initial PEP for Jordan &lt;b&gt; Example &amp; Co, due by Tuesday 16 March 2027" in html
+    assert "See the child's PEPs" in html
