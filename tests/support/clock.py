@@ -32,3 +32,25 @@ def replicas_on_a_clock(system: Any, service: str, names: tuple[str, ...], clock
 def set_clock(clock_file: Path, day: date, hour: int = 9, minute: int = 0) -> None:
     """Move the replicas' time to `day` at `hour`:`minute`, UK time."""
     clock_file.write_text(datetime(day.year, day.month, day.day, hour, minute, tzinfo=UK).isoformat())
+
+
+@contextlib.contextmanager
+def service_on_a_clock(system: Any, service: str, clock_file: Path, env: dict[str, str] | None = None
+                       ) -> Iterator[Path]:
+    """Restart `service`'s own process (on its own port, so the gateway still reaches it) reading "now" from
+    `clock_file`, for its answers as well as its schedulers: "what is due today" is then the test's day. Started
+    at the real time; afterwards the service is restarted on the system's clock."""
+    clock_file.write_text(datetime.now(UK).isoformat())
+    local = system.local
+    before = dict(local.service_env.get(service, {}))
+    local.service_env[service] = {**before, "EPEP_CLOCK_FILE": str(clock_file), **(env or {})}
+    local.stop(service)
+    local.start(service)
+    local.wait_ready([service])
+    try:
+        yield clock_file
+    finally:
+        local.service_env[service] = before
+        local.stop(service)
+        local.start(service)
+        local.wait_ready([service])
