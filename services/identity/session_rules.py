@@ -64,10 +64,10 @@ async def set_session_rules(request: web.Request) -> SessionRulesOut:
     """The LA's VS admin sets them; each version is kept with who set it and when, and audited."""
     settings = request.app[SETTINGS]
     assert isinstance(settings, IdentitySettings)
-    body = await parse_body(request, SessionRules)
-    actor = uuid.UUID(request[CLAIMS].sub)
     async with request.app[POOL].acquire() as conn, conn.transaction():
-        la_id = await _virtual_school_la(request, conn, change=True)
+        la_id = await _virtual_school_la(request, conn, change=True)  # who may, before what they sent
+        body = await parse_body(request, SessionRules)
+        actor = uuid.UUID(request[CLAIMS].sub)
         if errors := rule_errors(body.idle_minutes, body.warning_minutes):
             raise invalid_fields(*errors)
         row = await conn.fetchrow(
