@@ -52,12 +52,24 @@ async def seed(settings: ServiceSettings) -> None:
     conn = await db.connect(settings, "pep")
     try:
         async with conn.transaction():
+            await _seed_organisations(conn)
             for la_id, child in [*((demo.LA_ID, c) for c in demo.CHILDREN), (demo.OTHER_LA_ID, NORTHSHIRE_CHILD)]:
                 await _seed_child(conn, la_id, child)
             first, second = CHILD_IDS[0], CHILD_IDS[1]
             await children_store.link_siblings(conn, demo.LA_ID, first, second, ENTERED_BY[demo.LA_ID])
     finally:
         await conn.close()
+
+
+async def _seed_organisations(conn: asyncpg.Connection) -> None:
+    """The demo's LAs and schools as identity announces them, for a database that had them before pep kept its
+    read model of organisations: dated at the epoch, so anything identity has said since wins."""
+    rows = [(demo.LA_ID, demo.LA["name"], "local_authority", None),
+            (demo.OTHER_LA_ID, demo.OTHER_LA["name"], "local_authority", None),
+            *((s["id"], s["name"], "setting", demo.LA_ID) for s in demo.SCHOOLS),
+            *((s["id"], s["name"], "setting", demo.OTHER_LA_ID) for s in demo.OTHER_SCHOOLS)]
+    await conn.executemany("INSERT INTO organisations (id, name, organisation_type, la_id, changed_at) "
+                           "VALUES ($1, $2, $3, $4, to_timestamp(0)) ON CONFLICT (id) DO NOTHING", rows)
 
 
 async def _seed_child(conn: asyncpg.Connection, la_id: uuid.UUID, child: dict[str, Any]) -> None:
