@@ -393,6 +393,9 @@ def expected(data: Data, filters: dict[str, Any], today: date) -> dict[str, Any]
                                          "redcar_cleveland", r["awarded_grade"]) for r in latest.values()
                                         if r["awarded_grade"])),
         "decisions": len(decisions), "median": statistics.median(days) if days else None,
+        # QA within Northshire's qa_review rule (the default: 10 working days) of each submission, by UK dates.
+        "qa_within_timescale": sum(r["at"].astimezone(UK).date() <= working_days_on(
+            r["submitted_at"].astimezone(UK).date(), 10) for r in decisions.values()),
         "by_area": {k: (n, f"{v:.2f}") for k, (n, v) in area.items()},
         "by_intervention": {k: (n, f"{v:.2f}") for k, (n, v) in intervention.items()},
         "by_setting": {k: (n, f"{v:.2f}") for k, (n, v) in setting.items()},
@@ -419,6 +422,7 @@ def figures(body: dict[str, Any]) -> dict[str, Any]:
         "ratings_by_term": {(r["academic_year"], r["term"], r["framework_key"], r["grade"]): r["count"]
                             for r in body["ratings_by_term"]},
         "decisions": body["decisions"], "median": body["turnaround_median_days"],
+        "qa_within_timescale": body["qa_within_timescale"],
         "by_area": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_area"]},
         "by_intervention": {a["key"]: (a["requests"], a["amount"]) for a in body["pp_plus_by_intervention"]},
         "by_setting": {(a["financial_year"], a["setting_id"]): (a["requests"], a["amount"])
@@ -473,6 +477,8 @@ def test_every_figure_equals_the_tests_own_count_of_10000_generated_peps(
     # The data is big enough to mean something: every status, grade, and both sides of the timescale.
     assert body["total"] >= N and all(c["count"] > 1000 for c in body["by_status"])
     assert 0 < body["within_timescale"] < body["submitted"]
+    assert 0 < body["qa_within_timescale"] < body["qa_checked"] == body["decisions"]
+    assert body["qa_timescale"] == "10 working days after submission (default rule 'qa_review')"
     assert {r["grade"] for r in body["awarded"]} >= {"gold", "green", "amber", "red"}
     assert body["decisions"] > 3000 and Decimal(body["pp_plus_approved"]) > 0
     # PP+ per setting: each generated setting (and none) has approved requests in 2025-26.
@@ -642,3 +648,194 @@ def test_only_the_las_own_virtual_school_gets_its_csv(system: RunningSystem, gen
         assert status == 404, text
     status, text, _ = dashboard_csv(system, northshire_admin, la_id=NORTHSHIRE, table="everything")
     assert status == 422 and "table" in text
+
+
+# ---- in date (issue 18): the same children as delegation keeps them ----------------------------------------------
+
+DELEGATION_CHILD_COLUMNS = ("id", "la_id", "setting_id", "social_worker_id", "given_name", "family_name", "version",
+                            "in_care", "date_of_birth", "date_entered_care", "entered_care_emergency", "moved_on",
+                            "move_kind")
+DELEGATION_PEP_COLUMNS = ("id", "child_id", "la_id", "status", "kind", "term", "academic_year", "meeting_date",
+                          "status_version", "meeting_sequence", "started_at")
+ALL_BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2000, 2032))
+
+
+@dataclass
+class Facts:
+    """The generated children and PEPs as delegation's read models hold them, and each PEP's QA caseworker."""
+
+    children: list[dict[str, Any]]
+    peps: list[dict[str, Any]]
+    caseworkers: list[dict[str, Any]]
+
+
+def clock_facts(rng: random.Random, data: Data, today: date) -> Facts:
+    """Each generated child's clock facts around `today`, so that each clock falls on both sides of its date: entering
+    care in the last 4 months (by emergency placement now and then) or years ago, a change of school or placement
+    in the last 2 months, 16 or over now and then, and the PEP's meeting held, to come, or none."""
+    facts = Facts([], [], [])
+    reviewer = {r["pep_id"]: r["by_user"] for r in data.reviews if r["stage"] != "confirmed"}
+    for n, pep in enumerate(data.peps):
+        child = data.children[pep["child_id"]]
+        entered = rng.choice((today - timedelta(days=rng.randrange(0, 120)),
+                              today - timedelta(days=rng.randrange(0, 120)),
+                              today - timedelta(days=rng.randrange(400, 3000)), None))
+        facts.children.append({
+            "id": pep["child_id"], "la_id": NORTHSHIRE, "setting_id": pep["setting_id"],
+            "social_worker_id": child["social_worker_id"], "given_name": "Gen", "family_name": f"Child{n:05d}",
+            "version": 1, "in_care": rng.random() < 0.95,
+            "date_of_birth": today - timedelta(days=rng.randrange(4 * 365, 18 * 365)) if rng.random() < 0.95 else None,
+            "date_entered_care": entered, "entered_care_emergency": rng.random() < 0.3,
+            "moved_on": today - timedelta(days=rng.randrange(0, 60)) if rng.random() < 0.4 else None,
+            "move_kind": rng.choice(("school", "placement"))})
+        meeting = rng.choice((pep["meeting_date"], today + timedelta(days=rng.randrange(-100, 30)), None))
+        facts.peps.append({
+            "id": pep["id"], "child_id": pep["child_id"], "la_id": NORTHSHIRE, "status": pep["status"],
+            "kind": pep["kind"], "term": pep["term"], "academic_year": pep["academic_year"], "meeting_date": meeting,
+            "status_version": 3, "meeting_sequence": 1, "started_at": datetime.now(UTC)})
+        if pep["id"] in reviewer:
+            facts.caseworkers.append({"pep_id": pep["id"], "child_id": pep["child_id"], "la_id": NORTHSHIRE,
+                                      "review_id": 10**12 + n, "caseworker_id": reviewer[pep["id"]]})
+    return facts
+
+
+async def _copy_to_delegation(dsn: str, facts: Facts) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            for table, columns, rows in (("children", DELEGATION_CHILD_COLUMNS, facts.children),
+                                         ("peps", DELEGATION_PEP_COLUMNS, facts.peps),
+                                         ("pep_caseworkers", ("pep_id", "child_id", "la_id", "review_id",
+                                                              "caseworker_id"), facts.caseworkers)):
+                await conn.copy_records_to_table(table, schema_name="delegation", columns=list(columns),
+                                                 records=[tuple(r[c] for c in columns) for r in rows])
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def in_delegation(system: RunningSystem, generated: Generated) -> Iterator[Facts]:
+    facts = clock_facts(random.Random(SEED + 18), generated.data, uk_today())
+    asyncio.run(_copy_to_delegation(system.admin_dsn, facts))
+    try:
+        yield facts
+    finally:
+        children, peps = [c["id"] for c in facts.children], [p["id"] for p in facts.peps]
+        system.admin_sql("DELETE FROM delegation.pep_caseworkers WHERE pep_id = ANY($1::uuid[])", peps)
+        system.admin_sql("DELETE FROM delegation.peps WHERE id = ANY($1::uuid[])", peps)
+        system.admin_sql("DELETE FROM delegation.children WHERE id = ANY($1::uuid[])", children)
+
+
+def working_days_on(day: date, n: int) -> date:
+    """The nth working day after `day` (Monday to Friday, not an England and Wales bank holiday)."""
+    while n:
+        day += timedelta(days=1)
+        n -= day.weekday() < 5 and day not in ALL_BANK_HOLIDAYS
+    return day
+
+
+def months_on(day: date, n: int) -> date:
+    """The same day n months later (the month's last day when it has none), moved on to a working day."""
+    year, month = divmod(day.year * 12 + day.month - 1 + n, 12)
+    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    found = date(year, month + 1, min(day.day, last))
+    while found.weekday() >= 5 or found in ALL_BANK_HOLIDAYS:
+        found += timedelta(days=1)
+    return found
+
+
+def in_date_by_hand(child: dict[str, Any], peps: list[dict[str, Any]], rules: dict[str, int], today: date) -> bool:
+    """The statutory clocks as issue 18 states them, for an LA without term dates (no termly deadline to miss): the
+    initial PEP within 20 working days of entering care (10 after an emergency placement), a review within 10
+    working days of a change of school or placement, each met by a meeting held since; from the 16th birthday a
+    review within 6 months of the last meeting (or of the birthday). A meeting is held when its PEP is not cancelled
+    and its date has come."""
+    held = [p["meeting_date"] for p in peps if p["status"] != "cancelled" and p["meeting_date"] is not None
+            and p["meeting_date"] <= today]
+    entered, moved, born = child["date_entered_care"], child["moved_on"], child["date_of_birth"]
+    if entered is not None and not any(m >= entered for m in held) and today > working_days_on(
+            entered, rules["initial_pep_emergency" if child["entered_care_emergency"] else "initial_pep"]):
+        return False
+    if moved is not None and (entered is None or moved > entered) and not any(m >= moved for m in held) \
+            and today > working_days_on(moved, rules["review_after_change"]):
+        return False
+    if born is not None:
+        sixteen = date(born.year + 16, 3, 1) if (born.month, born.day) == (2, 29) else born.replace(
+            year=born.year + 16)
+        if today >= sixteen and today > months_on(max(held) if held else sixteen, rules["post16_review"]):
+            return False
+    return True
+
+
+def test_the_in_date_figure_equals_the_tests_own_count(system: RunningSystem, in_delegation: Facts,
+                                                       northshire_admin: str) -> None:
+    """The dashboard's in-date percentage (delegation's), for Northshire and per setting, social worker and QA
+    caseworker, equals the test's own count of the 10,000 generated children and Northshire's others."""
+    status, config, _ = system.api("GET", f"/api/v1/organisations/{NORTHSHIRE}/timescales", cookie=northshire_admin)
+    assert status == 200, config
+    # The count by hand knows no term dates: Northshire has none (no termly deadline, so no trend either).
+    assert config["term_periods"] == [], "Northshire has term dates: the count by hand counts without them"
+    units = {"initial_pep": "working_days", "initial_pep_emergency": "working_days",
+             "review_after_change": "working_days", "post16_review": "months"}
+    assert {k: config["rules"][k]["unit"] for k in units} == units
+    rules = {k: config["rules"][k]["amount"] for k in units}
+    for _ in range(20):  # another test's events may still be arriving for Northshire: count again if so
+        before = system.admin_sql("SELECT count(*) AS n, max(version) AS v FROM delegation.children")
+        started = time.monotonic()
+        status, body, _ = system.api("GET", f"/api/v1/organisations/{NORTHSHIRE}/in-date", cookie=northshire_admin)
+        took = time.monotonic() - started
+        assert status == 200, body
+        children = [dict(r) for r in system.admin_sql(
+            "SELECT * FROM delegation.children WHERE la_id = $1 AND in_care", NORTHSHIRE)]
+        peps = [dict(r) for r in system.admin_sql(
+            "SELECT p.* FROM delegation.peps p JOIN delegation.children c ON c.id = p.child_id "
+            "WHERE c.la_id = $1 AND c.in_care", NORTHSHIRE)]
+        reviews = [dict(r) for r in system.admin_sql(
+            "SELECT * FROM delegation.pep_caseworkers WHERE la_id = $1", NORTHSHIRE)]
+        if system.admin_sql("SELECT count(*) AS n, max(version) AS v FROM delegation.children") == before:
+            break
+        time.sleep(0.5)
+    today = date.fromisoformat(body["today"])
+    assert today == uk_today()
+    generated = {c["id"] for c in in_delegation.children}
+    assert len(generated & {c["id"] for c in children}) > 9000  # the in-care ones
+
+    # The test's own count: each child in care on the day (entered care by then), in date or not.
+    of_child: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for p in peps:
+        of_child[p["child_id"]].append(p)
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    for r in sorted(reviews, key=lambda r: r["review_id"]):
+        newest[r["child_id"]] = r
+    counted = [(c, in_date_by_hand(c, of_child[c["id"]], rules, today)) for c in children
+               if c["date_entered_care"] is None or c["date_entered_care"] <= today]
+
+    def share(rows: list[tuple[dict[str, Any], bool]]) -> tuple[int, int, float | None]:
+        n, ok = len(rows), sum(ok for _, ok in rows)
+        return n, ok, round(100 * ok / n, 1) if n else None
+
+    assert (body["children"], body["in_date"], body["percent"]) == share(counted)
+    assert 0.2 < body["in_date"] / body["children"] < 0.8  # both sides, in numbers that mean something
+    for key, group in (("setting_id", "by_setting"), ("social_worker_id", "by_social_worker"),
+                       ("caseworker_id", "by_caseworker")):
+        groups: dict[str | None, list[tuple[dict[str, Any], bool]]] = defaultdict(list)
+        for c, ok in counted:
+            value = newest[c["id"]]["caseworker_id"] if key == "caseworker_id" and c["id"] in newest \
+                else None if key == "caseworker_id" else c[key]
+            groups[str(value) if value else None].append((c, ok))
+        assert {g["id"]: (g["children"], g["in_date"], g["percent"]) for g in body[group]} == {
+            k: share(v) for k, v in groups.items()}, group
+    assert body["trend"] == [] and "no term dates" in body["trend_note"]
+
+    # The children behind one social worker's figure: exactly those the count says are not in date.
+    worker = str(SOCIAL_WORKERS[1])
+    status, listed, _ = system.api("GET", f"/api/v1/organisations/{NORTHSHIRE}/in-date/children?"
+                                   f"group=social_worker&id={worker}&not_in_date=true", cookie=northshire_admin)
+    assert status == 200, listed
+    assert {i["child_id"] for i in listed["items"]} == {
+        str(c["id"]) for c, ok in counted if str(c["social_worker_id"]) == worker and not ok}
+    assert all(i["reasons"] and not i["in_date"] for i in listed["items"])
+    # Another LA's Virtual School and a DT get 404.
+    for cookie in (system.sign_in("admin@demo.test"), system.sign_in("dt@hillside.test")):
+        assert system.api("GET", f"/api/v1/organisations/{NORTHSHIRE}/in-date", cookie=cookie)[0] == 404
+    print(f"\nin date for {body['children']} children counted in {took:.1f} s")
