@@ -8,6 +8,7 @@ from pydantic import Field
 
 from services.delegation import (
     caseload,
+    clocks,
     erasure,
     funding_tasks,
     in_date,
@@ -38,6 +39,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_routes(timescales.routes)
     app.router.add_routes(tasks.routes)
     app.router.add_routes(caseload.routes)
+    app.router.add_routes(clocks.routes)
     app.router.add_routes(in_date.routes)
     app.router.add_routes(erasure.routes)  # its part of a child's subject access export
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from services.portal import pep_words
+from services.portal import clock_words, pep_words
 from services.portal.child_record_pages import (
     activity_rows,
     attendance_chart,
@@ -227,13 +227,14 @@ async def _profile(request: web.Request, who: Caller, child_id: str, note: str =
     files = await child_attachments(request, str(child.id))
     ratings = await pep_ratings(request, who, str(child.id))
     notes, activity, attendance = await record_parts(gateway(request), who, child.id)
+    clocks = await clock_words.child_clocks(request, who, str(child.id))
     is_vs_admin = child.access == "virtual_school" and any(
         m.role == "vs_admin" and m.organisation_id == child.la_id
         for m in (await gateway(request).call(GET_ME, who)).memberships)
     return await render_signed_in(request, "child.html", {
         "is_vs_admin": is_vs_admin, "notes": notes, "note": note, "errors": {"note": note_error} if note_error else {},
         "activity": activity_rows(activity), "chart": attendance_chart(attendance),
-        "files": files, "can_edit": child.can_edit,
+        "files": files, "can_edit": child.can_edit, "clock_rows": clock_words.card(clocks),
         "current_page": "children", "child": child, "peps": peps, "names": names, "ratings": ratings,
         "profile_rows": profile_rows(child, names), "indicator_rows": indicator_rows(child),
         "people": sorted(child.people, key=lambda p: (p.family_name.casefold(), p.given_name.casefold())),

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from services.portal import accounts, contribution_words, pep_forms, pep_words, task_pages
+from services.portal import accounts, clock_words, contribution_words, pep_forms, pep_words, task_pages
 from services.portal.children_pages import ensure_signed_in, setting_names
 from services.portal.gateway_client import Caller, GatewayProblem, GatewayUnavailable, NotSignedIn
 from services.portal.pagekit import gateway, redirect, render_signed_in, require_uuid
@@ -114,8 +114,10 @@ async def overview(request: web.Request) -> web.Response:
     delegation = await task_pages.pep_delegation(request, who, pep, child)
     state = await gateway(request).call(peps_api.GET_SIGN_OFF, who, pep_id=str(pep.id))
     names = await setting_names(request, who) if any(p.submitted_at for p in state.parts) else {}
+    late = clock_words.late_meeting(await clock_words.child_clocks(request, who, str(pep.child_id)), pep)
     return await render_signed_in(request, "pep_overview.html", _common(
         pep, child, items=task_items(pep), previous=previous_pep(peps, pep), done=banner, delegation=delegation,
+        late_meeting=late,
         status_tag=pep_words.pep_status(pep.status), submitted=contribution_words.banner_lines(state, names),
         actions=[a for a in pep.actions if a in pep_words.ACTIONS],
         action_names={**pep_words.ACTIONS, "submit": contribution_words.SUBMIT_WORDS[state.my_part][1]}))
@@ -308,6 +310,8 @@ async def section_form(request: web.Request) -> web.Response:
                                  notice=notice)
     if key == MEETING_KEY:
         context["views_panels"] = await views_beside_minutes(request, who, pep)
+        context["late_meeting"] = clock_words.late_meeting(
+            await clock_words.child_clocks(request, who, str(pep.child_id)), pep)
     return await render_signed_in(request, "pep_section.html", context)
 
 

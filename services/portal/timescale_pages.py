@@ -31,8 +31,9 @@ from shared.api.timescales import (
 
 routes = web.RouteTableDef()
 
-UNITS = {"working_days": "working days", "school_days": "school days", "weeks": "weeks"}
-RULE_NAMES = ("initial_pep", "initial_pep_emergency", "delegate", "dt_return", "vs_review", "approver", "finalise")
+UNITS = {"working_days": "working days", "school_days": "school days", "weeks": "weeks", "months": "months"}
+RULE_NAMES = ("initial_pep", "initial_pep_emergency", "delegate", "dt_return", "vs_review", "approver", "finalise",
+              "review_after_change", "post16_review", "qa_review", "due_soon", "escalate_after")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
 LIST_FIELDS = ("term_periods", "inset_days", "termly_deadlines")
@@ -135,7 +136,7 @@ def check_form(data: Any) -> tuple[dict[str, str], dict[str, str], dict[str, Any
         if not amount.isdigit() or not 1 <= int(amount) <= 100:
             errors[f"{name}_amount"] = "Enter a whole number from 1 to 100"
         if unit not in UNITS:
-            errors[f"{name}_unit"] = "Choose working days, school days or weeks"
+            errors[f"{name}_unit"] = "Choose working days, school days, weeks or months"
         rules[name] = {"amount": int(amount) if amount.isdigit() else 0, "unit": unit}
     body = {"based_on_version": int(values["based_on_version"]) if values["based_on_version"].isdigit() else 0,
             "rules": rules, "term_periods": _term_periods(values["term_periods"], errors),
@@ -174,7 +175,10 @@ def _is_admin(me: Me, la_id: str) -> bool:
 # The preview's dates: (the boxes, the legend, the gateway's field, how an error names it).
 PREVIEW_DATES = ((DateField("meeting"), "PEP meeting date", "meeting_date", "meeting"),
                  (DateField("entered"), "Date the child entered care", "date_entered_care",
-                  "date the child entered care"))
+                  "date the child entered care"),
+                 (DateField("moved"), "Date of a change of school or placement", "moved_on",
+                  "date of the change of school or placement"),
+                 (DateField("submitted"), "Date a PEP was submitted", "submitted_on", "date the PEP was submitted"))
 
 
 def _preview_fields(query: Any) -> tuple[dict[str, str], dict[str, str], dict[str, Any] | None]:
@@ -192,9 +196,9 @@ def _preview_fields(query: Any) -> tuple[dict[str, str], dict[str, str], dict[st
             body[key] = str(date(year, month, day))
         except ValueError:
             errors[box.name] = f"The {words} must be a real date, like 3 3 2027"
-    asked = any(k in body for k in ("meeting_date", "date_entered_care"))
+    asked = any(key in body for _, _, key, _ in PREVIEW_DATES)
     if "preview" in query and not asked and not errors:
-        errors["meeting"] = "Enter a meeting date, a date entered care, or both"
+        errors["meeting"] = "Enter at least one date: a meeting, entering care, a change, or a submission"
     return typed, errors, body if asked and not errors else None
 
 

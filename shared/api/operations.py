@@ -203,8 +203,8 @@ def operation(id: str, method: str, path: str, summary: str, *, service: str, **
 
 
 # The modules that declare operations, in the order the OpenAPI document lists them.
-AREAS = ("auth", "identity", "children", "peps", "attachments", "views", "tasks", "timescales", "in_date", "qa",
-         "notifications")
+AREAS = ("auth", "identity", "children", "peps", "attachments", "views", "tasks", "timescales", "clocks", "in_date",
+         "qa", "notifications")
 
 
 def catalogue() -> dict[str, Operation]:

@@ -24,7 +24,7 @@ from pydantic import (
 
 from shared.api.operations import Operation, operation
 
-Unit = Literal["working_days", "school_days", "weeks"]
+Unit = Literal["working_days", "school_days", "weeks", "months"]
 Placement = Literal["planned", "emergency"]
 TermName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 # Far enough either way for any real term or meeting, near enough that a typo in the year is caught.
@@ -44,12 +44,14 @@ class TimescaleRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: int = Field(ge=1, le=100, description="How many units")
     unit: Unit = Field(description="working_days (Monday to Friday, not bank holidays), school_days (working days "
-                       "in the LA's term periods, not INSET days) or weeks (calendar weeks, moved to the next "
-                       "working day)")
+                       "in the LA's term periods, not INSET days), weeks or months (calendar weeks or months, "
+                       "moved to the next working day)")
 
 
 class TimescaleRules(BaseModel):
-    """Each rule counts from an event: entering care for the initial PEP, the PEP meeting for the others."""
+    """Each rule counts from an event: entering care for the initial PEP, the PEP meeting for the PEP's own steps,
+    and for the PEP clocks a change of school or placement, the last PEP meeting (Post-16), the submission (QA) or
+    a clock's due date (due soon, escalation). The clock rules came later: one left out keeps its current value."""
 
     model_config = ConfigDict(extra="forbid")
     initial_pep: TimescaleRule = Field(
@@ -63,6 +65,20 @@ class TimescaleRules(BaseModel):
     vs_review: TimescaleRule = Field(description="Virtual School review after the meeting (default 4 weeks)")
     approver: TimescaleRule = Field(description="Approval after the meeting (default 6 weeks)")
     finalise: TimescaleRule = Field(description="The social worker finalises after the meeting (default 8 weeks)")
+    review_after_change: TimescaleRule | None = Field(
+        default=None, description="A PEP review after a change of school or placement (default 10 working days)")
+    post16_review: TimescaleRule | None = Field(
+        default=None, description="From the 16th birthday, a PEP review after the last one instead of termly ones "
+        "(default 6 months)")
+    qa_review: TimescaleRule | None = Field(
+        default=None, description="The Virtual School's quality check after the PEP is submitted (default 10 working "
+        "days)")
+    due_soon: TimescaleRule | None = Field(
+        default=None, description="A PEP deadline shows as due soon, and the people responsible are told, this long "
+        "before it (default 5 working days)")
+    escalate_after: TimescaleRule | None = Field(
+        default=None, description="A PEP deadline still not met this long after it is escalated to the Virtual "
+        "School (default 10 working days)")
 
 
 class TermPeriod(BaseModel):
@@ -139,7 +155,8 @@ class TimescalesIn(BaseModel):
 
 class TimescaleRuleOut(TimescaleRule):
     label: str
-    counts: str = Field(description="What it counts from: 'before the meeting', 'after entering care'")
+    counts: str = Field(description="What it counts from: 'before the meeting', 'after entering care', 'after a "
+                        "change of school or placement', 'before a PEP deadline'")
     version: int = Field(description="The configuration version that set this rule (0: the default)")
 
 
@@ -151,6 +168,11 @@ class TimescaleRulesOut(BaseModel):
     vs_review: TimescaleRuleOut
     approver: TimescaleRuleOut
     finalise: TimescaleRuleOut
+    review_after_change: TimescaleRuleOut
+    post16_review: TimescaleRuleOut
+    qa_review: TimescaleRuleOut
+    due_soon: TimescaleRuleOut
+    escalate_after: TimescaleRuleOut
 
 
 class TimescalesOut(BaseModel):
@@ -186,6 +208,10 @@ class DeadlinePreviewIn(BaseModel):
     meeting_date: Day | None = None
     date_entered_care: Day | None = None
     placement: Placement = "planned"
+    moved_on: Day | None = Field(default=None, description="The start date of a change of school or placement: "
+                                 "the review after a change")
+    submitted_on: Day | None = Field(default=None, description="The day a PEP was submitted: the Virtual School's "
+                                     "quality check")
 
 
 class DeadlineOut(BaseModel):
@@ -219,5 +245,6 @@ TIMESCALES_HISTORY = _op("timescales_history", "get", "/organisations/{la_id}/ti
                          "the LA's timescales, newest first: who, when, what changed, why", response=TimescalesVersion,
                          many=True, tags=("timescales",))
 PREVIEW_DEADLINES = _op("preview_deadlines", "post", "/organisations/{la_id}/timescales/preview", "The deadlines the "
-                        "LA's timescales give for a meeting date and/or a date entered care, each with the rule that "
-                        "set it", body=DeadlinePreviewIn, response=DeadlinePreview, tags=("timescales",))
+                        "LA's timescales give for a meeting date, a date entered care, a change of school or "
+                        "placement and/or a submission, each with the rule that set it", body=DeadlinePreviewIn,
+                        response=DeadlinePreview, tags=("timescales",))

@@ -176,7 +176,7 @@ def test_a_missed_termly_deadline_stays_overdue_into_the_next_term_until_a_meeti
     summer = pep(date(2026, 7, 1), status="finalised", started=date(2026, 6, 1))
     # No meeting in Autumn 2026: on Wed 6 Jan 2027 (Spring term) Autumn's deadline of 11 Dec is still overdue.
     found = clock(clocks(kid, [summer], LA, date(2027, 1, 6)), "termly_review")
-    assert (found.due, found.state) == (date(2026, 12, 11), "overdue")
+    assert (found.due, found.state, found.term) == (date(2026, 12, 11), "overdue", "Autumn 2026")
     assert "Autumn 2026" in found.explanation and "no PEP meeting was held that term" in found.explanation
     assert not in_date(kid, [summer], LA, date(2027, 1, 6))
     assert in_date(kid, [summer], LA, date(2026, 12, 11))  # the deadline day itself is still in date
@@ -184,7 +184,7 @@ def test_a_missed_termly_deadline_stays_overdue_into_the_next_term_until_a_meeti
     # A meeting on Thu 7 Jan meets Spring's review (deadline Fri 19 Mar 2027), and the child is in date again.
     spring = pep(date(2027, 1, 7), started=date(2027, 1, 4))
     met = clock(clocks(kid, [summer, spring], LA, date(2027, 1, 8)), "termly_review")
-    assert (met.due, met.state, met.met_on) == (date(2027, 3, 19), "met", date(2027, 1, 7))
+    assert (met.due, met.state, met.met_on, met.term) == (date(2027, 3, 19), "met", date(2027, 1, 7), "Spring 2027")
     assert in_date(kid, [summer, spring], LA, date(2027, 1, 8))
     # Asked of a past day, a meeting after it does not count: on 6 Jan the child was out of date.
     assert not in_date(kid, [summer, spring], LA, date(2027, 1, 6))
@@ -304,3 +304,13 @@ def test_the_preview_gives_months_as_calendar_months() -> None:
     found = deadlines(la, meeting=date(2027, 1, 29))["vs_review"]
     assert found.due == date(2027, 3, 1)
     assert "is 28 February 2027, a Sunday, so the next working day" in found.explanation
+
+
+def test_the_preview_gives_the_clock_rules_from_their_dates() -> None:
+    # Change Fri 21 May 2027: Mon 7 Jun 2027 (as above). Submitted Mon 14 Dec 2026: Wed 30 Dec 2026 (as above).
+    # Post-16 from a meeting on Mon 30 Nov 2026: Tue 1 Jun 2027 (as above), asked for only.
+    found = deadlines(LA, moved_on=date(2027, 5, 21), submitted_on=date(2026, 12, 14))
+    assert {k: d.due for k, d in found.items()} == {"review_after_change": date(2027, 6, 7),
+                                                    "qa_review": date(2026, 12, 30)}
+    assert "post16_review" not in deadlines(LA, meeting=date(2026, 11, 30))
+    assert deadlines(LA, meeting=date(2026, 11, 30), post16=True)["post16_review"].due == date(2027, 6, 1)

@@ -20,7 +20,9 @@ from pydantic import BaseModel
 from shared.api import attachments as attachments_api
 from shared.api import auth as auth_api
 from shared.api import children as children_api
+from shared.api import clocks as clocks_api
 from shared.api import identity as identity_api
+from shared.api import in_date as in_date_api
 from shared.api import notifications as notifications_api
 from shared.api import peps as peps_api
 from shared.api import qa as qa_api
@@ -185,6 +187,7 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", "/children"): s(children_api.ChildList),
         ("GET", child): s(children_api.ChildProfile),
         ("GET", f"{child}/peps"): [s(peps_api.PepSummary)],
+        ("GET", f"{child}/clocks"): s(clocks_api.ChildClocks),
         ("GET", f"{child}/access-log"): s(children_api.AccessLog),
         ("GET", f"{child}/subject-access"): s(children_api.SubjectAccess),
         ("GET", f"{child}/attendance"): s(children_api.AttendanceList),
@@ -218,6 +221,8 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", "/pep-ratings"): s(qa_api.PepRatings),
         ("GET", "/funding"): s(qa_api.FundingList),
         ("GET", "/dashboard"): s(qa_api.Dashboard),
+        ("GET", f"{org}/in-date"): s(in_date_api.InDate),
+        ("GET", f"{org}/in-date/children"): s(in_date_api.InDateChildren),
         ("GET", "/email-previews"): s(notifications_api.EmailPreviews),
         ("GET", "/views/form"): views_form,
         ("POST", "/views/check"): None,  # the emailed link still works (nothing sent)

@@ -107,6 +107,7 @@ class Clock:
     met_on: date | None = None
     pep_id: uuid.UUID | None = None
     booked_late: bool = False  # termly: the PEP under way meets after the term's deadline
+    term: str | None = None  # termly: the term whose deadline it is ("Autumn 2026")
 
 
 # ---- the LA's prompt and escalation rules ---------------------------------------------------------------------
@@ -241,11 +242,12 @@ def _termly(config: Timescales, calendar: Calendar, child: ChildFacts, peps: Seq
             return Clock(key, label, due, state_of(config, due, None, False, today),
                          f"The LA's deadline for {before.name}; no PEP meeting was held that term ({source})",
                          pep_id=_id(pep), booked_late=pep is not None and pep.meeting_date is not None
-                         and pep.meeting_date > due)
+                         and pep.meeting_date > due, term=before.name)
     if not counts(index):
         if index + 1 >= len(all_terms):
             return Clock(key, label, None, "open", f"Entered care in {all_terms[index].name} (the initial PEP's "
-                         f"term); the LA has no term dates after it ({source})", pep_id=_id(_under_way(peps)))
+                         f"term); the LA has no term dates after it ({source})", pep_id=_id(_under_way(peps)),
+                         term=all_terms[index].name)
         index += 1
     term = all_terms[index]
     due = deadline_of.get(term.name)
@@ -254,18 +256,19 @@ def _termly(config: Timescales, calendar: Calendar, child: ChildFacts, peps: Seq
         late = due is not None and held.meeting_date > due
         words = (f"The LA's deadline for {term.name} ({source}); met by the PEP meeting on "
                  f"{long_date(held.meeting_date)}" + (", after the deadline" if late else ""))
-        return Clock(key, label, due, "met", words, met_on=held.meeting_date, pep_id=held.pep_id, booked_late=late)
+        return Clock(key, label, due, "met", words, met_on=held.meeting_date, pep_id=held.pep_id, booked_late=late,
+                     term=term.name)
     pep = _under_way(peps)
     booked = pep.meeting_date if pep is not None else None
     if due is None:
         return Clock(key, label, None, "open", f"The LA has set no termly deadline date for {term.name} "
-                     f"({source})", pep_id=_id(pep))
+                     f"({source})", pep_id=_id(pep), term=term.name)
     late = booked is not None and booked > due
     words = f"The LA's deadline for {term.name} ({source})"
     if late and booked is not None:
         words += f"; the meeting booked for {long_date(booked)} is after it"
     return Clock(key, label, due, state_of(config, due, None, False, today), words, pep_id=_id(pep),
-                 booked_late=late)
+                 booked_late=late, term=term.name)
 
 
 def _post16(config: Timescales, calendar: Calendar, birthday: date, peps: Sequence[PepFacts],

@@ -342,22 +342,31 @@ def _next_pep(config: Timescales, calendar: Calendar, all_terms: list[Term], mee
 
 
 def deadlines(config: Timescales, *, meeting: date | None = None, entered_care: date | None = None,
-              placement: Placement = "planned") -> dict[str, Deadline]:
+              placement: Placement = "planned", moved_on: date | None = None,
+              submitted_on: date | None = None, post16: bool = False) -> dict[str, Deadline]:
     """Every deadline that follows from the dates given, keyed by rule, in the order to show them.
 
     `entered_care` gives the initial PEP's deadline (the emergency rule for an emergency placement);
-    `meeting` gives the delegation, the return and sign-off steps, the termly deadline and the next PEP."""
+    `meeting` gives the delegation, the return and sign-off steps, the termly deadline, the next PEP and, with
+    `post16` (a young person of 16 or over), the next Post-16 review; `moved_on` the review after a change of
+    school or placement; `submitted_on` the Virtual School's quality check."""
     calendar = Calendar.of(config)
     out: dict[str, Deadline] = {}
     if entered_care is not None:
         name = "initial_pep_emergency" if placement == "emergency" else "initial_pep"
         out["initial_pep"] = replace(offset_deadline(config, calendar, name, entered_care), key="initial_pep")
+    if moved_on is not None:
+        out["review_after_change"] = offset_deadline(config, calendar, "review_after_change", moved_on)
     if meeting is not None:
         for name in ("delegate", "dt_return", "vs_review", "approver", "finalise"):
             out[name] = offset_deadline(config, calendar, name, meeting)
         all_terms = terms(calendar)
         out["termly_deadline"] = _termly_deadline(config, all_terms, meeting)
         out["next_pep"] = _next_pep(config, calendar, all_terms, meeting)
+        if post16:
+            out["post16_review"] = offset_deadline(config, calendar, "post16_review", meeting)
+    if submitted_on is not None:
+        out["qa_review"] = offset_deadline(config, calendar, "qa_review", submitted_on)
     return out
 
 

@@ -1,0 +1,99 @@
+"""A child's PEP clocks through the gateway (issue 18): a child created by the API with the date they entered care
+by emergency placement has an initial-PEP clock that delegation dates by the LA's rule, on delegation's own clock
+(a clock file, so the test chooses "today"); the PEP's meeting, once held, meets it. Anyone who does not work with
+the child gets 404, as for an unknown child.
+
+Dates worked out by hand: entered care Mon 2 Nov 2026 by emergency placement, 10 working days (no bank holidays):
+Tue 3 (1), Wed 4 (2), Thu 5 (3), Fri 6 (4), Mon 9 (5), Tue 10 (6), Wed 11 (7), Thu 12 (8), Fri 13 (9), Mon 16 Nov
+2026 (10). Due soon from 5 working days before: Fri 13 (1), Thu 12 (2), Wed 11 (3), Tue 10 (4), Mon 9 Nov (5).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningSystem
+from tests.support.clock import service_on_a_clock, set_clock
+from tests.system.test_children import SW, new_child
+from tests.system.test_tasks import eventually, save
+
+ENTERED = date(2026, 11, 2)
+DUE = date(2026, 11, 16)
+
+
+@pytest.fixture(scope="module")
+def cookies(system: RunningSystem) -> dict[str, str]:
+    return {who: system.sign_in(email) for who, email in (
+        ("caseworker", "caseworker@demo.test"), ("sw", "sw@demo.test"), ("dt", "dt@demo.test"),
+        ("dt2", "dt2@demo.test"), ("northshire", "admin@northshire.test"))}
+
+
+def clocks_of(system: RunningSystem, cookie: str, child_id: str) -> tuple[int, Any]:
+    status, body, _ = system.api("GET", f"/api/v1/children/{child_id}/clocks", cookie=cookie)
+    return status, body
+
+
+def by_key(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["key"]: c for c in body["clocks"]}
+
+
+def test_a_childs_initial_pep_clock_on_delegations_clock(system: RunningSystem, cookies: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    cw, sw = cookies["caseworker"], cookies["sw"]
+    child = new_child(system, cw, social_worker_id=SW, date_entered_care=ENTERED.isoformat(),
+                      entered_care_emergency=True)
+    with service_on_a_clock(system, "delegation", tmp_path / "clock") as clock:
+        set_clock(clock, date(2026, 11, 6))
+
+        def heard() -> dict[str, Any] | None:
+            status, body = clocks_of(system, cw, child["id"])
+            return body if status == 200 and "initial_pep" in by_key(body) else None
+
+        body = eventually(heard, "delegation hears of the child's date entered care")
+        initial = by_key(body)["initial_pep"]
+        assert (body["today"], body["in_care"], body["in_date"]) == ("2026-11-06", True, True)
+        assert (initial["due"], initial["state"], initial["label"]) == (DUE.isoformat(), "open", "Initial PEP")
+        assert initial["explanation"] == ("10 working days after entering care on 2 November 2026 by emergency "
+                                          "placement (default rule 'initial_pep_emergency')")
+        assert (initial["due_soon_from"], initial["met_on"]) == ("2026-11-09", None)
+        assert "termly_review" in by_key(body) or "post16_review" in by_key(body)
+
+        set_clock(clock, date(2026, 11, 9))
+        assert by_key(clocks_of(system, cw, child["id"])[1])["initial_pep"]["state"] == "due_soon"
+        set_clock(clock, date(2026, 11, 17))
+        status, body = clocks_of(system, sw, child["id"])  # the allocated social worker sees the same
+        assert status == 200 and by_key(body)["initial_pep"]["state"] == "overdue"
+        assert body["in_date"] is False
+
+        # The initial PEP meets on Thu 12 Nov 2026: from then on the clock is met.
+        status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+            "kind": "initial", "term": "autumn", "academic_year": "2026/27"}, cookie=sw)
+        assert status == 201, pep
+        status, saved = save(system, cookies["dt"], pep["id"], "meeting", {"meeting_date": "2026-11-12",
+                                                                           "meeting_time": "10:00",
+                                                                           "location": "Oakfield"})
+        assert status == 200, saved
+
+        def met() -> dict[str, Any] | None:
+            found = by_key(clocks_of(system, cw, child["id"])[1])["initial_pep"]
+            return found if found["state"] == "met" else None
+
+        initial = eventually(met, "delegation hears of the meeting")
+        assert (initial["met_on"], initial["pep_id"], initial["due"]) == ("2026-11-12", pep["id"], DUE.isoformat())
+
+
+def test_only_people_who_work_with_the_child_see_its_clocks(system: RunningSystem,
+                                                             cookies: dict[str, str]) -> None:
+    child = new_child(system, cookies["caseworker"], social_worker_id=SW, date_entered_care=ENTERED.isoformat())
+    eventually(lambda: clocks_of(system, cookies["caseworker"], child["id"])[0] == 200, "delegation hears of it")
+    assert clocks_of(system, cookies["dt"], child["id"])[0] == 200  # Oakfield's DT
+    for outsider in ("dt2", "northshire"):  # another school's DT, another LA
+        status, body = clocks_of(system, cookies[outsider], child["id"])
+        assert (status, body["code"]) == (404, "not_found"), outsider
+    assert clocks_of(system, cookies["caseworker"], str(uuid.uuid4()))[0] == 404
+    assert clocks_of(system, cookies["caseworker"], "not-a-child")[0] == 404
