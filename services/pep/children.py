@@ -111,6 +111,19 @@ async def _people_problems(conn: asyncpg.Connection, la_id: uuid.UUID, values: d
     return errors
 
 
+async def _setting_problems(conn: asyncpg.Connection, la_id: uuid.UUID, values: dict[str, Any],
+                            fields: Iterable[str]) -> list[FieldError]:
+    """A setting pep knows to be another LA's (or not a setting) is refused: its DT would reach this LA's child.
+    One pep has not heard of yet (identity's event on its way) is taken as given, as it always was."""
+    setting_id = values.get("setting_id")
+    if "setting_id" not in fields or setting_id is None:
+        return []
+    known = await store.organisation(conn, setting_id)
+    if known is None or (known["organisation_type"] == "setting" and known["la_id"] == la_id):
+        return []
+    return [FieldError(field="setting_id", message="Choose a school or setting in this local authority")]
+
+
 # ---- the child's record as the API shows it -------------------------------------------------------
 
 
@@ -211,6 +224,7 @@ async def create_child(request: web.Request) -> ChildProfile:
     async with request.app[POOL].acquire() as conn, conn.transaction():
         errors = core_data.problems(values, date.today())
         errors += await _people_problems(conn, body.la_id, values, PEOPLE_ROLES)
+        errors += await _setting_problems(conn, body.la_id, values, values)
         if errors:
             raise invalid(errors)
         try:
@@ -258,6 +272,7 @@ async def edit_child(request: web.Request) -> ChildProfile:
         changed = core_data.changes(dict(row), proposed)
         errors = core_data.problems({**dict(row), **proposed}, date.today(), set(changed))
         errors += await _people_problems(conn, row["la_id"], proposed, changed)
+        errors += await _setting_problems(conn, row["la_id"], proposed, changed)
         if errors:
             raise invalid(errors)
         if changed:

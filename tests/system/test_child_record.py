@@ -358,3 +358,25 @@ def test_placement_people_and_entering_care_are_kept_with_their_history(system: 
         date.today().isoformat(), "placement", "2025-02-03", True)
     kept = _delegation_child(system, child_id, 5)
     assert (kept["moved_on"], kept["move_kind"], kept["entered_care_emergency"]) == (date.today(), "placement", True)
+
+
+def test_no_edit_puts_a_child_at_another_las_school(system: RunningSystem, cookies: dict[str, str]) -> None:
+    """A setting pep knows to be another LA's is refused on adding or editing a child too: its DT would reach them."""
+    deadline = time.monotonic() + 30
+    while not system.admin_sql("SELECT 1 FROM pep.organisations WHERE id = $1", demo.HILLSIDE):
+        assert time.monotonic() < deadline, "pep never heard of Hillside"
+        time.sleep(0.2)
+    cw = cookies["caseworker"]
+    status, body, _ = system.api("POST", "/api/v1/children", {
+        "la_id": LA, "given_name": "Alex", "family_name": "Elsewhere", "date_of_birth": "2016-05-01",
+        "setting_id": HILLSIDE}, cookie=cw)
+    assert status == 422 and body["errors"] == [{"field": "setting_id", "message": "Choose a school or setting "
+                                                 "in this local authority"}], body
+    child = new_child(system, cw)
+    path = f"/api/v1/children/{child['id']}"
+    for elsewhere in (HILLSIDE, LA):  # another LA's school; an LA is not a school
+        status, body, _ = system.api("PATCH", path, {"version": 1, "setting_id": elsewhere}, cookie=cw)
+        assert status == 422 and fields_of(body) == {"setting_id"}, body
+    assert system.api("GET", path, cookie=cookies["admin2"])[0] == 404
+    status, edited, _ = system.api("PATCH", path, {"version": 1, "setting_id": RIVERSIDE}, cookie=cw)
+    assert status == 200 and edited["setting_id"] == RIVERSIDE and edited["moved_on"] is None
