@@ -47,6 +47,8 @@ async def record_parts(client: GatewayClient, who: Caller, child_id: uuid.UUID |
 FILE_ACTIONS = {"uploaded": "Uploaded", "deleted": "Deleted"}
 CHANGED = {"placement": "Changed care placement details", "setting": "Changed school or setting details"}
 MOVED = {"placement": "Changed placement", "setting": "Changed school"}  # with a start date and reason
+PEOPLE_FIELDS = {"social_worker_id", "iro_id", "carer_ids"}  # a placement change of these alone: who works with them
+ENTERING_CARE = {"date_entered_care", "entered_care_emergency"}
 
 
 def _period(detail: str | None) -> str:
@@ -76,6 +78,11 @@ def activity_words(item: ActivityItem) -> str:
     if item.action == "moved" and item.kind in MOVED:
         start = f" from {long_date(item.starts_on.isoformat())}" if item.starts_on else ""
         return f"{MOVED[item.kind]}{start}" + (f": {item.reason}" if item.reason else "")
+    fields = set((item.detail or "").split(","))
+    if item.kind == "placement" and fields <= PEOPLE_FIELDS:
+        return "Changed the social worker, IRO or carers"
+    if item.kind == "placement" and fields <= ENTERING_CARE:
+        return "Changed when they entered care"
     return CHANGED.get(item.kind, item.kind.capitalize())
 
 

@@ -137,3 +137,10 @@ def test_a_move_reads_with_its_start_and_reason() -> None:
     assert activity_words(item.model_copy(update={"kind": "placement", "reason": None})) == \
         "Changed placement from 3 November 2026"
     assert activity_words(item.model_copy(update={"action": "changed"})) == "Changed school or setting details"
+    changed = item.model_copy(update={"kind": "placement", "action": "changed"})
+    assert activity_words(changed.model_copy(update={"detail": "carer_ids,iro_id"})) == \
+        "Changed the social worker, IRO or carers"
+    assert activity_words(changed.model_copy(update={"detail": "date_entered_care,entered_care_emergency"})) == \
+        "Changed when they entered care"
+    assert activity_words(changed.model_copy(update={"detail": "carer_ids,legal_status"})) == \
+        "Changed care placement details"
