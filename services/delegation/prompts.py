@@ -3,9 +3,10 @@
 Each tick (from 07:00 UK time, like task reminders) reads every child in care and their PEPs in two queries and
 each LA's timescales once, works out each child's PEP clocks for today (domain/clocks.py) and the prompts they
 are owed (domain/prompts.py), in a worker thread so the event loop keeps serving, then asks in one query which of
-those were sent already. Each one left is sent in its own transaction: its (child, clock, due, stage) row, with
-ON CONFLICT DO NOTHING, and its event through the outbox. The key makes every other attempt (another replica,
-a restart, the next tick) do nothing. notify turns the event into emails.
+those were sent already. The rest are sent in batches, in key order: one transaction claims each one's (child,
+clock, due, stage) row with ON CONFLICT DO NOTHING and writes the event of each it claimed to the outbox. The key
+makes every other attempt (another replica, a restart, the next tick) do nothing. notify turns the event into
+emails.
 
 The clock is the system's, unless EPEP_CLOCK_FILE names a file holding an ISO date-time (shared/schedule.py);
 EPEP_PROMPT_INTERVAL_SECONDS says how often each replica looks.
@@ -33,6 +34,7 @@ from shared.service import POOL, SETTINGS
 
 log = logging.getLogger(__name__)
 SEND_FROM_HOUR = 7
+BATCH = 200  # prompts claimed (and their events written) per transaction
 
 
 @dataclass(frozen=True)
@@ -79,34 +81,46 @@ async def tick(pool: asyncpg.Pool, moment: datetime) -> int:
             "SELECT p.child_id, p.clock, p.due, p.stage FROM clock_prompts p JOIN unnest($1::uuid[], $2::text[], "
             "$3::date[], $4::text[]) AS k (child_id, clock, due, stage) USING (child_id, clock, due, stage)",
             *(list(column) for column in zip(*keys, strict=True)))}
+    # In key order, so two replicas sending overlapping batches wait for each other rather than deadlock.
+    left = sorted((item for item in candidates if item.key not in done), key=lambda item: item.key)
     sent = 0
-    for item in candidates:
-        if item.key not in done:
-            sent += await _send_once(pool, item)
+    for first in range(0, len(left), BATCH):
+        sent += await _send_batch(pool, left[first:first + BATCH])
     return sent
 
 
-async def _send_once(pool: asyncpg.Pool, item: Owed) -> int:
-    child, prompt = item.child, item.prompt
+async def _send_batch(pool: asyncpg.Pool, batch: list[Owed]) -> int:
+    """Claim each prompt's row and write its event, in one transaction for the batch: those another replica (or an
+    earlier tick) claimed first are skipped."""
     async with pool.acquire() as conn, conn.transaction():
-        # Still in care, and still responsible for by the same people? (It may have changed since the read.)
-        now = await conn.fetchrow("SELECT in_care, setting_id, social_worker_id FROM children WHERE id = $1",
-                                  child["id"])
-        if now is None or not now["in_care"]:
+        # Still in care, and who is responsible now? (It may have changed since the read.)
+        now = {r["id"]: r for r in await conn.fetch(
+            "SELECT id, in_care, setting_id, social_worker_id FROM children WHERE id = ANY($1::uuid[])",
+            list({item.child["id"] for item in batch}))}
+        batch = [item for item in batch if item.child["id"] in now and now[item.child["id"]]["in_care"]]
+        if not batch:
             return 0
-        inserted = await conn.fetchval(
-            "INSERT INTO clock_prompts (child_id, clock, due, stage, la_id) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT DO NOTHING RETURNING 1", *item.key, child["la_id"])
-        if inserted is None:
-            return 0
-        await add_event(conn, "delegation", PepClockPrompt(
-            child_id=child["id"], la_id=child["la_id"], setting_id=now["setting_id"],
-            social_worker_id=now["social_worker_id"], pep_id=prompt.clock.pep_id, clock=prompt.clock.key,
-            label=prompt.clock.label, due=prompt.due, stage=prompt.stage, explanation=prompt.clock.explanation,
-            escalation=prompt.escalation), tenant=str(child["la_id"]))
-    log.info("PEP clock prompt sent", extra={"child_id": str(child["id"]), "clock": prompt.clock.key,
-                                             "stage": prompt.stage, "due": prompt.due.isoformat()})
-    return 1
+        claimed = {(r["child_id"], r["clock"], r["due"], r["stage"]) for r in await conn.fetch(
+            "INSERT INTO clock_prompts (child_id, clock, due, stage, la_id) SELECT child_id, clock, due, stage, la_id "
+            "FROM unnest($1::uuid[], $2::text[], $3::date[], $4::text[], $5::uuid[]) WITH ORDINALITY "
+            "AS k (child_id, clock, due, stage, la_id, n) ORDER BY n ON CONFLICT DO NOTHING "
+            "RETURNING child_id, clock, due, stage",
+            *(list(column) for column in zip(*(item.key for item in batch), strict=True)),
+            [item.child["la_id"] for item in batch])}
+        for item in batch:
+            if item.key not in claimed:
+                continue
+            child, prompt, who = item.child, item.prompt, now[item.child["id"]]
+            await add_event(conn, "delegation", PepClockPrompt(
+                child_id=child["id"], la_id=child["la_id"], setting_id=who["setting_id"],
+                social_worker_id=who["social_worker_id"], pep_id=prompt.clock.pep_id, clock=prompt.clock.key,
+                label=prompt.clock.label, due=prompt.due, stage=prompt.stage, explanation=prompt.clock.explanation,
+                escalation=prompt.escalation), tenant=str(child["la_id"]))
+    for item in batch:
+        if item.key in claimed:
+            log.info("PEP clock prompt sent", extra={"child_id": str(item.child["id"]), "clock": item.prompt.clock.key,
+                                                     "stage": item.prompt.stage, "due": item.prompt.due.isoformat()})
+    return len(claimed)
 
 
 async def _work(app: web.Application, moment: datetime) -> None:
