@@ -1,4 +1,5 @@
-"""A child's change of school in the browser (issue 18's done-when): a caseworker picks the new school by name, with
+"""A child's change of school in the browser (issue 18's done-when): a caseworker records that the child entered care
+by emergency placement, then picks the new school by name, with
 the start date and the reason (every problem named first, nothing typed lost); then the new school's Designated
 Teacher has the child and the old school's gets "Page not found". The reason, with `<b>` and `&`, is shown escaped
 once on the record and its activity, and stored as typed. axe on every page."""
@@ -46,6 +47,20 @@ async def test_a_caseworker_changes_a_childs_school_and_the_dts_follow(system: A
     await sign_in(system, page, "caseworker@demo.test", PASSWORD)
     await page.goto(url)
     await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    # Entering care, by emergency placement: core data on the child's edit page (the initial PEP's clock).
+    entered = date.today() - timedelta(days=30)
+    await page.get_by_role("link", name=f"Change {name}’s details").click()
+    care = page.get_by_role("group", name="Date entered care (optional)")
+    await care.get_by_label("Day").fill(str(entered.day))
+    await care.get_by_label("Month").fill(str(entered.month))
+    await care.get_by_label("Year").fill(str(entered.year))
+    await page.get_by_role("group", name="Did they enter care by emergency placement?").get_by_label("Yes").check()
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(page.locator(".govuk-notification-banner")).to_contain_text("Details saved")
+    await expect(page.locator(".govuk-summary-list__row", has_text="Date entered care")).to_contain_text(
+        f"{long_date(entered.isoformat())}, by emergency placement")
+
     await page.get_by_role("link", name=f"Change school for {name}").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Change school or setting")
     await expect(page.locator("main")).to_contain_text("Now at: Oakfield Primary School")
@@ -101,8 +116,9 @@ async def test_a_caseworker_changes_a_childs_school_and_the_dts_follow(system: A
     status, stored, _ = await asyncio.to_thread(system.api, "GET", f"/api/v1/children/{child['id']}", None,
                                                 f"epep_session={cookies['epep_session']}")
     assert status == 200, stored
-    assert (stored["setting_id"], stored["moved_on"], stored["move_kind"], stored["move_reason"]) == (
-        str(demo.RIVERSIDE), starts.isoformat(), "school", REASON)
+    assert (stored["setting_id"], stored["moved_on"], stored["move_kind"], stored["move_reason"],
+            stored["date_entered_care"], stored["entered_care_emergency"]) == (
+        str(demo.RIVERSIDE), starts.isoformat(), "school", REASON, entered.isoformat(), True)
     [moved] = [h for h in stored["setting_history"] if h["version"] == stored["version"]]
     assert (moved["from_value"], moved["to_value"], moved["changed_by_name"]) == (
         str(demo.OAKFIELD), str(demo.RIVERSIDE), "Cal Caseworker")
