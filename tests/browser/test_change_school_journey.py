@@ -1,8 +1,8 @@
 """A child's change of school in the browser (issue 18's done-when): a caseworker records that the child entered care
-by emergency placement, then picks the new school by name, with
-the start date and the reason (every problem named first, nothing typed lost); then the new school's Designated
-Teacher has the child and the old school's gets "Page not found". The reason, with `<b>` and `&`, is shown escaped
-once on the record and its activity, and stored as typed. axe on every page."""
+by emergency placement, then picks the new school by name, with the start date and the reason (every problem named
+first, nothing typed lost); then the new school's Designated Teacher has the child and the old school's gets "Page
+not found". The reason, with `<b>` and `&`, is shown escaped once on the record and its activity, and stored as
+typed. axe on every page."""
 
 from __future__ import annotations
 
