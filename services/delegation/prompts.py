@@ -56,9 +56,13 @@ def work_out(children: list[asyncpg.Record], peps: list[asyncpg.Record], configs
     out = []
     for child in children:
         config = configs[child["la_id"]]
-        for prompt in owed(clocks(ChildFacts.of(child), by_child.get(child["id"], []), config, today), config,
-                           today):
-            out.append(Owed(child, prompt))
+        try:
+            found = owed(clocks(ChildFacts.of(child), by_child.get(child["id"], []), config, today), config, today)
+        except Exception as exc:  # one child's odd facts must not stop every other child's prompts
+            log.error("PEP clocks could not be worked out for a child", extra={
+                "child_id": str(child["id"]), "error": type(exc).__name__})
+            continue
+        out += [Owed(child, prompt) for prompt in found]
     return out
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
+import pytest
+
 from services.delegation.domain.clocks import ChildFacts, PepFacts, clocks
 from services.delegation.domain.prompts import Prompt, owed
 from services.delegation.domain.timescales import Rule, Timescales
@@ -119,3 +121,13 @@ def test_a_tick_works_out_every_childs_prompts_from_read_model_rows() -> None:
     assert [item.key for item in found] == [(late, "initial_pep", date(2027, 3, 1), "overdue"),
                                             (late, "initial_pep", date(2027, 3, 1), "escalated")]
     assert all(isinstance(item.prompt, Prompt) for item in found)
+
+
+def test_one_childs_odd_facts_do_not_stop_every_other_childs_prompts(caplog: pytest.LogCaptureFixture) -> None:
+    good, odd = uuid.uuid4(), uuid.uuid4()
+    base = {"la_id": LA_ID, "in_care": True, "date_of_birth": date(2016, 6, 1), "date_entered_care": date(2027, 2, 1),
+            "entered_care_emergency": False, "moved_on": None, "move_kind": None}
+    children = [{**base, "id": odd, "date_entered_care": "not a date"}, {**base, "id": good}]
+    found = work_out(children, [], {LA_ID: DEFAULTS}, date(2027, 3, 17))  # type: ignore[arg-type]
+    assert {item.key[0] for item in found} == {good}
+    assert [r.getMessage() for r in caplog.records] == ["PEP clocks could not be worked out for a child"]
