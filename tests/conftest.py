@@ -109,11 +109,11 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
         pg_host=PG_HOST, pg_port=PG_PORT, amqp_url=amqp_url, bus_prefix=prefix, environment="test",
         # Small pools: a test run shares Postgres's connections with anything else on the machine.
         extra_env={"EPEP_DB_POOL_MAX": "4"},
-        # Delegation's PEP clock prompts on the real clock once, at start, then hourly: emails about the children
-        # other tests make would otherwise arrive in the middle of their counts. Prompt tests run replicas on a
-        # clock file with their own interval (tests/system/test_prompts.py).
+        # Delegation's PEP clock prompts on the real clock only as it starts, not every few minutes: emails about
+        # the children other tests make (10,000 of them for the dashboard) would otherwise arrive in the middle of
+        # their counts. Prompt tests run replicas on a clock file with their own interval (test_prompts.py).
         service_env={"notify": {"EPEP_BUS_RETRY_DELAYS": FAST_RETRIES},
-                     "delegation": {"EPEP_PROMPT_INTERVAL_SECONDS": "3600"}})
+                     "delegation": {"EPEP_PROMPT_INTERVAL_SECONDS": "86400"}})
     admin = f"postgresql://{local.pg_admin_user}@{PG_HOST}:{PG_PORT}"
     try:
         local.migrate()
