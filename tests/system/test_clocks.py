@@ -1,7 +1,8 @@
 """A child's PEP clocks through the gateway (issue 18): a child created by the API with the date they entered care
 by emergency placement has an initial-PEP clock that delegation dates by the LA's rule, on delegation's own clock
-(a clock file, so the test chooses "today"); the PEP's meeting, once held, meets it. Anyone who does not work with
-the child gets 404, as for an unknown child.
+(a clock file, so the test chooses "today"); the PEP's meeting, once held, meets it; the LA's VS admin changing the
+rule moves the date and the explanation names the new version, while a client that leaves the clock rules out of its
+save keeps them. Anyone who does not work with the child gets 404, as for an unknown child.
 
 Dates worked out by hand: entered care Mon 2 Nov 2026 by emergency placement, 10 working days (no bank holidays):
 Tue 3 (1), Wed 4 (2), Thu 5 (3), Fri 6 (4), Mon 9 (5), Tue 10 (6), Wed 11 (7), Thu 12 (8), Fri 13 (9), Mon 16 Nov
@@ -22,6 +23,9 @@ from tests.support.clock import service_on_a_clock, set_clock
 from tests.system.test_children import SW, new_child
 from tests.system.test_tasks import eventually, save
 
+# The rules of the timescales API's first version, and the PEP clocks' rules added since.
+FIRST_RULES = ("initial_pep", "initial_pep_emergency", "delegate", "dt_return", "vs_review", "approver", "finalise")
+CLOCK_RULES = ("review_after_change", "post16_review", "qa_review", "due_soon", "escalate_after")
 ENTERED = date(2026, 11, 2)
 DUE = date(2026, 11, 16)
 
@@ -30,6 +34,7 @@ DUE = date(2026, 11, 16)
 def cookies(system: RunningSystem) -> dict[str, str]:
     return {who: system.sign_in(email) for who, email in (
         ("caseworker", "caseworker@demo.test"), ("sw", "sw@demo.test"), ("dt", "dt@demo.test"),
+        ("admin", "admin@demo.test"),
         ("dt2", "dt2@demo.test"), ("northshire", "admin@northshire.test"))}
 
 
@@ -85,6 +90,34 @@ def test_a_childs_initial_pep_clock_on_delegations_clock(system: RunningSystem, 
 
         initial = eventually(met, "delegation hears of the meeting")
         assert (initial["met_on"], initial["pep_id"], initial["due"]) == ("2026-11-12", pep["id"], DUE.isoformat())
+
+        # The LA's VS admin gives emergency placements 5 working days (Tue 3, Wed 4, Thu 5, Fri 6, Mon 9 Nov 2026),
+        # sending only the rules a client of the first version knew of: the clock rules keep their values.
+        admin = cookies["admin"]
+        timescales = f"/api/v1/organisations/{child['la_id']}/timescales"
+        before = system.api("GET", timescales, cookie=admin)[1]
+        assert before["rules"]["review_after_change"]["counts"] == "after a change of school or placement"
+        assert before["rules"]["post16_review"]["unit"] in ("months", "weeks", "working_days", "school_days")
+        old_rules = {name: {"amount": before["rules"][name]["amount"], "unit": before["rules"][name]["unit"]}
+                     for name in FIRST_RULES}
+        body = {"based_on_version": before["version"], "term_periods": before["term_periods"],
+                "inset_days": before["inset_days"], "termly_deadlines": before["termly_deadlines"]}
+        status, saved, _ = system.api("PUT", timescales, {
+            **body, "rules": {**old_rules, "initial_pep_emergency": {"amount": 5, "unit": "working_days"}}},
+            cookie=admin)
+        assert status == 200, saved
+        try:
+            assert {k: saved["rules"][k] for k in CLOCK_RULES} == {k: before["rules"][k] for k in CLOCK_RULES}
+            initial = by_key(clocks_of(system, cw, child["id"])[1])["initial_pep"]
+            assert (initial["due"], initial["state"]) == ("2026-11-09", "met")
+            assert initial["explanation"] == (
+                "5 working days after entering care on 2 November 2026 by emergency placement (LA rule "
+                f"'initial_pep_emergency', version {saved['version']}); met by the PEP meeting on 12 November 2026")
+        finally:
+            status, back, _ = system.api("PUT", timescales, {
+                **body, "based_on_version": saved["version"], "rules": old_rules}, cookie=admin)
+            assert status == 200 and back["rules"]["initial_pep_emergency"]["amount"] == old_rules[
+                "initial_pep_emergency"]["amount"], back
 
 
 def test_only_people_who_work_with_the_child_see_its_clocks(system: RunningSystem,
