@@ -6,6 +6,7 @@ name. qa counts every figure; another LA's dashboard is "Page not found"."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from services.portal.pagekit import gateway, optional_uuid, render_signed_in
 from shared.api import qa
 from shared.api.auth import GET_ME
 from shared.api.identity import LIST_SETTINGS
-from shared.api.in_date import GET_IN_DATE, LIST_IN_DATE_CHILDREN
+from shared.api.in_date import GET_IN_DATE, LIST_IN_DATE_CHILDREN, InDate
 
 routes = web.RouteTableDef()
 
@@ -155,12 +156,10 @@ async def _chosen(request: web.Request) -> tuple[str, list[tuple[str, str]], dic
 async def dashboard(request: web.Request) -> web.Response:
     la_id, las, filters = await _chosen(request)
     query = {"la_id": la_id, **{k: v for k, v in filters.items() if v}}
-    found = await gateway(request).call(qa.GET_DASHBOARD, ensure_signed_in(request), query=query)
-    try:
-        setting_names = {str(s.id): s.name
-                         for s in await gateway(request).call(LIST_SETTINGS, ensure_signed_in(request), la_id=la_id)}
-    except GatewayProblem:  # not everyone at the Virtual School may list its settings: show their ids then
-        setting_names = {}
+    # qa's figures, delegation's in-date figure and identity's setting names, asked at once.
+    found, in_date_found, setting_names = await asyncio.gather(
+        gateway(request).call(qa.GET_DASHBOARD, ensure_signed_in(request), query=query),
+        _in_date_figure(request, la_id), _setting_names(request, la_id))
     by_setting = [{"financial_year": a.financial_year or "Not given", "requests": a.requests, "amount": a.amount,
                    "label": "No setting" if a.setting_id is None
                    else setting_names.get(str(a.setting_id), f"Setting {a.setting_id}")}
@@ -197,7 +196,7 @@ async def dashboard(request: web.Request) -> web.Response:
                                    ATTAINMENT_COLOURS),
         "attainment_progress": _count_chart("attainment_progress", "Progress since the last PEP",
                                             found.attainment_progress, ATTAINMENT_COLOURS)}
-    in_date = await _in_date(request, la_id, setting_names)
+    in_date = _in_date(in_date_found, la_id, setting_names)
     context: dict[str, Any] = {
         "in_date": in_date,
         "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"), "las": las,
@@ -236,12 +235,27 @@ def _in_date_link(la_id: str, group: str = "la", key: str | None = None) -> str:
     return "/dashboard/in-date?" + urlencode(query)
 
 
-async def _in_date(request: web.Request, la_id: str, setting_names: dict[str, str]) -> dict[str, Any] | None:
-    """The in-date figure, its breakdowns with a link to the children behind each, and its trend by term as a table
-    and a chart; None when delegation cannot answer just now (the rest of the dashboard still shows)."""
+async def _setting_names(request: web.Request, la_id: str) -> dict[str, str]:
     try:
-        found = await gateway(request).call(GET_IN_DATE, ensure_signed_in(request), la_id=la_id)
+        return {str(s.id): s.name
+                for s in await gateway(request).call(LIST_SETTINGS, ensure_signed_in(request), la_id=la_id)}
+    except GatewayProblem:  # not everyone at the Virtual School may list its settings: show their ids then
+        return {}
+
+
+async def _in_date_figure(request: web.Request, la_id: str) -> InDate | None:
+    """delegation's in-date figure; None when it cannot answer just now (the rest of the dashboard still shows)."""
+    try:
+        found: InDate = await gateway(request).call(GET_IN_DATE, ensure_signed_in(request), la_id=la_id)
     except (GatewayProblem, GatewayUnavailable):
+        return None
+    return found
+
+
+def _in_date(found: InDate | None, la_id: str, setting_names: dict[str, str]) -> dict[str, Any] | None:
+    """The in-date figure, its breakdowns with a link to the children behind each, and its trend by term as a table
+    and a chart."""
+    if found is None:
         return None
     groups = {}
     for group, rows in (("setting", found.by_setting), ("social_worker", found.by_social_worker),
