@@ -16,7 +16,15 @@ from aiohttp import web
 
 from services.delegation import timescale_store
 from services.delegation.domain.clocks import ChildFacts, PepFacts
-from services.delegation.domain.in_date import Counted, figure, in_care_on, overdue, percent, trend_days
+from services.delegation.domain.in_date import (
+    Counted,
+    figure,
+    in_care_on,
+    overdue,
+    percent,
+    trend_days,
+    trend_note,
+)
 from services.delegation.domain.timescales import Timescales
 from shared.api.in_date import (
     GET_IN_DATE,
@@ -115,11 +123,10 @@ def _in_date(found: Children, la_id: uuid.UUID, today: date) -> InDate:
     for term, day, current in trend_days(found.config, today):
         n, ok = figure(found.counted, found.config, day)
         trend.append(InDateTerm(term=term, as_of=day, current=current, children=n, in_date=ok, percent=percent(ok, n)))
-    note = None if trend else ("The LA has no term dates for this academic year: add them on the timescales page "
-                               "to see the figure term by term")
     return InDate(la_id=la_id, today=today, children=children, in_date=in_date, percent=percent(in_date, children),
                   by_setting=_groups(found, "setting", today), by_social_worker=_groups(found, "social_worker", today),
-                  by_caseworker=_groups(found, "caseworker", today), trend=trend, trend_note=note)
+                  by_caseworker=_groups(found, "caseworker", today), trend=trend,
+                  trend_note=trend_note(found.config, today))
 
 
 @serves(routes, GET_IN_DATE)

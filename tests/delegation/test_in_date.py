@@ -22,6 +22,7 @@ from services.delegation.domain.in_date import (
     overdue,
     percent,
     trend_days,
+    trend_note,
 )
 from services.delegation.domain.timescales import Calendar, TermlyDeadline, TermPeriod, Timescales
 from shared.workdays import add_months, add_period
@@ -66,6 +67,11 @@ def test_trend_is_each_term_so_far_as_of_its_end_and_today_for_the_current_term(
     # A new academic year (1 September 2027) has no terms yet; without term dates there is no trend.
     assert trend_days(LA, date(2027, 9, 1)) == []
     assert trend_days(Timescales(), date(2027, 2, 3)) == []
+    # Why there is none, in words: the LA's year has not started, or it has no term dates for it.
+    assert trend_note(LA, date(2026, 9, 1)) == "No term of this academic year has started yet"
+    assert trend_note(LA, date(2027, 9, 1)).startswith("The LA has no term dates for this academic year")
+    assert trend_note(Timescales(), date(2027, 2, 3)).startswith("The LA has no term dates")
+    assert trend_note(LA, date(2027, 2, 3)) is None
     assert academic_year_start(date(2027, 8, 31)) == date(2026, 9, 1)
     assert academic_year_start(date(2027, 9, 1)) == date(2027, 9, 1)
 

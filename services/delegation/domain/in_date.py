@@ -60,6 +60,17 @@ def academic_year_start(today: date) -> date:
     return date(today.year if (today.month, today.day) >= (month, day) else today.year - 1, month, day)
 
 
+def trend_note(config: Timescales, today: date) -> str | None:
+    """Why there is no trend on `today`, in words (None when there is one)."""
+    if trend_days(config, today):
+        return None
+    start = academic_year_start(today)
+    if any(t.end >= start for t in terms(Calendar.of(config))):
+        return "No term of this academic year has started yet"
+    return ("The LA has no term dates for this academic year: add them on the timescales page to see the figure "
+            "term by term")
+
+
 def trend_days(config: Timescales, today: date) -> list[tuple[str, date, bool]]:
     """The days the trend is counted on: each of the LA's terms this academic year that has started, as of its
     last day (today for the term today is in), and today outside term time. Empty without term dates."""
