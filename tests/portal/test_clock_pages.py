@@ -99,3 +99,24 @@ async def test_a_meeting_after_the_terms_deadline_is_warned_on_the_pep(portal: T
     fake.answer("GET", f"/peps/{ID}", 200, pep)
     fake.answer("GET", f"{CHILD}/clocks", 200, _clocks(meeting_pep="0f0f0f0f-0000-4000-8000-000000000000"))
     assert 'id="late-meeting"' not in await (await portal.get(f"/peps/{ID}")).text()
+
+
+async def test_the_timescales_preview_takes_a_change_and_a_submission(portal: TestClient, fake: FakeGateway) -> None:
+    preview = f"/organisations/{ID}/timescales/preview"
+    url = (f"/organisations/{ID}/timescales?preview=1&moved.day=21&moved.month=5&moved.year=2027"
+           "&submitted.day=14&submitted.month=12&submitted.year=2026")
+    resp = await portal.get(url)
+    html = await resp.text()
+    assert resp.status == 200, html
+    assert fake.asked("POST", preview)[-1] == {"placement": "planned", "moved_on": "2027-05-21",
+                                               "submitted_on": "2026-12-14"}
+    assert "Date of a change of school or placement" in html and "Date a PEP was submitted" in html
+    assert 'name="moved.day"' in html and 'value="21"' in html  # what was typed stays
+    # A date that is not real is named, and nothing is asked.
+    asked = len(fake.asked("POST", preview))
+    html = await (await portal.get(f"/organisations/{ID}/timescales?preview=1&moved.day=31&moved.month=2"
+                                   "&moved.year=2027")).text()
+    assert "The date of the change of school or placement must be a real date, like 3 3 2027" in html
+    assert len(fake.asked("POST", preview)) == asked
+    html = await (await portal.get(f"/organisations/{ID}/timescales?preview=1")).text()
+    assert "Enter at least one date: a meeting, entering care, a change, or a submission" in html

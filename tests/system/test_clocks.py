@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from shared import demo
 from tests.conftest import RunningSystem
 from tests.support.clock import service_on_a_clock, set_clock
 from tests.system.test_children import SW, new_child
@@ -130,3 +131,17 @@ def test_only_people_who_work_with_the_child_see_its_clocks(system: RunningSyste
         assert (status, body["code"]) == (404, "not_found"), outsider
     assert clocks_of(system, cookies["caseworker"], str(uuid.uuid4()))[0] == 404
     assert clocks_of(system, cookies["caseworker"], "not-a-child")[0] == 404
+
+
+def test_the_preview_dates_a_change_and_a_submission(system: RunningSystem, cookies: dict[str, str]) -> None:
+    # A change on Fri 21 May 2027: Mon 24 (1) ... Fri 28 (5), [Mon 31 May bank holiday] Tue 1 Jun (6) ... Mon 7 Jun
+    # (10). Submitted Mon 14 Dec 2026: Tue 15 (1) ... Thu 24 (8), [25-28 Dec] Tue 29 (9), Wed 30 Dec 2026 (10).
+    la = str(demo.LA_ID)  # its clock rules are the defaults (tests that change a rule put it back)
+    status, body, _ = system.api("POST", f"/api/v1/organisations/{la}/timescales/preview",
+                                 {"moved_on": "2027-05-21", "submitted_on": "2026-12-14"}, cookie=cookies["caseworker"])
+    assert status == 200, body
+    assert {d["key"]: d["due"] for d in body["deadlines"]} == {"review_after_change": "2027-06-07",
+                                                               "qa_review": "2026-12-30"}
+    status, body, _ = system.api("POST", f"/api/v1/organisations/{la}/timescales/preview", {},
+                                 cookie=cookies["caseworker"])
+    assert (status, body["errors"][0]["field"]) == (422, "meeting_date"), body
