@@ -199,4 +199,4 @@ async def _on_review(ctx: MessageContext, data: ReviewDecided) -> None:
 
 
 def subscriptions() -> list[Subscription]:
-    return [subscribe("delegation.in_date_caseworkers", ReviewDecided, _on_review)]
+    return [subscribe("delegation.in_date_reviewers", ReviewDecided, _on_review)]
