@@ -11,6 +11,7 @@ Tue 3 (1), Wed 4 (2), Thu 5 (3), Fri 6 (4), Mon 9 (5), Tue 10 (6), Wed 11 (7), T
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from datetime import date
 from pathlib import Path
@@ -145,3 +146,61 @@ def test_the_preview_dates_a_change_and_a_submission(system: RunningSystem, cook
     status, body, _ = system.api("POST", f"/api/v1/organisations/{la}/timescales/preview", {},
                                  cookie=cookies["caseworker"])
     assert (status, body["errors"][0]["field"]) == (422, "meeting_date"), body
+
+
+def test_a_meeting_booked_after_the_terms_deadline_is_flagged_and_warned(system: RunningSystem,
+                                                                         cookies: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    """The LA's Autumn 2026 runs 2 September to 18 December with its deadline on Fri 11 December; the DT books the
+    meeting for Mon 14 December: the termly clock says booked late, and the PEP's pages say "This meeting is after
+    Autumn 2026's deadline of 11 December 2026" as soon as the date is saved. Moved to Thu 10 December: neither."""
+    cw, sw, dt, admin = cookies["caseworker"], cookies["sw"], cookies["dt"], cookies["admin"]
+    timescales = f"/api/v1/organisations/{demo.LA_ID}/timescales"
+    before = system.api("GET", timescales, cookie=admin)[1]
+    rules = {name: {"amount": r["amount"], "unit": r["unit"]} for name, r in before["rules"].items()}
+    status, saved, _ = system.api("PUT", timescales, {
+        "based_on_version": before["version"], "rules": rules, "inset_days": [],
+        "term_periods": [{"term": "Autumn 2026", "start": "2026-09-02", "end": "2026-12-18"}],
+        "termly_deadlines": [{"term": "Autumn 2026", "due": "2026-12-11"}]}, cookie=admin)
+    assert status == 200, saved
+    try:
+        child = new_child(system, cw, social_worker_id=SW, date_entered_care="2024-01-08")
+        status, pep, _ = system.api("POST", f"/api/v1/children/{child['id']}/peps", {
+            "kind": "termly_review", "term": "autumn", "academic_year": "2026/27"}, cookie=sw)
+        assert status == 201, pep
+        with service_on_a_clock(system, "delegation", tmp_path / "clock") as clock:
+            set_clock(clock, date(2026, 12, 1))
+            status, body = save(system, dt, pep["id"], "meeting", {"meeting_date": "2026-12-14",
+                                                                   "meeting_time": "10:00", "location": "Oakfield"})
+            assert status == 200, body
+            warning = "This meeting is after Autumn 2026’s deadline of 11 December 2026"
+            for path in (f"/peps/{pep['id']}", f"/peps/{pep['id']}/sections/meeting"):
+                assert warning in portal_page(system, dt, path), path
+
+            def termly(booked_late: bool) -> dict[str, Any] | None:
+                found = by_key(clocks_of(system, cw, child["id"])[1]).get("termly_review")
+                return found if found and found["booked_late"] is booked_late else None
+
+            late = eventually(lambda: termly(True), "delegation hears of the meeting date")
+            assert (late["due"], late["state"], late["term"], late["pep_id"]) == (
+                "2026-12-11", "open", "Autumn 2026", pep["id"])
+            assert late["explanation"] == ("The LA's deadline for Autumn 2026 (LA rule 'termly_deadline', version "
+                                           f"{saved['version']}); the meeting booked for 14 December 2026 is after it")
+
+            status, body = save(system, dt, pep["id"], "meeting", {"meeting_date": "2026-12-10",
+                                                                   "meeting_time": "10:00", "location": "Oakfield"})
+            assert status == 200, body
+            assert warning not in portal_page(system, dt, f"/peps/{pep['id']}")
+            eventually(lambda: termly(False), "delegation hears of the new date")
+    finally:
+        now_at = system.api("GET", timescales, cookie=admin)[1]
+        status, back, _ = system.api("PUT", timescales, {
+            "based_on_version": now_at["version"], "rules": rules, "inset_days": before["inset_days"],
+            "term_periods": before["term_periods"], "termly_deadlines": before["termly_deadlines"]}, cookie=admin)
+        assert status == 200, back
+
+
+def portal_page(system: RunningSystem, cookie: str, path: str) -> str:
+    request = urllib.request.Request(system.portal_url + path, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(response.read().decode())
