@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from services.delegation import timescale_store
-from services.delegation.domain.clocks import ChildFacts, PepFacts
+from services.delegation.domain.clocks import ChildFacts, PepFacts, in_date
 from services.delegation.domain.in_date import (
     Counted,
     figure,
@@ -48,7 +48,6 @@ from shared.web import CLAIMS, path_uuid, serves
 from shared.workdays import uk_date
 
 routes = web.RouteTableDef()
-GROUPS = {"setting": "setting_id", "social_worker": "social_worker_id", "caseworker": "caseworker_id"}
 
 
 def _virtual_school(claims: Claims, la_id: uuid.UUID) -> None:
@@ -103,29 +102,32 @@ async def _children(conn: asyncpg.Connection, la_id: uuid.UUID) -> Children:
     return Children(config, list(rows), peps, caseworkers)
 
 
-def _groups(found: Children, group: str, today: date) -> list[InDateGroup]:
-    members: dict[uuid.UUID | None, list[Counted]] = defaultdict(list)
+def _groups(found: Children, group: str, today_ok: dict[uuid.UUID, bool]) -> list[InDateGroup]:
+    """Each group's figure, from whether each child counted today is in date (`today_ok`)."""
+    members: dict[uuid.UUID | None, list[bool]] = defaultdict(list)
     for c in found.counted:
-        members[c.groups[group]].append(c)
+        if c.child.child_id in today_ok:
+            members[c.groups[group]].append(today_ok[c.child.child_id])
     names = found.names(group)
-    out = []
-    for key, these in members.items():
-        children, in_date = figure(these, found.config, today)
-        out.append(InDateGroup(id=key, name=names.get(key) if key else None, children=children, in_date=in_date,
-                               percent=percent(in_date, children)))
+    out = [InDateGroup(id=key, name=names.get(key) if key else None, children=len(oks), in_date=sum(oks),
+                       percent=percent(sum(oks), len(oks))) for key, oks in members.items()]
     # The lowest share first: where the Virtual School is most needed.
     return sorted(out, key=lambda g: (g.percent if g.percent is not None else 101, g.name or "", str(g.id)))
 
 
 def _in_date(found: Children, la_id: uuid.UUID, today: date) -> InDate:
-    children, in_date = figure(found.counted, found.config, today)
+    # Each child once for today (the LA's figure and every breakdown), then the LA's figure on each trend day.
+    today_ok = {c.child.child_id: in_date(c.child, c.peps, found.config, today) for c in found.counted
+                if in_care_on(c.child, today)}
     trend = []
     for term, day, current in trend_days(found.config, today):
         n, ok = figure(found.counted, found.config, day)
         trend.append(InDateTerm(term=term, as_of=day, current=current, children=n, in_date=ok, percent=percent(ok, n)))
-    return InDate(la_id=la_id, today=today, children=children, in_date=in_date, percent=percent(in_date, children),
-                  by_setting=_groups(found, "setting", today), by_social_worker=_groups(found, "social_worker", today),
-                  by_caseworker=_groups(found, "caseworker", today), trend=trend,
+    children, ok_today = len(today_ok), sum(today_ok.values())
+    return InDate(la_id=la_id, today=today, children=children, in_date=ok_today, percent=percent(ok_today, children),
+                  by_setting=_groups(found, "setting", today_ok),
+                  by_social_worker=_groups(found, "social_worker", today_ok),
+                  by_caseworker=_groups(found, "caseworker", today_ok), trend=trend,
                   trend_note=trend_note(found.config, today))
 
 
@@ -162,12 +164,12 @@ def _listed(found: Children, la_id: uuid.UUID, query: InDateChildrenQuery, today
     chosen = [c for c in found.counted if in_care_on(c.child, today)
               and (query.group == "la" or c.groups[query.group] == query.id)]
     items = [_child(found, c, today) for c in chosen]
-    in_date = sum(i.in_date for i in items)
+    ok = sum(i.in_date for i in items)
     shown = [i for i in items if not (query.not_in_date and i.in_date)]
     shown.sort(key=lambda i: i.in_date)  # stable: by name within each
     return InDateChildren(la_id=la_id, today=today, group=query.group, id=query.id,
                           name=found.names(query.group).get(query.id) if query.id else None,
-                          children=len(items), in_date=in_date, percent=percent(in_date, len(items)), items=shown)
+                          children=len(items), in_date=ok, percent=percent(ok, len(items)), items=shown)
 
 
 @serves(routes, LIST_IN_DATE_CHILDREN)
