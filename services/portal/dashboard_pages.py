@@ -21,6 +21,7 @@ from shared.api import qa
 from shared.api.auth import GET_ME
 from shared.api.identity import LIST_SETTINGS
 from shared.api.in_date import GET_IN_DATE, LIST_IN_DATE_CHILDREN, InDate
+from shared.csvcells import csv_response
 
 routes = web.RouteTableDef()
 
@@ -272,10 +273,9 @@ def _in_date(found: InDate | None, la_id: str, setting_names: dict[str, str]) ->
             "groups": [(IN_DATE_GROUPS[g], rows) for g, rows in groups.items()], "trend": trend, "chart": chart}
 
 
-@routes.get("/dashboard/in-date")
-async def in_date_children(request: web.Request) -> web.Response:
-    """The children behind one in-date figure (the LA's, or a setting's, social worker's or caseworker's), those not
-    in date first, each with why."""
+async def _in_date_list(request: web.Request) -> dict[str, Any]:
+    """The children behind one in-date figure (the LA's, or a setting's, social worker's or caseworker's) as the page
+    and its CSV show them."""
     la_id, las, _ = await _chosen(request)
     group = request.query.get("group", "la")
     if group not in ("la", *IN_DATE_GROUPS):
@@ -291,7 +291,6 @@ async def in_date_children(request: web.Request) -> web.Response:
         with contextlib.suppress(GatewayProblem):  # not everyone at the Virtual School may list its settings
             setting_names = {str(s.id): s.name for s in await gateway(request).call(
                 LIST_SETTINGS, ensure_signed_in(request), la_id=la_id)}
-    whose = None if group == "la" else _group_name(group, key or None, found.name, setting_names)
     items = [{"child": i.child_name, "href": f"/children/{i.child_id}", "in_date": i.in_date,
               "setting": setting_names.get(str(i.setting_id), f"Setting {i.setting_id}") if i.setting_id
               else "No setting", "social_worker": i.social_worker_name or ("Not named" if i.social_worker_id
@@ -299,13 +298,40 @@ async def in_date_children(request: web.Request) -> web.Response:
               "caseworker": i.caseworker_name or ("Not named" if i.caseworker_id else "Not reviewed yet"),
               "reasons": i.reasons} for i in found.items]
     base = {"la_id": la_id, "group": group, **({"id": key} if key else {})}
+    return {"la_id": la_id, "las": las, "group": group, "found": found, "items": items, "not_in_date": not_in_date,
+            "base": base, "whose": None if group == "la" else _group_name(group, key or None, found.name,
+                                                                         setting_names)}
+
+
+@routes.get("/dashboard/in-date")
+async def in_date_children(request: web.Request) -> web.Response:
+    """The children behind one in-date figure, those not in date first, each with why."""
+    chosen = await _in_date_list(request)
+    la_id, base, found = chosen["la_id"], chosen["base"], chosen["found"]
+    query = {**base, **({"not_in_date": "yes"} if chosen["not_in_date"] else {})}
     context: dict[str, Any] = {
-        "current_page": "qa", "la_id": la_id, "la_name": dict(las).get(la_id, "Your Virtual School"),
-        "whose": whose, "group_label": IN_DATE_GROUPS.get(group), "found": found, "percent": _percent(found.percent),
-        "items": items, "not_in_date": not_in_date, "all_href": "/dashboard/in-date?" + urlencode(base),
+        "current_page": "qa", "la_id": la_id, "la_name": dict(chosen["las"]).get(la_id, "Your Virtual School"),
+        "whose": chosen["whose"], "group_label": IN_DATE_GROUPS.get(chosen["group"]), "found": found,
+        "percent": _percent(found.percent), "items": chosen["items"], "not_in_date": chosen["not_in_date"],
+        "all_href": "/dashboard/in-date?" + urlencode(base),
         "late_href": "/dashboard/in-date?" + urlencode({**base, "not_in_date": "yes"}),
+        "csv_href": "/dashboard/in-date.csv?" + urlencode(query),
         "dashboard_href": "/dashboard?" + urlencode({"la_id": la_id})}
     return await render_signed_in(request, "dashboard_in_date.html", context)
+
+
+IN_DATE_CSV_HEADER = ["child", "in_date", "setting", "social_worker", "qa_caseworker", "overdue", "due", "why"]
+
+
+@routes.get("/dashboard/in-date.csv")
+async def in_date_children_csv(request: web.Request) -> web.Response:
+    """What the page lists, one row for each reason a child is not in date (one row for a child in date)."""
+    chosen = await _in_date_list(request)
+    rows = [[r["child"], "yes" if r["in_date"] else "no", r["setting"], r["social_worker"], r["caseworker"],
+             why.label if why else None, why.due.isoformat() if why and why.due else None,
+             why.explanation if why else None]
+            for r in chosen["items"] for why in (r["reasons"] or [None])]
+    return csv_response(IN_DATE_CSV_HEADER, rows, f"in-date-{chosen['group']}-{chosen['found'].today.isoformat()}.csv")
 
 
 def _choices(anyone: str, names: dict[str, str], chosen: str) -> list[dict[str, Any]]:

@@ -1,12 +1,15 @@
 """Children with a PEP in date, in the browser: the VS admin reads the figure at the top of the dashboard, opens the
-children behind it (those not in date first, each with why), narrows them to those not in date, and opens a
-setting's children from its row in the breakdown. A child who entered care long ago with no PEP makes sure one is
-not in date. Every page is checked with axe-core against WCAG 2.2 AA."""
+children behind it (those not in date first, each with why), narrows them to those not in date and downloads
+them as CSV, and opens a setting's children from its row in the breakdown. A child who entered care long ago with
+no PEP makes sure one is not in date. Every page is checked with axe-core against WCAG 2.2 AA."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, expect
@@ -59,6 +62,15 @@ async def test_the_virtual_school_opens_the_children_behind_the_in_date_figure(s
     await expect(page.get_by_role("row", name=re.compile(r"Robin Overdue"))).to_be_visible()
     assert await page.locator(".govuk-tag--green").count() == 0
     await assert_accessible(page)
+    # The same list as CSV: the child's row names the clock, its date and its rule.
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download this list (CSV)").click()
+    path = await (await download_info.value).path()
+    rows = list(csv.reader(io.StringIO(Path(path).read_bytes().decode("utf-8-sig"))))
+    assert rows[0] == ["child", "in_date", "setting", "social_worker", "qa_caseworker", "overdue", "due", "why"]
+    mine = [r for r in rows if r[0] == "Robin Overdue <b> & Co"]
+    assert mine and mine[0][1] == "no" and mine[0][5] == "Initial PEP" and "4 January 2021" in mine[0][7]
+    assert all(r[1] == "no" for r in rows[1:])
 
     # A setting's children, from its row in the breakdown; the child's name leads to their record.
     await page.get_by_role("link", name="Back to the dashboard").click()

@@ -21,7 +21,8 @@ from tests.portal.world import EVIL, ID, KEY, SETTING, SHOWN, world_answers
 
 # Files, not pages: no template draws them.
 NOT_PAGES = {"/children/{child_id}/subject-access.json", "/children/{child_id}/subject-access.pdf",
-             "/dashboard.csv", "/funding.csv", "/caseload.csv", "/peps/{pep_id}/download/termly.pdf", "/peps/{pep_id}/download/full.pdf",
+             "/dashboard.csv", "/dashboard/in-date.csv", "/funding.csv", "/caseload.csv",
+             "/peps/{pep_id}/download/termly.pdf", "/peps/{pep_id}/download/full.pdf",
              "/peps/{pep_id}/download/pep.json", "/forms/{key}/blank.pdf", "/attachments/{attachment_id}/download",
              "/session", "/healthz", "/readyz", "/metrics",
              # notify's rendered email itself, served as it is (notify's templates escape its text)

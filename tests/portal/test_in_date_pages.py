@@ -5,6 +5,8 @@ the rest of the dashboard working, and another LA's list is "Page not found"."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -132,6 +134,17 @@ async def test_the_children_behind_a_figure_say_why_each_is_not_in_date(portal: 
                                    )).text()
     assert fake.asked("GET", path)[-1] == {"group": "setting", "id": OAKFIELD, "not_in_date": "true"}
     assert "Show every child" in html
+    # The same list as CSV: one row for each reason, one for a child in date; text as text, never a formula.
+    resp = await portal.get(f"/dashboard/in-date.csv?la_id={LA}&group=setting&id={OAKFIELD}")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="in-date-setting-2027-01-20.csv"' in resp.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    assert rows == [
+        ["child", "in_date", "setting", "social_worker", "qa_caseworker", "overdue", "due", "why"],
+        [f"Robin {EVIL}", "no", f"Oakfield {EVIL}", "Sam Social", "Not reviewed yet", "Initial PEP", "2026-11-30",
+         f"20 working days after entering care on 2 November 2026 {EVIL}"],
+        ["Sky Settled", "yes", f"Oakfield {EVIL}", "None allocated", "Cal Caseworker", "", "", ""]]
+    assert 'href="/dashboard/in-date.csv?la_id=' in html
     # A group the page does not know, and a list delegation refuses (another LA's), are "Page not found".
     assert (await portal.get(f"/dashboard/in-date?la_id={LA}&group=everyone")).status == 404
     fake.answer("GET", path, *problem(404, "Not found", code="not_found"))
