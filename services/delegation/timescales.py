@@ -5,7 +5,6 @@ care. Anyone outside the LA's Virtual School gets 404: another LA's configuratio
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import asyncpg
 from aiohttp import web
@@ -55,9 +54,11 @@ def _out(la_id: uuid.UUID, config: Timescales, row: asyncpg.Record | None) -> ap
         term_dates_version=config.term_dates_version, termly_deadlines_version=config.termly_deadlines_version)
 
 
-def _edited(body: api.TimescalesIn) -> Timescales:
+def _edited(body: api.TimescalesIn, current: Timescales) -> Timescales:
+    """The configuration as sent; a rule left out (the PEP clocks' rules came later) keeps its current value."""
     return Timescales(
-        rules={name: Rule(rule.amount, rule.unit) for name, rule in body.rules},
+        rules={name: Rule(rule.amount, rule.unit) if rule is not None else current.rule(name)
+               for name, rule in body.rules},
         term_periods=tuple(TermPeriod(p.term, p.start, p.end) for p in body.term_periods),
         inset_days=frozenset(body.inset_days),
         termly_deadlines=tuple(TermlyDeadline(d.term, d.due) for d in body.termly_deadlines))
@@ -86,7 +87,7 @@ async def change_timescales(request: web.Request) -> api.TimescalesOut:
         config, row = await store.current(conn, la_id)
         if body.based_on_version != config.version:
             raise _conflict(config.version)
-        saved = next_version(config, _edited(body))
+        saved = next_version(config, _edited(body, config))
         what = changes(config, saved)
         if not what:
             return _out(la_id, config, row)
@@ -131,18 +132,20 @@ async def preview_deadlines(request: web.Request) -> api.DeadlinePreview:
     la_id = path_uuid(request, "la_id")
     _virtual_school_roles(request[CLAIMS], la_id)
     body = await parse_body(request, api.DeadlinePreviewIn)
-    if body.meeting_date is None and body.date_entered_care is None:
-        message = "Enter a meeting date, a date entered care, or both"
+    if all(day is None for day in (body.meeting_date, body.date_entered_care, body.moved_on, body.submitted_on)):
+        message = ("Enter a meeting date, a date entered care, the date of a change of school or placement, or the "
+                   "date a PEP was submitted")
         raise Problem(422, "Give a date to work from", message, code="validation",
                       errors=[FieldError(field="meeting_date", message=message)])
     async with request.app[POOL].acquire() as conn:
         config, _ = await store.current(conn, la_id)
-    return _preview(config, body.meeting_date, body.date_entered_care, body.placement)
+    return _preview(config, body)
 
 
-def _preview(config: Timescales, meeting: date | None, entered_care: date | None,
-             placement: api.Placement) -> api.DeadlinePreview:
-    found = deadlines(config, meeting=meeting, entered_care=entered_care, placement=placement)
+def _preview(config: Timescales, body: api.DeadlinePreviewIn) -> api.DeadlinePreview:
+    found = deadlines(config, meeting=body.meeting_date, entered_care=body.date_entered_care,
+                      placement=body.placement, moved_on=body.moved_on, submitted_on=body.submitted_on,
+                      post16=True)
     return api.DeadlinePreview(version=config.version, deadlines=[
         api.DeadlineOut(key=d.key, label=d.label, due=d.due, rule=d.rule, rule_version=d.rule_version,
                         explanation=d.explanation) for d in found.values()])
