@@ -23,7 +23,6 @@ from shared.api import children as children_api
 from shared.api import clocks as clocks_api
 from shared.api import identity as identity_api
 from shared.api import in_date as in_date_api
-from shared.api import in_date as in_date_api
 from shared.api import notifications as notifications_api
 from shared.api import peps as peps_api
 from shared.api import qa as qa_api
@@ -222,8 +221,6 @@ def world_answers() -> dict[tuple[str, str], Any]:
         ("GET", "/pep-ratings"): s(qa_api.PepRatings),
         ("GET", "/funding"): s(qa_api.FundingList),
         ("GET", "/dashboard"): s(qa_api.Dashboard),
-        ("GET", f"{org}/in-date"): s(in_date_api.InDate),
-        ("GET", f"{org}/in-date/children"): s(in_date_api.InDateChildren),
         ("GET", f"{org}/in-date"): s(in_date_api.InDate),
         ("GET", f"{org}/in-date/children"): s(in_date_api.InDateChildren),
         ("GET", "/email-previews"): s(notifications_api.EmailPreviews),
