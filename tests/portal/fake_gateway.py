@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 SESSION = {"expires_at": "2030-01-01T12:00:00+00:00", "idle_expires_at": "2030-01-01T08:20:00+00:00",
            "warn_seconds_before": 120, "idle_timeout_seconds": 1200}
@@ -78,3 +78,9 @@ class FakeGateway:
             yield str(server.make_url("")).rstrip("/")
         finally:
             await server.close()
+
+
+def with_session(portal: TestClient) -> TestClient:
+    """The client with the session cookie the stand-in gateway knows (`fake.signed_in()` says as whom)."""
+    portal.session.cookie_jar.update_cookies({"epep_session": "session-token"})
+    return portal

@@ -5,17 +5,12 @@ are shown, and the navigation offers quality assurance to the Virtual School onl
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
-from tests.portal.fake_gateway import ME, FakeGateway
+from tests.portal.fake_gateway import ME, FakeGateway, with_session
 
 LA = ME["memberships"][0]["organisation_id"]  # type: ignore[index]
 OAKFIELD, SW, CW = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
@@ -48,18 +43,8 @@ def _dashboard(**extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            client.session.cookie_jar.update_cookies({"epep_session": "session-token"})
-            yield client
+def portal(portal: TestClient) -> TestClient:
+    return with_session(portal)
 
 
 async def test_pickers_name_settings_and_people_and_every_table_has_its_chart(portal: TestClient,

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from services.portal import text_limits
 from shared.api.children import NoteIn
 from tests.portal.fake_gateway import FakeGateway
-from tests.portal.test_pep_pages import PEP, SECTION_URL, fake, portal, signed_in  # noqa: F401  (fixtures)
+from tests.portal.test_pep_pages import PEP, SECTION_URL, signed_in  # noqa: F401  (a fixture)
 
 PORTAL = Path(__file__).resolve().parents[2] / "services" / "portal"
 

@@ -5,16 +5,10 @@ works when pep cannot answer."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
 from tests.portal.fake_gateway import ME, FakeGateway, problem
 
 CHILD = "5f6d2c3e-9a1b-4c7d-8e2f-0a1b2c3d4e5f"
@@ -25,20 +19,6 @@ DT = {**ME, "memberships": [{"organisation_id": SCHOOL, "organisation_name": "Oa
 RATING = {"pep_id": PEP, "child_id": CHILD, "child_name": "Riley <b>&</b> Smith", "kind": "termly_review",
           "term": "autumn", "academic_year": "2026/27", "status": "approved", "grade": "gold", "grade_label": "Gold",
           "outcome": "approve", "decided_at": "2026-11-23T10:00:00+00:00"}
-
-
-@pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            yield client
 
 
 def _signed_in(portal: TestClient, fake: FakeGateway, me: dict[str, Any]) -> None:

@@ -8,17 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
-from tests.portal.fake_gateway import FakeGateway, problem
+from tests.portal.fake_gateway import FakeGateway, problem, with_session
 from tests.portal.test_dashboard_pages import CW, LA, OAKFIELD, SW, _dashboard
 
 EVIL = "<b>Bold</b> & Co"
@@ -40,18 +35,8 @@ IN_DATE = {
 
 
 @pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            client.session.cookie_jar.update_cookies({"epep_session": "session-token"})
-            yield client
+def portal(portal: TestClient) -> TestClient:
+    return with_session(portal)
 
 
 def _settings(fake: FakeGateway) -> None:

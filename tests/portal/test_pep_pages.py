@@ -6,16 +6,11 @@ nothing; and someone else's save is never overwritten without the person choosin
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
 from tests.portal.fake_gateway import FakeGateway, problem
 
 CHILD = "4a90b9b1-87aa-5626-8e7f-03b04b27fc97"
@@ -72,20 +67,6 @@ def section(answers: dict[str, Any] | None = None, version: int = 4, can_edit: b
             "answers": answers if answers is not None else {"strengths": "Football", "excluded": False},
             "version": version, "status": "in_progress", "to_check": to_check or [],
             "updated_at": "2027-01-05T16:02:00+00:00", "updated_by_name": by, "missing": [], "can_edit": can_edit}
-
-
-@pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            yield client
 
 
 @pytest.fixture

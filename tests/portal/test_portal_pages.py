@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
 from tests.portal.fake_gateway import ME, SESSION, FakeGateway, problem
 
 LA = ME["memberships"][0]["organisation_id"]  # type: ignore[index]
@@ -23,20 +18,6 @@ ATTEMPT = "2d8e7f1a-5b3c-4e4d-9f0a-9b8c7d6e5f4a"
 LA_ORG = {"id": LA, "name": "Demo Virtual School", "organisation_type": "local_authority", "la_id": None,
           "setting_type": None, "urn": None, "phase": None, "address": None, "contact_email": None,
           "contact_phone": None, "designated_teacher": None, "can_manage": True}
-
-
-@pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            yield client
 
 
 def _signed_in(portal: TestClient, fake: FakeGateway) -> None:

@@ -4,16 +4,11 @@ that signed-in pages carry the person's own idle timeout and warning from the ga
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
-from tests.portal.fake_gateway import ME, SESSION, FakeGateway, problem
+from tests.portal.fake_gateway import ME, SESSION, FakeGateway, problem, with_session
 
 LA = ME["memberships"][0]["organisation_id"]  # type: ignore[index]
 LA_ORG = {"id": LA, "name": "Kent <b>&</b> Medway", "organisation_type": "local_authority", "la_id": None,
@@ -34,13 +29,8 @@ def fake() -> FakeGateway:
 
 
 @pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            client.session.cookie_jar.update_cookies({"epep_session": "session-token"})
-            yield client
+def portal(portal: TestClient) -> TestClient:
+    return with_session(portal)
 
 
 async def _csrf(portal: TestClient) -> str:

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from services.portal.app import SPEC
-from services.portal.settings import PortalSettings
-from shared.service import create_app
 from tests.portal.fake_gateway import ME as ADMIN
 from tests.portal.fake_gateway import FakeGateway, problem
 
@@ -57,20 +52,6 @@ def full(template_id: str, version: int, la_id: str | None, body: dict[str, Any]
 
 LISTED = [summary(DEFAULT, 1, None, "2026-11-01T09:00:00+00:00"), summary(OWN_V3, 3, LA, "2026-11-24T16:37:00+00:00"),
           summary(OWN_V2, 2, LA), summary(ELSEWHERE, 1, OTHER_LA)]
-
-
-@pytest.fixture
-def fake() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-async def portal(tmp_path: Path, fake: FakeGateway) -> AsyncIterator[TestClient]:
-    (tmp_path / "portal.css").write_text("")
-    async with fake.running() as gateway_url:
-        settings = PortalSettings(environment="test", static_dir=tmp_path, gateway_url=gateway_url)
-        async with TestClient(TestServer(create_app(SPEC, settings))) as client:
-            yield client
 
 
 @pytest.fixture
