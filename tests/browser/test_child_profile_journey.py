@@ -62,7 +62,8 @@ async def test_a_teacher_reads_attendance_and_keeps_a_note_the_carer_does_not_se
     await expect(rows).to_have_count(3)
     await expect(rows.first).to_contain_text("40 of 40")
     await expect(rows.nth(1)).to_contain_text("80%")
-    indicators = page.locator(".govuk-summary-list").first
+    # The list after the "Key indicators" heading (the PEP deadlines card comes before it).
+    indicators = page.locator("h2:has-text('Key indicators') + .govuk-summary-list")
     await expect(indicators).to_contain_text("91.7%")  # 110 of 120 sessions this year
     await expect(indicators.locator(".govuk-summary-list__row", has_text="PP+ agreed")).to_contain_text("£0.00")
     await assert_accessible(page)

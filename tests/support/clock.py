@@ -38,9 +38,11 @@ def set_clock(clock_file: Path, day: date, hour: int = 9, minute: int = 0) -> No
 def service_on_a_clock(system: Any, service: str, clock_file: Path, env: dict[str, str] | None = None
                        ) -> Iterator[Path]:
     """Restart `service`'s own process (on its own port, so the gateway still reaches it) reading "now" from
-    `clock_file`, for its answers as well as its schedulers: "what is due today" is then the test's day. Started
-    at the real time; afterwards the service is restarted on the system's clock."""
-    clock_file.write_text(datetime.now(UK).isoformat())
+    `clock_file`, for its answers as well as its schedulers: "what is due today" is then the test's day. It starts
+    long ago, so the work its schedulers do as they start owes nothing (prompts about every child of an LA whose
+    term dates a test has just set would flood the mailbox of the tests after it); the test then sets its day.
+    Afterwards the service is restarted on the system's clock."""
+    clock_file.write_text(LONG_AGO)
     local = system.local
     before = dict(local.service_env.get(service, {}))
     local.service_env[service] = {**before, "EPEP_CLOCK_FILE": str(clock_file), **(env or {})}

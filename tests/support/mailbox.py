@@ -6,7 +6,7 @@ import email
 import email.policy
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,6 +16,18 @@ CODE = re.compile(r"\b(\d{4} \d{4})\b")
 @dataclass
 class Mailbox:
     maildir: Path
+    # A delivered message's file never changes: each is parsed once, however often a test looks (a run's mailbox
+    # holds thousands, and waiting for an email looks many times a second).
+    _parsed: dict[Path, tuple[float, str, EmailMessage]] = field(default_factory=dict, repr=False)
+
+    def _read(self, path: Path) -> tuple[float, str, EmailMessage]:
+        known = self._parsed.get(path)
+        if known is None:
+            mtime = path.stat().st_mtime
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            assert isinstance(msg, EmailMessage)
+            known = self._parsed[path] = (mtime, str(msg["To"]).lower(), msg)
+        return known
 
     def messages(self, to: str | None = None, since: float = 0.0) -> list[EmailMessage]:
         found: list[tuple[float, EmailMessage]] = []
@@ -24,12 +36,13 @@ class Mailbox:
             if not folder.exists():
                 continue
             for path in folder.iterdir():
-                mtime = path.stat().st_mtime
+                try:
+                    mtime, recipient, msg = self._read(path)
+                except FileNotFoundError:  # moved from new/ to cur/ while we looked: found there
+                    continue
                 if mtime < since:
                     continue
-                msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                assert isinstance(msg, EmailMessage)
-                if to is None or str(msg["To"]).lower() == to.lower():
+                if to is None or recipient == to.lower():
                     found.append((mtime, msg))
         return [m for _, m in sorted(found, key=lambda item: item[0])]
 
