@@ -75,6 +75,10 @@ class ServiceSettings(BaseSettings):
 
     # Trace exporter: none, console, file (JSON lines under trace_dir) or otlp (OTEL_EXPORTER_OTLP_* env).
     traces_exporter: Literal["none", "console", "file", "otlp"] = "none"
+    # EPEP_TRACES_SAMPLE_RATIO: the share of new traces recorded (0 to 1), decided once where a trace starts; a
+    # span whose caller sent a trace context follows the caller's decision (shared/telemetry.py). 1.0 here, for
+    # `make run` and the tests; deploy/ sets 0.1. An unsampled request still carries its trace id onwards and logs it.
+    traces_sample_ratio: float = 1.0
     trace_dir: str = "var/traces"
     log_level: str = "INFO"
     shutdown_timeout: float = 10.0
@@ -90,6 +94,18 @@ class ServiceSettings(BaseSettings):
         if any(not 0 <= d <= 1500 for d in delays):
             raise ValueError("each bus retry delay must be between 0 and 1500 seconds")
         return delays
+
+    @field_validator("traces_sample_ratio", mode="before")
+    @classmethod
+    def _a_share_of_traces(cls, value: object) -> float:
+        try:
+            ratio = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            ratio = float("nan")
+        if not 0.0 <= ratio <= 1.0:  # NaN fails this too
+            raise ValueError(f"EPEP_TRACES_SAMPLE_RATIO must be a number from 0 to 1 (the share of new traces "
+                             f"recorded, e.g. 0.1), not {value!r}")
+        return ratio
 
     @model_validator(mode="after")
     def _internal_keys(self) -> ServiceSettings:

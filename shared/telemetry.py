@@ -3,6 +3,8 @@
 The exporter is chosen by EPEP_TRACES_EXPORTER: `file` writes one JSON span per line to
 var/traces/<service>.jsonl (local runs and tests read it), `console` prints, `otlp` uses the standard
 OTEL_EXPORTER_OTLP_* variables, `none` keeps tracing on (context still propagates) but exports nothing.
+EPEP_TRACES_SAMPLE_RATIO sets the share of traces recorded where they start (1.0 locally and in tests, 0.1 in
+deploy/); every other span follows its parent's decision, across services too, so a trace is whole or absent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes
 
@@ -73,12 +75,17 @@ def _span_line(span: ReadableSpan) -> str:
 
 
 class _NoLoneQueries(Sampler):
-    """Every span (parent-based, as the SDK's default), except a SQL statement outside any trace: the outbox
-    relay's polls and the schedulers' claims, every second or so in every replica, would each make a one-span
-    trace that says nothing. A statement inside a request, a message or a traced tick is kept, under its span."""
+    """Parent-based: a span with a parent (in this process, or a caller's traceparent header or an event's stored
+    context) is recorded exactly when its parent was; a trace's first span is recorded for `ratio` of trace ids
+    (EPEP_TRACES_SAMPLE_RATIO). A span not recorded still has its trace id, which propagates onwards and is
+    logged, with the sampled flag off so the next service drops its spans too.
+    Except a SQL statement outside any trace, never recorded: the outbox relay's polls and the schedulers'
+    claims, every second or so in every replica, would each make a one-span trace that says nothing. A
+    statement inside a request, a message or a traced tick follows its span."""
 
-    def __init__(self) -> None:
-        self.default = ParentBased(ALWAYS_ON)
+    def __init__(self, ratio: float = 1.0) -> None:
+        self.ratio = ratio
+        self.default = ParentBased(TraceIdRatioBased(ratio))
 
     def should_sample(self, parent_context: Context | None, trace_id: int, name: str, kind: SpanKind | None = None,
                       attributes: Attributes = None, links: Sequence[Link] | None = None,
@@ -89,7 +96,7 @@ class _NoLoneQueries(Sampler):
         return self.default.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
     def get_description(self) -> str:
-        return "NoLoneQueries"
+        return f"NoLoneQueries{{{self.default.get_description()}}}"
 
 
 def resource_attributes(settings: ServiceSettings, service: str) -> dict[str, str]:
@@ -104,7 +111,7 @@ def setup_tracing(settings: ServiceSettings, service: str) -> TracerProvider:
         return _provider
     # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES (the pod's name and namespace in Kubernetes).
     provider = TracerProvider(resource=Resource.create(resource_attributes(settings, service)),
-                              sampler=_NoLoneQueries())
+                              sampler=_NoLoneQueries(settings.traces_sample_ratio))
     if settings.traces_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(RedactingExporter(ConsoleSpanExporter())))
     elif settings.traces_exporter == "file":

@@ -80,6 +80,9 @@ class LocalSystem:
             "EPEP_PG_ADMIN_USER": self.pg_admin_user,
             "EPEP_AMQP_URL": self.amqp_url, "EPEP_BUS_PREFIX": self.bus_prefix,
             "EPEP_TRACES_EXPORTER": "file", "EPEP_TRACE_DIR": str(self.var / "traces"),
+            # Every trace recorded (tests read whole traces); deploy/ records a tenth, and the bench does as deploy/
+            # does through extra_env.
+            "EPEP_TRACES_SAMPLE_RATIO": "1.0",
         })
         if service in self.ports:
             env["EPEP_PORT"] = str(self.ports[service])

@@ -11,7 +11,8 @@
 4. The mixed workload: BENCH_USERS people each writing PEPs start to finish (sign-in with the emailed code,
    delegation, ~40 autosaves, submit, QA review, PP+ decision, finalise), while others read trays, the dashboard
    and the QA queue; the bus and emails live. RSS of every process sampled throughout.
-5. var/bench/report.json and a summary on stdout.
+5. var/bench/report.json and a summary on stdout. Traces are sampled as deploy/k8s/configmap.yaml sets
+   EPEP_TRACES_SAMPLE_RATIO for production (BENCH_TRACES_SAMPLE_RATIO=1 for an A/B), and the report says which.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -265,6 +267,22 @@ async def mixed(bench: Bench, local: LocalSystem, seconds: float) -> dict[str, A
             "load_average_after": [round(x, 2) for x in os.getloadavg()]}
 
 
+def production_sample_ratio() -> float:
+    """EPEP_TRACES_SAMPLE_RATIO as deploy/k8s/configmap.yaml sets it: the bench measures what production runs."""
+    for doc in yaml.safe_load_all((ROOT / "deploy" / "k8s" / "configmap.yaml").read_text()):
+        if doc and doc["metadata"]["name"] == "epep-common":
+            return float(doc["data"]["EPEP_TRACES_SAMPLE_RATIO"])
+    raise BenchError("deploy/k8s/configmap.yaml has no epep-common ConfigMap")
+
+
+def tracing_of(ratio: float) -> dict[str, Any]:
+    """What the report says of tracing: the ratio the system ran with, and whether it is production's."""
+    production = production_sample_ratio()
+    return {"traces_sample_ratio": ratio, "production_traces_sample_ratio": production,
+            "sampler": f"ParentBased(TraceIdRatioBased({ratio}))",
+            "setting": "production" if ratio == production else "NOT production (BENCH_TRACES_SAMPLE_RATIO)"}
+
+
 def start_system(local: LocalSystem) -> None:
     """Every process `make run` starts. The workload never uses the portal, so the bench goes on without it if
     its assets are missing (being rebuilt), and says so."""
@@ -396,6 +414,10 @@ def readable(r: dict[str, Any]) -> str:
              f"from {r['scaling']['children_small']:,} to {r['scaling']['children_large']:,} children "
              f"(target ≤ 1.5: {yes[m['tray_and_dashboard_scaling']]})",
              f"  p99 < 250 ms every class: {yes[m['p99_every_class']]}"]
+    if "tracing" in r:
+        t = r["tracing"]
+        lines.insert(1, f"  tracing: {t['sampler']}, a share of {t['traces_sample_ratio']} of new traces recorded "
+                        f"({t['setting']} setting; deploy/ sets {t['production_traces_sample_ratio']})")
     for cls, v in r["latency"].items():
         lines.append(f"    {cls:<18} n={v['count']:<6} p50 {v['p50_ms']:>7} ms   p99 {v['p99_ms']:>7} ms")
     lines.append(f"  RSS < 120 MB every process: {yes[m['rss_every_service']]}")
@@ -426,11 +448,16 @@ def main() -> None:
         vhost, prefix = "", f"b{run}."
         amqp_url = os.environ.get("BENCH_AMQP_URL", f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/")
     var = Path(tempfile.mkdtemp(prefix="epep-bench-"))
+    sample_ratio = ServiceSettings(traces_sample_ratio=os.environ.get("BENCH_TRACES_SAMPLE_RATIO",
+                                                                      production_sample_ratio()),
+                                   environment="test").traces_sample_ratio  # validated as the services will
     local = LocalSystem(var=var, ports={name: free_port() for name in DEFAULT_PORTS}, database=f"epep_bench_{run}",
                         pg_host=PG_HOST, pg_port=PG_PORT, amqp_url=amqp_url, bus_prefix=prefix, environment="test",
                         # Five connections a service: plenty for two cores, and the machine's Postgres
                         # (max_connections 100) is shared with the test runs of everyone else.
-                        extra_env={"EPEP_DB_POOL_MAX": os.environ.get("BENCH_DB_POOL_MAX", "5")})
+                        extra_env={"EPEP_DB_POOL_MAX": os.environ.get("BENCH_DB_POOL_MAX", "5"),
+                                   # Traces sampled as in production (deploy/k8s/configmap.yaml), unless told.
+                                   "EPEP_TRACES_SAMPLE_RATIO": str(sample_ratio)})
     settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=local.database,
                                amqp_url=SecretStr(amqp_url), bus_prefix=prefix, environment="test")
     out = ROOT / "var" / "bench"
@@ -440,6 +467,7 @@ def main() -> None:
         log(f"database {local.database}, vhost {vhost or '(name prefix ' + prefix + ')'}; logs in {var}/log")
         local.migrate()
         report = asyncio.run(bench_main(local, settings))
+        report["tracing"] = tracing_of(sample_ratio)
         report["total_seconds"] = round(time.monotonic() - started, 1)
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         text = readable(report)

@@ -137,3 +137,17 @@ def test_a_clock_file_is_now_for_the_schedulers(tmp_path: object) -> None:
     clock.write_text("not a time")  # unreadable: the system's clock, never a crash
     assert abs((now(clock) - datetime.now(UTC)).total_seconds()) < 5
     assert abs((now(None) - datetime.now(UTC)).total_seconds()) < 5
+
+
+@pytest.mark.parametrize("ratio", ["1.5", "-0.1", "nan", "a tenth", ""])
+def test_a_trace_sample_ratio_outside_0_to_1_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, ratio: str) -> None:
+    monkeypatch.setenv("EPEP_TRACES_SAMPLE_RATIO", ratio)
+    with pytest.raises(ValidationError, match="EPEP_TRACES_SAMPLE_RATIO must be a number from 0 to 1"):
+        ServiceSettings()
+
+
+def test_traces_are_all_recorded_unless_a_ratio_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServiceSettings().traces_sample_ratio == 1.0  # make run and the tests
+    for ratio, expected in (("0.1", 0.1), ("0", 0.0), ("1", 1.0)):
+        monkeypatch.setenv("EPEP_TRACES_SAMPLE_RATIO", ratio)
+        assert ServiceSettings().traces_sample_ratio == expected
