@@ -26,7 +26,7 @@ import asyncpg
 
 from deploy.local.run import parse_replicas
 from deploy.local.system import DB_SERVICES, DEFAULT_PORTS, ROOT, LocalSystem, free_port
-from tests.chaos.infra import PrivatePostgres, PrivateRabbit
+from tests.chaos.infra import PrivatePostgres, PrivateRabbit, clear
 from tests.chaos.workload import Cycle, MailIndex, Workload
 
 KINDS = ("service_kill", "rabbitmq_restart", "postgres_restart", "smtp_outage")
@@ -60,14 +60,16 @@ class Chaos:
     # ---- the run ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for sub in ("pg", "rabbit", "system"):
-            shutil.rmtree(self.var / sub, ignore_errors=True)
+        clear(self.var / "pg")  # and the private directories a run killed half way left behind
+        clear(self.var / "rabbit")
+        shutil.rmtree(self.var / "system", ignore_errors=True)
         self.var.mkdir(parents=True, exist_ok=True)
         say("Starting a private Postgres and RabbitMQ…")
         self.pg.start()
         self.rabbit.start()
         self.rabbit.ctl("await_startup")
         say(f"  Postgres on 127.0.0.1:{self.pg.port}, RabbitMQ node {self.rabbit.node} on 127.0.0.1:{self.rabbit.port}")
+        say(f"  (their files, until the run ends: {self.pg.home} and {self.rabbit.home})")
         say("Migrations, demo data, services…")
         self.system.migrate()
         self.system.seed_demo()
@@ -77,6 +79,9 @@ class Chaos:
         self.system.stop_all()
         self.rabbit.stop()
         self.pg.stop()
+        # Their logs are kept in var/chaos/pg and var/chaos/rabbit; their private directories go.
+        self.rabbit.remove()
+        self.pg.remove()
 
     def keep_going(self, started: int) -> bool:
         if self.stopping or time.monotonic() > self.deadline - self.args.settle_minutes * 60:
