@@ -30,6 +30,7 @@ import aiohttp
 
 from services.pep.domain.core_data import academic_year_label
 from shared import demo
+from shared.api.qa import VIRTUAL_SCHOOL_FUNDING
 from shared.workdays import is_working_day
 
 LA, OAKFIELD, SW = str(demo.LA_ID), str(demo.OAKFIELD), str(demo.account_id("sw"))
@@ -88,7 +89,10 @@ def sample(definition: dict[str, Any]) -> Any:
     if kind == "yes_no":
         return True
     if kind == "single_choice":
-        return definition["options"][0]["value"]
+        values = [o["value"] for o in definition["options"]]
+        if definition.get("key") == "funding_type":  # the Virtual School's PP+: only that reaches qa's queue
+            return next((v for v in values if v in VIRTUAL_SCHOOL_FUNDING), values[0])
+        return values[0]
     if kind == "multiple_choice":
         return [definition["options"][0]["value"]]
     if kind in ("number", "score"):
