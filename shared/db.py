@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The database went away under us (a restart, a failover, a dropped connection): worth trying again in a moment.
+# During a failover a connection may also find no host that takes writes (the old primary stopped, the standby
+# not yet promoted: TargetServerAttributeNotMatched) or, for a moment, land on a node that is read-only
+# (ReadOnlySQLTransactionError): the primary is on its way, so these too are "try again", never a 500.
 DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
-                 asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InternalClientError, ConnectionError)
+                 asyncpg.exceptions.TooManyConnectionsError, asyncpg.exceptions.InternalClientError,
+                 asyncpg.exceptions.TargetServerAttributeNotMatched, asyncpg.exceptions.ReadOnlySQLTransactionError,
+                 ConnectionError)
 # ...and the same seen from a connection or transaction already closed by it.
 DATABASE_AWAY_OR_CLOSED = (*DATABASE_AWAY, asyncpg.InterfaceError)
 

@@ -35,6 +35,10 @@ class ServiceSettings(BaseSettings):
     # Postgres: the service connects as its own role to its own schema.
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
+    # EPEP_PG_HOSTS: a primary and its standbys, "host:port,host:port" (an IPv6 host in brackets). When set it
+    # replaces pg_host/pg_port: every connection tries them in turn and takes the one that accepts writes
+    # (target_session_attrs=read-write), so after a failover the service finds the new primary by itself.
+    pg_hosts: str = ""
     pg_database: str = "epep"
     db_password: SecretStr = SecretStr("")
     db_pool_min: int = 1
@@ -107,6 +111,11 @@ class ServiceSettings(BaseSettings):
                              f"recorded, e.g. 0.1), not {value!r}")
         return ratio
 
+    @field_validator("pg_hosts")
+    @classmethod
+    def _database_hosts(cls, value: str) -> str:
+        return ",".join(f"{host}:{port}" for host, port in parse_hosts(value)) if value.strip() else ""
+
     @model_validator(mode="after")
     def _internal_keys(self) -> ServiceSettings:
         if not self.uses_internal_tokens:
@@ -176,11 +185,33 @@ class ServiceSettings(BaseSettings):
     def role_name(self, service: str) -> str:
         return f"epep_{service}"
 
+    def _address(self, database: str) -> str:
+        """host:port/database, or every EPEP_PG_HOSTS host and the choice of the one that takes writes."""
+        if self.pg_hosts:
+            return f"{self.pg_hosts}/{database}?target_session_attrs=read-write"
+        return f"{self.pg_host}:{self.pg_port}/{database}"
+
     def service_dsn(self, service: str) -> str:
         pw = self.db_password.get_secret_value() or f"{self.role_name(service)}-dev"
-        return f"postgresql://{self.role_name(service)}:{pw}@{self.pg_host}:{self.pg_port}/{self.pg_database}"
+        return f"postgresql://{self.role_name(service)}:{pw}@{self._address(self.pg_database)}"
 
     def admin_dsn(self, database: str | None = None) -> str:
         pw = self.pg_admin_password.get_secret_value()
         auth = f"{self.pg_admin_user}:{pw}" if pw else self.pg_admin_user
-        return f"postgresql://{auth}@{self.pg_host}:{self.pg_port}/{database or self.pg_database}"
+        return f"postgresql://{auth}@{self._address(database or self.pg_database)}"
+
+
+def parse_hosts(value: str) -> list[tuple[str, int]]:
+    """EPEP_PG_HOSTS ("10.0.0.5:5432,10.0.0.6:5432", "[::1]:5432") as (host, port) pairs; a clear error naming
+    the setting for anything else, so a typo stops the service at start rather than at its first query."""
+    hosts = []
+    for item in value.split(","):
+        entry = item.strip()
+        host, sep, port = entry.rpartition(":")
+        bracketed = host.startswith("[") and host.endswith("]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or (
+                ":" in host and not bracketed) or any(c in host for c in "/?@ "):
+            raise ValueError(f"EPEP_PG_HOSTS must be host:port pairs separated by commas (e.g. "
+                             f"10.0.0.5:5432,10.0.0.6:5432; an IPv6 address in brackets), not {entry!r} in it")
+        hosts.append((host, int(port)))
+    return hosts
