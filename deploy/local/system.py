@@ -39,6 +39,9 @@ class LocalSystem:
     database: str = "epep"
     pg_host: str = os.environ.get("EPEP_PG_HOST", "127.0.0.1")
     pg_port: int = int(os.environ.get("EPEP_PG_PORT", "5432"))
+    # A primary and its standbys, "host:port,host:port" (EPEP_PG_HOSTS): when set, the services and migrations
+    # connect to whichever takes writes, and pg_host/pg_port are not used.
+    pg_hosts: str = os.environ.get("EPEP_PG_HOSTS", "")
     pg_admin_user: str = os.environ.get("EPEP_PG_ADMIN_USER", "postgres")
     amqp_url: str = os.environ.get("EPEP_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     bus_prefix: str = ""
@@ -77,7 +80,7 @@ class LocalSystem:
             "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
             "EPEP_ENVIRONMENT": self.environment,
             "EPEP_PG_HOST": self.pg_host, "EPEP_PG_PORT": str(self.pg_port), "EPEP_PG_DATABASE": self.database,
-            "EPEP_PG_ADMIN_USER": self.pg_admin_user,
+            "EPEP_PG_ADMIN_USER": self.pg_admin_user, "EPEP_PG_HOSTS": self.pg_hosts,
             "EPEP_AMQP_URL": self.amqp_url, "EPEP_BUS_PREFIX": self.bus_prefix,
             "EPEP_TRACES_EXPORTER": "file", "EPEP_TRACE_DIR": str(self.var / "traces"),
             # Every trace recorded (tests read whole traces); deploy/ records a tenth, and the bench does as deploy/
