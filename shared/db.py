@@ -28,6 +28,19 @@ DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInt
 DATABASE_AWAY_OR_CLOSED = (*DATABASE_AWAY, asyncpg.InterfaceError)
 
 
+def database_away(exc: BaseException) -> bool:
+    """Whether a request failed because the database went away: one of DATABASE_AWAY, or asyncpg's complaint that
+    the connection it left is closed. The second is what a request sees when the primary stops mid-transaction
+    (a failover, a restart): `async with conn.transaction()` cannot roll back on the dropped connection and raises
+    InterfaceError in place of the real error, which is kept as its context."""
+    if isinstance(exc, DATABASE_AWAY):
+        return True
+    if not isinstance(exc, asyncpg.InterfaceError):
+        return False
+    cause = exc.__cause__ or exc.__context__
+    return "connection is closed" in str(exc) or (cause is not None and database_away(cause))
+
+
 async def until_database_back(work: Callable[[], Awaitable[T]], what: str, fields: dict[str, object], *,
                               retry_on: tuple[type[BaseException], ...] = DATABASE_AWAY_OR_CLOSED,
                               patience: float = 60.0) -> T:

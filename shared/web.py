@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared import internal_auth
 from shared.api.operations import Operation
-from shared.db import DATABASE_AWAY
+from shared.db import database_away
 from shared.errors import Problem, validation_problem
 from shared.telemetry import redact  # paths carry emailed tokens (/invitations/<token>): logged as traces hold them
 
@@ -63,12 +63,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(Problem(exc.status, exc.reason), rid)
-    except DATABASE_AWAY as exc:
-        log.warning("database unavailable", extra={"path": redact(request.path), "request_id": rid,
-                                                   "error": type(exc).__name__})
-        return problem_response(Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
-                                        code="unavailable", headers={"Retry-After": "1"}), rid)
-    except Exception:
+    except Exception as exc:
+        if database_away(exc):
+            log.warning("database unavailable", extra={"path": redact(request.path), "request_id": rid,
+                                                       "error": type(exc).__name__})
+            return problem_response(Problem(503, "The service is temporarily unavailable", "Try again in a moment.",
+                                            code="unavailable", headers={"Retry-After": "1"}), rid)
         log.exception("unhandled error", extra={"path": redact(request.path), "request_id": rid})
         return problem_response(Problem(500, "Something went wrong", "Try again. If it keeps happening, "
                                         "contact support and quote the request id.", code="internal"), rid)

@@ -4,6 +4,8 @@ machine's, a primary) and real aiohttp servers; the failover itself is tests/sys
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncpg
 import pytest
 from aiohttp import web
@@ -54,12 +56,13 @@ async def test_a_host_that_is_down_is_passed_over() -> None:
         await conn.close()
 
 
-def _app(queries: list[str], dsn: str) -> web.Application:
+def _app(queries: list[str], dsn: str, *, in_transaction: bool = False) -> web.Application:
     async def handler(request: web.Request) -> web.Response:
         conn = await asyncpg.connect(dsn)
         try:
-            for query in queries:
-                await conn.execute(query)
+            async with conn.transaction() if in_transaction else contextlib.nullcontext():
+                for query in queries:
+                    await conn.execute(query)
         finally:
             await conn.close()
         return web.json_response({})
@@ -80,6 +83,18 @@ ADMIN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/postgres"
 ], ids=["read-only node", "no primary yet"])
 async def test_a_failover_in_progress_is_a_503_to_try_again(queries: list[str], dsn: str) -> None:
     async with TestClient(TestServer(_app(queries, dsn))) as client:
+        resp = await client.post("/save")
+        body = await resp.json()
+    assert resp.status == 503 and body["code"] == "unavailable"
+    assert resp.headers["Retry-After"] == "1"
+
+
+async def test_the_primary_stopping_mid_transaction_is_a_503_not_a_500() -> None:
+    """The server ends the connection inside a transaction (as a primary stopping for a failover does): the
+    transaction's exit cannot roll back on the closed connection and asyncpg raises InterfaceError in place of the
+    real error; that too is the database away."""
+    app = _app(["SELECT pg_terminate_backend(pg_backend_pid())"], ADMIN, in_transaction=True)
+    async with TestClient(TestServer(app)) as client:
         resp = await client.post("/save")
         body = await resp.json()
     assert resp.status == 503 and body["code"] == "unavailable"
