@@ -84,11 +84,16 @@ class PostgresPair:
     # ---- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """The primary (initdb on the first start), then the standby built from it, streaming synchronously."""
-        self.primary.start()
-        if not (self.standby.data / "PG_VERSION").exists():
-            self._build_standby()
-        self.standby.start()
+        """The primary (initdb on the first start), then the standby built from it, streaming synchronously.
+        Starts only what is not running, so it also brings the pair back after a fault that went wrong half way
+        (a standby with no data, say, is built again)."""
+        if not self.primary.running():
+            self.primary.start()
+        if not self.standby.running():
+            if not (self.standby.data / "PG_VERSION").exists():
+                self._set_synchronous(False)
+                self._build_standby()
+            self.standby.start()
         self.await_streaming()
 
     def stop(self) -> None:
