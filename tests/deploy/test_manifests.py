@@ -87,7 +87,7 @@ def test_autoscalers_target_existing_deployments_and_budgets_select_their_pods()
         ref = hpa["spec"]["scaleTargetRef"]
         assert ref["kind"] == "Deployment" and ref["name"] in deployments, hpa["_file"]
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
-    for pdb in of_kind("PodDisruptionBudget"):
+    for pdb in [p for p in of_kind("PodDisruptionBudget") if p["metadata"]["namespace"] == "epep"]:  # not epep-data's
         selected = [n for n, d in deployments.items()
                     if matches(pdb["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])]
         assert selected == [pdb["metadata"]["name"]], pdb["_file"]
@@ -402,7 +402,7 @@ def test_alerts_use_only_metrics_the_services_export() -> None:
     for alert in alerts:
         for name in re.findall(r"epep_[a-z_]+", alert["expr"]):
             assert name in exported, (alert["alert"], name)
-    (monitor,) = of_kind("PodMonitor")
+    (monitor,) = [m for m in of_kind("PodMonitor") if m["metadata"]["name"] == "epep"]  # the others: the data clusters
     assert monitor["spec"]["podMetricsEndpoints"][0]["path"] == "/metrics"
     selected = [d for d in of_kind("Deployment")
                 if matches(monitor["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"])]
