@@ -7,17 +7,22 @@ Topology (names carry the optional EPEP_BUS_PREFIX):
 - `<consumer>`      a quorum queue per consumer, dead-lettering to `epep.dead` with an explicit x-delivery-limit
                     (RabbitMQ 3.10 has no default) so a message that crashes its consumer cannot loop forever;
 - `<consumer>.dlq`  its dead-letter queue;
-- `<consumer>.retry` a durable classic queue of messages waiting to be tried again, each stamped with the time
-                    it is due (`x-epep-due`). The consumer takes them as they come, holds each (unacked) until
-                    it is due, then handles it; it dead-letters to `epep.dead` like the consumer's queue.
+- `<consumer>.retry` a quorum queue of messages waiting to be tried again, each stamped with the time it is due
+                    (`x-epep-due`). The consumer takes them as they come, holds each (unacked) until it is
+                    due, then handles it; it dead-letters to `epep.dead` like the consumer's queue.
+
+Every queue is a quorum queue, replicated on a cluster, so losing a node loses no work and no retry.
+EPEP_AMQP_URL may name several nodes of one cluster, comma-separated: a connection tries them in turn, and a
+robust connection moves on to the next on every reconnect, so a client whose node dies or pauses (a partitioned
+minority) carries on with another.
 
 A handler that raises gets its message re-published (with publisher confirms) to its retry queue, stamped
 with the next delay, and only then acked; after the last delay it is rejected (not nacked) into the
 dead-letter queue. A waiting retry is an unacked message in a durable queue, never a TTL expiry: a broker
-restart or a killed process gives it back to the queue, and nothing depends on a dead-lettering step, which
-RabbitMQ does at most once from a classic queue (a retry could vanish if the consumer's quorum queue had no
-leader at that moment). Delivery is at-least-once: the inbox row, written in the same transaction as the
-handler's effect, turns a redelivery into a no-op.
+restart or a killed process gives it back to the queue, and nothing depends on a dead-lettering step (which
+RabbitMQ does at most once, so a retry could vanish if the target queue had no leader at that moment).
+Delivery is at-least-once: the inbox row, written in the same transaction as the handler's effect, turns a
+redelivery into a no-op.
 """
 
 from __future__ import annotations
@@ -36,13 +41,17 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
+from aio_pika.robust_connection import RobustConnection
 from opentelemetry import trace
 from pydantic import ValidationError
+from yarl import URL
 
 from shared import db
 from shared.contracts import Envelope, EventData, event_type_of
@@ -68,8 +77,72 @@ def redeliver_exchange_name(settings: ServiceSettings, service: str) -> str:
     return f"{settings.bus_prefix}{service}.redeliver"
 
 
+def amqp_urls(settings: ServiceSettings) -> list[str]:
+    """The broker's URLs: EPEP_AMQP_URL holds one, or several nodes of one cluster separated by commas."""
+    urls = [url.strip() for url in settings.amqp_url.get_secret_value().split(",") if url.strip()]
+    if not urls:
+        raise ValueError("EPEP_AMQP_URL names no broker")
+    return urls
+
+
 def broker_user(settings: ServiceSettings) -> str:
-    return urllib.parse.unquote(urllib.parse.urlsplit(settings.amqp_url.get_secret_value()).username or "")
+    return urllib.parse.unquote(urllib.parse.urlsplit(amqp_urls(settings)[0]).username or "")
+
+
+CONNECT_TIMEOUT = 10.0  # a node cut off by a partition may not refuse a connection, only never answer it
+
+
+class FailoverConnection(RobustConnection):
+    """A robust connection that tries the cluster's nodes in turn: each connection attempt, the first and every
+    reconnect, goes to the next URL in the list, so a client whose node died or paused lands on another.
+
+    aio-pika (10.2) reconnects in RobustConnection's private `__connect_transport`, which connects to
+    `self.url`; this overrides that one step to move `self.url` on first. tests/shared/test_bus_failover.py
+    checks the hook is still called, so an aio-pika upgrade that renames it fails a test, not production."""
+
+    def __init__(self, urls: list[str], start: int = 0, **kwargs: Any) -> None:
+        self.urls = [URL(url) for url in urls]
+        self.attempts = start
+        super().__init__(self.urls[start % len(self.urls)], **kwargs)
+
+    def next_url(self) -> URL:
+        url = self.urls[self.attempts % len(self.urls)]
+        self.attempts += 1
+        return url
+
+    async def _RobustConnection__connect_transport(self) -> None:  # noqa: N802 - the name aio-pika calls
+        self.url = self.next_url()
+        await super()._RobustConnection__connect_transport()  # type: ignore[misc]
+
+
+async def connect_robust(settings: ServiceSettings, *, start: int | None = None,
+                         **kwargs: Any) -> AbstractRobustConnection:
+    """A robust connection to the first node that answers, from `start` (by default a random one, so that a
+    service's processes spread over the cluster); after that it reconnects to the nodes in turn."""
+    urls = amqp_urls(settings)
+    first = random.randrange(len(urls)) if start is None else start
+    last: BaseException = ConnectionError("no broker")
+    for offset in range(len(urls)):
+        connection = FailoverConnection(urls, start=first + offset, **kwargs)
+        try:
+            await connection.connect(timeout=CONNECT_TIMEOUT)
+            return connection
+        except CONNECTION_EXCEPTIONS as exc:  # this node is away: the next one
+            last = exc
+            with contextlib.suppress(Exception):
+                await connection.close()
+    raise last
+
+
+async def connect(settings: ServiceSettings, *, timeout: float = CONNECT_TIMEOUT, **kwargs: Any) -> AbstractConnection:
+    """A plain connection (for a command-line tool or a one-off job) to the first of the nodes that answers."""
+    last: BaseException = ConnectionError("no broker")
+    for url in amqp_urls(settings):
+        try:
+            return await aio_pika.connect(url, timeout=timeout, **kwargs)
+        except CONNECTION_EXCEPTIONS as exc:
+            last = exc
+    raise last
 
 
 class PermanentError(Exception):
@@ -135,8 +208,8 @@ class Bus:
         self.exchange: AbstractExchange | None = None
 
     async def connect(self) -> None:
-        self.connection = await aio_pika.connect_robust(
-            self.settings.amqp_url.get_secret_value(),
+        self.connection = await connect_robust(
+            self.settings,
             client_properties={"connection_name": f"epep-{self.service}"},
             reconnect_interval=1,
         )
@@ -413,16 +486,52 @@ async def declare_subscription(bus: Bus, sub: Subscription) -> AbstractQueue:
         await queue.bind(exchange, routing_key=key)
     dlq = await channel.declare_queue(f"{name}.dlq", durable=True, arguments={"x-queue-type": "quorum"})
     await dlq.bind(await channel.get_exchange(bus.dead_exchange_name), routing_key=name)
-    # Classic, not quorum: a quorum queue per consumer more made a fresh broker node hang at start-up here.
-    retries = await channel.declare_queue(retry_queue_name(settings, sub), durable=True, arguments={
-        "x-dead-letter-exchange": bus.dead_exchange_name,
-        "x-dead-letter-routing-key": name,
-    })
+    retry_arguments: dict[str, Any] = {"x-dead-letter-exchange": bus.dead_exchange_name,
+                                       "x-dead-letter-routing-key": name}
+    if await _retry_queue_is_quorum(bus, retry_queue_name(settings, sub), retry_arguments):
+        retry_arguments["x-queue-type"] = "quorum"
+    retries = await channel.declare_queue(retry_queue_name(settings, sub), durable=True, arguments=retry_arguments)
     own = await channel.declare_exchange(redeliver_exchange_name(settings, bus.service),
                                          aio_pika.ExchangeType.DIRECT, durable=True)
     await queue.bind(own, routing_key=name)  # dead-letter replays
     await retries.bind(own, routing_key=retry_queue_name(settings, sub))
     return queue
+
+
+async def _retry_queue_is_quorum(bus: Bus, name: str, arguments: dict[str, Any]) -> bool:
+    """Declare a retry queue as a quorum queue, or say it must stay classic for now.
+
+    Retry queues were classic queues before; RabbitMQ refuses to redeclare one as quorum (PRECONDITION_FAILED,
+    which closes the channel, so this runs on a channel of its own). An empty classic retry queue nobody
+    consumes is deleted and made anew as a quorum queue. One that holds retries, or that an older replica
+    still consumes, is left as it is and used as it is: its retries come due and drain by themselves, and a
+    later start, once it is empty, replaces it. The log says so, naming the queue."""
+    assert bus.connection is not None, "Bus.connect() first"
+    quorum = {**arguments, "x-queue-type": "quorum"}
+    probe = await bus.connection.channel()
+    try:
+        await probe.declare_queue(name, durable=True, arguments=quorum)
+        return True
+    except ChannelPreconditionFailed:
+        pass  # a classic retry queue from before, or a queue of that name with other arguments
+    finally:
+        with contextlib.suppress(Exception):
+            await probe.close()
+    probe = await bus.connection.channel()
+    try:
+        await probe.queue_delete(name, if_unused=True, if_empty=True)
+        await probe.declare_queue(name, durable=True, arguments=quorum)
+        log.warning("classic retry queue replaced by a quorum queue", extra={"queue": name})
+        return True
+    except ChannelPreconditionFailed:
+        log.error("classic retry queue still holds retries or has consumers: kept as a classic queue (not "
+                  "replicated) until a later start finds it empty and unused; to replace it now, stop every "
+                  "replica of this service, let `rabbitmqctl list_queues` show it empty and start one",
+                  extra={"queue": name})
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await probe.close()
 
 
 class Consumers:
@@ -628,7 +737,7 @@ async def delete_topology(settings: ServiceSettings, consumers: list[str], *, ex
     """Remove consumers' queues (their dead-letter and retry queues too) and, with `exchanges`, the shared
     exchanges: for a retired consumer, or a test run's own prefixed names. Messages in them are lost."""
     prefix = settings.bus_prefix
-    async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as conn:
+    async with await connect(settings) as conn:
         channel = await conn.channel()
         for name in consumers:
             for suffix in ("", ".dlq", ".retry"):

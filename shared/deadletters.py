@@ -27,7 +27,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aiohttp import web
 
-from shared.bus import ATTEMPT_HEADER, broker_user, queue_name, redeliver_exchange_name
+from shared.bus import ATTEMPT_HEADER, broker_user, connect, queue_name, redeliver_exchange_name
 from shared.service import SETTINGS
 from shared.settings import ServiceSettings
 
@@ -87,7 +87,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
 
 
 async def _connect(settings: ServiceSettings) -> aio_pika.abc.AbstractConnection:
-    return await aio_pika.connect(settings.amqp_url.get_secret_value(), timeout=10)
+    return await connect(settings, timeout=10)  # the first node of EPEP_AMQP_URL's list that answers
 
 
 async def counts(settings: ServiceSettings, queues: list[str]) -> dict[str, int]:

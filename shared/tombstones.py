@@ -82,7 +82,9 @@ async def purge_queues(settings: ServiceSettings, queues: Iterable[str], child_i
     How many were deleted."""
     ids = {str(child_id), *(str(p) for p in pep_ids)}
     purged = 0
-    async with await aio_pika.connect(settings.amqp_url.get_secret_value(), timeout=10) as conn:
+    from shared.bus import connect  # the bus imports this module
+
+    async with await connect(settings, timeout=10) as conn:
         for name in queues:
             for suffix in (".dlq", ".retry"):
                 channel = await conn.channel()
