@@ -32,6 +32,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.chaos.infra import RECORD, _keep_logs, _own, _wait, clear, private_dir
 
@@ -229,13 +230,13 @@ class RabbitCluster:
         return {q["name"]: q["leader"] for q in self._list_queues("name", "type", "leader")
                 if q.get("type") == "quorum"}
 
-    def queue_info(self) -> list[dict[str, object]]:
+    def queue_info(self) -> list[dict[str, Any]]:
         """name, type, leader, members and online of every queue (as rabbitmqctl's JSON gives them)."""
         return self._list_queues("name", "type", "leader", "members", "online")
 
     # ---- inner workings -------------------------------------------------------------------------------
 
-    def _list_queues(self, *items: str) -> list[dict[str, object]]:
+    def _list_queues(self, *items: str) -> list[dict[str, Any]]:
         last: Exception = RuntimeError("no RabbitMQ node running")
         for i in range(self.size):
             if i in self._cut or not self.running(i):
@@ -247,7 +248,7 @@ class RabbitCluster:
                 last = exc
         raise last
 
-    def _cluster_status(self, i: int) -> dict[str, object]:
+    def _cluster_status(self, i: int) -> dict[str, Any]:
         return dict(json.loads(self.ctl(i, "cluster_status", "--formatter", "json", timeout=30, tries=1)))
 
     def _clustered(self) -> bool:
@@ -255,20 +256,20 @@ class RabbitCluster:
             status = self._cluster_status(0)
         except (RuntimeError, ValueError, subprocess.TimeoutExpired):
             return False
-        return sorted(status.get("running_nodes", [])) == sorted(self.nodes)  # type: ignore[arg-type]
+        return sorted(status.get("running_nodes", [])) == sorted(self.nodes)
 
     def _healthy(self) -> bool:
         if self._cut or not all(self.running(i) for i in range(self.size)):
             return False
         try:
             if any(self._cluster_status(i).get("partitions") or
-                   sorted(self._cluster_status(i).get("running_nodes", [])) != sorted(self.nodes)  # type: ignore
+                   sorted(self._cluster_status(i).get("running_nodes", [])) != sorted(self.nodes)
                    for i in range(self.size)):
                 return False
             queues = self.queue_info()
         except (RuntimeError, ValueError, subprocess.TimeoutExpired):
             return False
-        return all(sorted(q.get("online") or []) == sorted(q.get("members") or [])  # type: ignore[type-var]
+        return all(sorted(q.get("online") or []) == sorted(q.get("members") or [])
                    for q in queues if q.get("type") == "quorum")
 
     def _record(self, kind: str, name: str) -> None:
