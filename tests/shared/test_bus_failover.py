@@ -9,9 +9,23 @@ from collections.abc import Iterator
 
 import aio_pika
 import pytest
+from aio_pika.exceptions import ChannelPreconditionFailed
 from pydantic import SecretStr
 
-from shared.bus import FailoverConnection, amqp_urls, broker_user, connect, connect_robust
+from shared.bus import (
+    Bus,
+    FailoverConnection,
+    MessageContext,
+    Subscription,
+    amqp_urls,
+    broker_user,
+    connect,
+    connect_robust,
+    declare_subscription,
+    delete_topology,
+    queue_name,
+    retry_queue_name,
+)
 from shared.settings import ServiceSettings
 from tests.conftest import AMQP_HOST, AMQP_PORT
 from tests.support.tcp_proxy import TcpProxy
@@ -88,3 +102,55 @@ async def test_a_robust_connection_moves_to_another_node_when_its_node_goes(
         await message.ack()
     finally:
         await connection.close()
+
+
+async def _is_quorum(bus: Bus, name: str, arguments: dict[str, object]) -> bool:
+    """Whether the queue is a quorum queue: RabbitMQ accepts the quorum declaration only of one."""
+    assert bus.connection is not None
+    channel = await bus.connection.channel()
+    try:
+        await channel.declare_queue(name, durable=True, arguments={**arguments, "x-queue-type": "quorum"})
+        return True
+    except ChannelPreconditionFailed:
+        return False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
+async def test_a_classic_retry_queue_from_before_becomes_quorum_once_it_is_empty(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Retry queues were classic; RabbitMQ refuses to redeclare one as quorum. One that still holds a retry is
+    kept (and the log says what to do) so the service runs on; once it is empty the next start replaces it."""
+    settings = ServiceSettings(amqp_url=SecretStr(f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"),
+                               bus_prefix=f"bf{secrets.token_hex(3)}.", environment="test")
+    bus = Bus(settings, "busfail")
+    await bus.connect()
+    sub = Subscription(name="busfail.old", routing_keys=["identity.user.changed.v1"], handler=_never)
+    retry = retry_queue_name(settings, sub)
+    arguments: dict[str, object] = {"x-dead-letter-exchange": bus.dead_exchange_name,
+                                    "x-dead-letter-routing-key": queue_name(settings, sub)}
+    try:
+        assert bus.connection is not None
+        setup = await bus.connection.channel(publisher_confirms=True)
+        await setup.declare_queue(retry, durable=True, arguments=arguments)  # classic, as before
+        await setup.default_exchange.publish(aio_pika.Message(b"waiting retry"), routing_key=retry)
+
+        await declare_subscription(bus, sub)
+        assert not await _is_quorum(bus, retry, arguments)
+        assert "classic retry queue still holds retries" in caplog.text
+        message = await (await setup.declare_queue(retry, passive=True)).get(timeout=10)
+        assert message is not None and message.body == b"waiting retry"  # kept, and used as it is
+        await message.ack()
+
+        await declare_subscription(bus, sub)  # the next start: it is empty now
+        assert await _is_quorum(bus, retry, arguments)
+        assert "classic retry queue replaced by a quorum queue" in caplog.text
+        await setup.close()
+    finally:
+        await bus.close()
+        await delete_topology(settings, [sub.name])
+
+
+async def _never(ctx: MessageContext) -> None:
+    raise AssertionError("no message is consumed here")
