@@ -111,6 +111,24 @@ class SignedIn(EventData):
     signed_in_at: datetime
 
 
+class SessionEnded(EventData):
+    """Sessions ended before their time: one (`session_id`: sign-out, ended from the list) or every session of the
+    user (`session_id` None: sign out everywhere, an admin ending them, the last membership deactivated). Ids only:
+    each gateway process drops what it holds of them (services/gateway/sessions.py)."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None = None
+
+
+class AccessChanged(EventData):
+    """What a person's sessions carry changed: memberships, roles, staff access, deactivation, password
+    (`user_id`), or an LA's session rule, which may change everyone's idle timeout (`user_id` None: everyone).
+    Ids only; each gateway process drops the sessions it holds for them and asks identity again."""
+
+    user_id: uuid.UUID | None = None
+    reason: str  # user_changed | password_changed | session_rules_changed
+
+
 class AccountChanged(EventData):
     """Security notice: `change` is password_changed or email_changed (then sent to both addresses)."""
 
@@ -488,6 +506,8 @@ EVENTS: dict[tuple[str, int], type[EventData]] = {
     ("identity.account.changed", 1): AccountChanged,
     ("identity.audit.recorded", 1): AuditRecorded,
     ("identity.organisation.changed", 1): OrganisationChanged,
+    ("identity.session.ended", 1): SessionEnded,
+    ("identity.access.changed", 1): AccessChanged,
     ("pep.child.changed", 1): ChildChanged,
     ("pep.child.erased", 1): ChildErased,
     ("pep.pep.status_changed", 1): PepStatusChanged,

@@ -20,6 +20,7 @@ from services.identity.domain.emails import normalise_email
 from services.identity.domain.password_policy import problems as password_problems
 from services.identity.membership import add_membership
 from services.identity.problems import INVITATION_NOT_FOUND, invalid_fields, throttled
+from services.identity.session_events import access_changed, session_ended
 from services.identity.settings import IdentitySettings
 from shared.api import identity as api
 from shared.api.identity import (
@@ -302,6 +303,7 @@ async def _replace_password(conn: asyncpg.Connection, user_id: uuid.UUID, passwo
         user_id, password_hash)
     await conn.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL "
                        "AND id IS DISTINCT FROM $2", user_id, keep_session)
+    await access_changed(conn, user_id, "password_changed")
     await add_event(conn, "identity", AccountChanged(
         user_id=user_id, change="password_changed", email=user["email"], given_name=user["given_name"],
         changed_at=datetime.now(UTC)))
@@ -405,4 +407,5 @@ async def end_my_session(request: web.Request) -> None:
                                     "AND revoked_at IS NULL RETURNING 1", session_id, user_id)
         if not ended:
             raise Problem(404, "Not found", "That session has already ended.", code="not_found")
+        await session_ended(conn, user_id, session_id)
         await audit.record(conn, "session_ended", actor_id=user_id, subject_user_id=user_id)

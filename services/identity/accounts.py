@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.identity.domain.emails import normalise_email
+from services.identity.session_events import access_changed
 from shared.bus import add_event
 from shared.contracts import OrganisationChanged, UserChanged
 
@@ -65,6 +66,8 @@ async def publish_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await add_event(conn, "identity", UserChanged(
         user_id=user["id"], email=user["email"], given_name=user["given_name"], family_name=user["family_name"],
         memberships=memberships, disabled=user["disabled_at"] is not None or not memberships))
+    # The gateways drop the sessions they hold for this person, so their next request carries the change.
+    await access_changed(conn, user_id, "user_changed")
 
 
 async def publish_organisation(conn: asyncpg.Connection, org_id: uuid.UUID) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.identity.domain.administration import one_line
+from services.identity.session_events import session_ended
 from shared.bus import add_event
 from shared.contracts import InvitationCreated
 from shared.contracts import Organisation as VirtualSchool
@@ -111,6 +112,7 @@ async def only_in(conn: asyncpg.Connection, user_id: uuid.UUID, las: list[uuid.U
 
 async def end_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
+    await session_ended(conn, user_id)
 
 
 async def is_staff_member(conn: asyncpg.Connection, user_id: uuid.UUID, setting_id: uuid.UUID) -> bool:

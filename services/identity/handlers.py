@@ -16,6 +16,7 @@ from services.identity.domain import codes, passwords
 from services.identity.domain.emails import normalise_email
 from services.identity.problems import code_problem, throttled
 from services.identity.settings import IdentitySettings
+from shared.api.sessions import RESOLVE_PATH, TOUCH_PATH, ResolvedSession, SessionTouches
 from shared.bus import add_event
 from shared.contracts import SignedIn, SignInCodeIssued
 from shared.errors import Problem
@@ -210,10 +211,11 @@ async def verify_code(request: web.Request) -> web.Response:
         idle_expires_at=session["last_seen_at"] + timedelta(seconds=rule["idle_seconds"])))
 
 
-@routes.post("/sessions/resolve")
+@routes.post(RESOLVE_PATH)
 async def resolve_session(request: web.Request) -> web.Response:
-    """The gateway asks who holds this cookie on every request; this also restarts the idle clock (at most once
-    every session_touch_seconds, unless asked to now)."""
+    """The gateway asks who holds this cookie when it does not hold the session itself (at most every 30 seconds
+    per session and gateway process); this also restarts the idle clock (at most once every
+    session_touch_seconds, unless asked to now)."""
     _require_service(request)
     body = await parse_body(request, TokenRequest)
     settings = _settings(request)
@@ -225,18 +227,32 @@ async def resolve_session(request: web.Request) -> web.Response:
         if session is None:
             raise Problem(401, "Not signed in", "Your session has ended. Sign in again.", code="session_ended")
         memberships = await store.memberships_of(conn, session["user_id"])
-    return web.json_response({
-        "session_id": str(session["id"]), "user_id": str(session["user_id"]),
-        "expires_at": session["expires_at"].isoformat(), "idle_expires_at": session["idle_expires_at"].isoformat(),
-        "idle_timeout_seconds": session["idle_seconds"], "warning_seconds": session["warning_seconds"],
-        "memberships": memberships})
+    return json_model(ResolvedSession(
+        session_id=session["id"], user_id=session["user_id"], expires_at=session["expires_at"],
+        idle_expires_at=session["idle_expires_at"], idle_timeout_seconds=session["idle_seconds"],
+        warning_seconds=session["warning_seconds"], memberships=memberships,
+        touch_after_seconds=min(float(settings.session_touch_seconds), session["idle_seconds"] / 20)))
+
+
+@routes.post(TOUCH_PATH)
+async def touch_sessions(request: web.Request) -> web.Response:
+    """A gateway process reports, every second or so, when the sessions it served from what it held were last
+    used: their idle clocks restart as the gateway's own requests would have restarted them, so whichever gateway
+    process asks next sees the person as active."""
+    _require_service(request)
+    body = await parse_body(request, SessionTouches)
+    settings = _settings(request)
+    async with request.app[POOL].acquire() as conn:
+        await store.touch_sessions(conn, [(t.session_id, t.at) for t in body.touches], settings.session_rule_defaults,
+                                   float(settings.session_touch_seconds))
+    return web.Response(status=204)
 
 
 @routes.post("/sessions/revoke")
 async def revoke_session(request: web.Request) -> web.Response:
     _require_service(request)
     body = await parse_body(request, TokenRequest)
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         await store.revoke_session(conn, _token_hash(body.session_token))
     return web.Response(status=204)
 
@@ -247,7 +263,7 @@ async def revoke_all(request: web.Request) -> web.Response:
     claims = request[CLAIMS]
     if claims.is_service:
         raise Problem(403, "Forbidden", code="forbidden")
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction():
         count = await store.revoke_all_sessions(conn, uuid.UUID(claims.sub))
     log.info("signed out everywhere", extra={"user_id": claims.sub, "sessions": count})
     return web.Response(status=204)

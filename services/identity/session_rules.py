@@ -12,6 +12,7 @@ from aiohttp import web
 from services.identity import audit
 from services.identity.domain.session_rules import rule_errors
 from services.identity.problems import invalid_fields
+from services.identity.session_events import access_changed
 from services.identity.settings import IdentitySettings
 from shared.api import identity as api
 from shared.api.identity import SessionRules, SessionRulesOut
@@ -81,4 +82,7 @@ async def set_session_rules(request: web.Request) -> SessionRulesOut:
             actor, row["changed_at"])
         await audit.record(conn, "session_rules_changed", actor_id=actor, organisation_id=la_id,
                            details={"idle_minutes": body.idle_minutes, "warning_minutes": body.warning_minutes})
+        # Everyone working for the LA, at it or its settings, may now have another idle timeout: the gateways drop
+        # every session they hold (a rare change; they ask identity again on each person's next request).
+        await access_changed(conn, None, "session_rules_changed")
         return await _rules_of(conn, la_id, settings)

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.identity.domain.session_rules import RuleDefaults
 from services.identity.domain.throttle import delay_after, max_delay_for
+from services.identity.session_events import session_ended
 
 # An account can sign in, and its sessions live, only while it has a membership no LA has deactivated.
 ACTIVE_ACCOUNT = ("users.disabled_at IS NULL AND EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id "
@@ -132,6 +133,29 @@ async def resolve_session(conn: asyncpg.Connection, token_hash: bytes, rule: Rul
         token_hash, *rule.args(), None if touch_after is None else float(touch_after))
 
 
+async def touch_sessions(conn: asyncpg.Connection, touches: list[tuple[uuid.UUID, datetime]], rule: RuleDefaults,
+                         touch_after: float) -> int:
+    """Restart the idle clocks of sessions the gateways served from what they held: each to the time of its
+    latest request (never later than now), by the rule resolve_session follows, so a person active through one
+    gateway process is not signed out by another. A touch never revives a session: one revoked, past its absolute
+    limit, or idle at the time of the request is left as it is. Rows are locked in id order, so two gateways'
+    batches cannot deadlock. The number of sessions written."""
+    if not touches:
+        return 0
+    result = await conn.execute(
+        "WITH t AS (SELECT id, least(max(at), now()) AS at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) "
+        "GROUP BY id), "
+        "due AS (SELECT s.id, t.at FROM sessions s JOIN t ON t.id = s.id "
+        "CROSS JOIN LATERAL session_rule_of(s.user_id, $3, $4, $5) r "
+        "WHERE s.revoked_at IS NULL AND s.expires_at > t.at "
+        "AND s.last_seen_at > t.at - make_interval(secs => r.idle_seconds) "
+        "AND s.last_seen_at <= t.at - make_interval(secs => least($6::float8, r.idle_seconds / 20.0)) "
+        "ORDER BY s.id FOR UPDATE OF s) "
+        "UPDATE sessions s SET last_seen_at = due.at FROM due WHERE s.id = due.id",
+        [t[0] for t in touches], [t[1] for t in touches], *rule.args(), float(touch_after))
+    return int(result.split()[-1])
+
+
 async def session_rule(conn: asyncpg.Connection, user_id: uuid.UUID, rule: RuleDefaults) -> asyncpg.Record:
     """The rule this person's sessions follow now: idle_seconds and warning_seconds."""
     return await conn.fetchrow("SELECT idle_seconds, warning_seconds FROM session_rule_of($1, $2, $3, $4)",
@@ -139,14 +163,21 @@ async def session_rule(conn: asyncpg.Connection, user_id: uuid.UUID, rule: RuleD
 
 
 async def revoke_session(conn: asyncpg.Connection, token_hash: bytes) -> uuid.UUID | None:
-    return await conn.fetchval(
-        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+    """Sign out: the session ends, and the gateways are told (call it in a transaction)."""
+    row = await conn.fetchrow(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id, user_id",
         token_hash)
+    if row is None:
+        return None
+    await session_ended(conn, row["user_id"], row["id"])
+    return row["user_id"]
 
 
 async def revoke_all_sessions(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    """Sign out everywhere: every session ends, and the gateways are told (call it in a transaction)."""
     result = await conn.execute(
         "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id)
+    await session_ended(conn, user_id)
     return int(result.split()[-1])
 
 
