@@ -1,11 +1,23 @@
-"""`make chaos`: complete PEP cycles through the API while services are SIGKILLed and restarted, RabbitMQ and
-Postgres are restarted and the mail server goes away for a while; then a count of anything lost or doubled.
+"""`make chaos`: complete PEP cycles through the API while faults are made, then a count of anything lost or
+doubled. The faults, one kind at a time, each as often as the others:
 
-Everything runs on a Postgres cluster and a RabbitMQ node of the run's own (tests/chaos/infra.py), so the
-machine's shared ones are never restarted. The run is bounded in time and stops everything it started. It
-writes var/chaos/report.json and var/chaos/summary.txt, and exits non-zero unless it passed.
+- `service_kill`        a service replica SIGKILLed and started again;
+- `rolling_restart`     every service replica stopped (SIGTERM) and started again, one by one, as a deploy does;
+- `rabbitmq_restart`    the broker application of one RabbitMQ node stopped and started;
+- `rabbitmq_node_kill`  one RabbitMQ node's VM SIGKILLed (a lost node), then started again to rejoin;
+- `rabbitmq_partition`  one RabbitMQ node cut off from the other two, then healed;
+- `postgres_restart`    the Postgres primary stopped (immediate or fast) and started;
+- `postgres_failover`   the standby promoted and the old primary stopped, then rebuilt as the new standby;
+- `smtp_outage`         the mail server away for a while.
 
-    python -m tests.chaos --cycles 200 --faults 20 --workers 4 --minutes 25
+Everything runs on infrastructure of the run's own, so the machine's shared servers are never touched: a
+three-node RabbitMQ cluster, each node in a network namespace of its own (tests/chaos/rabbit_cluster.py), and a
+Postgres primary with a synchronous streaming standby (tests/chaos/pg_standby.py). The services are given every
+RabbitMQ node's address and a multi-host Postgres address, as in production. The run is bounded in time and stops
+everything it started. It writes var/chaos/report.json and var/chaos/summary.txt, and exits non-zero unless it
+passed.
+
+    python -m tests.chaos --cycles 300 --faults 10 --workers 4 --minutes 45
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ import json
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -26,10 +39,17 @@ import asyncpg
 
 from deploy.local.run import parse_replicas
 from deploy.local.system import DB_SERVICES, DEFAULT_PORTS, ROOT, LocalSystem, free_port
-from tests.chaos.infra import PrivatePostgres, PrivateRabbit, clear
+from tests.chaos.infra import clear
+from tests.chaos.pg_standby import PostgresPair
+from tests.chaos.rabbit_cluster import RabbitCluster
 from tests.chaos.workload import Cycle, MailIndex, Workload
 
-KINDS = ("service_kill", "rabbitmq_restart", "postgres_restart", "smtp_outage")
+# Two lanes of faults run side by side, each one fault at a time: the data tier's (never two RabbitMQ nodes or both
+# Postgres nodes down at once, so a majority and a primary always come back) and the processes' and mail's. Faults
+# of different lanes overlap, as they do in life: a replica killed while a RabbitMQ node is cut off, say.
+LANES = (("rabbitmq_restart", "rabbitmq_node_kill", "rabbitmq_partition", "postgres_restart", "postgres_failover"),
+         ("service_kill", "rolling_restart", "smtp_outage"))
+KINDS = tuple(kind for lane in LANES for kind in lane)
 # Retries long enough to outlast any one fault here (a broker boot, an SMTP outage of up to 12 s), short
 # enough that the run settles in a minute or two.
 RETRY_DELAYS = "[0.5, 1, 2, 3, 5, 5, 10, 10, 15, 15, 20, 30]"
@@ -39,12 +59,13 @@ class Chaos:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.var = ROOT / "var" / "chaos"
-        self.pg = PrivatePostgres(self.var / "pg")
-        self.rabbit = PrivateRabbit(self.var / "rabbit")
+        self.pg = PostgresPair(self.var / "pg")
+        self.rabbit = RabbitCluster(self.var / "rabbit")
         self.system = LocalSystem(
             var=self.var / "system", ports={name: free_port() for name in DEFAULT_PORTS}, database="epep",
-            pg_host="127.0.0.1", pg_port=self.pg.port, pg_admin_user="postgres", amqp_url=self.rabbit.url,
-            environment="development", replicas=parse_replicas(args.replicas),
+            pg_host="127.0.0.1", pg_port=self.pg.hosts[0][1], pg_hosts=self.pg.hosts_setting(),
+            pg_admin_user="postgres", environment="development",
+            replicas=parse_replicas(args.replicas),
             extra_env={"EPEP_DB_POOL_MAX": "4", "EPEP_BUS_RETRY_DELAYS": RETRY_DELAYS},
             # A notify killed mid-send leaves its delivery `sending`; the event's retries must outlast the lease
             # before another replica may take it over (120 s by default, longer than these retries).
@@ -64,12 +85,14 @@ class Chaos:
         clear(self.var / "rabbit")
         shutil.rmtree(self.var / "system", ignore_errors=True)
         self.var.mkdir(parents=True, exist_ok=True)
-        say("Starting a private Postgres and RabbitMQ…")
+        say("Starting a private Postgres primary and standby and a three-node RabbitMQ cluster…")
         self.pg.start()
+        self.pg.await_streaming(120)
         self.rabbit.start()
-        self.rabbit.ctl("await_startup")
-        say(f"  Postgres on 127.0.0.1:{self.pg.port}, RabbitMQ node {self.rabbit.node} on 127.0.0.1:{self.rabbit.port}")
-        say(f"  (their files, until the run ends: {self.pg.home} and {self.rabbit.home})")
+        self.rabbit.await_healthy(180)
+        self.system.amqp_url = self.rabbit.url  # the nodes' addresses are chosen when the cluster starts
+        say(f"  Postgres at {self.pg.hosts_setting()} (primary first, synchronous standby); RabbitMQ nodes "
+            f"{', '.join(self.rabbit.nodes)}")
         say("Migrations, demo data, services…")
         self.system.migrate()
         self.system.seed_demo()
@@ -89,7 +112,8 @@ class Chaos:
         return started < self.args.cycles or min(self.faults[k] for k in KINDS) < self.args.faults
 
     async def run(self) -> None:
-        injector = asyncio.create_task(self.inject_faults())
+        injectors = [asyncio.create_task(self.inject_faults(lane, delay=self.args.fault_every * (1 + n / 2)))
+                     for n, lane in enumerate(LANES)]
         progress = asyncio.create_task(self.progress())
         # No new cycle starts once the time for settling is reached; the ones in flight get two more minutes.
         limit = self.deadline - self.args.settle_minutes * 60 - time.monotonic() + 120
@@ -100,7 +124,7 @@ class Chaos:
         finally:
             self.stopping = True
             progress.cancel()
-            await injector
+            await asyncio.gather(*injectors)
         say("Workload done; letting the system settle…")
         self.revive()
         await self.settle()
@@ -115,11 +139,12 @@ class Chaos:
 
     # ---- faults ----------------------------------------------------------------------------------
 
-    async def inject_faults(self) -> None:
-        await asyncio.sleep(self.args.fault_every)
+    async def inject_faults(self, kinds: tuple[str, ...], delay: float) -> None:
+        """One lane: its kinds in turn, the one made fewest times first, with a pause after each."""
+        await asyncio.sleep(delay)
         while not self.stopping:
-            fewest = min(self.faults[k] for k in KINDS)
-            kind = random.choice([k for k in KINDS if self.faults[k] == fewest])
+            fewest = min(self.faults[k] for k in kinds)
+            kind = random.choice([k for k in kinds if self.faults[k] == fewest])
             started = time.monotonic()
             try:
                 detail = await asyncio.to_thread(self.inject, kind)
@@ -143,31 +168,75 @@ class Chaos:
             time.sleep(random.uniform(0.5, 3.0))
             self.system.restart(name)
             return name
+        if kind == "rolling_restart":
+            return self.rolling_restart()
         if kind == "rabbitmq_restart":
-            if self.faults[kind] % 3 == 2:
-                self.rabbit.restart_node()
-                self.rabbit.ctl("await_startup")
-                return "node restarted"
-            self.rabbit.restart_app()
-            return "broker application restarted"
+            node = random.randrange(len(self.rabbit.nodes))
+            self.rabbit.restart_app(node)
+            self.rabbit.await_healthy(180)
+            return f"broker application of {self.rabbit.nodes[node]} restarted"
+        if kind == "rabbitmq_node_kill":
+            node = random.randrange(len(self.rabbit.nodes))
+            self.rabbit.kill_node(node)
+            time.sleep(random.uniform(2.0, 8.0))
+            self.rabbit.start_node(node)
+            self.rabbit.await_healthy(180)
+            return f"{self.rabbit.nodes[node]} killed and started again"
+        if kind == "rabbitmq_partition":
+            node = random.randrange(len(self.rabbit.nodes))
+            away = random.uniform(5.0, 15.0)
+            self.rabbit.partition(node)
+            time.sleep(away)
+            self.rabbit.heal(node)
+            self.rabbit.await_healthy(180)
+            return f"{self.rabbit.nodes[node]} cut off for {away:.0f}s and healed"
         if kind == "postgres_restart":
             mode = "immediate" if self.faults[kind] % 2 == 0 else "fast"
             self.pg.restart(mode)
-            return f"stopped ({mode}) and started"
+            self.pg.await_streaming(120)
+            return f"primary stopped ({mode}) and started"
+        if kind == "postgres_failover":
+            return self.pg.failover()
         away = random.uniform(3.0, 12.0)
         self.system.stop("mailsink")
         time.sleep(away)
         self.system.start_mailsink()
         return f"away {away:.0f}s"
 
+    def rolling_restart(self) -> str:
+        """Every replica of every service and the gateway, one at a time: stopped as a deploy stops it (SIGTERM,
+        a graceful drain), started again, and ready before the next goes."""
+        names = [n for s in DB_SERVICES for n in self.system.replica_names(s)] + ["gateway"]
+        for name in names:
+            self.system.stop(name)
+            self.system.restart(name)
+            self.wait_ready(name)
+        return f"{len(names)} processes one by one"
+
+    def wait_ready(self, name: str, timeout: float = 60.0) -> None:
+        service, _, n = name.partition("-")
+        port = self.system.replica_ports[service][int(n) - 2] if n else self.system.ports[service]
+        deadline = time.monotonic() + timeout
+        while not self.system.ready(service, port):
+            proc = self.system.processes.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode} while restarting")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not ready {timeout:.0f}s after its restart")
+            time.sleep(0.2)
+
     def recover(self, kind: str) -> None:
         """After a fault that went wrong half way: make sure what it stopped runs again."""
         try:
-            if kind == "rabbitmq_restart" and not self.rabbit.running():
-                self.rabbit.stop()
-                self.rabbit.start()
-            elif kind == "postgres_restart" and not self.pg.running():
-                self.pg.start()
+            if kind.startswith("rabbitmq"):
+                for node in range(len(self.rabbit.nodes)):
+                    self.rabbit.heal(node)
+                    if not self.rabbit.running(node):
+                        self.rabbit.start_node(node)
+            elif kind.startswith("postgres"):
+                self.pg.start()  # whichever node is not running, as primary or as a rebuilt standby
+            elif kind == "smtp_outage":
+                self.system.start_mailsink()
         except Exception as exc:
             self.fault_errors.append(f"recovering from {kind}: {type(exc).__name__}: {str(exc)[:200]}")
         self.revive()
@@ -209,7 +278,7 @@ class Chaos:
         return {"unpublished": int(unpublished), "unsent": int(unsent), "queued": queued}
 
     async def admin(self) -> asyncpg.Connection:
-        return await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{self.pg.port}/epep")
+        return await asyncpg.connect(self.pg.admin_dsn("epep"))
 
     async def check(self) -> dict[str, Any]:
         cycles = self.workload.cycles
@@ -221,6 +290,7 @@ class Chaos:
             emails = await self.emails(conn, finished)
             outboxes = {s: int(await conn.fetchval(f"SELECT count(*) FROM {s}.outbox WHERE published_at IS NULL"))
                         for s in DB_SERVICES}
+            postgres = str(await conn.fetchval("SHOW server_version"))
         finally:
             await conn.close()
         try:
@@ -248,6 +318,10 @@ class Chaos:
             "sign_ins": self.workload.sign_ins,
             "sign_in_codes_refused": self.workload.restarted_sign_ins,
             "replicas": {s: self.system.replicas.get(s, 1) for s in DB_SERVICES},
+            "infrastructure": {
+                "rabbitmq": f"{len(self.rabbit.nodes)}-node cluster, RabbitMQ {self.rabbit_version()}",
+                "postgres": f"PostgreSQL {postgres}, primary and synchronous streaming standby "
+                            f"({self.pg.failovers} failovers)"},
         }
         report["passed"] = bool(
             report["cycles"] >= self.args.cycles and not failed
@@ -256,6 +330,12 @@ class Chaos:
                      or report["stuck_tasks"] or report["lost_effects"] or report["duplicate_effects"]
                      or dead or any(outboxes.values())))
         return report
+
+    def rabbit_version(self) -> str:
+        try:
+            return self.rabbit.ctl(0, "version", timeout=30, tries=1).strip()
+        except (RuntimeError, subprocess.TimeoutExpired):
+            return "(version not known)"
 
     async def lost_writes(self, conn: asyncpg.Connection) -> list[dict[str, Any]]:
         """Every save the API acknowledged, found in the section's history as that version with those answers."""
@@ -341,10 +421,10 @@ def summary(report: dict[str, Any], seconds: float) -> str:
     f = report["faults_injected"]
     lines = [
         f"Chaos run: {'PASSED' if report['passed'] else 'FAILED'} in {seconds / 60:.1f} min",
+        f"  On a {report['infrastructure']['rabbitmq']}; {report['infrastructure']['postgres']}",
         f"  PEP cycles completed: {report['cycles']} of {report['cycles_started']} started "
         f"({report['cycles_failed']} failed)",
-        f"  Faults injected: {f['total']} — services SIGKILLed {f['service_kill']}, RabbitMQ restarted "
-        f"{f['rabbitmq_restart']}, Postgres restarted {f['postgres_restart']}, SMTP away {f['smtp_outage']}",
+        f"  Faults injected: {f['total']}: " + ", ".join(f"{k} {f[k]}" for k in KINDS),
         f"  Saves acknowledged: {report['acknowledged_saves']}, lost: {report['lost_writes']}",
         f"  Effects lost: {report['lost_effects']}, doubled: {report['duplicate_effects']}, "
         f"tasks stuck: {report['stuck_tasks']}",
@@ -367,10 +447,10 @@ def _interrupted(signum: int, frame: object) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cycles", type=int, default=200, help="PEP cycles to complete (at least)")
-    parser.add_argument("--faults", type=int, default=20, help="faults of each kind to inject (at least)")
+    parser.add_argument("--cycles", type=int, default=300, help="PEP cycles to complete (at least)")
+    parser.add_argument("--faults", type=int, default=10, help="faults of each kind to inject (at least)")
     parser.add_argument("--workers", type=int, default=4, help="cycles in flight at once")
-    parser.add_argument("--minutes", type=float, default=25, help="the whole run's time limit")
+    parser.add_argument("--minutes", type=float, default=60, help="the whole run's time limit")
     parser.add_argument("--settle-minutes", type=float, default=3, help="kept at the end to settle and check")
     parser.add_argument("--fault-every", type=float, default=6, help="seconds between faults, on average")
     parser.add_argument("--replicas", default="pep=2,delegation=2,notify=2,qa=2",
