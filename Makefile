@@ -33,8 +33,9 @@ test: lint assets
 	bash deploy/local/ensure-infra.sh --browser
 	$(VENV)/bin/pytest
 
-# Not part of `make test`: PEP cycles under injected faults on a Postgres and RabbitMQ of its own (it restarts
-# them), writing var/chaos/report.json; CHAOS_ARGS="--cycles 10 --faults 2" for a short run.
+# Not part of `make test`: PEP cycles under eight kinds of injected fault on a three-node RabbitMQ cluster and a
+# Postgres primary and standby of its own (root: network namespaces), writing var/chaos/report.json;
+# CHAOS_ARGS="--cycles 10 --faults 1" for a short run.
 chaos: $(VENV)/.installed
 	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
