@@ -50,6 +50,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelPreconditionFailed
 from aio_pika.robust_connection import RobustConnection
 from opentelemetry import trace
+from pamqp.commands import Basic
 from pydantic import ValidationError
 from yarl import URL
 
@@ -206,6 +207,8 @@ class Bus:
         self.consume_channel: AbstractChannel | None = None
         self.retry_channel: AbstractChannel | None = None
         self.exchange: AbstractExchange | None = None
+        self._exchanges: dict[tuple[int, str], AbstractExchange] = {}
+        self._renewing = asyncio.Lock()
 
     async def connect(self) -> None:
         self.connection = await connect_robust(
@@ -247,11 +250,47 @@ class Bus:
             headers=headers,
             user_id=broker_user(self.settings) or None,  # the broker refuses it unless it is who we logged in as
         )
-        # Publishes can hang while the connection is down: never wait for a confirm forever.
-        await asyncio.wait_for(
-            self.exchange.publish(message, routing_key=routing_key, mandatory=True),
-            timeout=self.settings.bus_publish_timeout,
-        )
+        await self.publish_message(self.exchange_name, message, routing_key)
+
+    async def publish_message(self, exchange_name: str, message: aio_pika.Message, routing_key: str) -> None:
+        """Publish on the confirming publish channel; raises unless the broker confirms the message.
+
+        A nack renews the channel before it is raised: on RabbitMQ 3.10, after a quorum queue's leader is
+        lost, a channel that published to it before goes on nacking every publish routed there (for a minute
+        and more, measured on tests/chaos/rabbit_cluster.py's cluster) while a new channel is confirmed at once.
+        """
+        channel = self.publish_channel
+        assert channel is not None, "Bus.connect() first"
+        exchange = await self._exchange_on(channel, exchange_name)
+        try:
+            # Publishes can hang while the connection is down: never wait for a confirm forever.
+            await asyncio.wait_for(exchange.publish(message, routing_key=routing_key, mandatory=True),
+                                   timeout=self.settings.bus_publish_timeout)
+        except aio_pika.exceptions.DeliveryError as exc:
+            if isinstance(exc.frame, Basic.Nack):
+                await self._renew_publish_channel(channel)
+            raise
+
+    async def _exchange_on(self, channel: AbstractChannel, name: str) -> AbstractExchange:
+        key = (id(channel), name)
+        if key not in self._exchanges:
+            self._exchanges[key] = await channel.get_exchange(name, ensure=False)
+        return self._exchanges[key]
+
+    async def _renew_publish_channel(self, nacked: AbstractChannel) -> None:
+        """A new publish channel in place of `nacked`, once however many publishes on it were nacked."""
+        assert self.connection is not None
+        async with self._renewing:
+            if self.publish_channel is not nacked:
+                return  # another publish renewed it already
+            log.warning("publishes nacked by the broker: publishing on a new channel", extra={
+                "service": self.service})
+            self._exchanges = {}
+            fresh = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+            self.exchange = await fresh.get_exchange(self.exchange_name, ensure=False)
+            self.publish_channel = fresh
+            with contextlib.suppress(Exception):
+                await nacked.close()
 
     @property
     def is_connected(self) -> bool:
@@ -691,10 +730,9 @@ class Consumers:
                                  message_id=message.message_id, type=message.type,
                                  user_id=broker_user(self.settings) or None)
         try:
-            assert self._retry_exchange is not None
-            await asyncio.wait_for(
-                self._retry_exchange.publish(retry, routing_key=retry_queue_name(self.settings, sub), mandatory=True),
-                timeout=self.settings.bus_publish_timeout)
+            # On the bus's publish channel, which is renewed when the broker nacks (see Bus.publish_message).
+            await self.bus.publish_message(redeliver_exchange_name(self.settings, self.bus.service), retry,
+                                           retry_queue_name(self.settings, sub))
         except Exception:
             # Could not park it for later: give it back (this counts towards x-delivery-limit).
             log.warning("retry publish failed, requeued", extra=fields)
