@@ -6,7 +6,8 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
@@ -122,6 +123,8 @@ def serves(routes: web.RouteTableDef, op: Operation) -> Callable[[Callable[[web.
         async def handler(request: web.Request) -> web.StreamResponse:
             result = await answer(request)
             if isinstance(result, web.StreamResponse):
+                if adapter is not None:  # the gateway passes this JSON on unread: it must come through here
+                    raise TypeError(f"{op.id}: return the data for its response model, not a response")
                 return result
             if adapter is None:
                 return web.Response(status=op.status)
@@ -141,6 +144,18 @@ def json_model(model: BaseModel | list[Any] | dict[str, Any], status: int = 200)
     if isinstance(model, BaseModel):
         return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
     return web.json_response(model, status=status)
+
+
+SUCCESS = (200, 201, 202, 204)
+NOT_AN_ERROR = range(100, 400)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A service's answer as it came: its status and its body, unread."""
+
+    status: int
+    body: bytes
 
 
 class ServiceClient:
@@ -185,16 +200,40 @@ class ServiceClient:
                 log.warning("replica refused the connection; trying the next", extra={"target": self.service})
         raise AssertionError("unreachable")
 
-    async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
-                   request_id: str | None = None, expect: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
-        headers = self._headers(claims, request_id)
+    @contextlib.asynccontextmanager
+    async def _answered(self, method: str, path: str, claims: internal_auth.Claims, *, expect: Container[int],
+                        request_id: str | None, headers: dict[str, str] | None = None,
+                        **options: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The open response to one call, when its status is one of `expect`: any other is raised as the
+        service's problem, and no answer in time (a refused, broken or timed-out connection, while sending or
+        while the caller reads) as 503 with Retry-After. Every way of calling shares these rules."""
+        sent = {**(headers or {}), **self._headers(claims, request_id)}
         try:
-            async with await self._send(method, path, json=json_body, headers=headers) as resp:
-                if resp.status in expect:
-                    return None if resp.status == 204 else await resp.json()
-                raise await _problem_of(resp)
+            async with await self._send(method, path, headers=sent, **options) as resp:
+                if resp.status not in expect:
+                    raise await _problem_of(resp)
+                yield resp
         except (aiohttp.ClientError, TimeoutError):  # no answer in time: unavailable, not a 500
             raise self._unavailable(path) from None
+
+    async def call(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
+                   request_id: str | None = None, expect: tuple[int, ...] = SUCCESS) -> Any:
+        """The service's JSON answer, parsed (None for a 204)."""
+        async with self._answered(method, path, claims, expect=expect, request_id=request_id,
+                                  json=json_body) as resp:
+            return None if resp.status == 204 else await resp.json()
+
+    async def answer(self, method: str, path: str, claims: internal_auth.Claims, *, json_body: Any = None,
+                     request_id: str | None = None, expect: tuple[int, ...] = SUCCESS) -> Answer:
+        """As `call`, with the JSON body as the service sent it, unread: for the gateway to pass on. The owning
+        service's `serves` has already validated it against the operation and serialised it from the model, so
+        reading, checking and writing it again would prove nothing new. A success that is not JSON is a 502."""
+        async with self._answered(method, path, claims, expect=expect, request_id=request_id,
+                                  json=json_body) as resp:
+            body = await resp.read()
+            if body and resp.content_type != "application/json":
+                raise _unexpected()
+            return Answer(resp.status, body)
 
     @contextlib.asynccontextmanager
     async def raw(self, method: str, path: str, claims: internal_auth.Claims, *, data: bytes | None = None,
@@ -202,15 +241,10 @@ class ServiceClient:
                   timeout: float | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
         """As `call`, for bodies that are not JSON (file uploads, downloads): the open response, to stream from.
         A 4xx or 5xx is raised as the service's problem before anything is yielded."""
-        sent = {**(headers or {}), **self._headers(claims, request_id)}
         options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout)} if timeout else {}
-        try:
-            async with await self._send(method, path, data=data, headers=sent, **options) as resp:
-                if resp.status >= 400:
-                    raise await _problem_of(resp)
-                yield resp
-        except (aiohttp.ClientError, TimeoutError):  # no answer in time: unavailable, not a 500
-            raise self._unavailable(path) from None
+        async with self._answered(method, path, claims, expect=NOT_AN_ERROR, request_id=request_id,
+                                  headers=headers, data=data, **options) as resp:
+            yield resp
 
     def _unavailable(self, path: str) -> Problem:
         log.warning("service unreachable", extra={"target": self.service, "path": redact(path)})
@@ -224,6 +258,10 @@ async def _problem_of(resp: aiohttp.ClientResponse) -> Problem:
         body = await resp.json()
         passed_headers = {k: v for k, v in resp.headers.items() if k in ("Retry-After",)}
         return Problem.from_dict(body, passed_headers)
+    return _unexpected()
+
+
+def _unexpected() -> Problem:
     return Problem(502, "A service answered unexpectedly", code="bad_gateway")
 
 

@@ -52,7 +52,12 @@ def target(op: Operation, request: web.Request) -> str:
 
 
 def _forward(op: Operation) -> Handler:
-    adapter = op.response_adapter
+    """The owning service's JSON, passed to the browser as the service wrote it. Nothing beyond the contract can be
+    in it: the service answers through `shared.web.serves`, which validates what its handler returns against this
+    operation's response model and serialises it from the model (tests/shared/test_contract_closed.py and
+    test_passed_through.py). Reading, checking and writing it again here cost about a quarter of the gateway's CPU
+    for a section read (docs/performance.md, "Issue 19: JSON passed through")."""
+    json_answer = op.response is not None
 
     async def handler(request: web.Request) -> web.StreamResponse:
         upstream = target(op, request)  # a bad parameter is 404 before anyone is asked who the caller is
@@ -63,13 +68,11 @@ def _forward(op: Operation) -> Handler:
             payload = (await parse_body(request, op.body)).model_dump(mode="json", exclude_unset=True)
             if op.with_address:
                 payload["client_address"] = client_address(request)
-        result = await request.app[CLIENTS][op.service].call(op.method.upper(), upstream, claims, json_body=payload,
-                                                             request_id=request[REQUEST_ID])
-        if adapter is None:
+        answer = await request.app[CLIENTS][op.service].answer(op.method.upper(), upstream, claims,
+                                                               json_body=payload, request_id=request[REQUEST_ID])
+        if not json_answer:
             return web.Response(status=op.status)
-        # Validated against the contract on the way out: nothing beyond it reaches the browser.
-        return web.Response(body=adapter.dump_json(adapter.validate_python(result)), status=op.status,
-                            content_type="application/json")
+        return web.Response(body=answer.body, status=op.status, content_type="application/json")
 
     return handler
 
