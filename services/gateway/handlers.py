@@ -3,22 +3,28 @@ request on with a short-lived signed token carrying their claims; services autho
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from services.gateway.bound import answers
 from services.gateway.openapi import document
+from services.gateway.sessions import Sessions, token_key
 from services.gateway.settings import GatewaySettings
 from shared.api import auth
 from shared.api.identity import SessionInfo
+from shared.api.operations import of_service
+from shared.api.sessions import RESOLVE_PATH, ResolvedSession
 from shared.errors import Problem
-from shared.internal_auth import Claims, Membership
+from shared.internal_auth import Claims
 from shared.service import SETTINGS
 from shared.web import REQUEST_ID, ServiceClient, json_model, parse_body
 
 IDENTITY = web.AppKey("identity_client", ServiceClient)
 CLIENTS = web.AppKey("service_clients", dict[str, ServiceClient])
+SESSIONS = web.AppKey("sessions", Sessions)
 GATEWAY = Claims(sub="service:gateway")
 
 
@@ -54,14 +60,41 @@ def _trusted(peer: str, settings: GatewaySettings) -> bool:
 
 
 async def authenticate(request: web.Request) -> Claims:
-    """Who holds this session cookie (401 if nobody)."""
+    """Who holds this session cookie (401 if nobody): from the sessions this process holds, or asked of identity
+    (sessions.py), which refuses an idle, expired or ended one."""
     token = request.cookies.get(_settings(request).session_cookie)
     if not token or len(token) > 128:
         raise Problem(401, "Not signed in", "Sign in to continue.", code="not_signed_in")
-    session = await request.app[IDENTITY].call("POST", "/sessions/resolve", GATEWAY,
-                                               json_body={"session_token": token}, request_id=request[REQUEST_ID])
-    return Claims(sub=session["user_id"], session_id=session["session_id"],
-                  memberships=[Membership(**m) for m in session["memberships"]], address=client_address(request))
+
+    async def ask() -> ResolvedSession:
+        found = await request.app[IDENTITY].call("POST", RESOLVE_PATH, GATEWAY, json_body={"session_token": token},
+                                                 request_id=request[REQUEST_ID])
+        return ResolvedSession.model_validate(found)
+
+    session = await request.app[SESSIONS].resolve(token, ask)
+    return Claims(sub=session.user_id, session_id=session.session_id, memberships=session.memberships,
+                  address=client_address(request))
+
+
+@functools.cache
+def _identity_operations() -> frozenset[str]:
+    """identity's operations for a signed-in caller. The public ones (registering, a password reset) are left to
+    identity's events: anyone can send them, so they must not be a way to empty every process's sessions."""
+    return frozenset(op.id for op in of_service("identity") if not op.public)
+
+
+@web.middleware
+async def identity_writes_drop_held_sessions(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """A change a signed-in person makes through identity (a deactivation, a grant, a password, a session rule...)
+    holds in this process from its answer on: everything held here is dropped before the answer leaves, so the next
+    request, whoever makes it, is resolved with identity. The other processes hear it from identity's events within
+    moments. identity's writes are rare beside reads, and this needs no knowledge here of what each one changes."""
+    response = await handler(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400 \
+            and request.match_info.route.name in _identity_operations() and SESSIONS in request.app:
+        request.app[SESSIONS].cache.clear()
+    return response
 
 
 def _set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
@@ -114,6 +147,7 @@ async def sign_out(request: web.Request) -> web.Response:
     settings = _settings(request)
     token = request.cookies.get(settings.session_cookie)
     if token and len(token) <= 128:
+        request.app[SESSIONS].cache.drop_token(token_key(token))  # the other processes hear it from identity
         await request.app[IDENTITY].call("POST", "/sessions/revoke", GATEWAY, request_id=request[REQUEST_ID],
                                          json_body={"session_token": token})
     response = web.Response(status=204)
@@ -124,6 +158,7 @@ async def sign_out(request: web.Request) -> web.Response:
 @answers(auth.SIGN_OUT_EVERYWHERE)
 async def sign_out_everywhere(request: web.Request) -> web.Response:
     claims = await authenticate(request)
+    request.app[SESSIONS].cache.drop_user(claims.sub)
     await request.app[IDENTITY].call("POST", "/users/me/sessions/revoke-all", claims, request_id=request[REQUEST_ID])
     response = web.Response(status=204)
     response.del_cookie(_settings(request).session_cookie, path="/")
@@ -139,8 +174,16 @@ async def _session(request: web.Request, touch: bool) -> web.Response:
     token = request.cookies.get(_settings(request).session_cookie, "")
     if not token or len(token) > 128:
         await authenticate(request)  # answers the usual 401
-    found = await request.app[IDENTITY].call("POST", "/sessions/resolve", GATEWAY, request_id=request[REQUEST_ID],
-                                             json_body={"session_token": token, "touch": touch})
+    try:
+        found = await request.app[IDENTITY].call("POST", RESOLVE_PATH, GATEWAY, request_id=request[REQUEST_ID],
+                                                 json_body={"session_token": token, "touch": touch})
+    except Problem as problem:
+        if problem.status == 401:
+            request.app[SESSIONS].cache.drop_token(token_key(token))
+        raise
+    if touch:
+        request.app[SESSIONS].cache.restarted(token_key(token), ResolvedSession.model_validate(found)
+                                              .idle_expires_at.timestamp())
     info = SessionInfo(expires_at=found["expires_at"], idle_expires_at=found["idle_expires_at"],
                        warn_seconds_before=found["warning_seconds"],
                        idle_timeout_seconds=found["idle_timeout_seconds"])
