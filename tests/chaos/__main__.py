@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -71,6 +72,8 @@ class Chaos:
             # before another replica may take it over (120 s by default, longer than these retries).
             service_env={"notify": {"EPEP_SENDING_LEASE_SECONDS": "30"}})
         self.faults: Counter[str] = Counter()
+        # Held while a fault stops and starts a process, so that revive() never takes it for one that died.
+        self.processes_lock = threading.Lock()
         self.fault_log: list[dict[str, Any]] = []
         self.fault_errors: list[str] = []
         self.unplanned_exits: Counter[str] = Counter()
@@ -164,9 +167,10 @@ class Chaos:
     def inject(self, kind: str) -> str:
         if kind == "service_kill":
             name = random.choice([n for s in DB_SERVICES for n in self.system.replica_names(s)] + ["gateway"])
-            self.system.kill(name)  # SIGKILL: no graceful anything
-            time.sleep(random.uniform(0.5, 3.0))
-            self.system.restart(name)
+            with self.processes_lock:
+                self.system.kill(name)  # SIGKILL: no graceful anything
+                time.sleep(random.uniform(0.5, 3.0))
+                self.system.restart(name)
             return name
         if kind == "rolling_restart":
             return self.rolling_restart()
@@ -198,9 +202,10 @@ class Chaos:
         if kind == "postgres_failover":
             return self.pg.failover()
         away = random.uniform(3.0, 12.0)
-        self.system.stop("mailsink")
-        time.sleep(away)
-        self.system.start_mailsink()
+        with self.processes_lock:
+            self.system.stop("mailsink")
+            time.sleep(away)
+            self.system.start_mailsink()
         return f"away {away:.0f}s"
 
     def rolling_restart(self) -> str:
@@ -208,8 +213,9 @@ class Chaos:
         a graceful drain), started again, and ready before the next goes."""
         names = [n for s in DB_SERVICES for n in self.system.replica_names(s)] + ["gateway"]
         for name in names:
-            self.system.stop(name)
-            self.system.restart(name)
+            with self.processes_lock:
+                self.system.stop(name)
+                self.system.restart(name)
             self.wait_ready(name)
         return f"{len(names)} processes one by one"
 
@@ -242,12 +248,18 @@ class Chaos:
         self.revive()
 
     def revive(self) -> None:
-        """A process that died without being killed here is counted and started again."""
-        for name, proc in list(self.system.processes.items()):
-            if proc.poll() is not None:
-                self.unplanned_exits[name] += 1
-                self.system.processes.pop(name)
-                self.system.restart(name)
+        """A process that died without being killed here is counted and started again. Not while the other lane
+        is stopping or starting one (it would look dead for a moment, and be started twice): then next time."""
+        if not self.processes_lock.acquire(blocking=False):
+            return
+        try:
+            for name, proc in list(self.system.processes.items()):
+                if proc.poll() is not None:
+                    self.unplanned_exits[name] += 1
+                    self.system.processes.pop(name)
+                    self.system.restart(name)
+        finally:
+            self.processes_lock.release()
 
     # ---- settling and checking -------------------------------------------------------------------
 
