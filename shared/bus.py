@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aio_pika
+import aiormq.exceptions
 import asyncpg
 from aio_pika.abc import (
     AbstractChannel,
@@ -573,6 +574,28 @@ async def _retry_queue_is_quorum(bus: Bus, name: str, arguments: dict[str, Any])
             await probe.close()
 
 
+# The broker connection went away under a call (a node restarted, killed or cut off): the robust connection comes
+# back by itself, to this node or another. Not a refused declaration (PRECONDITION_FAILED closes only the channel).
+BROKER_AWAY = (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError,
+               asyncio.TimeoutError)
+START_PATIENCE = 180.0  # longer than a node's restart on a busy machine
+
+
+async def _until_broker_back(step: Callable[[], Awaitable[None]], what: str,
+                             patience: float = START_PATIENCE) -> None:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            await step()
+            return
+        except BROKER_AWAY as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("broker away while starting a consumer; trying again", extra={
+                "consumer": what, "error": type(exc).__name__})
+            await asyncio.sleep(1.0)
+
+
 class Consumers:
     """Runs a service's subscriptions as callback consumers on the bus's consuming channel."""
 
@@ -588,17 +611,35 @@ class Consumers:
         return await declare_subscription(self.bus, sub)
 
     async def start(self, subscriptions: list[Subscription]) -> None:
-        retry_channel, channel = self.bus.retry_channel, self.bus.consume_channel
-        assert retry_channel is not None and channel is not None, "Bus.connect() first"
-        self._retry_exchange = await channel.declare_exchange(
-            redeliver_exchange_name(self.settings, self.bus.service), aio_pika.ExchangeType.DIRECT, durable=True)
+        """Declare and consume each subscription. A broker node that goes away meanwhile (a restart, a node lost
+        during a rolling deploy) does not stop the process: each step is taken again once the robust connection
+        is back, and a step already done is not done twice (a second consumer on a queue would double its work)."""
+        channel = self.bus.consume_channel
+        assert channel is not None, "Bus.connect() first"
+
+        async def exchange() -> None:
+            self._retry_exchange = await channel.declare_exchange(
+                redeliver_exchange_name(self.settings, self.bus.service), aio_pika.ExchangeType.DIRECT, durable=True)
+
+        await _until_broker_back(exchange, "the redeliver exchange")
         for sub in subscriptions:
+            done: set[str] = set()
+            await _until_broker_back(lambda sub=sub, done=done: self._start_one(sub, done), sub.name)  # type: ignore[misc]
+
+    async def _start_one(self, sub: Subscription, done: set[str]) -> None:
+        retry_channel = self.bus.retry_channel
+        assert retry_channel is not None, "Bus.connect() first"
+        if "queue" not in done:
             sub.queue = await self.declare(sub)
+            done.add("queue")
+        if "retries" not in done:
             # Declared (passively) on the robust channel itself, so its consumer is restored after a reconnect.
             retries = await retry_channel.declare_queue(retry_queue_name(self.settings, sub), passive=True)
             self._retry_tags.append((retries, await retries.consume(self._retry_callback(sub))))
-            sub.consumer_tag = await sub.queue.consume(self._callback(sub))
-            self.subscriptions.append(sub)
+            done.add("retries")
+        assert sub.queue is not None
+        sub.consumer_tag = await sub.queue.consume(self._callback(sub))
+        self.subscriptions.append(sub)
 
     def _callback(self, sub: Subscription) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def on_message(message: AbstractIncomingMessage) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
 from shared import db
 from shared.bus import (
@@ -23,12 +24,14 @@ from shared.bus import (
     Subscription,
     add_event,
     delete_topology,
+    queue_name,
     subscribe,
 )
 from shared.contracts import UserChanged
 from shared.migrate import ensure_database, migrate
 from shared.settings import ServiceSettings
 from tests.conftest import AMQP_HOST, AMQP_PORT, PG_HOST, PG_PORT, RUN_ID, drop_database
+from tests.support.tcp_proxy import TcpProxy
 
 SERVICE = "bustest"
 
@@ -301,3 +304,40 @@ async def test_a_handler_cut_off_by_the_channel_closing_still_finishes_its_work(
     await eventually(lambda: _has(pool, "bustest.cutoff", 1), timeout=5)
     assert await effects(pool, "bustest.cutoff") == [event_id]
     await consumers.stop(timeout=5)
+
+
+async def test_consumers_that_start_while_the_broker_is_away_wait_for_it(env) -> None:  # type: ignore[no-untyped-def]
+    """A replica started during a rolling deploy while its RabbitMQ node restarts (found by make chaos: the
+    process exited 1 when basic_consume met the closed connection). It waits for the robust connection, then
+    consumes once: one consumer on the queue, the event handled once."""
+    settings, pool, bus = env
+    proxy = TcpProxy(AMQP_HOST, AMQP_PORT).start()
+    via = settings.model_copy(update={"amqp_url": SecretStr(f"amqp://guest:guest@127.0.0.1:{proxy.port}/")})
+    away = Bus(via, SERVICE)
+    try:
+        await away.connect()
+
+        async def record(ctx: MessageContext) -> None:
+            async with ctx.effect() as conn:
+                await conn.execute("INSERT INTO effects (event_id, consumer) VALUES ($1, $2)", ctx.envelope.event_id,
+                                   ctx.consumer)
+
+        _declared.append("bustest.away")
+        sub = Subscription(name="bustest.away", routing_keys=["identity.user.changed.v1"], handler=record)
+        consumers = Consumers(away, pool, via)
+        proxy.cut()
+        starting = asyncio.create_task(consumers.start([sub]))
+        await asyncio.sleep(2.0)
+        assert not starting.done(), f"start gave up while the broker was away: {starting.exception()!r}"
+        proxy.restore()
+        await asyncio.wait_for(starting, timeout=60)
+        event_id = await _publish_direct(pool, bus)
+        await eventually(lambda: _has(pool, "bustest.away", 1), timeout=30)
+        assert await effects(pool, "bustest.away") == [event_id]
+        assert bus.consume_channel is not None
+        queue = await bus.consume_channel.declare_queue(queue_name(settings, sub), passive=True)
+        assert queue.declaration_result.consumer_count == 1
+        await consumers.stop(timeout=5)
+    finally:
+        await away.close()
+        proxy.close()
