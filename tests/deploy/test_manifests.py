@@ -354,17 +354,62 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
 # ---- RabbitMQ definitions ---------------------------------------------------------------------------------
 
 
+PUBLISHERS = ("identity", "pep", "delegation", "notify", "qa")  # the services with an outbox: they publish events
+
+
 @pytest.mark.parametrize("name", ["definitions.example.json", "definitions.dev.json"])
 def test_no_service_may_write_to_the_default_exchange_or_another_services_events(name: str) -> None:
     """Write on amq.default would let a service put any message into any queue (issue 23, finding 4)."""
     d = json.loads((DEPLOY / "rabbitmq" / name).read_text())
     services = {p["user"]: p for p in d["permissions"] if p["user"].removeprefix("epep_") in SERVICES}
-    assert set(services) == {f"epep_{s}" for s in ("identity", "pep", "delegation", "notify", "qa")}
+    assert set(services) == {f"epep_{s}" for s in (*PUBLISHERS, "gateway")}
     for user, permission in services.items():
         assert not re.search(permission["write"], "amq.default"), user
-        assert re.search(permission["write"], f"{user.removeprefix('epep_')}.redeliver"), user
     topics = {t["user"]: t["write"] for t in d["topic_permissions"] if t["exchange"] == "epep"}
-    assert topics == {user: f"^{user.removeprefix('epep_')}\\." for user in services}
+    assert set(topics) == set(services)
+    for service in PUBLISHERS:
+        assert re.search(services[f"epep_{service}"]["write"], f"{service}.redeliver"), service
+        assert topics[f"epep_{service}"] == f"^{service}\\.", service
+    assert topics["epep_gateway"] == "^$"  # it publishes nothing
+
+
+def _may(regex: str, name: str) -> bool:
+    """RabbitMQ's test of a permission regex against a resource name or routing key (an unanchored match)."""
+    return re.search(regex, name) is not None
+
+
+@pytest.mark.parametrize("name", ["definitions.example.json", "definitions.dev.json"])
+def test_the_gateway_may_hear_identitys_session_events_and_nothing_else(name: str) -> None:
+    """epep_gateway has exactly what services/gateway/sessions.py does: declare, bind and consume a queue of its own
+    (named as the code names it), bound to `epep` with identity's two session events. It can read no other event,
+    publish nothing, and touch no other queue or exchange. (Tried on a RabbitMQ 3.10.8 node with these definitions:
+    the broker checks the topic read regex against each binding key, so this is what it refuses.)"""
+    from services.gateway.sessions import EVENT_KEYS, Sessions
+    from services.gateway.settings import GatewaySettings
+    from shared.bus import Bus
+
+    d = json.loads((DEPLOY / "rabbitmq" / name).read_text())
+    (permission,) = [p for p in d["permissions"] if p["user"] == "epep_gateway"]
+    (topic,) = [t for t in d["topic_permissions"] if t["user"] == "epep_gateway"]
+    assert permission["vhost"] == topic["vhost"] == "epep"
+    settings = GatewaySettings()
+    own_queue = Sessions(settings, 30, 10, 1)._queue_name()
+    exchange = Bus(settings, "gateway").exchange_name
+    assert topic["exchange"] == exchange
+    for kind in ("configure", "write", "read"):  # declare; bind (write on the queue); bind and consume
+        assert _may(permission[kind], own_queue), (kind, own_queue)
+    assert _may(permission["read"], exchange)  # bind to it
+    assert EVENT_KEYS and all(_may(topic["read"], key) for key in EVENT_KEYS)
+    for key in ("#", "identity.#", "identity.*.*.v1", "pep.child.erased.v1", "identity.account.changed.v1",
+                "notify.identity.session.ended.v1"):
+        assert not _may(topic["read"], key), key
+    assert not _may(topic["write"], "identity.session.ended.v1")
+    for other in ("epep", "epep.dead", "epep.unrouted", "amq.default", "identity.sessions", "identity.redeliver",
+                  "gateway", "gateway.redeliver", "gateway.inbox", "pep.child_erasure", "notify.sign_in_code.dlq"):
+        assert not _may(permission["configure"], other) and not _may(permission["write"], other), other
+        assert other == exchange or not _may(permission["read"], other), other
+    (user,) = [u for u in d["users"] if u["name"] == "epep_gateway"]
+    assert user["tags"] == ""
 
 
 @pytest.mark.parametrize("name", ["definitions.example.json", "definitions.dev.json"])
