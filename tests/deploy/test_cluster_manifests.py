@@ -8,7 +8,9 @@ below. Every check is shown to fail on a real mistake, made by mutating the pars
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -25,8 +27,20 @@ K8S = ROOT / "deploy" / "k8s"
 SCHEMAS = {"RabbitmqCluster": "rabbitmqcluster.json", "Cluster": "cnpg-cluster.json",
            "ScheduledBackup": "cnpg-scheduledbackup.json"}
 DATA_NAMESPACE = "epep-data"
-# The services that own a schema (a migrate Job each) and so a Postgres role and a broker user.
+# The services that own a schema (a migrate Job each) and so a Postgres role.
 SCHEMA_SERVICES = ("identity", "pep", "delegation", "notify", "qa")
+APPS = (*SCHEMA_SERVICES, "gateway", "portal")
+BUS_IMPORT = re.compile(r"^\s*(from shared\.bus import|import shared\.bus|from shared import bus)", re.MULTILINE)
+
+
+def _uses_the_broker(service: str) -> bool:
+    """Whether a service's code connects to RabbitMQ: one of its modules imports shared.bus. Read from the code, so a
+    service that starts using the broker needs a user, a URL and a way in before these tests pass again."""
+    return any(BUS_IMPORT.search(path.read_text()) for path in (ROOT / "services" / service).rglob("*.py"))
+
+
+# Each with a broker user of its own: the five with an outbox and the gateway, which hears identity's session events.
+BROKER_SERVICES = tuple(s for s in APPS if _uses_the_broker(s))
 
 Doc = dict[str, Any]
 
@@ -249,7 +263,8 @@ def test_the_services_are_pointed_at_the_clusters() -> None:
     assert admin["EPEP_PG_ADMIN_USER"] == initdb["owner"] == owner["stringData"]["username"]
     assert admin["EPEP_PG_ADMIN_PASSWORD"] == owner["stringData"]["password"]  # the same placeholder: one password
     assert rmq["spec"]["tls"]["disableNonTLSListeners"] is True
-    for service in SCHEMA_SERVICES:
+    assert set(BROKER_SERVICES) >= {*SCHEMA_SERVICES, "gateway"}  # what the code says: the detection works
+    for service in BROKER_SERVICES:
         secret = _one("Secret", f"epep-{service}", "epep")["stringData"]
         for url in secret["EPEP_AMQP_URL"].split(","):
             parts = urlsplit(url)
@@ -302,8 +317,9 @@ def _allowed(policy: Doc, namespace: str, labels: dict[str, str], port: int) -> 
 
 
 def test_network_policies_let_the_services_and_the_members_reach_the_clusters() -> None:
-    """epep-data denies by default; the services (and migrate Jobs) reach Postgres and AMQPS, the members reach
-    each other, and the gateway, which needs neither, reaches nothing there."""
+    """epep-data denies by default; the services (and migrate Jobs) reach Postgres and AMQPS, the gateway AMQPS only
+    (identity's session events), the members reach each other, and the portal, which needs neither, reaches nothing
+    there."""
     policies = [d for d in DOCS if d["kind"] == "NetworkPolicy" and d["metadata"]["namespace"] == DATA_NAMESPACE]
     assert any(p["spec"]["podSelector"] == {} and not p["spec"].get("ingress") for p in policies)
     cluster, rmq = _one("Cluster"), _one("RabbitmqCluster")
@@ -315,17 +331,64 @@ def test_network_policies_let_the_services_and_the_members_reach_the_clusters() 
                    if all(pods.get(k) == v for k, v in p["spec"]["podSelector"].get("matchLabels", {}).items())
                    and p["spec"]["podSelector"])
 
-    for service in SCHEMA_SERVICES:
+    for service in APPS:
         deployment = _one("Deployment", service)["spec"]["template"]["metadata"]["labels"]
-        job = _one("Job", f"{service}-migrate")["spec"]["template"]["metadata"]["labels"]
-        assert allowed(pg_pods, "epep", deployment, 5432) and allowed(pg_pods, "epep", job, 5432), service
-        assert allowed(rmq_pods, "epep", deployment, 5671), service
-    gateway = _one("Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
-    assert not allowed(pg_pods, "epep", gateway, 5432) and not allowed(rmq_pods, "epep", gateway, 5671)
+        if service in SCHEMA_SERVICES:
+            job = _one("Job", f"{service}-migrate")["spec"]["template"]["metadata"]["labels"]
+            assert allowed(pg_pods, "epep", deployment, 5432) and allowed(pg_pods, "epep", job, 5432), service
+        else:
+            assert not allowed(pg_pods, "epep", deployment, 5432), service
+        assert allowed(rmq_pods, "epep", deployment, 5671) == (service in BROKER_SERVICES), service
     assert allowed(pg_pods, DATA_NAMESPACE, pg_pods, 5432)  # streaming replication
     for port in (4369, 25672, 35672):  # epmd, distribution, CLI tools
         assert allowed(rmq_pods, DATA_NAMESPACE, rmq_pods, port), port
     assert _one("PodDisruptionBudget", rmq["metadata"]["name"])["spec"]["selector"]["matchLabels"] == rmq_pods
+
+
+def _env_sources(deployment: Doc) -> set[tuple[str, str]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {(kind, source[kind]["name"]) for source in container.get("envFrom", [])
+            for kind in ("configMapRef", "secretRef") if kind in source}
+
+
+def _definitions(name: str) -> Doc:
+    definitions: Doc = json.loads((ROOT / "deploy" / "rabbitmq" / name).read_text())
+    return definitions
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    """rabbit_password_hashing_sha256: base64 of a 4-byte salt and SHA-256(salt + password)."""
+    raw = base64.b64decode(password_hash)
+    return hashlib.sha256(raw[:4] + password.encode()).digest() == raw[4:]
+
+
+@pytest.mark.parametrize("service", APPS)
+def test_a_service_has_a_broker_user_url_and_way_in_exactly_when_its_code_uses_the_broker(service: str) -> None:
+    """Every service whose code connects to RabbitMQ (now including the gateway) has, in every place an operator
+    deploys from, its own user with permissions in both definitions files, an EPEP_AMQP_URL naming that user in its
+    Kubernetes Secret (which its pods read) and in compose (with the password the development definitions hash),
+    and waits for the broker in compose; the network rule is checked above. A service that does not use the broker
+    has none of them: a credential nobody needs is one more to leak."""
+    uses = service in BROKER_SERVICES
+    user = f"epep_{service}"
+    for name in ("definitions.example.json", "definitions.dev.json"):
+        d = _definitions(name)
+        assert (user in {u["name"] for u in d["users"]}) == uses, (name, service)
+        assert (user in {p["user"] for p in d["permissions"] if p["vhost"] == "epep"}) == uses, (name, service)
+        assert (user in {t["user"] for t in d["topic_permissions"] if t["exchange"] == "epep"}) == uses, (name, service)
+    secret = _one("Secret", f"epep-{service}", "epep")
+    assert ("EPEP_AMQP_URL" in secret["stringData"]) == uses, service
+    if uses:
+        assert ("secretRef", f"epep-{service}") in _env_sources(_one("Deployment", service)), service
+    compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text())["services"][service]
+    url = compose["environment"].get("EPEP_AMQP_URL")
+    assert (url is not None) == uses, service
+    if uses:
+        parts = urlsplit(url)
+        assert (parts.username, parts.hostname, parts.path) == (user, "rabbitmq", "/epep"), service
+        (dev,) = [u for u in _definitions("definitions.dev.json")["users"] if u["name"] == user]
+        assert _password_matches(dev["password_hash"], parts.password or ""), service
+        assert compose["depends_on"]["rabbitmq"]["condition"] == "service_healthy", service
 
 
 # The exporters' series the cluster alerts may use, each as its exporter names it: rabbitmq_prometheus (RabbitMQ 4.2,
