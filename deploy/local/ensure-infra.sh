@@ -65,10 +65,45 @@ if ! port_open 5432; then
   wait_port 5432 PostgreSQL
 fi
 
+# RabbitMQ keeps a file handle per quorum queue segment and socket, within a budget set from its open-files limit
+# when it boots. Every queue is a quorum queue, and the test suite makes and removes thousands: at Debian's default
+# of 1024 (a budget of 927) the budget fills during `make test` and new connections hang in the handshake. So it is
+# started with the highest limit allowed, and a local broker already running with a low one is restarted (as root,
+# keeping its data) with a higher one.
+start_rabbitmq() {
+  local start="ulimit -n \"\$(ulimit -Hn)\" 2>/dev/null || ulimit -n 20000 2>/dev/null || true; rabbitmq-server -detached"
+  if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1; then
+    su rabbitmq -s /bin/sh -c "$start" >/dev/null 2>&1 || true
+  else
+    sh -c "$start" >/dev/null 2>&1 || true
+  fi
+}
+
+rabbitmq_files_limit() {
+  local pid
+  pid=$(ss -ltnpH 'sport = :5672' 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [ -n "$pid" ] && [ -r "/proc/$pid/limits" ] && awk '/Max open files/ {print $4}' "/proc/$pid/limits"
+}
+
 if ! port_open 5672; then
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
-  rabbitmq-server -detached >/dev/null 2>&1 || true
+  start_rabbitmq
   wait_port 5672 RabbitMQ
+else
+  limit=$(rabbitmq_files_limit || true)
+  if [ -n "$limit" ] && [ "$limit" -lt 4096 ]; then
+    if [ "$(id -u)" = 0 ] && command -v rabbitmqctl >/dev/null; then
+      echo "ensure-infra: the RabbitMQ on 127.0.0.1:5672 may open only $limit files; restarting it with more" >&2
+      timeout 60 rabbitmqctl -q stop >/dev/null 2>&1 || true
+      for _ in $(seq 1 60); do port_open 5672 || break; sleep 0.5; done
+      start_rabbitmq
+      wait_port 5672 RabbitMQ
+      timeout 120 rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+    else
+      echo "ensure-infra: warning: the RabbitMQ on 127.0.0.1:5672 may open only $limit files, too few for the" \
+        "test suite's quorum queues; restart it with 'ulimit -n 20000' (as its user) first" >&2
+    fi
+  fi
 fi
 
 if [ $want_browser = 1 ] && [ ! -x /usr/bin/chromium ]; then
