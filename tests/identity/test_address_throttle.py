@@ -13,8 +13,7 @@ import pytest
 from services.identity import store
 from services.identity.domain.throttle import ADDRESS_MAX_DELAY_SECONDS
 from services.identity.settings import IdentitySettings
-from shared.migrate import ensure_database, migrate
-from tests.conftest import PG_HOST, PG_PORT, module_database
+from tests.conftest import module_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
 database = module_database("epep_idthrottle")
@@ -22,15 +21,9 @@ PROXY = "address:10.0.0.7"  # the ingress's address, as identity sees every brow
 
 
 @pytest.fixture
-async def conn(database: str) -> AsyncIterator[asyncpg.Connection]:
-    settings = IdentitySettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
-    await ensure_database(settings)
-    await migrate(settings, "identity", MIGRATIONS)
-    connection = await asyncpg.connect(settings.admin_dsn())
-    await connection.execute("SET search_path = identity")
-    await connection.execute("DELETE FROM throttle")
-    yield connection
-    await connection.close()
+async def conn(identity_conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    await identity_conn.execute("DELETE FROM throttle")
+    yield identity_conn
 
 
 async def test_an_attack_from_the_proxys_address_never_locks_everyone_out(conn: asyncpg.Connection) -> None:

@@ -15,8 +15,7 @@ import pytest
 from services.identity import store
 from services.identity.domain.session_rules import RuleDefaults, rule_errors
 from services.identity.settings import IdentitySettings
-from shared.migrate import ensure_database, migrate
-from tests.conftest import PG_HOST, PG_PORT, module_database
+from tests.conftest import module_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "identity" / "migrations"
 DEFAULTS = RuleDefaults(idle_seconds=20 * 60, warning_seconds=2 * 60)
@@ -25,14 +24,8 @@ database = module_database("epep_idrules")
 
 
 @pytest.fixture
-async def conn(database: str) -> AsyncIterator[asyncpg.Connection]:
-    settings = IdentitySettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
-    await ensure_database(settings)
-    await migrate(settings, "identity", MIGRATIONS)
-    connection = await asyncpg.connect(settings.admin_dsn())
-    await connection.execute("SET search_path = identity")
-    yield connection
-    await connection.close()
+async def conn(identity_conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    yield identity_conn
 
 
 async def _person(conn: asyncpg.Connection, *memberships: tuple[uuid.UUID, str]) -> uuid.UUID:
