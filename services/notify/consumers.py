@@ -107,7 +107,7 @@ async def send_delivery(pool: asyncpg.Pool, settings: NotifySettings, delivery_i
     # Rendered before claiming, so a template error cannot leave the row marked as being sent.
     message = emails.render(email, delivery_id=delivery_id, sender=settings.mail_from, subject=subject,
                             service_name=settings.service_name)
-    if not await sending.claim(pool, delivery_id, settings.sending_lease_seconds):
+    if not await _claim(pool, settings, delivery_id):
         return "in_flight" if await sending.in_flight(pool, delivery_id) else "done"
     try:
         await sending.smtp_send(settings, message)
@@ -122,6 +122,19 @@ async def send_delivery(pool: asyncpg.Pool, settings: NotifySettings, delivery_i
     await _record_sent(pool, delivery_id, fields)
     log.info("email sent", extra=fields)
     return "sent"
+
+
+async def _claim(pool: asyncpg.Pool, settings: NotifySettings, delivery_id: uuid.UUID) -> bool:
+    """Claim the delivery; False only once its outcome is final or another worker holds it right now.
+
+    A claim that fails because another worker holds the row can meet that worker letting go a moment later
+    (its send failed for now: temporary_failure). That is neither final nor in flight: read as "done", the event
+    would be recorded and the other worker's retry skipped, leaving the email unsent (found by make chaos). So
+    the claim is taken again."""
+    while not await sending.claim(pool, delivery_id, settings.sending_lease_seconds):
+        if await sending.status(pool, delivery_id) not in sending.RELEASED:
+            return False
+    return True
 
 
 async def _record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, fields: dict[str, object],

@@ -30,13 +30,20 @@ class PermanentFailure(Exception):
     """The mail server said 5xx for this message: trying again will not help."""
 
 
+RELEASED = ("created", "temporary_failure")  # statuses a claim takes
+
+
 async def claim(pool: asyncpg.Pool, delivery_id: uuid.UUID, lease_seconds: int) -> bool:
     """Take the right to send. False if it was sent, failed for good, or another worker is sending it now."""
     return bool(await pool.fetchval(
         "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, sending_at = now(), updated_at = now() "
-        "WHERE id = $1 AND (status IN ('created', 'temporary_failure') "
+        "WHERE id = $1 AND (status = ANY($3::text[]) "
         "OR (status = 'sending' AND sending_at < now() - make_interval(secs => $2))) RETURNING 1",
-        delivery_id, float(lease_seconds)))
+        delivery_id, float(lease_seconds), list(RELEASED)))
+
+
+async def status(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> str | None:
+    return await pool.fetchval("SELECT status FROM deliveries WHERE id = $1", delivery_id)
 
 
 async def in_flight(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> bool:

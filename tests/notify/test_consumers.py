@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local.mailsink import MaildirHandler
-from services.notify import task_notices
+from services.notify import sending, task_notices
 from services.notify.consumers import subscriptions_for
 from services.notify.settings import NotifySettings
 from shared import contracts, db
@@ -286,6 +286,37 @@ async def test_a_redelivery_racing_a_send_in_progress_waits_for_its_outcome(noti
     await notify.pool.execute("UPDATE deliveries SET status = 'sent' WHERE event_id = $1", envelope.event_id)
     await notify.handled("notify.new_sign_ins", envelope)
     assert notify.mail("rae@example.test") == []
+
+
+async def test_a_redelivery_that_meets_the_other_workers_failure_still_sends_the_email(
+        notify: Notify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two copies of one event at once (a redelivery after a broker fault): the other worker holds the delivery,
+    so this copy's claim fails; before it asks why, that worker's send fails for now and leaves the row in
+    temporary_failure. Read as "done", the event was recorded and the other worker's retry then skipped it: the
+    email was never sent (make chaos on the cluster, a sign-in code left in temporary_failure)."""
+    event = samples.signed_in("ola@example.test")
+    envelope = contracts.Envelope(event_type="identity.session.started", version=1, producer="identity",
+                                  data=event.model_dump(mode="json"))
+    await notify.pool.execute(
+        "INSERT INTO deliveries (id, event_id, recipient, template, subject, status, attempts, sending_at) "
+        "VALUES ($1, $2, 'ola@example.test', 'new_sign_in', 's', 'sending', 1, now())", uuid.uuid4(),
+        envelope.event_id)
+    real_claim = sending.claim
+    raced: list[bool] = []
+
+    async def claim_then_the_other_fails(pool: asyncpg.Pool, delivery_id: uuid.UUID, lease: int) -> bool:
+        claimed = await real_claim(pool, delivery_id, lease)
+        if not claimed and not raced:  # the other worker's send fails for now, just after this claim
+            raced.append(True)
+            await sending.mark(pool, delivery_id, "temporary_failure", "SMTPServerDisconnected")
+        return claimed
+
+    monkeypatch.setattr(sending, "claim", claim_then_the_other_fails)
+    await notify.redeliver(envelope)
+    await notify.handled("notify.new_sign_ins", envelope)
+    assert raced
+    assert len(notify.mail("ola@example.test")) == 1
+    assert [status for _, _, status, _ in await notify.deliveries(envelope)] == ["sent"]
 
 
 # ---- identity's emails, signed by the Virtual School of the account they go to ---------------------------
