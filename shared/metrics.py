@@ -20,6 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from shared.db import POOLED, STATEMENTS, Statements
+
 HTTP_SECONDS = Histogram(
     "epep_http_request_duration_seconds", "HTTP requests served, by route template, method and status",
     ["route", "method", "status"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
@@ -42,6 +44,11 @@ CONSUMERS_CONSUMING = Gauge("epep_consumers_consuming",
 # have no broker, identity no consumers; a 0 from them would keep an alert firing for as long as they run.
 _UNSAID = {"epep_broker_connected", "epep_consumers_consuming"}
 _SAID: set[str] = set()
+# Round trips to Postgres per request, by route: the hot paths' counts are held by tests (issue 19's "one round trip
+# for a read, two for a save"), and a count that grows in production shows here before it shows as latency.
+DB_STATEMENTS = Histogram(
+    "epep_db_statements_per_request", "Statements sent to Postgres while serving one request, by route template",
+    ["route", "method"], buckets=(0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50))
 EMAILS = Counter("epep_emails_total", "Emails notify tried to send, by outcome", ["outcome"])
 REMINDER_LAG = Histogram(
     "epep_reminder_lag_seconds", "How late each task reminder went, after the moment it was owed (07:00 UK time)",
@@ -64,6 +71,8 @@ async def http_metrics_middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     start = time.perf_counter()
     status = 500
+    statements = Statements()
+    STATEMENTS.set(statements)
     try:
         response = await handler(request)
         status = response.status
@@ -74,7 +83,15 @@ async def http_metrics_middleware(
     finally:
         if request.path not in _UNTIMED:
             method = request.method if request.method in METHODS else "other"
-            HTTP_SECONDS.labels(route_of(request), method, str(status)).observe(time.perf_counter() - start)
+            route = route_of(request)
+            HTTP_SECONDS.labels(route, method, str(status)).observe(time.perf_counter() - start)
+            # asyncpg counts each statement in a callback it has scheduled: observe after those have run.
+            asyncio.get_running_loop().call_soon(_observe_statements, route, method, statements)
+
+
+def _observe_statements(route: str, method: str, statements: Statements) -> None:
+    if POOLED:  # not in the gateway or the portal, which have no database
+        DB_STATEMENTS.labels(route, method).observe(statements.n)
 
 
 async def read_outbox(pool: asyncpg.Pool) -> None:

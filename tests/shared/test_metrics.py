@@ -91,3 +91,33 @@ async def test_the_outbox_backlog_and_its_oldest_age(settings: ServiceSettings) 
         assert 600 <= value(text, "epep_outbox_oldest_unpublished_age_seconds") < 700
     finally:
         await pool.close()
+
+
+async def test_each_request_counts_the_statements_it_sent_to_postgres(settings: ServiceSettings) -> None:  # noqa: F811
+    """The hot paths' round trips are held by tests through this histogram (issue 19); here, its counting."""
+    app = create_app(SPEC, settings)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        work_id = await app[POOL].fetchval("INSERT INTO work (kind, finished_at) VALUES ('request', now()) "
+                                           "RETURNING id")
+        labels = {"route": "/work/{work_id}", "method": "GET"}
+
+        async def read() -> tuple[float, float, float]:
+            text = await (await client.get("/metrics")).text()
+            return tuple(value(text, f"epep_db_statements_per_request_{s}", **labels, **extra)  # type: ignore[return-value]
+                         for s, extra in (("count", {}), ("sum", {}), ("bucket", {"le": "1.0"})))
+
+        assert (await client.get(f"/work/{work_id}")).status == 200  # the series exists from here on
+        before = await read()
+        for _ in range(4):
+            assert (await client.get(f"/work/{work_id}")).status == 200
+        after = await read()
+        # Four requests of one SELECT each, and nothing else (no pool reset round trip on release).
+        assert [a - b for a, b in zip(after, before, strict=True)] == [4, 4, 4]
+        text = await (await client.get("/metrics")).text()
+        # The process's own statements (the one above, outside any request) are nobody's request's.
+        assert "/metrics" not in {line.split('route="')[1].split('"')[0] for line in text.splitlines()
+                                  if line.startswith("epep_db_statements_per_request_count")}
+    finally:
+        await client.close()
