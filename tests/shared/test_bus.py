@@ -341,3 +341,37 @@ async def test_consumers_that_start_while_the_broker_is_away_wait_for_it(env) ->
     finally:
         await away.close()
         proxy.close()
+
+
+async def test_the_relay_backs_off_while_the_broker_is_away_however_many_events_are_written(  # type: ignore[no-untyped-def]
+        env, caplog: pytest.LogCaptureFixture) -> None:
+    """Each commit notifies the relay; while publishing fails, those wake-ups must not cut its backoff short
+    (make chaos: 285 failed publishes in the minute a RabbitMQ node was lost, one per event written)."""
+    settings, pool, bus = env
+    proxy = TcpProxy(AMQP_HOST, AMQP_PORT).start()
+    via = settings.model_copy(update={"amqp_url": SecretStr(f"amqp://guest:guest@127.0.0.1:{proxy.port}/"),
+                                      "bus_publish_timeout": 0.05})
+    away = Bus(via, SERVICE)
+    relay = OutboxRelay(pool, away, via, SERVICE, poll_interval=0.05)
+    running: asyncio.Task[None] | None = None
+    try:
+        await away.connect()
+        proxy.cut()
+        await asyncio.sleep(0.3)
+        caplog.set_level("WARNING", logger="shared.bus")
+        running = asyncio.create_task(relay.run())
+        for _ in range(60):  # an event every 50 ms for 3 s, each committed with its NOTIFY
+            async with pool.acquire() as conn, conn.transaction():
+                await add_event(conn, "identity", user_event())
+            await asyncio.sleep(0.05)
+        failures = [r for r in caplog.records if r.msg == "outbox relay failed, backing off"]
+        # Backoff 0.5, 1, 2 s (each between half and one and a half times that): four tries at most in 3 s.
+        assert 1 <= len(failures) <= 5, len(failures)
+    finally:
+        relay.stop()
+        if running is not None:
+            await asyncio.wait_for(running, timeout=10)
+        await relay.close()
+        await away.close()
+        proxy.close()
+        await pool.execute("DELETE FROM outbox")
