@@ -204,33 +204,52 @@ def _pep_consumer(name: str, model: type[E],
 async def _meeting_emails(ctx: MessageContext, data: PepMeetingChanged, settings: NotifySettings) -> list[Email]:
     pool = ctx.pool
     child = await directory.child(pool, data.child_id)
-    versions = [pep_notices.MeetingVersion(r["sequence"], r["meeting_date"], r["meeting_time"], r["location"],
-                                           frozenset(r["invited"]))
-                for r in await pool.fetch("SELECT * FROM meeting_versions WHERE pep_id = $1 ORDER BY sequence",
-                                          data.pep_id)]
-    # A change that arrives after a newer one is skipped, unless it is this event's retry: its version was
-    # recorded (and its emails started) before the newer one came, so it finishes what it began. Skipped then,
-    # the emails the mail server was away for would stay unsent for ever.
-    retried = any(v.sequence == data.sequence for v in versions)
-    if not retried and any(v.sequence > data.sequence for v in versions):
-        log.info("older meeting change skipped", extra={"event_id": str(ctx.envelope.event_id)})
-        return []
-    earlier = [v for v in versions if v.sequence < data.sequence]
     setting_id = data.setting_id or child.setting_id
     people = [p for p in [await directory.person(pool, child.social_worker_id)] if p is not None]
     people += await directory.people_with_role(pool, setting_id, "designated_teacher")
     recipients = pep_notices.meeting_recipients(data.invitees, people)
-    # Recorded before sending, and never changed after: a retry of this event decides exactly as this did.
-    await pool.execute(
-        "INSERT INTO meeting_versions (pep_id, sequence, meeting_date, meeting_time, location, invited, cancelled, "
-        "child_id, la_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING", data.pep_id,
-        data.sequence, data.meeting_date, data.meeting_time, data.location, sorted({r.key for r in recipients}),
-        data.change == "cancelled", data.child_id, data.la_id)
+    decided = await _meeting_version(pool, data, recipients)
+    if decided is None:
+        log.info("older meeting change skipped", extra={"event_id": str(ctx.envelope.event_id)})
+        return []
     return pep_notices.meeting_emails(
-        data, child=child, recipients=recipients, previous=earlier[-1] if earlier else None,
-        ever_invited=frozenset().union(*(v.invited for v in earlier)),
+        data, child=child, recipients=recipients, previous=decided[-1] if decided else None,
+        ever_invited=frozenset().union(*(v.invited for v in decided)),
         virtual_school=await directory.virtual_school(pool, data.la_id), settings=settings,
         stamp=ctx.envelope.occurred_at)
+
+
+async def _meeting_version(pool: asyncpg.Pool, data: PepMeetingChanged,
+                           recipients: list[pep_notices.Recipient]) -> list[pep_notices.MeetingVersion] | None:
+    """Record this change's version and return the versions before it, which its emails are decided from; None if
+    a newer change came first (this one is skipped).
+
+    Decided once, so that each retry of the event decides exactly as its first attempt did: one change of a PEP's
+    meeting at a time (a lock held until this version is recorded). Two changes handled at once used to both find
+    no version yet and both record theirs; the later one's retry then found the earlier one, sent an update in
+    place of its invitation, and the invitation the mail server had been away for stayed unsent for ever. Now a
+    change that finds a newer one recorded is skipped, and once a version is recorded no older change is, so the
+    versions before it never change.
+
+    A retry of a change whose version was recorded before a newer one came is not skipped: its emails started
+    before the newer one's, and skipped, those the mail server was away for would stay unsent."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('notify meeting ' || $1::text, 0))",
+                           str(data.pep_id))
+        versions = [pep_notices.MeetingVersion(r["sequence"], r["meeting_date"], r["meeting_time"], r["location"],
+                                               frozenset(r["invited"]))
+                    for r in await conn.fetch("SELECT * FROM meeting_versions WHERE pep_id = $1 ORDER BY sequence",
+                                              data.pep_id)]
+        retried = any(v.sequence == data.sequence for v in versions)
+        if not retried:
+            if any(v.sequence > data.sequence for v in versions):
+                return None
+            await conn.execute(
+                "INSERT INTO meeting_versions (pep_id, sequence, meeting_date, meeting_time, location, invited, "
+                "cancelled, child_id, la_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", data.pep_id,
+                data.sequence, data.meeting_date, data.meeting_time, data.location,
+                sorted({r.key for r in recipients}), data.change == "cancelled", data.child_id, data.la_id)
+    return [v for v in versions if v.sequence < data.sequence]
 
 
 async def _on_review_decided(ctx: MessageContext, data: ReviewDecided) -> None:

@@ -11,8 +11,10 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -20,7 +22,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local.mailsink import MaildirHandler
-from services.notify import sending, task_notices
+from services.notify import directory, sending, task_notices
 from services.notify.consumers import subscriptions_for
 from services.notify.settings import NotifySettings
 from shared import contracts, db
@@ -48,12 +50,17 @@ class MailSink(MaildirHandler):
     def __init__(self, maildir: Path) -> None:
         super().__init__(maildir)
         self.busy_once: set[str] = set()
+        self.busy_times: dict[str, int] = {}  # an address turned away this many times more
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         busy = self.busy_once & set(envelope.rcpt_tos)
         if busy:
             self.busy_once -= busy
             return "451 4.3.0 Mailbox busy, try again later"
+        for address in envelope.rcpt_tos:
+            if self.busy_times.get(address, 0) > 0:
+                self.busy_times[address] -= 1
+                return "451 4.3.0 Mailbox busy, try again later"
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -317,6 +324,42 @@ async def test_a_redelivery_that_meets_the_other_workers_failure_still_sends_the
     assert raced
     assert len(notify.mail("ola@example.test")) == 1
     assert [status for _, _, status, _ in await notify.deliveries(envelope)] == ["sent"]
+
+
+async def test_two_changes_of_one_meeting_handled_at_once_each_decide_once_and_leave_nothing_unsent(
+        notify: Notify, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A meeting saved twice in quick succession, both changes handled at once while the mail server turns the
+    invitee away. Each change decides its emails from the versions recorded before it; when both read "none
+    yet" and then both recorded theirs, the later one's retry decided again against the earlier one (an update
+    now, not an invitation), and its first invitation was left unsent for ever (make chaos: 8 meeting emails in
+    temporary_failure). The decision is taken once per change, one change of a PEP at a time."""
+    pep_id, child_id, la_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await notify.pool.execute("INSERT INTO children (id, version, la_id, given_name, family_name) VALUES "
+                              "($1, 1, $2, 'Jordan', 'Example')", child_id, la_id)
+    carer = "kit.carer@example.test"
+    notify.sink.busy_times[carer] = 2  # both changes' first attempts
+    real_people_with_role = directory.people_with_role
+
+    async def slowly(*args: Any) -> list[Any]:  # widens the moment between reading the versions and recording
+        await asyncio.sleep(0.3)
+        return await real_people_with_role(*args)
+
+    monkeypatch.setattr(directory, "people_with_role", slowly)
+    invitees = [contracts.MeetingInvitee(name="Kit Carer", email=carer, role="carer")]
+    changes = [contracts.PepMeetingChanged(pep_id=pep_id, child_id=child_id, la_id=la_id, setting_id=None,
+                                           change="scheduled" if n == 0 else "moved", meeting_date=day,
+                                           meeting_time="15:30", location="Room 4", sequence=n, invitees=invitees)
+               for n, day in enumerate([date(2026, 12, 1), date(2026, 12, 3)])]
+    async with notify.pool.acquire() as conn, conn.transaction():
+        envelopes = [await add_event(conn, "pep", change) for change in changes]
+    assert await OutboxRelay(notify.pool, notify.bus, notify.settings, SERVICE).publish_batch() == 2
+    for envelope in envelopes:
+        await notify.handled("notify.pep_meetings", envelope)
+    rows = await notify.pool.fetch("SELECT d.template, d.status, d.event_id FROM deliveries d "
+                                   "WHERE d.event_id = ANY($1::uuid[]) ORDER BY d.created_at",
+                                   [e.event_id for e in envelopes])
+    assert [r["status"] for r in rows] == ["sent"] * len(rows), [dict(r) for r in rows]
+    assert len(notify.mail(carer)) == len(rows)
 
 
 # ---- identity's emails, signed by the Virtual School of the account they go to ---------------------------
