@@ -42,7 +42,11 @@ async def child_or_404(conn: asyncpg.Connection, claims: Claims, child_id: uuid.
                        *, lock: bool = False) -> tuple[asyncpg.Record, Access]:
     """The child's row and how the caller reaches it; 404 if the child is not there or not theirs.
     `lock` takes the row lock (FOR UPDATE) for a change; use it inside a transaction."""
-    row = await children_store.child(conn, as_uuid(child_id), lock=lock)
+    return reach(claims, await children_store.child(conn, as_uuid(child_id), lock=lock))
+
+
+def reach(claims: Claims, row: asyncpg.Record | None) -> tuple[asyncpg.Record, Access]:
+    """How the caller reaches this child's row, read by whatever query (None: not there); 404 if they don't."""
     access = access_to(claims, ref_of(row)) if row is not None else None
     if row is None or access is None:
         raise not_found("child")

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from services.pep.template_library import default_for_phase
+from services.pep.views_store import GIVEN_JSON
 from shared.api.templates import Phase, Template
 
 
@@ -85,21 +86,98 @@ async def previous_answers(conn: asyncpg.Connection, child_id: uuid.UUID) -> tup
     return last, {r["section_key"]: r["answers"] for r in rows}
 
 
+# A professional's save ($1 PEP, $2 section, $3 the answers sent, $4 the version they started from, $5 who, $6 the
+# questions sent): merged in only if nobody saved since; a question answered is no longer waiting to be checked.
+_SAVE = ("UPDATE pep_sections SET answers = answers || $3::jsonb, version = version + 1, updated_by = $5, "
+         "updated_at = now(), status = CASE WHEN status = 'complete' THEN 'in_progress' "
+         "WHEN status = 'not_started' THEN 'in_progress' ELSE status END, "
+         "to_check = array(SELECT k FROM unnest(to_check) k WHERE split_part(k, '.', 1) <> ALL($6::text[])) "
+         "WHERE pep_id = $1 AND section_key = $2 AND version = $4 RETURNING *")
+_HISTORY = "INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
+
+
 async def save_section(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],
                        expected_version: int, user_id: uuid.UUID) -> asyncpg.Record | None:
     """Merge these answers in, if nobody saved since `expected_version`; None if somebody did."""
-    row = await conn.fetchrow(
-        "UPDATE pep_sections SET answers = answers || $3::jsonb, version = version + 1, updated_by = $5, "
-        "updated_at = now(), status = CASE WHEN status = 'complete' THEN 'in_progress' "
-        "WHEN status = 'not_started' THEN 'in_progress' ELSE status END, "
-        "to_check = array(SELECT k FROM unnest(to_check) k WHERE split_part(k, '.', 1) <> ALL($6::text[])) "
-        "WHERE pep_id = $1 AND section_key = $2 AND version = $4 RETURNING *",
-        pep_id, key, changes, expected_version, user_id, list(changes))
+    row = await conn.fetchrow(_SAVE, pep_id, key, changes, expected_version, user_id, list(changes))
     if row is not None:
-        await conn.execute(
-            "INSERT INTO section_history (pep_id, section_key, version, changed, answers, saved_by) "
-            "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, key, row["version"], sorted(changes), row["answers"], user_id)
+        await conn.execute(_HISTORY + "VALUES ($1, $2, $3, $4, $5, $6)", pep_id, key, row["version"],
+                           sorted(changes), row["answers"], user_id)
     return row
+
+
+# ---- one round trip (issue 19) ----------------------------------------------------------------------------------
+
+_NAME = ("coalesce(u.given_name || ' ' || u.family_name, v.given_name || ' (by invitation)')")
+
+
+async def gathered(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str | None = None, *,
+                   decisions: bool = False, given: bool = False) -> asyncpg.Record | None:
+    """Everything a read or save of a PEP decides on, in one statement: the PEP (`pep`), its child (`child`, None
+    if the child is gone), its sections (`sections`, only `key`'s when given) with who last saved each
+    (`names`), the sections delegated now (`delegated`), the parts in (`parts`, pep_contributions rows), the
+    fingerprint of these facts a save's write checks (`facts`: pep_facts), with `decisions` the funding decisions
+    and with `given` the views given by invitation in `key` (views_store.GIVEN). The template's body only when
+    this process has not parsed it yet (`template`). Rows come as JSON objects (asyncpg cannot decode a row type
+    holding jsonb): ids and times as text, which the answer's models read back."""
+    return await conn.fetchrow(
+        "SELECT to_jsonb(p) AS pep, to_jsonb(c) AS child, pep_facts(p.id) AS facts, "
+        "(SELECT coalesce(jsonb_agg(s), '[]') FROM pep_sections s WHERE s.pep_id = p.id "
+        "AND ($2::text IS NULL OR s.section_key = $2)) AS sections, "
+        f"(SELECT jsonb_object_agg(s.section_key, {_NAME}) FROM pep_sections s LEFT JOIN users u "
+        "ON u.id = s.updated_by LEFT JOIN views_invitations v ON v.id = s.updated_by WHERE s.pep_id = p.id "
+        "AND ($2::text IS NULL OR s.section_key = $2)) AS names, "
+        "array(SELECT DISTINCT k FROM delegated_sections d, unnest(d.sections) k WHERE d.pep_id = p.id AND d.open) "
+        "AS delegated, "
+        "(SELECT coalesce(jsonb_agg(r), '[]') FROM pep_contributions r WHERE r.pep_id = p.id) AS parts, "
+        "CASE WHEN $3 THEN (SELECT coalesce(jsonb_agg(f), '[]') FROM funding_decisions f WHERE f.pep_id = p.id) "
+        "END AS decisions, "
+        f"CASE WHEN $4 THEN ({GIVEN_JSON}) END AS given, "
+        "CASE WHEN p.template_id <> ALL($5::uuid[]) THEN (SELECT body FROM templates WHERE id = p.template_id) END "
+        "AS template "
+        "FROM peps p LEFT JOIN children c ON c.id = p.child_id WHERE p.id = $1",
+        pep_id, key, decisions, given, list(_parsed))
+
+
+def template_of(found: asyncpg.Record) -> Template:
+    """The PEP's template, from `gathered`: parsed once per process, as `template_by_id`."""
+    template_id = uuid.UUID(found["pep"]["template_id"])
+    template = _parsed.get(template_id)
+    if template is None:
+        template = Template.model_validate(found["template"])
+        if len(_parsed) < 1000:
+            _parsed[template_id] = template
+    return template
+
+
+def sections_of(found: asyncpg.Record) -> dict[str, dict[str, Any]]:
+    """The sections `gathered` found, by key, each with who last saved it (`updated_by_name`), as `sections`."""
+    names = found["names"] or {}
+    return {s["section_key"]: {**s, "updated_by_name": names.get(s["section_key"])} for s in found["sections"]}
+
+
+async def save_checked(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],
+                       expected_version: int, user_id: uuid.UUID, facts: str,
+                       logged: tuple[Any, ...]) -> asyncpg.Record:
+    """A save in one statement, atomic without BEGIN and COMMIT: with the PEP locked, if the facts the caller
+    decided on still hold (`facts` from `gathered`) and nobody saved since `expected_version`, the answers merged
+    in, the history row, the PEP changed now (in progress once anything is written) and the access-log row
+    (`logged`: user, via, LA, child, method, endpoint, request id, address). Answers `held` (the facts held),
+    `saved` (the section after, None on a version conflict), `pep` (the PEP after) and `saved_by_name`. (Postgres
+    runs every data-modifying part of a WITH whether the SELECT reads it or not.)"""
+    return await conn.fetchrow(
+        "WITH locked AS (SELECT id FROM peps WHERE id = $1 FOR UPDATE), "
+        "held AS (SELECT id FROM locked WHERE pep_facts(id) = $7), "
+        f"saved AS ({_SAVE.replace('AND version = $4', 'AND version = $4 AND EXISTS (SELECT 1 FROM held)')}), "
+        f"history AS ({_HISTORY}SELECT $1, $2, version, $8::text[], answers, $5 FROM saved RETURNING 1), "
+        "touched AS (UPDATE peps SET status = CASE WHEN status = 'created' THEN 'in_progress' ELSE status END, "
+        "updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM saved) RETURNING *), "
+        "logged AS (INSERT INTO access_log (user_id, via, la_id, child_id, pep_id, method, endpoint, section_key, "
+        "request_id, address) SELECT $5, $9, $10, $11, $1, $12, $13, $2, $14, $15 FROM saved RETURNING 1) "
+        "SELECT EXISTS (SELECT 1 FROM held) AS held, (SELECT to_jsonb(s) FROM saved s) AS saved, "
+        "(SELECT to_jsonb(t) FROM touched t) AS pep, "
+        "(SELECT given_name || ' ' || family_name FROM users WHERE id = $5) AS saved_by_name",
+        pep_id, key, changes, expected_version, user_id, list(changes), facts, sorted(changes), *logged)
 
 
 async def save_section_as(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, changes: dict[str, Any],

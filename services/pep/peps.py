@@ -5,6 +5,7 @@ sections) and lifecycle_store.py (starting, status changes and the events they a
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from services.pep import contributions, lifecycle_store, reached, target_funding, views_store
 from services.pep import pep_store as store
-from services.pep.child_access import child_or_404
+from services.pep.child_access import child_or_404, reach
 from services.pep.delegations import delegated_sections
 from services.pep.domain import lifecycle
 from services.pep.domain import views as views_rules
@@ -68,6 +69,32 @@ async def _pep_or_404(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUI
     return pep, access, await store.template_by_id(conn, pep["template_id"])
 
 
+async def _gathered(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUID, key: str | None = None, *,
+                    decisions: bool = False) -> tuple[asyncpg.Record, asyncpg.Record, Access, Template]:
+    """As _pep_or_404, and everything a read or save decides on with it, in one statement (pep_store.gathered);
+    the views given by invitation only for a views section."""
+    found = await store.gathered(conn, pep_id, key, decisions=decisions, given=key in views_rules.AUDIENCES)
+    if found is None:
+        raise not_found("PEP")
+    child, access = reach(claims, found["child"])
+    reached.note(child, access.via, found["pep"]["id"])
+    return found, found["pep"], access, store.template_of(found)
+
+
+def _parts(found: asyncpg.Record) -> dict[str, dict[str, Any]]:
+    """The parts in, by part, from `gathered` (as _parts_in: when each was submitted, a time)."""
+    return {r["part"]: {**r, "submitted_at": datetime.fromisoformat(r["submitted_at"])} for r in found["parts"]}
+
+
+def _given_in(found: asyncpg.Record, section: Section) -> list[ViewsGiven]:
+    """_given, from what `gathered` found."""
+    if section.key not in views_rules.AUDIENCES:
+        return []
+    return [ViewsGiven(name=r["name"], audience=r["audience"], question_set=r["question_set"],
+                       answered=views_rules.answered_by(section, r["question_set"], list(r["answered"])),
+                       last_saved_at=r["last_saved_at"]) for r in found["given"]]
+
+
 def _section_or_404(template: Template, access: Access, key: str) -> Section:
     section = template.section(key)
     if section is None or not access.may_see(section):  # QA's sign-off too: 404 unless they see QA
@@ -112,13 +139,14 @@ async def start_pep(request: web.Request) -> PepSummary:
 async def overview(request: web.Request) -> PepOverview:
     """The task list: each section with its owner, status, progress and whether the caller may edit it."""
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
-        saved = await store.sections(conn, pep["id"])
-        delegated = await delegated_sections(conn, pep["id"])
-        parts_in = frozenset(await _parts_in(conn, pep["id"]))
-        visible = {s.key for s in template.sections if access.may_see(s)}  # the targets, for those who see them
-        funding = await target_funding.of_pep(conn, pep["id"], template,
-                                              {k: r["answers"] for k, r in saved.items() if k in visible})
+        found, pep, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"),
+                                                       decisions=True)
+    saved = store.sections_of(found)
+    delegated = frozenset(found["delegated"])
+    parts_in = frozenset(_parts(found))
+    visible = {s.key for s in template.sections if access.may_see(s)}  # the targets, for those who see them
+    funding = target_funding.targets_funding(template, {k: r["answers"] for k, r in saved.items() if k in visible},
+                                             {r["target"]: r for r in found["decisions"]})
     sections = []
     for section in template.sections:
         if not access.may_see(section):
@@ -138,14 +166,12 @@ async def overview(request: web.Request) -> PepOverview:
 
 @serves(routes, api.GET_SECTION)
 async def read_section(request: web.Request) -> SectionOut:
+    key = request.match_info["key"]
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
-        section = _section_or_404(template, access, request.match_info["key"])
-        row = (await store.sections(conn, pep["id"]))[section.key]
-        delegated = await delegated_sections(conn, pep["id"])
-        parts_in = frozenset(await _parts_in(conn, pep["id"]))
-        given = await _given(conn, pep["id"], section)
-    return _section_out(pep, access, section, row, delegated, given, parts_in)
+        found, pep, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"), key)
+    section = _section_or_404(template, access, key)
+    return _section_out(pep, access, section, store.sections_of(found)[section.key], frozenset(found["delegated"]),
+                        _given_in(found, section), frozenset(_parts(found)))
 
 
 async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) -> list[ViewsGiven]:
@@ -158,7 +184,7 @@ async def _given(conn: asyncpg.Connection, pep_id: uuid.UUID, section: Section) 
             for r in await views_store.given(conn, pep_id, section.key)]
 
 
-def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record,
+def _section_out(pep: asyncpg.Record, access: Access, section: Section, row: asyncpg.Record | dict[str, Any],
                  delegated: frozenset[str], given: list[ViewsGiven] | None = None,
                  parts_in: frozenset[str] = frozenset()) -> SectionOut:
     status, to_check = shown_state(pep["status"], row["status"], list(row["to_check"]))
@@ -177,25 +203,63 @@ async def save_section(request: web.Request) -> SectionOut:
     a save started from an older version gets 409 with what is there now and who saved it."""
     claims = request[CLAIMS]
     body = await parse_body(request, SectionSave)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    key = request.match_info["key"]
+    async with request.app[POOL].acquire() as conn:
+        # Two round trips (issue 19): what the decision rests on, read in one statement and decided here; then the
+        # write, in one statement that holds only if those facts still do (pep_facts) - else as it always was,
+        # under the PEP's lock. A save that moves the meeting announces it: that too goes the locked way.
+        found, pep, access, template = await _gathered(conn, claims, path_uuid(request, "pep_id"), key)
+        section = _section_or_404(template, access, key)
+        delegated = frozenset(found["delegated"])
+        _require_edit(pep, access, section, delegated, _parts(found))
+        clean = _cleaned(section, body)
+        if section.key == MEETING and MEETING_KEYS & set(clean):
+            return await _save_locked(request, conn, claims, body)
+        child = found["child"]
+        done = await store.save_checked(
+            conn, pep["id"], section.key, clean, body.version, uuid.UUID(claims.sub), found["facts"],
+            (access.via, child["la_id"], child["id"], request.method, request.match_info.route.resource.canonical,
+             request.get(REQUEST_ID), claims.address))
+        if not done["held"]:
+            return await _save_locked(request, conn, claims, body)
+        if done["saved"] is None:
+            raise _conflict((await store.sections(conn, pep["id"]))[section.key])
+        reached.logged()
+    row = {**done["saved"], "updated_by_name": done["saved_by_name"]}
+    return _section_out(done["pep"], access, section, row, delegated, _given_in(found, section))
+
+
+def _cleaned(section: Section, body: SectionSave) -> dict[str, Any]:
+    clean, errors = clean_answers(section.fields, body.answers)
+    if errors:
+        raise Problem(422, "Some answers need changing", "Check these answers: " +
+                      ", ".join(e.field for e in errors), code="validation",
+                      errors=[FieldError(field=f"answers.{e.field}", message=e.message) for e in errors])
+    return clean
+
+
+def _conflict(current: asyncpg.Record) -> Problem:
+    return Problem(409, "Someone else saved this section", f"{current['updated_by_name'] or 'Someone'} "
+                   "saved it after you opened it. Your answers have not been saved: compare them with theirs.",
+                   code="conflict", extra={"current": {
+                       "answers": current["answers"], "version": current["version"],
+                       "updated_by_name": current["updated_by_name"],
+                       "updated_at": current["updated_at"].isoformat()}})
+
+
+async def _save_locked(request: web.Request, conn: asyncpg.Connection, claims: Claims,
+                       body: SectionSave) -> SectionOut:
+    """The save decided and written under the PEP's lock, in a transaction: for a save that announces a meeting,
+    and for one whose facts changed between its read and its write."""
+    async with conn.transaction():
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         delegated = await delegated_sections(conn, pep["id"])
-        await _require_edit(conn, pep, access, section, delegated)
-        clean, errors = clean_answers(section.fields, body.answers)
-        if errors:
-            raise Problem(422, "Some answers need changing", "Check these answers: " +
-                          ", ".join(e.field for e in errors), code="validation",
-                          errors=[FieldError(field=f"answers.{e.field}", message=e.message) for e in errors])
+        _require_edit(pep, access, section, delegated, await _parts_in(conn, pep["id"]))
+        clean = _cleaned(section, body)
         saved = await store.save_section(conn, pep["id"], section.key, clean, body.version, uuid.UUID(claims.sub))
         if saved is None:
-            current = (await store.sections(conn, pep["id"]))[section.key]
-            raise Problem(409, "Someone else saved this section", f"{current['updated_by_name'] or 'Someone'} "
-                          "saved it after you opened it. Your answers have not been saved: compare them with theirs.",
-                          code="conflict", extra={"current": {
-                              "answers": current["answers"], "version": current["version"],
-                              "updated_by_name": current["updated_by_name"],
-                              "updated_at": current["updated_at"].isoformat()}})
+            raise _conflict((await store.sections(conn, pep["id"]))[section.key])
         await lifecycle_store.section_saved(conn, pep)
         if section.key == MEETING and MEETING_KEYS & set(clean):
             await lifecycle_store.meeting_changed(conn, pep, saved["answers"], request[REQUEST_ID])
@@ -228,14 +292,14 @@ def _contribution_in(found: dict[str, asyncpg.Record]) -> Problem:
                    "the PEP to the school.", code="contribution_submitted")
 
 
-async def _require_edit(conn: asyncpg.Connection, pep: asyncpg.Record, access: Access, section: Section,
-                        delegated: frozenset[str]) -> None:
+def _require_edit(pep: asyncpg.Record | dict[str, Any], access: Access, section: Section, delegated: frozenset[str],
+                  parts: dict[str, asyncpg.Record] | dict[str, dict[str, Any]]) -> None:
     if held_by_delegate(section.key, access.via, delegated) and access.can_edit:
         raise Problem(403, "This section is with the school", "It is delegated to the Designated Teacher until they "
                       "submit their contribution or the task is retracted.", code="delegated")
     # While the PEP waits for its other parts, the school's part is in and read-only for the school; once the PEP
     # has gone on (QA, approved, finalised) its state says why nobody but the Virtual School writes it.
-    found = await _parts_in(conn, pep["id"]) if pep["status"] in lifecycle.EDITABLE else {}
+    found = parts if pep["status"] in lifecycle.EDITABLE else {}
     if access.can_edit and lifecycle.submitted_part(access.via, frozenset(found)) is not None:
         raise _contribution_in(found)
     if not may_edit(pep["status"], access, section, delegated):
@@ -252,7 +316,8 @@ async def mark_section_complete(request: web.Request) -> SectionOut:
         pep, access, template = await _pep_or_404(conn, claims, path_uuid(request, "pep_id"), lock=True)
         section = _section_or_404(template, access, request.match_info["key"])
         delegated = await delegated_sections(conn, pep["id"])
-        await _require_edit(conn, pep, access, section, delegated)
+        _require_edit(pep, access, section, delegated,
+                      await _parts_in(conn, pep["id"]) if pep["status"] in lifecycle.EDITABLE else {})
         row = (await store.sections(conn, pep["id"]))[section.key]
         if gaps := missing(section.fields, row["answers"]):
             raise Problem(422, "Some answers are missing", f"{len(gaps)} mandatory answers are missing.",
@@ -264,7 +329,7 @@ async def mark_section_complete(request: web.Request) -> SectionOut:
     return _section_out(pep, access, section, row, delegated, given)
 
 
-def _answers(saved: dict[str, asyncpg.Record]) -> dict[str, dict[str, Any]]:
+def _answers(saved: dict[str, asyncpg.Record] | dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {key: row["answers"] for key, row in saved.items()}
 
 
@@ -277,10 +342,9 @@ def _my_part(access: Access) -> str | None:
 async def what_is_missing(request: web.Request) -> list[Missing]:
     """What stops the caller's sign-off, section by section: only their part's gaps, which they can fix."""
     async with request.app[POOL].acquire() as conn:
-        pep, access, template = await _pep_or_404(conn, request[CLAIMS], path_uuid(request, "pep_id"))
-        saved = await store.sections(conn, pep["id"])
-        delegated = await delegated_sections(conn, pep["id"])
-    return missing_for_sign_off(template, _answers(saved), access, _my_part(access), delegated)
+        found, _, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"))
+    return missing_for_sign_off(template, _answers(store.sections_of(found)), access, _my_part(access),
+                                frozenset(found["delegated"]))
 
 
 @serves(routes, api.GET_SIGN_OFF)

@@ -65,6 +65,13 @@ def note(child: asyncpg.Record, via: str, pep_id: uuid.UUID | None = None) -> No
         reached.setdefault("pep_id", pep_id)
 
 
+def logged() -> None:
+    """The request's row is already in the access log, written by the statement that did the work (a save's)."""
+    reached = _REACHED.get()
+    if reached is not None:
+        reached["logged"] = True
+
+
 @web.middleware
 async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     reached: dict[str, Any] = {}
@@ -74,7 +81,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     finally:
         _REACHED.reset(token)
     claims = request.get(CLAIMS)
-    if reached.get("child_id") and response.status < 400 and claims is not None and not claims.is_service:
+    if reached.get("child_id") and not reached.get("logged") and response.status < 400 and claims is not None \
+            and not claims.is_service:
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else request.path
         try:
             await request.app[POOL].execute(

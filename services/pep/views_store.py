@@ -92,15 +92,21 @@ async def end_session(conn: asyncpg.Connection, token: str) -> asyncpg.Record | 
     return await conn.fetchrow("SELECT * FROM views_invitations WHERE id = $1", invitation_id)
 
 
+# Who gave this section's views by invitation (each invitation whose person saved), with their question set,
+# every question they answered and when they last saved, from the section's history: first given first.
+_GIVEN = ("SELECT v.given_name AS name, v.audience, v.question_set, max(h.saved_at) AS last_saved_at, "
+          "array(SELECT DISTINCT k FROM section_history h2, unnest(h2.changed) k WHERE h2.pep_id = $1 "
+          "AND h2.section_key = $2 AND h2.saved_by = v.id ORDER BY k) AS answered "
+          "FROM section_history h JOIN views_invitations v ON v.id = h.saved_by "
+          "WHERE h.pep_id = $1 AND h.section_key = $2 GROUP BY v.id")
+# The same as one value inside pep_store.gathered (its $1 the PEP, $2 the section), a list of objects.
+GIVEN_JSON = (f"SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY g.first_saved_at), '[]') FROM "
+              f"({_GIVEN.replace(' AS answered ', ' AS answered, min(h.saved_at) AS first_saved_at ')}) g")
+
+
 async def given(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str) -> list[asyncpg.Record]:
-    """Who gave this section's views by invitation (each invitation whose person saved), with their question set,
-    every question they answered and when they last saved, from the section's history: first given first."""
-    return await conn.fetch(
-        "SELECT v.given_name AS name, v.audience, v.question_set, max(h.saved_at) AS last_saved_at, "
-        "array(SELECT DISTINCT k FROM section_history h2, unnest(h2.changed) k WHERE h2.pep_id = $1 "
-        "AND h2.section_key = $2 AND h2.saved_by = v.id ORDER BY k) AS answered "
-        "FROM section_history h JOIN views_invitations v ON v.id = h.saved_by "
-        "WHERE h.pep_id = $1 AND h.section_key = $2 GROUP BY v.id ORDER BY min(h.saved_at)", pep_id, key)
+    """Who gave this section's views by invitation (_GIVEN)."""
+    return await conn.fetch(_GIVEN + " ORDER BY min(h.saved_at)", pep_id, key)
 
 
 async def audit(conn: asyncpg.Connection, invitation: asyncpg.Record, method: str, endpoint: str,
