@@ -14,9 +14,10 @@ decision delivered before its request still counts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import asyncpg
 
@@ -132,6 +133,14 @@ async def _on_decided(ctx: MessageContext, data: FundingDecided) -> None:
         await store.move_task(conn, task, "decide", "completed", None, data.decided_by, ctx.envelope.correlation_id)
 
 
+def task_funding(r: Mapping[str, Any]) -> TaskFunding:
+    """One PP+ request as a task shows it: a row of funding_requests, or an item of task_store.TASK_FUNDING_SQL's
+    array (its amount as text)."""
+    amount = None if r["amount"] is None else f"{Decimal(r['amount']):.2f}"
+    return TaskFunding(target=r["target"], what=r["what"], amount=amount, funding_type=r["funding_type"],
+                       decision=r["decision"])
+
+
 async def funding_of(conn: asyncpg.Connection, about: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[TaskFunding]]:
     """The PP+ requests of these PEPs or targets raised between PEPs (by the id a task is about: its PEP's, else
     its target's), target by target, for their approve_funding tasks."""
@@ -140,9 +149,7 @@ async def funding_of(conn: asyncpg.Connection, about: Iterable[uuid.UUID]) -> di
                               "WHERE pep_id = ANY($1::uuid[]) OR action_target_id = ANY($1::uuid[]) "
                               "ORDER BY about, target",
                               list(set(about))):
-        found.setdefault(r["about"], []).append(TaskFunding(
-            target=r["target"], what=r["what"], amount=None if r["amount"] is None else f"{r['amount']:.2f}",
-            funding_type=r["funding_type"], decision=r["decision"]))
+        found.setdefault(r["about"], []).append(task_funding(r))
     return found
 
 

@@ -18,6 +18,15 @@ TASK_SQL = ("SELECT t.*, c.given_name, c.family_name, o.given_name AS o_given, o
             "FROM tasks t LEFT JOIN children c ON c.id = t.child_id LEFT JOIN users o ON o.id = t.originator_id ")
 
 
+# The PP+ requests of the task `t` as one JSON array, target by target, for an approve_funding task (NULL for any
+# other): what funding_tasks.funding_of finds, joined into a task read so the tray is one round trip (issue 19).
+TASK_FUNDING_SQL = (
+    "LEFT JOIN LATERAL (SELECT json_agg(json_build_object('target', r.target, 'what', r.what, 'amount', "
+    "r.amount::text, 'funding_type', r.funding_type, 'decision', r.decision) ORDER BY r.target) AS funding "
+    "FROM funding_requests r WHERE t.kind = 'approve_funding' AND (r.pep_id = coalesce(t.pep_id, "
+    "t.action_target_id) OR r.action_target_id = coalesce(t.pep_id, t.action_target_id))) f ON true ")
+
+
 # ---- reading ----------------------------------------------------------------------------------------------
 
 
@@ -41,9 +50,15 @@ async def of_pep(conn: asyncpg.Connection, pep_id: uuid.UUID) -> list[asyncpg.Re
 async def tray_candidates(conn: asyncpg.Connection, me: uuid.UUID, settings: list[uuid.UUID], since: datetime,
                           pep_id: uuid.UUID | None, las: list[uuid.UUID] | None = None) -> list[asyncpg.Record]:
     """Tasks that may be in one of the caller's trays: theirs, their settings', for a role at one of `las`, or
-    delegated by them; open or changed since `since`; of one PEP if `pep_id`."""
+    delegated by them; open or changed since `since`; of one PEP if `pep_id`. In the same round trip, each with
+    its LA's own tray days where it chose some (`la_tray_days`) and an approve_funding task's PP+ requests
+    (`funding`, TASK_FUNDING_SQL)."""
     return await conn.fetch(
-        TASK_SQL + "WHERE (t.assignee_user_id = $1 OR t.originator_id = $1 "
+        "SELECT t.*, c.given_name, c.family_name, o.given_name AS o_given, o.family_name AS o_family, "
+        "s.tray_days AS la_tray_days, f.funding FROM tasks t LEFT JOIN children c ON c.id = t.child_id "
+        "LEFT JOIN users o ON o.id = t.originator_id LEFT JOIN tray_settings s ON s.la_id = t.la_id "
+        + TASK_FUNDING_SQL +
+        "WHERE (t.assignee_user_id = $1 OR t.originator_id = $1 "
         "OR (t.assignee_user_id IS NULL AND t.setting_id = ANY($2::uuid[])) "
         "OR (t.assignee_role IS NOT NULL AND t.la_id = ANY($5::uuid[]))) "
         "AND (t.status IN ('assigned', 'in_progress', 'returned') OR t.updated_at >= $3) "
@@ -85,11 +100,6 @@ async def last_finalised_meeting(conn: asyncpg.Connection, child_id: uuid.UUID, 
     """The meeting date of the child's latest finalised PEP other than this one."""
     return await conn.fetchval("SELECT max(meeting_date) FROM peps WHERE child_id = $1 AND status = "
                                "'finalised' AND id <> $2", child_id, other_than)
-
-
-async def tray_days(conn: asyncpg.Connection) -> dict[uuid.UUID, int]:
-    """Each LA's own number of tray days, where it chose one."""
-    return {r["la_id"]: r["tray_days"] for r in await conn.fetch("SELECT la_id, tray_days FROM tray_settings")}
 
 
 async def tray_days_of(conn: asyncpg.Connection, la_id: uuid.UUID) -> int | None:

@@ -42,7 +42,7 @@ from services.delegation.domain.tasks import (
     via,
 )
 from services.delegation.domain.timescales import Deadline, TermDatesMissing, deadlines
-from services.delegation.funding_tasks import funding_of
+from services.delegation.funding_tasks import funding_of, task_funding
 from shared.api import tasks as api
 from shared.api.tasks import (
     OPEN_STATUSES,
@@ -233,13 +233,14 @@ async def trays(request: web.Request) -> api.TaskList:
     # The LAs where the caller may hold a role a task is for (approve_funding: the approvers).
     las = list({uuid.UUID(m.organisation_id) for m in claims.memberships if m.role in VIRTUAL_SCHOOL})
     now = datetime.now(UTC)
-    async with request.app[POOL].acquire() as conn:
-        days = await store.tray_days(conn)
+    async with request.app[POOL].acquire() as conn:  # one round trip (issue 19): the tasks, their LAs' days, PP+
         rows = await store.tray_candidates(conn, uuid.UUID(me), settings, now - timedelta(days=MAX_TRAY_DAYS),
                                            query.pep_id, las)
-        today = date.today()
-        chosen, counts = fill_trays(claims, rows, query.tray, now, days)
-        funding = await _funding(conn, chosen)
+    days = {r["la_id"]: r["la_tray_days"] for r in rows if r["la_tray_days"] is not None}
+    today = date.today()
+    chosen, counts = fill_trays(claims, rows, query.tray, now, days)
+    funding = {r["pep_id"] or r["action_target_id"]: [task_funding(f) for f in r["funding"]]
+               for r in chosen if r["funding"] is not None}
     return api.TaskList(items=[_task(r, claims, today, funding=funding) for r in sort_tray(chosen, query.sort, today)],
                         counts=counts)
 

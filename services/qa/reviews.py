@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -92,9 +93,13 @@ def framework_out(f: Framework) -> FrameworkOut:
         approvable=list(f.approvable) if f.approvable is not None else None)
 
 
-async def la_framework(conn: asyncpg.Connection, la_id: uuid.UUID) -> Framework:
-    key = await conn.fetchval("SELECT framework_key FROM la_settings WHERE la_id = $1", la_id)
+def framework_of(key: str | None) -> Framework:
+    """The framework an LA's settings name (the default where it chose none)."""
     return FRAMEWORKS.get(key or DEFAULT_FRAMEWORK, FRAMEWORKS[DEFAULT_FRAMEWORK])
+
+
+async def la_framework(conn: asyncpg.Connection, la_id: uuid.UUID) -> Framework:
+    return framework_of(await conn.fetchval("SELECT framework_key FROM la_settings WHERE la_id = $1", la_id))
 
 
 def _la_or_404(claims: Claims, raw: str, roles: frozenset[str] = VIRTUAL_SCHOOL_ROLES) -> uuid.UUID:
@@ -188,7 +193,7 @@ async def queue(request: web.Request) -> Queue:
 # ---- a PEP's review ----------------------------------------------------------------------------------------------
 
 
-def _review(row: asyncpg.Record, names: dict[uuid.UUID, str]) -> ReviewOut:
+def _review(row: asyncpg.Record) -> ReviewOut:
     framework = FRAMEWORKS.get(row["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
     areas = row["areas"] or {}
     rated = [(a, areas.get(a.key) or {}) for a in framework.areas]
@@ -201,12 +206,7 @@ def _review(row: asyncpg.Record, names: dict[uuid.UUID, str]) -> ReviewOut:
         awarded_grade=row["awarded_grade"], awarded_label=framework.label(row["awarded_grade"]),
         overall_feedback=row["overall_feedback"], outcome=row["outcome"], reason=row["reason"], note=row["note"],
         meeting_date=row["meeting_date"], submitted_at=row["submitted_at"], by_user=row["by_user"],
-        by_name=names.get(row["by_user"]), at=row["at"])
-
-
-async def _names(conn: asyncpg.Connection, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = await conn.fetch("SELECT id, given_name, family_name FROM users WHERE id = ANY($1::uuid[])", list(ids))
-    return {r["id"]: f"{r['given_name']} {r['family_name']}" for r in rows}
+        by_name=row["by_name"], at=row["at"])
 
 
 async def _latest(conn: asyncpg.Connection, pep_id: uuid.UUID, submitted_at: datetime | None) -> asyncpg.Record | None:
@@ -214,6 +214,55 @@ async def _latest(conn: asyncpg.Connection, pep_id: uuid.UUID, submitted_at: dat
         return None
     return await conn.fetchrow("SELECT * FROM reviews WHERE pep_id = $1 AND submitted_at = $2 ORDER BY id DESC "
                                "LIMIT 1", pep_id, submitted_at)
+
+
+# Everything a PEP's review page shows from qa's own tables, in one round trip (issue 19): qa's record of the PEP
+# and its latest submission (`known_*`), the last word on each submission's review (newest first), the first
+# level's review of the latest where two-level QA has one (`first_level`), each with its author's name, and the LA's
+# framework and second-level setting. One row even with no review at all (its review columns NULL).
+REVIEW_READ_SQL = """
+WITH known AS (SELECT * FROM peps WHERE id = $1),
+shown AS (SELECT DISTINCT ON (submitted_at) *, false AS first_level FROM reviews WHERE pep_id = $1
+          ORDER BY submitted_at DESC, id DESC),
+first AS (SELECT *, true AS first_level FROM reviews WHERE pep_id = $1 AND stage = 'reviewed'
+          AND submitted_at = (SELECT submitted_at FROM known) ORDER BY id DESC LIMIT 1),
+given AS (SELECT * FROM shown UNION ALL SELECT * FROM first)
+SELECT k.submitted_at AS known_submitted_at, k.status AS known_status, k.meeting_date AS known_meeting_date,
+       s.framework_key AS la_framework_key, coalesce(s.two_level, false) AS la_two_level, g.*,
+       u.given_name || ' ' || u.family_name AS by_name
+FROM (SELECT 1) AS one LEFT JOIN known k ON true LEFT JOIN la_settings s ON s.la_id = $2 LEFT JOIN given g ON true
+LEFT JOIN users u ON u.id = g.by_user
+ORDER BY g.first_level, g.submitted_at DESC
+"""
+
+
+@dataclass
+class _Read:
+    """What REVIEW_READ_SQL found: qa's record of the PEP's latest submission (None until qa has heard of one), the
+    last word on each submission's review, newest first, the latest one's first level, and the LA's settings."""
+
+    submitted_at: datetime | None
+    status: str | None
+    meeting_date: date | None
+    shown: list[Any]
+    first: Any
+    la_framework: Framework
+    two_level: bool
+
+    @property
+    def current(self) -> Any:
+        """The latest submission's review as it stands (its newest row), if any."""
+        return next((r for r in self.shown if r["submitted_at"] == self.submitted_at), None)
+
+
+async def _read(conn: asyncpg.Connection, pep_id: uuid.UUID, la_id: uuid.UUID) -> _Read:
+    found = await conn.fetch(REVIEW_READ_SQL, pep_id, la_id)
+    head = found[0]
+    return _Read(submitted_at=head["known_submitted_at"], status=head["known_status"],
+                 meeting_date=head["known_meeting_date"],
+                 shown=[r for r in found if r["id"] is not None and not r["first_level"]],
+                 first=next((r for r in found if r["id"] is not None and r["first_level"]), None),
+                 la_framework=framework_of(head["la_framework_key"]), two_level=head["la_two_level"])
 
 
 async def _seen(request: web.Request, claims: Claims, pep_id: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -232,19 +281,16 @@ async def get_review(request: web.Request) -> PepReview:
 async def _pep_review(request: web.Request, pep_id: uuid.UUID) -> PepReview:
     claims = request[CLAIMS]
     pep, child = await _seen(request, claims, pep_id)
-    roles = roles_at(claims, child["la_id"])
     async with request.app[POOL].acquire() as conn:
-        known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
-        submitted_at = known["submitted_at"] if known else None
-        rows = await conn.fetch("SELECT DISTINCT ON (submitted_at) * FROM reviews WHERE pep_id = $1 "
-                                "ORDER BY submitted_at DESC, id DESC", pep_id)
-        first = None if submitted_at is None else await conn.fetchrow(
-            "SELECT * FROM reviews WHERE pep_id = $1 AND submitted_at = $2 AND stage = 'reviewed' ORDER BY id DESC "
-            "LIMIT 1", pep_id, submitted_at)
-        names = await _names(conn, {r["by_user"] for r in [*rows, *([first] if first else [])] if r["by_user"]})
-        framework = await la_framework(conn, uuid.UUID(child["la_id"]))
-        two_level = await la_two_level(conn, uuid.UUID(child["la_id"]))
-    current = next((r for r in rows if r["submitted_at"] == submitted_at), None)
+        read = await _read(conn, pep_id, uuid.UUID(child["la_id"]))
+    return _answer(claims, pep_id, pep, child, read)
+
+
+def _answer(claims: Claims, pep_id: uuid.UUID, pep: dict[str, Any], child: dict[str, Any], read: _Read) -> PepReview:
+    """The PEP's review as this caller sees it: pep's view of the PEP and child, and what qa read."""
+    roles = roles_at(claims, child["la_id"])
+    submitted_at, framework, rows, first = read.submitted_at, read.la_framework, read.shown, read.first
+    current = read.current
     if current is not None:
         framework = FRAMEWORKS.get(current["framework_key"], framework)
     vs = bool(roles & VIRTUAL_SCHOOL_ROLES) and child["access"] == "virtual_school"
@@ -254,32 +300,47 @@ async def _pep_review(request: web.Request, pep_id: uuid.UUID) -> PepReview:
         pep_id=pep_id, child_id=pep["child_id"], child_name=_name(child.get("given_name"), child.get("family_name")),
         status=pep["status"], meeting_date=date.fromisoformat(pep["meeting_date"]) if pep.get("meeting_date") else None,
         submitted_at=submitted_at, framework=framework_out(framework),
-        current=_review(current, names) if current else None,
-        earlier=[_review(r, names) for r in rows if r is not current],
+        current=_review(current) if current else None,
+        earlier=[_review(r) for r in rows if r is not current],
         can_review=vs and waiting and stage in (None, "draft"),
         can_decide=vs and waiting and stage == "draft",
         can_confirm=bool(roles & SECOND_LEVEL) and vs and stage in ("decided", "confirmed"),
-        two_level=two_level or stage == "reviewed",
+        two_level=read.two_level or stage == "reviewed",
         waiting_for=("second_review" if stage == "reviewed" else "first_review") if waiting else None,
-        first_review=_review(first, names) if first else None,
+        first_review=_review(first) if first else None,
         can_second_review=bool(roles & SECOND_LEVEL) and vs and waiting and stage == "reviewed"
         and current is not None and str(current["by_user"]) != claims.sub)
 
 
-async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, conn: asyncpg.Connection
-                      ) -> tuple[dict[str, Any], asyncpg.Record]:
-    """A submitted PEP the caller reviews for the Virtual School, with qa's record of its submission."""
+async def _reviewer(request: web.Request, claims: Claims, pep_id: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
+    """pep's view of a submitted PEP and its child, for someone who reviews it for the Virtual School."""
     pep, child = await _seen(request, claims, pep_id)
     if child["access"] != "virtual_school" or not roles_at(claims, child["la_id"]) & VIRTUAL_SCHOOL_ROLES:
         raise Problem(403, "Only the Virtual School reviews a PEP", code="forbidden")
     if pep["status"] != "submitted":
         raise Problem(409, "This PEP is not waiting for review", f"It is {pep['status'].replace('_', ' ')}.",
                       code="not_submitted")
+    return pep, child
+
+
+def _not_yet_known() -> Problem:
+    return Problem(409, "This PEP's submission has not reached QA yet", "Try again in a moment.",
+                   code="not_yet_known", headers={"Retry-After": "1"})
+
+
+def _decided() -> Problem:
+    return Problem(409, "This submission has been decided", "The review can change when the PEP is submitted again.",
+                   code="decided")
+
+
+async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, conn: asyncpg.Connection
+                      ) -> tuple[dict[str, Any], asyncpg.Record]:
+    """A submitted PEP the caller reviews for the Virtual School, with qa's record of its submission (locked)."""
+    _, child = await _reviewer(request, claims, pep_id)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
     known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
     if known is None or known["status"] != "submitted" or known["submitted_at"] is None:
-        raise Problem(409, "This PEP's submission has not reached QA yet", "Try again in a moment.",
-                      code="not_yet_known", headers={"Retry-After": "1"})
+        raise _not_yet_known()
     return child, known
 
 
@@ -297,27 +358,57 @@ async def _insert(conn: asyncpg.Connection, known: asyncpg.Record, stage: str, f
     return row
 
 
+# A draft kept, with its author's name, in one statement (migration 0016): after the read, the save's second round
+# trip (issue 19).
+SAVE_DRAFT_SQL = ("SELECT r.*, u.given_name || ' ' || u.family_name AS by_name FROM save_review_draft($1, $2, $3, $4, "
+                  "$5, $6, $7, $8, $9) r LEFT JOIN users u ON u.id = r.by_user")
+SAVE_TRIES = 3  # a save whose read another submission or framework overtook reads again (rare: a race)
+
+
 @serves(routes, api.SAVE_REVIEW)
 async def save_draft(request: web.Request) -> PepReview:
-    """A caseworker's ratings so far (each save kept): per area a grade and feedback, overall a grade and feedback."""
+    """A caseworker's ratings so far (each save kept): per area a grade and feedback, overall a grade and feedback.
+    Two round trips (issue 19): the review as it stands, read as the answer reads it, then the draft kept by
+    save_review_draft under the review's lock, which finds the submission as read or refuses; the answer is the read
+    with the new draft in its place."""
     claims = request[CLAIMS]
     me = require_user(claims)
     pep_id = path_uuid(request, "pep_id")
     body = await parse_body(request, ReviewDraftIn)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        child, known = await _reviewable(request, claims, pep_id, conn)
-        latest = await _latest(conn, pep_id, known["submitted_at"])
-        if latest is not None and latest["stage"] != "draft":
-            raise Problem(409, "This submission has been decided", "The review can change when the PEP is "
-                          "submitted again.", code="decided")
-        framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK]) if latest \
-            else await la_framework(conn, known["la_id"])
-        areas = {k: v.model_dump(exclude_none=True) for k, v in body.areas.items() if v.grade or v.feedback}
-        if problems := rules.check_draft(framework, areas, body.overall_grade):
-            raise invalid(problems)
-        overall = rules.overall_by_rule(framework, areas, body.overall_grade)
-        await _insert(conn, known, "draft", framework, areas, overall, body.overall_feedback or None, me)
-    return await _pep_review(request, pep_id)
+    pep, child = await _reviewer(request, claims, pep_id)
+    for _ in range(SAVE_TRIES):
+        async with request.app[POOL].acquire() as conn:
+            read = await _read(conn, pep_id, uuid.UUID(child["la_id"]))
+            if read.status != "submitted" or read.submitted_at is None:
+                raise _not_yet_known()
+            latest = read.current
+            if latest is not None and latest["stage"] != "draft":
+                raise _decided()
+            framework = FRAMEWORKS.get(latest["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK]) if latest \
+                else read.la_framework
+            areas = {k: v.model_dump(exclude_none=True) for k, v in body.areas.items() if v.grade or v.feedback}
+            if problems := rules.check_draft(framework, areas, body.overall_grade):
+                raise invalid(problems)
+            overall = rules.overall_by_rule(framework, areas, body.overall_grade)
+            awarded = framework.awarded_grade(overall, read.meeting_date, read.submitted_at)
+            try:
+                row = await conn.fetchrow(SAVE_DRAFT_SQL, pep_id, read.submitted_at, read.meeting_date,
+                                          framework.key, areas, overall, awarded, body.overall_feedback or None,
+                                          uuid.UUID(me))
+            except asyncpg.exceptions.RaiseError as exc:
+                if exc.message == "changed":
+                    continue
+                if exc.message == "decided":
+                    raise _decided() from None
+                if exc.message == "not_yet_known":
+                    raise _not_yet_known() from None
+                raise
+            assert row is not None
+        read.shown = sorted([row, *(r for r in read.shown if r["submitted_at"] != read.submitted_at)],
+                            key=lambda r: r["submitted_at"], reverse=True)
+        return _answer(claims, pep_id, pep, child, read)
+    raise Problem(409, "The review changed while it was being saved", "Look at it again and save once more.",
+                  code="changed")
 
 
 async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str, framework: Framework,
