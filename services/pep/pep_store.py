@@ -111,17 +111,31 @@ async def save_section(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str, ch
 _NAME = ("coalesce(u.given_name || ' ' || u.family_name, v.given_name || ' (by invitation)')")
 
 
+# What decides how a caller reaches a PEP's child (domain.access.access_to: the child's LA, setting, social worker,
+# IRO and carers), fingerprinted, so a read can write its access-log row in the statement that gathers its data when
+# the process already knows how this caller reaches the child and the child's facts have not changed since.
+_REACH = "md5(row(p.child_id, c.la_id, c.setting_id, c.social_worker_id, c.iro_id, c.carer_ids)::text)"
+
+
 async def gathered(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str | None = None, *,
-                   decisions: bool = False, given: bool = False) -> asyncpg.Record | None:
+                   decisions: bool = False, given: bool = False,
+                   log: tuple[Any, ...] = (None,) * 7) -> asyncpg.Record | None:
     """Everything a read or save of a PEP decides on, in one statement: the PEP (`pep`), its child (`child`, None
     if the child is gone), its sections (`sections`, only `key`'s when given) with who last saved each
     (`names`), the sections delegated now (`delegated`), the parts in (`parts`, pep_contributions rows), the
     fingerprint of these facts a save's write checks (`facts`: pep_facts), with `decisions` the funding decisions
     and with `given` the views given by invitation in `key` (views_store.GIVEN). The template's body only when
     this process has not parsed it yet (`template`). Rows come as JSON objects (asyncpg cannot decode a row type
-    holding jsonb): ids and times as text, which the answer's models read back."""
+    holding jsonb): ids and times as text, which the answer's models read back.
+    `log` (reach: the `reach` fingerprint the caller's access was decided on, via, user, method, endpoint, request
+    id, address) writes the request's access-log row too, if the child's facts are still those (`logged`)."""
     return await conn.fetchrow(
-        "SELECT to_jsonb(p) AS pep, to_jsonb(c) AS child, pep_facts(p.id) AS facts, "
+        "WITH logged AS (INSERT INTO access_log (user_id, via, la_id, child_id, pep_id, method, endpoint, "
+        "section_key, request_id, address) SELECT $8, $7, c.la_id, c.id, p.id, $9, $10, $2, $11, $12 FROM peps p "
+        f"JOIN children c ON c.id = p.child_id WHERE p.id = $1 AND $7::text IS NOT NULL AND {_REACH} = $6 "
+        "RETURNING 1) "
+        f"SELECT {_REACH} AS reach, EXISTS (SELECT 1 FROM logged) AS logged, "
+        "to_jsonb(p) AS pep, to_jsonb(c) AS child, pep_facts(p.id) AS facts, "
         "(SELECT coalesce(jsonb_agg(s), '[]') FROM pep_sections s WHERE s.pep_id = p.id "
         "AND ($2::text IS NULL OR s.section_key = $2)) AS sections, "
         f"(SELECT jsonb_object_agg(s.section_key, {_NAME}) FROM pep_sections s LEFT JOIN users u "
@@ -136,7 +150,12 @@ async def gathered(conn: asyncpg.Connection, pep_id: uuid.UUID, key: str | None 
         "CASE WHEN p.template_id <> ALL($5::uuid[]) THEN (SELECT body FROM templates WHERE id = p.template_id) END "
         "AS template "
         "FROM peps p LEFT JOIN children c ON c.id = p.child_id WHERE p.id = $1",
-        pep_id, key, decisions, given, list(_parsed))
+        pep_id, key, decisions, given, list(_parsed), *log)
+
+
+def parsed(template_id: uuid.UUID) -> Template | None:
+    """The template, if this process has parsed it already."""
+    return _parsed.get(template_id)
 
 
 def template_of(found: asyncpg.Record) -> Template:

@@ -13,11 +13,11 @@ from aiohttp import web
 
 from services.pep import contributions, lifecycle_store, reached, target_funding, views_store
 from services.pep import pep_store as store
-from services.pep.child_access import child_or_404, reach
+from services.pep.child_access import child_or_404, reach, ref_of
 from services.pep.delegations import delegated_sections
 from services.pep.domain import lifecycle
 from services.pep.domain import views as views_rules
-from services.pep.domain.access import Access
+from services.pep.domain.access import Access, ChildRef, access_to
 from services.pep.domain.peps import (
     MEETING,
     MEETING_KEYS,
@@ -69,16 +69,46 @@ async def _pep_or_404(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUI
     return pep, access, await store.template_by_id(conn, pep["template_id"])
 
 
+# How each PEP's child was last reached, in this process (pep_store._REACH's fingerprint, the child's facts, the PEP's
+# template): ids only. A read decides on them before its statement, so that statement can write the access log's
+# row as well; the statement writes it only if the child's facts are unchanged, and the read then decides again
+# on what it found, the same rule on the same facts (else the row is written after the answer, as any request's).
+_reaches: dict[uuid.UUID, tuple[str, ChildRef, uuid.UUID]] = {}
+
+
+def _foreseen(request: web.Request, claims: Claims, pep_id: uuid.UUID, key: str | None) -> tuple[Any, ...]:
+    """The access-log row a read will write if it answers, for pep_store.gathered: known only when this process
+    knows the child's facts and template and, on them, the caller reaches the child (and sees the section)."""
+    known = _reaches.get(pep_id)
+    if known is None or claims.is_service or request.match_info.route.resource is None:
+        return (None,) * 7
+    facts, ref, template_id = known
+    access, template = access_to(claims, ref), store.parsed(template_id)
+    if access is None or template is None or (key is not None and _shown(template, access, key) is None):
+        return (None,) * 7
+    return (facts, access.via, uuid.UUID(claims.sub), request.method, request.match_info.route.resource.canonical,
+            request.get(REQUEST_ID), claims.address)
+
+
 async def _gathered(conn: asyncpg.Connection, claims: Claims, pep_id: uuid.UUID, key: str | None = None, *,
-                    decisions: bool = False) -> tuple[asyncpg.Record, asyncpg.Record, Access, Template]:
+                    decisions: bool = False, read: web.Request | None = None
+                    ) -> tuple[asyncpg.Record, asyncpg.Record, Access, Template]:
     """As _pep_or_404, and everything a read or save decides on with it, in one statement (pep_store.gathered);
-    the views given by invitation only for a views section."""
-    found = await store.gathered(conn, pep_id, key, decisions=decisions, given=key in views_rules.AUDIENCES)
+    the views given by invitation only for a views section. A `read` writes its access-log row in it when it can."""
+    log = _foreseen(read, claims, pep_id, key) if read is not None else (None,) * 7
+    found = await store.gathered(conn, pep_id, key, decisions=decisions, given=key in views_rules.AUDIENCES,
+                                 log=log)
     if found is None:
         raise not_found("PEP")
     child, access = reach(claims, found["child"])
     reached.note(child, access.via, found["pep"]["id"])
-    return found, found["pep"], access, store.template_of(found)
+    template = store.template_of(found)
+    if len(_reaches) >= 10_000:
+        _reaches.clear()
+    _reaches[pep_id] = (found["reach"], ref_of(child), uuid.UUID(found["pep"]["template_id"]))
+    if found["logged"]:
+        reached.logged()
+    return found, found["pep"], access, template
 
 
 def _parts(found: asyncpg.Record) -> dict[str, dict[str, Any]]:
@@ -95,9 +125,14 @@ def _given_in(found: asyncpg.Record, section: Section) -> list[ViewsGiven]:
                        last_saved_at=r["last_saved_at"]) for r in found["given"]]
 
 
-def _section_or_404(template: Template, access: Access, key: str) -> Section:
+def _shown(template: Template, access: Access, key: str) -> Section | None:
     section = template.section(key)
-    if section is None or not access.may_see(section):  # QA's sign-off too: 404 unless they see QA
+    return section if section is not None and access.may_see(section) else None  # QA's: only if they see QA
+
+
+def _section_or_404(template: Template, access: Access, key: str) -> Section:
+    section = _shown(template, access, key)
+    if section is None:
         raise not_found("section")
     return section
 
@@ -140,7 +175,7 @@ async def overview(request: web.Request) -> PepOverview:
     """The task list: each section with its owner, status, progress and whether the caller may edit it."""
     async with request.app[POOL].acquire() as conn:
         found, pep, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"),
-                                                       decisions=True)
+                                                       decisions=True, read=request)
     saved = store.sections_of(found)
     delegated = frozenset(found["delegated"])
     parts_in = frozenset(_parts(found))
@@ -168,7 +203,8 @@ async def overview(request: web.Request) -> PepOverview:
 async def read_section(request: web.Request) -> SectionOut:
     key = request.match_info["key"]
     async with request.app[POOL].acquire() as conn:
-        found, pep, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"), key)
+        found, pep, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"), key,
+                                                       read=request)
     section = _section_or_404(template, access, key)
     return _section_out(pep, access, section, store.sections_of(found)[section.key], frozenset(found["delegated"]),
                         _given_in(found, section), frozenset(_parts(found)))
@@ -342,7 +378,8 @@ def _my_part(access: Access) -> str | None:
 async def what_is_missing(request: web.Request) -> list[Missing]:
     """What stops the caller's sign-off, section by section: only their part's gaps, which they can fix."""
     async with request.app[POOL].acquire() as conn:
-        found, _, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"))
+        found, _, access, template = await _gathered(conn, request[CLAIMS], path_uuid(request, "pep_id"),
+                                                     read=request)
     return missing_for_sign_off(template, _answers(store.sections_of(found)), access, _my_part(access),
                                 frozenset(found["delegated"]))
 

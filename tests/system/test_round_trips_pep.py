@@ -20,8 +20,8 @@ from tests.support.statements import counted, per_request
 from tests.system.test_children import SW, new_child
 from tests.system.test_tasks import eventually
 
-# A read is the statement that gathers what it decides on and answers from, and the access log's row: two.
-READ, SAVE = 2, 2
+# A read is one statement: what it decides on, its answer and the access log's row.
+READ, SAVE = 1, 2
 TIMES = 3  # each request a few times: the first after a start may differ (a statement prepared, a cache filled)
 SECTION, OVERVIEW, MISSING = "/peps/{pep_id}/sections/{key}", "/peps/{pep_id}", "/peps/{pep_id}/missing"
 
@@ -168,3 +168,32 @@ def test_refusals_keep_their_words(system: RunningSystem, cookies: dict[str, str
     outsider = system.sign_in("dt2@demo.test")
     status, body, _ = system.api("GET", f"{base}/personal", cookie=outsider)
     assert (status, body["detail"]) == (404, "We could not find that child.")
+
+
+def test_a_read_after_the_childs_facts_change_is_decided_and_logged_on_the_new_facts(
+        system: RunningSystem, cookies: dict[str, str], pep_id: str) -> None:
+    """pep decides a read before its statement on the child's facts it last saw, to write the access log's row in
+    it: a change to those facts (here the child's IRO, then their social worker) is never read on the old ones."""
+    sw = cookies["sw"]
+    path = f"/api/v1/peps/{pep_id}/sections/personal"
+    assert system.api("GET", path, cookie=sw)[0] == 200
+    child_id = system.admin_sql("SELECT child_id FROM pep.peps WHERE id = $1::uuid", pep_id)[0]["child_id"]
+    rows = "SELECT * FROM pep.access_log WHERE pep_id = $1::uuid ORDER BY id DESC LIMIT 2"
+    system.admin_sql("UPDATE pep.children SET iro_id = $2::uuid WHERE id = $1", child_id,
+                     str(demo.account_id("iro")))
+    url = system.local.url("pep")
+    for n in (2, 1):  # new facts: logged after the answer; the same facts again: logged by the read's statement
+        before = counted(url, SECTION)
+        assert system.api("GET", path, cookie=sw)[0] == 200
+        assert per_request(before, counted(url, SECTION)) == n
+    second, first = system.admin_sql(rows, pep_id)
+    same = ("user_id", "via", "la_id", "child_id", "pep_id", "method", "endpoint", "section_key", "address")
+    assert [first[k] for k in same] == [second[k] for k in same]
+    assert (first["via"], first["endpoint"], first["section_key"]) == \
+        ("social_worker", "/peps/{pep_id}/sections/{key}", "personal")
+    assert first["request_id"] != second["request_id"]
+    logs = logged(system, pep_id)
+    system.admin_sql("UPDATE pep.children SET social_worker_id = NULL WHERE id = $1", child_id)
+    status, body, _ = system.api("GET", path, cookie=sw)
+    assert (status, body["detail"]) == (404, "We could not find that child.")
+    assert logged(system, pep_id) == logs, "a read refused is not in the access log"
