@@ -101,6 +101,27 @@ async def create_pool(settings: ServiceSettings, service: str) -> asyncpg.Pool:
     return pool
 
 
+START_PATIENCE = 180.0  # longer than a Postgres restart or failover on a busy machine
+
+
+async def create_pool_when_up(settings: ServiceSettings, service: str, patience: float = START_PATIENCE
+                              ) -> asyncpg.Pool:
+    """The pool, once the database answers. A replica started while Postgres restarts or fails over (a rolling
+    deploy meeting a maintenance window; make chaos: a replica exited 1 when its first connection was refused)
+    waits for it, not for someone to start it again; after `patience` seconds it gives up with the error."""
+    deadline, delay = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            return await create_pool(settings, service)
+        except (OSError, *DATABASE_AWAY_OR_CLOSED) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("database away while starting; trying again", extra={
+                "service": service, "error": type(exc).__name__})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to undo when a connection goes back to the pool, so no round trip for it (asyncpg's default sends
     `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` after every use: one statement in two of

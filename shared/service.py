@@ -107,7 +107,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
 
 def _pool_ctx(spec: ServiceSpec) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await db.create_pool(app[SETTINGS], spec.name)
+        app[POOL] = await db.create_pool_when_up(app[SETTINGS], spec.name)
         yield
         # close() waits for every connection to come back; one still out after the timeout is cut off.
         try:

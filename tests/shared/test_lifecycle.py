@@ -62,6 +62,28 @@ async def eventually(check: Any, timeout: float = 20.0, what: str = "condition")
         await asyncio.sleep(0.1)
 
 
+async def test_a_replica_started_while_the_database_is_away_waits_for_it(settings: ServiceSettings) -> None:
+    """A rolling restart meeting a Postgres restart or failover (make chaos: a replica exited 1 when its first
+    connection was refused): the process waits for the database, then starts and answers."""
+    pg = TcpProxy(PG_HOST, PG_PORT).start()
+    via = settings.model_copy(update={"pg_port": pg.port})
+    pg.cut()
+    client = TestClient(TestServer(create_app(SPEC, via)))
+    starting = asyncio.create_task(client.start_server())
+    try:
+        await asyncio.sleep(2.0)
+        assert not starting.done(), f"start gave up while the database was away: {starting.exception()!r}"
+        pg.restore()
+        await asyncio.wait_for(starting, timeout=30)
+        assert (await client.get("/readyz")).status == 200
+    finally:
+        if starting.done():
+            await client.close()
+        else:
+            starting.cancel()
+        pg.close()
+
+
 async def test_readiness_follows_the_database_and_the_broker_is_a_signal_of_its_own(
         settings: ServiceSettings) -> None:
     """Ready means able to answer requests: the database. Without the broker requests still work (their events wait
