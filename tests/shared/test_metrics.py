@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import date
 
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY, generate_latest
 
@@ -26,57 +29,64 @@ def value(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"no sample {name} {labels}")
 
 
-async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_outbox(
-        settings: ServiceSettings) -> None:  # noqa: F811
+@pytest.fixture
+async def served(settings: ServiceSettings) -> AsyncIterator[tuple[web.Application, TestClient, int]]:  # noqa: F811
+    """The small service, served, with one piece of work to read back."""
     app = create_app(SPEC, settings)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
         work_id = await app[POOL].fetchval("INSERT INTO work (kind, finished_at) VALUES ('request', now()) "
                                            "RETURNING id")
-        for _ in range(3):
-            assert (await client.get(f"/work/{work_id}")).status == 200
-        assert (await client.get("/work/999999999")).status == 404
-        assert (await client.get("/no/such/page")).status == 404
-        resp = await client.get("/metrics")
-        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
-        text = await resp.text()
-
-        hist = "epep_http_request_duration_seconds_count"
-        assert value(text, hist, route="/work/{work_id}", method="GET", status="200") >= 3
-        assert value(text, hist, route="/work/{work_id}", method="GET", status="404") >= 1
-        assert value(text, hist, route="unmatched", method="GET", status="404") >= 1
-        # Paths as requested never become label values (one series per id would grow without bound). Read
-        # from the labels alone: a sample's value (a float such as 31.759999999999998) may hold any digits.
-        label_values = {label for line in text.splitlines() if not line.startswith("#")
-                        for label in re.findall(r'="((?:[^"\\]|\\.)*)"', line.partition("{")[2].rpartition("}")[0])}
-        assert "/work/{work_id}" in label_values and "unmatched" in label_values
-        leaked = [v for v in label_values if f"/work/{work_id}" in v or "999999999" in v or "/no/such" in v]
-        assert leaked == []
-
-        queue = f"{settings.bus_prefix}{SERVICE}.slow"
-        assert value(text, "epep_queue_consumers", queue=queue) == 1
-        assert value(text, "epep_queue_messages", queue=queue) == 0
-        assert value(text, "epep_dead_letter_messages", queue=f"{queue}.dlq") == 0
-        assert value(text, "epep_metrics_source_up", source="broker") == 1
-        assert value(text, "epep_metrics_source_up", source="database") == 1
-        assert value(text, "epep_outbox_unpublished") >= 0
-        # Every series says which release and deployment it came from (the spans' resource attributes).
-        samples = [line for line in text.splitlines() if line and not line.startswith("#")]
-        assert all(f'service_version="{settings.service_version}"' in line and
-                   f'deployment_environment_name="{settings.environment}"' in line for line in samples)
-
-        # Once a scheduled tick has finished, it says when.
-        async def ticked() -> bool:
-            text = await (await client.get("/metrics")).text()
-            return any(line.startswith("epep_scheduled_work_last_run_timestamp_seconds{")
-                       and 'work="lifecycle-tick"' in line for line in text.splitlines())
-        await eventually(ticked, 10, "a tick to finish")
-
-        # Through the ingress (which always adds X-Forwarded-For) there is nothing to see.
-        assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 404
+        yield app, client, work_id
     finally:
         await client.close()
+
+
+async def test_metrics_count_requests_by_route_template_and_read_queues_and_the_outbox(
+        served: tuple[web.Application, TestClient, int], settings: ServiceSettings) -> None:  # noqa: F811
+    _, client, work_id = served
+    for _ in range(3):
+        assert (await client.get(f"/work/{work_id}")).status == 200
+    assert (await client.get("/work/999999999")).status == 404
+    assert (await client.get("/no/such/page")).status == 404
+    resp = await client.get("/metrics")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    text = await resp.text()
+
+    hist = "epep_http_request_duration_seconds_count"
+    assert value(text, hist, route="/work/{work_id}", method="GET", status="200") >= 3
+    assert value(text, hist, route="/work/{work_id}", method="GET", status="404") >= 1
+    assert value(text, hist, route="unmatched", method="GET", status="404") >= 1
+    # Paths as requested never become label values (one series per id would grow without bound). Read
+    # from the labels alone: a sample's value (a float such as 31.759999999999998) may hold any digits.
+    label_values = {label for line in text.splitlines() if not line.startswith("#")
+                    for label in re.findall(r'="((?:[^"\\]|\\.)*)"', line.partition("{")[2].rpartition("}")[0])}
+    assert "/work/{work_id}" in label_values and "unmatched" in label_values
+    leaked = [v for v in label_values if f"/work/{work_id}" in v or "999999999" in v or "/no/such" in v]
+    assert leaked == []
+
+    queue = f"{settings.bus_prefix}{SERVICE}.slow"
+    assert value(text, "epep_queue_consumers", queue=queue) == 1
+    assert value(text, "epep_queue_messages", queue=queue) == 0
+    assert value(text, "epep_dead_letter_messages", queue=f"{queue}.dlq") == 0
+    assert value(text, "epep_metrics_source_up", source="broker") == 1
+    assert value(text, "epep_metrics_source_up", source="database") == 1
+    assert value(text, "epep_outbox_unpublished") >= 0
+    # Every series says which release and deployment it came from (the spans' resource attributes).
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(f'service_version="{settings.service_version}"' in line and
+               f'deployment_environment_name="{settings.environment}"' in line for line in samples)
+
+    # Once a scheduled tick has finished, it says when.
+    async def ticked() -> bool:
+        text = await (await client.get("/metrics")).text()
+        return any(line.startswith("epep_scheduled_work_last_run_timestamp_seconds{")
+                   and 'work="lifecycle-tick"' in line for line in text.splitlines())
+    await eventually(ticked, 10, "a tick to finish")
+
+    # Through the ingress (which always adds X-Forwarded-For) there is nothing to see.
+    assert (await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})).status == 404
 
 
 async def test_the_outbox_backlog_and_its_oldest_age(settings: ServiceSettings) -> None:  # noqa: F811
@@ -93,31 +103,25 @@ async def test_the_outbox_backlog_and_its_oldest_age(settings: ServiceSettings) 
         await pool.close()
 
 
-async def test_each_request_counts_the_statements_it_sent_to_postgres(settings: ServiceSettings) -> None:  # noqa: F811
+async def test_each_request_counts_the_statements_it_sent_to_postgres(
+        served: tuple[web.Application, TestClient, int]) -> None:
     """The hot paths' round trips are held by tests through this histogram (issue 19); here, its counting."""
-    app = create_app(SPEC, settings)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        work_id = await app[POOL].fetchval("INSERT INTO work (kind, finished_at) VALUES ('request', now()) "
-                                           "RETURNING id")
-        labels = {"route": "/work/{work_id}", "method": "GET"}
+    _, client, work_id = served
+    labels = {"route": "/work/{work_id}", "method": "GET"}
 
-        async def read() -> tuple[float, float, float]:
-            text = await (await client.get("/metrics")).text()
-            return tuple(value(text, f"epep_db_statements_per_request_{s}", **labels, **extra)  # type: ignore[return-value]
-                         for s, extra in (("count", {}), ("sum", {}), ("bucket", {"le": "1.0"})))
-
-        assert (await client.get(f"/work/{work_id}")).status == 200  # the series exists from here on
-        before = await read()
-        for _ in range(4):
-            assert (await client.get(f"/work/{work_id}")).status == 200
-        after = await read()
-        # Four requests of one SELECT each, and nothing else (no pool reset round trip on release).
-        assert [a - b for a, b in zip(after, before, strict=True)] == [4, 4, 4]
+    async def read() -> tuple[float, float, float]:
         text = await (await client.get("/metrics")).text()
-        # The process's own statements (the one above, outside any request) are nobody's request's.
-        assert "/metrics" not in {line.split('route="')[1].split('"')[0] for line in text.splitlines()
-                                  if line.startswith("epep_db_statements_per_request_count")}
-    finally:
-        await client.close()
+        return tuple(value(text, f"epep_db_statements_per_request_{s}", **labels, **extra)  # type: ignore[return-value]
+                     for s, extra in (("count", {}), ("sum", {}), ("bucket", {"le": "1.0"})))
+
+    assert (await client.get(f"/work/{work_id}")).status == 200  # the series exists from here on
+    before = await read()
+    for _ in range(4):
+        assert (await client.get(f"/work/{work_id}")).status == 200
+    after = await read()
+    # Four requests of one SELECT each, and nothing else (no pool reset round trip on release).
+    assert [a - b for a, b in zip(after, before, strict=True)] == [4, 4, 4]
+    text = await (await client.get("/metrics")).text()
+    # The process's own statements (the one above, outside any request) are nobody's request's.
+    assert "/metrics" not in {line.split('route="')[1].split('"')[0] for line in text.splitlines()
+                              if line.startswith("epep_db_statements_per_request_count")}
