@@ -275,16 +275,20 @@ async def next_dead_letter(notify: Notify, consumer: str, timeout: float = 10.0
     return message
 
 
+async def sign_in_being_sent(notify: Notify, address: str) -> contracts.Envelope:
+    """A new sign-in's event whose email another worker has just claimed and is sending."""
+    envelope = contracts.Envelope(event_type="identity.session.started", version=1, producer="identity",
+                                  data=samples.signed_in(address).model_dump(mode="json"))
+    await notify.pool.execute(
+        "INSERT INTO deliveries (id, event_id, recipient, template, subject, status, attempts, sending_at) "
+        "VALUES ($1, $2, $3, 'new_sign_in', 's', 'sending', 1, now())", uuid.uuid4(), envelope.event_id, address)
+    return envelope
+
+
 async def test_a_redelivery_racing_a_send_in_progress_waits_for_its_outcome(notify: Notify) -> None:
     # A delivery another worker has just claimed and is sending: the redelivery must not record the event
     # as done (that worker may yet fail), so it retries until the outcome is known.
-    event = samples.signed_in("rae@example.test")
-    envelope = contracts.Envelope(event_type="identity.session.started", version=1, producer="identity",
-                                  data=event.model_dump(mode="json"))
-    await notify.pool.execute(
-        "INSERT INTO deliveries (id, event_id, recipient, template, subject, status, attempts, sending_at) "
-        "VALUES ($1, $2, 'rae@example.test', 'new_sign_in', 's', 'sending', 1, now())", uuid.uuid4(),
-        envelope.event_id)
+    envelope = await sign_in_being_sent(notify, "rae@example.test")
     await notify.redeliver(envelope)
     await asyncio.sleep(SETTLE)
     assert notify.mail("rae@example.test") == []
@@ -301,13 +305,7 @@ async def test_a_redelivery_that_meets_the_other_workers_failure_still_sends_the
     so this copy's claim fails; before it asks why, that worker's send fails for now and leaves the row in
     temporary_failure. Read as "done", the event was recorded and the other worker's retry then skipped it: the
     email was never sent (make chaos on the cluster, a sign-in code left in temporary_failure)."""
-    event = samples.signed_in("ola@example.test")
-    envelope = contracts.Envelope(event_type="identity.session.started", version=1, producer="identity",
-                                  data=event.model_dump(mode="json"))
-    await notify.pool.execute(
-        "INSERT INTO deliveries (id, event_id, recipient, template, subject, status, attempts, sending_at) "
-        "VALUES ($1, $2, 'ola@example.test', 'new_sign_in', 's', 'sending', 1, now())", uuid.uuid4(),
-        envelope.event_id)
+    envelope = await sign_in_being_sent(notify, "ola@example.test")
     real_claim = sending.claim
     raced: list[bool] = []
 
