@@ -2,10 +2,13 @@
 the latest submission, which Gold is counted from); and of delegation's tasks (kind, status, due date), whose open
 ones give each PEP's due dates for the dashboard; and what each submitted PEP records of attendance and attainment.
 Rebuildable by replaying the events: each carries a version,
-so an older event never overwrites a newer one, whatever order they arrive in."""
+so an older event never overwrites a newer one, whatever order they arrive in. pep's event of a PEP approved or
+returned by QA's action also writes the QA decision that asked for it, if the qa process that asked died before
+writing it (services/qa/reviews.py, `finalise_pending`)."""
 
 from __future__ import annotations
 
+from services.qa.reviews import finalise_pending
 from shared.bus import MessageContext, Subscription, subscribe
 from shared.contracts import PepOutcomesSubmitted, PepStatusChanged, TaskChanged
 from shared.readmodels import ChildrenReadModel
@@ -16,6 +19,11 @@ CHILDREN = ChildrenReadModel("qa", extra=("year_group",))
 async def _on_pep_status(ctx: MessageContext, data: PepStatusChanged) -> None:
     submitted_at = ctx.envelope.occurred_at if data.action == "submit" else None
     async with ctx.effect() as conn:
+        if data.from_status == "submitted" and data.action in ("approve", "return") and data.by_user is not None:
+            # pep took QA's decision: the decided review with this event, if the request that asked did not get
+            # to write it (a second delivery, or one after the request wrote it, finds nothing pending). First,
+            # before the PEP's row below: the request takes the review's lock, then reads that row.
+            await finalise_pending(conn, data.pep_id, outcome=data.action, by_user=data.by_user)
         # The submission time survives later events (a return, an approval); a newer submission replaces it.
         await conn.execute(
             "INSERT INTO peps (id, child_id, la_id, setting_id, status, kind, term, academic_year, meeting_date, "

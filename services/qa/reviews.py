@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -344,7 +345,7 @@ async def _reviewable(request: web.Request, claims: Claims, pep_id: uuid.UUID, c
     return child, known
 
 
-async def _insert(conn: asyncpg.Connection, known: asyncpg.Record, stage: str, framework: Framework,
+async def _insert(conn: asyncpg.Connection, known: Mapping[str, Any], stage: str, framework: Framework,
                   areas: dict[str, Any], overall: str | None, feedback: str | None, by: str, *,
                   outcome: str | None = None, reason: str | None = None, note: str | None = None) -> asyncpg.Record:
     awarded = framework.awarded_grade(overall, known["meeting_date"], known["submitted_at"])
@@ -411,7 +412,7 @@ async def save_draft(request: web.Request) -> PepReview:
                   code="changed")
 
 
-async def _announce(conn: asyncpg.Connection, pep: asyncpg.Record, outcome: str, framework: Framework,
+async def _announce(conn: asyncpg.Connection, pep: Mapping[str, Any], outcome: str, framework: Framework,
                     row: asyncpg.Record, level: int = 1) -> None:
     """Tell the others the grade the PEP shows now (notify puts it in the signed-off email), with the whole review
     in the framework's words (pep prints it in the Full PEP; delegation gives the second level its task)."""
@@ -438,32 +439,50 @@ async def decide(request: web.Request) -> PepReview:
 
 
 async def _decide(request: web.Request, pep_id: uuid.UUID, body: DecideIn) -> None:
+    """The decision kept before pep is asked (a pending decision, migration 0017), then written once pep took the
+    action: whatever moment a qa process dies, the decision pep took is recorded, here or by pep's status event
+    (`finalise_pending`, from services/qa/readmodels.py). A first reviewer's approval that waits for the second
+    level asks pep nothing and is recorded at once."""
     claims = request[CLAIMS]
     me = require_user(claims)
     if body.outcome == "return" and not body.reason:
         raise invalid([rules.Invalid("reason", "Say what the school needs to change")])
-    taken = False
+    pool = request.app[POOL]
+    async with pool.acquire() as conn, conn.transaction():
+        child, known = await _reviewable(request, claims, pep_id, conn)
+        second_level = bool(roles_at(claims, child["la_id"]) & SECOND_LEVEL)
+        decision = await _decision(conn, known, body, me, second_level=second_level,
+                                   two_level=await la_two_level(conn, known["la_id"]))
+        if decision.waits:
+            row = await _write_decision(conn, known, decision.review, "reviewed", "reviewed", decision.framework,
+                                        decision.overall, me, reason=body.reason, note=body.note, level=1)
+            log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"],
+                                            "stage": row["stage"]})
+            return
+        pending = await conn.fetchval(
+            "INSERT INTO pending_decisions (pep_id, submitted_at, review_id, outcome, reason, note, overall_grade, "
+            "level, by_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id", pep_id,
+            known["submitted_at"], decision.review["id"], body.outcome, body.reason, body.note, decision.overall,
+            decision.level, uuid.UUID(me))
     try:
-        async with request.app[POOL].acquire() as conn, conn.transaction():
-            child, known = await _reviewable(request, claims, pep_id, conn)
-            second_level = bool(roles_at(claims, child["la_id"]) & SECOND_LEVEL)
-            row, words, takes_action = await _record_decision(conn, known, body, me, second_level=second_level,
-                                                              two_level=await la_two_level(conn, known["la_id"]))
-            if takes_action:
-                # Last, inside the transaction: if pep refuses, its problem is ours and the decision is not kept.
-                await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", AS_QA,
-                          QaDecision(by_user=uuid.UUID(me), reason=words).model_dump(mode="json", exclude_none=True))
-                taken = True
+        await ask(request, "POST", f"/peps/{pep_id}/actions/{body.outcome}", AS_QA,
+                  QaDecision(by_user=uuid.UUID(me), reason=decision.words).model_dump(mode="json", exclude_none=True))
+    except Problem as problem:
+        if problem.status < 500:
+            # pep refused: its problem is ours and nothing is decided. Unreachable or failing (5xx), pep may have
+            # taken it all the same: the decision stays pending, for pep's event (or a later decision) to settle.
+            await pool.execute("DELETE FROM pending_decisions WHERE id = $1", pending)
+        raise
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await finalise_pending(conn, pep_id, pending=pending)
     except DATABASE_AWAY_OR_CLOSED:
-        if not taken:
-            raise
-        # pep took the action, then our commit was cut off (Postgres restarting): the decision must be kept all
-        # the same, or the PEP would be approved with no review of it in QA. Record it again, once the database
-        # is back; if the commit did in fact happen, there is nothing more to do.
+        # pep took the action, then our commit was cut off (Postgres restarting): record it once the database is
+        # back, so the answer shows it (pep's event would also record it, whichever comes first).
         await _record_after_pep_took_it(request, pep_id, body, me)
-    else:
-        log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"],
-                                        "stage": row["stage"]})
+        return
+    log.info("pep reviewed", extra={"pep_id": str(pep_id), "outcome": body.outcome,
+                                    "review_id": row["id"] if row else None, "stage": "decided"})
 
 
 def _approvable(framework: Framework, areas: dict[str, Any], overall: str | None) -> None:
@@ -478,10 +497,23 @@ def _approvable(framework: Framework, areas: dict[str, Any], overall: str | None
                       errors=[FieldError(field=refused.field, message=refused.message)])
 
 
-async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str, *,
-                           second_level: bool, two_level: bool) -> tuple[asyncpg.Record, str | None, bool]:
-    """The review as decided, and the event telling the others; the words pep's return takes; whether pep is to
-    take the action (not when a first reviewer's approval waits for the second level)."""
+@dataclass
+class _Decision:
+    """A decision checked and worked out, before anything is written: the review row it decides on (the latest of
+    the submission: a draft, or the first level's), its framework, the overall grade decided with, the level, whether
+    it waits for the second level (and so is not taken at pep), and the words pep's return takes."""
+
+    review: asyncpg.Record
+    framework: Framework
+    overall: str | None
+    level: int
+    waits: bool
+    words: str | None
+
+
+async def _decision(conn: asyncpg.Connection, known: asyncpg.Record, body: DecideIn, me: str, *,
+                    second_level: bool, two_level: bool) -> _Decision:
+    """The decision this request asks for, or the problem that refuses it."""
     latest = await _latest(conn, known["id"], known["submitted_at"])
     if latest is None:
         raise Problem(422, f"Rate the PEP before {'approving' if body.outcome == 'approve' else 'returning'} it",
@@ -501,13 +533,52 @@ async def _record_decision(conn: asyncpg.Connection, known: asyncpg.Record, body
                                      "save the ratings first")])
     if body.outcome == "approve":
         _approvable(framework, areas, overall)
-    waits = body.outcome == "approve" and level == 1 and two_level
-    row = await _insert(conn, known, "reviewed" if waits else "decided", framework, areas, overall,
-                        latest["overall_feedback"], me, outcome=body.outcome, reason=body.reason, note=body.note)
     words = rules.return_words(framework, body.reason or "", areas, overall, latest["overall_feedback"]) \
         if body.outcome == "return" else None
-    await _announce(conn, known, "reviewed" if waits else body.outcome, framework, row, level)
-    return row, words, not waits
+    return _Decision(review=latest, framework=framework, overall=overall, level=level,
+                     waits=body.outcome == "approve" and level == 1 and two_level, words=words)
+
+
+async def _write_decision(conn: asyncpg.Connection, known: Mapping[str, Any], review: asyncpg.Record, stage: str,
+                          outcome: str, framework: Framework, overall: str | None, by: str, *, reason: str | None,
+                          note: str | None, level: int) -> asyncpg.Record:
+    """The review as decided (a new row: the ratings of `review`, the overall grade decided with), and the event
+    telling the others, in the caller's transaction."""
+    row = await _insert(conn, known, stage, framework, review["areas"] or {}, overall, review["overall_feedback"], by,
+                        outcome="approve" if outcome == "reviewed" else outcome, reason=reason, note=note)
+    await _announce(conn, known, outcome, framework, row, level)
+    return row
+
+
+async def finalise_pending(conn: asyncpg.Connection, pep_id: uuid.UUID, *, pending: int | None = None,
+                           outcome: str | None = None, by_user: uuid.UUID | None = None) -> asyncpg.Record | None:
+    """Once pep took a pending decision's action: the decided review and its event, in the caller's transaction,
+    under the review's lock (the request that asked pep and pep's status event may both get here; one writes).
+    The pending decision is the one given, or the newest for this outcome by this reviewer. Nothing when there is
+    none (already written, or pep refused it) or its submission's review is already decided. The decided review
+    (None if this call wrote nothing)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
+    found = await conn.fetchrow(
+        "SELECT p.*, k.child_id, k.la_id, k.meeting_date, k.id AS known_id FROM pending_decisions p "
+        "JOIN peps k ON k.id = p.pep_id WHERE p.pep_id = $1 AND ($2::bigint IS NULL OR p.id = $2) "
+        "AND ($3::text IS NULL OR p.outcome = $3) AND ($4::uuid IS NULL OR p.by_user = $4) "
+        "ORDER BY p.id DESC LIMIT 1", pep_id, pending, outcome, by_user)
+    if found is None:
+        return None
+    row = None
+    latest = await _latest(conn, pep_id, found["submitted_at"])
+    if latest is not None and latest["stage"] in ("draft", "reviewed"):
+        review = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", found["review_id"])
+        known = {"id": pep_id, "child_id": found["child_id"], "la_id": found["la_id"],
+                 "submitted_at": found["submitted_at"], "meeting_date": found["meeting_date"]}
+        framework = FRAMEWORKS.get(review["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+        row = await _write_decision(conn, known, review, "decided", found["outcome"], framework,
+                                    found["overall_grade"], str(found["by_user"]), reason=found["reason"],
+                                    note=found["note"], level=found["level"])
+    # Decided: no decision of this submission (or an earlier one) is pending any more.
+    await conn.execute("DELETE FROM pending_decisions WHERE pep_id = $1 AND submitted_at <= $2", pep_id,
+                       found["submitted_at"])
+    return row
 
 
 def _second_level_grade(framework: Framework, areas: dict[str, Any], first: asyncpg.Record, body: DecideIn,
@@ -529,14 +600,12 @@ def _second_level_grade(framework: Framework, areas: dict[str, Any], first: asyn
 
 async def _record_after_pep_took_it(request: web.Request, pep_id: uuid.UUID, body: DecideIn, me: str,
                                     patience: float = 60.0) -> None:
+    """pep took the action and our commit was cut off: the pending decision written once the database is back
+    (nothing if the commit did in fact happen, or pep's event wrote it first)."""
     async def record() -> None:
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
-            known = await conn.fetchrow("SELECT * FROM peps WHERE id = $1", pep_id)
-            latest = None if known is None else await _latest(conn, pep_id, known["submitted_at"])
-            if latest is not None and latest["stage"] in ("draft", "reviewed"):
-                # pep took the action: this is the decision that made it, never a first level waiting for another.
-                row, _, _ = await _record_decision(conn, known, body, me, second_level=True, two_level=False)
+            row = await finalise_pending(conn, pep_id, outcome=body.outcome, by_user=uuid.UUID(me))
+            if row is not None:
                 log.info("pep reviewed (recorded again after the database came back)",
                          extra={"pep_id": str(pep_id), "outcome": body.outcome, "review_id": row["id"]})
 
