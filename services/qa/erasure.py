@@ -15,6 +15,8 @@ from shared.erasure import erase_by_function, erasure_subscription, rows, subjec
 
 
 async def _anonymise(conn: asyncpg.Connection, data: ChildErased) -> int:
+    # A decision still pending on one of the child's PEPs (pep never took it) holds its reviewer's words: it goes.
+    await conn.execute("DELETE FROM pending_decisions WHERE pep_id = ANY($1::uuid[])", data.pep_ids)
     return await erase_by_function(conn, "anonymise_child", data)
 
 

@@ -13,12 +13,13 @@ import asyncpg
 import pytest
 
 from services.qa.domain.frameworks import FRAMEWORKS
+from services.qa.erasure import _anonymise
 from services.qa.readmodels import _on_pep_status
 from services.qa.reviews import _record_after_pep_took_it
 from shared import db
 from shared.api.qa import DecideIn
 from shared.bus import MessageContext
-from shared.contracts import Envelope, PepStatusChanged
+from shared.contracts import ChildErased, Envelope, PepStatusChanged
 from shared.migrate import ensure_database, migrate
 from shared.service import POOL
 from shared.settings import ServiceSettings
@@ -143,3 +144,15 @@ async def test_a_pending_decision_pep_did_not_take_is_never_written(pool: asyncp
         assert [r["stage"] for r in reviews] == ["draft"]
         assert await pool.fetchval("SELECT count(*) FROM outbox WHERE envelope->'data'->>'pep_id' = $1",
                                    str(pep_id)) == 0
+
+
+async def test_a_pending_decision_goes_with_the_childs_record(pool: asyncpg.Pool) -> None:
+    me = str(uuid.uuid4())
+    pep_id, child_id, la_id = await _submitted_with_pending(pool, "return", me, reason="Add the targets")
+    kept, _, _ = await _submitted_with_pending(pool, "return", me, reason="Another child's")
+    async with pool.acquire() as conn, conn.transaction():
+        await _anonymise(conn, ChildErased(child_id=child_id, la_id=la_id, pep_ids=[pep_id],
+                                           retention_ended=date(2026, 12, 1)))
+    left = await pool.fetch("SELECT pep_id, reason FROM pending_decisions WHERE pep_id = ANY($1::uuid[])",
+                            [pep_id, kept])
+    assert [(r["pep_id"], r["reason"]) for r in left] == [(kept, "Another child's")]
