@@ -539,7 +539,7 @@ async def _decision(conn: asyncpg.Connection, known: asyncpg.Record, body: Decid
                      waits=body.outcome == "approve" and level == 1 and two_level, words=words)
 
 
-async def _write_decision(conn: asyncpg.Connection, known: Mapping[str, Any], review: asyncpg.Record, stage: str,
+async def _write_decision(conn: asyncpg.Connection, known: Mapping[str, Any], review: Mapping[str, Any], stage: str,
                           outcome: str, framework: Framework, overall: str | None, by: str, *, reason: str | None,
                           note: str | None, level: int) -> asyncpg.Record:
     """The review as decided (a new row: the ratings of `review`, the overall grade decided with), and the event
@@ -550,6 +550,19 @@ async def _write_decision(conn: asyncpg.Connection, known: Mapping[str, Any], re
     return row
 
 
+# A pending decision (the one given, or the newest for an outcome by a reviewer) with what writing it takes: qa's
+# record of the PEP, the review row it decides on, and the stage its submission's review has reached.
+PENDING_SQL = """
+SELECT p.*, k.child_id, k.la_id, k.meeting_date, r.framework_key, r.areas, r.overall_feedback,
+       (SELECT stage FROM reviews WHERE pep_id = p.pep_id AND submitted_at = p.submitted_at ORDER BY id DESC LIMIT 1)
+       AS latest_stage
+FROM pending_decisions p JOIN peps k ON k.id = p.pep_id JOIN reviews r ON r.id = p.review_id
+WHERE p.pep_id = $1 AND ($2::bigint IS NULL OR p.id = $2) AND ($3::text IS NULL OR p.outcome = $3)
+  AND ($4::uuid IS NULL OR p.by_user = $4)
+ORDER BY p.id DESC LIMIT 1
+"""
+
+
 async def finalise_pending(conn: asyncpg.Connection, pep_id: uuid.UUID, *, pending: int | None = None,
                            outcome: str | None = None, by_user: uuid.UUID | None = None) -> asyncpg.Record | None:
     """Once pep took a pending decision's action: the decided review and its event, in the caller's transaction,
@@ -558,21 +571,15 @@ async def finalise_pending(conn: asyncpg.Connection, pep_id: uuid.UUID, *, pendi
     none (already written, or pep refused it) or its submission's review is already decided. The decided review
     (None if this call wrote nothing)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"qa-review-{pep_id}")
-    found = await conn.fetchrow(
-        "SELECT p.*, k.child_id, k.la_id, k.meeting_date, k.id AS known_id FROM pending_decisions p "
-        "JOIN peps k ON k.id = p.pep_id WHERE p.pep_id = $1 AND ($2::bigint IS NULL OR p.id = $2) "
-        "AND ($3::text IS NULL OR p.outcome = $3) AND ($4::uuid IS NULL OR p.by_user = $4) "
-        "ORDER BY p.id DESC LIMIT 1", pep_id, pending, outcome, by_user)
+    found = await conn.fetchrow(PENDING_SQL, pep_id, pending, outcome, by_user)
     if found is None:
         return None
     row = None
-    latest = await _latest(conn, pep_id, found["submitted_at"])
-    if latest is not None and latest["stage"] in ("draft", "reviewed"):
-        review = await conn.fetchrow("SELECT * FROM reviews WHERE id = $1", found["review_id"])
+    if found["latest_stage"] in ("draft", "reviewed"):
         known = {"id": pep_id, "child_id": found["child_id"], "la_id": found["la_id"],
                  "submitted_at": found["submitted_at"], "meeting_date": found["meeting_date"]}
-        framework = FRAMEWORKS.get(review["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
-        row = await _write_decision(conn, known, review, "decided", found["outcome"], framework,
+        framework = FRAMEWORKS.get(found["framework_key"], FRAMEWORKS[DEFAULT_FRAMEWORK])
+        row = await _write_decision(conn, known, found, "decided", found["outcome"], framework,
                                     found["overall_grade"], str(found["by_user"]), reason=found["reason"],
                                     note=found["note"], level=found["level"])
     # Decided: no decision of this submission (or an earlier one) is pending any more.
