@@ -4,28 +4,21 @@ committed, and the PEP was approved with no decided review in QA). Real Postgres
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from services.qa.domain.frameworks import FRAMEWORKS
 from services.qa.erasure import _anonymise
 from services.qa.readmodels import _on_pep_status
 from services.qa.reviews import _record_after_pep_took_it
-from shared import db
 from shared.api.qa import DecideIn
 from shared.bus import MessageContext
 from shared.contracts import ChildErased, Envelope, PepStatusChanged
-from shared.migrate import ensure_database, migrate
 from shared.service import POOL
-from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, module_database
+from tests.conftest import module_database
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "qa" / "migrations"
 database = module_database("epep_qa_kept")
 REDCAR = FRAMEWORKS["redcar_cleveland"]
 
@@ -36,19 +29,6 @@ class Request(dict[Any, Any]):
     def __init__(self, pool: asyncpg.Pool) -> None:
         super().__init__()
         self.app = {POOL: pool}
-
-
-@pytest.fixture
-async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
-    await ensure_database(settings)
-    admin = await asyncpg.connect(settings.admin_dsn())
-    await admin.execute("DROP SCHEMA IF EXISTS qa CASCADE")
-    await admin.close()
-    await migrate(settings, "qa", MIGRATIONS, ("bus", "users"))
-    pool = await db.create_pool(settings, "qa")
-    yield pool
-    await pool.close()
 
 
 async def test_a_decision_pep_took_is_recorded_once_after_the_database_comes_back(pool: asyncpg.Pool) -> None:

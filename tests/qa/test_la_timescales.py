@@ -9,20 +9,14 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from services.qa.timescales import _on_changed, rule_of
-from shared import db
 from shared.contracts import TimescalesChanged
-from shared.migrate import ensure_database, migrate
-from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, module_database
+from tests.conftest import module_database
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "qa" / "migrations"
 database = module_database("epep_qa_la_timescales")
 
 
@@ -36,19 +30,6 @@ class Context:
     async def effect(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
-
-
-@pytest.fixture
-async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
-    await ensure_database(settings)
-    admin = await asyncpg.connect(settings.admin_dsn())
-    await admin.execute("DROP SCHEMA IF EXISTS qa CASCADE")
-    await admin.close()
-    await migrate(settings, "qa", MIGRATIONS, ("bus", "users"))
-    pool = await db.create_pool(settings, "qa")
-    yield pool
-    await pool.close()
 
 
 def changed(la_id: uuid.UUID, version: int, qa_review: dict[str, Any], **more: Any) -> TimescalesChanged:

@@ -7,38 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
 from services.qa.reviews import SAVE_DRAFT_SQL
-from shared import db
-from shared.migrate import ensure_database, migrate
-from shared.settings import ServiceSettings
-from tests.conftest import PG_HOST, PG_PORT, module_database
+from tests.conftest import module_database
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "qa" / "migrations"
 database = module_database("epep_qa_save_guard")
 SUBMITTED = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 MEETING = date(2026, 11, 24)
 FRAMEWORK = "redcar_cleveland"
-
-
-@pytest.fixture
-async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
-    settings = ServiceSettings(pg_host=PG_HOST, pg_port=PG_PORT, pg_database=database, environment="test")
-    await ensure_database(settings)
-    admin = await asyncpg.connect(settings.admin_dsn())
-    await admin.execute("DROP SCHEMA IF EXISTS qa CASCADE")
-    await admin.close()
-    await migrate(settings, "qa", MIGRATIONS, ("bus", "users"))
-    pool = await db.create_pool(settings, "qa")
-    yield pool
-    await pool.close()
 
 
 async def submitted_pep(pool: asyncpg.Pool) -> dict[str, Any]:
