@@ -32,19 +32,9 @@ class Request(dict[Any, Any]):
 
 
 async def test_a_decision_pep_took_is_recorded_once_after_the_database_comes_back(pool: asyncpg.Pool) -> None:
-    pep_id, child_id, la_id, me = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), str(uuid.uuid4())
-    submitted = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-    await pool.execute("INSERT INTO peps (id, child_id, la_id, status, kind, term, academic_year, meeting_date, "
-                       "submitted_at, status_version) VALUES ($1, $2, $3, 'submitted', 'termly_review', 'autumn', "
-                       "'2026/27', $4, $5, 2)", pep_id, child_id, la_id, date(2026, 11, 24), submitted)
-    await pool.execute("INSERT INTO reviews (pep_id, child_id, la_id, submitted_at, meeting_date, stage, "
-                       "framework_key, areas, overall_grade, by_user) VALUES ($1, $2, $3, $4, $5, 'draft', "
-                       "'redcar_cleveland', $6, 'green', $7)", pep_id, child_id, la_id, submitted,
-                       date(2026, 11, 24), {a.key: {"grade": "green"} for a in REDCAR.areas}, uuid.UUID(me))
+    me = str(uuid.uuid4())
     # The decision as the request kept it before asking pep (services/qa/reviews.py, `_decide`).
-    await pool.execute("INSERT INTO pending_decisions (pep_id, submitted_at, review_id, outcome, overall_grade, "
-                       "level, by_user) SELECT $1, $2, id, 'approve', 'green', 1, $3 FROM reviews WHERE pep_id = $1",
-                       pep_id, submitted, uuid.UUID(me))
+    pep_id, _, _ = await _submitted_with_pending(pool, "approve", me)
     request = Request(pool)
     body = DecideIn(outcome="approve")
     await _record_after_pep_took_it(request, pep_id, body, me)  # type: ignore[arg-type]
