@@ -210,6 +210,12 @@ async def _copy(dsn: str, data: Data, children: list[tuple[Any, ...]]) -> None:
                                          ("pep_attainment", ATTAINMENT_COLUMNS, data.attainment)):
                 await conn.copy_records_to_table(table, schema_name="qa", columns=list(columns),
                                                  records=[tuple(r[c] for c in columns) for r in rows])
+        # As after any bulk load (tests/bench/dataset.py does the same): until autovacuum gets round to it the
+        # planner takes the tables for nearly empty, and a filter by caseworker ran the PP+ counts as a nested loop
+        # of every approved request by every PEP, 4-5 s each, over the gateway's 10 s (a flaky 503).
+        for table in ("children", "peps", "reviews", "funding_requests", "pep_tasks", "termly_payments",
+                      "pep_outcomes", "pep_attainment"):
+            await conn.execute(f"ANALYZE qa.{table}")
     finally:
         await conn.close()
 
@@ -709,6 +715,8 @@ async def _copy_to_delegation(dsn: str, facts: Facts) -> None:
                                                               "caseworker_id"), facts.caseworkers)):
                 await conn.copy_records_to_table(table, schema_name="delegation", columns=list(columns),
                                                  records=[tuple(r[c] for c in columns) for r in rows])
+        for table in ("children", "peps", "pep_caseworkers"):  # as after any bulk load (above)
+            await conn.execute(f"ANALYZE delegation.{table}")
     finally:
         await conn.close()
 
